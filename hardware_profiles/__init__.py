@@ -1,0 +1,1 @@
+"""Device and energy-table data files shipped with the simulator (TOML; JSON is accepted too)."""

@@ -1,0 +1,1 @@
+"""Roofline latency and energy simulator for neural networks."""

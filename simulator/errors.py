@@ -1,0 +1,40 @@
+"""Errors raised at the simulator's boundaries, each with a message a user can act on.
+
+The CLI catches :class:`SimulatorError` and prints its message without a traceback.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+
+
+class SimulatorError(Exception):
+    """Base class of every error the simulator raises on bad input."""
+
+
+class ShapeError(SimulatorError):
+    """A layer cannot be applied to the shape it receives: names the layer, the dimension and why."""
+
+
+class GraphError(SimulatorError):
+    """A network graph is malformed: unknown tensor, duplicate name, unsafe in-place operation."""
+
+
+class UnknownNameError(SimulatorError):
+    """A network, device or other named thing does not exist; the message suggests close names."""
+
+    def __init__(self, what: str, name: str, choices: Iterable[str]):
+        choices = sorted(choices)
+        close = difflib.get_close_matches(name, choices, n=3, cutoff=0.5)
+        message = f"unknown {what} {name!r}"
+        if close:
+            message += f"; did you mean {', '.join(repr(c) for c in close)}?"
+        message += f" (available: {', '.join(choices)})"
+        super().__init__(message)
+        self.name = name
+        self.choices = choices
+
+
+class ProfileError(SimulatorError):
+    """A hardware or energy profile file is invalid: names the file, the field and the reason."""
