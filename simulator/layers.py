@@ -352,7 +352,8 @@ class Permute(Layer):
     def output_shape(self, inputs: tuple[Shape, ...]) -> Shape:
         (shape,) = inputs
         if sorted(self.dims) != list(range(len(shape))):
-            raise ShapeError(f"dims {self.dims} are not a permutation of the {len(shape)} dimensions of {shape}")
+            raise ShapeError(f"dims {self.dims} are not a permutation of the {len(shape)} dimensions "
+                             f"of {shape}")
         return tuple(shape[d] for d in self.dims)
 
 
@@ -370,7 +371,8 @@ class Concat(Layer):
         for other in inputs[1:]:
             if len(other) != len(first) or any(
                     a != b for i, (a, b) in enumerate(zip(first, other, strict=True)) if i != dim):
-                raise ShapeError(f"shapes {first} and {other} differ outside the concatenation dim {self.dim}")
+                raise ShapeError(f"shapes {first} and {other} differ outside the concatenation "
+                                 f"dim {self.dim}")
         return (*first[:dim], sum(s[dim] for s in inputs), *first[dim + 1:])
 
 
