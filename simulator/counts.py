@@ -73,8 +73,8 @@ def layer_costs(network: Network) -> list[LayerCost]:
     return [layer_cost(node.layer, node.input_shapes, node.output_shape) for node in network.nodes]
 
 
-def live_activations(network: Network) -> list[int]:
-    """Activation elements alive (per sample) while each node runs, in execution order.
+def storage_lifetimes(network: Network) -> dict[str, tuple[int, int, int]]:
+    """``owner -> (first step, last step, per-sample elements)`` of every activation tensor's memory.
 
     A tensor's memory (shared by its views and in-place updates) is alive from the step that
     creates it (the input from the start) to the last step that reads it or any alias of it;
@@ -82,6 +82,7 @@ def live_activations(network: Network) -> list[int]:
     """
     storage = storage_of(network)
     steps = len(network.nodes)
+    shapes = {INPUT: network.input_shape} | {node.name: node.output_shape for node in network.nodes}
     birth = {INPUT: 0} | {node.name: step for step, node in enumerate(network.nodes) if node.allocates}
     death = dict(birth)
     for step, node in enumerate(network.nodes):
@@ -89,15 +90,18 @@ def live_activations(network: Network) -> list[int]:
             death[storage[tensor]] = max(death[storage[tensor]], step)
     for tensor in network.outputs:
         death[storage[tensor]] = steps - 1
-    shapes = {INPUT: network.input_shape} | {node.name: node.output_shape for node in network.nodes}
-    delta = [0] * (steps + 1)
-    for owner, start in birth.items():
-        size = elements(shapes[owner])
+    return {owner: (birth[owner], death[owner], elements(shapes[owner])) for owner in birth}
+
+
+def live_activations(network: Network) -> list[int]:
+    """Activation elements alive (per sample) while each node runs, in execution order."""
+    delta = [0] * (len(network.nodes) + 1)
+    for start, end, size in storage_lifetimes(network).values():
         delta[start] += size
-        delta[death[owner] + 1] -= size
+        delta[end + 1] -= size
     live, alive = [], 0
-    for step in range(steps):
-        alive += delta[step]
+    for change in delta[:-1]:
+        alive += change
         live.append(alive)
     return live
 

@@ -8,7 +8,8 @@ import json
 from collections.abc import Sequence
 
 from simulator.counts import NetworkCounts
-from simulator.units import format_count
+from simulator.simulate import SimulationResult
+from simulator.units import format_bytes, format_count, format_joules, format_seconds
 
 FORMATS = ("table", "json", "csv")
 
@@ -81,3 +82,83 @@ def format_counts(counts: NetworkCounts, fmt: str = "table") -> str:
                f"{counts.flops:,} FLOPs, activations {counts.total_activations:,} total "
                f"(input included), {counts.peak_activations:,} peak")
     return render_table(headers, rows, footer) + "\n\n" + summary
+
+
+def simulation_to_dict(result: SimulationResult) -> dict:
+    """The JSON document of ``roofline simulate`` (SI units: s, bytes, J)."""
+    counts = counts_to_dict(result.counts)["totals"]
+    return {
+        "network": result.network,
+        "device": result.device,
+        "batch": result.batch,
+        "precision": result.precision,
+        "weight_precision": result.weight_precision,
+        "activation_precision": result.activation_precision,
+        "totals": {
+            **counts,
+            "model_size_bytes": result.model_size_bytes,
+            "t_compute_s": result.t_compute_s,
+            "t_memory_s": result.t_memory_s,
+            "latency_s": result.latency_s,
+            "throughput_per_s": result.throughput_per_s,
+            "energy_j": result.energy_j,
+            "energy_breakdown_j": result.energy_breakdown_j,
+            "bound": result.bound,
+            "fits": result.fits,
+        },
+        "memory": [{"level": c.level, "holds": c.holds, "required_bytes": c.required_bytes,
+                    "capacity_bytes": c.capacity_bytes, "fits": c.fits} for c in result.memory],
+        "layers": [
+            {"name": layer.name, "kind": layer.kind, "macs": layer.macs, "bytes_moved": layer.bytes_moved,
+             "arithmetic_intensity": layer.arithmetic_intensity, "t_compute_s": layer.t_compute_s,
+             "t_memory_s": layer.t_memory_s, "latency_s": layer.latency_s, "bound": layer.bound,
+             "energy_j": layer.energy_j}
+            for layer in result.layers
+        ],
+    }
+
+
+SIMULATION_COLUMNS = ["layer", "kind", "macs", "bytes_moved", "arithmetic_intensity", "t_compute_s",
+                      "t_memory_s", "latency_s", "bound", "energy_j"]
+
+
+def format_simulation(result: SimulationResult, fmt: str = "table") -> str:
+    """Per-layer roofline results and totals as ``table``, ``json`` or ``csv``."""
+    if fmt == "json":
+        return json.dumps(simulation_to_dict(result), indent=2)
+    if fmt == "csv":
+        return render_csv(SIMULATION_COLUMNS, [
+            [layer.name, layer.kind, layer.macs, layer.bytes_moved, layer.arithmetic_intensity,
+             layer.t_compute_s, layer.t_memory_s, layer.latency_s, layer.bound, layer.energy_j]
+            for layer in result.layers])
+    headers = ["layer", "kind", "MACs", "bytes", "ops/byte", "T_compute", "T_memory", "latency", "bound",
+               "energy"]
+    rows = [[layer.name, layer.kind, format_count(layer.macs), format_bytes(layer.bytes_moved),
+             f"{layer.arithmetic_intensity:.1f}", format_seconds(layer.t_compute_s),
+             format_seconds(layer.t_memory_s), format_seconds(layer.latency_s), layer.bound,
+             format_joules(layer.energy_j)] for layer in result.layers]
+    footer = ["total", "", format_count(result.counts.macs),
+              format_bytes(sum(layer.bytes_moved for layer in result.layers)), "",
+              format_seconds(result.t_compute_s), format_seconds(result.t_memory_s),
+              format_seconds(result.latency_s), result.bound, format_joules(result.energy_j)]
+    breakdown = ", ".join(f"{part} {format_joules(j)} ({j / result.energy_j:.0%})"
+                          for part, j in result.energy_breakdown_j.items())
+    lines = [
+        render_table(headers, rows, footer),
+        "",
+        f"{result.network} on {result.device}, batch {result.batch}, weights {result.weight_precision}, "
+        f"activations {result.activation_precision}, compute {result.precision}",
+        f"  latency     {format_seconds(result.latency_s)} ({result.bound}-bound; sum of per-layer "
+        f"max(T_compute, T_memory))",
+        f"  throughput  {result.throughput_per_s:,.1f} samples/s",
+        f"  energy      {format_joules(result.energy_j)} per batch, "
+        f"{format_joules(result.energy_per_sample_j)} per sample: {breakdown}",
+        f"  model size  {format_bytes(result.model_size_bytes)} ({result.counts.params:,} params)",
+        f"  work        {result.counts.macs:,} MACs, {result.counts.flops:,} ops; peak activations "
+        f"{result.counts.peak_activations:,} elements",
+        *(f"  memory      {check.describe()}" for check in result.memory),
+    ]
+    if not result.fits:
+        lines.append(f"  WARNING: {result.network} does not fit on {result.device} at batch {result.batch}; "
+                     "the times assume it did")
+    return "\n".join(lines)

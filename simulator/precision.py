@@ -1,0 +1,28 @@
+"""Numeric precisions: their widths, and the precision arithmetic runs at.
+
+Bytes are always ``elements * bits / 8``, so sub-byte precisions (int4) work.
+"""
+
+from __future__ import annotations
+
+from simulator.errors import UnknownNameError
+
+PRECISION_BITS: dict[str, int] = {"fp32": 32, "fp16": 16, "bf16": 16, "int8": 8, "int4": 4}
+
+
+def bits_of(precision: str) -> int:
+    """Width of ``precision`` in bits; unknown names raise with close matches."""
+    if precision not in PRECISION_BITS:
+        raise UnknownNameError("precision", precision, PRECISION_BITS)
+    return PRECISION_BITS[precision]
+
+
+def compute_precision(weight_precision: str, activation_precision: str) -> str:
+    """The precision the arithmetic runs at: the wider of the two operands' precisions.
+
+    int8 weights with fp16 activations (W8A16) are dequantized and multiplied in fp16; on a tie
+    (fp16 vs bf16) the activations' precision wins.
+    """
+    if bits_of(weight_precision) > bits_of(activation_precision):
+        return weight_precision
+    return activation_precision
