@@ -5,7 +5,10 @@ For layer ``i`` at batch ``n``, with weights of ``b_w`` bits and activations of 
 * ``ops = n · (2·MACs + element-wise ops)`` and ``T_compute = ops / peak_ops_per_s(precision)``;
 * bytes at each memory level (see :func:`level_bytes` for the traffic rule), and
   ``T_memory = max over levels (bytes_level / bandwidth_level)``: levels transfer concurrently,
-  the slowest one bounds the layer (a hierarchical roofline);
+  the slowest one bounds the layer (a hierarchical roofline). The operand level (register file)
+  is left out of the time: feeding the datapath at full rate is what the peak figure assumes,
+  and tensor cores and systolic arrays reuse each operand many times inside the array. Its
+  traffic still costs energy;
 * ``latency = max(T_compute, T_memory)``, named compute- or memory-bound by the larger term.
 
 A network's latency is the sum over its (inference-view) layers; throughput is ``n / latency``.
@@ -138,6 +141,8 @@ def roofline_timing(workload: Workload, hardware: HardwareArrays, batch: np.ndar
                                                          activation_bits)
     t_compute = ops / hardware.peak_ops_per_s[:, None]
     t_level = levels / hardware.bandwidth_bytes_per_s[:, :, None]
+    if hardware.operand_level is not None:
+        t_level[:, hardware.operand_level] = 0.0
     t_memory = t_level.max(axis=1)
     return Timing(ops, weight_bytes, activation_bytes, levels, t_compute, t_level, t_memory,
                   np.maximum(t_compute, t_memory))
