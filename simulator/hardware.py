@@ -171,6 +171,25 @@ class EnergyTable(_Frozen):
                                        "scale": self.scale * factor, "scale_source": source})
 
 
+class KernelEfficiency(_Frozen):
+    """Achievable fractions of peak and bandwidth, and a fixed overhead, for one class of kernel."""
+
+    compute_fraction: float = Field(default=1.0, gt=0, le=1)
+    bandwidth_fraction: float = Field(default=1.0, gt=0, le=1)
+    overhead_s: float = Field(default=0.0, ge=0)
+
+
+class EfficiencyModel(_Frozen):
+    """Per-class kernel efficiencies (classes of :mod:`simulator.efficiency`), with their origin."""
+
+    source: str
+    classes: dict[str, KernelEfficiency]
+
+    def for_class(self, name: str) -> KernelEfficiency:
+        """The entry of ``name``, else ``default``, else the ideal roofline."""
+        return self.classes.get(name, self.classes.get("default", KernelEfficiency()))
+
+
 class Device(_Frozen):
     """A device for the roofline model: peaks per precision, a memory hierarchy, an energy table.
 
@@ -186,6 +205,8 @@ class Device(_Frozen):
     peak_ops_per_s: dict[str, float] = Field(min_length=1)
     peak_source: str = ""
     memory_levels: tuple[MemoryLevel, ...] = Field(min_length=1)
+    #: calibrated kernel efficiencies; None means the ideal roofline
+    efficiency: EfficiencyModel | None = None
 
     def __hash__(self) -> int:
         return hash(self.name)

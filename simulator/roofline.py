@@ -10,6 +10,8 @@ For layer ``i`` at batch ``n``, with weights of ``b_w`` bits and activations of 
   and tensor cores and systolic arrays reuse each operand many times inside the array. Its
   traffic still costs energy;
 * ``latency = max(T_compute, T_memory)``, named compute- or memory-bound by the larger term.
+  With a calibrated efficiency model (:mod:`simulator.efficiency`) the peak and bandwidths are
+  derated per kernel class and a fixed overhead is added.
 
 A network's latency is the sum over its (inference-view) layers; throughput is ``n / latency``.
 All arrays are ``(configs, layers)`` or ``(configs, levels, layers)`` in SI units.
@@ -17,6 +19,7 @@ All arrays are ``(configs, layers)`` or ``(configs, levels, layers)`` in SI unit
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -47,6 +50,8 @@ class HardwareArrays:
     energy_per_byte_pj: np.ndarray
     mac_energy_pj: np.ndarray
     op_energy_pj: np.ndarray
+    #: efficiency class -> (compute fraction, bandwidth fraction, overhead in s); None: ideal roofline
+    efficiency: Mapping[str, tuple[float, float, float]] | None = None
 
     @property
     def weight_store(self) -> int:
@@ -139,10 +144,21 @@ def roofline_timing(workload: Workload, hardware: HardwareArrays, batch: np.ndar
     ops = batch[:, None] * (OPS_PER_MAC * workload.macs + workload.elementwise_ops)
     levels, weight_bytes, activation_bytes = level_bytes(workload, hardware, batch, weight_bits,
                                                          activation_bits)
-    t_compute = ops / hardware.peak_ops_per_s[:, None]
-    t_level = levels / hardware.bandwidth_bytes_per_s[:, :, None]
+    compute_fraction, bandwidth_fraction, overhead_s = _efficiency_arrays(workload, hardware)
+    t_compute = ops / (hardware.peak_ops_per_s[:, None] * compute_fraction)
+    t_level = levels / (hardware.bandwidth_bytes_per_s[:, :, None] * bandwidth_fraction)
     if hardware.operand_level is not None:
         t_level[:, hardware.operand_level] = 0.0
     t_memory = t_level.max(axis=1)
-    return Timing(ops, weight_bytes, activation_bytes, levels, t_compute, t_level, t_memory,
-                  np.maximum(t_compute, t_memory))
+    latency = np.maximum(t_compute, t_memory)
+    latency += np.where(latency > 0, overhead_s, 0.0)
+    return Timing(ops, weight_bytes, activation_bytes, levels, t_compute, t_level, t_memory, latency)
+
+
+def _efficiency_arrays(workload: Workload, hardware: HardwareArrays) -> tuple[np.ndarray, ...]:
+    """Per-layer ``(compute fraction, bandwidth fraction, overhead_s)``; ones and zero when ideal."""
+    if hardware.efficiency is None:
+        return np.ones(workload.layers), np.ones(workload.layers), np.zeros(workload.layers)
+    ideal = hardware.efficiency.get("default", (1.0, 1.0, 0.0))
+    rows = np.array([hardware.efficiency.get(c, ideal) for c in workload.efficiency_classes], dtype=float)
+    return rows[:, 0], rows[:, 1], rows[:, 2]

@@ -27,12 +27,13 @@ from simulator.workload import Workload, build_workload
 
 
 def hardware_arrays(device: Device, precisions: Sequence[str],
-                    overrides: Mapping[str, np.ndarray] | None = None) -> HardwareArrays:
+                    overrides: Mapping[str, np.ndarray] | None = None, ideal: bool = False) -> HardwareArrays:
     """The device's parameters for configurations computing at ``precisions`` (one per configuration).
 
     ``overrides`` replaces fields per configuration, in SI units: ``peak_ops_per_s``,
     ``<level>.bandwidth_bytes_per_s``, ``<level>.capacity_bytes`` and ``<level>.energy_per_byte_pj``
-    (level names as in the profile, case-insensitive).
+    (level names as in the profile, case-insensitive). ``ideal`` ignores the device's
+    calibrated efficiency model (if any) and gives the pure roofline.
     """
     count = len(precisions)
     levels = device.memory_levels
@@ -60,6 +61,9 @@ def hardware_arrays(device: Device, precisions: Sequence[str],
         peak_ops_per_s=peak,
         mac_energy_pj=np.array([device.energy.mac_energy_pj(p) for p in precisions]),
         op_energy_pj=np.array([device.energy.op_energy_pj("add", p) for p in precisions]),
+        efficiency=None if ideal or device.efficiency is None else {
+            name: (entry.compute_fraction, entry.bandwidth_fraction, entry.overhead_s)
+            for name, entry in device.efficiency.classes.items()},
         **columns,
     )
 
@@ -170,13 +174,14 @@ def _cached_workload(network: Network, fuse: bool) -> Workload:
 
 def simulate(network: Network | str, device: Device | str, batch: int = 1, precision: str = "fp16",
              weight_precision: str | None = None, activation_precision: str | None = None,
-             fuse: bool = True, resolution: int | None = None) -> SimulationResult:
+             fuse: bool = True, resolution: int | None = None, ideal: bool = False) -> SimulationResult:
     """Simulate ``network`` (a Network, a built-in name or an .onnx path) on ``device`` (a Device,
     a shipped name or a profile path) at ``batch`` samples.
 
     ``precision`` sets both weights and activations unless ``weight_precision`` or
     ``activation_precision`` say otherwise; arithmetic runs at the wider of the two. ``fuse``
-    (default) simulates the inference view, with BatchNorm and activations folded.
+    (default) simulates the inference view, with BatchNorm and activations folded. ``ideal``
+    ignores a calibrated efficiency model in the device profile (the pure roofline).
     """
     if isinstance(batch, bool) or not isinstance(batch, int) or batch < 1:
         raise SimulatorError(f"batch size must be an integer of at least 1, got {batch!r}")
@@ -189,7 +194,7 @@ def simulate(network: Network | str, device: Device | str, batch: int = 1, preci
     compute = compute_precision(weight_precision, activation_precision)
     device.peak_for(compute)
     workload = _cached_workload(network, fuse)
-    hardware = hardware_arrays(device, [compute])
+    hardware = hardware_arrays(device, [compute], ideal=ideal)
     batches = np.array([batch], dtype=float)
     weight_bits = np.array([bits_of(weight_precision)], dtype=float)
     activation_bits = np.array([bits_of(activation_precision)], dtype=float)

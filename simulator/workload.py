@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from simulator.counts import live_activations, storage_lifetimes
+from simulator.efficiency import efficiency_class
 from simulator.formulas import layer_cost
 from simulator.fusion import inference_view
 from simulator.graph import Network, storage_of
@@ -40,6 +41,7 @@ class Workload:
     input_shape: tuple[int, ...]
     names: tuple[str, ...]
     kinds: tuple[str, ...]
+    efficiency_classes: tuple[str, ...]
     macs: np.ndarray
     elementwise_ops: np.ndarray
     weight_elements: np.ndarray
@@ -92,6 +94,7 @@ def build_workload(network: Network, fuse: bool = True) -> Workload:
         input_shape=network.input_shape,
         names=tuple(node.name for node in nodes),
         kinds=tuple(node.kind for node in nodes),
+        efficiency_classes=tuple(efficiency_class(node.layer) for node in nodes),
         macs=np.array([c.macs for c in costs], dtype=np.float64),
         elementwise_ops=np.array([c.elementwise_ops for c in costs], dtype=np.float64),
         weight_elements=np.array([c.params for c in costs], dtype=np.float64),

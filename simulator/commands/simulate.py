@@ -19,6 +19,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="activations' precision, if not --precision")
     parser.add_argument("--no-fuse", action="store_true",
                         help="simulate the eager graph instead of the inference view (BatchNorm unfolded)")
+    parser.add_argument("--ideal", action="store_true",
+                        help="pure roofline: ignore the device's calibrated kernel efficiencies, if any")
     add_format_option(parser)
     parser.set_defaults(handler=run)
 
@@ -29,6 +31,6 @@ def run(args: argparse.Namespace) -> int:
 
     result = simulate(args.network, args.device, batch=args.batch, precision=args.precision,
                       weight_precision=args.weight_precision, activation_precision=args.activation_precision,
-                      fuse=not args.no_fuse, resolution=args.resolution)
+                      fuse=not args.no_fuse, resolution=args.resolution, ideal=args.ideal)
     print(format_simulation(result, args.format))
     return 0
