@@ -23,21 +23,24 @@ def format_bytes(value_bytes: float) -> str:
     return f"{value_bytes:.0f} B"
 
 
+_SUBUNITS = ((1, ""), (1e-3, "m"), (1e-6, "µ"), (1e-9, "n"), (1e-12, "p"))
+
+
+def _format_small(value: float, unit: str) -> str:
+    """Three significant digits with the largest prefix from 1 down to pico that keeps it >= 1."""
+    if value == 0 or not math.isfinite(value):
+        return f"{value:g} {unit}"
+    for scale, prefix in _SUBUNITS:
+        if abs(value) >= scale:
+            return f"{value / scale:.3g} {prefix}{unit}"
+    return f"{value / 1e-12:.3g} p{unit}"
+
+
 def format_seconds(value_s: float) -> str:
     """``0.00123 -> '1.23 ms'``."""
-    if value_s == 0 or not math.isfinite(value_s):
-        return f"{value_s:g} s"
-    for scale, unit in ((1, "s"), (1e-3, "ms"), (1e-6, "µs"), (1e-9, "ns")):
-        if abs(value_s) >= scale:
-            return f"{value_s / scale:.3g} {unit}"
-    return f"{value_s / 1e-12:.3g} ps"
+    return _format_small(value_s, "s")
 
 
 def format_joules(value_j: float) -> str:
     """``0.0042 -> '4.2 mJ'``."""
-    if value_j == 0 or not math.isfinite(value_j):
-        return f"{value_j:g} J"
-    for scale, unit in ((1, "J"), (1e-3, "mJ"), (1e-6, "µJ"), (1e-9, "nJ")):
-        if abs(value_j) >= scale:
-            return f"{value_j / scale:.3g} {unit}"
-    return f"{value_j / 1e-12:.3g} pJ"
+    return _format_small(value_j, "J")
