@@ -30,6 +30,7 @@ from simulator.layers import (
     Concat,
     Conv,
     Flatten,
+    GenericOp,
     GroupNorm,
     Layer,
     LayerNorm,
@@ -44,6 +45,7 @@ from simulator.layers import (
     SelectToken,
     Shape,
     Softmax,
+    Unsupported,
     adaptive_windows,
     elements,
 )
@@ -232,3 +234,17 @@ def _class_token(layer: ClassToken, inputs: tuple[Shape, ...], output: Shape) ->
 def _positional(layer: PositionalEmbedding, inputs: tuple[Shape, ...], output: Shape) -> LayerCost:
     """params ``L·E``; one add per element."""
     return LayerCost(layer.seq_len * layer.embed_dim, 0, elements(output) * OPS_PER_ELEMENT["add"])
+
+
+@formula(GenericOp)
+def _generic(layer: GenericOp, inputs: tuple[Shape, ...], output: Shape) -> LayerCost:
+    """``ops_per_element · max(elements(first input), elements(output))``; params as imported."""
+    return LayerCost(layer.params, 0,
+                     layer.ops_per_element * max(elements(inputs[0]), elements(output)))
+
+
+@formula(Unsupported)
+def _unsupported(layer: Unsupported, inputs: tuple[Shape, ...], output: Shape) -> LayerCost:
+    """Zero by construction: the operator is listed by :func:`simulator.onnx_import.unsupported_operators`
+    and reported by the CLI, never counted as zero in silence."""
+    return ZERO_COST
