@@ -1,0 +1,81 @@
+"""Time a vectorized sweep of ResNet-50 against looping :func:`simulator.simulate.simulate`.
+
+The sweep: 2 devices x 11 batches (1..1024) x 3 precisions x 160 DRAM bandwidth scales
+(0.25x to 4x, log-spaced) = 10,560 configurations. The loop's total is estimated from a random
+sample of those configurations, each simulated alone on a device copy with the scaled bandwidth
+(the network is built once and passed in, so the loop is not charged for building the graph).
+The sampled rows are also checked to equal the sweep exactly.
+
+    python bench/bench_sweep.py [--sample 200] [--repeat 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import time
+
+import numpy as np
+
+from simulator.catalog import build_network
+from simulator.hardware import Device, resolve_device
+from simulator.simulate import simulate
+from simulator.sweep import sweep
+
+DEVICES = ("jetson-agx-orin", "h100-sxm")
+BATCHES = tuple(2**k for k in range(11))
+PRECISIONS = ("fp32", "fp16", "int8")
+SCALES = tuple(np.geomspace(0.25, 4.0, 160))
+
+
+def with_dram_scale(device: Device, scale: float) -> Device:
+    levels = tuple(lv.model_copy(update={"bandwidth_bytes_per_s": lv.bandwidth_bytes_per_s * scale})
+                   if lv.name == "dram" else lv for lv in device.memory_levels)
+    return device.model_copy(update={"memory_levels": levels})
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sample", type=int, default=200, help="configurations simulated one by one")
+    parser.add_argument("--repeat", type=int, default=3, help="sweep timings (the best is reported)")
+    args = parser.parse_args()
+
+    network = build_network("resnet50")
+    devices = [resolve_device(name) for name in DEVICES]
+    overrides = {"dram.bandwidth_scale": SCALES}
+    sweep(network, devices, batches=BATCHES[:1], precisions=PRECISIONS[:1])  # warm imports and caches
+    sweep_s = []
+    for _ in range(args.repeat):
+        start = time.perf_counter()
+        table = sweep(network, devices, batches=BATCHES, precisions=PRECISIONS, overrides=overrides,
+                      progress=False)
+        sweep_s.append(time.perf_counter() - start)
+    configs = len(table)
+    assert configs == len(DEVICES) * len(BATCHES) * len(PRECISIONS) * len(SCALES)
+
+    rows = random.Random(0).sample(range(configs), args.sample)
+    by_name = {device.name: device for device in devices}
+    simulate(network, devices[0])  # warm the workload cache, as the sweep was warmed
+    start = time.perf_counter()
+    results = []
+    for i in rows:
+        row = table.iloc[i]
+        device = with_dram_scale(by_name[row["device"]], row["dram.bandwidth_scale"])
+        results.append(simulate(network, device, batch=int(row["batch"]), precision=row["precision"]))
+    loop_s = (time.perf_counter() - start) / args.sample
+    for i, result in zip(rows, results, strict=True):
+        assert table.iloc[i]["latency_s"] == result.latency_s and table.iloc[i]["energy_j"] == result.energy_j
+
+    best_s = min(sweep_s)
+    print(f"resnet50: {len(DEVICES)} devices x {len(BATCHES)} batches x {len(PRECISIONS)} precisions x "
+          f"{len(SCALES)} DRAM bandwidth scales = {configs:,} configurations")
+    print(f"  sweep              {best_s:8.3f} s  (best of {args.repeat}: "
+          f"{', '.join(f'{s:.3f}' for s in sweep_s)})  {configs / best_s:,.0f} configs/s")
+    print(f"  simulate, one      {loop_s * 1e3:8.3f} ms  (mean of {args.sample} random configurations)")
+    print(f"  simulate, looped   {loop_s * configs:8.1f} s  (estimated for all {configs:,})")
+    print(f"  speed-up           {loop_s * configs / best_s:8.0f} x")
+    print(f"  {args.sample} sampled rows equal their single simulation exactly")
+
+
+if __name__ == "__main__":
+    main()
