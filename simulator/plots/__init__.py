@@ -1,0 +1,24 @@
+"""Charts of simulation results, each returned as a :class:`matplotlib.figure.Figure`.
+
+Nothing here calls ``pyplot`` or shows a window: save a chart with ``figure.savefig(path)``.
+
+* :func:`roofline_chart`: a device's roofs with a network's layers on them;
+* :func:`latency_throughput_chart`: latency against throughput over batch sizes;
+* :func:`energy_breakdown_chart`: compute against data-movement energy, per network or layer group;
+* :func:`layer_latency_chart`: per-layer latency, coloured by bound;
+* :func:`memory_chart`: live activations per layer against the device's activation memory.
+"""
+
+from simulator.plots.energy import energy_breakdown_chart
+from simulator.plots.latency import DEFAULT_BATCHES, latency_throughput_chart
+from simulator.plots.layers import layer_latency_chart, memory_chart
+from simulator.plots.roofline import roofline_chart
+
+__all__ = [
+    "DEFAULT_BATCHES",
+    "energy_breakdown_chart",
+    "latency_throughput_chart",
+    "layer_latency_chart",
+    "memory_chart",
+    "roofline_chart",
+]

@@ -1,0 +1,221 @@
+"""Helpers shared by the charts: figures, display units, layer names and label placement.
+
+Charts are drawn on a :class:`matplotlib.figure.Figure` created directly (not through pyplot), so
+they touch no global state and need no interactive backend. Values are converted from SI base
+units to display units only here, when they are drawn.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable, Sequence
+
+import numpy as np
+from matplotlib import colormaps
+from matplotlib.axes import Axes
+from matplotlib.axis import Axis
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+from matplotlib.text import Annotation, Text
+from matplotlib.ticker import FuncFormatter
+from matplotlib.transforms import Bbox
+
+from simulator.errors import SimulatorError
+from simulator.hardware import Device, resolve_device
+from simulator.simulate import SimulationResult
+
+#: Colours of the two bounds (and of layers that do no work), shared by every chart.
+BOUND_COLORS = {"compute": "#1f77b4", "memory": "#ff7f0e", "none": "#bbbbbb"}
+
+_SI_PREFIXES = ((1e15, "P"), (1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k"), (1.0, ""))
+_SUBUNIT_PREFIXES = ((1.0, ""), (1e-3, "m"), (1e-6, "µ"), (1e-9, "n"), (1e-12, "p"))
+
+
+def new_figure(width_in: float, height_in: float, layout: str = "constrained") -> Figure:
+    """A figure with an Agg canvas attached (needed to measure text) and a layout engine."""
+    figure = Figure(figsize=(width_in, height_in), layout=layout)
+    FigureCanvasAgg(figure)
+    return figure
+
+
+def as_device(device: Device | str) -> Device:
+    return device if isinstance(device, Device) else resolve_device(device)
+
+
+def as_results(result_or_results: SimulationResult | Iterable[SimulationResult]) -> list[SimulationResult]:
+    """One result or several as a non-empty list; anything else raises SimulatorError."""
+    if isinstance(result_or_results, SimulationResult):
+        return [result_or_results]
+    results = list(result_or_results)
+    if not results or not all(isinstance(r, SimulationResult) for r in results):
+        raise SimulatorError("expected a SimulationResult or a non-empty sequence of them, "
+                             f"got {result_or_results!r}")
+    return results
+
+
+def check_same_device(results: Sequence[SimulationResult], device: Device) -> None:
+    other = sorted({r.device for r in results if r.device != device.name})
+    if other:
+        raise SimulatorError(f"results were simulated on {', '.join(other)}, not on the device to chart, "
+                             f"{device.name!r}; simulate them on {device.name!r} or chart that device")
+
+
+def default_precision(device: Device) -> str:
+    """fp16 where the device has it (the simulator's default), else the device's first precision."""
+    return "fp16" if "fp16" in device.precisions else device.precisions[0]
+
+
+def si_scale(value: float) -> tuple[float, str]:
+    """``(scale, prefix)`` for showing values up to ``value``: ``4.2e13 -> (1e12, "T")``."""
+    for scale, prefix in _SI_PREFIXES:
+        if abs(value) >= scale:
+            return scale, prefix
+    return 1.0, ""
+
+
+def subunit_scale(value: float) -> tuple[float, str]:
+    """``(scale, prefix)`` for seconds or joules: ``4.2e-3 -> (1e-3, "m")``, ``3e-5 -> (1e-6, "µ")``."""
+    for scale, prefix in _SUBUNIT_PREFIXES:
+        if abs(value) >= scale:
+            return scale, prefix
+    return _SUBUNIT_PREFIXES[-1]
+
+
+def format_number(value: float) -> str:
+    """About three significant figures, no exponent: ``204.8``, ``85``, ``0.216``, ``1,979``."""
+    if abs(value) >= 1000:
+        return f"{value:,.0f}"
+    return f"{value:.4g}" if abs(value) >= 100 else f"{value:.3g}"
+
+
+def format_rate(value: float, unit: str) -> str:
+    """``(2.048e11, "B/s") -> "204.8 GB/s"``, ``(8.5e13, "OPS") -> "85 TOPS"``."""
+    scale, prefix = si_scale(value)
+    return f"{format_number(value / scale)} {prefix}{unit}"
+
+
+def plain_log_ticks(axis: Axis) -> None:
+    """Label a log axis ``0.1, 1, 10, 200`` instead of ``10^-1`` or ``2×10^2``."""
+    formatter = FuncFormatter(lambda value, _: format_number(value))
+    axis.set_major_formatter(formatter)
+    axis.set_minor_formatter(FuncFormatter(lambda value, _: format_number(value)
+                                           if round(value / 10 ** math.floor(math.log10(value))) in (2, 5)
+                                           else ""))
+
+
+def spans_decades(values: Iterable[float], decades: float = 1.0) -> bool:
+    """Whether the positive ``values`` span more than ``decades`` powers of ten (then use a log scale)."""
+    positive = [v for v in values if v > 0 and math.isfinite(v)]
+    return bool(positive) and max(positive) / min(positive) > 10**decades
+
+
+def short_layer_name(name: str) -> str:
+    """A fused layer's name is its parts joined by ``+``; the first part (the conv or linear) names it."""
+    return name.partition("+")[0]
+
+
+def common_prefix(names: Sequence[str], min_share: float = 0.5, min_length: int = 8) -> str:
+    """A dotted prefix (``encoder.layers.``) that more than ``min_share`` of ``names`` start with, to
+    leave out of crowded labels; ``""`` if none is long enough to be worth it."""
+    firsts = [".".join(name.split(".")[:2]) + "." for name in names if name.count(".") >= 2]
+    if not firsts:
+        return ""
+    prefix = max(set(firsts), key=firsts.count)
+    return prefix if firsts.count(prefix) > min_share * len(names) and len(prefix) >= min_length else ""
+
+
+def block_of(name: str) -> str:
+    """The block a layer belongs to: its name up to its first index (``layer1.0.conv1`` -> ``layer1.0``,
+    ``features.3.conv.0.0`` -> ``features.3``, ``encoder.layers.encoder_layer_11.add`` ->
+    ``encoder.layers.encoder_layer_11``); a name without an index is its own block (``fc``)."""
+    parts = name.partition("+")[0].split(".")
+    for i, part in enumerate(parts):
+        if part.isdigit() or part.rpartition("_")[2].isdigit():
+            return ".".join(parts[:i + 1])
+    return parts[0]
+
+
+#: Ways to group layers for the energy chart: a name, or any function of a layer's name and kind.
+GROUPINGS: dict[str, Callable[[str, str], str]] = {
+    "kind": lambda name, kind: kind,
+    "block": lambda name, kind: block_of(name),
+}
+
+
+def kind_colors(kinds: Iterable[str]) -> dict[str, str]:
+    """A fixed colour per layer kind (tab10, then tab20 for more than ten kinds), by sorted kind."""
+    ordered = sorted(set(kinds))
+    palette = [f"C{i}" for i in range(10)] if len(ordered) <= 10 else list(colormaps["tab20"].colors)
+    return {kind: palette[i % len(palette)] for i, kind in enumerate(ordered)}
+
+
+def layer_ticks(ax: Axes, names: Sequence[str], max_labels: int = 130, fontsize: float = 6) -> None:
+    """Label the x ticks 0..n-1 with short layer names (thinned to at most ``max_labels``) and say in
+    the x label how they were shortened."""
+    step = max(1, math.ceil(len(names) / max_labels))
+    positions = list(range(0, len(names), step))
+    short = [short_layer_name(name) for name in names]
+    prefix = common_prefix(short)
+    ax.set_xticks(positions)
+    ax.set_xticklabels([short[i].removeprefix(prefix) for i in positions], rotation=90, fontsize=fontsize)
+    ax.set_xlim(-0.7, len(names) - 0.3)
+    dropped = f"; '{prefix}' left out" if prefix else ""
+    ax.set_xlabel(f"layer, in execution order (a fused layer is named by its first part{dropped})")
+
+
+def line_angle_deg(ax: Axes, x0: float, y0: float, x1: float, y1: float) -> float:
+    """On-screen angle of the segment from ``(x0, y0)`` to ``(x1, y1)`` in data coordinates."""
+    (a, b), (c, d) = ax.transData.transform([(x0, y0), (x1, y1)])
+    return math.degrees(math.atan2(d - b, c - a))
+
+
+#: Where to try to put a point's label, in points from the point, with its alignment.
+_NEAR_OFFSETS = (((5, 5), "left", "bottom"), ((5, -5), "left", "top"), ((-5, 5), "right", "bottom"),
+                 ((-5, -5), "right", "top"), ((0, 8), "center", "bottom"), ((0, -8), "center", "top"),
+                 ((8, 0), "left", "center"), ((-8, 0), "right", "center"))
+_LABEL_OFFSETS = tuple(((dx * reach, dy * reach), ha, va) for reach in (1, 2.5)
+                       for (dx, dy), ha, va in _NEAR_OFFSETS)
+
+
+def place_labels(figure: Figure, ax: Axes, anchors: Sequence[tuple[float, float]], texts: Sequence[str],
+                 avoid: Iterable[Bbox] = (), avoid_lines: Iterable[Line2D] = (),
+                 **text_kwargs: object) -> list[Annotation]:
+    """Label the data points ``anchors`` with ``texts`` (most important first) without overlaps.
+
+    Each label tries a few positions around its point and takes the first that stays inside the
+    axes and clears the labels already placed and the display boxes in ``avoid`` (a legend, other
+    text); a label with no free position is left out. Call after the layout is final (e.g. after
+    ``figure.draw_without_rendering()``).
+    """
+    renderer = figure.canvas.get_renderer()
+    inside = ax.get_window_extent(renderer)
+    taken = [box.padded(3) for box in avoid]
+    paths = [line.get_transform().transform_path(line.get_path()) for line in avoid_lines]
+    placed = []
+    for (x, y), text in zip(anchors, texts, strict=True):
+        for offset, ha, va in _LABEL_OFFSETS:
+            far = abs(offset[0]) + abs(offset[1]) > 12
+            leader = {"arrowprops": {"arrowstyle": "-", "color": "grey", "linewidth": 0.5, "shrinkA": 1,
+                                     "shrinkB": 3}} if far else {}
+            label = ax.annotate(text, (x, y), xytext=offset, textcoords="offset points", ha=ha, va=va,
+                                annotation_clip=True, **leader, **text_kwargs)
+            label.set_in_layout(False)
+            label.update_positions(renderer)
+            box = Text.get_window_extent(label, renderer)  # the text alone, not its leader line
+            if (box.x0 >= inside.x0 and box.x1 <= inside.x1 and box.y0 >= inside.y0 and box.y1 <= inside.y1
+                    and not any(box.overlaps(other) for other in taken)
+                    and not any(path.intersects_bbox(box.padded(3), filled=False) for path in paths)):
+                taken.append(box.padded(3))
+                placed.append(label)
+                break
+            label.remove()
+    return placed
+
+
+def marker_boxes(figure: Figure, ax: Axes, xs: Sequence[float], ys: Sequence[float],
+                 size_pt: float = 6) -> list[Bbox]:
+    """Display boxes of markers at ``(xs, ys)``, so that labels can avoid covering data points."""
+    half = size_pt / 2 * figure.dpi / 72
+    points = ax.transData.transform(np.column_stack([xs, ys])) if len(xs) else np.empty((0, 2))
+    return [Bbox.from_extents(px - half, py - half, px + half, py + half) for px, py in points]

@@ -1,0 +1,149 @@
+"""Per-layer charts: latency coloured by bound, and live activation memory against the device's.
+
+The memory chart follows MCUNet's figure of MobileNetV2's imbalanced activation memory (J. Lin,
+W.-M. Chen, Y. Lin, J. Cohn, C. Gan, S. Han, "MCUNet: Tiny Deep Learning on IoT Devices",
+NeurIPS 2020, Fig. 2): the first blocks need several times the memory of the rest, so the peak,
+not the average, decides whether a network fits.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+from matplotlib.patches import Patch
+
+from simulator.catalog import build_network
+from simulator.graph import Network
+from simulator.hardware import Device
+from simulator.plots._common import (
+    BOUND_COLORS,
+    as_device,
+    default_precision,
+    layer_ticks,
+    new_figure,
+    short_layer_name,
+    si_scale,
+    subunit_scale,
+)
+from simulator.precision import bits_of
+from simulator.roofline import BITS_PER_BYTE
+from simulator.simulate import SimulationResult
+from simulator.units import format_bytes, format_seconds
+from simulator.workload import build_workload
+
+_OVER_COLOR = "#d62728"
+_UNDER_COLOR = "#4c72b0"
+BYTES_PER_KIB = 1024
+
+
+def _chart_width_in(layers: int) -> float:
+    return min(24.0, max(8.0, 2.5 + 0.14 * layers))
+
+
+def layer_latency_chart(result: SimulationResult) -> Figure:
+    """Latency of each layer (execution order, layers that do work), coloured by its bound.
+
+    A black dash on each bar marks the shorter of its two times (compute or memory): how far the
+    layer is from the ridge. The legend gives each bound's share of the network's latency.
+    """
+    layers = [layer for layer in result.layers if layer.bound != "none"]
+    scale, prefix = subunit_scale(max(layer.latency_s for layer in layers))
+    figure = new_figure(_chart_width_in(len(layers)), 5.5)
+    ax = figure.add_subplot()
+    positions = np.arange(len(layers))
+    ax.bar(positions, [layer.latency_s / scale for layer in layers], 0.8,
+           color=[BOUND_COLORS[layer.bound] for layer in layers])
+    ax.scatter(positions, [min(layer.t_compute_s, layer.t_memory_s) / scale for layer in layers], marker="_",
+               color="black", s=30, linewidths=1.0, zorder=3)
+    layer_ticks(ax, [layer.name for layer in layers])
+    ax.set_ylabel(f"latency ({prefix}s)")
+    ax.grid(True, axis="y", alpha=0.3)
+    ax.set_axisbelow(True)
+    handles = []
+    for bound in ("compute", "memory"):
+        members = [layer for layer in layers if layer.bound == bound]
+        share = sum(layer.latency_s for layer in members) / result.latency_s
+        handles.append(Patch(color=BOUND_COLORS[bound],
+                             label=f"{bound}-bound: {len(members)} layers, {share:.0%} of latency"))
+    handles.append(Line2D([], [], marker="_", linestyle="", color="black", markersize=8,
+                          label="the shorter time (compute or memory)"))
+    ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.005, 1), fontsize=8)
+    ax.set_title(f"Per-layer latency: {result.network} on {result.device}, {result.precision}, batch "
+                 f"{result.batch} (total {format_seconds(result.latency_s)})")
+    return figure
+
+
+def format_capacity(capacity_bytes: int) -> str:
+    """``327_680 -> "328 kB (320 KiB)"``: decimal as elsewhere, binary as vendors quote SRAM."""
+    text = format_bytes(capacity_bytes)
+    for power, unit in ((3, "GiB"), (2, "MiB"), (1, "KiB")):
+        if capacity_bytes >= BYTES_PER_KIB**power and capacity_bytes % BYTES_PER_KIB**power == 0:
+            return f"{text} ({capacity_bytes // BYTES_PER_KIB**power} {unit})"
+    return text
+
+
+def memory_chart(network: Network | str, device: Device | str, batch: int = 1, precision: str | None = None,
+                 *, resolution: int | None = None, fuse: bool = True) -> Figure:
+    """Activations alive at each layer (bytes) against the capacity of the device's activation store.
+
+    ``live elements · batch · bits / 8`` per layer of the inference view (``fuse``), with the
+    activations at ``precision`` (default fp16, or the device's first). Bars over the capacity
+    are red and the peak layer is marked. When weights share the activation store, a second line
+    shows what the weights leave. A capacity far above the peak (a GPU's DRAM) is stated in a
+    note rather than drawn, so the bars stay readable.
+    """
+    device = as_device(device)
+    precision = precision or default_precision(device)
+    if isinstance(network, str):
+        network = build_network(network, resolution, batch)
+    workload = build_workload(network, fuse)
+    live_bytes = workload.live_elements * batch * bits_of(precision) / BITS_PER_BYTE
+    store = device.activation_store
+    capacity = store.capacity_bytes
+    peak_index = int(np.argmax(live_bytes))
+    peak = float(live_bytes[peak_index])
+    draw_limit = capacity <= 5 * peak
+    scale, prefix = si_scale(max(peak, capacity) if draw_limit else peak)
+
+    figure = new_figure(_chart_width_in(len(live_bytes)), 5.5)
+    ax = figure.add_subplot()
+    positions = np.arange(len(live_bytes))
+    ax.bar(positions, live_bytes / scale, 0.8,
+           color=[_OVER_COLOR if b > capacity else _UNDER_COLOR for b in live_bytes])
+    layer_ticks(ax, list(workload.names))
+    ax.set_ylabel(f"activations alive ({prefix}B = 10^{round(np.log10(scale))} bytes)")
+    ax.grid(True, axis="y", alpha=0.3)
+    ax.set_axisbelow(True)
+    highest = max(peak, capacity if draw_limit else 0.0)
+    ax.set_ylim(0, highest * 1.4 / scale)
+
+    handles = []
+    if (live_bytes <= capacity).any():
+        handles.append(Patch(color=_UNDER_COLOR, label=f"fits in {store.name}"))
+    if (live_bytes > capacity).any():
+        handles.append(Patch(color=_OVER_COLOR, label=f"exceeds {store.name}"))
+    weights_bytes = workload.params * bits_of(precision) / BITS_PER_BYTE
+    if draw_limit:
+        handles.append(ax.axhline(capacity / scale, color="black", linewidth=1.5,
+                                  label=f"{store.name} capacity {format_capacity(capacity)}"))
+        if "weights" in store.stores and capacity - weights_bytes > 0:
+            handles.append(ax.axhline((capacity - weights_bytes) / scale, color="black", linestyle="--",
+                                      linewidth=1.0, label=f"{store.name} left after {precision} weights"))
+    else:
+        ax.text(0.99, 0.97, f"{store.name} capacity {format_capacity(capacity)}: {capacity / peak:,.0f}× the "
+                "peak, off the chart", transform=ax.transAxes, ha="right", va="top", fontsize=8,
+                bbox={"boxstyle": "round", "facecolor": "white", "edgecolor": "grey"})
+    ratio = f", {peak / capacity:.1f}× {store.name}" if peak > capacity else ""
+    left_half = peak_index < len(live_bytes) / 2
+    ax.annotate(f"peak: {short_layer_name(workload.names[peak_index])}, {format_bytes(peak)}{ratio}",
+                (peak_index, peak / scale),
+                xytext=(peak_index + (2 if left_half else -2), highest * 1.22 / scale),
+                ha="left" if left_half else "right", va="center", fontsize=8,
+                arrowprops={"arrowstyle": "->", "color": "black"},
+                bbox={"boxstyle": "round", "facecolor": "white", "edgecolor": "grey", "alpha": 0.9})
+    ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.005, 1), fontsize=8)
+    shape = "×".join(str(d) for d in network.input_shape)
+    ax.set_title(f"Activation memory per layer: {network.name} (input {shape}) on {device.name}, "
+                 f"{precision} activations, batch {batch}")
+    return figure
