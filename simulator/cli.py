@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
+import warnings
 from collections.abc import Sequence
 
 from simulator.errors import SimulatorError
@@ -43,13 +44,18 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    try:
-        return args.handler(args) or 0
-    except SimulatorError as error:
-        print(f"roofline {args.command}: error: {error}", file=sys.stderr)
-        return 2
-    except BrokenPipeError:  # e.g. piped into `head`
-        return 0
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", UserWarning)
+        try:
+            status = args.handler(args) or 0
+        except SimulatorError as error:
+            print(f"roofline {args.command}: error: {error}", file=sys.stderr)
+            status = 2
+        except BrokenPipeError:  # e.g. piped into `head`
+            status = 0
+    for message in dict.fromkeys(str(w.message) for w in caught):  # each once, in order
+        print(f"roofline {args.command}: warning: {message}", file=sys.stderr)
+    return status
 
 
 if __name__ == "__main__":

@@ -42,7 +42,11 @@ def hardware_arrays(device: Device, precisions: Sequence[str],
         "capacity_bytes": np.array([[lv.capacity_bytes for lv in levels]] * count, dtype=float),
         "energy_per_byte_pj": np.array([[lv.energy_per_byte_pj for lv in levels]] * count, dtype=float),
     }
-    peak = np.array([device.peak_for(p) for p in precisions], dtype=float)
+    distinct = dict.fromkeys(precisions)
+    peaks = {p: device.peak_for(p) for p in distinct}
+    mac_energy = {p: device.energy.mac_energy_pj(p) for p in distinct}
+    add_energy = {p: device.energy.op_energy_pj("add", p) for p in distinct}
+    peak = np.array([peaks[p] for p in precisions], dtype=float)
     level_index = {lv.name.lower(): v for v, lv in enumerate(levels)}
     for key, values in (overrides or {}).items():
         if key == "peak_ops_per_s":
@@ -59,8 +63,8 @@ def hardware_arrays(device: Device, precisions: Sequence[str],
         stores_weights=tuple("weights" in lv.stores for lv in levels),
         stores_activations=tuple("activations" in lv.stores for lv in levels),
         peak_ops_per_s=peak,
-        mac_energy_pj=np.array([device.energy.mac_energy_pj(p) for p in precisions]),
-        op_energy_pj=np.array([device.energy.op_energy_pj("add", p) for p in precisions]),
+        mac_energy_pj=np.array([mac_energy[p] for p in precisions]),
+        op_energy_pj=np.array([add_energy[p] for p in precisions]),
         efficiency=None if ideal or device.efficiency is None else {
             name: (entry.compute_fraction, entry.bandwidth_fraction, entry.overhead_s)
             for name, entry in device.efficiency.classes.items()},
