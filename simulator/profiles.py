@@ -18,6 +18,11 @@ Device file::
       bandwidth_bytes_per_s | bandwidth_mb_per_s (1e6) | bandwidth_gb_per_s (1e9) | bandwidth_tb_per_s (1e12)
       energy: either energy_table_entry = "<entry of the table>" (scaled with the table; gives the
               access width too) or access_bits and energy_per_access_pj; energy_source = "..."
+    [efficiency]  source = "..."              optional calibrated kernel efficiencies (see
+                                              simulator.efficiency); without it, the ideal roofline
+      [efficiency.<class>]                    one per class of EFFICIENCY_CLASSES (conv, gemm, ...)
+        compute_fraction, bandwidth_fraction  achieved fractions of peak and bandwidth, in (0, 1]
+        overhead_s | overhead_ms (1e-3) | overhead_us (1e-6)   fixed cost per layer (default 0)
 
 Energy file: the fields of :class:`~simulator.hardware.EnergyTable` as they are (already in pJ).
 
@@ -38,6 +43,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from simulator.efficiency import EFFICIENCY_CLASSES
 from simulator.errors import ProfileError, SimulatorError, UnknownNameError
 from simulator.hardware import Device, EnergyTable
 
@@ -55,6 +61,8 @@ BANDWIDTH_UNITS: dict[str, int] = {
 PEAK_UNITS: dict[str, int] = {
     "_mega_ops_per_s": 10**6, "_giga_ops_per_s": 10**9, "_tera_ops_per_s": 10**12, "_ops_per_s": 1,
 }
+#: Keys of a per-class overhead -> the divisor to seconds (``overhead_us = 12`` is 12e-6 s).
+OVERHEAD_UNITS: dict[str, int] = {"overhead_s": 1, "overhead_ms": 10**3, "overhead_us": 10**6}
 #: SI field of a memory level -> the unit keys that may give it in a file.
 _LEVEL_UNITS = {"capacity_bytes": CAPACITY_UNITS, "bandwidth_bytes_per_s": BANDWIDTH_UNITS}
 
@@ -213,6 +221,37 @@ def _peaks(raw: Any, locmap: dict[Loc, str]) -> tuple[Any, str]:
     return peaks, raw.get("source", "")
 
 
+def _efficiency(raw: Any, locmap: dict[Loc, str]) -> Any:
+    """The ``[efficiency]`` table as EfficiencyModel fields: class names checked, overheads in s."""
+    if not isinstance(raw, dict):
+        return raw
+    locmap[("efficiency",)] = "efficiency"
+    classes: dict[str, Any] = {}
+    for name, entry in raw.items():
+        if name == "source":
+            continue
+        if name not in EFFICIENCY_CLASSES:
+            raise _FieldError(f"efficiency.{name}", f"unknown efficiency class {name!r}; valid: "
+                              f"{', '.join(EFFICIENCY_CLASSES)} (and source)")
+        where, loc = f"efficiency.{name}", ("efficiency", "classes", name)
+        locmap[loc] = where
+        if not isinstance(entry, dict):
+            classes[name] = entry
+            continue
+        item = dict(entry)
+        given = [key for key in OVERHEAD_UNITS if key in item]
+        if len(given) > 1:
+            raise _FieldError(where, f"give only one of {', '.join(given)}")
+        if given:
+            value = item.pop(given[0])
+            if isinstance(value, int | float) and not isinstance(value, bool):
+                value = float(Decimal(repr(value)) / OVERHEAD_UNITS[given[0]])
+            item["overhead_s"] = value
+            locmap[(*loc, "overhead_s")] = f"{where}.{given[0]}"
+        classes[name] = item
+    return {**({"source": raw["source"]} if "source" in raw else {}), "classes": classes}
+
+
 def _energy_table_path(name: str, device_path: Path) -> Path:
     """``<device dir>/energy/<name>.toml|.json`` first, then the shipped table of that name."""
     for suffix in SUFFIXES:
@@ -241,7 +280,8 @@ def load_device(path: str | Path) -> Device:
     locmap: dict[Loc, str] = {("memory_levels",): "memory", ("peak_ops_per_s",): "peak",
                               ("peak_source",): "peak.source"}
     try:
-        fields = {key: value for key, value in raw.items() if key not in ("energy", "peak", "memory")}
+        fields = {key: value for key, value in raw.items()
+                  if key not in ("energy", "peak", "memory", "efficiency")}
         if "energy" not in raw:
             raise _FieldError("energy", "Field required (a table with table = \"<energy table>\")")
         reference = _validate(EnergyReference, raw["energy"], path, {(): "energy"})
@@ -253,6 +293,8 @@ def load_device(path: str | Path) -> Device:
             fields["peak_ops_per_s"], fields["peak_source"] = _peaks(raw["peak"], locmap)
         if "memory" in raw:
             fields["memory_levels"] = _memory_levels(raw["memory"], table, locmap)
+        if "efficiency" in raw:
+            fields["efficiency"] = _efficiency(raw["efficiency"], locmap)
     except _FieldError as err:
         raise ProfileError(f"{path}: {err}") from None
     return _validate(Device, fields, path, locmap)

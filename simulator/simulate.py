@@ -172,8 +172,14 @@ def bound_names(timing: Timing) -> np.ndarray:
 
 
 @lru_cache(maxsize=64)
+def _simulated_graph(network: Network, fuse: bool) -> Network:
+    """The graph that is simulated: the inference view unless ``fuse`` is false (cached)."""
+    return inference_view(network) if fuse else network
+
+
+@lru_cache(maxsize=64)
 def _cached_workload(network: Network, fuse: bool) -> Workload:
-    return build_workload(network, fuse)
+    return build_workload(_simulated_graph(network, fuse), fuse=False)
 
 
 def simulate(network: Network | str, device: Device | str, batch: int = 1, precision: str = "fp16",
@@ -212,7 +218,7 @@ def simulate(network: Network | str, device: Device | str, batch: int = 1, preci
         precision=compute,
         weight_precision=weight_precision,
         activation_precision=activation_precision,
-        counts=count_network(inference_view(network) if fuse else network, batch),
+        counts=count_network(_simulated_graph(network, fuse), batch),
         layers=_layer_results(workload, hardware, timing, energy, batch),
         model_size_bytes=int(np.ceil(workload.params * weight_bits[0] / BITS_PER_BYTE)),
         t_compute_s=float(timing.t_compute_s[0].sum()),
