@@ -33,7 +33,7 @@ def run_list(args: argparse.Namespace) -> int:
     rows = []
     for name in sorted(available_devices()):
         device = resolve_device(name)
-        peaks = ", ".join(f"{p} {format_count(device.peak_for(p))}OPS" for p in device.precisions)
+        peaks = ", ".join(f"{p} {format_count(device.peak_for(p))} op/s" for p in device.precisions)
         dram = device.memory_levels[0]
         rows.append([name, peaks, f"{dram.name} {format_bytes(dram.bandwidth_bytes_per_s)}/s"])
     print(render_table(["device", "peak", "outer memory bandwidth"], rows))
