@@ -7,11 +7,12 @@ thousands with, so a sweep's row equals the single simulation of its configurati
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
+import pandas as pd
 
 from simulator.catalog import build_network
 from simulator.counts import NetworkCounts, count_network
@@ -148,7 +149,8 @@ class SimulationResult:
 
     @property
     def energy_j(self) -> float:
-        return sum(self.energy_breakdown_j.values())
+        """Compute plus every memory level, added in that order (as sweeps add them)."""
+        return _sequential_sum(self.energy_breakdown_j.values())
 
     @property
     def energy_per_sample_j(self) -> float:
@@ -157,12 +159,39 @@ class SimulationResult:
     @property
     def bound(self) -> str:
         """``memory`` if memory-bound layers take most of the latency, else ``compute``."""
-        memory = sum(layer.latency_s for layer in self.layers if layer.bound == "memory")
-        return "memory" if memory > self.latency_s / 2 else "compute"
+        return "memory" if self.memory_bound_fraction > 0.5 else "compute"
 
     @property
     def fits(self) -> bool:
         return all(check.fits for check in self.memory)
+
+    @property
+    def memory_bound_fraction(self) -> float:
+        """Share of the latency spent in memory-bound layers."""
+        memory_s = _sequential_sum(layer.latency_s for layer in self.layers if layer.bound == "memory")
+        return memory_s / self.latency_s
+
+    def level_bytes(self) -> dict[str, float]:
+        """Bytes crossing each memory level, summed over layers."""
+        return {level: sum(layer.level_bytes[level] for layer in self.layers)
+                for level in self.layers[0].level_bytes}
+
+    def layers_frame(self) -> pd.DataFrame:
+        """One row per layer (SI units), with a ``bytes_<level>`` column per memory level."""
+        rows = []
+        for layer in self.layers:
+            row = {key: value for key, value in vars(layer).items() if key != "level_bytes"}
+            row.update({f"bytes_{level}": value for level, value in layer.level_bytes.items()})
+            rows.append(row)
+        return pd.DataFrame(rows)
+
+
+def _sequential_sum(values: Iterable[float]) -> float:
+    """Left-to-right float sum, as NumPy's cumulative sums in sweeps (``sum`` may compensate)."""
+    total = 0.0
+    for value in values:
+        total += value
+    return total
 
 
 def bound_names(timing: Timing) -> np.ndarray:
@@ -184,7 +213,8 @@ def _cached_workload(network: Network, fuse: bool) -> Workload:
 
 def simulate(network: Network | str, device: Device | str, batch: int = 1, precision: str = "fp16",
              weight_precision: str | None = None, activation_precision: str | None = None,
-             fuse: bool = True, resolution: int | None = None, ideal: bool = False) -> SimulationResult:
+             fuse: bool = True, resolution: int | None = None, ideal: bool = False,
+             overrides: Mapping[str, float] | None = None) -> SimulationResult:
     """Simulate ``network`` (a Network, a built-in name or an .onnx path) on ``device`` (a Device,
     a shipped name or a profile path) at ``batch`` samples.
 
@@ -192,6 +222,8 @@ def simulate(network: Network | str, device: Device | str, batch: int = 1, preci
     ``activation_precision`` say otherwise; arithmetic runs at the wider of the two. ``fuse``
     (default) simulates the inference view, with BatchNorm and activations folded. ``ideal``
     ignores a calibrated efficiency model in the device profile (the pure roofline).
+    ``overrides`` changes device fields for a what-if, in SI units, with the keys of
+    :func:`hardware_arrays` (e.g. ``{"dram.bandwidth_bytes_per_s": 409.6e9}``).
     """
     if isinstance(batch, bool) or not isinstance(batch, int) or batch < 1:
         raise SimulatorError(f"batch size must be an integer of at least 1, got {batch!r}")
@@ -204,7 +236,9 @@ def simulate(network: Network | str, device: Device | str, batch: int = 1, preci
     compute = compute_precision(weight_precision, activation_precision)
     device.peak_for(compute)
     workload = _cached_workload(network, fuse)
-    hardware = hardware_arrays(device, [compute], ideal=ideal)
+    hardware = hardware_arrays(device, [compute], ideal=ideal,
+                               overrides={key: np.array([value], dtype=float)
+                                          for key, value in (overrides or {}).items()})
     batches = np.array([batch], dtype=float)
     weight_bits = np.array([bits_of(weight_precision)], dtype=float)
     activation_bits = np.array([bits_of(activation_precision)], dtype=float)

@@ -399,3 +399,17 @@ def test_list_devices_shows_every_shipped_profile(capsys):
     assert code == 0
     listed = {line.split()[0] for line in out.splitlines()[2:]}
     assert listed == set(DEVICES)
+
+
+def test_what_if_overrides_and_per_layer_frame():
+    base = simulate("resnet50", "jetson-agx-orin", precision="int8")
+    faster = simulate("resnet50", "jetson-agx-orin", precision="int8",
+                      overrides={"dram.bandwidth_bytes_per_s": 2 * 204.8e9})
+    assert faster.latency_s < base.latency_s
+    assert faster.energy_j == base.energy_j  # bandwidth changes time, not the bytes moved
+    frame = base.layers_frame()
+    assert len(frame) == len(base.layers)
+    assert frame["latency_s"].sum() == pytest.approx(base.latency_s)
+    assert frame["bytes_dram"].sum() == pytest.approx(base.level_bytes()["dram"])
+    memory_s = sum(layer.latency_s for layer in base.layers if layer.bound == "memory")
+    assert base.memory_bound_fraction == pytest.approx(memory_s / base.latency_s)
