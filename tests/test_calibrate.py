@@ -1,0 +1,356 @@
+"""Calibration and validation machinery: the fit, the [efficiency] loader, the kernel cases, and
+quick runs of calibrate / validate / the CLI. Measurements are noisy, so nothing here asserts
+that a measurement is accurate; the fit is checked against synthetic times instead."""
+
+from __future__ import annotations
+
+import datetime
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from simulator.cli import main
+from simulator.efficiency import EFFICIENCY_CLASSES
+from simulator.efficiency_fit import fit_kernel_efficiency, modelled_latency_s, nelder_mead
+from simulator.errors import ProfileError, SimulatorError
+from simulator.graph import NetworkBuilder
+from simulator.hardware import KernelEfficiency, load_device, resolve_device
+from simulator.kernel_cases import KernelCase, case_network, kernel_suite, weight_copies
+from simulator.microbench import TimingStats, time_quietly
+from simulator.simulate import simulate
+
+HAVE_ORT = all(__import__("importlib").util.find_spec(m) is not None for m in ("onnx", "onnxruntime"))
+needs_ort = pytest.mark.skipif(not HAVE_ORT, reason="needs onnx and onnxruntime")
+
+# --- the fit, on synthetic times ----------------------------------------------------------------
+
+TRUE = KernelEfficiency(compute_fraction=0.5, bandwidth_fraction=0.7, overhead_s=20e-6)
+
+
+def synthetic_times(noise: float = 0.0, seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Ideal times on both sides of the ridge (T_compute/T_memory from 1/30 to 30), 1 µs to 10 ms."""
+    rng = np.random.default_rng(seed)
+    t_compute = 10 ** rng.uniform(-6, -2, 60)
+    t_memory = t_compute * 10 ** rng.uniform(-1.5, 1.5, 60)
+    measured = modelled_latency_s(t_compute, t_memory, TRUE) * np.exp(noise * rng.standard_normal(60))
+    return t_compute, t_memory, measured
+
+
+def test_fit_recovers_the_parameters_that_generated_the_times():
+    fitted = fit_kernel_efficiency(*synthetic_times())
+    assert fitted.compute_fraction == pytest.approx(TRUE.compute_fraction, rel=0.02)
+    assert fitted.bandwidth_fraction == pytest.approx(TRUE.bandwidth_fraction, rel=0.02)
+    assert fitted.overhead_s == pytest.approx(TRUE.overhead_s, rel=0.03)
+
+
+def test_fit_tolerates_noise():
+    fitted = fit_kernel_efficiency(*synthetic_times(noise=0.05, seed=1))  # 5% log-normal noise
+    assert fitted.compute_fraction == pytest.approx(TRUE.compute_fraction, rel=0.1)
+    assert fitted.bandwidth_fraction == pytest.approx(TRUE.bandwidth_fraction, rel=0.1)
+    assert fitted.overhead_s == pytest.approx(TRUE.overhead_s, rel=0.3)
+
+
+def test_the_fitted_formula_is_the_simulators_calibrated_time(tmp_path):
+    from simulator.calibrate import ideal_times
+    from simulator.kernel_cases import probe_index
+    from simulator.roofline import roofline_timing
+    from simulator.simulate import hardware_arrays
+    from simulator.workload import build_workload
+
+    device = load_device(write(tmp_path, DEVICE + EFFICIENCY))
+    for case in (KernelCase("conv", (64, 28, 28), 2, out=64, kernel=3, activation="relu"),  # compute-bound
+                 KernelCase("conv", (64, 28, 28), 2, out=64, kernel=1, groups=64)):  # memory-bound, default
+        workload = build_workload(case_network(case))
+        timing = roofline_timing(workload, hardware_arrays(device, ["fp32"]), np.array([2.0]),
+                                 np.array([32.0]), np.array([32.0]))
+        _, _, t_compute, t_memory = ideal_times(case, device)
+        expected = modelled_latency_s(t_compute, t_memory, device.efficiency.for_class(case.efficiency_class))
+        assert timing.latency_s[0, probe_index(workload)] == pytest.approx(expected, rel=1e-12)
+
+
+def test_an_undetermined_fraction_is_pulled_towards_one():
+    t_compute = np.geomspace(1e-5, 1e-2, 20)
+    t_memory = t_compute / 100  # always compute-bound: the bandwidth fraction is not determined
+    measured = t_compute / 0.6 + 5e-6
+    fitted = fit_kernel_efficiency(t_compute, t_memory, measured)
+    assert fitted.compute_fraction == pytest.approx(0.6, rel=0.02)
+    assert fitted.bandwidth_fraction > 0.9
+
+
+def test_fit_errors_name_the_problem():
+    with pytest.raises(SimulatorError, match="at least one case"):
+        fit_kernel_efficiency([], [], [])
+    with pytest.raises(SimulatorError, match="greater than 0"):
+        fit_kernel_efficiency([1e-3], [1e-3], [0.0])
+
+
+def test_nelder_mead_finds_the_minimum_of_a_quadratic():
+    best = nelder_mead(lambda x: float((x[0] - 1) ** 2 + 10 * (x[1] + 2) ** 2), np.array([0.0, 0.0]))
+    assert best == pytest.approx([1.0, -2.0], abs=1e-4)
+
+
+def test_timing_stats_are_median_and_quartiles():
+    stats = TimingStats.of([5.0, 1.0, 3.0, 2.0, 4.0])
+    assert (stats.median_s, stats.q1_s, stats.q3_s, stats.min_s) == (3.0, 2.0, 4.0, 1.0)
+    assert stats.iqr_s == 4.0 - 2.0  # q3 - q1
+    assert stats.scaled(0.5).median_s == 1.5
+
+
+def test_time_quietly_returns_the_requested_runs():
+    stats = time_quietly(lambda: sum(range(100)), warmup=1, repeats=4, patience_s=0.0)
+    assert stats.repeats == 4 and stats.median_s > 0
+
+
+# --- the [efficiency] table of device files -----------------------------------------------------
+
+DEVICE = """
+name = "tiny"
+source = "test"
+
+[energy]
+table = "horowitz-45nm"
+
+[peak]
+fp32_giga_ops_per_s = 100
+source = "test"
+
+[[memory]]
+name = "dram"
+capacity_gib = 1
+bandwidth_gb_per_s = 10
+stores = ["weights", "activations"]
+energy_table_entry = "dram-32bit"
+source = "test"
+"""
+
+EFFICIENCY = """
+[efficiency]
+source = "synthetic"
+
+[efficiency.conv]
+compute_fraction = 0.6
+bandwidth_fraction = 0.8
+overhead_us = 12.0
+
+[efficiency.default]
+compute_fraction = 0.5
+"""
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "tiny.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_the_efficiency_table_is_read_in_si_units(tmp_path):
+    device = load_device(write(tmp_path, DEVICE + EFFICIENCY))
+    assert device.efficiency.source == "synthetic"
+    conv = device.efficiency.classes["conv"]
+    assert (conv.compute_fraction, conv.bandwidth_fraction) == (0.6, 0.8)
+    assert conv.overhead_s == pytest.approx(12.0 * 1e-6)  # overhead_us -> s
+    assert device.efficiency.for_class("gemm") == device.efficiency.classes["default"]
+    assert load_device(write(tmp_path, DEVICE)).efficiency is None
+
+
+@pytest.mark.parametrize(("old", "new", "message"), [
+    ("[efficiency.conv]", "[efficiency.convolution]",
+     "efficiency.convolution: unknown efficiency class 'convolution'; valid: conv, depthwise_conv"),
+    ("compute_fraction = 0.6", "compute_fraction = 1.5",
+     "efficiency.conv.compute_fraction: Input should be less than or equal to 1"),
+    ("bandwidth_fraction = 0.8", "bandwidth_fraction = 0",
+     "efficiency.conv.bandwidth_fraction: Input should be greater than 0"),
+    ("overhead_us = 12.0", "overhead_us = -1.0", "efficiency.conv.overhead_us: Input should be greater"),
+    ("overhead_us = 12.0", "overhead_us = 12.0\noverhead_s = 1e-5",
+     "efficiency.conv: give only one of overhead_s, overhead_us"),
+    ('source = "synthetic"\n', "", "efficiency.source: Field required"),
+])
+def test_bad_efficiency_tables_name_the_field(tmp_path, old, new, message):
+    assert old in EFFICIENCY
+    with pytest.raises(ProfileError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        load_device(write(tmp_path, DEVICE + EFFICIENCY.replace(old, new, 1)))
+
+
+def test_the_calibrated_model_is_never_faster_than_the_ideal_roofline(tmp_path):
+    device = load_device(write(tmp_path, DEVICE + EFFICIENCY))
+    ideal = simulate("resnet18", device, precision="fp32", ideal=True)
+    calibrated = simulate("resnet18", device, precision="fp32")
+    assert calibrated.latency_s > ideal.latency_s
+
+
+def test_a_measured_machine_is_written_as_a_valid_profile(tmp_path):
+    from simulator.machine_profile import REGISTER_BYTES_PER_OP, MachineMeasurement, profile_toml
+
+    machine = MachineMeasurement(
+        cpu='Test "CPU" \\ 9000', threads=2, measured_at="2026-01-02 03:04 UTC", versions="test",
+        vector_register_bytes=512, numpy_fp32_ops_per_s=100e9, ort_fp32_ops_per_s=120e9, int8_ops_per_s=None,
+        measured_levels=(("dram", 2**34, 20e9, "test"), ("l3", 2**25, 90e9, "test"),
+                         ("l2", 2**20, 80e9, "test")),
+        foreign_cores=0.0, kernel_fp32_ops_per_s=150e9, kernel_dram_bytes_per_s=25e9)
+    path = tmp_path / "machine.toml"
+    path.write_text(profile_toml(machine, "machine", {"conv": TRUE}, "synthetic"), encoding="utf-8")
+    device = load_device(path)
+    assert device.description.startswith('Test "CPU" \\ 9000')
+    assert device.peak_ops_per_s == {"fp32": 150e9}  # the best of the three; no int8 measured
+    assert [level.name for level in device.memory_levels] == ["dram", "l3", "l2", "register-file"]
+    bandwidths = [level.bandwidth_bytes_per_s for level in device.memory_levels[:3]]
+    assert bandwidths == [25e9, 90e9, 90e9]  # DRAM raised to the kernels' stream, L2 to L3's figure
+    register_file = device.memory_levels[-1]
+    assert register_file.capacity_bytes == 512 * 2  # vector registers x threads
+    assert register_file.bandwidth_bytes_per_s == pytest.approx(REGISTER_BYTES_PER_OP * 150e9, rel=1e-3)
+    assert device.efficiency.classes["conv"].overhead_s == pytest.approx(TRUE.overhead_s, rel=1e-3)
+    assert device.efficiency.source == "synthetic"
+
+
+# --- single-operator cases ----------------------------------------------------------------------
+
+
+def test_every_case_builds_its_layer_and_the_suite_covers_the_measured_classes():
+    suite = kernel_suite()
+    classes = {case.efficiency_class for case in suite}
+    assert classes == {"conv", "depthwise_conv", "gemm", "elementwise"}
+    assert classes <= set(EFFICIENCY_CLASSES)
+    assert {case.batch for case in suite} == {1, 4, 16}
+    for case in suite + kernel_suite(quick=True):
+        assert "probe" in [node.name for node in case_network(case).nodes]
+
+
+def test_weight_heavy_cases_are_copied_to_stream_their_weights():
+    evict = 64 * 2**20
+    gemm = KernelCase("gemm", (2048,), 1, out=1000)  # 8 MB of weights, 2 ops per 4-byte weight
+    assert weight_copies(gemm, evict) == math.ceil(evict / (2048 * 1000 * 4 + 1000 * 4))
+    assert weight_copies(KernelCase("conv", (64, 56, 56), 1, out=64, kernel=3), evict) == 1
+    with pytest.raises(SimulatorError, match="unknown kernel case operator 'softmax'"):
+        KernelCase("softmax", (8,))
+
+
+def test_a_fused_activation_is_part_of_the_probe():
+    from simulator.kernel_cases import probe_index
+    from simulator.workload import build_workload
+
+    case = KernelCase("conv", (8, 16, 16), 1, out=8, kernel=1, activation="relu6")
+    workload = build_workload(case_network(case))
+    assert workload.names[probe_index(workload)] == "probe+act"
+    assert case.efficiency_class == "conv" and "+relu6" in case.label
+    with pytest.raises(SimulatorError, match="activation 'relu6' of a add case"):
+        KernelCase("add", (8, 4, 4), activation="relu6")
+    with pytest.raises(SimulatorError, match="activation 'gelu' of a conv case"):
+        KernelCase("conv", (8, 4, 4), out=8, activation="gelu")
+
+
+@needs_ort
+def test_case_models_run_and_match_the_simulated_layer():
+    import onnx
+
+    from simulator.kernel_cases import case_model
+    from simulator.ort_session import bind, make_session
+
+    for case in kernel_suite(quick=True):
+        model, inputs, outputs = case_model(case, copies=2)
+        onnx.checker.check_model(model)
+        session = make_session(model, threads=1)
+        feeds = {name: np.ones(shape, dtype=np.float32) for name, shape in inputs.items()}
+        session.run_with_iobinding(binding := bind(session, feeds))
+        shapes = [tuple(value.shape) for value in binding.copy_outputs_to_cpu()]
+        probe = next(node for node in case_network(case).nodes if node.name == "probe")
+        assert shapes == [(case.batch, *probe.output_shape)] * 2 == list(outputs.values())
+
+
+# --- quick runs -----------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def quick_profile(tmp_path_factory) -> Path:
+    pytest.importorskip("onnxruntime")
+    from simulator.calibrate import calibrate
+
+    path = tmp_path_factory.mktemp("calibration") / "this-machine.toml"
+    calibrate(path, quick=True)
+    return path
+
+
+@pytest.fixture(scope="module")
+def tiny_model(tmp_path_factory) -> Path:
+    pytest.importorskip("onnxruntime")
+    from simulator.onnx_export import export_onnx
+
+    net = NetworkBuilder("tiny", (3, 16, 16))
+    x = net.relu(net.conv2d(net.input, 8, 3, padding=1, name="conv"), inplace=True, name="relu")
+    x = net.max_pool2d(x, 2, name="pool")
+    net.linear(net.flatten(x), 10, name="fc")
+    return export_onnx(net.build(), tmp_path_factory.mktemp("models") / "tiny.onnx", batch=None)
+
+
+@needs_ort
+def test_quick_calibration_writes_a_loadable_profile(quick_profile):
+    device = resolve_device(quick_profile)
+    assert device.name == "this-machine"
+    assert device.peak_ops_per_s["fp32"] > 0
+    names = [level.name for level in device.memory_levels]
+    assert names[0] == "dram" and names[-1] == "register-file"
+    assert all(level.bandwidth_bytes_per_s > 0 and level.capacity_bytes > 0 for level in device.memory_levels)
+    if Path("/sys/devices/system/cpu/cpu0/cache/index0").exists():
+        assert len(names) >= 3  # at least one cache between DRAM and the register file
+    assert device.efficiency is not None
+    assert {"conv", "depthwise_conv", "gemm", "elementwise", "default"} <= set(device.efficiency.classes)
+    today = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d")
+    assert today in device.source and today in device.efficiency.source
+    assert "not measured" in Path(quick_profile).read_text()  # CPU energy: a placeholder table
+
+
+@needs_ort
+def test_validate_returns_one_row_per_batch_with_both_predictions(quick_profile, tiny_model):
+    from simulator.validate import validate, validate_layers
+
+    frame = validate(tiny_model, resolve_device(quick_profile), batches=(1, 2), repeats=2, warmup=1,
+                     patience_s=0.0)
+    assert list(frame.batch) == [1, 2]
+    assert (frame.measured_median_s > 0).all() and (frame.ideal_s > 0).all()
+    assert (frame.calibrated_s > 0).all()
+    assert frame.ideal_error.tolist() == pytest.approx((frame.ideal_s / frame.measured_median_s - 1).tolist())
+    layers = validate_layers(tiny_model, quick_profile, batch=1, repeats=2)
+    measured = dict(zip(layers.layer, layers.measured_s, strict=True))
+    assert measured["conv+relu"] > 0 and measured["fc"] > 0  # ONNX Runtime nodes matched by name
+
+
+@needs_ort
+def test_validate_errors_name_the_value(quick_profile, tiny_model, tmp_path):
+    from simulator.onnx_export import export_onnx
+    from simulator.validate import validate
+
+    with pytest.raises(SimulatorError, match="does not exist"):
+        validate(tmp_path / "missing.onnx", quick_profile)
+    with pytest.raises(SimulatorError, match="batches must be integers of at least 1"):
+        validate(tiny_model, quick_profile, batches=(0,))
+    net = NetworkBuilder("fixed", (4,))
+    net.linear(net.input, 2)
+    fixed = export_onnx(net.build(), tmp_path / "fixed.onnx", batch=1)
+    with pytest.raises(SimulatorError, match="fixed batch of 1, not 4"):
+        validate(fixed, quick_profile, batches=(4,), repeats=1, patience_s=0.0)
+
+
+@needs_ort
+def test_cli_calibrate_and_validate(capsys, tmp_path, quick_profile, tiny_model):
+    assert main(["calibrate", "-o", str(tmp_path / "profile.json"), "--quick"]) == 2
+    assert "give a .toml path" in capsys.readouterr().err
+    assert main(["calibrate", "-o", str(tmp_path / "quick.toml"), "--quick"]) == 0
+    assert "peak fp32" in capsys.readouterr().out and (tmp_path / "quick.toml").is_file()
+
+    argv = ["validate", str(tiny_model), "--device", str(quick_profile), "--batch", "1,2", "--repeats", "2",
+            "--patience", "0"]
+    assert main([*argv, "--format", "json"]) == 0
+    points = json.loads(capsys.readouterr().out)["points"]
+    assert [p["batch"] for p in points] == [1, 2] and all(p["measured_median_s"] > 0 for p in points)
+    assert main([*argv, "--per-layer"]) == 0
+    out = capsys.readouterr().out
+    assert "calibrated error" in out and "per layer" in out
+    assert main([*argv, "--format", "csv"]) == 0
+    assert capsys.readouterr().out.startswith("model,batch,threads,measured_median_s")
+    assert main(["validate", str(tmp_path / "missing.onnx"), "--device", str(quick_profile)]) == 2
+    assert "does not exist" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exit_info:
+        main([*argv[:3], "--batch", "0"])
+    assert exit_info.value.code == 2
