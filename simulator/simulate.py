@@ -211,7 +211,7 @@ def _cached_workload(network: Network, fuse: bool) -> Workload:
     return build_workload(_simulated_graph(network, fuse), fuse=False)
 
 
-def simulate(network: Network | str, device: Device | str, batch: int = 1, precision: str = "fp16",
+def simulate(network: Network | str, device: Device | str, batch: int = 1, precision: str | None = None,
              weight_precision: str | None = None, activation_precision: str | None = None,
              fuse: bool = True, resolution: int | None = None, ideal: bool = False,
              overrides: Mapping[str, float] | None = None) -> SimulationResult:
@@ -219,7 +219,8 @@ def simulate(network: Network | str, device: Device | str, batch: int = 1, preci
     a shipped name or a profile path) at ``batch`` samples.
 
     ``precision`` sets both weights and activations unless ``weight_precision`` or
-    ``activation_precision`` say otherwise; arithmetic runs at the wider of the two. ``fuse``
+    ``activation_precision`` say otherwise; arithmetic runs at the wider of the two. By default
+    it is fp16, or the device's first precision when it has no fp16 (a CPU or microcontroller). ``fuse``
     (default) simulates the inference view, with BatchNorm and activations folded. ``ideal``
     ignores a calibrated efficiency model in the device profile (the pure roofline).
     ``overrides`` changes device fields for a what-if, in SI units, with the keys of
@@ -231,6 +232,8 @@ def simulate(network: Network | str, device: Device | str, batch: int = 1, preci
         network = build_network(network, resolution, batch)
     if isinstance(device, str):
         device = resolve_device(device)
+    if precision is None:
+        precision = "fp16" if "fp16" in device.precisions else device.precisions[0]
     weight_precision = weight_precision or precision
     activation_precision = activation_precision or precision
     compute = compute_precision(weight_precision, activation_precision)

@@ -434,3 +434,10 @@ def test_cli_warns_about_unsupported_operators(tmp_path, capsys):
     captured = capsys.readouterr()
     assert "Unsupported:Foo" in captured.out
     assert "roofline count: warning: unsupported ONNX operators (not counted): Foo ×1" in captured.err
+
+
+def test_cli_export_defaults_to_a_symbolic_batch(tmp_path):
+    path = tmp_path / "r18.onnx"
+    assert main(["export", "resnet18", "--resolution", "32", "-o", str(path)]) == 0
+    batch_dim = onnx.load(str(path)).graph.input[0].type.tensor_type.shape.dim[0]
+    assert batch_dim.dim_param and not batch_dim.dim_value

@@ -413,3 +413,10 @@ def test_what_if_overrides_and_per_layer_frame():
     assert frame["bytes_dram"].sum() == pytest.approx(base.level_bytes()["dram"])
     memory_s = sum(layer.latency_s for layer in base.layers if layer.bound == "memory")
     assert base.memory_bound_fraction == pytest.approx(memory_s / base.latency_s)
+
+
+def test_default_precision_is_fp16_or_the_devices_first():
+    assert simulate("alexnet", "jetson-agx-orin").precision == "fp16"
+    device = resolve_device("stm32f746")
+    assert "fp16" not in device.precisions
+    assert simulate("alexnet", device).precision == device.precisions[0]

@@ -17,9 +17,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("network", help="built-in network name (see `roofline list`)")
     parser.add_argument("-o", "--output", required=True, type=Path, help="the .onnx file to write")
     batch = parser.add_mutually_exclusive_group()
-    batch.add_argument("--batch", type=positive_int, default=1, help="fixed batch size (default 1)")
+    batch.add_argument("--batch", type=positive_int, default=None,
+                       help="a fixed batch size (default: a symbolic batch dimension named 'batch')")
     batch.add_argument("--dynamic-batch", action="store_true",
-                       help="a symbolic batch dimension named 'batch' instead of a fixed one")
+                       help="a symbolic batch dimension (the default; kept for explicitness)")
     parser.add_argument("--resolution", type=positive_int, default=None,
                         help="input height and width in pixels (default: the network's own, 224)")
     parser.add_argument("--opset", type=positive_int, default=17,
@@ -35,7 +36,7 @@ def run(args: argparse.Namespace) -> int:
     from simulator.onnx_export import export_onnx
 
     network = build_network(args.network, args.resolution)
-    batch = None if args.dynamic_batch else args.batch
+    batch = args.batch
     path = export_onnx(network, args.output, batch=batch, opset=args.opset, seed=args.seed,
                        weights=not args.no_weights)
     shape = "×".join(map(str, ("batch" if batch is None else batch, *network.input_shape)))

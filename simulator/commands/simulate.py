@@ -12,8 +12,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add_network_options(parser)
     parser.add_argument("--device", required=True,
                         help="device name (see `roofline list devices`) or profile path")
-    parser.add_argument("--precision", default="fp16",
-                        help="precision of weights and activations (default fp16)")
+    parser.add_argument("--precision", default=None,
+                        help="precision of weights and activations (default fp16, or the device's first "
+                             "precision if it has no fp16)")
     parser.add_argument("--weight-precision", default=None, help="weights' precision, if not --precision")
     parser.add_argument("--activation-precision", default=None,
                         help="activations' precision, if not --precision")
