@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from simulator.catalog import build_network
-from simulator.counts import NetworkCounts, count_network
+from simulator.counts import NetworkCounts, check_batch, count_network
 from simulator.energy import Energy, layer_energy
 from simulator.errors import SimulatorError
 from simulator.fusion import inference_view
@@ -201,14 +201,15 @@ def bound_names(timing: Timing) -> np.ndarray:
 
 
 @lru_cache(maxsize=64)
-def _simulated_graph(network: Network, fuse: bool) -> Network:
+def simulated_graph(network: Network, fuse: bool) -> Network:
     """The graph that is simulated: the inference view unless ``fuse`` is false (cached)."""
     return inference_view(network) if fuse else network
 
 
 @lru_cache(maxsize=64)
-def _cached_workload(network: Network, fuse: bool) -> Workload:
-    return build_workload(_simulated_graph(network, fuse), fuse=False)
+def simulated_workload(network: Network, fuse: bool) -> Workload:
+    """The workload arrays of :func:`simulated_graph` (cached; shared by simulations and sweeps)."""
+    return build_workload(simulated_graph(network, fuse), fuse=False)
 
 
 def simulate(network: Network | str, device: Device | str, batch: int = 1, precision: str | None = None,
@@ -226,8 +227,7 @@ def simulate(network: Network | str, device: Device | str, batch: int = 1, preci
     ``overrides`` changes device fields for a what-if, in SI units, with the keys of
     :func:`hardware_arrays` (e.g. ``{"dram.bandwidth_bytes_per_s": 409.6e9}``).
     """
-    if isinstance(batch, bool) or not isinstance(batch, int) or batch < 1:
-        raise SimulatorError(f"batch size must be an integer of at least 1, got {batch!r}")
+    check_batch(batch)
     if isinstance(network, str):
         network = build_network(network, resolution, batch)
     if isinstance(device, str):
@@ -238,7 +238,7 @@ def simulate(network: Network | str, device: Device | str, batch: int = 1, preci
     activation_precision = activation_precision or precision
     compute = compute_precision(weight_precision, activation_precision)
     device.peak_for(compute)
-    workload = _cached_workload(network, fuse)
+    workload = simulated_workload(network, fuse)
     hardware = hardware_arrays(device, [compute], ideal=ideal,
                                overrides={key: np.array([value], dtype=float)
                                           for key, value in (overrides or {}).items()})
@@ -255,7 +255,7 @@ def simulate(network: Network | str, device: Device | str, batch: int = 1, preci
         precision=compute,
         weight_precision=weight_precision,
         activation_precision=activation_precision,
-        counts=count_network(_simulated_graph(network, fuse), batch),
+        counts=count_network(simulated_graph(network, fuse), batch),
         layers=_layer_results(workload, hardware, timing, energy, batch),
         model_size_bytes=int(np.ceil(workload.params * weight_bits[0] / BITS_PER_BYTE)),
         t_compute_s=float(timing.t_compute_s[0].sum()),

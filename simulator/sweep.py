@@ -44,13 +44,12 @@ from simulator.catalog import build_network
 from simulator.counts import NetworkCounts, count_network
 from simulator.energy import layer_energy
 from simulator.errors import SimulatorError
-from simulator.fusion import inference_view
 from simulator.graph import Network
 from simulator.hardware import Device, resolve_device
 from simulator.precision import bits_of, compute_precision
 from simulator.roofline import BITS_PER_BYTE, roofline_timing
-from simulator.simulate import hardware_arrays, memory_checks
-from simulator.workload import Workload, build_workload
+from simulator.simulate import hardware_arrays, memory_checks, simulated_graph, simulated_workload
+from simulator.workload import Workload
 
 #: Level fields that may be overridden, in SI units (as :func:`~simulator.simulate.hardware_arrays` takes).
 LEVEL_FIELDS = ("bandwidth_bytes_per_s", "capacity_bytes", "energy_per_byte_pj")
@@ -276,8 +275,8 @@ def sweep(networks: Sequence[str | Path | Network] | str | Path | Network,
     frames = []
     reporter = _Progress(progress, len(shapes) * len(devices))
     for resolution, network in shapes:
-        workload = build_workload(network, fuse)
-        counts = count_network(inference_view(network) if fuse else network, 1)
+        workload = simulated_workload(network, fuse)
+        counts = count_network(simulated_graph(network, fuse), 1)
         for device, rows in zip(devices, supported, strict=True):
             reporter.next_block()
             if len(rows):
