@@ -23,13 +23,14 @@ import tempfile
 import time
 from pathlib import Path
 
-from networks import NETWORKS
-from simulator import microbench as mb
-from simulator.calibrate import calibrate
-from simulator.hardware import load_device
-from simulator.onnx_export import export_onnx
-from simulator.ort_session import require_onnxruntime
-from simulator.validate import validate
+from simulator.networks import NETWORKS
+
+from simulator.calibration import harness as mb
+from simulator.calibration.calibrate import calibrate
+from simulator.calibration.session import require_onnxruntime
+from simulator.calibration.validate import validate
+from simulator.hardware.loader import load_device
+from simulator.onnx.writer import export_onnx
 
 NETWORKS_MEASURED = ("resnet18", "resnet50", "mobilenet_v2", "vgg16", "alexnet")
 WITHIN = 0.20

@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import timeit
 
-from networks import NETWORKS
-from simulator.counts import count_network
-from simulator.fusion import inference_view
-from simulator.layers import elements
+from simulator.networks import NETWORKS
+
+from simulator.model.counts import count_network
+from simulator.model.fusion import inference_view
+from simulator.model.layers import elements
 
 
 def best_of(function, repeat: int = 7, number: int = 20) -> float:

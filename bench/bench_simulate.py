@@ -15,14 +15,14 @@ from __future__ import annotations
 import timeit
 
 import numpy as np
+from simulator.networks import NETWORKS
 
-from networks import NETWORKS
-from simulator.counts import count_network
-from simulator.energy import layer_energy
-from simulator.hardware import resolve_device
-from simulator.roofline import roofline_timing
+from simulator.engine.energy import layer_energy
+from simulator.engine.timing import roofline_timing
+from simulator.engine.workload import build_workload
+from simulator.hardware.loader import resolve_device
+from simulator.model.counts import count_network
 from simulator.simulate import hardware_arrays, simulate
-from simulator.workload import build_workload
 
 
 def best_of(function, repeat: int = 7, number: int = 20) -> float:

@@ -18,7 +18,8 @@ import time
 import numpy as np
 
 from simulator.catalog import build_network
-from simulator.hardware import Device, resolve_device
+from simulator.hardware.device import Device
+from simulator.hardware.loader import resolve_device
 from simulator.simulate import simulate
 from simulator.sweep import sweep
 

@@ -15,10 +15,10 @@ from __future__ import annotations
 
 import torch
 import torchvision
+from simulator.networks import NETWORKS
 from torch.utils.flop_counter import FlopCounterMode
 
-from networks import NETWORKS
-from simulator.counts import count_network
+from simulator.model.counts import count_network
 
 TORCHVISION_NAMES = {"vgg16", "vgg11", "vgg13", "vgg19", "vgg16_bn", "resnet18", "resnet34", "resnet50",
                      "resnet101", "resnet152", "resnext50_32x4d", "wide_resnet50_2", "mobilenet_v2",

@@ -1,4 +1,4 @@
-"""Reference network definitions, each a function returning a :class:`simulator.graph.Network`.
+"""Reference network definitions, each a function returning a :class:`simulator.model.graph.Network`.
 
 :data:`NETWORKS` maps a name to its builder; builders take ``resolution`` and ``num_classes``
 keyword arguments (MobileNetV2 also ``width_mult``).
@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from networks.alexnet import alexnet
-from networks.mobilenet import mobilenet_v2
-from networks.resnet import (
+from simulator.networks.alexnet import alexnet
+from simulator.networks.mobilenet import mobilenet_v2
+from simulator.networks.resnet import (
     resnet18,
     resnet34,
     resnet50,
@@ -19,9 +19,10 @@ from networks.resnet import (
     resnext50_32x4d,
     wide_resnet50_2,
 )
-from networks.vgg import vgg11, vgg13, vgg16, vgg16_bn, vgg19
-from networks.vit import vit_b_16, vit_b_32, vit_l_16, vit_l_32
-from simulator.graph import Network
+from simulator.networks.vgg import vgg11, vgg13, vgg16, vgg16_bn, vgg19
+from simulator.networks.vit import vit_b_16, vit_b_32, vit_l_16, vit_l_32
+
+from simulator.model.graph import Network
 
 NETWORKS: dict[str, Callable[..., Network]] = {
     builder.__name__: builder

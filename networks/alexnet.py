@@ -7,7 +7,7 @@ normalization, 96/256/384/384/256 channels. This is the lecture's network (61M p
 
 from __future__ import annotations
 
-from simulator.graph import Network, NetworkBuilder
+from simulator.model.graph import Network, NetworkBuilder
 
 
 def alexnet(resolution: int = 224, num_classes: int = 1000) -> Network:

@@ -7,7 +7,7 @@ Parameter count matches torchvision at width 1.0 (3,504,872).
 
 from __future__ import annotations
 
-from simulator.graph import Network, NetworkBuilder
+from simulator.model.graph import Network, NetworkBuilder
 
 # expansion t, output channels c, repeats n, first stride s (the paper's Table 2)
 INVERTED_RESIDUAL_SETTING = ((1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 4, 2),

@@ -8,7 +8,7 @@ Parameter counts match torchvision (resnet50: 25,557,032).
 
 from __future__ import annotations
 
-from simulator.graph import Network, NetworkBuilder
+from simulator.model.graph import Network, NetworkBuilder
 
 
 def _conv_bn(net: NetworkBuilder, x: str, channels: int, kernel: int, stride: int, prefix: str,

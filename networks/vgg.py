@@ -7,7 +7,7 @@ Parameter counts match torchvision (vgg16: 138,357,544).
 
 from __future__ import annotations
 
-from simulator.graph import Network, NetworkBuilder
+from simulator.model.graph import Network, NetworkBuilder
 
 CONFIGS: dict[str, list[int | str]] = {
     "vgg11": [64, "M", 128, "M", 256, 256, "M", 512, 512, "M", 512, 512, "M"],

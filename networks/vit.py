@@ -9,7 +9,7 @@ identity at inference and omitted. Parameter count matches torchvision (vit_b_16
 from __future__ import annotations
 
 from simulator.errors import ShapeError
-from simulator.graph import Network, NetworkBuilder
+from simulator.model.graph import Network, NetworkBuilder
 
 
 def vision_transformer(name: str, patch_size: int, num_layers: int, num_heads: int, hidden_dim: int,

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from networks import NETWORKS
 from simulator.errors import SimulatorError, UnknownNameError
-from simulator.graph import Network
+from simulator.model.graph import Network
+from simulator.networks import NETWORKS
 
 
 def available_networks() -> list[str]:
@@ -28,7 +28,7 @@ def build_network(name_or_path: str | Path, resolution: int | None = None, batch
         path = Path(name_or_path)
         if not path.is_file():
             raise SimulatorError(f"ONNX model {str(path)!r} does not exist")
-        from simulator.onnx_import import import_onnx  # optional extra, imported on demand
+        from simulator.onnx.reader import import_onnx  # optional extra, imported on demand
 
         return import_onnx(path, batch=batch)
     name = str(name_or_path)

@@ -7,7 +7,7 @@ import io
 import json
 from collections.abc import Sequence
 
-from simulator.counts import NetworkCounts
+from simulator.model.counts import NetworkCounts
 from simulator.simulate import SimulationResult
 from simulator.units import format_bytes, format_count, format_joules, format_seconds
 

@@ -1,7 +1,7 @@
 """Put a network on a device: latency, throughput, energy, memory fit and the bound of every layer.
 
 :func:`simulate` is the main entry point. It evaluates one configuration through the same
-vectorized kernels (:mod:`simulator.roofline`, :mod:`simulator.energy`) that sweeps evaluate
+vectorized kernels (:mod:`simulator.engine.timing`, :mod:`simulator.engine.energy`) that sweeps evaluate
 thousands with, so a sweep's row equals the single simulation of its configuration exactly.
 """
 
@@ -15,16 +15,17 @@ import numpy as np
 import pandas as pd
 
 from simulator.catalog import build_network
-from simulator.counts import NetworkCounts, check_batch, count_network
-from simulator.energy import Energy, layer_energy
+from simulator.engine.energy import Energy, layer_energy
+from simulator.engine.timing import BITS_PER_BYTE, HardwareArrays, Timing, roofline_timing
+from simulator.engine.workload import Workload, build_workload
 from simulator.errors import SimulatorError
-from simulator.fusion import inference_view
-from simulator.graph import Network
-from simulator.hardware import Device, resolve_device
+from simulator.hardware.device import Device
+from simulator.hardware.loader import resolve_device
+from simulator.model.counts import NetworkCounts, check_batch, count_network
+from simulator.model.fusion import inference_view
+from simulator.model.graph import Network
 from simulator.precision import bits_of, compute_precision
-from simulator.roofline import BITS_PER_BYTE, HardwareArrays, Timing, roofline_timing
 from simulator.units import format_bytes
-from simulator.workload import Workload, build_workload
 
 
 def hardware_arrays(device: Device, precisions: Sequence[str],

@@ -4,8 +4,8 @@ overrides, one table row each, evaluated as arrays through the kernels of :mod:`
 :func:`sweep` loops only over network shapes (network x resolution) and devices, which differ in
 layer count and memory levels. Within one (shape, device) block the product of batches,
 precisions and override values is a single array of C configurations that goes once through
-:func:`~simulator.simulate.hardware_arrays`, :func:`~simulator.roofline.roofline_timing`,
-:func:`~simulator.energy.layer_energy` and :func:`~simulator.simulate.memory_checks`, in chunks
+:func:`~simulator.simulate.hardware_arrays`, :func:`~simulator.engine.timing.roofline_timing`,
+:func:`~simulator.engine.energy.layer_energy` and :func:`~simulator.simulate.memory_checks`, in chunks
 of at most :data:`MAX_CHUNK_ELEMENTS` ``(C, levels, layers)`` elements. Totals are sums over the
 layer axis of the same C-contiguous arrays (and in the same order) as in
 :func:`~simulator.simulate.simulate`, so a row equals the single simulation of its configuration
@@ -41,15 +41,16 @@ import numpy as np
 import pandas as pd
 
 from simulator.catalog import build_network
-from simulator.counts import NetworkCounts, count_network
-from simulator.energy import layer_energy
+from simulator.engine.energy import layer_energy
+from simulator.engine.timing import BITS_PER_BYTE, roofline_timing
+from simulator.engine.workload import Workload
 from simulator.errors import SimulatorError
-from simulator.graph import Network
-from simulator.hardware import Device, resolve_device
+from simulator.hardware.device import Device
+from simulator.hardware.loader import resolve_device
+from simulator.model.counts import NetworkCounts, count_network
+from simulator.model.graph import Network
 from simulator.precision import bits_of, compute_precision
-from simulator.roofline import BITS_PER_BYTE, roofline_timing
 from simulator.simulate import hardware_arrays, memory_checks, simulated_graph, simulated_workload
-from simulator.workload import Workload
 
 #: Level fields that may be overridden, in SI units (as :func:`~simulator.simulate.hardware_arrays` takes).
 LEVEL_FIELDS = ("bandwidth_bytes_per_s", "capacity_bytes", "energy_per_byte_pj")

@@ -12,14 +12,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from simulator.calibration.fit import fit_kernel_efficiency, modelled_latency_s, nelder_mead
+from simulator.calibration.harness import TimingStats, time_quietly
+from simulator.calibration.kernel_cases import KernelCase, case_network, kernel_suite, weight_copies
 from simulator.cli import main
-from simulator.efficiency import EFFICIENCY_CLASSES
-from simulator.efficiency_fit import fit_kernel_efficiency, modelled_latency_s, nelder_mead
+from simulator.engine.efficiency import EFFICIENCY_CLASSES
 from simulator.errors import ProfileError, SimulatorError
-from simulator.graph import NetworkBuilder
-from simulator.hardware import KernelEfficiency, load_device, resolve_device
-from simulator.kernel_cases import KernelCase, case_network, kernel_suite, weight_copies
-from simulator.microbench import TimingStats, time_quietly
+from simulator.hardware.device import KernelEfficiency
+from simulator.hardware.loader import load_device, resolve_device
+from simulator.model.graph import NetworkBuilder
 from simulator.simulate import simulate
 
 HAVE_ORT = all(__import__("importlib").util.find_spec(m) is not None for m in ("onnx", "onnxruntime"))
@@ -54,11 +55,11 @@ def test_fit_tolerates_noise():
 
 
 def test_the_fitted_formula_is_the_simulators_calibrated_time(tmp_path):
-    from simulator.calibrate import ideal_times
-    from simulator.kernel_cases import probe_index
-    from simulator.roofline import roofline_timing
+    from simulator.calibration.calibrate import ideal_times
+    from simulator.calibration.kernel_cases import probe_index
+    from simulator.engine.timing import roofline_timing
+    from simulator.engine.workload import build_workload
     from simulator.simulate import hardware_arrays
-    from simulator.workload import build_workload
 
     device = load_device(write(tmp_path, DEVICE + EFFICIENCY))
     for case in (KernelCase("conv", (64, 28, 28), 2, out=64, kernel=3, activation="relu"),  # compute-bound
@@ -182,7 +183,7 @@ def test_the_calibrated_model_is_never_faster_than_the_ideal_roofline(tmp_path):
 
 
 def test_a_measured_machine_is_written_as_a_valid_profile(tmp_path):
-    from simulator.machine_profile import REGISTER_BYTES_PER_OP, MachineMeasurement, profile_toml
+    from simulator.calibration.roofs import REGISTER_BYTES_PER_OP, MachineMeasurement, profile_toml
 
     machine = MachineMeasurement(
         cpu='Test "CPU" \\ 9000', threads=2, measured_at="2026-01-02 03:04 UTC", versions="test",
@@ -228,8 +229,8 @@ def test_weight_heavy_cases_are_copied_to_stream_their_weights():
 
 
 def test_a_fused_activation_is_part_of_the_probe():
-    from simulator.kernel_cases import probe_index
-    from simulator.workload import build_workload
+    from simulator.calibration.kernel_cases import probe_index
+    from simulator.engine.workload import build_workload
 
     case = KernelCase("conv", (8, 16, 16), 1, out=8, kernel=1, activation="relu6")
     workload = build_workload(case_network(case))
@@ -245,8 +246,8 @@ def test_a_fused_activation_is_part_of_the_probe():
 def test_case_models_run_and_match_the_simulated_layer():
     import onnx
 
-    from simulator.kernel_cases import case_model
-    from simulator.ort_session import bind, make_session
+    from simulator.calibration.kernel_cases import case_model
+    from simulator.calibration.session import bind, make_session
 
     for case in kernel_suite(quick=True):
         model, inputs, outputs = case_model(case, copies=2)
@@ -265,7 +266,7 @@ def test_case_models_run_and_match_the_simulated_layer():
 @pytest.fixture(scope="module")
 def quick_profile(tmp_path_factory) -> Path:
     pytest.importorskip("onnxruntime")
-    from simulator.calibrate import calibrate
+    from simulator.calibration.calibrate import calibrate
 
     path = tmp_path_factory.mktemp("calibration") / "this-machine.toml"
     calibrate(path, quick=True)
@@ -275,7 +276,7 @@ def quick_profile(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def tiny_model(tmp_path_factory) -> Path:
     pytest.importorskip("onnxruntime")
-    from simulator.onnx_export import export_onnx
+    from simulator.onnx.writer import export_onnx
 
     net = NetworkBuilder("tiny", (3, 16, 16))
     x = net.relu(net.conv2d(net.input, 8, 3, padding=1, name="conv"), inplace=True, name="relu")
@@ -303,7 +304,7 @@ def test_quick_calibration_writes_a_loadable_profile(quick_profile):
 
 @needs_ort
 def test_validate_returns_one_row_per_batch_with_both_predictions(quick_profile, tiny_model):
-    from simulator.validate import validate, validate_layers
+    from simulator.calibration.validate import validate, validate_layers
 
     frame = validate(tiny_model, resolve_device(quick_profile), batches=(1, 2), repeats=2, warmup=1,
                      patience_s=0.0)
@@ -318,8 +319,8 @@ def test_validate_returns_one_row_per_batch_with_both_predictions(quick_profile,
 
 @needs_ort
 def test_validate_errors_name_the_value(quick_profile, tiny_model, tmp_path):
-    from simulator.onnx_export import export_onnx
-    from simulator.validate import validate
+    from simulator.calibration.validate import validate
+    from simulator.onnx.writer import export_onnx
 
     with pytest.raises(SimulatorError, match="does not exist"):
         validate(tmp_path / "missing.onnx", quick_profile)

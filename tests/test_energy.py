@@ -1,4 +1,4 @@
-"""Energy (simulator.energy) and model size: the lecture's worked examples, and hand-derived energies.
+"""Energy (simulator.engine.energy) and model size: the lecture's worked examples, and hand-derived energies.
 
 ``E = n·(MACs·(E_mult + E_add) + element-wise ops·E_add) + Σ_levels bytes_level · E_per_byte(level)``
 
@@ -10,11 +10,11 @@ fp32 add 0.9 pJ, fp32 mult 3.7 pJ, 32-bit register file 1 pJ, SRAM 5 pJ, DRAM 64
 from __future__ import annotations
 
 import pytest
+from simulator.networks import NETWORKS
 
-from networks import NETWORKS
-from simulator.counts import count_network
-from simulator.graph import NetworkBuilder
-from simulator.hardware import available_devices, resolve_device
+from simulator.hardware.loader import available_devices, resolve_device
+from simulator.model.counts import count_network
+from simulator.model.graph import NetworkBuilder
 from simulator.simulate import simulate
 
 PJ = 1e-12  # joules per picojoule

@@ -2,9 +2,9 @@
 
 import pytest
 
-from simulator.formulas import FORMULAS, OPS_PER_MAC, LayerCost, layer_cost
-from simulator.fusion import Fused
-from simulator.layers import (
+from simulator.model.formulas import FORMULAS, OPS_PER_MAC, LayerCost, layer_cost
+from simulator.model.fusion import Fused
+from simulator.model.layers import (
     ACTIVATIONS,
     ALL_LAYER_KINDS,
     Activation,

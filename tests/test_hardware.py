@@ -1,4 +1,4 @@
-"""Tests of simulator.hardware and its loader (simulator.profiles): shipped profiles, units, errors."""
+"""Tests of simulator.hardware and its loader (simulator.hardware.loader): shipped profiles, units, errors."""
 
 from __future__ import annotations
 
@@ -11,16 +11,15 @@ import pytest
 from pydantic import ValidationError
 
 from simulator.errors import ProfileError, SimulatorError, UnknownNameError
-from simulator.formulas import OPS_PER_MAC
-from simulator.hardware import (
-    Device,
-    MemoryLevel,
+from simulator.hardware.device import Device, MemoryLevel
+from simulator.hardware.loader import (
     available_devices,
     available_energy_tables,
     load_device,
     load_energy_table,
     resolve_device,
 )
+from simulator.model.formulas import OPS_PER_MAC
 
 SHIPPED = sorted(available_devices())
 

@@ -5,8 +5,8 @@ import re
 import pytest
 
 from simulator.errors import GraphError, ShapeError
-from simulator.graph import NetworkBuilder
-from simulator.layers import (
+from simulator.model.graph import NetworkBuilder
+from simulator.model.layers import (
     Concat,
     Conv,
     Flatten,

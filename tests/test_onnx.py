@@ -9,21 +9,21 @@ import pytest
 onnx = pytest.importorskip("onnx")
 ort = pytest.importorskip("onnxruntime")
 from onnx import TensorProto, helper, numpy_helper  # noqa: E402
+from simulator.networks import NETWORKS  # noqa: E402
+from simulator.networks.vit import vision_transformer  # noqa: E402
 
-from networks import NETWORKS  # noqa: E402
-from networks.vit import vision_transformer  # noqa: E402
 from simulator.cli import main  # noqa: E402
-from simulator.counts import count_network  # noqa: E402
 from simulator.errors import SimulatorError  # noqa: E402
-from simulator.formulas import ZERO_COST, LayerCost, layer_cost  # noqa: E402
-from simulator.graph import NetworkBuilder  # noqa: E402
-from simulator.layers import ALL_LAYER_KINDS, GenericOp, Unsupported  # noqa: E402
-from simulator.onnx_export import EMITTERS, export_onnx, to_onnx  # noqa: E402
-from simulator.onnx_import import (  # noqa: E402
+from simulator.model.counts import count_network  # noqa: E402
+from simulator.model.formulas import ZERO_COST, LayerCost, layer_cost  # noqa: E402
+from simulator.model.graph import NetworkBuilder  # noqa: E402
+from simulator.model.layers import ALL_LAYER_KINDS, GenericOp, Unsupported  # noqa: E402
+from simulator.onnx.reader import (  # noqa: E402
     UnsupportedOperatorWarning,
     import_onnx,
     unsupported_operators,
 )
+from simulator.onnx.writer import EMITTERS, export_onnx, to_onnx  # noqa: E402
 
 #: VGG's adaptive pool to 7×7 needs a multiple of 7 after five halvings; AlexNet needs room for 3 pools
 RESOLUTION = {"vgg": 224, "alexnet": 128}

@@ -18,10 +18,10 @@ from matplotlib.patches import Rectangle
 
 from simulator.catalog import build_network
 from simulator.cli import main
-from simulator.counts import live_activations
 from simulator.errors import SimulatorError
-from simulator.fusion import inference_view
-from simulator.hardware import available_devices, resolve_device
+from simulator.hardware.loader import available_devices, resolve_device
+from simulator.model.counts import live_activations
+from simulator.model.fusion import inference_view
 from simulator.plots import (
     energy_breakdown_chart,
     latency_throughput_chart,

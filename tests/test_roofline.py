@@ -1,4 +1,4 @@
-"""Roofline timing and the traffic rule (simulator.roofline, simulator.workload), derived by hand.
+"""Roofline timing and the traffic rule (simulator.engine.timing, simulator.engine.workload), derived by hand.
 
 Every expected value is arithmetic from the formulas of the module docstrings, on the round numbers
 of ``reference-45nm`` (fp32 1 TOPS, fp16 2 TOPS, int8 4 TOPS; DRAM 100 GB/s; SRAM 1 MiB at 1 TB/s;
@@ -19,11 +19,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from simulator.graph import Network, NetworkBuilder
-from simulator.hardware import load_device, resolve_device
-from simulator.roofline import roofline_timing
+from simulator.engine.timing import roofline_timing
+from simulator.engine.workload import build_workload
+from simulator.hardware.loader import load_device, resolve_device
+from simulator.model.graph import Network, NetworkBuilder
 from simulator.simulate import hardware_arrays, simulate
-from simulator.workload import build_workload
 
 # reference-45nm, as written in hardware_profiles/reference-45nm.toml
 PEAK_FP32_OPS_PER_S = 1e12

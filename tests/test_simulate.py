@@ -23,19 +23,20 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from simulator.networks import NETWORKS
 
-from networks import NETWORKS
 from simulator.cli import main
-from simulator.counts import count_network
+from simulator.engine.timing import roofline_timing
+from simulator.engine.workload import build_workload
 from simulator.errors import SimulatorError
-from simulator.fusion import inference_view
-from simulator.graph import Network, NetworkBuilder
-from simulator.hardware import Device, available_devices, load_device, resolve_device
+from simulator.hardware.device import Device
+from simulator.hardware.loader import available_devices, load_device, resolve_device
+from simulator.model.counts import count_network
+from simulator.model.fusion import inference_view
+from simulator.model.graph import Network, NetworkBuilder
 from simulator.precision import bits_of
 from simulator.report import SIMULATION_COLUMNS
-from simulator.roofline import roofline_timing
 from simulator.simulate import hardware_arrays, simulate
-from simulator.workload import build_workload
 
 DEVICES = sorted(available_devices())
 PROPERTY_NETWORKS = ("alexnet", "resnet18", "mobilenet_v2", "vit_b_16", "residual")

@@ -13,9 +13,10 @@ import pytest
 
 import simulator.sweep as sweep_module
 from simulator.cli import main
-from simulator.commands.sweep import parse_batches, parse_setting
+from simulator.cli.sweep import parse_batches, parse_setting
 from simulator.errors import SimulatorError, UnknownNameError
-from simulator.hardware import Device, EfficiencyModel, KernelEfficiency, available_devices, resolve_device
+from simulator.hardware.device import Device, EfficiencyModel, KernelEfficiency
+from simulator.hardware.loader import available_devices, resolve_device
 from simulator.precision import bits_of
 from simulator.simulate import SimulationResult, simulate
 from simulator.sweep import COLUMNS, sweep

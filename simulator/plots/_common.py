@@ -22,7 +22,8 @@ from matplotlib.ticker import FuncFormatter
 from matplotlib.transforms import Bbox
 
 from simulator.errors import SimulatorError
-from simulator.hardware import Device, resolve_device
+from simulator.hardware.device import Device
+from simulator.hardware.loader import resolve_device
 from simulator.simulate import SimulationResult
 
 #: Colours of the two bounds (and of layers that do no work), shared by every chart.

@@ -1,6 +1,6 @@
 """Energy per inference split into arithmetic and data movement at each memory level.
 
-The parts come from :mod:`simulator.energy`: compute ``MACs · E_MAC + element-wise ops · E_add``
+The parts come from :mod:`simulator.engine.energy`: compute ``MACs · E_MAC + element-wise ops · E_add``
 and, per memory level, ``bytes at the level · energy per byte``. Moving data costs far more than
 computing on it (a 32-bit DRAM read is about 640 pJ against 3.7 pJ for a 32-bit float multiply in
 45 nm: M. Horowitz, ISSCC 2014), so data movement dominates most bars.
@@ -16,8 +16,8 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from simulator.errors import SimulatorError
-from simulator.graph import Network
-from simulator.hardware import Device
+from simulator.hardware.device import Device
+from simulator.model.graph import Network
 from simulator.plots._common import (
     GROUPINGS,
     as_device,
@@ -47,7 +47,7 @@ def group_energy_j(result: SimulationResult, device: Device,
     """Energy of ``result``'s layers summed per group: ``{group: {"compute": J, <level>: J}}``.
 
     A level's energy is ``level_bytes · energy_per_byte_pj · 1e-12`` (as in
-    :func:`simulator.energy.layer_energy`), the layer's compute energy the rest of its total.
+    :func:`simulator.engine.energy.layer_energy`), the layer's compute energy the rest of its total.
     Groups appear in the order of their first layer.
     """
     key = GROUPINGS.get(group_by) if isinstance(group_by, str) else group_by

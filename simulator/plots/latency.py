@@ -18,8 +18,8 @@ from matplotlib.lines import Line2D
 
 from simulator.catalog import build_network
 from simulator.errors import SimulatorError
-from simulator.graph import Network
-from simulator.hardware import Device
+from simulator.hardware.device import Device
+from simulator.model.graph import Network
 from simulator.plots._common import (
     as_device,
     default_precision,

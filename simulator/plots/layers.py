@@ -14,8 +14,10 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
 from simulator.catalog import build_network
-from simulator.graph import Network
-from simulator.hardware import Device
+from simulator.engine.timing import BITS_PER_BYTE
+from simulator.engine.workload import build_workload
+from simulator.hardware.device import Device
+from simulator.model.graph import Network
 from simulator.plots._common import (
     BOUND_COLORS,
     as_device,
@@ -27,10 +29,8 @@ from simulator.plots._common import (
     subunit_scale,
 )
 from simulator.precision import bits_of
-from simulator.roofline import BITS_PER_BYTE
 from simulator.simulate import SimulationResult
 from simulator.units import format_bytes, format_seconds
-from simulator.workload import build_workload
 
 _OVER_COLOR = "#d62728"
 _UNDER_COLOR = "#4c72b0"

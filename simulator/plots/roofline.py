@@ -27,7 +27,7 @@ from matplotlib.lines import Line2D
 from matplotlib.text import Annotation
 
 from simulator.errors import SimulatorError
-from simulator.hardware import Device, MemoryLevel
+from simulator.hardware.device import Device, MemoryLevel
 from simulator.plots._common import (
     as_device,
     as_results,

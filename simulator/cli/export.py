@@ -1,0 +1,45 @@
+"""``roofline export``: a network as a runnable ONNX model with random weights.
+
+Reading ONNX models needs no command of its own: every command that takes a network accepts an
+``.onnx`` path (:func:`simulator.catalog.build_network`).
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from simulator.cli.common import positive_int
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("export", help="write a network as a runnable ONNX model (random weights)")
+    parser.add_argument("network", help="built-in network name (see `roofline list`)")
+    parser.add_argument("-o", "--output", required=True, type=Path, help="the .onnx file to write")
+    batch = parser.add_mutually_exclusive_group()
+    batch.add_argument("--batch", type=positive_int, default=None,
+                       help="a fixed batch size (default: a symbolic batch dimension named 'batch')")
+    batch.add_argument("--dynamic-batch", action="store_true",
+                       help="a symbolic batch dimension (the default; kept for explicitness)")
+    parser.add_argument("--resolution", type=positive_int, default=None,
+                        help="input height and width in pixels (default: the network's own, 224)")
+    parser.add_argument("--opset", type=positive_int, default=17,
+                        help="ONNX opset (default 17; 20 writes Gelu, 21 GroupNormalization as single ops)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the random weights (default 0)")
+    parser.add_argument("--no-weights", action="store_true",
+                        help="write parameter shapes only: a small file for analysis tools, not runnable")
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from simulator.catalog import build_network
+    from simulator.onnx.writer import export_onnx
+
+    network = build_network(args.network, args.resolution)
+    batch = args.batch
+    path = export_onnx(network, args.output, batch=batch, opset=args.opset, seed=args.seed,
+                       weights=not args.no_weights)
+    shape = "×".join(map(str, ("batch" if batch is None else batch, *network.input_shape)))
+    print(f"wrote {path}: {network.name}, {len(network.nodes)} layers, input {shape}, opset {args.opset}"
+          f"{', shapes only' if args.no_weights else ''}")
+    return 0

@@ -1,0 +1,114 @@
+"""``roofline plot``: draw a chart of :mod:`simulator.plots` into a PNG or SVG file."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from simulator.cli.common import positive_int
+from simulator.errors import SimulatorError
+
+if TYPE_CHECKING:  # matplotlib is imported only when a chart is drawn
+    from matplotlib.figure import Figure
+
+CHARTS = ("roofline", "latency-throughput", "energy", "layers", "memory")
+FORMATS = (".png", ".svg")
+DEFAULT_DPI = 150
+
+
+def batch_list(text: str) -> tuple[int, ...]:
+    """argparse type for ``--batches 1,2,4``: comma-separated integers of at least 1."""
+    return tuple(positive_int(part.strip()) for part in text.split(",") if part.strip())
+
+
+def name_list(text: str) -> tuple[str, ...]:
+    """argparse type for ``--precision int8,fp16``: comma-separated names."""
+    return tuple(part.strip() for part in text.split(",") if part.strip())
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "plot", help="draw a chart (PNG or SVG)",
+        description="Draw a chart: roofline (layers on the device's roofs), latency-throughput (one curve "
+                    "per device or precision over --batches), energy (compute vs data movement per network, "
+                    "or per layer group with --group-by), layers (per-layer latency by bound), memory "
+                    "(live activations per layer vs the device's activation memory).")
+    parser.add_argument("chart", choices=CHARTS, help="which chart")
+    parser.add_argument("networks", nargs="+", metavar="NETWORK",
+                        help="built-in network name(s) or .onnx path(s); several only for roofline and "
+                             "energy")
+    parser.add_argument("--device", action="append", required=True,
+                        help="device name or profile path; repeat for one latency-throughput curve per "
+                             "device")
+    parser.add_argument("--batch", type=positive_int, default=1, help="batch size (default 1)")
+    parser.add_argument("--batches", type=batch_list, default=None,
+                        help="batch sizes of the latency-throughput chart (default 1,2,4,...,256)")
+    parser.add_argument("--precision", type=name_list, default=None,
+                        help="precision(s), comma-separated (default fp16, or the device's first); several "
+                             "only for roofline and latency-throughput")
+    parser.add_argument("--resolution", type=positive_int, default=None,
+                        help="input height and width in pixels (default: the network's own)")
+    parser.add_argument("--group-by", choices=("kind", "block"), default=None,
+                        help="energy chart: one bar per layer kind or block instead of one per network")
+    parser.add_argument("--dpi", type=positive_int, default=DEFAULT_DPI,
+                        help=f"resolution of a PNG in dots per inch (default {DEFAULT_DPI})")
+    parser.add_argument("-o", "--output", required=True, help="output file, .png or .svg")
+    parser.set_defaults(handler=run)
+
+
+def _one(values: list[str] | tuple[str, ...], what: str, chart: str) -> str:
+    if len(values) != 1:
+        raise SimulatorError(f"the {chart} chart takes one {what}, got {len(values)}: {', '.join(values)}")
+    return values[0]
+
+
+def run(args: argparse.Namespace) -> int:
+    output = Path(args.output)
+    if output.suffix.lower() not in FORMATS:
+        raise SimulatorError(f"cannot write a chart to {str(output)!r}: the extension must be one of "
+                             f"{', '.join(FORMATS)}, got {output.suffix or 'none'!r}")
+    figure = build_chart(args)
+    try:
+        figure.savefig(output, dpi=args.dpi)
+    except OSError as error:
+        raise SimulatorError(f"cannot write {str(output)!r}: {error.strerror or error}") from None
+    print(f"wrote {output}")
+    return 0
+
+
+def build_chart(args: argparse.Namespace) -> Figure:
+    """The figure the arguments ask for (see :func:`register`)."""
+    from simulator import plots
+    from simulator.hardware.loader import resolve_device
+    from simulator.plots._common import default_precision
+    from simulator.simulate import simulate
+
+    chart = args.chart
+    precisions = list(args.precision or [])
+    if args.group_by is not None and chart != "energy":
+        raise SimulatorError(f"--group-by applies to the energy chart only, not to {chart}")
+    if args.batches is not None and chart != "latency-throughput":
+        raise SimulatorError(f"--batches applies to the latency-throughput chart only; use --batch for the "
+                             f"{chart} chart")
+    if chart == "latency-throughput":
+        network = _one(args.networks, "network", chart)
+        devices = [resolve_device(name) for name in args.device]
+        configs = [(d, p) for d in devices for p in (precisions or [default_precision(d)])]
+        return plots.latency_throughput_chart(network, configs, args.batches or plots.DEFAULT_BATCHES,
+                                              resolution=args.resolution)
+    device = resolve_device(_one(args.device, "device", chart))
+    if chart == "roofline":
+        results = [simulate(network, device, batch=args.batch, precision=precision,
+                            resolution=args.resolution)
+                   for network in args.networks for precision in (precisions or [default_precision(device)])]
+        return plots.roofline_chart(results, device)
+    precision = _one(precisions, "precision", chart) if precisions else default_precision(device)
+    if chart == "energy":
+        return plots.energy_breakdown_chart(list(args.networks), device, group_by=args.group_by,
+                                            batch=args.batch, precision=precision, resolution=args.resolution)
+    network = _one(args.networks, "network", chart)
+    if chart == "layers":
+        return plots.layer_latency_chart(simulate(network, device, batch=args.batch, precision=precision,
+                                                  resolution=args.resolution))
+    return plots.memory_chart(network, device, args.batch, precision, resolution=args.resolution)

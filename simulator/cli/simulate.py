@@ -1,0 +1,37 @@
+"""``roofline simulate``: a network on a device."""
+
+from __future__ import annotations
+
+import argparse
+
+from simulator.cli.common import add_format_option, add_network_options
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("simulate", help="latency, throughput, energy and memory fit on a device")
+    add_network_options(parser)
+    parser.add_argument("--device", required=True,
+                        help="device name (see `roofline list devices`) or profile path")
+    parser.add_argument("--precision", default=None,
+                        help="precision of weights and activations (default fp16, or the device's first "
+                             "precision if it has no fp16)")
+    parser.add_argument("--weight-precision", default=None, help="weights' precision, if not --precision")
+    parser.add_argument("--activation-precision", default=None,
+                        help="activations' precision, if not --precision")
+    parser.add_argument("--no-fuse", action="store_true",
+                        help="simulate the eager graph instead of the inference view (BatchNorm unfolded)")
+    parser.add_argument("--ideal", action="store_true",
+                        help="pure roofline: ignore the device's calibrated kernel efficiencies, if any")
+    add_format_option(parser)
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from simulator.report import format_simulation
+    from simulator.simulate import simulate
+
+    result = simulate(args.network, args.device, batch=args.batch, precision=args.precision,
+                      weight_precision=args.weight_precision, activation_precision=args.activation_precision,
+                      fuse=not args.no_fuse, resolution=args.resolution, ideal=args.ideal)
+    print(format_simulation(result, args.format))
+    return 0

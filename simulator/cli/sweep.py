@@ -1,0 +1,234 @@
+"""``roofline sweep``: many configurations at once, as a CSV / JSON / JSON-lines file or a table.
+
+::
+
+    roofline sweep resnet50 mobilenet_v2 --device jetson-agx-orin h100-sxm --batch 1..1024 \\
+        --precision fp16,int8 --resolution 224,320 --set dram.bandwidth_gb_per_s=100,200,400 -o results.csv
+
+Lists are comma-separated. ``--batch A..B`` means A, 2A, 4A, ... up to B (``1..1024``: the powers
+of two 1 to 1024) and mixes with single values (``1..8,12``). ``--set KEY=V1,V2,...`` sweeps a
+hardware field; the key carries the unit of its values, converted to SI here, once:
+
+* ``peak_ops_per_s`` | ``peak_mega_ops_per_s`` (1e6) | ``peak_giga_ops_per_s`` (1e9) |
+  ``peak_tera_ops_per_s`` (1e12): the peak at every precision; ``peak_scale``: times the device's;
+* ``<level>.bandwidth_bytes_per_s`` | ``_mb_per_s`` (1e6) | ``_gb_per_s`` (1e9) | ``_tb_per_s`` (1e12);
+* ``<level>.capacity_bytes`` | ``_kib`` (2**10) | ``_mib`` (2**20) | ``_gib`` (2**30) | ``_kb`` (1e3)
+  | ``_mb`` (1e6) | ``_gb`` (1e9);
+* ``<level>.energy_per_byte_pj``;
+* ``<level>.bandwidth_scale`` | ``<level>.capacity_scale`` | ``<level>.energy_per_byte_scale``:
+  times the level's own figure.
+
+The output has one column per ``--set`` key, named by its SI key (``dram.bandwidth_bytes_per_s``,
+in bytes/s) or scale key. ``-o`` picks the format by extension: ``.csv``, ``.json`` (a list of
+records) or ``.jsonl`` (one JSON record per line); without it a compact table goes to stdout.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+
+from simulator.errors import SimulatorError
+
+OUTPUT_SUFFIXES = (".csv", ".json", ".jsonl")
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "sweep", help="simulate the product of networks, devices, batches, precisions and hardware overrides",
+        description="One row per configuration; lists are comma-separated. See `roofline sweep --help`.",
+        epilog="--batch A..B means A, 2A, 4A, ... up to B (1..1024: powers of two). --set keys carry the "
+               "unit of their values: peak_tera_ops_per_s, <level>.bandwidth_gb_per_s, "
+               "<level>.capacity_kib / _mib / _gib, <level>.energy_per_byte_pj, or a relative "
+               "peak_scale, <level>.bandwidth_scale, <level>.capacity_scale, <level>.energy_per_byte_scale.")
+    parser.add_argument("network", nargs="+", help="built-in network names or .onnx paths")
+    parser.add_argument("--device", nargs="+", action="extend", required=True,
+                        help="device names or profile paths (space- or comma-separated)")
+    parser.add_argument("--batch", default="1", help="batch sizes, e.g. 1,8,32 or 1..1024 (default 1)")
+    parser.add_argument("--precision", default="fp16", help="precisions, e.g. fp16,int8 (default fp16)")
+    parser.add_argument("--weight-precision", default=None, help="weights' precisions, if not --precision")
+    parser.add_argument("--activation-precision", default=None,
+                        help="activations' precisions, if not --precision")
+    parser.add_argument("--resolution", default=None,
+                        help="input resolutions in pixels, e.g. 224,320 (default: each network's own)")
+    parser.add_argument("--set", dest="settings", action="append", default=[], metavar="KEY=V1,V2,...",
+                        help="sweep a hardware field, e.g. dram.bandwidth_gb_per_s=100,200 (repeatable)")
+    parser.add_argument("--skip-unsupported", action="store_true",
+                        help="drop configurations whose precision a device has no peak for (default: error)")
+    parser.add_argument("--no-fuse", action="store_true",
+                        help="simulate the eager graph instead of the inference view (BatchNorm unfolded)")
+    parser.add_argument("--ideal", action="store_true",
+                        help="pure roofline: ignore the devices' calibrated kernel efficiencies, if any")
+    parser.add_argument("-o", "--output", default=None, metavar="PATH",
+                        help="write all columns to PATH (.csv, .json or .jsonl) instead of a table on stdout")
+    parser.set_defaults(handler=run)
+
+
+def split_list(text: str, what: str) -> list[str]:
+    """``"a, b,c"`` -> ``["a", "b", "c"]``; an empty list is an error naming ``what``."""
+    items = [item.strip() for item in text.split(",") if item.strip()]
+    if not items:
+        raise SimulatorError(f"{what} needs at least one value, got {text!r}")
+    return items
+
+
+def _positive_int(text: str, what: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise SimulatorError(f"{what} must be integers of at least 1, got {text!r}") from None
+    if value < 1:
+        raise SimulatorError(f"{what} must be integers of at least 1, got {text!r}")
+    return value
+
+
+def parse_batches(text: str) -> list[int]:
+    """``"1..8,12"`` -> ``[1, 2, 4, 8, 12]``: ``A..B`` doubles from A while at most B; duplicates dropped."""
+    batches: list[int] = []
+    for item in split_list(text, "--batch"):
+        if ".." in item:
+            low_text, _, high_text = item.partition("..")
+            low, high = _positive_int(low_text, "--batch"), _positive_int(high_text, "--batch")
+            if high < low:
+                raise SimulatorError(f"--batch range {item!r} must go from small to large (A..B with A <= B)")
+            values = [low * 2**k for k in range(int(math.log2(high / low)) + 2) if low * 2**k <= high]
+        else:
+            values = [_positive_int(item, "--batch")]
+        batches += [b for b in values if b not in batches]
+    return batches
+
+
+def _units() -> dict[str, tuple[str, int]]:
+    """Friendly key suffix -> (SI field, factor), from the units of the profile loader."""
+    from simulator.hardware.loader import BANDWIDTH_UNITS, CAPACITY_UNITS
+
+    return {**{key: ("capacity_bytes", factor) for key, factor in CAPACITY_UNITS.items()},
+            **{key: ("bandwidth_bytes_per_s", factor) for key, factor in BANDWIDTH_UNITS.items()},
+            "energy_per_byte_pj": ("energy_per_byte_pj", 1)}
+
+
+def _accepted_keys() -> str:
+    from simulator.hardware.loader import PEAK_UNITS
+    from simulator.sweep import LEVEL_SCALES
+
+    return ", ".join([*(f"peak{suffix}" for suffix in reversed(PEAK_UNITS)), "peak_scale",
+                      *(f"<level>.{key}" for key in _units()), *(f"<level>.{key}" for key in LEVEL_SCALES)])
+
+
+def parse_setting(text: str) -> tuple[str, list[float]]:
+    """``"dram.bandwidth_gb_per_s=100,204.8"`` -> ``("dram.bandwidth_bytes_per_s", [1e11, 2.048e11])``.
+
+    Friendly units become SI exactly for the decimal written (``204.8`` GB/s is ``204.8e9``);
+    ``_scale`` keys keep their values.
+    """
+    from simulator.hardware.loader import PEAK_UNITS
+    from simulator.sweep import LEVEL_SCALES
+
+    key, equals, values_text = (part.strip() for part in text.partition("="))
+    if not equals or not key:
+        raise SimulatorError(f"--set expects KEY=V1,V2,..., got {text!r}")
+    level, dot, field = key.partition(".")
+    if key == "peak_scale" or (dot and field in LEVEL_SCALES):
+        si_key, factor = key, 1
+    elif not dot and key.startswith("peak") and key.removeprefix("peak") in PEAK_UNITS:
+        si_key, factor = "peak_ops_per_s", PEAK_UNITS[key.removeprefix("peak")]
+    elif dot and level and field in _units():
+        si_field, factor = _units()[field]
+        si_key = f"{level}.{si_field}"
+    else:
+        raise SimulatorError(f"unknown --set key {key!r}; accepted: {_accepted_keys()}")
+    values = []
+    for item in split_list(values_text, f"--set {key}"):
+        try:
+            value = Decimal(item) * factor
+        except InvalidOperation:
+            raise SimulatorError(f"--set {key}: {item!r} is not a number") from None
+        if not value.is_finite() or value <= 0:
+            raise SimulatorError(f"--set {key}: values must be finite numbers greater than 0, got {item!r}")
+        values.append(float(value))
+    return si_key, values
+
+
+def run(args: argparse.Namespace) -> int:
+    from simulator.sweep import sweep
+
+    overrides: dict[str, list[float]] = {}
+    for text in args.settings:
+        key, values = parse_setting(text)
+        if key in overrides:
+            raise SimulatorError(f"--set {text!r} sets {key!r} a second time")
+        overrides[key] = values
+    if args.output is not None and Path(args.output).suffix.lower() not in OUTPUT_SUFFIXES:
+        raise SimulatorError(f"cannot tell the format of {args.output!r}: use a file name ending in "
+                             f"{', '.join(OUTPUT_SUFFIXES)}")
+    resolutions = [_positive_int(r, "--resolution") for r in split_list(args.resolution, "--resolution")] \
+        if args.resolution is not None else [None]
+    table = sweep(
+        args.network,
+        [name for text in args.device for name in split_list(text, "--device")],
+        batches=parse_batches(args.batch),
+        precisions=split_list(args.precision, "--precision"),
+        resolutions=resolutions,
+        overrides=overrides,
+        weight_precisions=split_list(args.weight_precision, "--weight-precision")
+        if args.weight_precision is not None else None,
+        activation_precisions=split_list(args.activation_precision, "--activation-precision")
+        if args.activation_precision is not None else None,
+        fuse=not args.no_fuse,
+        ideal=args.ideal,
+        skip_unsupported=args.skip_unsupported,
+    )
+    if args.output is None:
+        print(format_sweep(table, list(overrides)))
+        return 0
+    write_sweep(table, Path(args.output))
+    print(f"wrote {len(table):,} configurations to {args.output}", file=sys.stderr)
+    return 0
+
+
+def _records(table) -> list[dict]:
+    """Rows as JSON-ready dicts: Python scalars, and null for a missing value (NaN, NA)."""
+    return table.astype(object).where(table.notna(), None).to_dict(orient="records")
+
+
+def write_sweep(table, path: Path) -> None:
+    """Writes ``table`` as CSV, JSON records or JSON lines, by the suffix of ``path``."""
+    suffix = path.suffix.lower()
+    try:
+        if suffix == ".csv":
+            table.to_csv(path, index=False)
+        elif suffix == ".json":
+            path.write_text(json.dumps(_records(table), indent=1) + "\n", encoding="utf-8")
+        else:
+            path.write_text("".join(json.dumps(row) + "\n" for row in _records(table)), encoding="utf-8")
+    except OSError as error:
+        raise SimulatorError(f"cannot write {str(path)!r}: {error.strerror or error}") from None
+
+
+def format_sweep(table, override_keys: list[str]) -> str:
+    """A compact text table: the configuration, latency, throughput, energy per sample, bound, fit."""
+    from simulator.report import render_table
+    from simulator.units import format_joules, format_seconds
+
+    mixed = bool(((table["weight_precision"] != table["precision"])
+                  | (table["activation_precision"] != table["precision"])).any())
+    names = ["network", "device", "input_shape", "precision",
+             *(["weight_precision", "activation_precision"] if mixed else [])]
+    columns = [[str(value) for value in table[name]] for name in names]
+    columns.append([str(batch) for batch in table["batch"]])
+    columns += [[f"{value:.6g}" for value in table[key]] for key in override_keys]
+    columns += [
+        [format_seconds(value) for value in table["latency_s"]],
+        [f"{value:,.0f}" if value >= 100 else f"{value:.3g}" for value in table["throughput_per_s"]],
+        [format_joules(value) for value in table["energy_per_sample_j"]],
+        [str(value) for value in table["bound"]],
+        ["yes" if value else "NO" for value in table["fits"]],
+    ]
+    headers = ["network", "device", "input", "precision", *(["weights", "activations"] if mixed else []),
+               "batch", *override_keys, "latency", "samples/s", "energy/sample", "bound", "fits"]
+    rows = [list(row) for row in zip(*columns, strict=True)]
+    return render_table(headers, rows, left=len(names)) + f"\n\n{len(table):,} configurations"

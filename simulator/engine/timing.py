@@ -1,0 +1,164 @@
+"""Roofline timing of every layer, vectorized over configurations.
+
+For layer ``i`` at batch ``n``, with weights of ``b_w`` bits and activations of ``b_a`` bits:
+
+* ``ops = n · (2·MACs + element-wise ops)`` and ``T_compute = ops / peak_ops_per_s(precision)``;
+* bytes at each memory level (see :func:`level_bytes` for the traffic rule), and
+  ``T_memory = max over levels (bytes_level / bandwidth_level)``: levels transfer concurrently,
+  the slowest one bounds the layer (a hierarchical roofline). The operand level (register file)
+  is left out of the time: feeding the datapath at full rate is what the peak figure assumes,
+  and tensor cores and systolic arrays reuse each operand many times inside the array. Its
+  traffic still costs energy;
+* ``latency = max(T_compute, T_memory)``, named compute- or memory-bound by the larger term.
+  With a calibrated efficiency model (:mod:`simulator.engine.efficiency`) the peak and bandwidths are
+  derated per kernel class and a fixed overhead is added.
+
+A network's latency is the sum over its (inference-view) layers; throughput is ``n / latency``.
+All arrays are ``(configs, layers)`` or ``(configs, levels, layers)`` in SI units.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+
+from simulator.engine.workload import Workload
+from simulator.model.formulas import OPS_PER_MAC
+
+BITS_PER_BYTE = 8
+
+
+@dataclass(frozen=True, eq=False)
+class HardwareArrays:
+    """Device parameters per configuration: ``(configs,)`` and ``(configs, levels)`` arrays.
+
+    Levels run from the outermost (index 0) to the innermost. ``weight_store`` and
+    ``activation_store`` index the outermost levels holding weights and activations;
+    ``activation_buffer`` the next level inside the activation store that also holds activations
+    (an on-chip SRAM or L2), or None; ``operand_level`` the innermost level when it holds neither
+    (a register file, which sees every operand of every operation).
+    """
+
+    level_names: tuple[str, ...]
+    stores_weights: tuple[bool, ...]
+    stores_activations: tuple[bool, ...]
+    peak_ops_per_s: np.ndarray
+    bandwidth_bytes_per_s: np.ndarray
+    capacity_bytes: np.ndarray
+    energy_per_byte_pj: np.ndarray
+    mac_energy_pj: np.ndarray
+    op_energy_pj: np.ndarray
+    #: efficiency class -> (compute fraction, bandwidth fraction, overhead in s); None: ideal roofline
+    efficiency: Mapping[str, tuple[float, float, float]] | None = None
+
+    @property
+    def weight_store(self) -> int:
+        return self.stores_weights.index(True)
+
+    @property
+    def activation_store(self) -> int:
+        return self.stores_activations.index(True)
+
+    @property
+    def activation_buffer(self) -> int | None:
+        inner = range(self.activation_store + 1, len(self.level_names))
+        return next((v for v in inner if self.stores_activations[v]), None)
+
+    @property
+    def operand_level(self) -> int | None:
+        last = len(self.level_names) - 1
+        if last == 0 or self.stores_weights[last] or self.stores_activations[last]:
+            return None
+        return last
+
+
+@dataclass(frozen=True, eq=False)
+class Timing:
+    """Per-layer traffic and times for every configuration."""
+
+    ops: np.ndarray                # (C, L) operations
+    weight_bytes: np.ndarray       # (C, L) weights read, once per batch
+    activation_bytes: np.ndarray   # (C, L) activations read and written
+    level_bytes: np.ndarray        # (C, V, L) bytes crossing each memory level
+    t_compute_s: np.ndarray        # (C, L)
+    t_level_s: np.ndarray          # (C, V, L) bytes / bandwidth per level
+    t_memory_s: np.ndarray         # (C, L) the slowest level
+    latency_s: np.ndarray          # (C, L) max(T_compute, T_memory)
+
+    @property
+    def bytes_moved(self) -> np.ndarray:
+        """Weights plus input and output activations of each layer, ``(C, L)`` [bytes]."""
+        return self.weight_bytes + self.activation_bytes
+
+    @property
+    def memory_bound(self) -> np.ndarray:
+        """``(C, L)`` True where ``T_memory > T_compute``."""
+        return self.t_memory_s > self.t_compute_s
+
+
+def level_bytes(workload: Workload, hardware: HardwareArrays, batch: np.ndarray, weight_bits: np.ndarray,
+                activation_bits: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Bytes crossing each memory level, ``(C, V, L)``, and the weight and activation bytes ``(C, L)``.
+
+    Traffic rule (each byte crosses each level it passes through once):
+
+    * weights are read once per batch from the weight store and pass through every inner level
+      that also holds weights;
+    * activations (each layer's inputs and outputs) cross every level inside the activation store
+      that holds activations; they reach the activation store itself only when spilled by the
+      residency rule of :mod:`simulator.engine.workload` (always, without an on-chip buffer);
+    * the operand level (register file) sees each MAC's two operands and each element-wise
+      operation's one operand.
+    """
+    n = batch[:, None]
+    weight_bytes_per_element = (weight_bits / BITS_PER_BYTE)[:, None]
+    activation_bytes_per_element = (activation_bits / BITS_PER_BYTE)[:, None]
+    weight_bytes = np.broadcast_to(weight_bytes_per_element * workload.weight_elements, (len(batch),
+                                                                                       workload.layers))
+    activation_bytes = n * activation_bytes_per_element * workload.activation_elements
+    buffer = hardware.activation_buffer
+    if buffer is None:
+        spilled = activation_bytes
+    else:
+        budget = hardware.capacity_bytes[:, buffer] / (batch * activation_bits / BITS_PER_BYTE)
+        spilled = n * activation_bytes_per_element * workload.spilled_for_budget(budget)
+    levels = np.zeros((len(batch), len(hardware.level_names), workload.layers))
+    for v in range(len(hardware.level_names)):
+        if v >= hardware.weight_store and hardware.stores_weights[v]:
+            levels[:, v] += weight_bytes
+        if v == hardware.activation_store:
+            levels[:, v] += spilled
+        elif v > hardware.activation_store and hardware.stores_activations[v]:
+            levels[:, v] += activation_bytes
+        if v == hardware.operand_level:
+            levels[:, v] += n * (workload.macs * ((weight_bits + activation_bits) / BITS_PER_BYTE)[:, None]
+                                 + workload.elementwise_ops * activation_bytes_per_element)
+    return levels, np.array(weight_bytes), activation_bytes
+
+
+def roofline_timing(workload: Workload, hardware: HardwareArrays, batch: np.ndarray, weight_bits: np.ndarray,
+                    activation_bits: np.ndarray) -> Timing:
+    """Per-layer roofline times of ``workload`` for every configuration (arrays of length C)."""
+    ops = batch[:, None] * (OPS_PER_MAC * workload.macs + workload.elementwise_ops)
+    levels, weight_bytes, activation_bytes = level_bytes(workload, hardware, batch, weight_bits,
+                                                         activation_bits)
+    compute_fraction, bandwidth_fraction, overhead_s = _efficiency_arrays(workload, hardware)
+    t_compute = ops / (hardware.peak_ops_per_s[:, None] * compute_fraction)
+    t_level = levels / (hardware.bandwidth_bytes_per_s[:, :, None] * bandwidth_fraction)
+    if hardware.operand_level is not None:
+        t_level[:, hardware.operand_level] = 0.0
+    t_memory = t_level.max(axis=1)
+    latency = np.maximum(t_compute, t_memory)
+    latency += np.where(latency > 0, overhead_s, 0.0)
+    return Timing(ops, weight_bytes, activation_bytes, levels, t_compute, t_level, t_memory, latency)
+
+
+def _efficiency_arrays(workload: Workload, hardware: HardwareArrays) -> tuple[np.ndarray, ...]:
+    """Per-layer ``(compute fraction, bandwidth fraction, overhead_s)``; ones and zero when ideal."""
+    if hardware.efficiency is None:
+        return np.ones(workload.layers), np.ones(workload.layers), np.zeros(workload.layers)
+    ideal = hardware.efficiency.get("default", (1.0, 1.0, 0.0))
+    rows = np.array([hardware.efficiency.get(c, ideal) for c in workload.efficiency_classes], dtype=float)
+    return rows[:, 0], rows[:, 1], rows[:, 2]

@@ -1,0 +1,108 @@
+"""A network's per-layer quantities as NumPy arrays, computed once and reused by every simulation.
+
+Everything here is per sample and hardware-independent; :mod:`simulator.engine.timing` scales it by
+the batch and bit widths of each configuration. The one hardware-dependent decision prepared
+here is *activation residency*: which tensors can stay in an on-chip buffer.
+
+Residency rule: a tensor's memory stays on chip if, at every step of its lifetime, all activations
+alive then fit in the on-chip level; otherwise it is written to the activation store (DRAM) by its
+producer and read back from there by each consumer. The network's input and outputs always live
+in the activation store. With ``n`` samples at ``b`` bits and a buffer of ``C`` bytes, a tensor
+stays on chip when its largest live set ``L`` (elements per sample) satisfies ``n·L·b/8 <= C``,
+so the rule reduces to comparing ``L`` with the budget ``C / (n·b/8)``. Sorting the distinct
+``L`` turns it into a step function of the budget, precomputed here as ``spilled_elements``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from simulator.engine.efficiency import efficiency_class
+from simulator.model.counts import live_activations, storage_lifetimes
+from simulator.model.formulas import layer_cost
+from simulator.model.fusion import inference_view
+from simulator.model.graph import Network, storage_of
+from simulator.model.layers import elements
+
+
+@dataclass(frozen=True, eq=False)
+class Workload:
+    """Per-layer, per-sample arrays of one network (in execution order), as float64.
+
+    ``activation_elements[i]``: elements layer ``i`` reads and writes (views move nothing).
+    ``spilled_elements[k, i]``: of those, the elements that live in the activation store when the
+    residency budget lies between ``spill_thresholds[k-1]`` and ``spill_thresholds[k]``
+    (row 0: nothing resident; row ``K``: every tensor that can be resident is).
+    """
+
+    network: str
+    input_shape: tuple[int, ...]
+    names: tuple[str, ...]
+    kinds: tuple[str, ...]
+    efficiency_classes: tuple[str, ...]
+    macs: np.ndarray
+    elementwise_ops: np.ndarray
+    weight_elements: np.ndarray
+    activation_elements: np.ndarray
+    spill_thresholds: np.ndarray
+    spilled_elements: np.ndarray
+    live_elements: np.ndarray
+    layer_macs: tuple[int, ...]
+    params: int
+    peak_activations: int
+
+    @property
+    def layers(self) -> int:
+        return len(self.names)
+
+    def spilled_for_budget(self, budget_elements: np.ndarray) -> np.ndarray:
+        """``(configs, layers)`` activation-store elements for per-sample budgets ``(configs,)``."""
+        segment = np.searchsorted(self.spill_thresholds, budget_elements, side="right")
+        return self.spilled_elements[segment]
+
+
+def build_workload(network: Network, fuse: bool = True) -> Workload:
+    """The arrays of ``network`` (its inference view unless ``fuse`` is false)."""
+    if fuse:
+        network = inference_view(network)
+    nodes = network.nodes
+    costs = [layer_cost(node.layer, node.input_shapes, node.output_shape) for node in nodes]
+    storage = storage_of(network)
+    lifetimes = storage_lifetimes(network)
+    owners = list(lifetimes)
+    column = {owner: i for i, owner in enumerate(owners)}
+    traffic = np.zeros((len(nodes), len(owners)))  # elements each layer reads/writes in each tensor
+    for i, node in enumerate(nodes):
+        if node.is_view:
+            continue
+        for tensor, shape in zip(node.inputs, node.input_shapes, strict=True):
+            traffic[i, column[storage[tensor]]] += elements(shape)
+        traffic[i, column[storage[node.name]]] += elements(node.output_shape)
+
+    live = np.array(live_activations(network), dtype=np.float64)
+    pinned = {storage[t] for t in (*network.outputs, "input")}
+    largest_live = np.array([np.inf if owner in pinned else live[start:end + 1].max()
+                             for owner, (start, end, _) in lifetimes.items()])
+    thresholds = np.unique(largest_live[np.isfinite(largest_live)])
+    # row k: tensors whose largest live set exceeds the k-th threshold are spilled
+    bounds = np.concatenate(([-np.inf], thresholds))
+    spilled_mask = largest_live[None, :] > bounds[:, None]
+    return Workload(
+        network=network.name,
+        input_shape=network.input_shape,
+        names=tuple(node.name for node in nodes),
+        kinds=tuple(node.kind for node in nodes),
+        efficiency_classes=tuple(efficiency_class(node.layer) for node in nodes),
+        macs=np.array([c.macs for c in costs], dtype=np.float64),
+        elementwise_ops=np.array([c.elementwise_ops for c in costs], dtype=np.float64),
+        weight_elements=np.array([c.params for c in costs], dtype=np.float64),
+        activation_elements=traffic.sum(axis=1),
+        spill_thresholds=thresholds,
+        spilled_elements=spilled_mask.astype(np.float64) @ traffic.T,
+        live_elements=live,
+        layer_macs=tuple(c.macs for c in costs),
+        params=sum(c.params for c in costs),
+        peak_activations=int(live.max()),
+    )

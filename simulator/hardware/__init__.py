@@ -1,0 +1,8 @@
+"""Hardware: device models (pydantic, SI units), the profile loader, and the shipped data files.
+
+* :mod:`~simulator.hardware.device`: :class:`~simulator.hardware.device.Device`, its memory levels,
+  energy table and efficiency model;
+* :mod:`~simulator.hardware.loader`: reading TOML/JSON profiles (friendly units converted to SI
+  once), the shipped profiles by name (``hardware_profiles/``, installed as
+  ``simulator.hardware_profiles``).
+"""

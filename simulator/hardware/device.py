@@ -1,0 +1,297 @@
+"""Hardware descriptions: memory levels, energy tables and devices, in SI base units.
+
+A :class:`Device` has per-precision peaks in ops/s (a multiply-accumulate counts as 2 ops, as
+vendors count TOPS; dense, not 2:4-sparse figures), memory levels ordered from the outermost
+(largest, slowest: DRAM, or Flash on a microcontroller) to the innermost (register file), and an
+:class:`EnergyTable` of per-operation and per-access energies in pJ.
+
+Energy figures come from M. Horowitz, "Computing's energy problem (and what we can do about it)",
+ISSCC 2014 (45 nm, 0.9 V), and the lecture's simplified 32-bit table (S. Han et al., NeurIPS
+2015, after Horowitz). A device on another process node scales the table by a stated factor;
+off-chip entries (``on_chip = false``, DRAM) are not scaled, as their energy is set by the DRAM
+die and its I/O rather than by the compute die's process.
+
+Devices are read from data files by :mod:`simulator.hardware.loader`.
+"""
+
+from __future__ import annotations
+
+import itertools
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+
+from simulator.errors import SimulatorError
+
+#: What a memory level may hold.
+Storable = Literal["weights", "activations"]
+
+#: The two operations of a multiply-accumulate, as named in energy tables.
+MAC_OPERATIONS = ("mult", "add")
+
+BITS_PER_BYTE = 8
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+def _per_byte(energy_per_access_pj: float, access_bits: int) -> float:
+    """Energy of one byte when an access moves ``access_bits``: ``E_access / (bits / 8)`` [pJ/byte]."""
+    return energy_per_access_pj / (access_bits / BITS_PER_BYTE)
+
+
+class MemoryLevel(_Frozen):
+    """One level of a device's memory hierarchy.
+
+    ``energy_per_access_pj`` is the energy of one access of ``access_bits`` bits (e.g. Horowitz's
+    64-bit SRAM read); ``stores`` says whether weights and/or activations live here (empty for a
+    register file, which only holds operands in flight). ``source`` covers capacity and
+    bandwidth, ``energy_source`` the energy figure.
+    """
+
+    name: str = Field(min_length=1)
+    capacity_bytes: int = Field(gt=0)
+    bandwidth_bytes_per_s: float = Field(gt=0)
+    energy_per_access_pj: float = Field(gt=0)
+    access_bits: int = Field(gt=0)
+    stores: frozenset[Storable] = frozenset()
+    source: str
+    energy_source: str = ""
+
+    @property
+    def energy_per_byte_pj(self) -> float:
+        """``energy_per_access_pj / (access_bits / 8)`` [pJ/byte]."""
+        return _per_byte(self.energy_per_access_pj, self.access_bits)
+
+
+class OperationEnergy(_Frozen):
+    """Energy of one operation (``add`` or ``mult``) per precision, in pJ, with its source."""
+
+    energy_pj: dict[str, float] = Field(min_length=1)
+    source: str
+
+    @field_validator("energy_pj")
+    @classmethod
+    def _positive(cls, value: dict[str, float]) -> dict[str, float]:
+        bad = [precision for precision, energy in value.items() if not energy > 0]
+        if bad:
+            raise ValueError(f"energies must be greater than 0 pJ; not so for {', '.join(bad)}")
+        return value
+
+
+class MemoryAccessEnergy(_Frozen):
+    """Energy of one memory access of ``access_bits`` bits, in pJ (an entry of an energy table).
+
+    ``on_chip = false`` marks off-chip memory (DRAM), which a device's process scale leaves alone.
+    """
+
+    access_bits: int = Field(gt=0)
+    energy_per_access_pj: float = Field(gt=0)
+    on_chip: bool
+    source: str
+
+    @property
+    def energy_per_byte_pj(self) -> float:
+        """``energy_per_access_pj / (access_bits / 8)`` [pJ/byte]."""
+        return _per_byte(self.energy_per_access_pj, self.access_bits)
+
+
+class EnergyTable(_Frozen):
+    """Per-operation and per-memory-access energies in pJ, e.g. Horowitz's 45 nm table.
+
+    ``operations`` maps an operation (``add``, ``mult``) to its energies per precision;
+    ``memory_access`` maps an entry name (``sram-32kib-64bit``) to an access energy. All figures
+    already include ``scale`` (1 for the table as published; see :meth:`scaled`).
+    """
+
+    name: str = Field(min_length=1)
+    description: str = ""
+    source: str
+    operations: dict[str, OperationEnergy]
+    memory_access: dict[str, MemoryAccessEnergy] = {}
+    scale: float = Field(default=1.0, gt=0)
+    scale_source: str = ""
+
+    def __hash__(self) -> int:
+        return hash((self.name, self.scale))
+
+    @property
+    def precisions(self) -> tuple[str, ...]:
+        """Precisions with both a ``mult`` and an ``add`` figure, i.e. those with a MAC energy."""
+        if not all(op in self.operations for op in MAC_OPERATIONS):
+            return ()
+        adds = self.operations["add"].energy_pj
+        return tuple(p for p in self.operations["mult"].energy_pj if p in adds)
+
+    def op_energy_pj(self, operation: str, precision: str) -> float:
+        """Energy of one ``operation`` (``"add"`` / ``"mult"``) at ``precision`` [pJ]."""
+        if operation not in self.operations:
+            raise SimulatorError(f"energy table {self.name!r} has no operation {operation!r}; "
+                                 f"valid: {', '.join(self.operations)}")
+        energies = self.operations[operation].energy_pj
+        if precision not in energies:
+            raise SimulatorError(f"energy table {self.name!r} has no {operation!r} energy for precision "
+                                 f"{precision!r}; valid: {', '.join(energies)}")
+        return energies[precision]
+
+    def mac_energy_pj(self, precision: str) -> float:
+        """One multiply-accumulate: ``E_mult + E_add`` at ``precision`` [pJ] (45 nm fp32: 3.7 + 0.9 = 4.6)."""
+        return sum(self.op_energy_pj(operation, precision) for operation in MAC_OPERATIONS)
+
+    def access(self, entry: str) -> MemoryAccessEnergy:
+        """The memory-access entry named ``entry``; an unknown name raises SimulatorError."""
+        if entry not in self.memory_access:
+            raise SimulatorError(f"energy table {self.name!r} has no memory access entry {entry!r}; "
+                                 f"valid: {', '.join(self.memory_access)}")
+        return self.memory_access[entry]
+
+    def scaled(self, factor: float, source: str) -> EnergyTable:
+        """This table for another process: operations and on-chip accesses times ``factor``.
+
+        Off-chip entries are kept: DRAM energy depends on the DRAM die and I/O, not on the compute
+        die's process. ``source`` gives the factor's rationale.
+        """
+        if not factor > 0:
+            raise SimulatorError(f"energy scale factor must be greater than 0, got {factor!r}")
+        operations = {
+            op: OperationEnergy(energy_pj={p: e * factor for p, e in entry.energy_pj.items()},
+                                source=entry.source)
+            for op, entry in self.operations.items()
+        }
+        memory_access = {
+            name: entry.model_copy(update={"energy_per_access_pj": entry.energy_per_access_pj * factor})
+            if entry.on_chip else entry
+            for name, entry in self.memory_access.items()
+        }
+        return self.model_copy(update={"operations": operations, "memory_access": memory_access,
+                                       "scale": self.scale * factor, "scale_source": source})
+
+
+class KernelEfficiency(_Frozen):
+    """Achievable fractions of peak and bandwidth, and a fixed overhead, for one class of kernel."""
+
+    compute_fraction: float = Field(default=1.0, gt=0, le=1)
+    bandwidth_fraction: float = Field(default=1.0, gt=0, le=1)
+    overhead_s: float = Field(default=0.0, ge=0)
+
+
+class EfficiencyModel(_Frozen):
+    """Per-class kernel efficiencies (classes of :mod:`simulator.engine.efficiency`), with their origin."""
+
+    source: str
+    classes: dict[str, KernelEfficiency]
+
+    def for_class(self, name: str) -> KernelEfficiency:
+        """The entry of ``name``, else ``default``, else the ideal roofline."""
+        return self.classes.get(name, self.classes.get("default", KernelEfficiency()))
+
+
+class Device(_Frozen):
+    """A device for the roofline model: peaks per precision, a memory hierarchy, an energy table.
+
+    ``peak_ops_per_s``: dense peak per precision in ops/s, a MAC counting 2 ops (vendor TOPS).
+    ``memory_levels``: outermost (largest, slowest) first, innermost (register file) last.
+    ``energy``: the resolved energy table, the device's process scale already applied.
+    """
+
+    name: str = Field(min_length=1)
+    description: str = ""
+    source: str
+    energy: EnergyTable  # before the peaks, which are checked against it
+    peak_ops_per_s: dict[str, float] = Field(min_length=1)
+    peak_source: str = ""
+    memory_levels: tuple[MemoryLevel, ...] = Field(min_length=1)
+    #: calibrated kernel efficiencies; None means the ideal roofline
+    efficiency: EfficiencyModel | None = None
+
+    def __hash__(self) -> int:
+        return hash(self.name)
+
+    @field_validator("peak_ops_per_s")
+    @classmethod
+    def _check_peaks(cls, value: dict[str, float], info: ValidationInfo) -> dict[str, float]:
+        bad = [precision for precision, peak in value.items() if not peak > 0]
+        if bad:
+            raise ValueError(f"peaks must be greater than 0 ops/s; not so for {', '.join(bad)}")
+        energy = info.data.get("energy")  # absent when the table itself failed validation
+        missing = [p for p in value if p not in energy.precisions] if energy is not None else []
+        if missing:
+            raise ValueError(f"energy table {energy.name!r} has no add and mult energy for "
+                             f"{', '.join(missing)} (it has: {', '.join(energy.precisions)})")
+        return value
+
+    @field_validator("memory_levels")
+    @classmethod
+    def _check_levels(cls, levels: tuple[MemoryLevel, ...]) -> tuple[MemoryLevel, ...]:
+        names = [level.name for level in levels]
+        duplicates = sorted({name for name in names if names.count(name) > 1})
+        if duplicates:
+            raise ValueError(f"memory level names must be unique; repeated: {', '.join(duplicates)}")
+        for kind in ("weights", "activations"):
+            if not any(kind in level.stores for level in levels):
+                raise ValueError(f"no memory level stores {kind} (set stores = [\"{kind}\", ...] on one)")
+        for outer, inner in itertools.pairwise(levels):
+            if inner.capacity_bytes > outer.capacity_bytes:
+                raise ValueError(f"levels go from outermost to innermost, but {inner.name!r} is larger than "
+                                 f"{outer.name!r} ({inner.capacity_bytes} > {outer.capacity_bytes} bytes)")
+            if inner.bandwidth_bytes_per_s < outer.bandwidth_bytes_per_s:
+                raise ValueError(f"levels go from outermost to innermost, but {inner.name!r} is slower than "
+                                 f"{outer.name!r} ({inner.bandwidth_bytes_per_s:g} < "
+                                 f"{outer.bandwidth_bytes_per_s:g} bytes/s)")
+        return levels
+
+    @property
+    def precisions(self) -> tuple[str, ...]:
+        """Precisions the device has a peak for, in the order of its profile."""
+        return tuple(self.peak_ops_per_s)
+
+    @property
+    def energy_scale(self) -> float:
+        """Factor applied to the published energy table for this device's process (1 = unscaled)."""
+        return self.energy.scale
+
+    @property
+    def energy_scale_source(self) -> str:
+        """Why the energy table was scaled by :attr:`energy_scale`."""
+        return self.energy.scale_source
+
+    def peak_for(self, precision: str) -> float:
+        """Dense peak at ``precision`` [ops/s]; an unknown precision raises SimulatorError."""
+        if precision not in self.peak_ops_per_s:
+            raise SimulatorError(f"device {self.name!r} has no peak for precision {precision!r}; "
+                                 f"its precisions: {', '.join(self.precisions)}")
+        return self.peak_ops_per_s[precision]
+
+    def level(self, name: str) -> MemoryLevel:
+        """The memory level called ``name``; an unknown name raises SimulatorError."""
+        for level in self.memory_levels:
+            if level.name == name:
+                return level
+        raise SimulatorError(f"device {self.name!r} has no memory level {name!r}; "
+                             f"its levels: {', '.join(level.name for level in self.memory_levels)}")
+
+    def _outermost_storing(self, kind: Storable) -> MemoryLevel:
+        return next(level for level in self.memory_levels if kind in level.stores)
+
+    @property
+    def weight_store(self) -> MemoryLevel:
+        """The outermost level that stores weights (DRAM on a GPU, Flash on a microcontroller)."""
+        return self._outermost_storing("weights")
+
+    @property
+    def activation_store(self) -> MemoryLevel:
+        """The outermost level that stores activations (DRAM on a GPU, SRAM on a microcontroller)."""
+        return self._outermost_storing("activations")
+
+    def ridge_point_ops_per_byte(self, precision: str, level: MemoryLevel | str | None = None) -> float:
+        """Roofline ridge point ``peak_ops_per_s / bandwidth_bytes_per_s`` [ops/byte].
+
+        ``level`` is a level or its name; by default the outermost level. Above this arithmetic
+        intensity a kernel is compute-bound, below it bound by that level's bandwidth.
+        """
+        if level is None:
+            level = self.memory_levels[0]
+        elif isinstance(level, str):
+            level = self.level(level)
+        return self.peak_for(precision) / level.bandwidth_bytes_per_s

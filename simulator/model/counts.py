@@ -1,0 +1,128 @@
+"""Hardware-independent counts of a network at a batch size: the lecture's efficiency metrics.
+
+* ``params`` and ``macs``/``flops`` per layer and in total (formulas in :mod:`simulator.model.formulas`).
+* ``total_activations``: elements of every activation tensor the network creates, the input
+  included, as in the lecture's AlexNet table (932,264). In-place layers (``ReLU(inplace=True)``,
+  ``out += identity``) and views (Flatten, Reshape) create no tensor and add nothing.
+* ``peak_activations``: the largest number of activation elements alive at one step of the
+  execution order. While a layer runs, its inputs and its output are alive, and so is every tensor
+  that a later layer still reads (a residual's skip tensor) and the network's outputs. For a chain
+  this is the lecture's ``max(input + output)`` (AlexNet: 150,528 + 290,400 = 440,928).
+
+Every count except ``params`` scales linearly with the batch: shapes are per sample and the
+batch multiplies at the end, in exact Python integers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from simulator.errors import SimulatorError
+from simulator.model.formulas import LayerCost, layer_cost
+from simulator.model.graph import INPUT, Network, storage_of
+from simulator.model.layers import Shape, elements
+
+
+def check_batch(batch: int) -> int:
+    """Validates a batch size (an int of at least 1) at the boundary."""
+    if isinstance(batch, bool) or not isinstance(batch, int) or batch < 1:
+        raise SimulatorError(f"batch size must be an integer of at least 1, got {batch!r}")
+    return batch
+
+
+@dataclass(frozen=True)
+class LayerCounts:
+    """Counts of one layer at a batch size. ``output_elements`` includes the batch."""
+
+    name: str
+    kind: str
+    output_shape: Shape
+    params: int
+    macs: int
+    flops: int
+    output_elements: int
+    allocates: bool
+
+
+@dataclass(frozen=True)
+class NetworkCounts:
+    """Counts of a whole network at a batch size; totals are sums over ``layers``."""
+
+    network: str
+    batch: int
+    input_shape: Shape
+    layers: tuple[LayerCounts, ...]
+    total_activations: int
+    peak_activations: int
+
+    @property
+    def params(self) -> int:
+        return sum(layer.params for layer in self.layers)
+
+    @property
+    def macs(self) -> int:
+        return sum(layer.macs for layer in self.layers)
+
+    @property
+    def flops(self) -> int:
+        return sum(layer.flops for layer in self.layers)
+
+
+def layer_costs(network: Network) -> list[LayerCost]:
+    """Per-sample cost of every node, in execution order."""
+    return [layer_cost(node.layer, node.input_shapes, node.output_shape) for node in network.nodes]
+
+
+def storage_lifetimes(network: Network) -> dict[str, tuple[int, int, int]]:
+    """``owner -> (first step, last step, per-sample elements)`` of every activation tensor's memory.
+
+    A tensor's memory (shared by its views and in-place updates) is alive from the step that
+    creates it (the input from the start) to the last step that reads it or any alias of it;
+    network outputs stay alive to the end.
+    """
+    storage = storage_of(network)
+    steps = len(network.nodes)
+    shapes = {INPUT: network.input_shape} | {node.name: node.output_shape for node in network.nodes}
+    birth = {INPUT: 0} | {node.name: step for step, node in enumerate(network.nodes) if node.allocates}
+    death = dict(birth)
+    for step, node in enumerate(network.nodes):
+        for tensor in node.inputs:
+            death[storage[tensor]] = max(death[storage[tensor]], step)
+    for tensor in network.outputs:
+        death[storage[tensor]] = steps - 1
+    return {owner: (birth[owner], death[owner], elements(shapes[owner])) for owner in birth}
+
+
+def live_activations(network: Network) -> list[int]:
+    """Activation elements alive (per sample) while each node runs, in execution order."""
+    delta = [0] * (len(network.nodes) + 1)
+    for start, end, size in storage_lifetimes(network).values():
+        delta[start] += size
+        delta[end + 1] -= size
+    live, alive = [], 0
+    for change in delta[:-1]:
+        alive += change
+        live.append(alive)
+    return live
+
+
+def count_network(network: Network, batch: int = 1) -> NetworkCounts:
+    """Counts of ``network`` at ``batch`` samples (exact ints)."""
+    check_batch(batch)
+    layers = tuple(
+        LayerCounts(
+            name=node.name,
+            kind=node.kind,
+            output_shape=(batch, *node.output_shape),
+            params=cost.params,
+            macs=cost.macs * batch,
+            flops=cost.flops * batch,
+            output_elements=elements(node.output_shape) * batch,
+            allocates=node.allocates,
+        )
+        for node, cost in zip(network.nodes, layer_costs(network), strict=True)
+    )
+    total = elements(network.input_shape) * batch + sum(
+        layer.output_elements for layer in layers if layer.allocates)
+    return NetworkCounts(network.name, batch, (batch, *network.input_shape), layers, total,
+                         max(live_activations(network)) * batch)

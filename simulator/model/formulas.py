@@ -1,0 +1,250 @@
+"""Per-layer cost formulas: parameters, multiply-accumulates and other arithmetic, per sample.
+
+One registry, :data:`FORMULAS`, maps each layer kind to a pure function of the layer and its
+per-sample input/output shapes, in the manner of fvcore's ``jit_handles``. A kind with no
+formula raises :class:`KeyError` naming it; it is never counted as zero in silence.
+
+Conventions (following PyTorch, torchvision and the lecture):
+
+* ``params``: every trainable element, biases and normalization affine (gamma, beta) included,
+  as ``sum(p.numel() for p in model.parameters())``. Buffers (BatchNorm running stats) are not
+  parameters.
+* ``macs``: multiply-accumulates of convolution, linear, matmul and attention only (the lecture's
+  table; torchvision's published GFLOPS are these MACs). Biases are not MACs.
+* ``elementwise_ops``: every other arithmetic operation, per :data:`OPS_PER_ELEMENT`, bias adds,
+  pooling comparisons/sums and normalization. ``FLOPs = OPS_PER_MAC * macs + elementwise_ops``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from simulator.model.layers import (
+    Activation,
+    AdaptivePool,
+    Add,
+    BatchNorm,
+    ClassToken,
+    Concat,
+    Conv,
+    Flatten,
+    GenericOp,
+    GroupNorm,
+    Layer,
+    LayerNorm,
+    Linear,
+    MatMul,
+    Mul,
+    MultiheadSelfAttention,
+    Permute,
+    Pool,
+    PositionalEmbedding,
+    Reshape,
+    SelectToken,
+    Shape,
+    Softmax,
+    Unsupported,
+    adaptive_windows,
+    elements,
+)
+
+#: A multiply-accumulate is two operations (one multiply, one add), as the lecture and vendors count.
+OPS_PER_MAC = 2
+
+#: Non-MAC operations per output element. A transcendental (exp, erf, tanh) counts as one operation.
+OPS_PER_ELEMENT: dict[str, int] = {
+    "relu": 1,        # max(x, 0)
+    "relu6": 2,       # min(max(x, 0), 6)
+    "sigmoid": 4,     # 1 / (1 + exp(-x)): negate, exp, add, divide
+    "silu": 5,        # x * sigmoid(x)
+    "tanh": 1,        # one transcendental
+    "gelu": 5,        # 0.5 * x * (1 + erf(x / sqrt(2))): divide, erf, add, multiply, multiply
+    "hardswish": 5,   # x * min(max(x + 3, 0), 6) / 6: add, max, min, multiply, divide
+    "softmax": 5,     # max-reduce, subtract, exp, sum-reduce, divide
+    "batchnorm": 2,   # inference: x * scale + shift with the running statistics
+    "norm_stats": 5,  # LayerNorm/GroupNorm statistics: mean add, subtract, square, variance add, scale
+    "norm_affine": 2,  # gamma * x + beta
+    "bias": 1,        # one add per output element
+    "add": 1,         # per extra operand
+}
+
+
+@dataclass(frozen=True)
+class LayerCost:
+    """Hardware-independent counts of one layer for one sample; costs add up."""
+
+    params: int
+    macs: int
+    elementwise_ops: int
+
+    @property
+    def flops(self) -> int:
+        """Operations: ``OPS_PER_MAC * macs + elementwise_ops`` (the only place the factor 2 lives)."""
+        return OPS_PER_MAC * self.macs + self.elementwise_ops
+
+    def __add__(self, other: LayerCost) -> LayerCost:
+        return LayerCost(self.params + other.params, self.macs + other.macs,
+                         self.elementwise_ops + other.elementwise_ops)
+
+
+ZERO_COST = LayerCost(0, 0, 0)
+
+Formula = Callable[[Layer, tuple[Shape, ...], Shape], LayerCost]
+FORMULAS: dict[type[Layer], Formula] = {}
+
+
+def formula(kind: type[Layer]) -> Callable[[Formula], Formula]:
+    def register(function: Formula) -> Formula:
+        FORMULAS[kind] = function
+        return function
+    return register
+
+
+def layer_cost(layer: Layer, inputs: tuple[Shape, ...], output: Shape) -> LayerCost:
+    """Counts of ``layer`` for one sample, from the registry; unknown kinds raise ``KeyError``."""
+    try:
+        function = FORMULAS[type(layer)]
+    except KeyError:
+        raise KeyError(f"no cost formula for layer kind {type(layer).__name__}") from None
+    return function(layer, inputs, output)
+
+
+@formula(Linear)
+def _linear(layer: Linear, inputs: tuple[Shape, ...], output: Shape) -> LayerCost:
+    """params ``c_o·c_i (+ c_o)``; MACs ``rows·c_o·c_i`` (lecture: ``c_o·c_i`` for one row)."""
+    c_in = inputs[0][-1]
+    weights = layer.out_features * c_in
+    bias = layer.out_features if layer.bias else 0
+    return LayerCost(weights + bias, elements(inputs[0][:-1]) * weights,
+                     elements(output) * OPS_PER_ELEMENT["bias"] if layer.bias else 0)
+
+
+@formula(Conv)
+def _conv(layer: Conv, inputs: tuple[Shape, ...], output: Shape) -> LayerCost:
+    """params ``c_o·(c_i/g)·k_h·k_w (+ c_o)``; MACs ``c_o·(c_i/g)·k_h·k_w·h_o·w_o`` (lecture)."""
+    weights = layer.out_channels * (inputs[0][0] // layer.groups) * elements(layer.kernel_size)
+    bias = layer.out_channels if layer.bias else 0
+    return LayerCost(weights + bias, weights * elements(output[1:]),
+                     elements(output) * OPS_PER_ELEMENT["bias"] if layer.bias else 0)
+
+
+@formula(Pool)
+def _pool(layer: Pool, inputs: tuple[Shape, ...], output: Shape) -> LayerCost:
+    """Max: ``k-1`` comparisons per output; average: ``k-1`` adds and one divide (``k`` ops)."""
+    window = elements(layer.kernel_size)
+    per_output = window - 1 if layer.mode == "max" else window
+    return LayerCost(0, 0, elements(output) * per_output)
+
+
+@formula(AdaptivePool)
+def _adaptive_pool(layer: AdaptivePool, inputs: tuple[Shape, ...], output: Shape) -> LayerCost:
+    """Sum over output elements of the window size (average) or window size - 1 (max)."""
+    window_sum = math.prod(sum(adaptive_windows(size, out))
+                           for size, out in zip(inputs[0][1:], layer.output_size, strict=True))
+    ops = inputs[0][0] * window_sum
+    if layer.mode == "max":
+        ops -= elements(output)
+    return LayerCost(0, 0, ops)
+
+
+@formula(BatchNorm)
+def _batchnorm(layer: BatchNorm, inputs: tuple[Shape, ...], output: Shape) -> LayerCost:
+    """params ``2·C`` (gamma, beta); inference ops ``2`` per element."""
+    return LayerCost(2 * layer.num_features if layer.affine else 0, 0,
+                     elements(output) * OPS_PER_ELEMENT["batchnorm"])
+
+
+def _norm_ops(output: Shape, affine: bool) -> int:
+    per_element = OPS_PER_ELEMENT["norm_stats"] + (OPS_PER_ELEMENT["norm_affine"] if affine else 0)
+    return elements(output) * per_element
+
+
+@formula(LayerNorm)
+def _layernorm(layer: LayerNorm, inputs: tuple[Shape, ...], output: Shape) -> LayerCost:
+    """params ``2·prod(normalized_shape)``; statistics and affine ops per element."""
+    params = 2 * elements(layer.normalized_shape) if layer.affine else 0
+    return LayerCost(params, 0, _norm_ops(output, layer.affine))
+
+
+@formula(GroupNorm)
+def _groupnorm(layer: GroupNorm, inputs: tuple[Shape, ...], output: Shape) -> LayerCost:
+    """params ``2·C``; statistics and affine ops per element."""
+    return LayerCost(2 * layer.num_channels if layer.affine else 0, 0, _norm_ops(output, layer.affine))
+
+
+@formula(Activation)
+def _activation(layer: Activation, inputs: tuple[Shape, ...], output: Shape) -> LayerCost:
+    return LayerCost(0, 0, elements(output) * OPS_PER_ELEMENT[layer.function])
+
+
+@formula(Softmax)
+def _softmax(layer: Softmax, inputs: tuple[Shape, ...], output: Shape) -> LayerCost:
+    return LayerCost(0, 0, elements(output) * OPS_PER_ELEMENT["softmax"])
+
+
+@formula(Add)
+@formula(Mul)
+def _elementwise(layer: Layer, inputs: tuple[Shape, ...], output: Shape) -> LayerCost:
+    """``(operands - 1)`` operations per output element."""
+    return LayerCost(0, 0, elements(output) * (len(inputs) - 1) * OPS_PER_ELEMENT["add"])
+
+
+@formula(Flatten)
+@formula(Reshape)
+@formula(Permute)
+@formula(SelectToken)
+@formula(Concat)
+def _data_movement(layer: Layer, inputs: tuple[Shape, ...], output: Shape) -> LayerCost:
+    """Pure data movement: no parameters, no arithmetic (the time model still counts its bytes)."""
+    return ZERO_COST
+
+
+@formula(MatMul)
+def _matmul(layer: MatMul, inputs: tuple[Shape, ...], output: Shape) -> LayerCost:
+    """GEMM ``m·n·k`` MACs (lecture), times the broadcast batch dimensions."""
+    return LayerCost(0, elements(output) * inputs[0][-1], 0)
+
+
+@formula(MultiheadSelfAttention)
+def _attention(layer: MultiheadSelfAttention, inputs: tuple[Shape, ...], output: Shape) -> LayerCost:
+    """Self-attention on ``(L, E)`` with ``h`` heads, as ``nn.MultiheadAttention``.
+
+    params ``4·E² + 4·E`` (Q, K, V and output projections with biases).
+    MACs ``4·L·E²`` (projections) ``+ 2·L²·E`` (``Q K^T`` and ``A V`` over all heads).
+    Other ops: projection biases ``4·L·E``, score scaling ``h·L²`` and softmax on ``h·L²`` scores.
+    """
+    tokens, embed = inputs[0]
+    scores = layer.num_heads * tokens * tokens
+    params = 4 * embed * embed + (4 * embed if layer.bias else 0)
+    macs = 4 * tokens * embed * embed + 2 * tokens * tokens * embed
+    ops = (4 * tokens * embed * OPS_PER_ELEMENT["bias"] if layer.bias else 0) + scores * (
+        1 + OPS_PER_ELEMENT["softmax"])
+    return LayerCost(params, macs, ops)
+
+
+@formula(ClassToken)
+def _class_token(layer: ClassToken, inputs: tuple[Shape, ...], output: Shape) -> LayerCost:
+    """params ``E`` (the learned token); concatenation only."""
+    return LayerCost(layer.embed_dim, 0, 0)
+
+
+@formula(PositionalEmbedding)
+def _positional(layer: PositionalEmbedding, inputs: tuple[Shape, ...], output: Shape) -> LayerCost:
+    """params ``L·E``; one add per element."""
+    return LayerCost(layer.seq_len * layer.embed_dim, 0, elements(output) * OPS_PER_ELEMENT["add"])
+
+
+@formula(GenericOp)
+def _generic(layer: GenericOp, inputs: tuple[Shape, ...], output: Shape) -> LayerCost:
+    """``ops_per_element · max(elements(first input), elements(output))``; params as imported."""
+    return LayerCost(layer.params, 0,
+                     layer.ops_per_element * max(elements(inputs[0]), elements(output)))
+
+
+@formula(Unsupported)
+def _unsupported(layer: Unsupported, inputs: tuple[Shape, ...], output: Shape) -> LayerCost:
+    """Zero by construction: the operator is listed by :func:`simulator.onnx.reader.unsupported_operators`
+    and reported by the CLI, never counted as zero in silence."""
+    return ZERO_COST

@@ -1,0 +1,256 @@
+"""Multi-node ONNX patterns that are one layer: found before :mod:`simulator.onnx.reader` maps nodes.
+
+Exporters decompose some layers into several operators. Each pattern below is recognized from an
+anchor node and becomes one layer, emitted at the pattern's last node and reading the pattern's
+input; the other nodes are skipped. Every intermediate tensor must be read only inside the pattern.
+
+==============  =====================================================================
+pattern         ONNX nodes (``c`` a constant)
+==============  =====================================================================
+Linear          ``MatMul(x, W)`` + ``Add(·, b)``, ``W`` a 2-D constant, ``b`` of ``W``'s columns
+GELU            ``Div(x, √2)`` (or ``Mul(x, 1/√2)``) → ``Erf`` → ``Add(·, 1)`` → ``Mul(x, ·)`` →
+                ``Mul(·, 0.5)`` (or ``Mul(Mul(x, 0.5), ·)``), as ``torch.onnx`` writes ``nn.GELU``
+SiLU            ``Mul(x, Sigmoid(x))``
+Hardswish       ``Mul(x, HardSigmoid(x))`` with alpha 1/6, beta 0.5
+LayerNorm       ``ReduceMean`` → ``Sub`` → ``Pow(·, 2)`` → ``ReduceMean`` → ``Add(eps)`` → ``Sqrt`` →
+                ``Div`` [→ ``Mul(γ)`` → ``Add(β)``] over trailing axes (older exports)
+GroupNorm       ``Reshape(N, G, -1)`` → ``InstanceNormalization`` → ``Reshape`` back
+                [→ ``Mul(γ)`` → ``Add(β)``] (:mod:`simulator.onnx.writer` before opset 21)
+==============  =====================================================================
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import onnx
+
+from simulator.model.layers import Activation, GroupNorm, Layer, LayerNorm, Linear
+from simulator.onnx.shapes import GraphFacts, attribute
+
+
+@dataclass(frozen=True)
+class Match:
+    """A layer standing for ``nodes`` (indices), reading ``source`` and writing ``output``."""
+
+    layer: Layer
+    source: str
+    output: str
+    nodes: frozenset[int]
+    #: tensors whose names may name the layer (a weight, a bias), else the last node's name is used
+    names: tuple[str, ...] = ()
+
+
+class GraphIndex:
+    """Producers and readers of every tensor of a graph, with its constant values."""
+
+    def __init__(self, graph: onnx.GraphProto, facts: GraphFacts):
+        self.nodes = list(graph.node)
+        self.facts = facts
+        self.producer = {out: i for i, node in enumerate(self.nodes) for out in node.output if out}
+        self.readers: dict[str, list[int]] = defaultdict(list)
+        for i, node in enumerate(self.nodes):
+            for name in dict.fromkeys(node.input):
+                if name:
+                    self.readers[name].append(i)
+        self.outputs = {out.name for out in graph.output}
+
+    def sole_reader(self, tensor: str, *op_types: str) -> int | None:
+        """The one node reading ``tensor`` if it is one of ``op_types`` and ``tensor`` is internal."""
+        readers = self.readers.get(tensor, [])
+        if len(readers) != 1 or tensor in self.outputs or self.nodes[readers[0]].op_type not in op_types:
+            return None
+        return readers[0]
+
+    def produced_by(self, tensor: str, *op_types: str) -> int | None:
+        index = self.producer.get(tensor)
+        return index if index is not None and self.nodes[index].op_type in op_types else None
+
+    def other(self, index: int, tensor: str) -> str | None:
+        """The other operand of a binary node that reads ``tensor``."""
+        inputs = list(self.nodes[index].input)
+        if len(inputs) != 2 or tensor not in inputs:
+            return None
+        return inputs[1] if inputs[0] == tensor else inputs[0]
+
+    def scalar(self, tensor: str | None) -> float | None:
+        if tensor is None or tensor not in self.facts.constants:
+            return None
+        value = self.facts.value(tensor)
+        return float(value.reshape(-1)[0]) if value is not None and value.size == 1 else None
+
+    def is_scalar(self, tensor: str | None, expected: float) -> bool:
+        value = self.scalar(tensor)
+        return value is not None and math.isclose(value, expected, rel_tol=1e-3)
+
+    def constant_size(self, tensor: str | None) -> int | None:
+        if tensor is None or tensor not in self.facts.constants or tensor not in self.facts.shapes:
+            return None
+        return int(np.prod(self.facts.shapes[tensor]))
+
+    def affine_tail(self, tensor: str, channels: int) -> tuple[str, set[int]]:
+        """Follows an optional ``Mul(·, γ)`` → ``Add(·, β)`` of ``channels`` constants after ``tensor``."""
+        mul = self.sole_reader(tensor, "Mul")
+        if mul is None or self.constant_size(self.other(mul, tensor)) != channels:
+            return tensor, set()
+        scaled = self.nodes[mul].output[0]
+        add = self.sole_reader(scaled, "Add")
+        if add is None or self.constant_size(self.other(add, scaled)) != channels:
+            return scaled, {mul}
+        return self.nodes[add].output[0], {mul, add}
+
+
+def _linear(g: GraphIndex, i: int) -> Match | None:
+    x, weight = g.nodes[i].input
+    if x in g.facts.constants or weight not in g.facts.constants or len(g.facts.shapes[weight]) != 2:
+        return None
+    out_features = g.facts.shapes[weight][1]
+    add = g.sole_reader(g.nodes[i].output[0], "Add")
+    bias = g.other(add, g.nodes[i].output[0]) if add is not None else None
+    if bias is None or g.constant_size(bias) != out_features or g.facts.shapes[bias][-1:] != (out_features,):
+        return None
+    return Match(Linear(out_features, bias=True), x, g.nodes[add].output[0], frozenset({i, add}),
+                 (weight, bias))
+
+
+def _gelu(g: GraphIndex, i: int) -> Match | None:
+    scaled = g.nodes[i].input[0]
+    first = g.produced_by(scaled, "Div", "Mul")
+    if first is None or g.sole_reader(scaled, "Erf") != i:
+        return None
+    node = g.nodes[first]
+    x = node.input[0] if node.input[0] not in g.facts.constants else node.input[1]
+    factor = g.other(first, x)
+    if not g.is_scalar(factor, math.sqrt(2.0) if node.op_type == "Div" else math.sqrt(0.5)):
+        return None
+    add = g.sole_reader(g.nodes[i].output[0], "Add")
+    if add is None or not g.is_scalar(g.other(add, g.nodes[i].output[0]), 1.0):
+        return None
+    shifted = g.nodes[add].output[0]
+    mul = g.sole_reader(shifted, "Mul")
+    if mul is None:
+        return None
+    partner = g.other(mul, shifted)
+    nodes = {first, i, add, mul}
+    if partner == x:  # (x · (1 + erf)) · 0.5
+        half = g.sole_reader(g.nodes[mul].output[0], "Mul")
+        if half is None or not g.is_scalar(g.other(half, g.nodes[mul].output[0]), 0.5):
+            return None
+        nodes.add(half)
+        output = g.nodes[half].output[0]
+    else:  # (x · 0.5) · (1 + erf)
+        halved = g.produced_by(partner, "Mul")
+        if halved is None or g.sole_reader(partner, "Mul") != mul or not g.is_scalar(g.other(halved, x), 0.5):
+            return None
+        nodes.add(halved)
+        output = g.nodes[mul].output[0]
+    return Match(Activation("gelu"), x, output, frozenset(nodes))
+
+
+def _gated(function: str) -> Callable[[GraphIndex, int], Match | None]:
+    """``Mul(x, gate(x))``: SiLU for Sigmoid, Hardswish for HardSigmoid(alpha 1/6, beta 0.5)."""
+    def match(g: GraphIndex, i: int) -> Match | None:
+        node = g.nodes[i]
+        if node.op_type == "HardSigmoid" and not (
+                math.isclose(attribute(node, "alpha", 0.2), 1 / 6, rel_tol=1e-3)
+                and math.isclose(attribute(node, "beta", 0.5), 0.5)):
+            return None
+        x, gate = node.input[0], node.output[0]
+        mul = g.sole_reader(gate, "Mul")
+        if mul is None or g.other(mul, gate) != x:
+            return None
+        return Match(Activation(function), x, g.nodes[mul].output[0], frozenset({i, mul}))
+    return match
+
+
+def _reduce_axes(g: GraphIndex, i: int) -> tuple[int, ...] | None:
+    node = g.nodes[i]
+    axes = attribute(node, "axes")
+    if axes is None and len(node.input) > 1 and node.input[1]:
+        value = g.facts.value(node.input[1])
+        axes = None if value is None else value.tolist()
+    rank = len(g.facts.shapes.get(node.input[0], ()))
+    if axes is None or not rank or not attribute(node, "keepdims", 1):
+        return None
+    return tuple(sorted(a % rank for a in axes))
+
+
+def _layernorm(g: GraphIndex, i: int) -> Match | None:
+    x, mean = g.nodes[i].input[0], g.nodes[i].output[0]
+    axes = _reduce_axes(g, i)
+    rank = len(g.facts.shapes.get(x, ()))
+    if axes is None or axes != tuple(range(rank - len(axes), rank)):
+        return None
+    sub = g.sole_reader(mean, "Sub")
+    if sub is None or list(g.nodes[sub].input) != [x, mean]:
+        return None
+    centered = g.nodes[sub].output[0]
+    readers = g.readers.get(centered, [])
+    square = next((r for r in readers if g.nodes[r].op_type in ("Pow", "Mul")), None)
+    divide = next((r for r in readers if g.nodes[r].op_type == "Div"), None)
+    if len(readers) != 2 or square is None or divide is None or centered in g.outputs:
+        return None
+    if not (g.is_scalar(g.other(square, centered), 2.0) if g.nodes[square].op_type == "Pow"
+            else list(g.nodes[square].input) == [centered, centered]):
+        return None
+    variance = g.sole_reader(g.nodes[square].output[0], "ReduceMean")
+    if variance is None or _reduce_axes(g, variance) != axes:
+        return None
+    epsilon = g.sole_reader(g.nodes[variance].output[0], "Add")
+    root = None if epsilon is None else g.sole_reader(g.nodes[epsilon].output[0], "Sqrt")
+    if root is None or g.sole_reader(g.nodes[root].output[0], "Div") != divide:
+        return None
+    if list(g.nodes[divide].input) != [centered, g.nodes[root].output[0]]:
+        return None
+    normalized = g.facts.shapes[x][-len(axes):]
+    output, tail = g.affine_tail(g.nodes[divide].output[0], int(np.prod(normalized)))
+    nodes = {i, sub, square, variance, epsilon, root, divide, *tail}
+    return Match(LayerNorm(tuple(normalized), affine=bool(tail)), x, output, frozenset(nodes))
+
+
+def _groupnorm(g: GraphIndex, i: int) -> Match | None:
+    grouped = g.nodes[i].input[0]
+    before = g.produced_by(grouped, "Reshape")
+    if before is None or g.sole_reader(grouped, "InstanceNormalization") != i:
+        return None
+    x = g.nodes[before].input[0]
+    shape, groups_shape = g.facts.shapes.get(x, ()), g.facts.shapes.get(grouped, ())
+    after = g.sole_reader(g.nodes[i].output[0], "Reshape")
+    if len(shape) < 3 or len(groups_shape) != 3 or after is None or x in g.facts.constants:
+        return None
+    if g.facts.shapes.get(g.nodes[after].output[0]) != shape:
+        return None
+    output, tail = g.affine_tail(g.nodes[after].output[0], shape[1])
+    layer = GroupNorm(groups_shape[1], shape[1], affine=bool(tail))
+    return Match(layer, x, output, frozenset({before, i, after, *tail}))
+
+
+#: anchor operator -> matcher; a matcher returns None when the nodes around the anchor differ
+MATCHERS: dict[str, Callable[[GraphIndex, int], Match | None]] = {
+    "MatMul": _linear,
+    "Erf": _gelu,
+    "Sigmoid": _gated("silu"),
+    "HardSigmoid": _gated("hardswish"),
+    "ReduceMean": _layernorm,
+    "InstanceNormalization": _groupnorm,
+}
+
+
+def find_patterns(g: GraphIndex) -> dict[int, Match]:
+    """Non-overlapping matches, keyed by the index of each pattern's last node."""
+    claimed: set[int] = set()
+    matches: dict[int, Match] = {}
+    for i, node in enumerate(g.nodes):
+        matcher = MATCHERS.get(node.op_type)
+        if matcher is None or i in claimed:
+            continue
+        match = matcher(g, i)
+        if match is None or match.nodes & claimed:
+            continue
+        claimed |= match.nodes
+        matches[max(match.nodes)] = match
+    return matches

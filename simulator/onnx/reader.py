@@ -1,0 +1,230 @@
+"""Reading an ONNX model as a :class:`~simulator.model.graph.Network` with per-sample shapes.
+
+:func:`import_onnx` takes a path or an ``onnx.ModelProto``. Shapes come from the graph
+(:mod:`simulator.onnx.shapes`: constant folding of shape computations plus ONNX's per-operator
+shape inference, at the model's batch or, for a symbolic batch, at ``batch``), multi-node patterns
+from :mod:`simulator.onnx.patterns`, and each remaining node maps to a layer as the table of
+:mod:`simulator.onnx.handlers` says. Parameters follow from the mapped layers' formulas (initializer
+shapes), so an exported built-in network, or a ``torch.onnx`` export of its torchvision twin with
+BatchNorm kept (``do_constant_folding=False``), reads back with the same parameters and MACs.
+An operator with no mapping becomes an :class:`~simulator.model.layers.Unsupported` layer: zero cost,
+its shape from the graph, listed by :func:`unsupported_operators` and warned about.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections import Counter
+from pathlib import Path
+
+from simulator.errors import GraphError, ShapeError, SimulatorError
+from simulator.model.counts import check_batch
+from simulator.model.graph import INPUT, Network, NetworkBuilder
+from simulator.model.layers import GenericOp, Layer, Reshape, Shape, Unsupported
+
+try:
+    import onnx
+except ModuleNotFoundError as error:  # an optional extra
+    raise SimulatorError("reading ONNX models needs the optional 'onnx' package: "
+                         "pip install 'roofline-simulator[onnx]'") from error
+
+from simulator.onnx.handlers import HANDLERS, param_name, unsupported
+from simulator.onnx.patterns import GraphIndex, Match, find_patterns
+from simulator.onnx.shapes import FLOAT_TYPES, GraphFacts, Layout, Layouts, propagate
+
+
+class UnsupportedOperatorWarning(UserWarning):
+    """An imported model has operators the simulator cannot count (they cost zero, as reported)."""
+
+
+class Translator:
+    """Maps the nodes of one graph, in order, onto a :class:`NetworkBuilder`."""
+
+    def __init__(self, name: str, input_name: str, g: GraphIndex, layout: Layouts,
+                 matches: dict[int, Match], opset: int):
+        self.g, self.facts, self.layout, self.matches, self.opset = g, g.facts, layout, matches, opset
+        self.skipped = {i for last, match in matches.items() for i in match.nodes if i != last}
+        self.builder = NetworkBuilder(name, layout[input_name].shape)
+        self.tensors = {input_name: INPUT}
+        self.used_names = {INPUT}
+        self.node: onnx.NodeProto | None = None
+
+    def run(self, graph: onnx.GraphProto) -> Network:
+        for i, node in enumerate(self.g.nodes):
+            self.node = node
+            outputs = [out for out in node.output if out]
+            if i in self.skipped or all(out in self.facts.constants for out in outputs):
+                continue  # inside a pattern, or plumbing folded to constants
+            if i in self.matches:
+                match = self.matches[i]
+                hint = next((n for n in map(param_name, match.names) if n), None)
+                self.add(match.layer, [match.source], match.output, hint)
+                continue
+            standard = node.domain in ("", "ai.onnx")
+            (HANDLERS.get(node.op_type, unsupported) if standard else unsupported)(self, node)
+        outputs = [out.name for out in graph.output if out.name not in self.facts.constants]
+        return self.builder.build([self.net(out) for out in outputs])
+
+    # Tensors.
+
+    def where(self) -> str:
+        return f"{self.node.name or self.node.output[0]!r} ({self.node.op_type})"
+
+    def is_const(self, tensor: str) -> bool:
+        return tensor in self.facts.constants
+
+    def acts(self, node: onnx.NodeProto) -> list[str]:
+        """The node's inputs that depend on the network input, in order."""
+        return [name for name in node.input if name and name not in self.facts.constants]
+
+    def net(self, tensor: str) -> str:
+        try:
+            return self.tensors[tensor]
+        except KeyError:
+            raise GraphError(f"ONNX tensor {tensor!r} (read by node {self.where()}) comes from no mapped "
+                             f"node; is the graph topologically sorted?") from None
+
+    def full(self, tensor: str) -> Shape:
+        return self.facts.shapes[tensor]
+
+    def sample(self, tensor: str) -> Layout:
+        try:
+            return self.layout[tensor]
+        except KeyError:
+            raise ShapeError(f"ONNX node {self.where()}: the shape of tensor {tensor!r} is unknown") from None
+
+    def param_size(self, tensor: str) -> int:
+        """Elements of a learned floating-point constant operand (a scale, a bias, a table), else 0."""
+        if tensor not in self.facts.learned or self.facts.types.get(tensor) not in FLOAT_TYPES:
+            return 0
+        size = math.prod(self.facts.shapes.get(tensor, ()))
+        return size if size > 1 else 0
+
+    def value(self, tensor: str) -> float | None:
+        value = self.facts.value(tensor) if tensor and self.is_const(tensor) else None
+        return float(value.reshape(-1)[0]) if value is not None and value.size == 1 else None
+
+    # Network nodes.
+
+    def unique(self, hint: str) -> str:
+        base = hint.lstrip("/") or "node"
+        name, count = base, 1
+        while name in self.used_names:
+            count += 1
+            name = f"{base}_{count}"
+        self.used_names.add(name)
+        return name
+
+    def add(self, layer: Layer, inputs: list[str], output: str, hint: str | None = None) -> None:
+        """Adds ``layer`` reading ONNX tensors ``inputs``; its output stands for ONNX tensor ``output``."""
+        if output in self.facts.guessed and not isinstance(layer, Unsupported):
+            raise ShapeError(f"ONNX node {self.where()}: ONNX shape inference cannot tell the shape of "
+                             f"{output!r}")
+        name = self.unique(hint or self.node.name or output)
+        expected = self.sample(output).shape
+        try:
+            out = self.builder.add(layer, *(self.net(t) for t in inputs), name=name)
+        except ShapeError as error:
+            raise ShapeError(f"ONNX node {self.where()}: {error}") from None
+        got = self.builder.shape(out)
+        if got != expected:
+            if math.prod(got) != math.prod(expected):
+                raise ShapeError(f"ONNX node {self.where()}: the simulator's {layer.kind} gives per-sample "
+                                 f"shape {got}, the model {expected}")
+            out = self.builder.add(Reshape(expected), out, name=self.unique(f"{name}.reshape"))
+        self.tensors[output] = out
+
+    def alias(self, output: str, source: str) -> None:
+        self.tensors[output] = self.net(source)
+
+    def view(self, source: str, output: str, layer: Layer | None = None) -> None:
+        """A view: nothing when the per-sample shape is unchanged, else ``layer`` or a Reshape."""
+        if self.sample(source).shape == self.sample(output).shape:
+            self.alias(output, source)
+        else:
+            self.add(layer or Reshape(self.sample(output).shape), [source], output)
+
+    def pad(self, x: str, begin: Shape, end: Shape) -> str:
+        """An explicit Pad of the spatial dimensions of ``x`` (data movement); returns its tensor."""
+        shape = self.sample(x).shape
+        padded = (*shape[:1], *(s + b + e for s, b, e in zip(shape[1:], begin, end, strict=True)))
+        pseudo = f"{self.node.output[0]}#pad"
+        self.layout[pseudo] = Layout(padded, 0, True)
+        self.add(GenericOp("Pad", padded, ops_per_element=0), [x], pseudo, f"{self.node.name or pseudo}.pad")
+        return pseudo
+
+
+def _load(source: str | Path | onnx.ModelProto) -> tuple[onnx.ModelProto, str]:
+    if isinstance(source, onnx.ModelProto):
+        return source, source.graph.name or "onnx_model"
+    path = Path(source)
+    if not path.is_file():
+        raise SimulatorError(f"ONNX model {str(path)!r} does not exist")
+    try:
+        return onnx.load(str(path), load_external_data=False), path.stem
+    except Exception as error:  # protobuf's DecodeError and friends
+        raise SimulatorError(f"cannot read ONNX model {str(path)!r}: {error}") from None
+
+
+def _graph_input(model: onnx.ModelProto, name: str) -> tuple[onnx.ValueInfoProto, bool, Shape]:
+    """The one real graph input, whether its batch is symbolic, and its other dimensions."""
+    initializers = {init.name for init in model.graph.initializer}
+    inputs = [value for value in model.graph.input if value.name not in initializers]
+    if len(inputs) != 1:
+        raise SimulatorError(f"ONNX model {name!r} has {len(inputs)} inputs "
+                             f"({', '.join(repr(v.name) for v in inputs)}); the simulator takes exactly one")
+    value = inputs[0]
+    tensor_type = value.type.tensor_type
+    if not tensor_type.HasField("shape") or not tensor_type.shape.dim:
+        raise SimulatorError(f"ONNX model {name!r}: input {value.name!r} has no shape")
+    dims = tensor_type.shape.dim
+    for axis, dim in enumerate(dims[1:], start=1):
+        if not dim.HasField("dim_value") or dim.dim_value < 1:
+            raise SimulatorError(
+                f"ONNX model {name!r}: input {value.name!r} dimension {axis} is symbolic "
+                f"({dim.dim_param or '?'!r}); only the batch (dimension 0) may be, export with fixed sizes")
+    symbolic = not dims[0].HasField("dim_value") or dims[0].dim_value < 1
+    return value, symbolic, tuple(d.dim_value for d in dims[1:])
+
+
+def import_onnx(source: str | Path | onnx.ModelProto, batch: int = 1) -> Network:
+    """The network of an ONNX model (a path or a ``ModelProto``), per sample.
+
+    The batch is the input's first dimension: a symbolic one is resolved to ``batch`` (per-sample
+    shapes come from propagating at ``batch`` and ``batch + 1``); a fixed one ``B`` is the model's
+    and shapes are divided by it. Operators without a mapping become :class:`Unsupported` layers
+    (zero cost, shapes from the graph) and are warned about with :class:`UnsupportedOperatorWarning`.
+    """
+    check_batch(batch)
+    model, name = _load(source)
+    value, symbolic, rest = _graph_input(model, name)
+    elem_type = value.type.tensor_type.elem_type
+    model_batch = batch if symbolic else value.type.tensor_type.shape.dim[0].dim_value
+
+    def facts_at(size: int) -> GraphFacts:
+        return propagate(model.graph, model.opset_import, value.name, (size, *rest), elem_type)
+
+    facts = facts_at(model_batch)
+    layout = Layouts(facts, facts_at(model_batch + 1) if symbolic else None)
+    index = GraphIndex(model.graph, facts)
+    opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 1)
+    network = Translator(name, value.name, index, layout, find_patterns(index), opset).run(model.graph)
+    unsupported = unsupported_operators(network)
+    if unsupported:
+        warnings.warn(describe_unsupported(unsupported), UnsupportedOperatorWarning, stacklevel=2)
+    return network
+
+
+def unsupported_operators(network: Network) -> dict[str, int]:
+    """``{operator: number of source nodes}`` of the network's :class:`Unsupported` layers."""
+    sources = {(node.layer.op, node.layer.source) for node in network.nodes
+               if isinstance(node.layer, Unsupported)}
+    return dict(sorted(Counter(op for op, _ in sources).items()))
+
+
+def describe_unsupported(counts: dict[str, int]) -> str:
+    """``unsupported ONNX operators (not counted): Einsum ×2, Foo ×1``."""
+    listed = ", ".join(f"{op} ×{count}" for op, count in counts.items())
+    return f"unsupported ONNX operators (not counted): {listed}"
+
