@@ -21,6 +21,10 @@ class GraphError(SimulatorError):
     """A network graph is malformed: unknown tensor, duplicate name, unsafe in-place operation."""
 
 
+class FormulaError(SimulatorError):
+    """A layer kind has no cost formula in the registry (:mod:`simulator.model.formulas`)."""
+
+
 class UnknownNameError(SimulatorError):
     """A network, device or other named thing does not exist; the message suggests close names."""
 

@@ -2,7 +2,7 @@
 
 One registry, :data:`FORMULAS`, maps each layer kind to a pure function of the layer and its
 per-sample input/output shapes, in the manner of fvcore's ``jit_handles``. A kind with no
-formula raises :class:`KeyError` naming it; it is never counted as zero in silence.
+formula raises :class:`~simulator.errors.FormulaError` naming it; it is never counted as zero in silence.
 
 Conventions (following PyTorch, torchvision and the lecture):
 
@@ -21,6 +21,7 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from simulator.errors import FormulaError
 from simulator.model.layers import (
     Activation,
     AdaptivePool,
@@ -30,6 +31,7 @@ from simulator.model.layers import (
     Concat,
     Conv,
     Flatten,
+    Fused,
     GenericOp,
     GroupNorm,
     Layer,
@@ -103,11 +105,12 @@ def formula(kind: type[Layer]) -> Callable[[Formula], Formula]:
 
 
 def layer_cost(layer: Layer, inputs: tuple[Shape, ...], output: Shape) -> LayerCost:
-    """Counts of ``layer`` for one sample, from the registry; unknown kinds raise ``KeyError``."""
+    """Counts of ``layer`` for one sample, from the registry; a kind without one raises FormulaError."""
     try:
         function = FORMULAS[type(layer)]
     except KeyError:
-        raise KeyError(f"no cost formula for layer kind {type(layer).__name__}") from None
+        raise FormulaError(f"no cost formula for layer kind {type(layer).__name__} "
+                           f"(register one with @formula({type(layer).__name__}))") from None
     return function(layer, inputs, output)
 
 
@@ -248,3 +251,15 @@ def _unsupported(layer: Unsupported, inputs: tuple[Shape, ...], output: Shape) -
     """Zero by construction: the operator is listed by :func:`simulator.onnx.reader.unsupported_operators`
     and reported by the CLI, never counted as zero in silence."""
     return ZERO_COST
+
+
+@formula(Fused)
+def _fused(layer: Fused, inputs: tuple[Shape, ...], output: Shape) -> LayerCost:
+    """Base cost plus the epilogue's params; a folded BatchNorm costs no arithmetic at inference."""
+    cost = layer_cost(layer.base, inputs, output)
+    for part, shape in zip(layer.epilogue, layer.epilogue_shapes, strict=True):
+        part_cost = layer_cost(part, (shape,), shape)
+        if isinstance(part, BatchNorm):
+            part_cost = LayerCost(part_cost.params, 0, 0)
+        cost += part_cost
+    return cost

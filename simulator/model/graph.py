@@ -17,35 +17,11 @@ Build a network with :class:`NetworkBuilder`::
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 from simulator.errors import GraphError, ShapeError
-from simulator.model.layers import (
-    INPLACE_CAPABLE,
-    VIEW_LAYERS,
-    Activation,
-    AdaptivePool,
-    Add,
-    BatchNorm,
-    ClassToken,
-    Concat,
-    Conv,
-    Flatten,
-    GroupNorm,
-    Layer,
-    LayerNorm,
-    Linear,
-    MatMul,
-    Mul,
-    MultiheadSelfAttention,
-    Permute,
-    Pool,
-    PositionalEmbedding,
-    Reshape,
-    SelectToken,
-    Shape,
-    Softmax,
-)
+from simulator.model.layers import BUILDER_METHODS, Layer, Shape
 
 INPUT = "input"
 
@@ -67,7 +43,7 @@ class Node:
 
     @property
     def is_view(self) -> bool:
-        return isinstance(self.layer, VIEW_LAYERS)
+        return self.layer.is_view
 
     @property
     def allocates(self) -> bool:
@@ -95,10 +71,6 @@ class Network:
             if node.name == tensor:
                 return node.output_shape
         raise GraphError(f"network {self.name!r} has no tensor {tensor!r}")
-
-
-def _pair(value: int | tuple[int, ...], dims: int) -> Shape:
-    return (value,) * dims if isinstance(value, int) else tuple(value)
 
 
 class NetworkBuilder:
@@ -140,7 +112,7 @@ class NetworkBuilder:
         except ShapeError as error:
             raise ShapeError(f"network {self.name!r}, layer {name!r} ({layer.kind}, input "
                              f"{' and '.join(map(str, input_shapes))}): {error}") from None
-        if inplace and (not isinstance(layer, INPLACE_CAPABLE) or output_shape != input_shapes[0]):
+        if inplace and (not layer.inplace_capable or output_shape != input_shapes[0]):
             raise GraphError(f"network {self.name!r}, layer {name!r}: {layer.kind} cannot run in place "
                              f"on input {input_shapes[0]} giving {output_shape}")
         self._nodes.append(Node(name, layer, tuple(inputs), input_shapes, output_shape, inplace))
@@ -159,101 +131,17 @@ class NetworkBuilder:
         _check_inplace_safety(network)
         return network
 
-    # Convenience constructors, named and shaped as in PyTorch.
+    # Builder methods (conv2d, relu, linear, ...) are registered by each layer kind beside its
+    # definition (:func:`simulator.model.layers.base.builder_method`).
 
-    def linear(self, x: str, out_features: int, bias: bool = True, name: str | None = None) -> str:
-        return self.add(Linear(out_features, bias=bias), x, name=name)
+    def __getattr__(self, name: str):
+        method = BUILDER_METHODS.get(name)
+        if method is None:
+            raise AttributeError(f"{type(self).__name__!r} has no attribute or builder method {name!r}")
+        return functools.partial(method, self)
 
-    def conv(self, x: str, out_channels: int, kernel_size: int | Shape, stride: int | Shape = 1,
-             padding: int | Shape = 0, dilation: int | Shape = 1, groups: int = 1, bias: bool = True,
-             dims: int = 2, name: str | None = None) -> str:
-        layer = Conv(out_channels, _pair(kernel_size, dims), _pair(stride, dims), _pair(padding, dims),
-                     _pair(dilation, dims), groups, bias)
-        return self.add(layer, x, name=name)
-
-    def conv1d(self, x: str, out_channels: int, kernel_size: int, **options) -> str:
-        return self.conv(x, out_channels, kernel_size, dims=1, **options)
-
-    def conv2d(self, x: str, out_channels: int, kernel_size: int | Shape, **options) -> str:
-        return self.conv(x, out_channels, kernel_size, dims=2, **options)
-
-    def pool(self, x: str, mode: str, kernel_size: int | Shape, stride: int | Shape | None = None,
-             padding: int | Shape = 0, dilation: int | Shape = 1, ceil_mode: bool = False, dims: int = 2,
-             name: str | None = None) -> str:
-        stride = kernel_size if stride is None else stride
-        layer = Pool(mode, _pair(kernel_size, dims), _pair(stride, dims), _pair(padding, dims),
-                     _pair(dilation, dims), ceil_mode)
-        return self.add(layer, x, name=name)
-
-    def max_pool2d(self, x: str, kernel_size: int, stride: int | None = None, padding: int = 0,
-                   **options) -> str:
-        return self.pool(x, "max", kernel_size, stride, padding, **options)
-
-    def avg_pool2d(self, x: str, kernel_size: int, stride: int | None = None, padding: int = 0,
-                   **options) -> str:
-        return self.pool(x, "avg", kernel_size, stride, padding, **options)
-
-    def adaptive_avg_pool2d(self, x: str, output_size: int | Shape, name: str | None = None) -> str:
-        return self.add(AdaptivePool("avg", _pair(output_size, 2)), x, name=name)
-
-    def batch_norm(self, x: str, name: str | None = None, inplace: bool = False) -> str:
-        return self.add(BatchNorm(self.shape(x)[0]), x, name=name, inplace=inplace)
-
-    def layer_norm(self, x: str, normalized_shape: int | Shape | None = None, name: str | None = None) -> str:
-        shape = (self.shape(x)[-1],) if normalized_shape is None else _pair(normalized_shape, 1)
-        return self.add(LayerNorm(shape), x, name=name)
-
-    def group_norm(self, x: str, num_groups: int, name: str | None = None) -> str:
-        return self.add(GroupNorm(num_groups, self.shape(x)[0]), x, name=name)
-
-    def activation(self, x: str, function: str, inplace: bool = False, name: str | None = None) -> str:
-        return self.add(Activation(function), x, name=name, inplace=inplace)
-
-    def relu(self, x: str, inplace: bool = False, name: str | None = None) -> str:
-        return self.activation(x, "relu", inplace, name)
-
-    def relu6(self, x: str, inplace: bool = False, name: str | None = None) -> str:
-        return self.activation(x, "relu6", inplace, name)
-
-    def gelu(self, x: str, name: str | None = None) -> str:
-        return self.activation(x, "gelu", name=name)
-
-    def softmax(self, x: str, dim: int = -1, name: str | None = None) -> str:
-        return self.add(Softmax(dim), x, name=name)
-
-    def add_(self, *tensors: str, inplace: bool = False, name: str | None = None) -> str:
-        """Element-wise sum (``inplace=True`` is ``out += other`` into the first operand)."""
-        return self.add(Add(), *tensors, name=name, inplace=inplace)
-
-    def mul(self, *tensors: str, inplace: bool = False, name: str | None = None) -> str:
-        return self.add(Mul(), *tensors, name=name, inplace=inplace)
-
-    def flatten(self, x: str, start_dim: int = 0, end_dim: int = -1, name: str | None = None) -> str:
-        return self.add(Flatten(start_dim, end_dim), x, name=name)
-
-    def reshape(self, x: str, shape: Shape, name: str | None = None) -> str:
-        return self.add(Reshape(tuple(shape)), x, name=name)
-
-    def permute(self, x: str, dims: Shape, name: str | None = None) -> str:
-        return self.add(Permute(tuple(dims)), x, name=name)
-
-    def concat(self, *tensors: str, dim: int = 0, name: str | None = None) -> str:
-        return self.add(Concat(dim), *tensors, name=name)
-
-    def matmul(self, a: str, b: str, name: str | None = None) -> str:
-        return self.add(MatMul(), a, b, name=name)
-
-    def self_attention(self, x: str, num_heads: int, name: str | None = None) -> str:
-        return self.add(MultiheadSelfAttention(self.shape(x)[-1], num_heads), x, name=name)
-
-    def class_token(self, x: str, name: str | None = None) -> str:
-        return self.add(ClassToken(self.shape(x)[-1]), x, name=name)
-
-    def positional_embedding(self, x: str, name: str | None = None) -> str:
-        return self.add(PositionalEmbedding(*self.shape(x)), x, name=name)
-
-    def select_token(self, x: str, index: int = 0, name: str | None = None) -> str:
-        return self.add(SelectToken(index), x, name=name)
+    def __dir__(self) -> list[str]:
+        return sorted({*super().__dir__(), *BUILDER_METHODS})
 
 
 def _check_inplace_safety(network: Network) -> None:

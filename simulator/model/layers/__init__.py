@@ -10,9 +10,13 @@ Shapes follow PyTorch's layout without the batch: ``(C, L)`` for 1-D convolution
 for 2-D, ``(..., features)`` for Linear, ``(tokens, embed_dim)`` for attention.
 
 Cost formulas (params, MACs, element-wise operations) live in :mod:`simulator.model.formulas`.
+Every kind registers itself in :data:`LAYER_KINDS` when its class is defined, with its traits
+(:class:`Layer`) and builder methods (:data:`BUILDER_METHODS`) beside it.
 """
 
 from simulator.model.layers.base import (
+    BUILDER_METHODS,
+    LAYER_KINDS,
     Layer,
     Shape,
     adaptive_windows,
@@ -31,6 +35,7 @@ from simulator.model.layers.elementwise import (
     Mul,
     Softmax,
 )
+from simulator.model.layers.fused import Fused
 from simulator.model.layers.imported import GenericOp, Unsupported
 from simulator.model.layers.tensor import (
     ClassToken,
@@ -42,19 +47,10 @@ from simulator.model.layers.tensor import (
     SelectToken,
 )
 
-VIEW_LAYERS: tuple[type[Layer], ...] = (Flatten, Reshape, Permute, SelectToken, Unsupported)
-#: Layers that may run in place (output overwrites the first input), as ``nn.ReLU(inplace=True)``.
-INPLACE_CAPABLE: tuple[type[Layer], ...] = (Activation, Add, Mul, BatchNorm)
-
-ALL_LAYER_KINDS: tuple[type[Layer], ...] = (
-    Linear, Conv, Pool, AdaptivePool, BatchNorm, LayerNorm, GroupNorm, Activation, Softmax, Add, Mul,
-    Flatten, Reshape, Permute, Concat, MatMul, MultiheadSelfAttention, ClassToken, PositionalEmbedding,
-    SelectToken, GenericOp, Unsupported,
-)
-
 __all__ = [
-    "ACTIVATIONS", "ALL_LAYER_KINDS", "INPLACE_CAPABLE", "VIEW_LAYERS", "Activation", "AdaptivePool", "Add",
-    "BatchNorm", "ClassToken", "Concat", "Conv", "Flatten", "GenericOp", "GroupNorm", "Layer", "LayerNorm",
+    "ACTIVATIONS", "BUILDER_METHODS", "LAYER_KINDS", "Activation", "AdaptivePool", "Add",
+    "BatchNorm", "ClassToken", "Concat", "Conv", "Flatten", "Fused", "GenericOp", "GroupNorm", "Layer",
+    "LayerNorm",
     "Linear", "MatMul", "Mul", "MultiheadSelfAttention", "Permute", "Pool", "PositionalEmbedding", "Reshape",
     "SelectToken", "Shape", "Softmax", "Unsupported", "adaptive_windows", "broadcast_shapes", "elements",
     "window_output_size",

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import math
-from typing import ClassVar
+from collections.abc import Callable
+from typing import ClassVar, TypeVar
 
 from simulator.errors import ShapeError
 
@@ -50,12 +51,36 @@ def _spatial_output(shape: Shape, kernel: Shape, stride: Shape, padding: Shape, 
     )
 
 
+#: every layer kind, by class name, registered where its class is defined (:func:`layer_kind`)
+LAYER_KINDS: dict[str, type[Layer]] = {}
+#: builder methods of :class:`simulator.model.graph.NetworkBuilder`, registered next to their kind
+BUILDER_METHODS: dict[str, Callable[..., str]] = {}
+
+
 class Layer:
-    """Base of all layer kinds. ``kind`` is the display name used in tables and charts."""
+    """Base of all layer kinds. ``kind`` is the display name used in tables and charts.
+
+    A kind is declared once, in its module: the class, decorated with :func:`layer_kind` (shape
+    inference and the traits below), its
+    builder method (:func:`builder_method`), its ONNX writer (:meth:`to_onnx`) and ONNX reader
+    handlers (:func:`simulator.model.layers.base.onnx_reader`); its cost formula lives in
+    :mod:`simulator.model.formulas`. Traits:
+
+    * ``is_view``: the output aliases the input (Flatten, Reshape): no new tensor, no traffic;
+    * ``inplace_capable``: may overwrite its first input (``nn.ReLU(inplace=True)``);
+    * ``absorbs_batchnorm`` / ``absorbs_activation``: the inference view folds a following
+      BatchNorm / applies a following activation in this layer's epilogue;
+    * ``efficiency_class``: the kernel class it runs as (:data:`simulator.kernels.EFFICIENCY_CLASSES`).
+    """
 
     kind: ClassVar[str] = "Layer"
     #: number of inputs the layer takes; None means two or more
     arity: ClassVar[int | None] = 1
+    is_view: ClassVar[bool] = False
+    inplace_capable: ClassVar[bool] = False
+    absorbs_batchnorm: ClassVar[bool] = False
+    absorbs_activation: ClassVar[bool] = False
+    efficiency_class: ClassVar[str] = "elementwise"
 
     def output_shape(self, inputs: tuple[Shape, ...]) -> Shape:
         raise NotImplementedError
@@ -63,6 +88,33 @@ class Layer:
     @property
     def display_kind(self) -> str:
         return self.kind
+
+
+
+L = TypeVar("L", bound=type)
+
+
+def layer_kind(cls: L) -> L:
+    """Class decorator: registers a layer kind in :data:`LAYER_KINDS` (its name must be new)."""
+    if cls.__name__ in LAYER_KINDS:
+        raise RuntimeError(f"layer kind {cls.__name__!r} is registered twice")
+    LAYER_KINDS[cls.__name__] = cls
+    return cls
+
+
+def builder_method(name: str) -> Callable[[Callable[..., str]], Callable[..., str]]:
+    """Registers ``function(builder, *inputs, ...)`` as ``NetworkBuilder.<name>``."""
+    def register(function: Callable[..., str]) -> Callable[..., str]:
+        if name in BUILDER_METHODS:
+            raise RuntimeError(f"builder method {name!r} is registered twice")
+        BUILDER_METHODS[name] = function
+        return function
+    return register
+
+
+def pair(value: int | tuple[int, ...], dims: int) -> Shape:
+    """``3 -> (3, 3)`` for ``dims = 2``; a tuple is kept as it is."""
+    return (value,) * dims if isinstance(value, int) else tuple(value)
 
 
 def adaptive_windows(size: int, out: int) -> list[int]:

@@ -12,9 +12,13 @@ from simulator.model.layers.base import (
     _check_rank,
     _spatial_output,
     broadcast_shapes,
+    builder_method,
+    layer_kind,
+    pair,
 )
 
 
+@layer_kind
 @dataclass(frozen=True)
 class Linear(Layer):
     """Fully-connected layer ``y = W x + b`` on the last dimension (``W: (out, in)``)."""
@@ -23,6 +27,9 @@ class Linear(Layer):
     in_features: int | None = None
     bias: bool = True
     kind: ClassVar[str] = "Linear"
+    absorbs_batchnorm: ClassVar[bool] = True
+    absorbs_activation: ClassVar[bool] = True
+    efficiency_class: ClassVar[str] = "gemm"
 
     def output_shape(self, inputs: tuple[Shape, ...]) -> Shape:
         (shape,) = inputs
@@ -33,6 +40,7 @@ class Linear(Layer):
         return (*shape[:-1], self.out_features)
 
 
+@layer_kind
 @dataclass(frozen=True)
 class Conv(Layer):
     """Convolution (1-D or 2-D by the length of ``kernel_size``), with groups and dilation.
@@ -48,14 +56,24 @@ class Conv(Layer):
     groups: int = 1
     bias: bool = True
     in_channels: int | None = None
+    absorbs_batchnorm: ClassVar[bool] = True
+    absorbs_activation: ClassVar[bool] = True
 
     @property
     def kind(self) -> str:  # type: ignore[override]
         return f"Conv{len(self.kernel_size)}d"
 
     @property
+    def is_depthwise(self) -> bool:
+        return self.groups > 1 and self.groups == self.out_channels
+
+    @property
+    def efficiency_class(self) -> str:  # type: ignore[override]
+        return "depthwise_conv" if self.is_depthwise else "conv"
+
+    @property
     def display_kind(self) -> str:
-        return ("DWConv" if self.groups > 1 and self.groups == self.out_channels else "Conv") + (
+        return ("DWConv" if self.is_depthwise else "Conv") + (
             f"{len(self.kernel_size)}d")
 
     def output_shape(self, inputs: tuple[Shape, ...]) -> Shape:
@@ -74,6 +92,7 @@ class Conv(Layer):
             shape[1:], self.kernel_size, self.stride, self.padding, self.dilation))
 
 
+@layer_kind
 @dataclass(frozen=True)
 class Pool(Layer):
     """Max or average pooling over each channel independently (no parameters)."""
@@ -99,6 +118,7 @@ class Pool(Layer):
             shape[1:], self.kernel_size, self.stride, self.padding, self.dilation, self.ceil_mode))
 
 
+@layer_kind
 @dataclass(frozen=True)
 class AdaptivePool(Layer):
     """Adaptive max/average pooling to a fixed output size (PyTorch's AdaptiveAvgPool2d)."""
@@ -116,12 +136,14 @@ class AdaptivePool(Layer):
         return (shape[0], *self.output_size)
 
 
+@layer_kind
 @dataclass(frozen=True)
 class MatMul(Layer):
     """Matrix product of two activations ``(..., m, k) @ (..., k, n) -> (..., m, n)``."""
 
     kind: ClassVar[str] = "MatMul"
     arity: ClassVar[int | None] = 2
+    efficiency_class: ClassVar[str] = "gemm"
 
     def output_shape(self, inputs: tuple[Shape, ...]) -> Shape:
         a, b = inputs
@@ -132,6 +154,7 @@ class MatMul(Layer):
         return (*broadcast_shapes((a[:-2], b[:-2])), a[-2], b[-1])
 
 
+@layer_kind
 @dataclass(frozen=True)
 class MultiheadSelfAttention(Layer):
     """Multi-head self-attention as ``torch.nn.MultiheadAttention(embed_dim, num_heads)`` on ``(L, E)``.
@@ -144,6 +167,7 @@ class MultiheadSelfAttention(Layer):
     num_heads: int
     bias: bool = True
     kind: ClassVar[str] = "Attention"
+    efficiency_class: ClassVar[str] = "attention"
 
     def output_shape(self, inputs: tuple[Shape, ...]) -> Shape:
         (shape,) = inputs
@@ -153,3 +177,65 @@ class MultiheadSelfAttention(Layer):
         if self.embed_dim % self.num_heads:
             raise ShapeError(f"embed_dim {self.embed_dim} is not divisible by num_heads={self.num_heads}")
         return shape
+
+
+# Builder methods (``NetworkBuilder.<name>``), named and shaped as in PyTorch.
+
+
+@builder_method("linear")
+def linear(net, x: str, out_features: int, bias: bool = True, name: str | None = None) -> str:
+    return net.add(Linear(out_features, bias=bias), x, name=name)
+
+
+@builder_method("conv")
+def conv(net, x: str, out_channels: int, kernel_size: int | Shape, stride: int | Shape = 1,
+         padding: int | Shape = 0, dilation: int | Shape = 1, groups: int = 1, bias: bool = True,
+         dims: int = 2, name: str | None = None) -> str:
+    layer = Conv(out_channels, pair(kernel_size, dims), pair(stride, dims), pair(padding, dims),
+                 pair(dilation, dims), groups, bias)
+    return net.add(layer, x, name=name)
+
+
+@builder_method("conv1d")
+def conv1d(net, x: str, out_channels: int, kernel_size: int, **options) -> str:
+    return conv(net, x, out_channels, kernel_size, dims=1, **options)
+
+
+@builder_method("conv2d")
+def conv2d(net, x: str, out_channels: int, kernel_size: int | Shape, **options) -> str:
+    return conv(net, x, out_channels, kernel_size, dims=2, **options)
+
+
+@builder_method("pool")
+def pool(net, x: str, mode: str, kernel_size: int | Shape, stride: int | Shape | None = None,
+         padding: int | Shape = 0, dilation: int | Shape = 1, ceil_mode: bool = False, dims: int = 2,
+         name: str | None = None) -> str:
+    stride = kernel_size if stride is None else stride
+    layer = Pool(mode, pair(kernel_size, dims), pair(stride, dims), pair(padding, dims),
+                 pair(dilation, dims), ceil_mode)
+    return net.add(layer, x, name=name)
+
+
+@builder_method("max_pool2d")
+def max_pool2d(net, x: str, kernel_size: int, stride: int | None = None, padding: int = 0, **options) -> str:
+    return pool(net, x, "max", kernel_size, stride, padding, **options)
+
+
+@builder_method("avg_pool2d")
+def avg_pool2d(net, x: str, kernel_size: int, stride: int | None = None, padding: int = 0, **options) -> str:
+    return pool(net, x, "avg", kernel_size, stride, padding, **options)
+
+
+@builder_method("adaptive_avg_pool2d")
+def adaptive_avg_pool2d(net, x: str, output_size: int | Shape, name: str | None = None) -> str:
+    return net.add(AdaptivePool("avg", pair(output_size, 2)), x, name=name)
+
+
+@builder_method("matmul")
+def matmul(net, a: str, b: str, name: str | None = None) -> str:
+    return net.add(MatMul(), a, b, name=name)
+
+
+@builder_method("self_attention")
+def self_attention(net, x: str, num_heads: int, name: str | None = None) -> str:
+    return net.add(MultiheadSelfAttention(net.shape(x)[-1], num_heads), x, name=name)

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 from simulator.model.layers.base import (
     Layer,
     Shape,
+    layer_kind,
 )
 
 
+@layer_kind
 @dataclass(frozen=True)
 class GenericOp(Layer):
     """An imported (ONNX) operator with no layer kind of its own, costed per element.
@@ -38,6 +41,7 @@ class GenericOp(Layer):
         return self.output
 
 
+@layer_kind
 @dataclass(frozen=True)
 class Unsupported(Layer):
     """An imported operator the simulator has no formula for: it costs nothing and is always reported.
@@ -51,6 +55,7 @@ class Unsupported(Layer):
     output: Shape
     num_inputs: int = 1
     source: str = ""
+    is_view: ClassVar[bool] = True
 
     @property
     def kind(self) -> str:  # type: ignore[override]
@@ -63,5 +68,3 @@ class Unsupported(Layer):
     def output_shape(self, inputs: tuple[Shape, ...]) -> Shape:
         return self.output
 
-
-#: Layers whose output is a view of their input: no new tensor, no data movement.

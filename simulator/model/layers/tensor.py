@@ -11,10 +11,13 @@ from simulator.model.layers.base import (
     Layer,
     Shape,
     _check_rank,
+    builder_method,
     elements,
+    layer_kind,
 )
 
 
+@layer_kind
 @dataclass(frozen=True)
 class Flatten(Layer):
     """Flattens dimensions ``start_dim..end_dim`` of the per-sample shape (a view, no copy)."""
@@ -22,6 +25,7 @@ class Flatten(Layer):
     start_dim: int = 0
     end_dim: int = -1
     kind: ClassVar[str] = "Flatten"
+    is_view: ClassVar[bool] = True
 
     def output_shape(self, inputs: tuple[Shape, ...]) -> Shape:
         (shape,) = inputs
@@ -29,12 +33,14 @@ class Flatten(Layer):
         return (*shape[:start], math.prod(shape[start:end + 1]), *shape[end + 1:])
 
 
+@layer_kind
 @dataclass(frozen=True)
 class Reshape(Layer):
     """Reshape to ``shape`` (per sample; one ``-1`` allowed). A view, no copy."""
 
     shape: Shape
     kind: ClassVar[str] = "Reshape"
+    is_view: ClassVar[bool] = True
 
     def output_shape(self, inputs: tuple[Shape, ...]) -> Shape:
         (shape,) = inputs
@@ -51,12 +57,14 @@ class Reshape(Layer):
         return self.shape
 
 
+@layer_kind
 @dataclass(frozen=True)
 class Permute(Layer):
     """Reorders the per-sample dimensions (``Transpose``). Treated as a view, as in PyTorch."""
 
     dims: Shape
     kind: ClassVar[str] = "Permute"
+    is_view: ClassVar[bool] = True
 
     def output_shape(self, inputs: tuple[Shape, ...]) -> Shape:
         (shape,) = inputs
@@ -66,6 +74,7 @@ class Permute(Layer):
         return tuple(shape[d] for d in self.dims)
 
 
+@layer_kind
 @dataclass(frozen=True)
 class Concat(Layer):
     """Concatenation along ``dim`` of the per-sample shapes (a new tensor)."""
@@ -85,6 +94,7 @@ class Concat(Layer):
         return (*first[:dim], sum(s[dim] for s in inputs), *first[dim + 1:])
 
 
+@layer_kind
 @dataclass(frozen=True)
 class ClassToken(Layer):
     """Prepends a learned class token to a ``(L, E)`` sequence (ViT): ``(L, E) -> (L+1, E)``."""
@@ -100,6 +110,7 @@ class ClassToken(Layer):
         return (shape[0] + 1, shape[1])
 
 
+@layer_kind
 @dataclass(frozen=True)
 class PositionalEmbedding(Layer):
     """Adds a learned positional embedding of shape ``(L, E)`` to the sequence."""
@@ -115,15 +126,55 @@ class PositionalEmbedding(Layer):
         return shape
 
 
+@layer_kind
 @dataclass(frozen=True)
 class SelectToken(Layer):
     """Takes token ``index`` of a ``(L, E)`` sequence (``x[:, 0]`` in ViT): a view."""
 
     index: int = 0
     kind: ClassVar[str] = "SelectToken"
+    is_view: ClassVar[bool] = True
 
     def output_shape(self, inputs: tuple[Shape, ...]) -> Shape:
         (shape,) = inputs
         if len(shape) < 2 or not -shape[0] <= self.index < shape[0]:
             raise ShapeError(f"cannot take token {self.index} of shape {shape}")
         return shape[1:]
+
+
+# Builder methods (``NetworkBuilder.<name>``).
+
+
+@builder_method("flatten")
+def flatten(net, x: str, start_dim: int = 0, end_dim: int = -1, name: str | None = None) -> str:
+    return net.add(Flatten(start_dim, end_dim), x, name=name)
+
+
+@builder_method("reshape")
+def reshape(net, x: str, shape: Shape, name: str | None = None) -> str:
+    return net.add(Reshape(tuple(shape)), x, name=name)
+
+
+@builder_method("permute")
+def permute(net, x: str, dims: Shape, name: str | None = None) -> str:
+    return net.add(Permute(tuple(dims)), x, name=name)
+
+
+@builder_method("concat")
+def concat(net, *tensors: str, dim: int = 0, name: str | None = None) -> str:
+    return net.add(Concat(dim), *tensors, name=name)
+
+
+@builder_method("class_token")
+def class_token(net, x: str, name: str | None = None) -> str:
+    return net.add(ClassToken(net.shape(x)[-1]), x, name=name)
+
+
+@builder_method("positional_embedding")
+def positional_embedding(net, x: str, name: str | None = None) -> str:
+    return net.add(PositionalEmbedding(*net.shape(x)), x, name=name)
+
+
+@builder_method("select_token")
+def select_token(net, x: str, index: int = 0, name: str | None = None) -> str:
+    return net.add(SelectToken(index), x, name=name)

@@ -1,0 +1,34 @@
+"""The fused layer of the inference view: a kernel with the layers folded into its epilogue."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from simulator.model.layers.base import Layer, Shape, layer_kind
+
+
+@layer_kind
+@dataclass(frozen=True)
+class Fused(Layer):
+    """A convolution, linear or element-wise layer with the layers folded into it (``epilogue``)."""
+
+    base: Layer
+    epilogue: tuple[Layer, ...]
+    #: per-sample input shapes of the epilogue layers, for their costs
+    epilogue_shapes: tuple[Shape, ...]
+
+    @property
+    def kind(self) -> str:  # type: ignore[override]
+        return self.base.kind
+
+    @property
+    def display_kind(self) -> str:
+        return self.base.display_kind
+
+    def output_shape(self, inputs: tuple[Shape, ...]) -> Shape:
+        return self.base.output_shape(inputs)
+
+    @property
+    def efficiency_class(self) -> str:  # type: ignore[override]
+        """A fused layer runs as its base kernel."""
+        return self.base.efficiency_class
