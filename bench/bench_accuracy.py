@@ -23,12 +23,11 @@ import tempfile
 import time
 from pathlib import Path
 
-from simulator.networks import NETWORKS
-
 from simulator.calibration import harness as mb
 from simulator.calibration.calibrate import calibrate
 from simulator.calibration.session import require_onnxruntime
 from simulator.calibration.validate import validate
+from simulator.catalog import NETWORKS
 from simulator.hardware.loader import load_device
 from simulator.onnx.writer import export_onnx
 

@@ -11,8 +11,7 @@ from __future__ import annotations
 
 import timeit
 
-from simulator.networks import NETWORKS
-
+from simulator.catalog import NETWORKS
 from simulator.model.counts import count_network
 from simulator.model.fusion import inference_view
 from simulator.model.layers import elements

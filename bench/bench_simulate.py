@@ -15,8 +15,8 @@ from __future__ import annotations
 import timeit
 
 import numpy as np
-from simulator.networks import NETWORKS
 
+from simulator.catalog import NETWORKS
 from simulator.engine.energy import layer_energy
 from simulator.engine.timing import roofline_timing
 from simulator.engine.workload import build_workload

@@ -15,9 +15,9 @@ from __future__ import annotations
 
 import torch
 import torchvision
-from simulator.networks import NETWORKS
 from torch.utils.flop_counter import FlopCounterMode
 
+from simulator.catalog import NETWORKS
 from simulator.model.counts import count_network
 
 TORCHVISION_NAMES = {"vgg16", "vgg11", "vgg13", "vgg19", "vgg16_bn", "resnet18", "resnet34", "resnet50",

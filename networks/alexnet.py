@@ -8,8 +8,10 @@ normalization, 96/256/384/384/256 channels. This is the lecture's network (61M p
 from __future__ import annotations
 
 from simulator.model.graph import Network, NetworkBuilder
+from simulator.model.registry import register_network
 
 
+@register_network
 def alexnet(resolution: int = 224, num_classes: int = 1000) -> Network:
     """The lecture's AlexNet on a ``3×resolution×resolution`` image."""
     net = NetworkBuilder("alexnet", (3, resolution, resolution))

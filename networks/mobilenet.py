@@ -8,6 +8,7 @@ Parameter count matches torchvision at width 1.0 (3,504,872).
 from __future__ import annotations
 
 from simulator.model.graph import Network, NetworkBuilder
+from simulator.model.registry import register_network
 
 # expansion t, output channels c, repeats n, first stride s (the paper's Table 2)
 INVERTED_RESIDUAL_SETTING = ((1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 4, 2),
@@ -44,6 +45,7 @@ def _inverted_residual(net: NetworkBuilder, x: str, out_channels: int, stride: i
     return out
 
 
+@register_network
 def mobilenet_v2(resolution: int = 224, num_classes: int = 1000, width_mult: float = 1.0) -> Network:
     """torchvision's MobileNetV2 with a width multiplier (channels rounded to multiples of 8)."""
     name = "mobilenet_v2" if width_mult == 1.0 else f"mobilenet_v2_{width_mult:g}"

@@ -9,6 +9,7 @@ Parameter counts match torchvision (resnet50: 25,557,032).
 from __future__ import annotations
 
 from simulator.model.graph import Network, NetworkBuilder
+from simulator.model.registry import register_network
 
 
 def _conv_bn(net: NetworkBuilder, x: str, channels: int, kernel: int, stride: int, prefix: str,
@@ -58,30 +59,37 @@ def resnet(name: str, blocks: tuple[int, int, int, int], bottleneck: bool, resol
     return net.build()
 
 
+@register_network
 def resnet18(resolution: int = 224, num_classes: int = 1000) -> Network:
     return resnet("resnet18", (2, 2, 2, 2), False, resolution, num_classes)
 
 
+@register_network
 def resnet34(resolution: int = 224, num_classes: int = 1000) -> Network:
     return resnet("resnet34", (3, 4, 6, 3), False, resolution, num_classes)
 
 
+@register_network
 def resnet50(resolution: int = 224, num_classes: int = 1000) -> Network:
     return resnet("resnet50", (3, 4, 6, 3), True, resolution, num_classes)
 
 
+@register_network
 def resnet101(resolution: int = 224, num_classes: int = 1000) -> Network:
     return resnet("resnet101", (3, 4, 23, 3), True, resolution, num_classes)
 
 
+@register_network
 def resnet152(resolution: int = 224, num_classes: int = 1000) -> Network:
     return resnet("resnet152", (3, 8, 36, 3), True, resolution, num_classes)
 
 
+@register_network
 def resnext50_32x4d(resolution: int = 224, num_classes: int = 1000) -> Network:
     return resnet("resnext50_32x4d", (3, 4, 6, 3), True, resolution, num_classes, groups=32,
                   width_per_group=4)
 
 
+@register_network
 def wide_resnet50_2(resolution: int = 224, num_classes: int = 1000) -> Network:
     return resnet("wide_resnet50_2", (3, 4, 6, 3), True, resolution, num_classes, width_per_group=128)

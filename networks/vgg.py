@@ -8,6 +8,7 @@ Parameter counts match torchvision (vgg16: 138,357,544).
 from __future__ import annotations
 
 from simulator.model.graph import Network, NetworkBuilder
+from simulator.model.registry import register_network
 
 CONFIGS: dict[str, list[int | str]] = {
     "vgg11": [64, "M", 128, "M", 256, 256, "M", 512, 512, "M", 512, 512, "M"],
@@ -46,21 +47,26 @@ def vgg(config: str, resolution: int = 224, num_classes: int = 1000, batch_norm:
     return net.build()
 
 
+@register_network
 def vgg11(resolution: int = 224, num_classes: int = 1000) -> Network:
     return vgg("vgg11", resolution, num_classes)
 
 
+@register_network
 def vgg13(resolution: int = 224, num_classes: int = 1000) -> Network:
     return vgg("vgg13", resolution, num_classes)
 
 
+@register_network
 def vgg16(resolution: int = 224, num_classes: int = 1000) -> Network:
     return vgg("vgg16", resolution, num_classes)
 
 
+@register_network
 def vgg19(resolution: int = 224, num_classes: int = 1000) -> Network:
     return vgg("vgg19", resolution, num_classes)
 
 
+@register_network
 def vgg16_bn(resolution: int = 224, num_classes: int = 1000) -> Network:
     return vgg("vgg16", resolution, num_classes, batch_norm=True)

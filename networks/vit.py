@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from simulator.errors import ShapeError
 from simulator.model.graph import Network, NetworkBuilder
+from simulator.model.registry import register_network
 
 
 def vision_transformer(name: str, patch_size: int, num_layers: int, num_heads: int, hidden_dim: int,
@@ -41,17 +42,21 @@ def vision_transformer(name: str, patch_size: int, num_layers: int, num_heads: i
     return net.build()
 
 
+@register_network
 def vit_b_16(resolution: int = 224, num_classes: int = 1000) -> Network:
     return vision_transformer("vit_b_16", 16, 12, 12, 768, 3072, resolution, num_classes)
 
 
+@register_network
 def vit_b_32(resolution: int = 224, num_classes: int = 1000) -> Network:
     return vision_transformer("vit_b_32", 32, 12, 12, 768, 3072, resolution, num_classes)
 
 
+@register_network
 def vit_l_16(resolution: int = 224, num_classes: int = 1000) -> Network:
     return vision_transformer("vit_l_16", 16, 24, 16, 1024, 4096, resolution, num_classes)
 
 
+@register_network
 def vit_l_32(resolution: int = 224, num_classes: int = 1000) -> Network:
     return vision_transformer("vit_l_32", 32, 24, 16, 1024, 4096, resolution, num_classes)

@@ -1,41 +1,67 @@
-"""Finding networks by name (the built-in definitions in ``networks``) or by file path (ONNX)."""
+"""Finding a network: a built-in name (the definitions in :mod:`simulator.networks`) or an ONNX path.
+
+Built-in networks register themselves (:func:`simulator.model.registry.register_network`);
+importing :mod:`simulator.networks` here registers all of them.
+"""
 
 from __future__ import annotations
 
+import inspect
 from pathlib import Path
 
+import simulator.networks  # noqa: F401  (registers the built-in networks)
 from simulator.errors import SimulatorError, UnknownNameError
 from simulator.model.graph import Network
-from simulator.networks import NETWORKS
+from simulator.model.registry import NETWORKS, NetworkFunction, network_names
 
 
-def available_networks() -> list[str]:
-    """Names of the built-in networks."""
-    return sorted(NETWORKS)
+def available_networks(pattern: str = "*") -> list[str]:
+    """Names of the built-in networks matching the shell-style ``pattern`` (``"resnet*"``)."""
+    return network_names(pattern)
 
 
 def is_network_path(name_or_path: str | Path) -> bool:
     return str(name_or_path).lower().endswith(".onnx")
 
 
+def network_function(name: str) -> NetworkFunction:
+    """The function that builds the built-in network ``name``; unknown names suggest close ones."""
+    if not isinstance(name, str):
+        raise SimulatorError(f"a network is a built-in name, an .onnx path or a Network, got {name!r}")
+    if name not in NETWORKS:
+        raise UnknownNameError("network", name, NETWORKS)
+    return NETWORKS[name]
+
+
+def network_parameters(name: str) -> dict[str, object]:
+    """The keyword parameters of built-in network ``name`` and their defaults."""
+    return {p.name: p.default for p in inspect.signature(network_function(name)).parameters.values()
+            if p.default is not inspect.Parameter.empty}
+
+
+def _check_resolution(resolution: object) -> None:
+    if isinstance(resolution, bool) or not isinstance(resolution, int) or resolution < 1:
+        raise SimulatorError(f"resolution must be a positive integer, got {resolution!r}")
+
+
 def build_network(name_or_path: str | Path, resolution: int | None = None, batch: int = 1) -> Network:
     """A built-in network by name (at ``resolution`` if given) or an ONNX model by path.
 
     ``batch`` only resolves a symbolic batch dimension of an ONNX model; counts take the batch
-    separately.
+    separately. An ONNX model has the input size it was exported with: ``resolution`` is refused.
     """
-    if is_network_path(name_or_path):
+    if isinstance(name_or_path, Path) or is_network_path(name_or_path):
         path = Path(name_or_path)
+        if resolution is not None:
+            raise SimulatorError(f"resolution applies to built-in networks, not to the ONNX model "
+                                 f"{str(path)!r} (its input size is fixed when it is exported)")
         if not path.is_file():
             raise SimulatorError(f"ONNX model {str(path)!r} does not exist")
         from simulator.onnx.reader import import_onnx  # optional extra, imported on demand
 
         return import_onnx(path, batch=batch)
-    name = str(name_or_path)
-    if name not in NETWORKS:
-        raise UnknownNameError("network", name, NETWORKS)
+    function = network_function(name_or_path)
     if resolution is None:
-        return NETWORKS[name]()
-    if isinstance(resolution, bool) or not isinstance(resolution, int) or resolution < 1:
-        raise SimulatorError(f"resolution must be a positive integer, got {resolution!r}")
-    return NETWORKS[name](resolution=resolution)
+        return function()
+    _check_resolution(resolution)
+    return function(resolution=resolution)

@@ -1,11 +1,11 @@
 """Network counts: the lecture's AlexNet table, activations and peak on chains and DAGs, exact ints."""
 
 import pytest
-from simulator.networks.alexnet import alexnet
 
 from simulator.errors import SimulatorError
 from simulator.model.counts import count_network, live_activations
 from simulator.model.graph import NetworkBuilder
+from simulator.networks.alexnet import alexnet
 
 # The lecture's AlexNet table: (layer, output C×H×W, weights with bias ignored, MACs)
 LECTURE_ALEXNET = [

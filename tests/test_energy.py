@@ -10,8 +10,8 @@ fp32 add 0.9 pJ, fp32 mult 3.7 pJ, 32-bit register file 1 pJ, SRAM 5 pJ, DRAM 64
 from __future__ import annotations
 
 import pytest
-from simulator.networks import NETWORKS
 
+from simulator.catalog import NETWORKS
 from simulator.hardware.loader import available_devices, resolve_device
 from simulator.model.counts import count_network
 from simulator.model.graph import NetworkBuilder

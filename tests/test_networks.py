@@ -7,13 +7,13 @@ a live PyTorch where one is installed.
 """
 
 import pytest
-from simulator.networks import NETWORKS
-from simulator.networks.mobilenet import make_divisible, mobilenet_v2
-from simulator.networks.vit import vit_b_16, vit_l_16
 
+from simulator.catalog import NETWORKS
 from simulator.errors import ShapeError
 from simulator.model.counts import count_network
 from simulator.model.fusion import inference_view
+from simulator.networks.mobilenet import make_divisible, mobilenet_v2
+from simulator.networks.vit import vit_b_16, vit_l_16
 
 # name: (num_params, _ops in GMACs) at 224×224
 TORCHVISION = {

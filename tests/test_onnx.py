@@ -9,15 +9,15 @@ import pytest
 onnx = pytest.importorskip("onnx")
 ort = pytest.importorskip("onnxruntime")
 from onnx import TensorProto, helper, numpy_helper  # noqa: E402
-from simulator.networks import NETWORKS  # noqa: E402
-from simulator.networks.vit import vision_transformer  # noqa: E402
 
+from simulator.catalog import NETWORKS  # noqa: E402
 from simulator.cli import main  # noqa: E402
 from simulator.errors import SimulatorError  # noqa: E402
 from simulator.model.counts import count_network  # noqa: E402
 from simulator.model.formulas import ZERO_COST, LayerCost, layer_cost  # noqa: E402
 from simulator.model.graph import NetworkBuilder  # noqa: E402
 from simulator.model.layers import LAYER_KINDS, Fused, GenericOp, Unsupported  # noqa: E402
+from simulator.networks.vit import vision_transformer  # noqa: E402
 from simulator.onnx.reader import (  # noqa: E402
     UnsupportedOperatorWarning,
     import_onnx,

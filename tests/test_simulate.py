@@ -23,8 +23,8 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from simulator.networks import NETWORKS
 
+from simulator.catalog import NETWORKS
 from simulator.cli import main
 from simulator.engine.timing import roofline_timing
 from simulator.engine.workload import build_workload

@@ -1,0 +1,40 @@
+"""Built-in networks by name: each registers itself with :func:`register_network` where it is defined.
+
+As timm's ``@register_model``: the decorated function builds the network from its natural
+keyword parameters (``resolution``, ``num_classes``, ``seq_len``, ...) and is listed under its own
+name (or the one given). The definitions live in the repository's ``networks/`` folder, installed
+as :mod:`simulator.networks`; :mod:`simulator.catalog` imports them and looks names up.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from collections.abc import Callable
+from typing import TypeVar
+
+from simulator.model.graph import Network
+
+NetworkFunction = Callable[..., Network]
+F = TypeVar("F", bound=NetworkFunction)
+
+#: name -> the function that builds the network
+NETWORKS: dict[str, NetworkFunction] = {}
+
+
+def register_network(function: F | None = None, *, name: str | None = None) -> F | Callable[[F], F]:
+    """Registers ``function`` under ``name`` (default: the function's own name); names are unique.
+
+    Use as ``@register_network`` or ``@register_network(name="...")``.
+    """
+    def register(function: F) -> F:
+        key = name or function.__name__
+        if key in NETWORKS and NETWORKS[key] is not function:
+            raise RuntimeError(f"network {key!r} is registered twice")
+        NETWORKS[key] = function
+        return function
+    return register(function) if function is not None else register
+
+
+def network_names(pattern: str = "*") -> list[str]:
+    """Registered names matching the shell-style ``pattern`` (``efficientvit_*``), sorted."""
+    return sorted(fnmatch.filter(NETWORKS, pattern))
