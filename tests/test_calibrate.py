@@ -7,12 +7,13 @@ from __future__ import annotations
 import datetime
 import json
 import math
+import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from simulator.calibration.fit import fit_kernel_efficiency, modelled_latency_s, nelder_mead
+from simulator.calibration.fit import PRIOR_WEIGHT, fit_kernel_efficiency, modelled_latency_s
 from simulator.calibration.harness import TimingStats, time_quietly
 from simulator.calibration.kernel_cases import KernelCase, case_network, kernel_suite, weight_copies
 from simulator.cli import main
@@ -57,9 +58,9 @@ def test_fit_tolerates_noise():
 def test_the_fitted_formula_is_the_simulators_calibrated_time(tmp_path):
     from simulator.calibration.calibrate import ideal_times
     from simulator.calibration.kernel_cases import probe_index
+    from simulator.engine.configs import hardware_arrays
     from simulator.engine.timing import roofline_timing
     from simulator.engine.workload import build_workload
-    from simulator.simulate import hardware_arrays
 
     device = load_device(write(tmp_path, DEVICE + EFFICIENCY))
     for case in (KernelCase("conv", (64, 28, 28), 2, out=64, kernel=3, activation="relu"),  # compute-bound
@@ -81,16 +82,82 @@ def test_an_undetermined_fraction_is_pulled_towards_one():
     assert fitted.bandwidth_fraction > 0.9
 
 
+@pytest.mark.parametrize("true", [
+    TRUE,
+    KernelEfficiency(compute_fraction=0.9, bandwidth_fraction=0.3, overhead_s=0.0),  # no overhead
+    KernelEfficiency(compute_fraction=0.2, bandwidth_fraction=1.0, overhead_s=5e-6),  # fraction at its bound
+    KernelEfficiency(compute_fraction=1.0, bandwidth_fraction=1.0, overhead_s=100e-6),  # ideal + launch cost
+    KernelEfficiency(compute_fraction=0.05, bandwidth_fraction=0.6, overhead_s=2e-6),  # far from the peak
+])
+def test_fit_recovers_known_parameters_of_the_max_model(true):
+    rng = np.random.default_rng(3)
+    t_compute = 10 ** rng.uniform(-6, -2, 40)
+    t_memory = t_compute * 10 ** rng.uniform(-1.5, 1.5, 40)  # both sides of the ridge
+    fitted = fit_kernel_efficiency(t_compute, t_memory, modelled_latency_s(t_compute, t_memory, true))
+    assert fitted.compute_fraction == pytest.approx(true.compute_fraction, rel=0.01)
+    assert fitted.bandwidth_fraction == pytest.approx(true.bandwidth_fraction, rel=0.01)
+    # 2%: the prior shifts a 2 µs overhead on kernels of 20 µs and more by a few ns; 10 ns is "none"
+    assert fitted.overhead_s == pytest.approx(true.overhead_s, rel=0.02, abs=1e-8)
+
+
+def additive_times(ratio_decades: tuple[float, float], seed: int) -> tuple[np.ndarray, ...]:
+    """Times of a model other than the fitted one: ``T_compute / 0.5 + T_memory / 0.7 + 20 µs``
+    (compute and memory in series, not overlapped), with 3% log-normal noise; T_memory / T_compute
+    is 10^±u for u uniform in ``ratio_decades``."""
+    rng = np.random.default_rng(seed)
+    t_compute = 10 ** rng.uniform(-6, -2, 60)
+    t_memory = t_compute * 10 ** (rng.choice([-1, 1], 60) * rng.uniform(*ratio_decades, 60))
+    measured = (t_compute / 0.5 + t_memory / 0.7 + 20e-6) * np.exp(0.03 * rng.standard_normal(60))
+    return t_compute, t_memory, measured
+
+
+def test_fit_to_another_model_predicts_its_times_away_from_the_ridge():
+    # T_memory / T_compute beyond 10^±1.5: the sum and the max differ by at most 1/30 (3%)
+    t_compute, t_memory, measured = additive_times((1.5, 2.5), seed=4)
+    fitted = fit_kernel_efficiency(t_compute, t_memory, measured)
+    log_error = np.log(modelled_latency_s(t_compute, t_memory, fitted) / measured)
+    assert np.sqrt(np.mean(log_error**2)) < 0.04  # 3% noise plus at most 3% model difference
+    assert np.abs(log_error).max() < 0.1  # every prediction within about 10%
+    assert (fitted.compute_fraction, fitted.bandwidth_fraction) == pytest.approx((0.5, 0.7), rel=0.05)
+
+
+def test_fit_to_another_model_is_the_best_max_model_near_the_ridge():
+    # at the ridge the sum is twice the max: no max model fits, the fit must still be the best one
+    t_compute, t_memory, measured = additive_times((0.0, 1.5), seed=5)
+    fitted = fit_kernel_efficiency(t_compute, t_memory, measured)
+
+    def objective(compute_fraction, bandwidth_fraction, overhead_s):  # as in simulator.calibration.fit
+        model = np.maximum(t_compute[:, None] / compute_fraction, t_memory[:, None] / bandwidth_fraction)
+        log_error = np.log((model + overhead_s) / measured[:, None])
+        prior = PRIOR_WEIGHT * (np.log(compute_fraction) ** 2 + np.log(bandwidth_fraction) ** 2)
+        return np.mean(log_error**2, axis=0) + prior
+
+    c, b, o = (grid.ravel() for grid in np.meshgrid(np.linspace(0.2, 1.0, 41), np.linspace(0.2, 1.0, 41),
+                                                    np.linspace(0.0, 60e-6, 31)))
+    best_on_grid = objective(c, b, o).min()
+    found = objective(np.array([fitted.compute_fraction]), np.array([fitted.bandwidth_fraction]),
+                      np.array([fitted.overhead_s]))[0]
+    assert found <= best_on_grid + 1e-6  # at least as good as a brute-force search (50,000 points)
+    log_error = np.log(modelled_latency_s(t_compute, t_memory, fitted) / measured)
+    assert np.sqrt(np.mean(log_error**2)) < 0.25 and np.abs(log_error).max() < np.log(2)  # within 2x
+
+
+def test_a_layer_without_work_costs_no_overhead():
+    zero = modelled_latency_s(np.array([0.0, 1e-3]), np.array([0.0, 0.0]), TRUE)
+    assert zero.tolist() == [0.0, 1e-3 / TRUE.compute_fraction + TRUE.overhead_s]  # a view costs nothing
+
+
+def test_fit_without_scipy_says_how_to_install_it(monkeypatch):
+    monkeypatch.setitem(sys.modules, "scipy.optimize", None)  # makes the import fail
+    with pytest.raises(SimulatorError, match="needs SciPy: pip install"):
+        fit_kernel_efficiency(*synthetic_times())
+
+
 def test_fit_errors_name_the_problem():
     with pytest.raises(SimulatorError, match="at least one case"):
         fit_kernel_efficiency([], [], [])
     with pytest.raises(SimulatorError, match="greater than 0"):
         fit_kernel_efficiency([1e-3], [1e-3], [0.0])
-
-
-def test_nelder_mead_finds_the_minimum_of_a_quadratic():
-    best = nelder_mead(lambda x: float((x[0] - 1) ** 2 + 10 * (x[1] + 2) ** 2), np.array([0.0, 0.0]))
-    assert best == pytest.approx([1.0, -2.0], abs=1e-4)
 
 
 def test_timing_stats_are_median_and_quartiles():
@@ -103,6 +170,27 @@ def test_timing_stats_are_median_and_quartiles():
 def test_time_quietly_returns_the_requested_runs():
     stats = time_quietly(lambda: sum(range(100)), warmup=1, repeats=4, patience_s=0.0)
     assert stats.repeats == 4 and stats.median_s > 0
+
+
+def test_calibration_modules_import_each_other_one_way_only():
+    import ast
+    import graphlib
+
+    import simulator.calibration as package
+
+    folder = Path(package.__file__).parent
+    graph = {}
+    for path in folder.glob("*.py"):
+        imported = set()
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            module = node.module or "" if isinstance(node, ast.ImportFrom) else ""
+            if module == "simulator.calibration":
+                imported |= {alias.name for alias in node.names}
+            elif module.startswith("simulator.calibration."):
+                imported.add(module.rpartition(".")[2])
+        graph[path.stem] = imported
+    assert graph["harness"] == set()  # the bottom of the stack
+    tuple(graphlib.TopologicalSorter(graph).static_order())  # raises CycleError on a cycle
 
 
 # --- the [efficiency] table of device files -----------------------------------------------------
@@ -204,6 +292,29 @@ def test_a_measured_machine_is_written_as_a_valid_profile(tmp_path):
     assert register_file.bandwidth_bytes_per_s == pytest.approx(REGISTER_BYTES_PER_OP * 150e9, rel=1e-3)
     assert device.efficiency.classes["conv"].overhead_s == pytest.approx(TRUE.overhead_s, rel=1e-3)
     assert device.efficiency.source == "synthetic"
+
+
+def test_any_cpu_name_and_note_survive_the_profile_file(tmp_path):
+    from simulator.calibration.roofs import MachineMeasurement, profile_toml, write_profile
+
+    odd = 'CPU "x" \\ [y] = z # not a comment\n\tµ'
+    machine = MachineMeasurement(
+        cpu=odd, threads=1, measured_at="2026-01-02 03:04 UTC", versions="test", vector_register_bytes=512,
+        numpy_fp32_ops_per_s=1e9, ort_fp32_ops_per_s=1e9, int8_ops_per_s=2e9,
+        measured_levels=(("dram", 2**30, 1e9, odd),), foreign_cores=0.0)
+    device = load_device(write_profile(tmp_path / "odd.toml", profile_toml(machine, "odd")))
+    assert device.description.startswith(odd) and odd in device.source
+    assert device.peak_ops_per_s == {"fp32": 1e9, "int8": 2e9}
+
+
+def test_profiles_are_written_atomically(tmp_path):
+    from simulator.calibration.roofs import write_profile
+
+    path = write_profile(tmp_path / "sub" / "p.toml", 'name = "old"\n')  # creates the folder
+    with pytest.raises(TypeError):
+        write_profile(path, b"not text")  # fails while writing
+    assert path.read_text(encoding="utf-8") == 'name = "old"\n'  # the old profile is kept
+    assert [p.name for p in path.parent.iterdir()] == ["p.toml"]  # and no temporary file is left
 
 
 # --- single-operator cases ----------------------------------------------------------------------

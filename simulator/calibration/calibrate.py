@@ -61,13 +61,19 @@ from simulator.calibration.kernel_cases import (
     probe_index,
     weight_copies,
 )
-from simulator.calibration.roofs import MachineMeasurement, device_of, measure_machine, profile_toml
+from simulator.calibration.roofs import (
+    MachineMeasurement,
+    device_of,
+    measure_machine,
+    profile_toml,
+    write_profile,
+)
+from simulator.engine.configs import hardware_arrays
 from simulator.engine.timing import roofline_timing
 from simulator.engine.workload import build_workload
 from simulator.errors import SimulatorError
 from simulator.hardware.device import Device, KernelEfficiency
 from simulator.hardware.loader import load_device
-from simulator.simulate import hardware_arrays
 
 # --- kernels ------------------------------------------------------------------------------------
 
@@ -126,8 +132,8 @@ def measure_kernels(cases: Sequence[KernelCase], device: Device, threads: int | 
     other processes slows one pass of a case, not all of its runs; and a case measured while other
     processes were busy is measured again (up to ``attempts`` times, after waiting for a quiet
     moment; ``patience_s`` bounds the waiting in all). Weight-heavy cases run as copies with
-    ``evict_bytes`` of weights in all (:func:`~simulator.calibration.kernel_cases.weight_copies`). Cases longer
-    than :data:`LONG_CASE_S` on the ideal roofline of ``device`` get fewer repeats.
+    ``evict_bytes`` of weights in all (:func:`~simulator.calibration.kernel_cases.weight_copies`).
+    Cases longer than :data:`LONG_CASE_S` on the ideal roofline of ``device`` get fewer repeats.
     """
     rng = np.random.default_rng(0)
     best: list[mb.TimingStats | None] = [None] * len(cases)
@@ -226,6 +232,5 @@ def calibrate(output: str | Path, quick: bool = False, threads: int | None = Non
               f"median ONNX Runtime kernel time of single-operator models (cases per class: "
               f"{', '.join(f'{c} {n}' for c, n in counts.items() if c != 'default')}; default: all "
               f"{len(samples)}).")
-    output.parent.mkdir(parents=True, exist_ok=True)
-    output.write_text(profile_toml(machine, output.stem, efficiency, source), encoding="utf-8")
+    write_profile(output, profile_toml(machine, output.stem, efficiency, source))
     return Calibration(machine, tuple(samples), efficiency, load_device(output), output)

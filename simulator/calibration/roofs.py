@@ -1,6 +1,6 @@
 """This machine's roofs, measured, and the device profile file that holds them.
 
-Measured with :mod:`simulator.calibration.harness` in the manner of the Empirical Roofline Toolkit, whose
+Measured with :mod:`simulator.calibration.microbench` in the manner of the Empirical Roofline Toolkit, whose
 roofs are the best rates any of its kernels reaches:
 
 * fp32 peak: the best of NumPy's and ONNX Runtime's matrix products and of the calibration's
@@ -19,23 +19,30 @@ When other processes kept the CPUs busy, the measurement is repeated after a qui
 each figure keeps its best value.
 
 :func:`profile_toml` writes a measurement (and a fitted efficiency model, see
-:mod:`simulator.calibration.calibrate`) in the device file format of :mod:`simulator.hardware.loader`, with the
-date, CPU, library versions, thread count and how busy other processes kept the machine.
+:mod:`simulator.calibration.calibrate`) in the device file format of :mod:`simulator.hardware.loader`
+with ``tomli-w`` (correct quoting and escaping of any CPU name or note, unlike text pasted together),
+with the date, CPU, library versions, thread count and how busy other processes kept the machine
+in ``source`` strings; :func:`write_profile` writes it atomically. Writing needs ``tomli-w`` (the
+``validate`` extra).
 """
 
 from __future__ import annotations
 
 import datetime
+import os
 import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from simulator.calibration import harness as mb
+from simulator.calibration import microbench as bench
 from simulator.calibration import session as ort
+from simulator.errors import SimulatorError
 from simulator.hardware.device import Device, KernelEfficiency
 from simulator.hardware.loader import load_device
 
@@ -113,7 +120,7 @@ def _vector_register_bytes() -> int:
 
 def _int8_ops_per_s(n: int, threads: int) -> float | None:
     try:
-        return mb.ort_matmul_ops_per_s(n, threads, integer=True)
+        return bench.ort_matmul_ops_per_s(n, threads, integer=True)
     except Exception:  # no int8 kernel in this build of ONNX Runtime: leave int8 out
         return None
 
@@ -124,12 +131,13 @@ def _measure_roofs(quick: bool, threads: int, caches: Sequence[mb.CacheLevel], d
     moved, trials, n = (2e7, 2, 384) if quick else (4e8, 5, 2048)
 
     def stream(working_set: int, per_thread: bool) -> float:
-        multi = mb.copy_bytes_per_s(working_set * (threads if per_thread else 1), threads, moved, trials)
-        single = mb.copy_bytes_per_s(working_set, 1, moved, trials)
-        return max(multi, single, mb.matvec_bytes_per_s(working_set * (threads if per_thread else 1), trials))
+        spread = working_set * (threads if per_thread else 1)
+        multi = bench.copy_bytes_per_s(spread, threads, moved, trials)
+        single = bench.copy_bytes_per_s(working_set, 1, moved, trials)
+        return max(multi, single, bench.matvec_bytes_per_s(spread, trials))
 
-    figures = {"int8": _int8_ops_per_s(n, threads), "numpy": mb.numpy_matmul_ops_per_s(n),
-               "ort": mb.ort_matmul_ops_per_s(n, threads), "dram": stream(dram_set, per_thread=False)}
+    figures = {"int8": _int8_ops_per_s(n, threads), "numpy": bench.numpy_matmul_ops_per_s(n),
+               "ort": bench.ort_matmul_ops_per_s(n, threads), "dram": stream(dram_set, per_thread=False)}
     for cache in caches:
         figures[cache.name] = stream(_working_set(cache), per_thread=cache.instances > 1)
     return figures
@@ -186,50 +194,85 @@ def measure_machine(quick: bool = False, threads: int | None = None, attempts: i
 # --- the profile file ---------------------------------------------------------------------------
 
 _ENERGY_ENTRIES = {"dram": "dram-32bit", "register-file": "rf-32bit"}
+#: significant digits written for measured and fitted figures (their noise is far larger)
+_DIGITS = 4
 
 
-def _quote(text: str) -> str:
-    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+def _rounded(value: float) -> float:
+    return float(f"{value:.{_DIGITS}g}")
 
 
-def profile_toml(machine: MachineMeasurement, name: str,
-                 efficiency: dict[str, KernelEfficiency] | None = None, efficiency_source: str = "") -> str:
-    """The device profile of ``machine`` (and its efficiency model) as the text of a TOML file."""
+def profile_data(machine: MachineMeasurement, name: str,
+                 efficiency: dict[str, KernelEfficiency] | None = None,
+                 efficiency_source: str = "") -> dict[str, Any]:
+    """The device profile of ``machine`` (and its efficiency model) as the tables of a device file.
+
+    Every provenance note is a ``source`` string (a TOML writer keeps no comments), so the loaded
+    :class:`~simulator.hardware.device.Device` carries it too.
+    """
     how = (f"Measured by `roofline calibrate` on {machine.measured_at}: {machine.cpu}, {machine.threads} "
-           f"threads, {machine.versions}; other processes used {machine.foreign_cores:.2f} cores meanwhile")
-    lines = [f"# {how}.", "# Micro-benchmarks are noisy (more so on a shared machine): re-run to compare.",
-             f"name = {_quote(name)}",
-             f"description = {_quote(f'{machine.cpu}, {machine.threads} cores (this machine, CPU only)')}",
-             f"source = {_quote(how)}", "",
-             "[energy]", 'table = "horowitz-45nm"',
-             'source = "CPU energy is not measured: Horowitz 45 nm figures, unscaled, as a placeholder."',
-             "", "[peak]", f"fp32_giga_ops_per_s = {machine.fp32_ops_per_s / 1e9:.4g}"]
+           f"threads, {machine.versions}; other processes used {machine.foreign_cores:.2f} cores meanwhile. "
+           f"Micro-benchmarks are noisy (more so on a shared machine): re-run to compare.")
+    peak: dict[str, Any] = {"fp32_giga_ops_per_s": _rounded(machine.fp32_ops_per_s / 1e9)}
     peak_note = (f"the best of: 2 n^3 / t of fp32 matrix products, NumPy BLAS "
                  f"{machine.numpy_fp32_ops_per_s / 1e9:.1f} GFLOP/s and ONNX Runtime MatMul "
                  f"({machine.threads} threads) {machine.ort_fp32_ops_per_s / 1e9:.1f} GFLOP/s; the fastest "
                  f"convolution or Gemm of the calibration {machine.kernel_fp32_ops_per_s / 1e9:.1f} GFLOP/s")
     if machine.int8_ops_per_s:
-        lines.append(f"int8_giga_ops_per_s = {machine.int8_ops_per_s / 1e9:.4g}")
+        peak["int8_giga_ops_per_s"] = _rounded(machine.int8_ops_per_s / 1e9)
         peak_note += f". int8: ONNX Runtime MatMulInteger (u8 x s8) {machine.int8_ops_per_s / 1e9:.1f} GOP/s"
-    lines.append(f"source = {_quote(peak_note)}")
-    for level, capacity, bandwidth, note in (*machine.levels, machine.register_file):
-        entry = _ENERGY_ENTRIES.get(level, "sram-1mib-64bit")
-        stores = '[]' if level == "register-file" else '["weights", "activations"]'
-        lines += ["", "[[memory]]", f"name = {_quote(level)}", f"capacity_bytes = {capacity}",
-                  f"bandwidth_gb_per_s = {bandwidth / 1e9:.4g}", f"stores = {stores}",
-                  f"energy_table_entry = {_quote(entry)}", f"source = {_quote(note)}"]
+    peak["source"] = peak_note
+    memory = [{"name": level, "capacity_bytes": capacity, "bandwidth_gb_per_s": _rounded(bandwidth / 1e9),
+               "stores": [] if level == "register-file" else ["weights", "activations"],
+               "energy_table_entry": _ENERGY_ENTRIES.get(level, "sram-1mib-64bit"), "source": note}
+              for level, capacity, bandwidth, note in (*machine.levels, machine.register_file)]
+    data: dict[str, Any] = {
+        "name": name,
+        "description": f"{machine.cpu}, {machine.threads} cores (this machine, CPU only)",
+        "source": how,
+        "energy": {"table": "horowitz-45nm", "source": "CPU energy is not measured: Horowitz 45 nm figures, "
+                                                       "unscaled, as a placeholder."},
+        "peak": peak,
+        "memory": memory,
+    }
     if efficiency:
-        lines += ["", "[efficiency]", f"source = {_quote(efficiency_source)}"]
-        for cls, entry in efficiency.items():
-            lines += ["", f"[efficiency.{cls}]", f"compute_fraction = {entry.compute_fraction:.4g}",
-                      f"bandwidth_fraction = {entry.bandwidth_fraction:.4g}",
-                      f"overhead_us = {entry.overhead_s * 1e6:.4g}"]
-    return "\n".join(lines) + "\n"
+        data["efficiency"] = {"source": efficiency_source} | {
+            cls: {"compute_fraction": _rounded(entry.compute_fraction),
+                  "bandwidth_fraction": _rounded(entry.bandwidth_fraction),
+                  "overhead_us": _rounded(entry.overhead_s * 1e6)}
+            for cls, entry in efficiency.items()}
+    return data
+
+
+def profile_toml(machine: MachineMeasurement, name: str,
+                 efficiency: dict[str, KernelEfficiency] | None = None, efficiency_source: str = "") -> str:
+    """The device profile of ``machine`` (and its efficiency model) as the text of a TOML file
+    (:func:`profile_data`, written by ``tomli-w``)."""
+    try:
+        import tomli_w
+    except ModuleNotFoundError:
+        raise SimulatorError("writing a device profile needs tomli-w: pip install 'tomli-w>=1.0' "
+                             "(or the validate extra)") from None
+    return tomli_w.dumps(profile_data(machine, name, efficiency, efficiency_source))
+
+
+def write_profile(path: str | Path, text: str) -> Path:
+    """Writes ``text`` to ``path`` atomically: to a temporary file in the same folder, then
+    ``os.replace``, so that a reader never sees half a profile and a failed write keeps the old one."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as file:
+            file.write(text)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+    return path
 
 
 def device_of(machine: MachineMeasurement, name: str = "this-machine") -> Device:
     """The ideal-roofline device of ``machine`` (through the file format, so the file is valid)."""
     with tempfile.TemporaryDirectory() as folder:
-        path = Path(folder) / f"{name}.toml"
-        path.write_text(profile_toml(machine, name), encoding="utf-8")
-        return load_device(path)
+        return load_device(write_profile(Path(folder) / f"{name}.toml", profile_toml(machine, name)))

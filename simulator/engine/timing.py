@@ -11,7 +11,8 @@ For layer ``i`` at batch ``n``, with weights of ``b_w`` bits and activations of 
   traffic still costs energy;
 * ``latency = max(T_compute, T_memory)``, named compute- or memory-bound by the larger term.
   With a calibrated efficiency model (:mod:`simulator.engine.efficiency`) the peak and bandwidths are
-  derated per kernel class and a fixed overhead is added.
+  derated per kernel class and a fixed overhead is added
+  (:func:`~simulator.engine.efficiency.expected_latency_s`).
 
 A network's latency is the sum over its (inference-view) layers; throughput is ``n / latency``.
 All arrays are ``(configs, layers)`` or ``(configs, levels, layers)`` in SI units.
@@ -24,6 +25,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from simulator.engine.efficiency import expected_latency_s
 from simulator.engine.workload import Workload
 from simulator.model.formulas import OPS_PER_MAC
 
@@ -145,14 +147,18 @@ def roofline_timing(workload: Workload, hardware: HardwareArrays, batch: np.ndar
     levels, weight_bytes, activation_bytes = level_bytes(workload, hardware, batch, weight_bits,
                                                          activation_bits)
     compute_fraction, bandwidth_fraction, overhead_s = _efficiency_arrays(workload, hardware)
-    t_compute = ops / (hardware.peak_ops_per_s[:, None] * compute_fraction)
-    t_level = levels / (hardware.bandwidth_bytes_per_s[:, :, None] * bandwidth_fraction)
+    ideal_compute = ops / hardware.peak_ops_per_s[:, None]
+    ideal_level = levels / hardware.bandwidth_bytes_per_s[:, :, None]
     if hardware.operand_level is not None:
-        t_level[:, hardware.operand_level] = 0.0
-    t_memory = t_level.max(axis=1)
-    latency = np.maximum(t_compute, t_memory)
-    latency += np.where(latency > 0, overhead_s, 0.0)
-    return Timing(ops, weight_bytes, activation_bytes, levels, t_compute, t_level, t_memory, latency)
+        ideal_level[:, hardware.operand_level] = 0.0
+    ideal_memory = ideal_level.max(axis=1)
+    latency = expected_latency_s(ideal_compute, ideal_memory, compute_fraction, bandwidth_fraction,
+                                 overhead_s)
+    # the derated times, divided exactly as expected_latency_s divides them
+    t_compute = ideal_compute / compute_fraction
+    t_memory = ideal_memory / bandwidth_fraction
+    return Timing(ops, weight_bytes, activation_bytes, levels, t_compute, ideal_level / bandwidth_fraction,
+                  t_memory, latency)
 
 
 def _efficiency_arrays(workload: Workload, hardware: HardwareArrays) -> tuple[np.ndarray, ...]:
