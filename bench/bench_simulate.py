@@ -17,12 +17,13 @@ import timeit
 import numpy as np
 
 from simulator.catalog import NETWORKS
+from simulator.engine.configs import hardware_arrays
 from simulator.engine.energy import layer_energy
 from simulator.engine.timing import roofline_timing
 from simulator.engine.workload import build_workload
 from simulator.hardware.loader import resolve_device
 from simulator.model.counts import count_network
-from simulator.simulate import hardware_arrays, simulate
+from simulator.simulation import simulate
 
 
 def best_of(function, repeat: int = 7, number: int = 20) -> float:

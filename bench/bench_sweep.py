@@ -1,4 +1,4 @@
-"""Time a vectorized sweep of ResNet-50 against looping :func:`simulator.simulate.simulate`.
+"""Time a vectorized sweep of ResNet-50 against looping :func:`simulator.simulation.simulate`.
 
 The sweep: 2 devices x 11 batches (1..1024) x 3 precisions x 160 DRAM bandwidth scales
 (0.25x to 4x, log-spaced) = 10,560 configurations. The loop's total is estimated from a random
@@ -20,8 +20,8 @@ import numpy as np
 from simulator.catalog import build_network
 from simulator.hardware.device import Device
 from simulator.hardware.loader import resolve_device
-from simulator.simulate import simulate
-from simulator.sweep import sweep
+from simulator.simulation import simulate
+from simulator.sweeps import sweep
 
 DEVICES = ("jetson-agx-orin", "h100-sxm")
 BATCHES = tuple(2**k for k in range(11))

@@ -5,6 +5,9 @@ Bytes are always ``elements * bits / 8``, so sub-byte precisions (int4) work.
 
 from __future__ import annotations
 
+import numpy as np
+from numpy.typing import ArrayLike
+
 from simulator.errors import UnknownNameError
 
 PRECISION_BITS: dict[str, int] = {"fp32": 32, "fp16": 16, "bf16": 16, "int8": 8, "int4": 4}
@@ -26,3 +29,14 @@ def compute_precision(weight_precision: str, activation_precision: str) -> str:
     if bits_of(weight_precision) > bits_of(activation_precision):
         return weight_precision
     return activation_precision
+
+
+BITS_PER_BYTE = 8
+
+
+def storage_bytes(elements: ArrayLike, bits: ArrayLike) -> np.ndarray:
+    """Bytes to store ``elements`` values of ``bits`` each: ``ceil(elements · bits / 8)`` (int4 works).
+
+    The one place a model size or a capacity requirement is computed; arrays broadcast.
+    """
+    return np.ceil(np.multiply(elements, bits) / BITS_PER_BYTE)

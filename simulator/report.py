@@ -8,7 +8,7 @@ import json
 from collections.abc import Sequence
 
 from simulator.model.counts import NetworkCounts
-from simulator.simulate import SimulationResult
+from simulator.results import SimulationResult
 from simulator.units import format_bytes, format_count, format_joules, format_seconds
 
 FORMATS = ("table", "json", "csv")

@@ -22,7 +22,7 @@ from simulator.errors import ProfileError, SimulatorError
 from simulator.hardware.device import KernelEfficiency
 from simulator.hardware.loader import load_device, resolve_device
 from simulator.model.graph import NetworkBuilder
-from simulator.simulate import simulate
+from simulator.simulation import simulate
 
 HAVE_ORT = all(__import__("importlib").util.find_spec(m) is not None for m in ("onnx", "onnxruntime"))
 needs_ort = pytest.mark.skipif(not HAVE_ORT, reason="needs onnx and onnxruntime")

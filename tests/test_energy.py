@@ -15,7 +15,7 @@ from simulator.catalog import NETWORKS
 from simulator.hardware.loader import available_devices, resolve_device
 from simulator.model.counts import count_network
 from simulator.model.graph import NetworkBuilder
-from simulator.simulate import simulate
+from simulator.simulation import simulate
 
 PJ = 1e-12  # joules per picojoule
 

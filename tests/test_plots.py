@@ -32,7 +32,7 @@ from simulator.plots import (
 from simulator.plots._common import block_of, short_layer_name
 from simulator.plots.energy import group_energy_j
 from simulator.plots.roofline import binding_level, layer_points, timed_levels
-from simulator.simulate import simulate
+from simulator.simulation import simulate
 
 DEVICES = sorted(available_devices())
 TEST_DPI = 20

@@ -19,11 +19,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from simulator.engine.configs import hardware_arrays
 from simulator.engine.timing import roofline_timing
 from simulator.engine.workload import build_workload
 from simulator.hardware.loader import load_device, resolve_device
 from simulator.model.graph import Network, NetworkBuilder
-from simulator.simulate import hardware_arrays, simulate
+from simulator.simulation import simulate
 
 # reference-45nm, as written in hardware_profiles/reference-45nm.toml
 PEAK_FP32_OPS_PER_S = 1e12

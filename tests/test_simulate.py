@@ -26,6 +26,7 @@ from hypothesis import strategies as st
 
 from simulator.catalog import NETWORKS
 from simulator.cli import main
+from simulator.engine.configs import hardware_arrays
 from simulator.engine.timing import roofline_timing
 from simulator.engine.workload import build_workload
 from simulator.errors import SimulatorError
@@ -36,7 +37,7 @@ from simulator.model.fusion import inference_view
 from simulator.model.graph import Network, NetworkBuilder
 from simulator.precision import bits_of
 from simulator.report import SIMULATION_COLUMNS
-from simulator.simulate import hardware_arrays, simulate
+from simulator.simulation import simulate
 
 DEVICES = sorted(available_devices())
 PROPERTY_NETWORKS = ("alexnet", "resnet18", "mobilenet_v2", "vit_b_16", "residual")

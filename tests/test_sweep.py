@@ -1,4 +1,4 @@
-"""Tests of simulator.sweep and ``roofline sweep``: every row equals the single simulation of its
+"""Tests of simulator.sweeps and ``roofline sweep``: every row equals the single simulation of its
 configuration exactly, the product has the right rows and columns, and bad input is refused."""
 
 from __future__ import annotations
@@ -11,15 +11,15 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-import simulator.sweep as sweep_module
+import simulator.sweeps as sweep_module
 from simulator.cli import main
 from simulator.cli.sweep import parse_batches, parse_setting
 from simulator.errors import SimulatorError, UnknownNameError
 from simulator.hardware.device import Device, EfficiencyModel, KernelEfficiency
 from simulator.hardware.loader import available_devices, resolve_device
 from simulator.precision import bits_of
-from simulator.simulate import SimulationResult, simulate
-from simulator.sweep import COLUMNS, sweep
+from simulator.simulation import SimulationResult, simulate
+from simulator.sweeps import COLUMNS, sweep
 
 ORIN = "jetson-agx-orin"
 STM32 = "stm32f746"

@@ -33,7 +33,7 @@ from simulator.errors import SimulatorError
 from simulator.hardware.device import Device
 from simulator.hardware.loader import resolve_device
 from simulator.model.graph import Network
-from simulator.simulate import simulate
+from simulator.simulation import simulate
 
 PRECISION = "fp32"
 #: suffixes ONNX Runtime appends to the names of the nodes it rewrites

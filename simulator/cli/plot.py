@@ -82,7 +82,7 @@ def build_chart(args: argparse.Namespace) -> Figure:
     from simulator import plots
     from simulator.hardware.loader import resolve_device
     from simulator.plots._common import default_precision
-    from simulator.simulate import simulate
+    from simulator.simulation import simulate
 
     chart = args.chart
     precisions = list(args.precision or [])

@@ -28,7 +28,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from simulator.report import format_simulation
-    from simulator.simulate import simulate
+    from simulator.simulation import simulate
 
     result = simulate(args.network, args.device, batch=args.batch, precision=args.precision,
                       weight_precision=args.weight_precision, activation_precision=args.activation_precision,

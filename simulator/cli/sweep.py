@@ -29,7 +29,6 @@ import argparse
 import json
 import math
 import sys
-from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 from simulator.errors import SimulatorError
@@ -102,59 +101,22 @@ def parse_batches(text: str) -> list[int]:
     return batches
 
 
-def _units() -> dict[str, tuple[str, int]]:
-    """Friendly key suffix -> (SI field, factor), from the units of the profile loader."""
-    from simulator.hardware.loader import BANDWIDTH_UNITS, CAPACITY_UNITS
-
-    return {**{key: ("capacity_bytes", factor) for key, factor in CAPACITY_UNITS.items()},
-            **{key: ("bandwidth_bytes_per_s", factor) for key, factor in BANDWIDTH_UNITS.items()},
-            "energy_per_byte_pj": ("energy_per_byte_pj", 1)}
-
-
-def _accepted_keys() -> str:
-    from simulator.hardware.loader import PEAK_UNITS
-    from simulator.sweep import LEVEL_SCALES
-
-    return ", ".join([*(f"peak{suffix}" for suffix in reversed(PEAK_UNITS)), "peak_scale",
-                      *(f"<level>.{key}" for key in _units()), *(f"<level>.{key}" for key in LEVEL_SCALES)])
-
-
 def parse_setting(text: str) -> tuple[str, list[float]]:
-    """``"dram.bandwidth_gb_per_s=100,204.8"`` -> ``("dram.bandwidth_bytes_per_s", [1e11, 2.048e11])``.
-
-    Friendly units become SI exactly for the decimal written (``204.8`` GB/s is ``204.8e9``);
-    ``_scale`` keys keep their values.
-    """
-    from simulator.hardware.loader import PEAK_UNITS
-    from simulator.sweep import LEVEL_SCALES
+    """``"dram.bandwidth_gb_per_s=100,204.8"`` -> ``("dram.bandwidth_bytes_per_s", [1e11, 2.048e11])``,
+    in the override grammar of :mod:`simulator.engine.configs` (``_scale`` keys keep their values)."""
+    from simulator.engine.configs import ACCEPTED_KEYS, is_override_key, parse_overrides
 
     key, equals, values_text = (part.strip() for part in text.partition("="))
     if not equals or not key:
         raise SimulatorError(f"--set expects KEY=V1,V2,..., got {text!r}")
-    level, dot, field = key.partition(".")
-    if key == "peak_scale" or (dot and field in LEVEL_SCALES):
-        si_key, factor = key, 1
-    elif not dot and key.startswith("peak") and key.removeprefix("peak") in PEAK_UNITS:
-        si_key, factor = "peak_ops_per_s", PEAK_UNITS[key.removeprefix("peak")]
-    elif dot and level and field in _units():
-        si_field, factor = _units()[field]
-        si_key = f"{level}.{si_field}"
-    else:
-        raise SimulatorError(f"unknown --set key {key!r}; accepted: {_accepted_keys()}")
-    values = []
-    for item in split_list(values_text, f"--set {key}"):
-        try:
-            value = Decimal(item) * factor
-        except InvalidOperation:
-            raise SimulatorError(f"--set {key}: {item!r} is not a number") from None
-        if not value.is_finite() or value <= 0:
-            raise SimulatorError(f"--set {key}: values must be finite numbers greater than 0, got {item!r}")
-        values.append(float(value))
-    return si_key, values
+    if not is_override_key(key):
+        raise SimulatorError(f"unknown --set key {key!r}; accepted: {', '.join(ACCEPTED_KEYS)}")
+    (override,) = parse_overrides({key: split_list(values_text, f"--set {key}")})
+    return override.key, list(override.values)
 
 
 def run(args: argparse.Namespace) -> int:
-    from simulator.sweep import sweep
+    from simulator.sweeps import sweep
 
     overrides: dict[str, list[float]] = {}
     for text in args.settings:

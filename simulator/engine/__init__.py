@@ -9,7 +9,7 @@
   overheads) that turns the ideal bound into an expected time;
 * :mod:`~simulator.engine.energy`: energy from operation and data-movement counts;
 * :mod:`~simulator.engine.evaluate`: all of it for a block of configurations, with totals; both
-  :func:`simulator.simulate.simulate` (one configuration) and :func:`simulator.sweep.sweep` call it.
+  :func:`simulator.simulation.simulate` (one configuration) and :func:`simulator.sweeps.sweep` call it.
 
 Arrays are ``(configs, layers)`` or ``(configs, levels, layers)``, in SI units.
 """

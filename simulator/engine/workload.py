@@ -19,11 +19,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from simulator.engine.efficiency import efficiency_class
-from simulator.model.counts import live_activations, storage_lifetimes
-from simulator.model.formulas import layer_cost
+from simulator.model.counts import analyze
 from simulator.model.fusion import inference_view
-from simulator.model.graph import Network, storage_of
+from simulator.model.graph import Network
 from simulator.model.layers import elements
 
 
@@ -68,9 +66,8 @@ def build_workload(network: Network, fuse: bool = True) -> Workload:
     if fuse:
         network = inference_view(network)
     nodes = network.nodes
-    costs = [layer_cost(node.layer, node.input_shapes, node.output_shape) for node in nodes]
-    storage = storage_of(network)
-    lifetimes = storage_lifetimes(network)
+    analysis = analyze(network)
+    costs, storage, lifetimes = analysis.costs, analysis.storage, analysis.lifetimes
     owners = list(lifetimes)
     column = {owner: i for i, owner in enumerate(owners)}
     traffic = np.zeros((len(nodes), len(owners)))  # elements each layer reads/writes in each tensor
@@ -81,7 +78,7 @@ def build_workload(network: Network, fuse: bool = True) -> Workload:
             traffic[i, column[storage[tensor]]] += elements(shape)
         traffic[i, column[storage[node.name]]] += elements(node.output_shape)
 
-    live = np.array(live_activations(network), dtype=np.float64)
+    live = np.array(analysis.live, dtype=np.float64)
     pinned = {storage[t] for t in (*network.outputs, "input")}
     largest_live = np.array([np.inf if owner in pinned else live[start:end + 1].max()
                              for owner, (start, end, _) in lifetimes.items()])
@@ -94,7 +91,7 @@ def build_workload(network: Network, fuse: bool = True) -> Workload:
         input_shape=network.input_shape,
         names=tuple(node.name for node in nodes),
         kinds=tuple(node.kind for node in nodes),
-        efficiency_classes=tuple(efficiency_class(node.layer) for node in nodes),
+        efficiency_classes=tuple(node.layer.efficiency_class for node in nodes),
         macs=np.array([c.macs for c in costs], dtype=np.float64),
         elementwise_ops=np.array([c.elementwise_ops for c in costs], dtype=np.float64),
         weight_elements=np.array([c.params for c in costs], dtype=np.float64),

@@ -247,6 +247,12 @@ class Device(_Frozen):
         return tuple(self.peak_ops_per_s)
 
     @property
+    def default_precision(self) -> str:
+        """The precision a simulation uses when none is given: fp16 when the device has a peak for it,
+        else the first precision of its profile (a CPU or a microcontroller). Decided here only."""
+        return "fp16" if "fp16" in self.peak_ops_per_s else self.precisions[0]
+
+    @property
     def energy_scale(self) -> float:
         """Factor applied to the published energy table for this device's process (1 = unscaled)."""
         return self.energy.scale

@@ -16,6 +16,7 @@ batch multiplies at the end, in exact Python integers.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 from simulator.errors import SimulatorError
 from simulator.model.formulas import LayerCost, layer_cost
@@ -68,9 +69,40 @@ class NetworkCounts:
         return sum(layer.flops for layer in self.layers)
 
 
+@dataclass(frozen=True, eq=False)
+class NetworkAnalysis:
+    """The one pass over a network that every count and simulation shares (per sample, cached).
+
+    ``costs``: each node's :class:`~simulator.model.formulas.LayerCost`; ``storage``: tensor ->
+    the tensor owning its memory; ``lifetimes``: owner -> (first step, last step, elements);
+    ``live``: elements alive while each node runs; ``total_activations``: elements of every tensor
+    created, the input included.
+    """
+
+    costs: tuple[LayerCost, ...]
+    storage: dict[str, str]
+    lifetimes: dict[str, tuple[int, int, int]]
+    live: tuple[int, ...]
+    total_activations: int
+
+    @property
+    def peak_activations(self) -> int:
+        return max(self.live)
+
+
+@lru_cache(maxsize=128)
+def analyze(network: Network) -> NetworkAnalysis:
+    """Costs, storage, lifetimes and liveness of ``network``, computed once per network (cached)."""
+    costs = tuple(layer_cost(node.layer, node.input_shapes, node.output_shape) for node in network.nodes)
+    lifetimes = storage_lifetimes(network)
+    total = elements(network.input_shape) + sum(
+        elements(node.output_shape) for node in network.nodes if node.allocates)
+    return NetworkAnalysis(costs, storage_of(network), lifetimes, tuple(_live(network, lifetimes)), total)
+
+
 def layer_costs(network: Network) -> list[LayerCost]:
     """Per-sample cost of every node, in execution order."""
-    return [layer_cost(node.layer, node.input_shapes, node.output_shape) for node in network.nodes]
+    return list(analyze(network).costs)
 
 
 def storage_lifetimes(network: Network) -> dict[str, tuple[int, int, int]]:
@@ -95,8 +127,12 @@ def storage_lifetimes(network: Network) -> dict[str, tuple[int, int, int]]:
 
 def live_activations(network: Network) -> list[int]:
     """Activation elements alive (per sample) while each node runs, in execution order."""
+    return list(analyze(network).live)
+
+
+def _live(network: Network, lifetimes: dict[str, tuple[int, int, int]]) -> list[int]:
     delta = [0] * (len(network.nodes) + 1)
-    for start, end, size in storage_lifetimes(network).values():
+    for start, end, size in lifetimes.values():
         delta[start] += size
         delta[end + 1] -= size
     live, alive = [], 0
@@ -109,6 +145,7 @@ def live_activations(network: Network) -> list[int]:
 def count_network(network: Network, batch: int = 1) -> NetworkCounts:
     """Counts of ``network`` at ``batch`` samples (exact ints)."""
     check_batch(batch)
+    analysis = analyze(network)
     layers = tuple(
         LayerCounts(
             name=node.name,
@@ -120,9 +157,7 @@ def count_network(network: Network, batch: int = 1) -> NetworkCounts:
             output_elements=elements(node.output_shape) * batch,
             allocates=node.allocates,
         )
-        for node, cost in zip(network.nodes, layer_costs(network), strict=True)
+        for node, cost in zip(network.nodes, analysis.costs, strict=True)
     )
-    total = elements(network.input_shape) * batch + sum(
-        layer.output_elements for layer in layers if layer.allocates)
-    return NetworkCounts(network.name, batch, (batch, *network.input_shape), layers, total,
-                         max(live_activations(network)) * batch)
+    return NetworkCounts(network.name, batch, (batch, *network.input_shape), layers,
+                         analysis.total_activations * batch, analysis.peak_activations * batch)

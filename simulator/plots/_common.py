@@ -24,7 +24,7 @@ from matplotlib.transforms import Bbox
 from simulator.errors import SimulatorError
 from simulator.hardware.device import Device
 from simulator.hardware.loader import resolve_device
-from simulator.simulate import SimulationResult
+from simulator.results import SimulationResult
 
 #: Colours of the two bounds (and of layers that do no work), shared by every chart.
 BOUND_COLORS = {"compute": "#1f77b4", "memory": "#ff7f0e", "none": "#bbbbbb"}

@@ -27,7 +27,8 @@ from simulator.plots._common import (
     new_figure,
     subunit_scale,
 )
-from simulator.simulate import SimulationResult, simulate
+from simulator.results import SimulationResult
+from simulator.simulation import simulate
 
 J_PER_PJ = 1e-12
 COMPUTE_COLOR = "#2ca02c"

@@ -32,7 +32,8 @@ from simulator.plots._common import (
     subunit_scale,
 )
 from simulator.precision import PRECISION_BITS
-from simulator.simulate import SimulationResult, simulate
+from simulator.results import SimulationResult
+from simulator.simulation import simulate
 from simulator.units import format_count, format_seconds
 
 #: Batch sizes of the chart unless told otherwise: powers of two from 1 to 256.

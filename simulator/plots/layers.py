@@ -29,7 +29,7 @@ from simulator.plots._common import (
     subunit_scale,
 )
 from simulator.precision import bits_of
-from simulator.simulate import SimulationResult
+from simulator.results import SimulationResult
 from simulator.units import format_bytes, format_seconds
 
 _OVER_COLOR = "#d62728"

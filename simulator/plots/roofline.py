@@ -42,7 +42,7 @@ from simulator.plots._common import (
     short_layer_name,
     si_scale,
 )
-from simulator.simulate import LayerResult, SimulationResult
+from simulator.results import LayerResult, SimulationResult
 
 _RESULT_MARKERS = ("o", "s", "^", "D", "v", "P", "X", "<", ">")
 _LEVEL_STYLES = ("-", "--", "-.", ":")

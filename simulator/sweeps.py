@@ -1,29 +1,15 @@
 """Sweeps: every configuration of a product of networks, devices, batches, precisions and hardware
-overrides, one table row each, evaluated as arrays through the kernels of :mod:`simulator.simulate`.
+overrides, one table row each, evaluated as arrays through the kernels of :mod:`simulator.simulation`.
 
 :func:`sweep` loops only over network shapes (network x resolution) and devices, which differ in
 layer count and memory levels. Within one (shape, device) block the product of batches,
-precisions and override values is a single array of C configurations that goes once through
-:func:`~simulator.simulate.hardware_arrays`, :func:`~simulator.engine.timing.roofline_timing`,
-:func:`~simulator.engine.energy.layer_energy` and :func:`~simulator.simulate.memory_checks`, in chunks
-of at most :data:`MAX_CHUNK_ELEMENTS` ``(C, levels, layers)`` elements. Totals are sums over the
-layer axis of the same C-contiguous arrays (and in the same order) as in
-:func:`~simulator.simulate.simulate`, so a row equals the single simulation of its configuration
-exactly, bit for bit.
+precisions and override values is a single array of C configurations that goes once, in chunks
+of at most :data:`MAX_CHUNK_ELEMENTS` ``(C, levels, layers)`` elements, through
+:func:`simulator.engine.evaluate.evaluate`, the kernel :func:`~simulator.simulation.simulate` runs
+on one configuration.
 
-Overrides (``overrides=``) map a key to the values to sweep, in SI units, or to relative scales of
-the device's own figure:
-
-* ``peak_ops_per_s``: the peak at every precision [ops/s]; ``peak_scale``: times the device's
-  peak at each configuration's compute precision;
-* ``<level>.bandwidth_bytes_per_s``, ``<level>.capacity_bytes``, ``<level>.energy_per_byte_pj``:
-  a memory level's field (level names as in the profile, case-insensitive);
-* ``<level>.bandwidth_scale``, ``<level>.capacity_scale``, ``<level>.energy_per_byte_scale``:
-  times the level's own figure (after an absolute override of the same field, if both are given).
-
-Capacities are whole bytes: an overridden capacity is rounded down, ``floor(capacity x scale)``.
-Overrides are not checked against the ordering of the hierarchy (a DRAM faster than its L2 is
-simulated as given).
+Overrides (``overrides=``) map a key to the values to sweep, in the grammar of
+:mod:`simulator.engine.configs` (SI or friendly units in the key, or relative ``_scale`` keys).
 """
 
 from __future__ import annotations
@@ -34,30 +20,27 @@ import sys
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from numbers import Integral, Real
+from numbers import Integral
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from simulator.catalog import build_network
-from simulator.engine.energy import layer_energy
-from simulator.engine.timing import BITS_PER_BYTE, roofline_timing
+from simulator.engine.configs import Override, level_index, override_arrays, parse_overrides
+from simulator.engine.evaluate import evaluate
 from simulator.engine.workload import Workload
 from simulator.errors import SimulatorError
 from simulator.hardware.device import Device
-from simulator.hardware.loader import resolve_device
 from simulator.model.counts import NetworkCounts, count_network
 from simulator.model.graph import Network
 from simulator.precision import bits_of, compute_precision
-from simulator.simulate import hardware_arrays, memory_checks, simulated_graph, simulated_workload
+from simulator.simulation import (
+    resolve,
+    resolve_network,
+    simulated_graph,
+    simulated_workload,
+)
 
-#: Level fields that may be overridden, in SI units (as :func:`~simulator.simulate.hardware_arrays` takes).
-LEVEL_FIELDS = ("bandwidth_bytes_per_s", "capacity_bytes", "energy_per_byte_pj")
-#: Relative keys of a level: ``<level>.<scale key>`` multiplies that field.
-LEVEL_SCALES = {"bandwidth_scale": "bandwidth_bytes_per_s", "capacity_scale": "capacity_bytes",
-                "energy_per_byte_scale": "energy_per_byte_pj"}
-PEAK_KEYS = ("peak_ops_per_s", "peak_scale")
 #: Largest ``(configs, levels, layers)`` array one chunk may create (~160 MB of float64).
 MAX_CHUNK_ELEMENTS = 20_000_000
 #: In automatic mode, progress is printed once a sweep has run this long.
@@ -69,46 +52,6 @@ COLUMNS = ("network", "device", "input_shape", "resolution", "batch", "precision
            "activation_precision", "params", "macs", "flops", "model_size_bytes", "peak_activation_bytes",
            "t_compute_s", "t_memory_s", "latency_s", "throughput_per_s", "energy_j", "energy_per_sample_j",
            "energy_compute_j", "bound", "fits", "memory_bound_fraction")
-ACCEPTED_KEYS = (*PEAK_KEYS, *(f"<level>.{f}" for f in LEVEL_FIELDS), *(f"<level>.{s}" for s in LEVEL_SCALES))
-
-
-@dataclass(frozen=True)
-class Override:
-    """One swept hardware field: ``key`` as given, the ``level`` (None for the peak), the SI
-    ``field`` it sets, whether ``values`` are relative ``scale`` factors, and the values."""
-
-    key: str
-    level: str | None
-    field: str
-    scale: bool
-    values: tuple[float, ...]
-
-
-def parse_overrides(overrides: Mapping[str, Sequence[float] | float] | None) -> list[Override]:
-    """Validates override keys and values (finite numbers > 0, at least one per key)."""
-    parsed = []
-    for key, raw in (overrides or {}).items():
-        if not isinstance(key, str):
-            raise SimulatorError(f"override keys must be strings, got {key!r}")
-        if key in PEAK_KEYS:
-            level, field, scale = None, "peak_ops_per_s", key == "peak_scale"
-        else:
-            level, dot, name = key.partition(".")
-            if not dot or not level or (name not in LEVEL_FIELDS and name not in LEVEL_SCALES):
-                raise SimulatorError(f"unknown override {key!r}; accepted keys: {', '.join(ACCEPTED_KEYS)}")
-            field, scale = LEVEL_SCALES.get(name, name), name in LEVEL_SCALES
-        values = (raw,) if isinstance(raw, Real) else tuple(raw)
-        bad = [v for v in values if isinstance(v, bool) or not isinstance(v, Real) or not math.isfinite(v)
-               or not v > 0]
-        if not values or bad:
-            raise SimulatorError(f"override {key!r} needs one or more finite numbers greater than 0, "
-                                 f"got {list(values)!r}")
-        same = [o.key for o in parsed if (o.level or "").lower() == (level or "").lower()
-                and o.field == field and o.scale == scale]
-        if same:
-            raise SimulatorError(f"override {key!r} sets the same field as {same[0]!r}; give it once")
-        parsed.append(Override(key, level, field, scale, tuple(float(v) for v in values)))
-    return parsed
 
 
 def _tuple(items, kind) -> tuple:
@@ -140,41 +83,6 @@ def _precision_axes(precisions, weight_precisions, activation_precisions) -> lis
     return axes
 
 
-def _level_index(device: Device, override: Override) -> int:
-    names = [level.name.lower() for level in device.memory_levels]
-    if override.level.lower() not in names:
-        raise SimulatorError(f"cannot override {override.key!r} on device {device.name!r}: it has no level "
-                             f"{override.level!r}; its levels: "
-                             f"{', '.join(lv.name for lv in device.memory_levels)}")
-    return names.index(override.level.lower())
-
-
-def _si_overrides(device: Device, overrides: list[Override], compute: list[str],
-                  values: list[np.ndarray]) -> dict[str, np.ndarray]:
-    """Per-configuration SI arrays for :func:`hardware_arrays`: absolute values replace the device's
-    figure, scales multiply it (absolute first), capacities are rounded down to whole bytes."""
-    fields: dict[str, np.ndarray] = {}
-    given = sorted(zip(overrides, values, strict=True), key=lambda pair: pair[0].scale)  # absolute first
-    for override, column in given:
-        if override.level is None:
-            key = "peak_ops_per_s"
-            base = fields.get(key)
-            if base is None:
-                peaks = {p: device.peak_for(p) for p in set(compute)}
-                base = np.array([peaks[p] for p in compute], dtype=float)
-        else:
-            level = device.memory_levels[_level_index(device, override)]
-            key = f"{level.name}.{override.field}"
-            base = fields.get(key)
-            if base is None:
-                base = np.full(len(compute), float(getattr(level, override.field)))
-        fields[key] = base * column if override.scale else column
-    for key in fields:
-        if key.endswith(".capacity_bytes"):
-            fields[key] = np.floor(fields[key])
-    return fields
-
-
 def _column_name(level: str) -> str:
     return "energy_" + re.sub(r"[^0-9a-zA-Z]+", "_", level).strip("_").lower() + "_j"
 
@@ -182,39 +90,16 @@ def _column_name(level: str) -> str:
 def _evaluate(workload: Workload, device: Device, ideal: bool, compute: list[str], batch: np.ndarray,
               weight_bits: np.ndarray, activation_bits: np.ndarray,
               overrides: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """Totals of one chunk of configurations; each mirrors the matching :class:`SimulationResult` field."""
-    hardware = hardware_arrays(device, compute, overrides, ideal)
-    timing = roofline_timing(workload, hardware, batch, weight_bits, activation_bits)
-    energy = layer_energy(workload, hardware, timing, batch)
-    latency_s = timing.latency_s.sum(axis=1)
-    # SimulationResult.bound adds memory-bound layer latencies one by one, in layer order
-    memory_bound_s = np.cumsum(np.where(timing.memory_bound, timing.latency_s, 0.0), axis=1)[:, -1]
-    compute_j = energy.compute_j.sum(axis=1)
-    level_j = energy.level_j.sum(axis=2)
-    energy_j = compute_j  # summed in the order of SimulationResult.energy_j: compute, then each level
-    for v in range(len(hardware.level_names)):
-        energy_j = energy_j + level_j[:, v]
-    fits = np.ones(len(batch), dtype=bool)
-    for v, _, required in memory_checks(workload, hardware, batch, weight_bits, activation_bits):
-        fits &= required <= hardware.capacity_bytes[:, v]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        columns = {
-            "model_size_bytes": np.ceil(workload.params * weight_bits / BITS_PER_BYTE).astype(np.int64),
-            "peak_activation_bytes": np.ceil(batch * workload.peak_activations * activation_bits
-                                             / BITS_PER_BYTE).astype(np.int64),
-            "t_compute_s": timing.t_compute_s.sum(axis=1),
-            "t_memory_s": timing.t_memory_s.sum(axis=1),
-            "latency_s": latency_s,
-            "throughput_per_s": batch / latency_s,
-            "energy_j": energy_j,
-            "energy_per_sample_j": energy_j / batch,
-            "energy_compute_j": compute_j,
-            **{_column_name(name): level_j[:, v] for v, name in enumerate(hardware.level_names)},
-            "bound": np.where(memory_bound_s > latency_s / 2, "memory", "compute"),
-            "fits": fits,
-            "memory_bound_fraction": memory_bound_s / latency_s,
-        }
-    return columns
+    """The sweep's columns of one chunk of configurations: the engine's totals, by level."""
+    evaluation = evaluate(workload, device, compute, batch, weight_bits, activation_bits, overrides, ideal)
+    totals = dict(evaluation.totals)
+    level_j = totals.pop("energy_level_j")
+    totals.pop("memory_bound_s")
+    columns = {key: totals[key] for key in COLUMNS if key in totals}
+    split = list(columns).index("energy_compute_j") + 1
+    items = list(columns.items())
+    levels = [(_column_name(name), level_j[:, v]) for v, name in enumerate(evaluation.hardware.level_names)]
+    return dict(items[:split] + levels + items[split:])
 
 
 class _Progress:
@@ -248,7 +133,7 @@ def sweep(networks: Sequence[str | Path | Network] | str | Path | Network,
     ``networks``: built-in names, .onnx paths or Network objects (``resolutions`` apply to names);
     ``devices``: shipped names, profile paths or Device objects. ``precisions`` sets weights and
     activations unless ``weight_precisions`` / ``activation_precisions`` give their own axis, as in
-    :func:`~simulator.simulate.simulate`; the ``precision`` column is the compute precision, the
+    :func:`~simulator.simulation.simulate`; the ``precision`` column is the compute precision, the
     wider of the two. ``overrides``: see the module docstring; each key adds a column of its
     values. A configuration whose compute precision a device has no peak for raises
     SimulatorError, unless ``skip_unsupported`` drops it. ``progress``: print a line per chunk to
@@ -270,7 +155,7 @@ def sweep(networks: Sequence[str | Path | Network] | str | Path | Network,
                                                 for axis in (weight_precisions, activation_precisions))
     precision_axes = _precision_axes(_tuple(precisions, str), weight_precisions, activation_precisions)
     grid = _Grid.product(_check_batches(_tuple(batches, Integral)), precision_axes, parsed)
-    devices = [d if isinstance(d, Device) else resolve_device(d) for d in devices]
+    devices = [resolve(d) for d in devices]
     supported = [_supported(device, grid, parsed, skip_unsupported) for device in devices]
     shapes = _shapes(networks, _tuple(resolutions, Integral | None) or (None,))
     frames = []
@@ -291,11 +176,7 @@ def _shapes(networks: tuple, resolutions: tuple) -> list[tuple[int | None, Netwo
     shapes = []
     for network in networks:
         for resolution in resolutions:
-            if isinstance(network, Network) and resolution is not None:
-                raise SimulatorError(f"resolution {resolution!r} applies to networks given by name, "
-                                     f"not to the Network object {network.name!r}")
-            shapes.append((resolution, network if isinstance(network, Network)
-                           else build_network(network, resolution)))
+            shapes.append((resolution, resolve_network(network, resolution)))
     return shapes
 
 
@@ -334,7 +215,7 @@ def _supported(device: Device, grid: _Grid, overrides: list[Override], skip_unsu
     """Indices of the configurations ``device`` can run; checks override levels up front."""
     for override in overrides:
         if override.level is not None:
-            _level_index(device, override)
+            level_index(device, override)
     supported = np.isin(grid.precision, device.precisions)
     missing = sorted({str(p) for p in grid.precision[~supported]})
     if missing and not skip_unsupported:
@@ -353,7 +234,7 @@ def _block(network: Network, resolution: int | None, workload: Workload, counts:
     for start in range(0, len(rows), chunk):
         index = rows[start:start + chunk]
         compute = grid.precision[index].tolist()
-        si = _si_overrides(device, overrides, compute, [v[index] for v in grid.values])
+        si = override_arrays(device, overrides, compute, [v[index] for v in grid.values])
         parts.append(_evaluate(workload, device, ideal, compute, grid.batch[index].astype(float),
                                grid.weight_bits[index], grid.activation_bits[index], si))
         reporter.report(f"{network.name} on {device.name}", start + len(index), len(rows))

@@ -1,0 +1,204 @@
+"""A device's figures for a block of configurations, and the grammar of what-if overrides.
+
+:func:`hardware_arrays` turns a :class:`~simulator.hardware.device.Device` into per-configuration
+arrays (:class:`~simulator.engine.timing.HardwareArrays`), with overrides applied. Override keys
+are parsed here, once, for :func:`simulator.simulation.simulate`, :func:`simulator.sweeps.sweep` and
+the CLI's ``--set``:
+
+* ``peak_ops_per_s`` | ``peak_mega_ops_per_s`` (1e6) | ``peak_giga_ops_per_s`` (1e9) |
+  ``peak_tera_ops_per_s`` (1e12): the peak at every precision; ``peak_scale``: times the
+  device's peak at each configuration's compute precision;
+* ``<level>.bandwidth_bytes_per_s`` | ``_mb_per_s`` | ``_gb_per_s`` | ``_tb_per_s``;
+  ``<level>.capacity_bytes`` | ``_kib`` | ``_mib`` | ``_gib`` | ``_kb`` | ``_mb`` | ``_gb``;
+  ``<level>.energy_per_byte_pj``: a memory level's figure (level names as in the profile,
+  case-insensitive), converted to SI exactly for the decimal written (``204.8`` GB/s is
+  ``204.8e9`` bytes/s);
+* ``<level>.bandwidth_scale`` | ``<level>.capacity_scale`` | ``<level>.energy_per_byte_scale``:
+  times the level's own figure (after an absolute override of the same field, if both are given).
+
+Capacities are whole bytes: an overridden capacity is rounded down, ``floor(capacity × scale)``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from numbers import Real
+
+import numpy as np
+
+from simulator.engine.timing import HardwareArrays
+from simulator.errors import SimulatorError
+from simulator.hardware.device import Device
+from simulator.hardware.loader import BANDWIDTH_UNITS, CAPACITY_UNITS, PEAK_UNITS
+
+#: Level fields that may be overridden, in SI units.
+LEVEL_FIELDS = ("bandwidth_bytes_per_s", "capacity_bytes", "energy_per_byte_pj")
+#: Relative keys of a level: ``<level>.<scale key>`` multiplies that field.
+LEVEL_SCALES = {"bandwidth_scale": "bandwidth_bytes_per_s", "capacity_scale": "capacity_bytes",
+                "energy_per_byte_scale": "energy_per_byte_pj"}
+#: Friendly level keys -> (SI field, factor to SI).
+LEVEL_UNITS: dict[str, tuple[str, int]] = {
+    **{key: ("capacity_bytes", factor) for key, factor in CAPACITY_UNITS.items()},
+    **{key: ("bandwidth_bytes_per_s", factor) for key, factor in BANDWIDTH_UNITS.items()},
+    "energy_per_byte_pj": ("energy_per_byte_pj", 1),
+}
+#: every key the grammar accepts: SI keys first, then relative scales, then friendly units
+ACCEPTED_KEYS = ("peak_ops_per_s", "peak_scale", *(f"<level>.{field}" for field in LEVEL_FIELDS),
+                 *(f"<level>.{key}" for key in LEVEL_SCALES),
+                 *(f"peak{suffix}" for suffix in PEAK_UNITS if suffix != "_ops_per_s"),
+                 *(f"<level>.{key}" for key in LEVEL_UNITS if key not in LEVEL_FIELDS))
+
+
+@dataclass(frozen=True)
+class Override:
+    """One overridden hardware field: ``key`` (the SI key, or the scale key as given), the ``level``
+    (None for the peak), the SI ``field`` it sets, whether ``values`` are relative ``scale`` factors,
+    and the values (SI units, or factors)."""
+
+    key: str
+    level: str | None
+    field: str
+    scale: bool
+    values: tuple[float, ...]
+
+
+def is_override_key(key: object) -> bool:
+    """Whether ``key`` is in the grammar (its level, if any, is checked against a device later)."""
+    try:
+        _parse_key(key)
+    except SimulatorError:
+        return False
+    return True
+
+
+def _parse_key(key: object) -> tuple[str, str | None, str, bool, int]:
+    """``key`` -> (SI or scale key, level, SI field, is a scale, factor to SI)."""
+    if not isinstance(key, str):
+        raise SimulatorError(f"override keys must be strings, got {key!r}")
+    level, dot, name = key.partition(".")
+    if not dot:
+        if key == "peak_scale":
+            return key, None, "peak_ops_per_s", True, 1
+        if key.startswith("peak") and key.removeprefix("peak") in PEAK_UNITS:
+            return "peak_ops_per_s", None, "peak_ops_per_s", False, PEAK_UNITS[key.removeprefix("peak")]
+    elif level and name in LEVEL_SCALES:
+        return key, level, LEVEL_SCALES[name], True, 1
+    elif level and name in LEVEL_UNITS:
+        field, factor = LEVEL_UNITS[name]
+        return f"{level}.{field}", level, field, False, factor
+    raise SimulatorError(f"unknown override {key!r}; accepted keys: {', '.join(ACCEPTED_KEYS)}")
+
+
+def _to_si(value: object, factor: int) -> float | None:
+    """``value × factor`` exactly for the decimal written, or None when it is not a finite number > 0."""
+    if isinstance(value, bool) or not isinstance(value, Real | str) or (
+            isinstance(value, Real) and not math.isfinite(value)):
+        return None
+    try:
+        si = Decimal(str(value).strip()) * factor
+    except ArithmeticError:
+        return None
+    return float(si) if si.is_finite() and si > 0 else None
+
+
+def parse_overrides(overrides: Mapping[str, Sequence[float] | float] | None) -> list[Override]:
+    """Validates override keys and values (finite numbers > 0, at least one per key), in SI units."""
+    parsed: list[Override] = []
+    for key, raw in (overrides or {}).items():
+        si_key, level, field, scale, factor = _parse_key(key)
+        values = (raw,) if isinstance(raw, Real | str) else tuple(raw)
+        si_values = [_to_si(v, factor) for v in values]
+        if not values or None in si_values:
+            raise SimulatorError(f"override {key!r} needs one or more finite numbers greater than 0, "
+                                 f"got {list(values)!r}")
+        same = [o.key for o in parsed if (o.level or "").lower() == (level or "").lower()
+                and o.field == field and o.scale == scale]
+        if same:
+            raise SimulatorError(f"override {key!r} sets the same field as {same[0]!r}; give it once")
+        parsed.append(Override(si_key, level, field, scale, tuple(si_values)))
+    return parsed
+
+
+def level_index(device: Device, override: Override) -> int:
+    """Index of the memory level an override names; an unknown level is an error naming the levels."""
+    names = [level.name.lower() for level in device.memory_levels]
+    if override.level.lower() not in names:
+        raise SimulatorError(f"cannot override {override.key!r} on device {device.name!r}: it has no level "
+                             f"{override.level!r}; its levels: "
+                             f"{', '.join(lv.name for lv in device.memory_levels)}")
+    return names.index(override.level.lower())
+
+
+def override_arrays(device: Device, overrides: Sequence[Override], compute: Sequence[str],
+                    values: Sequence[np.ndarray]) -> dict[str, np.ndarray]:
+    """Per-configuration SI arrays for :func:`hardware_arrays`: absolute values replace the device's
+    figure, scales multiply it (absolute first), capacities are rounded down to whole bytes."""
+    fields: dict[str, np.ndarray] = {}
+    given = sorted(zip(overrides, values, strict=True), key=lambda pair: pair[0].scale)  # absolute first
+    for override, column in given:
+        if override.level is None:
+            key = "peak_ops_per_s"
+            base = fields.get(key)
+            if base is None:
+                peaks = {p: device.peak_for(p) for p in set(compute)}
+                base = np.array([peaks[p] for p in compute], dtype=float)
+        else:
+            level = device.memory_levels[level_index(device, override)]
+            key = f"{level.name}.{override.field}"
+            base = fields.get(key)
+            if base is None:
+                base = np.full(len(compute), float(getattr(level, override.field)))
+        fields[key] = base * column if override.scale else column
+    for key in fields:
+        if key.endswith(".capacity_bytes"):
+            fields[key] = np.floor(fields[key])
+    return fields
+
+
+def hardware_arrays(device: Device, precisions: Sequence[str],
+                    overrides: Mapping[str, np.ndarray] | None = None, ideal: bool = False) -> HardwareArrays:
+    """The device's parameters for configurations computing at ``precisions`` (one per configuration).
+
+    ``overrides`` replaces fields per configuration, in SI units: ``peak_ops_per_s``,
+    ``<level>.bandwidth_bytes_per_s``, ``<level>.capacity_bytes`` and ``<level>.energy_per_byte_pj``
+    (level names as in the profile, case-insensitive), as :func:`override_arrays` gives them.
+    ``ideal`` ignores the device's efficiency model (if any) and gives the pure roofline.
+    """
+    count = len(precisions)
+    levels = device.memory_levels
+    columns = {
+        "bandwidth_bytes_per_s": np.array([[lv.bandwidth_bytes_per_s for lv in levels]] * count, dtype=float),
+        "capacity_bytes": np.array([[lv.capacity_bytes for lv in levels]] * count, dtype=float),
+        "energy_per_byte_pj": np.array([[lv.energy_per_byte_pj for lv in levels]] * count, dtype=float),
+    }
+    distinct = dict.fromkeys(precisions)
+    peaks = {p: device.peak_for(p) for p in distinct}
+    mac_energy = {p: device.energy.mac_energy_pj(p) for p in distinct}
+    add_energy = {p: device.energy.op_energy_pj("add", p) for p in distinct}
+    peak = np.array([peaks[p] for p in precisions], dtype=float)
+    index = {lv.name.lower(): v for v, lv in enumerate(levels)}
+    for key, values in (overrides or {}).items():
+        if key == "peak_ops_per_s":
+            peak = np.broadcast_to(np.asarray(values, dtype=float), (count,)).copy()
+            continue
+        level, _, field = key.partition(".")
+        if level.lower() not in index or field not in columns:
+            raise SimulatorError(
+                f"cannot override {key!r} on device {device.name!r}: expected peak_ops_per_s or "
+                f"<level>.<field> with level in {[lv.name for lv in levels]} and field in {list(columns)}")
+        columns[field][:, index[level.lower()]] = values
+    return HardwareArrays(
+        level_names=tuple(lv.name for lv in levels),
+        stores_weights=tuple("weights" in lv.stores for lv in levels),
+        stores_activations=tuple("activations" in lv.stores for lv in levels),
+        peak_ops_per_s=peak,
+        mac_energy_pj=np.array([mac_energy[p] for p in precisions]),
+        op_energy_pj=np.array([add_energy[p] for p in precisions]),
+        efficiency=None if ideal or device.efficiency is None else {
+            name: (entry.compute_fraction, entry.bandwidth_fraction, entry.overhead_s)
+            for name, entry in device.efficiency.classes.items()},
+        **columns,
+    )

@@ -1,0 +1,131 @@
+"""What a simulation returns: per-layer and total results, memory checks, and the configuration.
+
+Results carry everything their readers (the report, the charts, notebooks) need, so that none of
+them recomputes an engine quantity: per layer, the time and energy at every memory level and what
+binds it; in total, the configuration the result ran at (precision, batch, ideal or expected
+model, fusion, overrides).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+from simulator.model.counts import NetworkCounts
+from simulator.units import format_bytes
+
+
+@dataclass(frozen=True)
+class MemoryCheck:
+    """Whether what a memory level must hold fits in it: weights, peak activations, or both."""
+
+    level: str
+    holds: str
+    required_bytes: int
+    capacity_bytes: int
+
+    @property
+    def fits(self) -> bool:
+        return self.required_bytes <= self.capacity_bytes
+
+    def describe(self) -> str:
+        verdict = "fits in" if self.fits else "does NOT fit in"
+        return (f"{self.holds} need {format_bytes(self.required_bytes)} ({self.required_bytes:,} bytes), "
+                f"{verdict} {self.level} of {format_bytes(self.capacity_bytes)} "
+                f"({self.capacity_bytes:,} bytes)")
+
+
+@dataclass(frozen=True)
+class LayerResult:
+    """One layer on one device at one configuration (SI units).
+
+    ``level_bytes``, ``level_time_s`` and ``level_energy_j`` map each memory level to the bytes that
+    cross it, their time at its bandwidth (derated by the efficiency model, if any) and their
+    energy; ``binding`` names what bounds the layer: ``compute``, a memory level, or ``none``.
+    """
+
+    name: str
+    kind: str
+    macs: int
+    ops: float
+    bytes_moved: float
+    arithmetic_intensity: float
+    t_compute_s: float
+    t_memory_s: float
+    latency_s: float
+    bound: str
+    energy_j: float
+    level_bytes: dict[str, float]
+    level_time_s: dict[str, float] = field(default_factory=dict)
+    level_energy_j: dict[str, float] = field(default_factory=dict)
+    compute_energy_j: float = 0.0
+    binding: str = ""
+
+
+@dataclass(frozen=True)
+class SimulationResult:
+    """A network on a device: totals, per-layer results and memory checks (SI units).
+
+    The totals are the engine's own (:func:`simulator.engine.evaluate.evaluate`), never re-added
+    from the layers here. ``ideal`` says whether the efficiency model was ignored, ``fused``
+    whether the inference view was simulated, ``overrides`` the what-if figures it ran with (SI).
+    """
+
+    network: str
+    device: str
+    batch: int
+    precision: str
+    weight_precision: str
+    activation_precision: str
+    counts: NetworkCounts
+    layers: tuple[LayerResult, ...]
+    model_size_bytes: int
+    t_compute_s: float
+    t_memory_s: float
+    latency_s: float
+    energy_breakdown_j: dict[str, float]
+    memory: tuple[MemoryCheck, ...]
+    energy_j: float
+    memory_bound_fraction: float
+    bound: str
+    ideal: bool = False
+    fused: bool = True
+    overrides: Mapping[str, float] = field(default_factory=dict)
+    resolution: int | None = None
+
+    @property
+    def throughput_per_s(self) -> float:
+        """Samples per second: ``batch / latency``."""
+        return self.batch / self.latency_s
+
+    @property
+    def energy_per_sample_j(self) -> float:
+        return self.energy_j / self.batch
+
+    @property
+    def fits(self) -> bool:
+        return all(check.fits for check in self.memory)
+
+    @property
+    def level_names(self) -> tuple[str, ...]:
+        """The device's memory levels, outermost first."""
+        return tuple(self.layers[0].level_bytes) if self.layers else ()
+
+    def level_bytes(self) -> dict[str, float]:
+        """Bytes crossing each memory level, summed over layers."""
+        return {level: sum(layer.level_bytes[level] for layer in self.layers) for level in self.level_names}
+
+    def layers_frame(self) -> pd.DataFrame:
+        """One row per layer (SI units), with ``bytes_<level>``, ``time_<level>_s`` and
+        ``energy_<level>_j`` columns per memory level."""
+        rows = []
+        per_level = ("level_bytes", "level_time_s", "level_energy_j")
+        for layer in self.layers:
+            row = {key: value for key, value in vars(layer).items() if key not in per_level}
+            row.update({f"bytes_{level}": value for level, value in layer.level_bytes.items()})
+            row.update({f"time_{level}_s": value for level, value in layer.level_time_s.items()})
+            row.update({f"energy_{level}_j": value for level, value in layer.level_energy_j.items()})
+            rows.append(row)
+        return pd.DataFrame(rows)
