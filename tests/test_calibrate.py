@@ -17,10 +17,10 @@ from simulator.calibration.fit import PRIOR_WEIGHT, fit_kernel_efficiency, model
 from simulator.calibration.harness import TimingStats, time_quietly
 from simulator.calibration.kernel_cases import KernelCase, case_network, kernel_suite, weight_copies
 from simulator.cli import main
-from simulator.engine.efficiency import EFFICIENCY_CLASSES
 from simulator.errors import ProfileError, SimulatorError
 from simulator.hardware.device import KernelEfficiency
 from simulator.hardware.loader import load_device, resolve_device
+from simulator.kernels import EFFICIENCY_CLASSES
 from simulator.model.graph import NetworkBuilder
 from simulator.simulation import simulate
 

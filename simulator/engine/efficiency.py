@@ -1,9 +1,10 @@
-"""Which efficiency class a layer belongs to, for the calibrated (non-ideal) time model.
+"""The efficiency model: from the ideal roofline bound to an expected time, per kernel class.
 
 A pure roofline assumes every kernel reaches the device's peak and full bandwidth. Real kernels
 reach a fraction of each that depends mostly on the kind of kernel, plus a fixed launch overhead.
 A device profile may carry, per class, ``compute_fraction``, ``bandwidth_fraction`` and
-``overhead_s`` (:class:`simulator.hardware.KernelEfficiency`); then
+``overhead_s`` (:class:`simulator.hardware.device.KernelEfficiency`) for the class a layer runs as
+(its kind's ``efficiency_class``, :data:`simulator.kernels.EFFICIENCY_CLASSES`); then
 
 ``latency = max(ops / (peak · compute_fraction), bytes / (bandwidth · bandwidth_fraction)) + overhead_s``
 
@@ -18,15 +19,9 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import ArrayLike
 
-from simulator.model.layers import (
-    Conv,
-    Layer,
-    Linear,
-    MatMul,
-    MultiheadSelfAttention,
-)
+from simulator.kernels import EFFICIENCY_CLASSES
 
-EFFICIENCY_CLASSES = ("conv", "depthwise_conv", "gemm", "attention", "elementwise", "default")
+__all__ = ["EFFICIENCY_CLASSES", "expected_latency_s"]
 
 
 def expected_latency_s(t_compute_s: ArrayLike, t_memory_s: ArrayLike, compute_fraction: ArrayLike,
@@ -41,15 +36,3 @@ def expected_latency_s(t_compute_s: ArrayLike, t_memory_s: ArrayLike, compute_fr
     """
     latency = np.maximum(np.divide(t_compute_s, compute_fraction), np.divide(t_memory_s, bandwidth_fraction))
     return latency + np.where(latency > 0, overhead_s, 0.0)
-
-
-def efficiency_class(layer: Layer) -> str:
-    """``conv``, ``depthwise_conv``, ``gemm`` (linear, matmul), ``attention`` or ``elementwise``."""
-    base = getattr(layer, "base", layer)  # a fused layer runs as its base kernel
-    if isinstance(base, Conv):
-        return "depthwise_conv" if base.groups > 1 and base.groups == base.out_channels else "conv"
-    if isinstance(base, Linear | MatMul):
-        return "gemm"
-    if isinstance(base, MultiheadSelfAttention):
-        return "attention"
-    return "elementwise"

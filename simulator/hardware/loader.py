@@ -44,9 +44,9 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from simulator.engine.efficiency import EFFICIENCY_CLASSES
 from simulator.errors import ProfileError, SimulatorError, UnknownNameError
 from simulator.hardware.device import Device, EnergyTable
+from simulator.kernels import EFFICIENCY_CLASSES
 
 SUFFIXES = (".toml", ".json")
 
