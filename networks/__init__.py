@@ -6,4 +6,4 @@ take their natural keyword parameters (``resolution``, ``num_classes``; MobileNe
 ``width_mult``). Look networks up with :func:`simulator.catalog.build_network`.
 """
 
-from simulator.networks import alexnet, mobilenet, resnet, vgg, vit  # noqa: F401  (registers them)
+from simulator.networks import alexnet, mcunet, mlperf_tiny, mobilenet, resnet, vgg, vit  # noqa: F401  (registers them)
