@@ -49,8 +49,8 @@ Resolution = int | tuple[int, int]
 
 @functools.cache
 def _config_text(net_name: str) -> str:
-    return (importlib.resources.files("simulator.networks") / "mcunet_configs" / f"{net_name}.json").read_text(
-        encoding="utf-8")
+    path = importlib.resources.files("simulator.networks") / "mcunet_configs" / f"{net_name}.json"
+    return path.read_text(encoding="utf-8")
 
 
 def load_config(name: str) -> dict:
