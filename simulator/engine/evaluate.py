@@ -8,6 +8,7 @@ the energy total adds the parts in one stated order (compute, then each memory l
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -61,16 +62,21 @@ def memory_checks(workload: Workload, hardware: HardwareArrays, batch: np.ndarra
 
 def evaluate(workload: Workload, device: Device, compute: Sequence[str], batch: np.ndarray,
              weight_bits: np.ndarray, activation_bits: np.ndarray,
-             overrides: Mapping[str, np.ndarray] | None = None, ideal: bool = False) -> Evaluation:
+             overrides: Mapping[str, np.ndarray] | None = None, ideal: bool = False,
+             kv_bits: np.ndarray | None = None, link: Mapping[str, np.ndarray] | None = None) -> Evaluation:
     """``workload`` on ``device`` for C configurations (arrays of length C; ``compute`` names the
     compute precision of each), with SI ``overrides`` as :func:`~simulator.engine.configs.override_arrays`
     gives them. ``totals`` hold, per configuration: ``model_size_bytes``, ``peak_activation_bytes``,
     ``t_compute_s``, ``t_memory_s``, ``latency_s`` (sums over layers), ``throughput_per_s``,
     ``energy_j``, ``energy_per_sample_j``, ``energy_compute_j``, ``energy_level_j`` (C, V),
     ``memory_bound_s`` (latency of memory-bound layers), ``memory_bound_fraction``, ``bound`` and
-    ``fits``."""
+    ``fits``, and ``t_comm_s`` when there is tensor-parallel communication. ``kv_bits``: the KV
+    cache's precision per configuration (default: the activations'); ``link``: ``devices``,
+    ``link_bandwidth_bytes_per_s`` and ``link_latency_s`` arrays for tensor parallelism."""
     hardware = hardware_arrays(device, compute, overrides, ideal)
-    timing = roofline_timing(workload, hardware, batch, weight_bits, activation_bits)
+    if link:
+        hardware = dataclasses.replace(hardware, **link)
+    timing = roofline_timing(workload, hardware, batch, weight_bits, activation_bits, kv_bits)
     energy = layer_energy(workload, hardware, timing, batch)
     checks = memory_checks(workload, hardware, batch, weight_bits, activation_bits)
     latency_s = timing.latency_s.sum(axis=1)
@@ -102,4 +108,6 @@ def evaluate(workload: Workload, device: Device, compute: Sequence[str], batch: 
             "bound": np.where(memory_bound_s > latency_s / 2, "memory", "compute"),
             "fits": fits,
         }
+        if timing.t_comm_s is not None:
+            totals["t_comm_s"] = timing.t_comm_s.sum(axis=1)
     return Evaluation(hardware, timing, energy, batch, checks, totals)

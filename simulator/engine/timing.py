@@ -54,6 +54,11 @@ class HardwareArrays:
     op_energy_pj: np.ndarray
     #: efficiency class -> (compute fraction, bandwidth fraction, overhead in s); None: ideal roofline
     efficiency: Mapping[str, tuple[float, float, float]] | None = None
+    #: tensor-parallel devices per configuration, and the link between them: bandwidth per
+    #: direction [bytes/s] and the latency of one message [s] (None: one device, no link)
+    devices: np.ndarray | None = None
+    link_bandwidth_bytes_per_s: np.ndarray | None = None
+    link_latency_s: np.ndarray | None = None
 
     @property
     def weight_store(self) -> int:
@@ -87,7 +92,8 @@ class Timing:
     t_compute_s: np.ndarray        # (C, L)
     t_level_s: np.ndarray          # (C, V, L) bytes / bandwidth per level
     t_memory_s: np.ndarray         # (C, L) the slowest level
-    latency_s: np.ndarray          # (C, L) max(T_compute, T_memory)
+    latency_s: np.ndarray          # (C, L) max(T_compute, T_memory) + T_comm
+    t_comm_s: np.ndarray | None = None  # (C, L) all-reduce time across tensor-parallel devices
 
     @property
     def bytes_moved(self) -> np.ndarray:
@@ -101,7 +107,8 @@ class Timing:
 
 
 def level_bytes(workload: Workload, hardware: HardwareArrays, batch: np.ndarray, weight_bits: np.ndarray,
-                activation_bits: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                activation_bits: np.ndarray, kv_bits: np.ndarray | None = None,
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Bytes crossing each memory level, ``(C, V, L)``, and the weight and activation bytes ``(C, L)``.
 
     Traffic rule (each byte crosses each level it passes through once):
@@ -112,13 +119,20 @@ def level_bytes(workload: Workload, hardware: HardwareArrays, batch: np.ndarray,
       that holds activations; they reach the activation store itself only when spilled by the
       residency rule of :mod:`simulator.engine.workload` (always, without an on-chip buffer);
     * the operand level (register file) sees each MAC's two operands and each element-wise
-      operation's one operand.
+      operation's one operand;
+    * a KV cache (``workload.kv_elements``, at ``kv_bits``) is activation traffic that always
+      reaches the activation store: it persists across decode steps, so it is never resident;
+    * mixture-of-experts weights: the dense part once per batch, plus each expert that the batch's
+      tokens touch (:meth:`~simulator.engine.workload.Workload.expected_experts`) once.
     """
     n = batch[:, None]
     weight_bytes_per_element = (weight_bits / BITS_PER_BYTE)[:, None]
     activation_bytes_per_element = (activation_bits / BITS_PER_BYTE)[:, None]
     weight_bytes = np.broadcast_to(weight_bytes_per_element * workload.weight_elements, (len(batch),
                                                                                        workload.layers))
+    if workload.expert_weight_elements is not None:
+        experts = workload.expected_experts(batch)[:, None]
+        weight_bytes = weight_bytes + weight_bytes_per_element * experts * workload.expert_weight_elements
     activation_bytes = n * activation_bytes_per_element * workload.activation_elements
     buffer = hardware.activation_buffer
     if buffer is None:
@@ -126,6 +140,11 @@ def level_bytes(workload: Workload, hardware: HardwareArrays, batch: np.ndarray,
     else:
         budget = hardware.capacity_bytes[:, buffer] / (batch * activation_bits / BITS_PER_BYTE)
         spilled = n * activation_bytes_per_element * workload.spilled_for_budget(budget)
+    if workload.kv_elements is not None:
+        bits = activation_bits if kv_bits is None else kv_bits
+        kv_bytes = n * (bits / BITS_PER_BYTE)[:, None] * workload.kv_elements
+        activation_bytes = activation_bytes + kv_bytes
+        spilled = spilled + kv_bytes
     levels = np.zeros((len(batch), len(hardware.level_names), workload.layers))
     for v in range(len(hardware.level_names)):
         if v >= hardware.weight_store and hardware.stores_weights[v]:
@@ -140,12 +159,27 @@ def level_bytes(workload: Workload, hardware: HardwareArrays, batch: np.ndarray,
     return levels, np.array(weight_bytes), activation_bytes
 
 
+def comm_time_s(workload: Workload, hardware: HardwareArrays, batch: np.ndarray,
+                activation_bits: np.ndarray) -> np.ndarray | None:
+    """``(C, L)`` ring all-reduce time across ``N`` tensor-parallel devices, after each layer that
+    all-reduces: ``2(N−1)·latency + 2(N−1)/N · bytes / bandwidth`` with ``bytes`` the layer's
+    all-reduced activations (per device); zero on one device. Not overlapped with compute."""
+    if workload.allreduce_elements is None or hardware.devices is None:
+        return None
+    n_dev = hardware.devices[:, None]
+    data = batch[:, None] * (activation_bits / BITS_PER_BYTE)[:, None] * workload.allreduce_elements
+    with np.errstate(divide="ignore", invalid="ignore"):
+        t = (2 * (n_dev - 1) * hardware.link_latency_s[:, None]
+             + 2 * (n_dev - 1) / n_dev * data / hardware.link_bandwidth_bytes_per_s[:, None])
+    return np.where((workload.allreduce_elements > 0) & (n_dev > 1), t, 0.0)
+
+
 def roofline_timing(workload: Workload, hardware: HardwareArrays, batch: np.ndarray, weight_bits: np.ndarray,
-                    activation_bits: np.ndarray) -> Timing:
+                    activation_bits: np.ndarray, kv_bits: np.ndarray | None = None) -> Timing:
     """Per-layer roofline times of ``workload`` for every configuration (arrays of length C)."""
     ops = batch[:, None] * (OPS_PER_MAC * workload.macs + workload.elementwise_ops)
     levels, weight_bytes, activation_bytes = level_bytes(workload, hardware, batch, weight_bits,
-                                                         activation_bits)
+                                                         activation_bits, kv_bits)
     compute_fraction, bandwidth_fraction, overhead_s = _efficiency_arrays(workload, hardware)
     ideal_compute = ops / hardware.peak_ops_per_s[:, None]
     ideal_level = levels / hardware.bandwidth_bytes_per_s[:, :, None]
@@ -157,8 +191,11 @@ def roofline_timing(workload: Workload, hardware: HardwareArrays, batch: np.ndar
     # the derated times, divided exactly as expected_latency_s divides them
     t_compute = ideal_compute / compute_fraction
     t_memory = ideal_memory / bandwidth_fraction
+    t_comm = comm_time_s(workload, hardware, batch, activation_bits)
+    if t_comm is not None:
+        latency = latency + t_comm
     return Timing(ops, weight_bytes, activation_bytes, levels, t_compute, ideal_level / bandwidth_fraction,
-                  t_memory, latency)
+                  t_memory, latency, t_comm)
 
 
 def _efficiency_arrays(workload: Workload, hardware: HardwareArrays) -> tuple[np.ndarray, ...]:

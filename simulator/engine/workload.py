@@ -50,10 +50,32 @@ class Workload:
     layer_macs: tuple[int, ...]
     params: int
     peak_activations: int
+    #: per layer, per sample: KV-cache elements read and written (an LLM's decode and prefill);
+    #: they live in the activation store at the KV precision and are never resident on chip
+    kv_elements: np.ndarray | None = None
+    #: per layer: elements of ONE expert's weights (mixture of experts; ``weight_elements`` then
+    #: holds only the dense part), with ``num_experts`` experts, ``experts_per_token`` routed per
+    #: token and ``routed_tokens_per_sample`` tokens routed per sample
+    expert_weight_elements: np.ndarray | None = None
+    num_experts: int = 0
+    experts_per_token: int = 0
+    routed_tokens_per_sample: int = 0
+    #: per layer, per sample: activation elements all-reduced across tensor-parallel devices
+    #: after the layer (zero on one device)
+    allreduce_elements: np.ndarray | None = None
 
     @property
     def layers(self) -> int:
         return len(self.names)
+
+    def expected_experts(self, batch: np.ndarray) -> np.ndarray:
+        """Expected distinct experts a batch's tokens touch: ``E·(1 − (1 − k/E)^T)`` with
+        ``T = batch · routed_tokens_per_sample`` (every token routes to ``k`` of ``E`` experts,
+        independently and uniformly); 1 token gives ``k``, many tokens tend to ``E``."""
+        if not self.num_experts:
+            return np.zeros_like(batch, dtype=float)
+        e, k = float(self.num_experts), float(self.experts_per_token)
+        return e * (1.0 - (1.0 - k / e) ** (batch * self.routed_tokens_per_sample))
 
     def spilled_for_budget(self, budget_elements: np.ndarray) -> np.ndarray:
         """``(configs, layers)`` activation-store elements for per-sample budgets ``(configs,)``."""
