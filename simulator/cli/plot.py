@@ -52,7 +52,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--group-by", choices=("kind", "block"), default=None,
                         help="energy chart: one bar per layer kind or block instead of one per network")
     parser.add_argument("--dpi", type=positive_int, default=DEFAULT_DPI,
-                        help=f"resolution of a PNG in dots per inch (default {DEFAULT_DPI})")
+                        help=f"resolution of a PNG in dots per inch (default {DEFAULT_DPI}; the image may "
+                             "have at most 100 megapixels)")
     parser.add_argument("-o", "--output", required=True, help="output file, .png or .svg")
     parser.set_defaults(handler=run)
 
@@ -68,9 +69,11 @@ def run(args: argparse.Namespace) -> int:
     if output.suffix.lower() not in FORMATS:
         raise SimulatorError(f"cannot write a chart to {str(output)!r}: the extension must be one of "
                              f"{', '.join(FORMATS)}, got {output.suffix or 'none'!r}")
+    from simulator.plots import save_figure
+
     figure = build_chart(args)
     try:
-        figure.savefig(output, dpi=args.dpi)
+        save_figure(figure, output, args.dpi)
     except OSError as error:
         raise SimulatorError(f"cannot write {str(output)!r}: {error.strerror or error}") from None
     print(f"wrote {output}")
@@ -102,13 +105,14 @@ def build_chart(args: argparse.Namespace) -> Figure:
         results = [simulate(network, device, batch=args.batch, precision=precision,
                             resolution=args.resolution)
                    for network in args.networks for precision in (precisions or [default_precision(device)])]
-        return plots.roofline_chart(results, device)
+        return plots.roofline_chart(results)
     precision = _one(precisions, "precision", chart) if precisions else default_precision(device)
     if chart == "energy":
-        return plots.energy_breakdown_chart(list(args.networks), device, group_by=args.group_by,
-                                            batch=args.batch, precision=precision, resolution=args.resolution)
-    network = _one(args.networks, "network", chart)
+        return plots.energy_breakdown_chart(
+            [simulate(network, device, batch=args.batch, precision=precision, resolution=args.resolution)
+             for network in args.networks], group_by=args.group_by)
+    result = simulate(_one(args.networks, "network", chart), device, batch=args.batch, precision=precision,
+                      resolution=args.resolution)
     if chart == "layers":
-        return plots.layer_latency_chart(simulate(network, device, batch=args.batch, precision=precision,
-                                                  resolution=args.resolution))
-    return plots.memory_chart(network, device, args.batch, precision, resolution=args.resolution)
+        return plots.layer_latency_chart(result)
+    return plots.memory_chart(result)

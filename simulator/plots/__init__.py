@@ -1,6 +1,8 @@
 """Charts of simulation results, each returned as a :class:`matplotlib.figure.Figure`.
 
-Nothing here calls ``pyplot`` or shows a window: save a chart with ``figure.savefig(path)``.
+Nothing here calls ``pyplot`` or shows a window: save a chart with :func:`save_figure` (SVG text
+kept as text, the pixel count bounded) or ``figure.savefig(path)``. Charts read what they show from
+simulation results and ask for a device only where they simulate networks themselves.
 
 * :func:`roofline_chart`: a device's roofs with a network's layers on them;
 * :func:`latency_throughput_chart`: latency against throughput over batch sizes;
@@ -9,6 +11,7 @@ Nothing here calls ``pyplot`` or shows a window: save a chart with ``figure.save
 * :func:`memory_chart`: live activations per layer against the device's activation memory.
 """
 
+from simulator.plots._common import save_figure
 from simulator.plots.energy import energy_breakdown_chart
 from simulator.plots.latency import DEFAULT_BATCHES, latency_throughput_chart
 from simulator.plots.layers import layer_latency_chart, memory_chart
@@ -21,4 +24,5 @@ __all__ = [
     "layer_latency_chart",
     "memory_chart",
     "roofline_chart",
+    "save_figure",
 ]

@@ -1,15 +1,20 @@
-"""Helpers shared by the charts: figures, display units, layer names and label placement.
+"""Helpers shared by the charts: figures, display units, layer names, label placement and saving.
 
 Charts are drawn on a :class:`matplotlib.figure.Figure` created directly (not through pyplot), so
 they touch no global state and need no interactive backend. Values are converted from SI base
-units to display units only here, when they are drawn.
+units to display units only here, when they are drawn. Charts read what they show from
+:class:`~simulator.results.SimulationResult` (per-layer times, energies, binding level, totals
+and the configuration the result ran at); they never recompute an engine quantity.
 """
 
 from __future__ import annotations
 
 import math
+import textwrap
 from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
 
+import matplotlib
 import numpy as np
 from matplotlib import colormaps
 from matplotlib.axes import Axes
@@ -18,7 +23,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.text import Annotation, Text
-from matplotlib.ticker import FuncFormatter
+from matplotlib.ticker import EngFormatter, FuncFormatter
 from matplotlib.transforms import Bbox
 
 from simulator.errors import SimulatorError
@@ -29,8 +34,9 @@ from simulator.results import SimulationResult
 #: Colours of the two bounds (and of layers that do no work), shared by every chart.
 BOUND_COLORS = {"compute": "#1f77b4", "memory": "#ff7f0e", "none": "#bbbbbb"}
 
-_SI_PREFIXES = ((1e15, "P"), (1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k"), (1.0, ""))
-_SUBUNIT_PREFIXES = ((1.0, ""), (1e-3, "m"), (1e-6, "µ"), (1e-9, "n"), (1e-12, "p"))
+#: The most pixels a raster chart may have (100 megapixels, 400 MB of RGBA), and per side (Agg's limit).
+MAX_PIXELS = 100_000_000
+MAX_PIXELS_PER_SIDE = 2**16 - 1
 
 
 def new_figure(width_in: float, height_in: float, layout: str = "constrained") -> Figure:
@@ -62,25 +68,100 @@ def check_same_device(results: Sequence[SimulationResult], device: Device) -> No
                              f"{device.name!r}; simulate them on {device.name!r} or chart that device")
 
 
+def results_device_name(results: Sequence[SimulationResult], device: Device | str | None = None) -> str:
+    """The one device ``results`` ran on. ``device``, if given (only for backwards compatibility),
+    must be that device; results from several devices are an error."""
+    names = sorted({r.device for r in results})
+    if device is not None:
+        check_same_device(results, as_device(device))
+    if len(names) > 1:
+        raise SimulatorError(f"results were simulated on several devices ({', '.join(names)}); "
+                             "chart one device at a time")
+    return names[0]
+
+
+def results_device(results: Sequence[SimulationResult], device: Device | str | None = None) -> Device:
+    """The :class:`Device` ``results`` ran on, for charts that draw its figures (roofs). Loaded by
+    the results' device name unless ``device`` is given, which must carry that name."""
+    name = results_device_name(results, device)
+    if device is not None:
+        return as_device(device)
+    try:
+        return resolve_device(name)
+    except SimulatorError as error:
+        raise SimulatorError(f"{error}; a result simulated on a device loaded from a profile path needs "
+                             "device=<that Device> to chart") from None
+
+
+def config_label(result: SimulationResult, batch: bool = True) -> str:
+    """The configuration a result ran at, for titles: ``"fp16, batch 4, ideal, dram.bandwidth_scale=2"``.
+
+    Names the precision, the batch, the ideal roofline (the efficiency model ignored), an unfused
+    graph and every override, so that a chart of a what-if says so.
+    """
+    parts = [result.precision] + ([f"batch {result.batch}"] if batch else [])
+    if result.ideal:
+        parts.append("ideal")
+    if not result.fused:
+        parts.append("unfused")
+    parts += [f"{key}={value:g}" for key, value in result.overrides.items()]
+    return ", ".join(parts)
+
+
+def fit_suptitle(figure: Figure, text: str, **text_kwargs: object) -> Text:
+    """A figure title wrapped onto as many lines as it needs to fit the figure's width."""
+    title = figure.suptitle(text, **text_kwargs)
+    renderer = figure.canvas.get_renderer()
+    width_px = figure.bbox.width * 0.98
+    columns = len(text)
+    while columns > 20 and title.get_window_extent(renderer).width > width_px:
+        columns = int(columns * 0.9)
+        title.set_text(textwrap.fill(text, columns, break_on_hyphens=False))
+    return title
+
+
+def save_figure(figure: Figure, path: str | Path, dpi: float) -> None:
+    """Write ``figure`` to ``path`` at ``dpi``, with SVG text kept as text (searchable, selectable).
+
+    A raster image larger than :data:`MAX_PIXELS` (or :data:`MAX_PIXELS_PER_SIDE` on a side) is
+    refused with a SimulatorError before any memory is taken for it.
+    """
+    width_in, height_in = figure.get_size_inches()
+    width_px, height_px = round(width_in * dpi), round(height_in * dpi)
+    if width_px * height_px > MAX_PIXELS or max(width_px, height_px) > MAX_PIXELS_PER_SIDE:
+        most = math.floor(min(math.sqrt(MAX_PIXELS / (width_in * height_in)),
+                              MAX_PIXELS_PER_SIDE / max(width_in, height_in)))
+        raise SimulatorError(f"dpi {dpi:g} would make a {width_px:,} x {height_px:,} pixel image of this "
+                             f"{width_in:g} x {height_in:g} in chart; at most {MAX_PIXELS:,} pixels and "
+                             f"{MAX_PIXELS_PER_SIDE:,} per side: use a dpi of {most} or less")
+    with matplotlib.rc_context({"svg.fonttype": "none"}):
+        figure.savefig(path, dpi=dpi)
+
+
 def default_precision(device: Device) -> str:
     """fp16 where the device has it (the simulator's default), else the device's first precision."""
     return "fp16" if "fp16" in device.precisions else device.precisions[0]
 
 
+# An axis shows one unit, chosen once for the chart and stated in its label ("energy (mJ)",
+# "(TOPS = 10^12 ops/s)"), with plain numbers on the ticks: bars stacked in one unit compare at a
+# glance, and tests can read the scale back. EngFormatter on the ticks would switch prefixes from
+# tick to tick; its prefix table (matplotlib's, not one of ours) chooses the unit.
+def _eng_scale(value: float, lowest: int, highest: int) -> tuple[float, str]:
+    exponent = 3 * math.floor(math.log10(abs(value)) / 3) if value and math.isfinite(value) else 0
+    exponent = min(max(exponent, lowest), highest)
+    return 10.0**exponent, EngFormatter.ENG_PREFIXES[exponent]
+
+
 def si_scale(value: float) -> tuple[float, str]:
-    """``(scale, prefix)`` for showing values up to ``value``: ``4.2e13 -> (1e12, "T")``."""
-    for scale, prefix in _SI_PREFIXES:
-        if abs(value) >= scale:
-            return scale, prefix
-    return 1.0, ""
+    """``(scale, prefix)`` for showing values up to ``value``, from 1 to peta: ``4.2e13 -> (1e12, "T")``."""
+    return _eng_scale(value, 0, 15)
 
 
 def subunit_scale(value: float) -> tuple[float, str]:
-    """``(scale, prefix)`` for seconds or joules: ``4.2e-3 -> (1e-3, "m")``, ``3e-5 -> (1e-6, "µ")``."""
-    for scale, prefix in _SUBUNIT_PREFIXES:
-        if abs(value) >= scale:
-            return scale, prefix
-    return _SUBUNIT_PREFIXES[-1]
+    """``(scale, prefix)`` for seconds or joules, from 1 down to pico: ``4.2e-3 -> (1e-3, "m")``,
+    ``3e-5 -> (1e-6, "µ")``."""
+    return _eng_scale(value, -12, 0)
 
 
 def format_number(value: float) -> str:
@@ -91,9 +172,9 @@ def format_number(value: float) -> str:
 
 
 def format_rate(value: float, unit: str) -> str:
-    """``(2.048e11, "B/s") -> "204.8 GB/s"``, ``(8.5e13, "OPS") -> "85 TOPS"``."""
-    scale, prefix = si_scale(value)
-    return f"{format_number(value / scale)} {prefix}{unit}"
+    """``(2.048e11, "B/s") -> "204.8 GB/s"``, ``(8.5e13, "OPS") -> "85 TOPS"`` (matplotlib's EngFormatter,
+    with up to four significant figures as the profiles quote them)."""
+    return EngFormatter(unit=unit)(float(f"{value:.4g}"))
 
 
 def plain_log_ticks(axis: Axis) -> None:

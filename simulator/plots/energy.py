@@ -1,9 +1,11 @@
 """Energy per inference split into arithmetic and data movement at each memory level.
 
-The parts come from :mod:`simulator.engine.energy`: compute ``MACs · E_MAC + element-wise ops · E_add``
-and, per memory level, ``bytes at the level · energy per byte``. Moving data costs far more than
-computing on it (a 32-bit DRAM read is about 640 pJ against 3.7 pJ for a 32-bit float multiply in
-45 nm: M. Horowitz, ISSCC 2014), so data movement dominates most bars.
+The parts are the result's own (computed by :mod:`simulator.engine.energy`, with the result's
+overrides): compute ``MACs · E_MAC + element-wise ops · E_add`` and, per memory level, ``bytes at
+the level · energy per byte``; the chart reads ``SimulationResult.energy_breakdown_j`` and each
+layer's ``compute_energy_j`` and ``level_energy_j``, never the device's figures. Moving data costs
+far more than computing on it (a 32-bit DRAM read is about 640 pJ against 3.7 pJ for a 32-bit float
+multiply in 45 nm: M. Horowitz, ISSCC 2014), so data movement dominates most bars.
 """
 
 from __future__ import annotations
@@ -21,89 +23,98 @@ from simulator.model.graph import Network
 from simulator.plots._common import (
     GROUPINGS,
     as_device,
-    check_same_device,
+    config_label,
     default_precision,
+    fit_suptitle,
     format_number,
     new_figure,
+    results_device_name,
     subunit_scale,
 )
 from simulator.results import SimulationResult
 from simulator.simulation import simulate
 
-J_PER_PJ = 1e-12
 COMPUTE_COLOR = "#2ca02c"
 
 Grouping = str | Callable[[str, str], str]
 
 
-def level_colors(device: Device) -> dict[str, tuple[float, ...]]:
-    """Reds for the memory levels, darkest for the outermost (most expensive) one."""
-    names = [level.name for level in device.memory_levels]
+def level_colors(level_names: Iterable[str]) -> dict[str, tuple[float, ...]]:
+    """Reds for the memory levels (outermost first), darkest for the outermost (most expensive) one."""
+    names = list(level_names)
     shades = np.linspace(0.85, 0.3, len(names)) if len(names) > 1 else [0.7]
     return {name: colormaps["OrRd"](shade) for name, shade in zip(names, shades, strict=True)}
 
 
-def group_energy_j(result: SimulationResult, device: Device,
-                   group_by: Grouping) -> dict[str, dict[str, float]]:
+def group_energy_j(result: SimulationResult, group_by: Grouping) -> dict[str, dict[str, float]]:
     """Energy of ``result``'s layers summed per group: ``{group: {"compute": J, <level>: J}}``.
 
-    A level's energy is ``level_bytes · energy_per_byte_pj · 1e-12`` (as in
-    :func:`simulator.engine.energy.layer_energy`), the layer's compute energy the rest of its total.
-    Groups appear in the order of their first layer.
+    Each part is the layer's own ``compute_energy_j`` or ``level_energy_j[level]``, as simulated
+    (overrides included). Groups appear in the order of their first layer.
     """
     key = GROUPINGS.get(group_by) if isinstance(group_by, str) else group_by
     if key is None:
         raise SimulatorError(f"unknown grouping {group_by!r}; valid: {', '.join(GROUPINGS)} or a function "
                              "of (layer name, layer kind)")
-    per_byte_j = {level.name: level.energy_per_byte_pj * J_PER_PJ for level in device.memory_levels}
     groups: dict[str, dict[str, float]] = {}
     for layer in result.layers:
-        levels_j = {name: layer.level_bytes.get(name, 0.0) * per_byte_j[name] for name in per_byte_j}
-        parts = {"compute": layer.energy_j - sum(levels_j.values()), **levels_j}
+        parts = {"compute": layer.compute_energy_j,
+                 **{level: layer.level_energy_j[level] for level in result.level_names}}
         group = groups.setdefault(key(layer.name, layer.kind), dict.fromkeys(parts, 0.0))
         for part, energy_j in parts.items():
             group[part] += energy_j
     return groups
 
 
-def _results(items: SimulationResult | Iterable[SimulationResult | Network | str], device: Device,
-             batch: int, precision: str | None, resolution: int | None) -> list[SimulationResult]:
+def _results(items: SimulationResult | Iterable[SimulationResult | Network | str],
+             device: Device | str | None, batch: int, precision: str | None,
+             resolution: int | None) -> list[SimulationResult]:
     if isinstance(items, SimulationResult | Network | str):
         items = [items]
+    items = list(items)
+    if not items:
+        raise SimulatorError("no network to chart: give at least one network or simulation result")
+    if device is None and not all(isinstance(item, SimulationResult) for item in items):
+        raise SimulatorError("networks given by name or as Network need a device to simulate them on: "
+                             "pass device=..., or give simulation results")
+    if device is not None:
+        device = as_device(device)
     results = [item if isinstance(item, SimulationResult) else
                simulate(item, device, batch=batch, precision=precision or default_precision(device),
                         resolution=resolution) for item in items]
-    if not results:
-        raise SimulatorError("no network to chart: give at least one network or simulation result")
-    check_same_device(results, device)
+    results_device_name(results, device)
     return results
 
 
 def energy_breakdown_chart(items: SimulationResult | Iterable[SimulationResult | Network | str],
-                           device: Device | str, *, group_by: Grouping | None = None, batch: int = 1,
-                           precision: str | None = None, resolution: int | None = None) -> Figure:
+                           device: Device | str | None = None, *, group_by: Grouping | None = None,
+                           batch: int = 1, precision: str | None = None,
+                           resolution: int | None = None) -> Figure:
     """Stacked bars of energy per inference (per sample): compute and each memory level.
 
-    ``items`` are simulation results on ``device`` or networks (names or :class:`Network`) to
-    simulate there at ``batch`` and ``precision`` (default fp16, or the device's first). Without
-    ``group_by``: one bar per network. With ``group_by`` (``"kind"``, ``"block"`` or a function
-    of a layer's name and kind): one panel per network, one bar per layer group. Each bar is
-    annotated with the share of data movement.
+    ``items`` are simulation results (of one device) or networks (names or :class:`Network`) to
+    simulate on ``device`` at ``batch`` and ``precision`` (default fp16, or the device's first);
+    ``device`` is needed only for those, and must be the results' device if given with results.
+    The bars are the results' own energies (``energy_breakdown_j``; per layer
+    ``compute_energy_j`` and ``level_energy_j``), overrides included. Without ``group_by``: one
+    bar per network. With ``group_by`` (``"kind"``, ``"block"`` or a function of a layer's name
+    and kind): one panel per network, one bar per layer group. Each bar is annotated with the
+    share of data movement.
     """
-    device = as_device(device)
     results = _results(items, device, batch, precision, resolution)
-    settings = {f"{r.precision}, batch {r.batch}" for r in results}
+    device_name = results[0].device
+    settings = {config_label(r) for r in results}
     if group_by is None:
-        names = [(r.network if len(settings) == 1 else f"{r.network}\n{r.precision}, batch {r.batch}")
+        names = [(r.network if len(settings) == 1 else f"{r.network}\n{config_label(r)}")
                  + ("" if r.fits else "\n(does not fit)") for r in results]
         panels = [("", dict(zip(names, (r.energy_breakdown_j for r in results), strict=True)),
                    dict(zip(names, (r.batch for r in results), strict=True)))]
     else:
         panels = []
         for r in results:
-            groups = {name: parts for name, parts in group_energy_j(r, device, group_by).items()
+            groups = {name: parts for name, parts in group_energy_j(r, group_by).items()
                       if sum(parts.values()) > 0}  # views (flatten, reshape) move nothing
-            panels.append((f"{r.network} ({r.precision}, batch {r.batch})", groups,
+            panels.append((f"{r.network} ({config_label(r)})", groups,
                            dict.fromkeys(groups, r.batch)))
     largest_j = max(sum(parts.values()) / batches[name]
                     for _, groups, batches in panels for name, parts in groups.items())
@@ -112,14 +123,15 @@ def energy_breakdown_chart(items: SimulationResult | Iterable[SimulationResult |
     width_in = min(16.0, max(7.0, 3.0 + 0.45 * bars)) if group_by else max(6.5, 3.0 + 1.2 * bars)
     figure = new_figure(width_in, 1.5 + 3.6 * len(panels))
     axes = figure.subplots(len(panels), 1, squeeze=False)[:, 0]
-    colors = {"compute": COMPUTE_COLOR, **level_colors(device)}
+    colors = {"compute": COMPUTE_COLOR, **level_colors(results[0].level_names)}
     for ax, (title, groups, batches) in zip(axes, panels, strict=True):
         _stacked_bars(ax, groups, batches, colors, (scale, prefix), grouped=group_by is not None)
         ax.set_title(title, fontsize=9)
         ax.set_ylabel(f"energy per inference ({prefix}J)")
     grouping = "" if group_by is None else f" by layer {group_by if isinstance(group_by, str) else 'group'}"
     setting = f" ({settings.pop()})" if len(settings) == 1 and group_by is None else ""
-    figure.suptitle(f"Energy per inference on {device.name}{setting}{grouping}: compute vs data movement")
+    fit_suptitle(figure, f"Energy per inference on {device_name}{setting}{grouping}: "
+                         "compute vs data movement")
     handles = [axes[0].containers[i] for i in reversed(range(len(colors)))]
     labels = [f"{name} (data movement)" if name != "compute" else "compute (arithmetic)"
               for name in reversed(colors)]

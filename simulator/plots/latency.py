@@ -23,6 +23,7 @@ from simulator.model.graph import Network
 from simulator.plots._common import (
     as_device,
     default_precision,
+    fit_suptitle,
     format_number,
     marker_boxes,
     new_figure,
@@ -124,8 +125,13 @@ def latency_throughput_chart(network: Network | str, devices_or_precisions: Iter
     ax.grid(True, which="major", alpha=0.3)
     ax.set_xlabel(f"latency per batch ({time_prefix}s)")
     ax.set_ylabel("throughput (samples/s)")
-    figure.suptitle(f"Latency vs throughput: {curves[0].results[0].network}, batch "
-                    f"{min(batches)} to {max(batches)}")
+    devices = list(dict.fromkeys(d.name for d, _ in pairs))
+    precisions = list(dict.fromkeys(p for _, p in pairs))
+    # what the curves' labels leave out goes into the title: the device when only precision varies
+    where = f" on {devices[0]}" if len(devices) == 1 else ""
+    at = f", {precisions[0]}" if len(precisions) == 1 else ""
+    fit_suptitle(figure, f"Latency vs throughput: {curves[0].results[0].network}{where}{at}, batch "
+                         f"{min(batches)} to {max(batches)}")
 
     unfit = False
     for c, curve in enumerate(curves):
@@ -135,15 +141,16 @@ def latency_throughput_chart(network: Network | str, devices_or_precisions: Iter
         ax.plot(xs, ys, color=color, linewidth=1.3, label=curve.label, zorder=2)
         fits = np.array([r.fits for r in curve.results])
         unfit |= not fits.all()
-        ax.scatter(np.array(xs)[fits], np.array(ys)[fits], color=color, s=22, zorder=3)
-        ax.scatter(np.array(xs)[~fits], np.array(ys)[~fits], facecolors="white", edgecolors=color, s=22,
-                   zorder=3)
+        # the points above the stars (zorder 4), so that a starred point that does not fit stays hollow
+        ax.scatter(np.array(xs)[fits], np.array(ys)[fits], color=color, s=22, zorder=5, label="_fits")
+        ax.scatter(np.array(xs)[~fits], np.array(ys)[~fits], facecolors="white", edgecolors=color, s=26,
+                   linewidths=1.2, zorder=5, label="_does not fit")
 
     fastest = min(all_results, key=lambda r: r.latency_s)
     busiest = max(all_results, key=lambda r: r.throughput_per_s)
     ax.scatter([fastest.latency_s / time_scale, busiest.latency_s / time_scale],
                [fastest.throughput_per_s, busiest.throughput_per_s], marker="*", s=180,
-               facecolors="none", edgecolors="black", linewidths=1.0, zorder=4)
+               facecolors="none", edgecolors="black", linewidths=1.0, zorder=4, label="_star")
     ax.margins(0.08)
     if not log_x:  # a linear axis starts at zero, so that equal values do not look different
         ax.set_xlim(0, max(latencies) * 1.1)

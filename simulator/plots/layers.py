@@ -4,6 +4,12 @@ The memory chart follows MCUNet's figure of MobileNetV2's imbalanced activation 
 W.-M. Chen, Y. Lin, J. Cohn, C. Gan, S. Han, "MCUNet: Tiny Deep Learning on IoT Devices",
 NeurIPS 2020, Fig. 2): the first blocks need several times the memory of the rest, so the peak,
 not the average, decides whether a network fits.
+
+Both charts read the result: per-layer times and bounds, and for the memory chart the memory check
+of the activation store (its capacity under the result's overrides) and the weights' size. A
+result does not yet carry the activations alive at each layer, so the memory chart takes them from
+the model's liveness analysis (:func:`simulator.model.counts.analyze`, ``.live``) of the graph the
+result simulated, which it checks against the result's own counts; it never re-runs the engine.
 """
 
 from __future__ import annotations
@@ -13,23 +19,25 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
-from simulator.catalog import build_network
-from simulator.engine.timing import BITS_PER_BYTE
-from simulator.engine.workload import build_workload
+from simulator.errors import SimulatorError
 from simulator.hardware.device import Device
+from simulator.model.counts import analyze, count_network
 from simulator.model.graph import Network
 from simulator.plots._common import (
     BOUND_COLORS,
     as_device,
+    config_label,
     default_precision,
     layer_ticks,
     new_figure,
+    results_device_name,
     short_layer_name,
     si_scale,
     subunit_scale,
 )
-from simulator.precision import bits_of
-from simulator.results import SimulationResult
+from simulator.precision import bits_of, storage_bytes
+from simulator.results import MemoryCheck, SimulationResult
+from simulator.simulation import resolve_network, simulate, simulated_graph
 from simulator.units import format_bytes, format_seconds
 
 _OVER_COLOR = "#d62728"
@@ -69,8 +77,8 @@ def layer_latency_chart(result: SimulationResult) -> Figure:
     handles.append(Line2D([], [], marker="_", linestyle="", color="black", markersize=8,
                           label="the shorter time (compute or memory)"))
     ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.005, 1), fontsize=8)
-    ax.set_title(f"Per-layer latency: {result.network} on {result.device}, {result.precision}, batch "
-                 f"{result.batch} (total {format_seconds(result.latency_s)})")
+    ax.set_title(f"Per-layer latency: {result.network} on {result.device}, {config_label(result)} "
+                 f"(total {format_seconds(result.latency_s)})")
     return figure
 
 
@@ -83,24 +91,69 @@ def format_capacity(capacity_bytes: int) -> str:
     return text
 
 
-def memory_chart(network: Network | str, device: Device | str, batch: int = 1, precision: str | None = None,
-                 *, resolution: int | None = None, fuse: bool = True) -> Figure:
+def live_activation_bytes(result: SimulationResult, network: Network | None = None) -> np.ndarray:
+    """Bytes of activations alive while each layer of ``result`` runs: ``ceil(live elements · batch ·
+    activation bits / 8)``, the rule of the result's peak-activation memory check.
+
+    ``live`` comes from :func:`simulator.model.counts.analyze` on the graph ``result`` simulated
+    (the inference view of ``network`` if the result is fused); ``network`` is rebuilt from the
+    result's name and resolution unless given. The graph must give the result's own counts.
+    """
+    if network is None:
+        try:
+            network = resolve_network(result.network, result.resolution, result.batch)
+        except SimulatorError as error:
+            raise SimulatorError(f"cannot rebuild network {result.network!r} of the result ({error}); pass "
+                                 "network=<the Network it was simulated from>") from None
+    graph = simulated_graph(network, result.fused)
+    if count_network(graph, result.batch) != result.counts:
+        raise SimulatorError(f"network {network.name!r} is not the one the result simulated (its layers or "
+                             "shapes differ); pass network=<the Network it was simulated from>")
+    live = np.array(analyze(graph).live, dtype=float)
+    return storage_bytes(live * result.batch, bits_of(result.activation_precision))
+
+
+def activation_check(result: SimulationResult) -> MemoryCheck:
+    """The result's memory check of the level that holds the activations."""
+    return next(check for check in result.memory if "activations" in check.holds)
+
+
+def memory_chart(result: SimulationResult | Network | str, device: Device | str | None = None,
+                 batch: int | None = None, precision: str | None = None, *, resolution: int | None = None,
+                 fuse: bool | None = None, network: Network | None = None) -> Figure:
     """Activations alive at each layer (bytes) against the capacity of the device's activation store.
 
-    ``live elements · batch · bits / 8`` per layer of the inference view (``fuse``), with the
-    activations at ``precision`` (default fp16, or the device's first). Bars over the capacity
-    are red and the peak layer is marked. When weights share the activation store, a second line
-    shows what the weights leave. A capacity far above the peak (a GPU's DRAM) is stated in a
-    note rather than drawn, so the bars stay readable.
+    ``result`` is a simulation result; the bars are :func:`live_activation_bytes` and the limit is
+    the capacity of the result's activation memory check (overrides included). ``network`` is the
+    Network the result was simulated from, needed only if it cannot be rebuilt by name. For
+    backwards compatibility ``result`` may be a network (a name or a Network), simulated on
+    ``device`` at ``batch`` (default 1) and ``precision`` (default fp16, or the device's first),
+    ``resolution`` and ``fuse`` (default true). Bars over the capacity are red and the peak layer is
+    marked. When weights share the activation store, a second line shows what the weights leave. A
+    capacity far above the peak (a GPU's DRAM) is stated in a note rather than drawn, so the bars
+    stay readable.
     """
-    device = as_device(device)
-    precision = precision or default_precision(device)
-    if isinstance(network, str):
-        network = build_network(network, resolution, batch)
-    workload = build_workload(network, fuse)
-    live_bytes = workload.live_elements * batch * bits_of(precision) / BITS_PER_BYTE
-    store = device.activation_store
-    capacity = store.capacity_bytes
+    if isinstance(result, SimulationResult):
+        given = {"batch": batch, "precision": precision, "resolution": resolution, "fuse": fuse}
+        if any(value is not None for value in given.values()):
+            named = ", ".join(f"{key}={value!r}" for key, value in given.items() if value is not None)
+            raise SimulatorError(f"{named}: a simulation result carries its own configuration; simulate "
+                                 "it at the configuration to chart")
+        results_device_name([result], device)
+    else:
+        if device is None:
+            raise SimulatorError(f"network {result!r} needs a device to simulate it on: pass device=..., "
+                                 "or give a simulation result")
+        if network is not None:
+            raise SimulatorError("network= goes with a simulation result, not with a network to simulate")
+        device = as_device(device)
+        network = resolve_network(result, resolution, batch or 1)
+        result = simulate(network, device, batch=batch or 1, precision=precision or default_precision(device),
+                          fuse=True if fuse is None else fuse)
+    live_bytes = live_activation_bytes(result, network)
+    names = [layer.name for layer in result.layers]
+    check = activation_check(result)
+    store, capacity = check.level, check.capacity_bytes
     peak_index = int(np.argmax(live_bytes))
     peak = float(live_bytes[peak_index])
     draw_limit = capacity <= 5 * peak
@@ -111,7 +164,7 @@ def memory_chart(network: Network | str, device: Device | str, batch: int = 1, p
     positions = np.arange(len(live_bytes))
     ax.bar(positions, live_bytes / scale, 0.8,
            color=[_OVER_COLOR if b > capacity else _UNDER_COLOR for b in live_bytes])
-    layer_ticks(ax, list(workload.names))
+    layer_ticks(ax, names)
     ax.set_ylabel(f"activations alive ({prefix}B = 10^{round(np.log10(scale))} bytes)")
     ax.grid(True, axis="y", alpha=0.3)
     ax.set_axisbelow(True)
@@ -120,30 +173,32 @@ def memory_chart(network: Network | str, device: Device | str, batch: int = 1, p
 
     handles = []
     if (live_bytes <= capacity).any():
-        handles.append(Patch(color=_UNDER_COLOR, label=f"fits in {store.name}"))
+        handles.append(Patch(color=_UNDER_COLOR, label=f"fits in {store}"))
     if (live_bytes > capacity).any():
-        handles.append(Patch(color=_OVER_COLOR, label=f"exceeds {store.name}"))
-    weights_bytes = workload.params * bits_of(precision) / BITS_PER_BYTE
+        handles.append(Patch(color=_OVER_COLOR, label=f"exceeds {store}"))
+    weights_bytes = result.model_size_bytes
     if draw_limit:
         handles.append(ax.axhline(capacity / scale, color="black", linewidth=1.5,
-                                  label=f"{store.name} capacity {format_capacity(capacity)}"))
-        if "weights" in store.stores and capacity - weights_bytes > 0:
+                                  label=f"{store} capacity {format_capacity(capacity)}"))
+        if "weights" in check.holds and capacity - weights_bytes > 0:
             handles.append(ax.axhline((capacity - weights_bytes) / scale, color="black", linestyle="--",
-                                      linewidth=1.0, label=f"{store.name} left after {precision} weights"))
+                                      linewidth=1.0,
+                                      label=f"{store} left after {result.weight_precision} weights"))
     else:
-        ax.text(0.99, 0.97, f"{store.name} capacity {format_capacity(capacity)}: {capacity / peak:,.0f}× the "
+        ax.text(0.99, 0.97, f"{store} capacity {format_capacity(capacity)}: {capacity / peak:,.0f}× the "
                 "peak, off the chart", transform=ax.transAxes, ha="right", va="top", fontsize=8,
                 bbox={"boxstyle": "round", "facecolor": "white", "edgecolor": "grey"})
-    ratio = f", {peak / capacity:.1f}× {store.name}" if peak > capacity else ""
+    ratio = f", {peak / capacity:.1f}× {store}" if peak > capacity else ""
     left_half = peak_index < len(live_bytes) / 2
-    ax.annotate(f"peak: {short_layer_name(workload.names[peak_index])}, {format_bytes(peak)}{ratio}",
+    ax.annotate(f"peak: {short_layer_name(names[peak_index])}, {format_bytes(peak)}{ratio}",
                 (peak_index, peak / scale),
                 xytext=(peak_index + (2 if left_half else -2), highest * 1.22 / scale),
                 ha="left" if left_half else "right", va="center", fontsize=8,
                 arrowprops={"arrowstyle": "->", "color": "black"},
                 bbox={"boxstyle": "round", "facecolor": "white", "edgecolor": "grey", "alpha": 0.9})
     ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.005, 1), fontsize=8)
-    shape = "×".join(str(d) for d in network.input_shape)
-    ax.set_title(f"Activation memory per layer: {network.name} (input {shape}) on {device.name}, "
-                 f"{precision} activations, batch {batch}")
+    shape = "×".join(str(d) for d in result.counts.input_shape)
+    overrides = "".join(f", {key}={value:g}" for key, value in result.overrides.items())
+    ax.set_title(f"Activation memory per layer: {result.network} (input {shape}) on {result.device}, "
+                 f"{result.activation_precision} activations, batch {result.batch}{overrides}")
     return figure

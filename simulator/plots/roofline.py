@@ -6,8 +6,11 @@ visual performance model for multicore architectures", CACM 52(4), 2009). The si
 hierarchy gives one slope per memory level that bounds time (a hierarchical roofline); the
 operand level (register file) is not drawn, as the simulator does not let it bound a layer.
 
-Each layer is drawn at ``(intensity, ops / latency)``. By default its intensity is counted at its
-*binding* level, the one whose traffic takes longest (``ops / bytes at that level``): then a
+The roofs are the device's figures under the results' own configuration (their overrides, applied
+by :func:`simulator.engine.configs.hardware_arrays`, the engine's one home for them). Each layer is
+drawn at ``(intensity, ops / latency)``. By default its intensity is counted at its *binding*
+level as the result gives it (``LayerResult.binding``; for a compute-bound layer, the level whose
+traffic takes longest in ``LayerResult.level_time_s``), ``ops / bytes at that level``: then a
 memory-bound layer sits on that level's slope and a compute-bound one under the compute roof,
 and no point can rise above the roof it is bound by. ``intensity="total"`` uses the simulator's
 ``arithmetic_intensity`` (ops over all weight and activation bytes, as if all came from the
@@ -26,12 +29,13 @@ from matplotlib.legend import Legend
 from matplotlib.lines import Line2D
 from matplotlib.text import Annotation
 
+from simulator.engine.configs import hardware_arrays, override_arrays, parse_overrides
+from simulator.engine.timing import HardwareArrays
 from simulator.errors import SimulatorError
-from simulator.hardware.device import Device, MemoryLevel
+from simulator.hardware.device import Device
 from simulator.plots._common import (
-    as_device,
     as_results,
-    check_same_device,
+    config_label,
     format_number,
     format_rate,
     kind_colors,
@@ -39,6 +43,7 @@ from simulator.plots._common import (
     marker_boxes,
     new_figure,
     place_labels,
+    results_device,
     short_layer_name,
     si_scale,
 )
@@ -49,19 +54,52 @@ _LEVEL_STYLES = ("-", "--", "-.", ":")
 _ROOF_COLOR = "#333333"
 
 
-def timed_levels(device: Device) -> tuple[MemoryLevel, ...]:
-    """The levels whose bandwidth can bound a layer: all but an operand level (the innermost level
-    when it holds neither weights nor activations, i.e. a register file)."""
-    levels = device.memory_levels
-    return levels[:-1] if len(levels) > 1 and not levels[-1].stores else levels
+@dataclass(frozen=True)
+class Level:
+    """A memory level's slope on the chart: its name and bandwidth under the results' overrides."""
+
+    name: str
+    bandwidth_bytes_per_s: float
 
 
-def binding_level(layer: LayerResult, levels: Sequence[MemoryLevel]) -> MemoryLevel | None:
-    """The level whose traffic takes longest, ``argmax bytes / bandwidth``; None if no traffic."""
-    times_s = [layer.level_bytes.get(level.name, 0.0) / level.bandwidth_bytes_per_s for level in levels]
-    if max(times_s) <= 0:
+def roof_figures(results: Sequence[SimulationResult], device: Device,
+                 precisions: Sequence[str]) -> tuple[dict[str, float], tuple[Level, ...]]:
+    """``({precision: peak ops/s}, timed levels)`` of ``device`` under the results' overrides.
+
+    The timed levels are those whose bandwidth can bound a layer: all but the operand level (a
+    register file), as :class:`simulator.engine.timing.HardwareArrays` defines it. All results
+    must share their overrides, as the chart draws one set of roofs.
+    """
+    configs = {tuple(sorted(r.overrides.items())) for r in results}
+    if len(configs) > 1:
+        raise SimulatorError("results with different overrides have different roofs; chart them apart: "
+                             + "; ".join(", ".join(f"{k}={v:g}" for k, v in c) or "none" for c in configs))
+    parsed = parse_overrides(results[0].overrides)
+    hardware = hardware_arrays(device, precisions, override_arrays(
+        device, parsed, precisions, [np.full(len(precisions), o.values[0]) for o in parsed]))
+    peaks = {p: float(peak) for p, peak in zip(precisions, hardware.peak_ops_per_s, strict=True)}
+    return peaks, _timed(hardware)
+
+
+def timed_levels(device: Device) -> tuple[Level, ...]:
+    """The device's levels that can bound a layer, at the profile's figures (no overrides)."""
+    return _timed(hardware_arrays(device, [device.precisions[0]]))
+
+
+def _timed(hardware: HardwareArrays) -> tuple[Level, ...]:
+    return tuple(Level(name, float(hardware.bandwidth_bytes_per_s[0, v]))
+                 for v, name in enumerate(hardware.level_names) if v != hardware.operand_level)
+
+
+def binding_level(layer: LayerResult) -> str | None:
+    """The memory level that binds ``layer`` as simulated: ``layer.binding`` for a memory-bound
+    layer, else the level whose traffic takes longest (``argmax layer.level_time_s``); None if no
+    level takes any time."""
+    if layer.binding in layer.level_time_s:
+        return layer.binding
+    if not layer.level_time_s or max(layer.level_time_s.values()) <= 0:
         return None
-    return levels[int(np.argmax(times_s))]
+    return max(layer.level_time_s, key=layer.level_time_s.__getitem__)
 
 
 @dataclass(frozen=True)
@@ -74,13 +112,12 @@ class LayerPoint:
     achieved_ops_per_s: float
 
 
-def layer_points(result: SimulationResult, device: Device, intensity: str = "binding") -> list[LayerPoint]:
+def layer_points(result: SimulationResult, intensity: str = "binding") -> list[LayerPoint]:
     """The layers of ``result`` that do work, placed as described in the module docstring."""
-    levels = timed_levels(device)
-    names = {level.name for level in device.memory_levels}
+    names = set(result.level_names)
     if intensity not in ("binding", "total") and intensity not in names:
         raise SimulatorError(f"unknown intensity {intensity!r}; expected 'binding', 'total' or a memory "
-                             f"level of {device.name!r}: {', '.join(sorted(names))}")
+                             f"level of {result.device!r}: {', '.join(sorted(names))}")
     points = []
     for layer in result.layers:
         if layer.ops <= 0 or layer.latency_s <= 0:
@@ -88,8 +125,8 @@ def layer_points(result: SimulationResult, device: Device, intensity: str = "bin
         if intensity == "total":
             bytes_moved = layer.bytes_moved
         elif intensity == "binding":
-            level = binding_level(layer, levels)
-            bytes_moved = layer.level_bytes[level.name] if level is not None else 0.0
+            level = binding_level(layer)
+            bytes_moved = layer.level_bytes[level] if level is not None else 0.0
         else:
             bytes_moved = layer.level_bytes.get(intensity, 0.0)
         if bytes_moved > 0:
@@ -107,7 +144,16 @@ def _x_label(intensity: str) -> str:
 
 
 def _result_label(result: SimulationResult) -> str:
-    return f"{result.network}, {result.precision}, batch {result.batch}"
+    return f"{result.network}, {config_label(result)}"
+
+
+def _distinguishing_labels(results: Sequence[SimulationResult]) -> list[str]:
+    """Per result, what tells it from the others on the chart (network, precision, batch): ``""``
+    for a single result, ``"resnet18 int8"`` when both network and precision vary."""
+    fields = [lambda r: r.network, lambda r: r.precision, lambda r: f"batch {r.batch}",
+              lambda r: "ideal" if r.ideal else "expected"]
+    varying = [field for field in fields if len({field(r) for r in results}) > 1]
+    return [" ".join(field(r) for field in varying) for r in results]
 
 
 @dataclass(frozen=True)
@@ -115,8 +161,8 @@ class _Frame:
     """What the chart shows: roofs, ridges, axis ranges and the display scale of ops/s."""
 
     peaks: dict[str, float]           # ops/s per precision
-    levels: tuple[MemoryLevel, ...]
-    ridges: tuple[tuple[MemoryLevel, float, float], ...]  # (level, ops/byte, peak ops/s)
+    levels: tuple[Level, ...]
+    ridges: tuple[tuple[Level, float, float], ...]  # (level, ops/byte, peak ops/s)
     x_range: tuple[float, float]      # ops/byte
     y_range: tuple[float, float]      # ops/s
     scale: float                      # ops/s per display unit
@@ -127,9 +173,8 @@ class _Frame:
         return max(level.bandwidth_bytes_per_s for level in self.levels)
 
 
-def _frame(device: Device, peaks: dict[str, float], results: Sequence[SimulationResult],
+def _frame(levels: tuple[Level, ...], peaks: dict[str, float], results: Sequence[SimulationResult],
            points: Sequence[LayerPoint]) -> _Frame:
-    levels = timed_levels(device)
     fastest = max(level.bandwidth_bytes_per_s for level in levels)
     ridge_peaks = sorted({peaks[r.precision] for r in results})  # fp16 and bf16 share a ridge
     ridges = tuple((level, peak / level.bandwidth_bytes_per_s, peak)
@@ -142,28 +187,31 @@ def _frame(device: Device, peaks: dict[str, float], results: Sequence[Simulation
     return _Frame(peaks, levels, ridges, (x_lo, max(xs) * 6), (y_lo, max(peaks.values()) * 3), scale, prefix)
 
 
-def roofline_chart(result_or_results: SimulationResult | Iterable[SimulationResult], device: Device | str,
-                   precisions: Sequence[str] | None = None, intensity: str = "binding",
-                   labelled_layers: int = 6) -> Figure:
-    """Roofline of ``device`` with the layers of one or more simulation results on it.
+def roofline_chart(result_or_results: SimulationResult | Iterable[SimulationResult],
+                   device: Device | str | None = None, precisions: Sequence[str] | None = None,
+                   intensity: str = "binding", labelled_layers: int = 6) -> Figure:
+    """Roofline of the device that one or more simulation results ran on, with their layers on it.
 
     Draws one compute roof per precision (``precisions``, by default all of the device's; the
     results' precisions are always included), one bandwidth slope per memory level that bounds
-    time, and marks the ridge points of the results' precisions. Layers are coloured by kind
-    (one marker shape per result); the ``labelled_layers`` slowest are named with their share of
-    their network's latency. Axes are log-log; performance is shown with the SI prefix of the
-    smallest peak (e.g. TOPS).
+    time, and marks the ridge points of the results' precisions, all under the results'
+    overrides. Layers are coloured by kind (one marker shape per result); the ``labelled_layers``
+    slowest are named with their share of their network's latency and what binds them (the
+    result's ``binding``). Axes are log-log; performance is shown with the SI prefix of the
+    smallest peak (e.g. TOPS). ``device`` is optional: the results carry theirs; if given, it
+    must be theirs (needed only for a device loaded from a profile path).
     """
     results = as_results(result_or_results)
-    device = as_device(device)
-    check_same_device(results, device)
+    device = results_device(results, device)
     wanted = list(precisions) if precisions else list(device.precisions)
     wanted += [r.precision for r in results if r.precision not in wanted]
-    peaks = {p: device.peak_for(p) for p in wanted}
-    points = [layer_points(r, device, intensity) for r in results]
+    for p in wanted:
+        device.peak_for(p)  # an unknown precision is an error naming the device's
+    peaks, levels = roof_figures(results, device, wanted)
+    points = [layer_points(r, intensity) for r in results]
     if not any(points):
         raise SimulatorError("no layer of the results does any work; nothing to put on the roofline")
-    frame = _frame(device, peaks, results, [pt for pts in points for pt in pts])
+    frame = _frame(levels, peaks, results, [pt for pts in points for pt in pts])
 
     figure = new_figure(9, 6)
     ax = figure.add_subplot()
@@ -174,7 +222,9 @@ def roofline_chart(result_or_results: SimulationResult | Iterable[SimulationResu
     ax.grid(True, which="major", alpha=0.3)
     ax.set_xlabel(_x_label(intensity))
     ax.set_ylabel(f"attainable performance ({frame.prefix}OPS = 10^{round(np.log10(frame.scale))} ops/s)")
-    ax.set_title(f"Roofline: {', '.join(dict.fromkeys(r.network for r in results))} on {device.name}")
+    whatif = {", ".join(f"{k}={v:g}" for k, v in r.overrides.items()) for r in results} - {""}
+    ax.set_title(f"Roofline: {', '.join(dict.fromkeys(r.network for r in results))} on {device.name}"
+                 + (f" ({whatif.pop()})" if whatif else ""))
     roofs = _draw_roofs(ax, frame)
     markers = _draw_points(ax, frame, points)
     legend = _legend(ax, results, points, labelled_layers > 0)
@@ -187,13 +237,13 @@ def roofline_chart(result_or_results: SimulationResult | Iterable[SimulationResu
     placed = place_labels(figure, ax, list(zip(*_ridge_xy(frame), strict=True)),
                           [f"{level.name} ridge {format_number(x)} ops/B" for level, x, _ in frame.ridges],
                           avoid=avoid, avoid_lines=roofs, fontsize=7, color="black")
-    slowest = sorted(((pt.layer.latency_s / results[r].latency_s, pt) for r, pts in enumerate(points)
+    slowest = sorted(((pt.layer.latency_s / results[r].latency_s, r, pt) for r, pts in enumerate(points)
                       for pt in pts), key=lambda item: -item[0])[:labelled_layers]
-    several = len({r.network for r in results}) > 1
+    which = _distinguishing_labels(results)
     place_labels(figure, ax, [(pt.intensity_ops_per_byte, pt.achieved_ops_per_s / frame.scale)
-                              for _, pt in slowest],
-                 [f"{pt.network + ': ' if several else ''}{short_layer_name(pt.layer.name)} ({share:.0%})"
-                  for share, pt in slowest],
+                              for _, _, pt in slowest],
+                 [f"{which[r] + ': ' if which[r] else ''}{short_layer_name(pt.layer.name)} "
+                  f"({share:.0%}, {pt.layer.binding})" for share, r, pt in slowest],
                  avoid=avoid + [label.get_window_extent(renderer) for label in placed], avoid_lines=roofs,
                  fontsize=7, color="#222222",
                  bbox={"boxstyle": "round,pad=0.15", "facecolor": "white", "alpha": 0.7, "linewidth": 0})
@@ -251,7 +301,7 @@ def _legend(ax: Axes, results: Sequence[SimulationResult], points: Sequence[Sequ
     if len(results) == 1:
         title += f" ({results[0].precision}, batch {results[0].batch})"
     if named:
-        title += "\nnamed: slowest layers (% of latency)"
+        title += "\nnamed: slowest layers (% of latency, binding)"
     legend = ax.legend(handles=handles, loc="lower right", fontsize=8, title=title, title_fontsize=8,
                        framealpha=0.9)
     legend.set_zorder(5)
