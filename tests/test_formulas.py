@@ -19,14 +19,17 @@ from simulator.model.layers import (
     GroupNorm,
     Layer,
     LayerNorm,
+    LayerNorm2d,
     Linear,
     MatMul,
     Mul,
     MultiheadSelfAttention,
+    Pad,
     Permute,
     Pool,
     PositionalEmbedding,
     Reshape,
+    Resize,
     SelectToken,
     Softmax,
 )
@@ -106,10 +109,31 @@ def test_normalizations():
     # LayerNorm: 5 statistics ops + 2 affine ops per element
     assert cost(LayerNorm((768,)), (197, 768)) == LayerCost(2 * 768, 0, 7 * 197 * 768)
     assert cost(GroupNorm(8, 32), (32, 4, 4)) == LayerCost(2 * 32, 0, 7 * 32 * 16)
+    # LayerNorm2d: over C at each of the H·W positions; γ, β per channel
+    assert cost(LayerNorm2d(256), (256, 64, 64)) == LayerCost(2 * 256, 0, 7 * 256 * 64 * 64)
+    assert cost(LayerNorm2d(8, affine=False), (8, 3, 5)) == LayerCost(0, 0, 5 * 8 * 15)
+
+
+def test_resize_costs_ops_per_output_element_and_no_macs():
+    # bicubic ×4 of a (32, 16, 32) map: 5 separable 4-tap interpolations of 4 multiplies + 3 adds
+    assert cost(Resize("bicubic", (64, 128)), (32, 16, 32)) == LayerCost(0, 0, 5 * (4 + 3) * 32 * 64 * 128)
+    # bilinear: 3 lerps of 2 multiplies + 1 add per output element; downscaling costs per output too
+    assert cost(Resize("bilinear", (5, 7)), (3, 10, 14)) == LayerCost(0, 0, 3 * (2 + 1) * 3 * 5 * 7)
+    assert cost(Resize("nearest", (20, 20)), (3, 10, 10)) == LayerCost(0, 0, 0)   # a gather
+    assert cost(Resize("bicubic", (64, 64)), (256, 64, 64)) == LayerCost(0, 0, 0)  # same size: a copy
+    assert Resize("bilinear", (7, 9)).output_shape(((4, 2, 3),)) == (4, 7, 9)
+
+
+def test_pad_is_data_movement():
+    layer = Pad((3, 1), (4, 2))   # H: 3 before, 4 after; W: 1 before, 2 after
+    assert layer.output_shape(((8, 10, 20),)) == (8, 10 + 3 + 4, 20 + 1 + 2)
+    assert cost(layer, (8, 10, 20)) == LayerCost(0, 0, 0)
 
 
 @pytest.mark.parametrize(("function", "per_element"), [
-    ("relu", 1), ("relu6", 2), ("sigmoid", 4), ("silu", 5), ("tanh", 1), ("gelu", 5), ("hardswish", 5)])
+    ("relu", 1), ("relu6", 2), ("sigmoid", 4), ("silu", 5), ("tanh", 1), ("gelu", 5), ("hardswish", 5),
+    # 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))): x³ 2, ·κ, +x, ·√(2/π), tanh, +1, ·x, ·0.5
+    ("gelu_tanh", 2 + 7)])
 def test_activations(function, per_element):
     assert function in ACTIVATIONS
     assert cost(Activation(function), (3, 4, 5)) == LayerCost(0, 0, per_element * 60)

@@ -36,14 +36,17 @@ from simulator.model.layers import (
     GroupNorm,
     Layer,
     LayerNorm,
+    LayerNorm2d,
     Linear,
     MatMul,
     Mul,
     MultiheadSelfAttention,
+    Pad,
     Permute,
     Pool,
     PositionalEmbedding,
     Reshape,
+    Resize,
     SelectToken,
     Shape,
     Softmax,
@@ -63,6 +66,9 @@ OPS_PER_ELEMENT: dict[str, int] = {
     "silu": 5,        # x * sigmoid(x)
     "tanh": 1,        # one transcendental
     "gelu": 5,        # 0.5 * x * (1 + erf(x / sqrt(2))): divide, erf, add, multiply, multiply
+    # 0.5 * x * (1 + tanh(sqrt(2/pi) * (x + 0.044715 * x^3))): x^3 (2 multiplies), * 0.044715, + x,
+    # * sqrt(2/pi), tanh, + 1, * x, * 0.5
+    "gelu_tanh": 9,
     "hardswish": 5,   # x * min(max(x + 3, 0), 6) / 6: add, max, min, multiply, divide
     "softmax": 5,     # max-reduce, subtract, exp, sum-reduce, divide
     "batchnorm": 2,   # inference: x * scale + shift with the running statistics
@@ -70,6 +76,13 @@ OPS_PER_ELEMENT: dict[str, int] = {
     "norm_affine": 2,  # gamma * x + beta
     "bias": 1,        # one add per output element
     "add": 1,         # per extra operand
+    # Resize, per output element, as PyTorch's separable upsample kernels compute it (weights per row
+    # and column are not counted): nearest is a gather; bilinear is two 2-tap lerps along x and one
+    # along y (3 × (2 multiplies + 1 add)); bicubic four 4-tap cubic interpolations along x and one
+    # along y (5 × (4 multiplies + 3 adds))
+    "resize_nearest": 0,
+    "resize_bilinear": 9,
+    "resize_bicubic": 35,
 }
 
 
@@ -177,6 +190,12 @@ def _groupnorm(layer: GroupNorm, inputs: tuple[Shape, ...], output: Shape) -> La
     return LayerCost(2 * layer.num_channels if layer.affine else 0, 0, _norm_ops(output, layer.affine))
 
 
+@formula(LayerNorm2d)
+def _layernorm2d(layer: LayerNorm2d, inputs: tuple[Shape, ...], output: Shape) -> LayerCost:
+    """params ``2·C``; statistics over C at each position and affine, per element (as LayerNorm)."""
+    return LayerCost(2 * layer.num_channels if layer.affine else 0, 0, _norm_ops(output, layer.affine))
+
+
 @formula(Activation)
 def _activation(layer: Activation, inputs: tuple[Shape, ...], output: Shape) -> LayerCost:
     return LayerCost(0, 0, elements(output) * OPS_PER_ELEMENT[layer.function])
@@ -201,6 +220,22 @@ def _elementwise(layer: Layer, inputs: tuple[Shape, ...], output: Shape) -> Laye
 @formula(Concat)
 def _data_movement(layer: Layer, inputs: tuple[Shape, ...], output: Shape) -> LayerCost:
     """Pure data movement: no parameters, no arithmetic (the time model still counts its bytes)."""
+    return ZERO_COST
+
+
+@formula(Resize)
+def _resize(layer: Resize, inputs: tuple[Shape, ...], output: Shape) -> LayerCost:
+    """No params, no MACs; ``OPS_PER_ELEMENT["resize_<mode>"]`` per output element: nearest 0,
+    bilinear 9, bicubic 35 (see the table). An output of the input's size is a copy (PyTorch's
+    same-size fast path): 0."""
+    if tuple(inputs[0]) == tuple(output):
+        return ZERO_COST
+    return LayerCost(0, 0, elements(output) * OPS_PER_ELEMENT[f"resize_{layer.mode}"])
+
+
+@formula(Pad)
+def _pad(layer: Pad, inputs: tuple[Shape, ...], output: Shape) -> LayerCost:
+    """Zero padding: data movement only, no params, no arithmetic (the time model counts its bytes)."""
     return ZERO_COST
 
 
