@@ -7,6 +7,7 @@ importing :mod:`simulator.networks` here registers all of them.
 from __future__ import annotations
 
 import inspect
+from collections.abc import Mapping
 from pathlib import Path
 
 import simulator.networks  # noqa: F401  (registers the built-in networks)
@@ -39,29 +40,45 @@ def network_parameters(name: str) -> dict[str, object]:
             if p.default is not inspect.Parameter.empty}
 
 
+Resolution = int | tuple[int, int]
+
+
 def _check_resolution(resolution: object) -> None:
-    if isinstance(resolution, bool) or not isinstance(resolution, int) or resolution < 1:
-        raise SimulatorError(f"resolution must be a positive integer, got {resolution!r}")
+    sizes = resolution if isinstance(resolution, tuple) else (resolution,)
+    if not 1 <= len(sizes) <= 2 or any(isinstance(v, bool) or not isinstance(v, int) or v < 1 for v in sizes):
+        raise SimulatorError(f"resolution must be a positive integer or (height, width), got {resolution!r}")
 
 
-def build_network(name_or_path: str | Path, resolution: int | None = None, batch: int = 1) -> Network:
-    """A built-in network by name (at ``resolution`` if given) or an ONNX model by path.
+def build_network(name_or_path: str | Path, resolution: Resolution | None = None, batch: int = 1,
+                  params: Mapping[str, object] | None = None) -> Network:
+    """A built-in network by name (at ``resolution``, an int or ``(height, width)``, and with any other
+    keyword ``params`` of its function, e.g. ``{"seq_len": 384}``) or an ONNX model by path.
 
     ``batch`` only resolves a symbolic batch dimension of an ONNX model; counts take the batch
-    separately. An ONNX model has the input size it was exported with: ``resolution`` is refused.
+    separately. An ONNX model has the input size it was exported with: ``resolution`` and ``params``
+    are refused.
     """
     if isinstance(name_or_path, Path) or is_network_path(name_or_path):
         path = Path(name_or_path)
-        if resolution is not None:
-            raise SimulatorError(f"resolution applies to built-in networks, not to the ONNX model "
-                                 f"{str(path)!r} (its input size is fixed when it is exported)")
+        if resolution is not None or params:
+            raise SimulatorError(f"resolution and network parameters apply to built-in networks, not to the "
+                                 f"ONNX model {str(path)!r} (its input size is fixed when it is exported)")
         if not path.is_file():
             raise SimulatorError(f"ONNX model {str(path)!r} does not exist")
         from simulator.onnx.reader import import_onnx  # optional extra, imported on demand
 
         return import_onnx(path, batch=batch)
     function = network_function(name_or_path)
-    if resolution is None:
-        return function()
-    _check_resolution(resolution)
-    return function(resolution=resolution)
+    accepted = network_parameters(name_or_path)
+    keywords = dict(params or {})
+    if resolution is not None:
+        _check_resolution(resolution)
+        keywords["resolution"] = resolution
+    unknown = sorted(set(keywords) - set(accepted))
+    if unknown:
+        raise SimulatorError(f"network {name_or_path!r} has no parameter {unknown[0]!r}; its parameters: "
+                             f"{', '.join(f'{k}={v!r}' for k, v in accepted.items()) or 'none'}")
+    try:
+        return function(**keywords)
+    except (TypeError, ValueError) as error:
+        raise SimulatorError(f"network {name_or_path!r} with {keywords}: {error}") from None

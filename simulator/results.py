@@ -93,7 +93,9 @@ class SimulationResult:
     ideal: bool = False
     fused: bool = True
     overrides: Mapping[str, float] = field(default_factory=dict)
-    resolution: int | None = None
+    resolution: int | tuple[int, int] | None = None
+    #: other keyword parameters of the network's function the result was built with
+    params: Mapping[str, object] = field(default_factory=dict)
 
     @property
     def throughput_per_s(self) -> float:

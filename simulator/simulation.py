@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from simulator.catalog import build_network
+from simulator.catalog import Resolution, build_network
 from simulator.engine.configs import override_arrays, parse_overrides
 from simulator.engine.evaluate import Evaluation, evaluate
 from simulator.engine.workload import Workload, build_workload
@@ -39,15 +39,17 @@ def simulated_workload(network: Network, fuse: bool) -> Workload:
     return build_workload(simulated_graph(network, fuse), fuse=False)
 
 
-def resolve_network(network: Network | str | Path, resolution: int | None = None, batch: int = 1) -> Network:
-    """A Network as given, or built from a built-in name or an .onnx path; anything else is an error."""
+def resolve_network(network: Network | str | Path, resolution: Resolution | None = None, batch: int = 1,
+                    params: Mapping[str, object] | None = None) -> Network:
+    """A Network as given, or built from a built-in name (with ``resolution`` and other ``params``) or
+    an .onnx path; anything else is an error."""
     if isinstance(network, Network):
-        if resolution is not None:
+        if resolution is not None or params:
             raise SimulatorError(f"resolution {resolution!r} applies to networks given by name, "
                                  f"not to the Network object {network.name!r}")
         return network
     if isinstance(network, str | Path):
-        return build_network(network, resolution, batch)
+        return build_network(network, resolution, batch, params)
     raise SimulatorError(f"network must be a Network, a built-in name or an .onnx path, got {network!r}")
 
 
@@ -62,8 +64,9 @@ def resolve(device: Device | str | Path) -> Device:
 
 def simulate(network: Network | str | Path, device: Device | str | Path, batch: int = 1,
              precision: str | None = None, weight_precision: str | None = None,
-             activation_precision: str | None = None, fuse: bool = True, resolution: int | None = None,
-             ideal: bool = False, overrides: Mapping[str, float] | None = None) -> SimulationResult:
+             activation_precision: str | None = None, fuse: bool = True, resolution: Resolution | None = None,
+             ideal: bool = False, overrides: Mapping[str, float] | None = None,
+             params: Mapping[str, object] | None = None) -> SimulationResult:
     """Simulate ``network`` (a Network, a built-in name or an .onnx path) on ``device`` (a Device,
     a shipped name or a profile path) at ``batch`` samples.
 
@@ -74,9 +77,11 @@ def simulate(network: Network | str | Path, device: Device | str | Path, batch: 
     ignores the device's efficiency model (the pure roofline bound). ``overrides`` changes device
     figures for a what-if, one value per key, in the grammar of :mod:`simulator.engine.configs`
     (e.g. ``{"dram.bandwidth_gb_per_s": 409.6}`` or ``{"dram.energy_per_byte_scale": 2}``).
+    ``resolution`` (an int or ``(height, width)``) and ``params`` (other keyword parameters of a
+    built-in network's function, e.g. ``{"seq_len": 384}``) build a named network.
     """
     check_batch(batch)
-    network = resolve_network(network, resolution, batch)
+    network = resolve_network(network, resolution, batch, params)
     device = resolve(device)
     precision = precision or device.default_precision
     weight_precision = weight_precision or precision
@@ -121,6 +126,7 @@ def simulate(network: Network | str | Path, device: Device | str | Path, batch: 
         fused=fuse,
         overrides={o.key: o.values[0] for o in parsed},
         resolution=resolution,
+        params=dict(params or {}),
     )
 
 
