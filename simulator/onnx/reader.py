@@ -3,12 +3,53 @@
 :func:`import_onnx` takes a path or an ``onnx.ModelProto``. Shapes come from the graph
 (:mod:`simulator.onnx.shapes`: constant folding of shape computations plus ONNX's per-operator
 shape inference, at the model's batch or, for a symbolic batch, at ``batch``), multi-node patterns
-from :mod:`simulator.onnx.patterns`, and each remaining node maps to a layer as the table of
-:mod:`simulator.onnx.handlers` says. Parameters follow from the mapped layers' formulas (initializer
-shapes), so an exported built-in network, or a ``torch.onnx`` export of its torchvision twin with
-BatchNorm kept (``do_constant_folding=False``), reads back with the same parameters and MACs.
-An operator with no mapping becomes an :class:`~simulator.model.layers.Unsupported` layer: zero cost,
-its shape from the graph, listed by :func:`unsupported_operators` and warned about.
+from :mod:`simulator.onnx.patterns`, and each remaining node maps to layers through its operator's
+reader, registered beside the layer kind it makes (:data:`simulator.model.layers.ONNX_READERS`,
+:func:`simulator.model.layers.base.onnx_reader`); this module owns the walk over the graph and
+:class:`Translator`, the API the readers map nodes through. Parameters follow from the mapped
+layers' formulas (initializer shapes), so an exported built-in network, or a ``torch.onnx`` export
+of its torchvision twin with BatchNorm kept (``do_constant_folding=False``), reads back with the
+same parameters and MACs. A learned floating-point constant operand of a GenericOp (a scale, a
+bias, an embedding table; not a scalar) counts as its parameters.
+
+======================  ===================================================================
+ONNX operator           layer (reader in :mod:`simulator.model.layers`)
+======================  ===================================================================
+Conv                    Conv (1-D/2-D; asymmetric or ``SAME`` padding: an explicit Pad
+                        (data movement) and an unpadded Conv, so MACs stay exact)
+Gemm, MatMul(x, W)      Linear (``transB``; a following ``Add`` of a bias constant folds in)
+MatMul(x, y)            MatMul (two activations: attention's ``Q·K^T`` and ``A·V``)
+BatchNormalization      BatchNorm
+LayerNormalization      LayerNorm (and the ReduceMean/Sub/Pow/Sqrt/Div pattern)
+GroupNormalization      GroupNorm; InstanceNormalization: GroupNorm with one channel per group
+Relu, Sigmoid, Tanh,    Activation (relu, sigmoid, tanh, hardswish, gelu; Clip(0, 6) is relu6,
+HardSwish, Gelu, Clip   Mul(x, Sigmoid(x)) silu, the Erf form of GELU gelu)
+Max/AveragePool         Pool (explicit Pad when asymmetric); GlobalAverage/MaxPool: AdaptivePool
+Softmax, LogSoftmax     Softmax
+Resize, Upsample        Resize (nearest, bilinear, bicubic on ``(N, C, H, W)``), else GenericOp
+Pad                     Pad (constant zeros), else GenericOp (data movement)
+Add/Sum, Mul            Add, Mul (two activations); with a constant: PositionalEmbedding when
+                        the constant is a learned ``(L, E)`` table, else GenericOp
+Concat                  Concat; with one learned token: ClassToken
+Gather (scalar index)   SelectToken on the first per-sample axis (``x[:, 0]``), else GenericOp
+Reshape, Flatten,       Reshape/Flatten/Permute views (none when the per-sample shape is unchanged)
+Squeeze, Unsqueeze,
+Transpose
+Identity, Dropout,      no node: the output is the input (Q/DQ: precision is the simulation's)
+Cast, (De)QuantizeLinear
+element-wise math       GenericOp, :data:`~simulator.model.layers.imported.ELEMENTWISE_OPS`
+                        operations per element
+data movement           GenericOp with no arithmetic
+                        (:data:`~simulator.model.layers.imported.DATA_MOVEMENT_OPS`)
+anything else           Unsupported: zero cost, its shape from the graph, listed by
+                        :func:`unsupported_operators` and warned about
+                        (:class:`UnsupportedOperatorWarning`), never silent
+======================  ===================================================================
+
+Nodes whose outputs are all constant (``Constant``, ``Shape``, ``Gather`` on shapes, ...) are
+plumbing: folded, no layer. Nothing runs in place (ONNX tensors are single-assignment). Conv and
+pools over three spatial dimensions, ConvTranspose, Einsum, recurrent and control-flow operators
+and other domains' operators (``com.microsoft``, custom) are Unsupported.
 """
 
 from __future__ import annotations
@@ -21,7 +62,8 @@ from pathlib import Path
 from simulator.errors import GraphError, ShapeError, SimulatorError
 from simulator.model.counts import check_batch
 from simulator.model.graph import INPUT, Network, NetworkBuilder
-from simulator.model.layers import GenericOp, Layer, Reshape, Shape, Unsupported
+from simulator.model.layers import ONNX_READERS, Layer, Pad, Reshape, Shape, Unsupported
+from simulator.model.layers.imported import read_operator, unsupported
 
 try:
     import onnx
@@ -29,9 +71,16 @@ except ModuleNotFoundError as error:  # an optional extra
     raise SimulatorError("reading ONNX models needs the optional 'onnx' package: "
                          "pip install 'roofline-simulator[onnx]'") from error
 
-from simulator.onnx.handlers import HANDLERS, param_name, unsupported
 from simulator.onnx.patterns import GraphIndex, Match, find_patterns
-from simulator.onnx.shapes import FLOAT_TYPES, GraphFacts, Layout, Layouts, propagate
+from simulator.onnx.shapes import FLOAT_TYPES, GraphFacts, Layout, Layouts, attribute, propagate
+
+
+def param_name(tensor: str) -> str | None:
+    """``layer1.0.conv1`` from ``layer1.0.conv1.weight``; None for generated names (``onnx::MatMul_7``)."""
+    for suffix in (".weight", ".bias", "_weight", "_bias"):
+        if tensor.endswith(suffix) and "::" not in tensor:
+            return tensor[: -len(suffix)]
+    return None
 
 
 class UnsupportedOperatorWarning(UserWarning):
@@ -39,7 +88,12 @@ class UnsupportedOperatorWarning(UserWarning):
 
 
 class Translator:
-    """Maps the nodes of one graph, in order, onto a :class:`NetworkBuilder`."""
+    """Maps the nodes of one graph, in order, onto a :class:`NetworkBuilder`.
+
+    The ONNX readers of the layer kinds (:data:`simulator.model.layers.ONNX_READERS`) see the graph
+    only through this object's methods (tensors, shapes, constants, attributes) and add layers with
+    :meth:`add`, :meth:`alias`, :meth:`view` and :meth:`pad`.
+    """
 
     def __init__(self, name: str, input_name: str, g: GraphIndex, layout: Layouts,
                  matches: dict[int, Match], opset: int):
@@ -62,7 +116,7 @@ class Translator:
                 self.add(match.layer, [match.source], match.output, hint)
                 continue
             standard = node.domain in ("", "ai.onnx")
-            (HANDLERS.get(node.op_type, unsupported) if standard else unsupported)(self, node)
+            (ONNX_READERS.get(node.op_type, read_operator) if standard else unsupported)(self, node)
         outputs = [out.name for out in graph.output if out.name not in self.facts.constants]
         return self.builder.build([self.net(out) for out in outputs])
 
@@ -102,8 +156,31 @@ class Translator:
         return size if size > 1 else 0
 
     def value(self, tensor: str) -> float | None:
+        """A constant scalar (or one-element tensor) as a float, else None."""
         value = self.facts.value(tensor) if tensor and self.is_const(tensor) else None
         return float(value.reshape(-1)[0]) if value is not None and value.size == 1 else None
+
+    def constant(self, tensor: str):
+        """The folded value of a constant tensor (a NumPy array), or None when it is not known."""
+        return self.facts.value(tensor)
+
+    def is_learned(self, tensor: str) -> bool:
+        """Whether ``tensor`` is a learned initializer (a weight), not a computed constant."""
+        return tensor in self.facts.learned
+
+    def is_used(self, tensor: str) -> bool:
+        """Whether a node or the graph's outputs read ``tensor``."""
+        return bool(self.g.readers.get(tensor)) or tensor in self.g.outputs
+
+    @staticmethod
+    def attribute(node: onnx.NodeProto, name: str, default=None):
+        """The value of a node attribute, or ``default`` (:func:`simulator.onnx.shapes.attribute`)."""
+        return attribute(node, name, default)
+
+    @staticmethod
+    def param_name(tensor: str) -> str | None:
+        """The layer name a parameter tensor's name gives (:func:`param_name`), or None."""
+        return param_name(tensor)
 
     # Network nodes.
 
@@ -146,12 +223,12 @@ class Translator:
             self.add(layer or Reshape(self.sample(output).shape), [source], output)
 
     def pad(self, x: str, begin: Shape, end: Shape) -> str:
-        """An explicit Pad of the spatial dimensions of ``x`` (data movement); returns its tensor."""
+        """An explicit zero Pad of the spatial dimensions of ``x`` (data movement); returns its tensor."""
         shape = self.sample(x).shape
         padded = (*shape[:1], *(s + b + e for s, b, e in zip(shape[1:], begin, end, strict=True)))
         pseudo = f"{self.node.output[0]}#pad"
         self.layout[pseudo] = Layout(padded, 0, True)
-        self.add(GenericOp("Pad", padded, ops_per_element=0), [x], pseudo, f"{self.node.name or pseudo}.pad")
+        self.add(Pad(tuple(begin), tuple(end)), [x], pseudo, f"{self.node.name or pseudo}.pad")
         return pseudo
 
 

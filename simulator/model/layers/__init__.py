@@ -11,12 +11,25 @@ for 2-D, ``(..., features)`` for Linear, ``(tokens, embed_dim)`` for attention.
 
 Cost formulas (params, MACs, element-wise operations) live in :mod:`simulator.model.formulas`.
 Every kind registers itself in :data:`LAYER_KINDS` when its class is defined, with its traits
-(:class:`Layer`) and builder methods (:data:`BUILDER_METHODS`) beside it.
+(:class:`Layer`), builder methods (:data:`BUILDER_METHODS`), ONNX writer (:data:`ONNX_WRITERS`) and
+the readers of the ONNX operators that make it (:data:`ONNX_READERS`) beside it, in its module:
+
+* :mod:`~simulator.model.layers.base`: shapes, :class:`Layer`, the registries and their decorators;
+* :mod:`~simulator.model.layers.compute`: Linear, Conv, Pool, AdaptivePool, MatMul, attention;
+* :mod:`~simulator.model.layers.elementwise`: normalizations, activations, Softmax, Add, Mul;
+* :mod:`~simulator.model.layers.tensor`: views, Concat and the ViT token layers;
+* :mod:`~simulator.model.layers.imported`: GenericOp and Unsupported, and the reading of ONNX
+  operators that make no other kind;
+* :mod:`~simulator.model.layers.resize`: Resize (interpolation) and Pad (zero padding);
+* :mod:`~simulator.model.layers.fused`: the inference view's Fused.
 """
 
 from simulator.model.layers.base import (
     BUILDER_METHODS,
     LAYER_KINDS,
+    ONNX_READERS,
+    ONNX_WRITERS,
+    PRODUCERS,
     Layer,
     Shape,
     adaptive_windows,
@@ -32,11 +45,13 @@ from simulator.model.layers.elementwise import (
     BatchNorm,
     GroupNorm,
     LayerNorm,
+    LayerNorm2d,
     Mul,
     Softmax,
 )
 from simulator.model.layers.fused import Fused
 from simulator.model.layers.imported import GenericOp, Unsupported
+from simulator.model.layers.resize import RESIZE_MODES, Pad, Resize
 from simulator.model.layers.tensor import (
     ClassToken,
     Concat,
@@ -48,10 +63,10 @@ from simulator.model.layers.tensor import (
 )
 
 __all__ = [
-    "ACTIVATIONS", "BUILDER_METHODS", "LAYER_KINDS", "Activation", "AdaptivePool", "Add",
-    "BatchNorm", "ClassToken", "Concat", "Conv", "Flatten", "Fused", "GenericOp", "GroupNorm", "Layer",
-    "LayerNorm",
-    "Linear", "MatMul", "Mul", "MultiheadSelfAttention", "Permute", "Pool", "PositionalEmbedding", "Reshape",
-    "SelectToken", "Shape", "Softmax", "Unsupported", "adaptive_windows", "broadcast_shapes", "elements",
-    "window_output_size",
+    "ACTIVATIONS", "BUILDER_METHODS", "LAYER_KINDS", "ONNX_READERS", "ONNX_WRITERS", "PRODUCERS",
+    "RESIZE_MODES", "Activation", "AdaptivePool", "Add", "BatchNorm", "ClassToken", "Concat", "Conv",
+    "Flatten", "Fused", "GenericOp", "GroupNorm", "Layer", "LayerNorm", "LayerNorm2d", "Linear", "MatMul",
+    "Mul", "MultiheadSelfAttention", "Pad", "Permute", "Pool", "PositionalEmbedding", "Reshape", "Resize",
+    "SelectToken", "Shape", "Softmax", "Unsupported",
+    "adaptive_windows", "broadcast_shapes", "elements", "window_output_size",
 ]

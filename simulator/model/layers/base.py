@@ -1,10 +1,19 @@
-"""Shapes, sliding-window arithmetic and the base class of every layer kind."""
+"""Shapes, sliding-window arithmetic, the base class of every layer kind and the registries of kinds.
+
+Registries, each filled by a decorator beside the kind it serves: :data:`LAYER_KINDS`
+(:func:`layer_kind`), :data:`BUILDER_METHODS` (:func:`builder_method`), :data:`ONNX_WRITERS`
+(:func:`onnx_writer`) and :data:`ONNX_READERS` (:func:`onnx_reader`); :data:`PRODUCERS` records
+which builder methods and ONNX readers make each kind. The ONNX writers and readers are written
+against the objects :mod:`simulator.onnx` passes in (its writer's graph and its reader's
+translator), so this package never imports ``onnx`` (an optional extra) nor :mod:`simulator.onnx`.
+"""
 
 from __future__ import annotations
 
 import math
+from collections import defaultdict
 from collections.abc import Callable
-from typing import ClassVar, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 from simulator.errors import ShapeError
 
@@ -55,22 +64,40 @@ def _spatial_output(shape: Shape, kernel: Shape, stride: Shape, padding: Shape, 
 LAYER_KINDS: dict[str, type[Layer]] = {}
 #: builder methods of :class:`simulator.model.graph.NetworkBuilder`, registered next to their kind
 BUILDER_METHODS: dict[str, Callable[..., str]] = {}
+#: ``writer(g, node)``: writes ``node`` (a :class:`simulator.model.graph.Node` of the kind) as ONNX
+#: operators through ``g``, the graph being written by :func:`simulator.onnx.writer.to_onnx`
+ONNX_WRITERS: dict[type[Layer], Callable[[Any, Any], None]] = {}
+#: ``reader(t, node)``, by ONNX operator type: maps one ONNX node onto layers through ``t``, the
+#: :class:`simulator.onnx.reader.Translator` (operators with none: :mod:`simulator.model.layers.imported`)
+ONNX_READERS: dict[str, Callable[[Any, Any], None]] = {}
+#: which builder methods (``NetworkBuilder.<name>``) and ONNX readers (``ONNX <op>``) make each kind
+PRODUCERS: defaultdict[type[Layer], list[str]] = defaultdict(list)
+
+# ONNX operator-set facts the writers need: the first opset with each operator (or form of it)
+GELU_OPSET = 20
+GROUP_NORM_OPSET = 21          # per-channel affine, as PyTorch's GroupNorm
+AVG_POOL_DILATION_OPSET = 19
+#: epsilon of the normalizations written to ONNX (PyTorch's default)
+NORM_EPSILON = 1e-5
 
 
 class Layer:
     """Base of all layer kinds. ``kind`` is the display name used in tables and charts.
 
     A kind is declared once, in its module: the class, decorated with :func:`layer_kind` (shape
-    inference and the traits below), its
-    builder method (:func:`builder_method`), its ONNX writer (:meth:`to_onnx`) and ONNX reader
-    handlers (:func:`simulator.model.layers.base.onnx_reader`); its cost formula lives in
+    inference and the traits below), its builder methods (:func:`builder_method`), its ONNX writer
+    (:func:`onnx_writer`) and ONNX readers (:func:`onnx_reader`); its cost formula lives in
     :mod:`simulator.model.formulas`. Traits:
 
     * ``is_view``: the output aliases the input (Flatten, Reshape): no new tensor, no traffic;
     * ``inplace_capable``: may overwrite its first input (``nn.ReLU(inplace=True)``);
     * ``absorbs_batchnorm`` / ``absorbs_activation``: the inference view folds a following
       BatchNorm / applies a following activation in this layer's epilogue;
-    * ``efficiency_class``: the kernel class it runs as (:data:`simulator.kernels.EFFICIENCY_CLASSES`).
+    * ``efficiency_class``: the kernel class it runs as (:data:`simulator.kernels.EFFICIENCY_CLASSES`);
+    * ``exportable``: has an ONNX writer (False for kinds that only stand for imported operators or
+      exist only in the inference view);
+    * ``made_by``: how the kind is made when no builder method or ONNX reader makes it
+      (:data:`PRODUCERS`), e.g. ``"inference view"``.
     """
 
     kind: ClassVar[str] = "Layer"
@@ -81,6 +108,8 @@ class Layer:
     absorbs_batchnorm: ClassVar[bool] = False
     absorbs_activation: ClassVar[bool] = False
     efficiency_class: ClassVar[str] = "elementwise"
+    exportable: ClassVar[bool] = True
+    made_by: ClassVar[str | None] = None
 
     def output_shape(self, inputs: tuple[Shape, ...]) -> Shape:
         raise NotImplementedError
@@ -88,7 +117,6 @@ class Layer:
     @property
     def display_kind(self) -> str:
         return self.kind
-
 
 
 L = TypeVar("L", bound=type)
@@ -102,12 +130,53 @@ def layer_kind(cls: L) -> L:
     return cls
 
 
-def builder_method(name: str) -> Callable[[Callable[..., str]], Callable[..., str]]:
-    """Registers ``function(builder, *inputs, ...)`` as ``NetworkBuilder.<name>``."""
-    def register(function: Callable[..., str]) -> Callable[..., str]:
+Kinds = type[Layer] | tuple[type[Layer], ...]
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _produces(makes: Kinds, producer: str) -> None:
+    for kind in makes if isinstance(makes, tuple) else (makes,):
+        PRODUCERS[kind].append(producer)
+
+
+def builder_method(name: str, makes: Kinds = ()) -> Callable[[F], F]:
+    """Registers ``function(builder, *inputs, ...)`` as ``NetworkBuilder.<name>``, making ``makes``."""
+    def register(function: F) -> F:
         if name in BUILDER_METHODS:
             raise RuntimeError(f"builder method {name!r} is registered twice")
         BUILDER_METHODS[name] = function
+        _produces(makes, f"NetworkBuilder.{name}")
+        return function
+    return register
+
+
+def onnx_writer(kind: type[Layer]) -> Callable[[F], F]:
+    """Registers ``function(g, node)`` as the ONNX writer of layer kind ``kind``.
+
+    ``g`` is the graph being written (:class:`simulator.onnx.writer.OnnxGraph`: ``g.op``, ``g.param``,
+    ``g.const``, ``g.reshape``, ``g.opset``, ...); the function appends the operators of ``node``,
+    whose last one writes the tensor named ``node.name``.
+    """
+    def register(function: F) -> F:
+        if kind in ONNX_WRITERS:
+            raise RuntimeError(f"layer kind {kind.__name__} has two ONNX writers")
+        ONNX_WRITERS[kind] = function
+        return function
+    return register
+
+
+def onnx_reader(*op_types: str, makes: Kinds = ()) -> Callable[[F], F]:
+    """Registers ``function(t, node)`` as the reader of ONNX operators ``op_types``, making ``makes``.
+
+    ``t`` is the :class:`simulator.onnx.reader.Translator` (``t.add``, ``t.acts``, ``t.full``,
+    ``t.attribute``, ...); ``node`` an ``onnx.NodeProto`` of one of ``op_types``.
+    """
+    def register(function: F) -> F:
+        for op_type in op_types:
+            if op_type in ONNX_READERS:
+                raise RuntimeError(f"ONNX operator {op_type!r} has two readers")
+            ONNX_READERS[op_type] = function
+            _produces(makes, f"ONNX {op_type}")
         return function
     return register
 

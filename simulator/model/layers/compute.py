@@ -1,12 +1,18 @@
-"""Layers with multiply-accumulates or windows: linear, convolution, pooling, matmul, attention."""
+"""Layers with multiply-accumulates or windows: linear, convolution, pooling, matmul, attention.
+
+Each kind with its builder methods, its ONNX writer and the readers of the ONNX operators that make it
+(``Conv``; ``MaxPool``/``AveragePool``; ``GlobalAveragePool``/``GlobalMaxPool``; ``Gemm``; ``MatMul``).
+"""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
-from simulator.errors import ShapeError
+from simulator.errors import ShapeError, SimulatorError
 from simulator.model.layers.base import (
+    AVG_POOL_DILATION_OPSET,
     Layer,
     Shape,
     _check_rank,
@@ -14,8 +20,14 @@ from simulator.model.layers.base import (
     broadcast_shapes,
     builder_method,
     layer_kind,
+    onnx_reader,
+    onnx_writer,
     pair,
 )
+from simulator.model.layers.imported import unsupported
+
+if TYPE_CHECKING:
+    from simulator.model.graph import Node
 
 
 @layer_kind
@@ -178,16 +190,22 @@ class MultiheadSelfAttention(Layer):
             raise ShapeError(f"embed_dim {self.embed_dim} is not divisible by num_heads={self.num_heads}")
         return shape
 
+    def score_elements(self, inputs: tuple[Shape, ...]) -> int:
+        """Per-sample elements of the score matrix an unfused execution materializes: ``heads·L·L``
+        (``softmax(Q Kᵀ)`` per head; a fused kernel such as FlashAttention never writes it)."""
+        tokens = inputs[0][0]
+        return self.num_heads * tokens * tokens
+
 
 # Builder methods (``NetworkBuilder.<name>``), named and shaped as in PyTorch.
 
 
-@builder_method("linear")
+@builder_method("linear", makes=Linear)
 def linear(net, x: str, out_features: int, bias: bool = True, name: str | None = None) -> str:
     return net.add(Linear(out_features, bias=bias), x, name=name)
 
 
-@builder_method("conv")
+@builder_method("conv", makes=Conv)
 def conv(net, x: str, out_channels: int, kernel_size: int | Shape, stride: int | Shape = 1,
          padding: int | Shape = 0, dilation: int | Shape = 1, groups: int = 1, bias: bool = True,
          dims: int = 2, name: str | None = None) -> str:
@@ -196,17 +214,17 @@ def conv(net, x: str, out_channels: int, kernel_size: int | Shape, stride: int |
     return net.add(layer, x, name=name)
 
 
-@builder_method("conv1d")
+@builder_method("conv1d", makes=Conv)
 def conv1d(net, x: str, out_channels: int, kernel_size: int, **options) -> str:
     return conv(net, x, out_channels, kernel_size, dims=1, **options)
 
 
-@builder_method("conv2d")
+@builder_method("conv2d", makes=Conv)
 def conv2d(net, x: str, out_channels: int, kernel_size: int | Shape, **options) -> str:
     return conv(net, x, out_channels, kernel_size, dims=2, **options)
 
 
-@builder_method("pool")
+@builder_method("pool", makes=Pool)
 def pool(net, x: str, mode: str, kernel_size: int | Shape, stride: int | Shape | None = None,
          padding: int | Shape = 0, dilation: int | Shape = 1, ceil_mode: bool = False, dims: int = 2,
          name: str | None = None) -> str:
@@ -216,26 +234,240 @@ def pool(net, x: str, mode: str, kernel_size: int | Shape, stride: int | Shape |
     return net.add(layer, x, name=name)
 
 
-@builder_method("max_pool2d")
+@builder_method("max_pool2d", makes=Pool)
 def max_pool2d(net, x: str, kernel_size: int, stride: int | None = None, padding: int = 0, **options) -> str:
     return pool(net, x, "max", kernel_size, stride, padding, **options)
 
 
-@builder_method("avg_pool2d")
+@builder_method("avg_pool2d", makes=Pool)
 def avg_pool2d(net, x: str, kernel_size: int, stride: int | None = None, padding: int = 0, **options) -> str:
     return pool(net, x, "avg", kernel_size, stride, padding, **options)
 
 
-@builder_method("adaptive_avg_pool2d")
+@builder_method("adaptive_avg_pool2d", makes=AdaptivePool)
 def adaptive_avg_pool2d(net, x: str, output_size: int | Shape, name: str | None = None) -> str:
     return net.add(AdaptivePool("avg", pair(output_size, 2)), x, name=name)
 
 
-@builder_method("matmul")
+@builder_method("matmul", makes=MatMul)
 def matmul(net, a: str, b: str, name: str | None = None) -> str:
     return net.add(MatMul(), a, b, name=name)
 
 
-@builder_method("self_attention")
+@builder_method("self_attention", makes=MultiheadSelfAttention)
 def self_attention(net, x: str, num_heads: int, name: str | None = None) -> str:
     return net.add(MultiheadSelfAttention(net.shape(x)[-1], num_heads), x, name=name)
+
+
+# ONNX writers (:func:`simulator.onnx.writer.to_onnx`): ``g`` is the graph being written.
+
+
+@onnx_writer(Linear)
+def write_linear(g: Any, node: Node) -> None:
+    """``Gemm`` (transB) on ``(N, C)``; ``MatMul`` + ``Add`` on higher ranks."""
+    (x,), (shape,), name = node.inputs, node.input_shapes, node.name
+    c_in, c_out = shape[-1], node.layer.out_features
+    std = g.fan_in_std(c_in)
+    if len(shape) == 1:
+        inputs = [x, g.param(f"{name}.weight", (c_out, c_in), std)]
+        if node.layer.bias:
+            inputs.append(g.param(f"{name}.bias", (c_out,), std))
+        g.op("Gemm", inputs, name, transB=1)
+        return
+    # MatMul takes the weight as (in, out); the element count is the layer's
+    product = g.op("MatMul", [x, g.param(f"{name}.weight", (c_in, c_out), std)],
+                   f"{name}/matmul" if node.layer.bias else name)
+    if node.layer.bias:
+        g.op("Add", [product, g.param(f"{name}.bias", (c_out,), std)], name)
+
+
+@onnx_writer(Conv)
+def write_conv(g: Any, node: Node) -> None:
+    """``Conv`` (groups, dilations, pads, strides)."""
+    layer, name = node.layer, node.name
+    c_in = node.input_shapes[0][0]
+    weight_shape = (layer.out_channels, c_in // layer.groups, *layer.kernel_size)
+    std = g.fan_in_std(math.prod(weight_shape[1:]))
+    inputs = [node.inputs[0], g.param(f"{name}.weight", weight_shape, std)]
+    if layer.bias:
+        inputs.append(g.param(f"{name}.bias", (layer.out_channels,), std))
+    g.op("Conv", inputs, name, kernel_shape=list(layer.kernel_size), strides=list(layer.stride),
+         pads=list(layer.padding) * 2, dilations=list(layer.dilation), group=layer.groups)
+
+
+def _write_pool(g: Any, x: str, name: str, mode: str, kernel: Shape, stride: Shape, padding: Shape,
+                dilation: Shape, ceil_mode: bool) -> None:
+    attributes = dict(kernel_shape=list(kernel), strides=list(stride), pads=list(padding) * 2,
+                      ceil_mode=int(ceil_mode))
+    if mode == "max":
+        g.op("MaxPool", [x], name, dilations=list(dilation), **attributes)
+        return
+    if any(d != 1 for d in dilation):
+        if g.opset < AVG_POOL_DILATION_OPSET:
+            raise SimulatorError(f"layer {name!r}: a dilated average pool needs opset >= "
+                                 f"{AVG_POOL_DILATION_OPSET}, got opset {g.opset}")
+        attributes["dilations"] = list(dilation)
+    g.op("AveragePool", [x], name, count_include_pad=1, **attributes)
+
+
+@onnx_writer(Pool)
+def write_pool(g: Any, node: Node) -> None:
+    """``MaxPool`` / ``AveragePool`` (ceil_mode; a dilated average pool needs opset 19)."""
+    layer = node.layer
+    _write_pool(g, node.inputs[0], node.name, layer.mode, layer.kernel_size, layer.stride, layer.padding,
+                layer.dilation, layer.ceil_mode)
+
+
+@onnx_writer(AdaptivePool)
+def write_adaptive_pool(g: Any, node: Node) -> None:
+    """``GlobalAveragePool`` / ``GlobalMaxPool`` for output 1, else a pool with kernel = stride =
+    input / output (an error when not divisible)."""
+    layer, name = node.layer, node.name
+    sizes = node.input_shapes[0][1:]
+    if all(out == 1 for out in layer.output_size):
+        g.op("GlobalAveragePool" if layer.mode == "avg" else "GlobalMaxPool", [node.inputs[0]], name)
+        return
+    if any(size % out for size, out in zip(sizes, layer.output_size, strict=True)):
+        raise SimulatorError(
+            f"layer {name!r}: adaptive pooling from {sizes} to {layer.output_size} has unequal windows, "
+            f"which no single ONNX pool expresses; export at a resolution where each input size is a "
+            f"multiple of the output size (e.g. 224 for VGG)")
+    kernel = tuple(size // out for size, out in zip(sizes, layer.output_size, strict=True))
+    ones = (1,) * len(kernel)
+    _write_pool(g, node.inputs[0], name, layer.mode, kernel, kernel, (0,) * len(kernel), ones, False)
+
+
+@onnx_writer(MatMul)
+def write_matmul(g: Any, node: Node) -> None:
+    g.op("MatMul", list(node.inputs), node.name)
+
+
+@onnx_writer(MultiheadSelfAttention)
+def write_attention(g: Any, node: Node) -> None:
+    """``softmax(Q K^T / sqrt(d)) V`` per head, with Q, K, V and output projections (with biases).
+
+    Projections are ``MatMul`` + ``Add``; ``Reshape``/``Transpose`` to heads and back.
+    """
+    layer, name, (x,) = node.layer, node.name, node.inputs
+    tokens, embed = node.input_shapes[0]
+    heads = layer.num_heads
+    head_dim = embed // heads
+    std = g.fan_in_std(embed)
+
+    def projection(part: str, source: str, output: str) -> str:
+        product = g.op("MatMul", [source, g.param(f"{name}.{part}.weight", (embed, embed), std)],
+                       f"{output}/matmul" if layer.bias else output)
+        if not layer.bias:
+            return product
+        return g.op("Add", [product, g.param(f"{name}.{part}.bias", (embed,), std)], output)
+
+    def split_heads(part: str, perm: list[int]) -> str:
+        projected = projection(f"{part}_proj", x, f"{name}/{part}")
+        per_head = g.reshape(projected, (tokens, heads, head_dim), f"{name}/{part}_heads")
+        return g.op("Transpose", [per_head], f"{name}/{part}_t", perm=perm)
+
+    q = split_heads("q", [0, 2, 1, 3])       # (N, h, L, d)
+    k = split_heads("k", [0, 2, 3, 1])       # (N, h, d, L)
+    v = split_heads("v", [0, 2, 1, 3])       # (N, h, L, d)
+    scores = g.op("MatMul", [q, k], f"{name}/scores")
+    scaled = g.op("Mul", [scores, g.const(f"{name}/scale", 1.0 / math.sqrt(head_dim))], f"{name}/scaled")
+    weights = g.op("Softmax", [scaled], f"{name}/softmax", axis=-1)
+    context = g.op("MatMul", [weights, v], f"{name}/context")
+    merged = g.op("Transpose", [context], f"{name}/context_t", perm=[0, 2, 1, 3])
+    merged = g.reshape(merged, (tokens, embed), f"{name}/merged")
+    projection("out_proj", merged, name)
+
+
+# ONNX readers (:class:`simulator.onnx.reader.Translator`): ``t`` maps ONNX tensors onto the network.
+
+
+def _pads(t: Any, node: Any, x: str, kernel: Shape, stride: Shape, dilation: Shape) -> tuple[Shape, Shape]:
+    """Begin and end padding per spatial dimension (``auto_pad`` resolved as ONNX defines it)."""
+    dims = len(kernel)
+    auto = t.attribute(node, "auto_pad", b"NOTSET")
+    auto = auto.decode() if isinstance(auto, bytes) else auto
+    if auto in ("SAME_UPPER", "SAME_LOWER"):
+        sizes = t.full(x)[2:]
+        total = [max((-(-s // st) - 1) * st + (k - 1) * d + 1 - s, 0)
+                 for s, k, st, d in zip(sizes, kernel, stride, dilation, strict=True)]
+        small, large = tuple(p // 2 for p in total), tuple(p - p // 2 for p in total)
+        return (small, large) if auto == "SAME_UPPER" else (large, small)
+    if auto == "VALID":
+        return (0,) * dims, (0,) * dims
+    pads = tuple(t.attribute(node, "pads", [0] * 2 * dims))
+    return pads[:dims], pads[dims:]
+
+
+def _window(t: Any, node: Any, x: str, kernel: Shape) -> tuple[Shape, Shape, Shape, Shape]:
+    dims = len(kernel)
+    stride = tuple(t.attribute(node, "strides", [1] * dims))
+    dilation = tuple(t.attribute(node, "dilations", [1] * dims))
+    begin, end = _pads(t, node, x, kernel, stride, dilation)
+    return stride, dilation, begin, end
+
+
+@onnx_reader("Conv", makes=Conv)
+def read_conv(t: Any, node: Any) -> None:
+    """Conv (1-D/2-D); asymmetric or ``SAME`` padding: an explicit Pad (data movement) and an
+    unpadded Conv, so MACs stay exact."""
+    x, weight = node.input[0], node.input[1]
+    if t.is_const(x) or not t.is_const(weight) or len(t.full(weight)) not in (3, 4):
+        unsupported(t, node)  # dynamic weights or 3-D convolution
+        return
+    shape = t.full(weight)
+    kernel = tuple(t.attribute(node, "kernel_shape", shape[2:]))
+    stride, dilation, begin, end = _window(t, node, x, kernel)
+    if begin != end:
+        x, begin = t.pad(x, begin, end), (0,) * len(kernel)
+    bias = len(node.input) > 2 and bool(node.input[2])
+    layer = Conv(shape[0], kernel, stride, begin, dilation, t.attribute(node, "group", 1), bias)
+    t.add(layer, [x], node.output[0], t.param_name(weight))
+
+
+@onnx_reader("MaxPool", "AveragePool", makes=Pool)
+def read_pool(t: Any, node: Any) -> None:
+    """Pool (explicit Pad when asymmetric or wider than half the kernel)."""
+    x = node.input[0]
+    kernel = tuple(t.attribute(node, "kernel_shape"))
+    if len(kernel) not in (1, 2):
+        unsupported(t, node)
+        return
+    stride, dilation, begin, end = _window(t, node, x, kernel)
+    if begin != end or any(p > k // 2 for p, k in zip(begin, kernel, strict=True)):
+        x, begin = t.pad(x, begin, end), (0,) * len(kernel)
+    mode = "max" if node.op_type == "MaxPool" else "avg"
+    ceil_mode = bool(t.attribute(node, "ceil_mode", 0))
+    t.add(Pool(mode, kernel, stride, begin, dilation, ceil_mode), [x], node.output[0])
+
+
+@onnx_reader("GlobalAveragePool", "GlobalMaxPool", makes=AdaptivePool)
+def read_global_pool(t: Any, node: Any) -> None:
+    spatial = len(t.full(node.input[0])) - 2
+    mode = "max" if node.op_type == "GlobalMaxPool" else "avg"
+    t.add(AdaptivePool(mode, (1,) * spatial), [node.input[0]], node.output[0])
+
+
+@onnx_reader("Gemm", makes=Linear)
+def read_gemm(t: Any, node: Any) -> None:
+    """Linear (``transB``); a constant ``A`` or dynamic ``B`` is Unsupported."""
+    a, b = node.input[0], node.input[1]
+    bias = node.input[2] if len(node.input) > 2 and node.input[2] else None
+    if t.is_const(a) or not t.is_const(b) or t.attribute(node, "transA", 0) or (
+            bias and not t.is_const(bias)):
+        unsupported(t, node)
+        return
+    out_features = t.full(b)[0 if t.attribute(node, "transB", 0) else 1]
+    hint = t.param_name(b) or (t.param_name(bias) if bias else None)
+    t.add(Linear(out_features, bias=bias is not None), [a], node.output[0], hint)
+
+
+@onnx_reader("MatMul", makes=(MatMul, Linear))
+def read_matmul(t: Any, node: Any) -> None:
+    """MatMul of two activations (attention's ``Q·K^T`` and ``A·V``); Linear for ``MatMul(x, W)``."""
+    a, b = node.input
+    if not t.is_const(a) and not t.is_const(b):
+        t.add(MatMul(), [a, b], node.output[0])
+    elif not t.is_const(a) and len(t.full(b)) == 2:
+        t.add(Linear(t.full(b)[1], bias=False), [a], node.output[0], t.param_name(b))
+    else:
+        unsupported(t, node)  # a constant left operand or batched constant weights

@@ -1,8 +1,13 @@
-"""The fused layer of the inference view: a kernel with the layers folded into its epilogue."""
+"""The fused layer of the inference view: a kernel with the layers folded into its epilogue.
+
+Fused exists only in the inference view (:mod:`simulator.model.fusion`), which makes it: no
+builder method, ONNX writer or reader (``exportable = False``).
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 from simulator.model.layers.base import Layer, Shape, layer_kind
 
@@ -16,6 +21,8 @@ class Fused(Layer):
     epilogue: tuple[Layer, ...]
     #: per-sample input shapes of the epilogue layers, for their costs
     epilogue_shapes: tuple[Shape, ...]
+    exportable: ClassVar[bool] = False
+    made_by: ClassVar[str | None] = "inference view"
 
     @property
     def kind(self) -> str:  # type: ignore[override]
