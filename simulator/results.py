@@ -94,6 +94,8 @@ class SimulationResult:
     fused: bool = True
     overrides: Mapping[str, float] = field(default_factory=dict)
     resolution: int | tuple[int, int] | None = None
+    #: samples per pass when the engine ran the batch in micro-batches (= batch when it did not)
+    micro_batch: int = 0
     #: other keyword parameters of the network's function the result was built with
     params: Mapping[str, object] = field(default_factory=dict)
 

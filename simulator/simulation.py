@@ -127,6 +127,7 @@ def simulate(network: Network | str | Path, device: Device | str | Path, batch: 
         overrides={o.key: o.values[0] for o in parsed},
         resolution=resolution,
         params=dict(params or {}),
+        micro_batch=int(totals["micro_batch"]),
     )
 
 

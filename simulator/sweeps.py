@@ -51,7 +51,7 @@ PROGRESS_AFTER_S = 1.0
 COLUMNS = ("network", "device", "input_shape", "resolution", "batch", "precision", "weight_precision",
            "activation_precision", "params", "macs", "flops", "model_size_bytes", "peak_activation_bytes",
            "t_compute_s", "t_memory_s", "latency_s", "throughput_per_s", "energy_j", "energy_per_sample_j",
-           "energy_compute_j", "bound", "fits", "memory_bound_fraction")
+           "energy_compute_j", "bound", "fits", "memory_bound_fraction", "micro_batch")
 
 
 def _tuple(items, kind) -> tuple:

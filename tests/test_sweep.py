@@ -174,7 +174,8 @@ def test_columns_carry_units_and_energy_parts_add_up():
     assert levels <= set(table.columns)
     assert table.loc[table["device"] == STM32, "energy_dram_j"].isna().all()
     unitless = {"network", "device", "input_shape", "resolution", "batch", "precision", "weight_precision",
-                "activation_precision", "params", "macs", "flops", "bound", "fits", "memory_bound_fraction"}
+                "activation_precision", "params", "macs", "flops", "bound", "fits", "memory_bound_fraction",
+                "micro_batch"}
     for column in set(table.columns) - unitless:
         assert column.endswith(("_s", "_j", "_bytes")), column
     for _, row in table.iterrows():
