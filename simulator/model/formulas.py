@@ -45,6 +45,7 @@ from simulator.model.layers import (
     Permute,
     Pool,
     PositionalEmbedding,
+    ReLULinearAttention,
     Reshape,
     Resize,
     SelectToken,
@@ -260,6 +261,24 @@ def _attention(layer: MultiheadSelfAttention, inputs: tuple[Shape, ...], output:
     ops = (4 * tokens * embed * OPS_PER_ELEMENT["bias"] if layer.bias else 0) + scores * (
         1 + OPS_PER_ELEMENT["softmax"])
     return LayerCost(params, macs, ops)
+
+
+@formula(ReLULinearAttention)
+def _relu_linear_attention(layer: ReLULinearAttention, inputs: tuple[Shape, ...], output: Shape) -> LayerCost:
+    """EfficientViT's LiteMLA core on ``(3·d·G, H, W)``, ``N = H·W`` tokens, ``G`` groups of head dim ``d``.
+
+    Linear form: MACs ``2·G·N·d·(d+1)`` (``v kᵀ``: ``(d+1)·N·d``; ``(v kᵀ) q``: ``(d+1)·d·N``);
+    other ops ``2·G·d·N`` (ReLU of q and k) ``+ G·N`` (``+ eps``) ``+ G·d·N`` (divide by the
+    normalizer row). Quadratic fallback (``N <= d``, mit's code): MACs ``2·G·d·N²``
+    (``kᵀ q`` and ``v·att``); ops ``2·G·d·N`` (ReLU) ``+ G·N²`` (column sums) ``+ G·N`` (eps)
+    ``+ G·N²`` (divide). No parameters (qkv, aggregation and projection are Conv layers).
+    """
+    shape = inputs[0]
+    g, d, n = layer.groups(shape), layer.head_dim, shape[1] * shape[2]
+    relu = 2 * g * d * n * OPS_PER_ELEMENT["relu"]
+    if layer.is_quadratic(shape):
+        return LayerCost(0, 2 * g * d * n * n, relu + 2 * g * n * n + g * n)
+    return LayerCost(0, 2 * g * n * d * (d + 1), relu + g * n + g * d * n)
 
 
 @formula(ClassToken)

@@ -20,10 +20,12 @@ the readers of the ONNX operators that make it (:data:`ONNX_READERS`) beside it,
 * :mod:`~simulator.model.layers.tensor`: views, Concat and the ViT token layers;
 * :mod:`~simulator.model.layers.imported`: GenericOp and Unsupported, and the reading of ONNX
   operators that make no other kind;
+* :mod:`~simulator.model.layers.attention`: ReLU linear attention (EfficientViT);
 * :mod:`~simulator.model.layers.resize`: Resize (interpolation) and Pad (zero padding);
 * :mod:`~simulator.model.layers.fused`: the inference view's Fused.
 """
 
+from simulator.model.layers.attention import ReLULinearAttention
 from simulator.model.layers.base import (
     BUILDER_METHODS,
     LAYER_KINDS,
@@ -66,7 +68,8 @@ __all__ = [
     "ACTIVATIONS", "BUILDER_METHODS", "LAYER_KINDS", "ONNX_READERS", "ONNX_WRITERS", "PRODUCERS",
     "RESIZE_MODES", "Activation", "AdaptivePool", "Add", "BatchNorm", "ClassToken", "Concat", "Conv",
     "Flatten", "Fused", "GenericOp", "GroupNorm", "Layer", "LayerNorm", "LayerNorm2d", "Linear", "MatMul",
-    "Mul", "MultiheadSelfAttention", "Pad", "Permute", "Pool", "PositionalEmbedding", "Reshape", "Resize",
+    "Mul", "MultiheadSelfAttention", "Pad", "Permute", "Pool", "PositionalEmbedding",
+    "ReLULinearAttention", "Reshape", "Resize",
     "SelectToken", "Shape", "Softmax", "Unsupported",
     "adaptive_windows", "broadcast_shapes", "elements", "window_output_size",
 ]
