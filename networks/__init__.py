@@ -7,4 +7,5 @@ take their natural keyword parameters (``resolution``, ``num_classes``; MobileNe
 """
 
 from simulator.networks import alexnet, mcunet, mlperf_tiny, mobilenet, resnet, vgg, vit  # noqa: F401  (registers them)
+from simulator.networks import bert, sam, segformer  # noqa: F401  (registers them)
 from simulator.networks import efficientvit, efficientvit_sam, efficientvit_seg  # noqa: F401  (registers them)

@@ -30,6 +30,8 @@ from simulator.model.layers import (
     ClassToken,
     Concat,
     Conv,
+    Einsum,
+    Embedding,
     Flatten,
     Fused,
     GenericOp,
@@ -51,7 +53,9 @@ from simulator.model.layers import (
     SelectToken,
     Shape,
     Softmax,
+    SpatialReductionAttention,
     Unsupported,
+    WindowedAttention,
     adaptive_windows,
     elements,
 )
@@ -279,6 +283,61 @@ def _relu_linear_attention(layer: ReLULinearAttention, inputs: tuple[Shape, ...]
     if layer.is_quadratic(shape):
         return LayerCost(0, 2 * g * d * n * n, relu + 2 * g * n * n + g * n)
     return LayerCost(0, 2 * g * n * d * (d + 1), relu + g * n + g * d * n)
+
+
+@formula(SpatialReductionAttention)
+def _sr_attention(layer: SpatialReductionAttention, inputs: tuple[Shape, ...], output: Shape) -> LayerCost:
+    """SegFormer's efficient self-attention, queries ``(N, C)``, keys/values ``(M, C)``, ``h`` heads.
+
+    params ``4·C² + 4·C`` (Q, K, V, output projections with biases).
+    MACs ``2·N·C²`` (Q, output) ``+ 2·M·C²`` (K, V) ``+ 2·N·M·C`` (``Q Kᵀ`` and ``A V``, all heads).
+    Other ops: biases ``(2·N + 2·M)·C``, score scaling and softmax on ``h·N·M`` scores (1 + 5 each).
+    """
+    (n, c), (m, _) = inputs
+    scores = layer.num_heads * n * m
+    params = 4 * c * c + (4 * c if layer.bias else 0)
+    macs = 2 * n * c * c + 2 * m * c * c + 2 * n * m * c
+    ops = ((2 * n + 2 * m) * c * OPS_PER_ELEMENT["bias"] if layer.bias else 0) + scores * (
+        1 + OPS_PER_ELEMENT["softmax"])
+    return LayerCost(params, macs, ops)
+
+
+@formula(WindowedAttention)
+def _windowed_attention(layer: WindowedAttention, inputs: tuple[Shape, ...], output: Shape) -> LayerCost:
+    """SAM's attention on a ``(H, W, C)`` grid in windows of ``T = w_h·w_w`` tokens (global: ``H·W``).
+
+    With ``P = H_p·W_p`` padded tokens (H, W rounded up to multiples of the window), ``d = C/h``:
+    params ``4·C² + 4·C`` (qkv, proj with biases) ``+ (2·w_h − 1 + 2·w_w − 1)·d`` (rel-pos tables).
+    MACs ``4·P·C²`` (qkv, proj on every padded token) ``+ 2·P·T·C`` (``Q Kᵀ``, ``A V``)
+    ``+ P·(w_h + w_w)·C`` (the two rel-pos einsums: ``T·w_h·d`` and ``T·w_w·d`` per window and head).
+    Other ops: biases ``4·P·C``, ``q·scale`` ``P·C``; on the ``h·P·T`` scores softmax (5) and,
+    with rel-pos, two broadcast adds.
+    """
+    c = layer.embed_dim
+    d = c // layer.num_heads
+    windows, wh, ww, hp, wp = layer.geometry(inputs[0])
+    padded, tokens = hp * wp, wh * ww
+    scores = layer.num_heads * padded * tokens
+    rel_params = (2 * wh - 1 + 2 * ww - 1) * d if layer.rel_pos else 0
+    params = 4 * c * c + (4 * c if layer.bias else 0) + rel_params
+    macs = 4 * padded * c * c + 2 * padded * tokens * c + (padded * (wh + ww) * c if layer.rel_pos else 0)
+    ops = ((4 * padded * c * OPS_PER_ELEMENT["bias"] if layer.bias else 0) + padded * c
+           + scores * (OPS_PER_ELEMENT["softmax"] + (2 * OPS_PER_ELEMENT["add"] if layer.rel_pos else 0)))
+    return LayerCost(params, macs, ops)
+
+
+@formula(Einsum)
+def _einsum(layer: Einsum, inputs: tuple[Shape, ...], output: Shape) -> LayerCost:
+    """``|output| · Π contracted sizes`` MACs (two operands) or adds (one operand); params as imported."""
+    work = elements(output) * layer.contracted
+    return LayerCost(layer.params, work if layer.operands > 1 else 0, 0 if layer.operands > 1 else work)
+
+
+@formula(Embedding)
+def _embedding(layer: Embedding, inputs: tuple[Shape, ...], output: Shape) -> LayerCost:
+    """params ``V·E`` (the whole table, as ``nn.Embedding``); a gather: no MACs, no element-wise ops
+    (the time model still moves the ``L·E`` looked-up elements)."""
+    return LayerCost(layer.num_embeddings * layer.embedding_dim, 0, 0)
 
 
 @formula(ClassToken)

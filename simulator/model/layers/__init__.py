@@ -22,6 +22,8 @@ the readers of the ONNX operators that make it (:data:`ONNX_READERS`) beside it,
   operators that make no other kind;
 * :mod:`~simulator.model.layers.attention`: ReLU linear attention (EfficientViT);
 * :mod:`~simulator.model.layers.resize`: Resize (interpolation) and Pad (zero padding);
+* :mod:`~simulator.model.layers.transformer`: SegFormer's and SAM's attention, imported Einsum;
+* :mod:`~simulator.model.layers.embedding`: table lookups (BERT's embeddings);
 * :mod:`~simulator.model.layers.fused`: the inference view's Fused.
 """
 
@@ -63,13 +65,15 @@ from simulator.model.layers.tensor import (
     Reshape,
     SelectToken,
 )
+from simulator.model.layers.embedding import Embedding
+from simulator.model.layers.transformer import Einsum, SpatialReductionAttention, WindowedAttention
 
 __all__ = [
     "ACTIVATIONS", "BUILDER_METHODS", "LAYER_KINDS", "ONNX_READERS", "ONNX_WRITERS", "PRODUCERS",
     "RESIZE_MODES", "Activation", "AdaptivePool", "Add", "BatchNorm", "ClassToken", "Concat", "Conv",
-    "Flatten", "Fused", "GenericOp", "GroupNorm", "Layer", "LayerNorm", "LayerNorm2d", "Linear", "MatMul",
+    "Einsum", "Embedding", "Flatten", "Fused", "GenericOp", "GroupNorm", "Layer", "LayerNorm", "LayerNorm2d", "Linear", "MatMul",
     "Mul", "MultiheadSelfAttention", "Pad", "Permute", "Pool", "PositionalEmbedding",
     "ReLULinearAttention", "Reshape", "Resize",
-    "SelectToken", "Shape", "Softmax", "Unsupported",
+    "SelectToken", "Shape", "Softmax", "SpatialReductionAttention", "Unsupported", "WindowedAttention",
     "adaptive_windows", "broadcast_shapes", "elements", "window_output_size",
 ]
