@@ -32,6 +32,9 @@ Add/Sum, Mul            Add, Mul (two activations); with a constant: PositionalE
                         the constant is a learned ``(L, E)`` table, else GenericOp
 Concat                  Concat; with one learned token: ClassToken
 Gather (scalar index)   SelectToken on the first per-sample axis (``x[:, 0]``), else GenericOp
+Gather(table, ids)      Embedding (a learned 2-D table at indices that depend on the input)
+Einsum (``a,b->c``)     Einsum: ``|output| · Π contracted sizes`` MACs; a learned operand (or the
+                        table a Gather expanded it from) as its parameters
 Reshape, Flatten,       Reshape/Flatten/Permute views (none when the per-sample shape is unchanged)
 Squeeze, Unsqueeze,
 Transpose
@@ -48,7 +51,7 @@ anything else           Unsupported: zero cost, its shape from the graph, listed
 
 Nodes whose outputs are all constant (``Constant``, ``Shape``, ``Gather`` on shapes, ...) are
 plumbing: folded, no layer. Nothing runs in place (ONNX tensors are single-assignment). Conv and
-pools over three spatial dimensions, ConvTranspose, Einsum, recurrent and control-flow operators
+pools over three spatial dimensions, ConvTranspose, Einsum with ellipsis, recurrent and control-flow operators
 and other domains' operators (``com.microsoft``, custom) are Unsupported.
 """
 
