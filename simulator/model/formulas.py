@@ -315,7 +315,7 @@ def _windowed_attention(layer: WindowedAttention, inputs: tuple[Shape, ...], out
     """
     c = layer.embed_dim
     d = c // layer.num_heads
-    windows, wh, ww, hp, wp = layer.geometry(inputs[0])
+    _, wh, ww, hp, wp = layer.geometry(inputs[0])
     padded, tokens = hp * wp, wh * ww
     scores = layer.num_heads * padded * tokens
     rel_params = (2 * wh - 1 + 2 * ww - 1) * d if layer.rel_pos else 0
