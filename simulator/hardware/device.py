@@ -187,6 +187,16 @@ class EfficiencyModel(_Frozen):
         return self.classes.get(name, self.classes.get("default", KernelEfficiency()))
 
 
+class Interconnect(_Frozen):
+    """The link between devices for tensor parallelism (NVLink): bandwidth per direction per device
+    [bytes/s] and the latency of one message [s] (the per-step cost of a ring all-reduce)."""
+
+    name: str = Field(min_length=1)
+    bandwidth_bytes_per_s: float = Field(gt=0)
+    latency_s: float = Field(ge=0)
+    source: str
+
+
 class Device(_Frozen):
     """A device for the roofline model: peaks per precision, a memory hierarchy, an energy table.
 
@@ -204,6 +214,8 @@ class Device(_Frozen):
     memory_levels: tuple[MemoryLevel, ...] = Field(min_length=1)
     #: calibrated kernel efficiencies; None means the ideal roofline
     efficiency: EfficiencyModel | None = None
+    #: the device-to-device link (NVLink) for tensor parallelism; None: no multi-device link known
+    interconnect: Interconnect | None = None
 
     def __hash__(self) -> int:
         return hash(self.name)

@@ -19,6 +19,9 @@ Device file::
       bandwidth_bytes_per_s | bandwidth_mb_per_s (1e6) | bandwidth_gb_per_s (1e9) | bandwidth_tb_per_s (1e12)
       energy: either energy_table_entry = "<entry of the table>" (scaled with the table; gives the
               access width too) or access_bits and energy_per_access_pj; energy_source = "..."
+    [interconnect]                            optional device-to-device link for tensor parallelism:
+      name, source, bandwidth_gb_per_s | bandwidth_bytes_per_s (per direction per device),
+      latency_us | latency_s (one message)
     [efficiency]  source = "..."              optional calibrated kernel efficiencies (see
                                               simulator.engine.efficiency); without it, the ideal roofline
       [efficiency.<class>]                    one per class of EFFICIENCY_CLASSES (conv, gemm, ...)
@@ -253,6 +256,31 @@ def _efficiency(raw: Any, locmap: dict[Loc, str]) -> Any:
     return {**({"source": raw["source"]} if "source" in raw else {}), "classes": classes}
 
 
+#: Keys of an interconnect's message latency -> the divisor to seconds.
+LATENCY_UNITS: dict[str, int] = {"latency_s": 1, "latency_us": 10**6}
+
+
+def _interconnect(raw: Any, locmap: dict[Loc, str]) -> Any:
+    """The ``[interconnect]`` table with its bandwidth in bytes/s and its latency in s."""
+    if not isinstance(raw, dict):
+        return raw
+    item = dict(raw)
+    for si_key, units, to_si in (("bandwidth_bytes_per_s", BANDWIDTH_UNITS, _times),
+                                 ("latency_s", LATENCY_UNITS, None)):
+        given = [key for key in units if key in item]
+        if len(given) > 1:
+            raise _FieldError("interconnect", f"give only one of {', '.join(given)}")
+        if given:
+            value = item.pop(given[0])
+            if to_si is not None:
+                value = to_si(value, units[given[0]])
+            elif isinstance(value, int | float) and not isinstance(value, bool):
+                value = float(Decimal(repr(value)) / units[given[0]])
+            item[si_key] = value
+            locmap[("interconnect", si_key)] = f"interconnect.{given[0]}"
+    return item
+
+
 def _energy_table_path(name: str, device_path: Path) -> Path:
     """``<device dir>/energy/<name>.toml|.json`` first, then the shipped table of that name."""
     for suffix in SUFFIXES:
@@ -282,7 +310,7 @@ def load_device(path: str | Path) -> Device:
                               ("peak_source",): "peak.source"}
     try:
         fields = {key: value for key, value in raw.items()
-                  if key not in ("energy", "peak", "memory", "efficiency")}
+                  if key not in ("energy", "peak", "memory", "efficiency", "interconnect")}
         if "energy" not in raw:
             raise _FieldError("energy", "Field required (a table with table = \"<energy table>\")")
         reference = _validate(EnergyReference, raw["energy"], path, {(): "energy"})
@@ -296,6 +324,8 @@ def load_device(path: str | Path) -> Device:
             fields["memory_levels"] = _memory_levels(raw["memory"], table, locmap)
         if "efficiency" in raw:
             fields["efficiency"] = _efficiency(raw["efficiency"], locmap)
+        if "interconnect" in raw:
+            fields["interconnect"] = _interconnect(raw["interconnect"], locmap)
     except _FieldError as err:
         raise ProfileError(f"{path}: {err}") from None
     return _validate(Device, fields, path, locmap)

@@ -1,0 +1,86 @@
+"""One forward pass of an LLM as a :class:`~simulator.model.graph.Network` of layer kinds, per device.
+
+``tokens`` new tokens per sequence (the prompt in prefill, 1 in a decode step) after ``cached`` tokens
+already in the KV cache. With tensor parallelism over ``tp`` devices (Megatron-LM's split) each device
+holds ``H/tp`` query heads, ``max(1, KV/tp)`` KV heads (replicated when ``KV < tp``), ``I/tp`` of the MLP
+(of every expert), ``V/tp`` rows of the embedding and of the LM head; the attention output projection
+and the MLP's down projection are row-parallel and all-reduce their output (:data:`ALLREDUCE_SUFFIXES`).
+
+Node names: ``l<i>.<part>`` (``l0.qkv``, ``l0.attn``, ``l0.o_proj``, ``l0.down`` ...), ``embed``,
+``norm``, ``lm_head``.
+"""
+
+from __future__ import annotations
+
+import functools
+
+from simulator.errors import SimulatorError
+from simulator.llm.config import LLMConfig
+from simulator.model.graph import Network, NetworkBuilder
+
+#: layers after which a tensor-parallel group all-reduces its ``(tokens, d)`` output
+ALLREDUCE_SUFFIXES = (".o_proj", ".down", ".experts", "embed")
+
+
+def shard(cfg: LLMConfig, tp: int) -> tuple[int, int, int, int]:
+    """Per-device ``(heads, kv_heads, intermediate, vocab)`` over ``tp`` devices."""
+    if tp < 1 or cfg.num_heads % tp:
+        raise SimulatorError(f"{cfg.name}: tensor parallelism {tp} must divide its {cfg.num_heads} heads")
+    if cfg.intermediate_size % tp:
+        raise SimulatorError(
+            f"{cfg.name}: tensor parallelism {tp} must divide intermediate size {cfg.intermediate_size}"
+        )
+    return (
+        cfg.num_heads // tp,
+        max(1, cfg.num_kv_heads // tp),
+        cfg.intermediate_size // tp,
+        -(-cfg.vocab_size // tp),
+    )
+
+
+@functools.lru_cache(maxsize=256)
+def build_network(
+    cfg: LLMConfig, tokens: int, cached: int = 0, tp: int = 1, last_only: bool = True
+) -> Network:
+    """The forward pass of ``tokens`` new tokens per sequence with ``cached`` tokens in the cache,
+    on one of ``tp`` devices. ``last_only``: the LM head computes the last token's logits only."""
+    if tokens < 1:
+        raise SimulatorError(f"tokens must be at least 1, got {tokens}")
+    heads, kv_heads, inter, vocab = shard(cfg, tp)
+    d, hd = cfg.hidden_size, cfg.head_dim
+    net = NetworkBuilder(cfg.name, (tokens,))
+    if cfg.family == "gpt2":
+        x = net.add_(
+            net.embedding(net.input, vocab, d, name="embed"),
+            net.embedding(net.input, cfg.max_positions, d, source="positions", name="wpe"),
+            name="embed_add",
+        )
+    else:
+        x = net.embedding(net.input, vocab, d, name="embed")
+    norm = net.layer_norm if cfg.family == "gpt2" else net.rms_norm
+    for i in range(cfg.num_layers):
+        p = f"l{i}."
+        h = norm(x, name=p + "attn_norm")
+        qkv = net.linear(h, (heads + 2 * kv_heads) * hd, bias=cfg.attention_bias, name=p + "qkv")
+        if cfg.family != "gpt2":
+            qkv = net.rotary_embedding(qkv, heads, kv_heads, hd, name=p + "rope")
+        a = net.causal_attention(qkv, heads, kv_heads, hd, cached, name=p + "attn")
+        o_bias = cfg.attention_bias and cfg.family in ("llama", "gpt2")
+        x = net.add_(x, net.linear(a, d, bias=o_bias, name=p + "o_proj"), name=p + "attn_add")
+        h = norm(x, name=p + "mlp_norm")
+        if cfg.family == "gpt2":
+            m = net.linear(
+                net.activation(net.linear(h, inter, name=p + "fc"), "gelu_tanh", name=p + "gelu"),
+                d,
+                name=p + "down",
+            )
+        elif cfg.is_moe:
+            net.linear(h, cfg.num_experts, bias=False, name=p + "router")
+            m = net.moe_experts(h, cfg.num_experts, cfg.experts_per_token, inter, name=p + "experts")
+        else:
+            gate_up = net.linear(h, 2 * inter, bias=cfg.mlp_bias, name=p + "gate_up")
+            m = net.linear(net.swiglu(gate_up, name=p + "swiglu"), d, bias=cfg.mlp_bias, name=p + "down")
+        x = net.add_(x, m, name=p + "mlp_add")
+    x = norm(x, name="norm")
+    logits = net.lm_head(x, vocab, tied=cfg.tie_word_embeddings, last_only=last_only, name="lm_head")
+    return net.build([logits])

@@ -1,0 +1,54 @@
+"""Several devices: tensor parallelism (TP) and, as an option, pipeline parallelism (PP).
+
+* **Tensor parallelism** over ``N`` devices (Megatron-LM): each device holds ``1/N`` of the heads, the
+  MLP (and every expert) and the vocabulary (:func:`simulator.llm.network.shard`); the attention output
+  and the MLP output (and the vocab-parallel embedding) are all-reduced: a ring all-reduce of the
+  ``(tokens, d)`` activations costs ``2(N−1)·latency + 2(N−1)/N · bytes / bandwidth``
+  (:func:`simulator.engine.timing.comm_time_s`) over the profile's ``[interconnect]`` (NVLink).
+* **Pipeline parallelism** over ``S`` stages: each stage holds ``1/S`` of the layers; one forward pass
+  runs through the stages in turn, so its latency is that of the whole model plus ``S − 1``
+  activation transfers (one message of ``B·T·d`` activations each).
+
+Not modelled: overlap of communication with compute (all-reduces are added, not hidden), pipelined
+micro-batches and their bubbles (PP improves neither latency nor throughput here, only memory),
+request scheduling (continuous/inflight batching, paged KV blocks), the logits all-gather of the LM
+head, and NVSwitch/PCIe topology beyond one bandwidth and one latency.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from simulator.errors import SimulatorError
+from simulator.hardware.device import Device
+
+
+def link_arrays(device: Device, tp: np.ndarray) -> dict[str, np.ndarray] | None:
+    """The engine's ``link`` arrays for tensor parallelism ``tp`` per configuration (None on one device)."""
+    tp = np.asarray(tp, dtype=float)
+    if np.all(tp == 1):
+        return None
+    if device.interconnect is None:
+        raise SimulatorError(
+            f"device {device.name!r} has no [interconnect] in its profile: tensor parallelism "
+            f"needs the link's bandwidth and latency (devices with one: h100-sxm, h200-sxm, "
+            f"a100-sxm-80gb, a100-sxm-40gb)"
+        )
+    return {
+        "devices": tp,
+        "link_bandwidth_bytes_per_s": np.full(len(tp), device.interconnect.bandwidth_bytes_per_s),
+        "link_latency_s": np.full(len(tp), device.interconnect.latency_s),
+    }
+
+
+def pipeline_transfer_s(device: Device, pp: np.ndarray, activation_bytes: np.ndarray) -> np.ndarray:
+    """``(S − 1) · (latency + bytes / bandwidth)``: the activations handed from stage to stage."""
+    pp = np.asarray(pp, dtype=float)
+    if np.all(pp == 1):
+        return np.zeros_like(pp)
+    if device.interconnect is None:
+        raise SimulatorError(
+            f"device {device.name!r} has no [interconnect]: pipeline parallelism needs a link"
+        )
+    link = device.interconnect
+    return (pp - 1) * (link.latency_s + activation_bytes / link.bandwidth_bytes_per_s)

@@ -1,0 +1,194 @@
+"""Prefill and decode as workloads of the engine, and the generation summed in closed form.
+
+* **Prefill** of ``P`` prompt tokens for ``B`` sequences: the network of :mod:`simulator.llm.network`
+  with ``tokens = P``, ``cached = 0``: every projection and MLP a GEMM over ``B·P`` tokens, causal
+  attention over the prompt (the lower triangle, :class:`~simulator.model.layers.CausalAttention`), the
+  K and V of the prompt written to the cache, the LM head on the last token. It yields the first token.
+* **Decode step** at context ``c``: ``tokens = 1`` over ``c`` cached tokens: GEMMs over ``B`` tokens
+  (weights read once per step), attention reading ``c`` cached keys and values and writing one.
+* **Generation** of ``G`` output tokens: the first from prefill, then ``G − 1`` decode steps at
+  ``c = P … P+G−2``. Every per-layer quantity of a step is affine in ``c`` (MACs, element-wise ops
+  and KV traffic of attention; nothing else depends on it), so each layer's time is the maximum of
+  affine functions of ``c`` (compute, each memory level) plus constants (overhead, all-reduce).
+  :func:`sum_max_affine` sums that exactly over the integers, splitting at the crossovers.
+
+Workload fields replaced on the engine's :func:`~simulator.engine.workload.build_workload` output:
+``kv_elements`` (attention: ``2·KV·hd·(c + T)`` per sequence), mixture-of-experts fields (the experts'
+weights are read per expert the batch's tokens touch), ``allreduce_elements`` (tensor parallelism),
+embeddings' weight traffic (a gather reads ``T·d`` rows, not the table: moved to activation traffic that
+always reaches DRAM) and a tied LM head's weight traffic (``V·d``, though its parameters count once).
+Arrays that vary by configuration (context, head precision) are ``(C, L)`` and broadcast in the engine.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+
+import numpy as np
+
+from simulator.engine.evaluate import Evaluation, evaluate
+from simulator.engine.workload import Workload, build_workload
+from simulator.hardware.device import Device
+from simulator.llm.config import LLMConfig
+from simulator.llm.network import ALLREDUCE_SUFFIXES, build_network
+from simulator.llm.precision import HEAD_BITS
+from simulator.model.layers import CausalAttention, Embedding, LMHead, MoEExperts
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class PhaseWorkload:
+    """A phase's workload at ``c = 0`` and the per-layer slopes in ``c`` (per sequence)."""
+
+    workload: Workload
+    d_macs: np.ndarray
+    d_ops: np.ndarray
+    d_kv: np.ndarray
+    head_mask: np.ndarray  # layers whose weights stay at HEAD_BITS (embedding, LM head)
+
+
+def _base_name(name: str) -> str:
+    return name.split("+")[0]
+
+
+@functools.lru_cache(maxsize=256)
+def phase_workload(cfg: LLMConfig, tokens: int, tp: int = 1) -> PhaseWorkload:
+    """The workload of ``tokens`` new tokens per sequence on one of ``tp`` devices (cache ``c = 0``)."""
+    network = build_network(cfg, tokens, 0, tp)
+    base = build_workload(network)
+    layers = {node.name: node.layer for node in network.nodes}
+    names = [_base_name(n) for n in base.names]
+    kinds = [layers[n] for n in names]
+    kv = np.array(
+        [float(k.kv_cache_elements(tokens)) if isinstance(k, CausalAttention) else 0.0 for k in kinds]
+    )
+    d_kv = np.array(
+        [2.0 * k.num_kv_heads * k.head_dim if isinstance(k, CausalAttention) else 0.0 for k in kinds]
+    )
+    d_macs = np.array(
+        [2.0 * k.num_heads * k.head_dim * tokens if isinstance(k, CausalAttention) else 0.0 for k in kinds]
+    )
+    d_ops = np.array([6.0 * k.num_heads * tokens if isinstance(k, CausalAttention) else 0.0 for k in kinds])
+    weights = base.weight_elements.copy()
+    activations = base.activation_elements.copy()
+    spilled = base.spilled_elements.copy()
+    experts = np.zeros(base.layers)
+    moe: MoEExperts | None = None
+    for i, layer in enumerate(kinds):
+        if isinstance(layer, Embedding):
+            rows = float(tokens * layer.embedding_dim)  # a gather reads T rows, from DRAM
+            weights[i] = 0.0
+            activations[i] += rows
+            spilled[:, i] += rows
+        elif isinstance(layer, LMHead):
+            weights[i] = float(layer.vocab_size * layer.hidden_size)
+        elif isinstance(layer, MoEExperts):
+            weights[i], experts[i], moe = 0.0, float(layer.expert_params), layer
+    head_mask = np.array([isinstance(k, Embedding | LMHead) for k in kinds])
+    allreduce = None
+    if tp > 1:
+        allreduce = np.array(
+            [float(tokens * cfg.hidden_size) if n.endswith(ALLREDUCE_SUFFIXES) else 0.0 for n in names]
+        )
+    workload = dataclasses.replace(
+        base,
+        weight_elements=weights,
+        activation_elements=activations,
+        spilled_elements=spilled,
+        kv_elements=kv,
+        allreduce_elements=allreduce,
+        expert_weight_elements=experts if moe else None,
+        num_experts=moe.num_experts if moe else 0,
+        experts_per_token=moe.top_k if moe else 0,
+        routed_tokens_per_sample=tokens if moe else 0,
+    )
+    return PhaseWorkload(workload, d_macs, d_ops, d_kv, head_mask)
+
+
+def at_context(phase: PhaseWorkload, context: np.ndarray, weight_bits: np.ndarray) -> Workload:
+    """The workload with ``context[k]`` cached tokens for configuration ``k``: ``(C, L)`` arrays."""
+    w = phase.workload
+    c = np.asarray(context, dtype=float)[:, None]
+    head_scale = np.where(phase.head_mask[None, :], HEAD_BITS / np.asarray(weight_bits)[:, None], 1.0)
+    return dataclasses.replace(
+        w,
+        macs=w.macs + c * phase.d_macs,
+        elementwise_ops=w.elementwise_ops + c * phase.d_ops,
+        kv_elements=w.kv_elements + c * phase.d_kv,
+        weight_elements=w.weight_elements * head_scale,
+    )
+
+
+def run_phase(
+    cfg: LLMConfig,
+    device: Device,
+    tokens: int,
+    tp: int,
+    context: np.ndarray,
+    batch: np.ndarray,
+    compute: list[str],
+    weight_bits: np.ndarray,
+    activation_bits: np.ndarray,
+    kv_bits: np.ndarray,
+    ideal: bool,
+    link: dict[str, np.ndarray] | None,
+) -> Evaluation:
+    """One forward pass of ``tokens`` per sequence at ``context`` cached tokens, for C configurations."""
+    phase = phase_workload(cfg, tokens, tp)
+    return evaluate(
+        at_context(phase, context, weight_bits),
+        device,
+        compute,
+        batch,
+        weight_bits,
+        activation_bits,
+        ideal=ideal,
+        kv_bits=kv_bits,
+        link=link if tp > 1 else None,
+        micro_batching=False,
+    )
+
+
+def components(ev: Evaluation) -> tuple[np.ndarray, np.ndarray]:
+    """``(K, C, L)`` times that the roofline maximizes (compute, then each memory level) and the
+    ``(C, L)`` constant added to the maximum (kernel overhead and all-reduce time)."""
+    t = ev.timing
+    lines = np.concatenate([t.t_compute_s[None], np.moveaxis(t.t_level_s, 1, 0)], axis=0)
+    constant = t.latency_s - lines.max(axis=0)
+    return lines, constant
+
+
+def sum_max_affine(y0: np.ndarray, y1: np.ndarray, n: np.ndarray) -> np.ndarray:
+    """``Σ_{x=0}^{n-1} max_k (y0_k + s_k·x)`` with ``s_k = (y1_k − y0_k)/(n − 1)``, exactly.
+
+    ``y0, y1``: ``(K, ...)`` values of K affine functions at the first and last point; ``n``: points
+    (broadcast against ``...``; ``n = 1`` gives ``max y0``, ``n = 0`` gives 0). The upper envelope of
+    K lines is convex and piecewise linear with breaks among the pairwise crossovers; between two
+    consecutive breaks one line is the maximum, and its sum over the integers there is an arithmetic
+    series.
+    """
+    n = np.broadcast_to(np.asarray(n, dtype=float), y0.shape[1:])
+    span = np.maximum(n - 1, 1.0)
+    slope = (y1 - y0) / span
+    k = y0.shape[0]
+    breaks = [np.zeros_like(n), n - 1]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        for a in range(k):
+            for b in range(a + 1, k):
+                x = (y0[b] - y0[a]) / (slope[a] - slope[b])
+                breaks.append(np.where(np.isfinite(x), np.clip(x, 0, n - 1), 0.0))
+    bounds = np.sort(np.stack(breaks), axis=0)  # (S + 1, ...)
+    total = np.zeros_like(n)
+    for m in range(bounds.shape[0] - 1):
+        lo, hi = bounds[m], bounds[m + 1]
+        first = (
+            np.ceil(lo) if m == 0 else np.floor(lo) + 1
+        )  # integers in (lo, hi] (m > 0), [lo, hi] (m = 0)
+        last = np.floor(hi)
+        count = np.maximum(last - first + 1, 0)
+        mid = (lo + hi) / 2
+        active = (y0 + slope * mid).argmax(axis=0)
+        a0 = np.take_along_axis(y0, active[None], 0)[0]
+        s = np.take_along_axis(slope, active[None], 0)[0]
+        total = total + count * a0 + s * count * (first + last) / 2
+    return np.where(n > 0, total, 0.0)

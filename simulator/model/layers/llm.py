@@ -1,0 +1,207 @@
+"""Layer kinds of decoder-only LLMs: RMSNorm, rotary position embedding, grouped-query causal
+attention over a KV cache, SwiGLU gating, mixture-of-experts feed-forward and the LM head.
+
+Shapes are per sequence: ``(tokens, features)``, where ``tokens`` is the number of new tokens a
+forward pass processes (the prompt in prefill, 1 in a decode step). A KV cache of ``cached_tokens``
+earlier tokens is a field of :class:`CausalAttention`, not an input tensor: it persists across decode
+steps and lives in the activation store (its traffic is the workload's ``kv_elements``, set by
+:mod:`simulator.llm.phases`).
+
+None of these kinds has an ONNX writer (``exportable = False``): one forward pass of a decode step
+needs the KV cache as graph state and the token ids as integer inputs, which the writer's graph of
+float activations does not carry; LLM export is out of scope. Cost formulas live in
+:mod:`simulator.model.formulas`. Token and position embeddings are
+:class:`simulator.model.layers.embedding.Embedding`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+from simulator.errors import ShapeError
+from simulator.model.layers.base import Layer, Shape, _check_rank, builder_method, layer_kind
+
+
+def _check_features(shape: Shape, features: int, what: str) -> None:
+    _check_rank(shape, 2, "(tokens, features)")
+    if shape[1] != features:
+        raise ShapeError(f"{what}: expects {features} features, got {shape[1]}")
+
+
+@layer_kind
+@dataclass(frozen=True)
+class RMSNorm(Layer):
+    """``x / sqrt(mean(x²) + eps) · γ`` over the last dimension (Llama's ``LlamaRMSNorm``)."""
+
+    dim: int
+    kind: ClassVar[str] = "RMSNorm"
+    exportable: ClassVar[bool] = False
+
+    def output_shape(self, inputs: tuple[Shape, ...]) -> Shape:
+        (shape,) = inputs
+        _check_features(shape, self.dim, "RMSNorm")
+        return shape
+
+
+@layer_kind
+@dataclass(frozen=True)
+class RotaryEmbedding(Layer):
+    """Rotary position embedding (RoPE) applied in place to the Q and K parts of a fused QKV tensor
+    ``(tokens, (H + 2·KV)·hd)``; V passes through."""
+
+    num_heads: int
+    num_kv_heads: int
+    head_dim: int
+    kind: ClassVar[str] = "RoPE"
+    inplace_capable: ClassVar[bool] = True
+    exportable: ClassVar[bool] = False
+
+    def output_shape(self, inputs: tuple[Shape, ...]) -> Shape:
+        (shape,) = inputs
+        _check_features(shape, (self.num_heads + 2 * self.num_kv_heads) * self.head_dim, "QKV")
+        return shape
+
+
+@layer_kind
+@dataclass(frozen=True)
+class CausalAttention(Layer):
+    """The attention core ``softmax(Q Kᵀ / sqrt(hd) + causal mask) V`` with grouped-query heads.
+
+    Input: fused QKV ``(T, (H + 2·KV)·hd)`` of ``T`` new tokens; output ``(T, H·hd)``. The new
+    tokens attend to ``cached_tokens`` earlier tokens (the KV cache) and causally to each other, as
+    a causal kernel (FlashAttention) computes it: query ``i`` of the ``T`` sees ``c + i + 1`` keys,
+    the lower triangle including the diagonal, not the full ``T × T`` square. Prefill: ``c = 0``;
+    a decode step: ``T = 1`` over ``c`` cached keys (plus its own). ``KV < H`` is GQA, ``KV = 1`` MQA.
+    """
+
+    num_heads: int
+    num_kv_heads: int
+    head_dim: int
+    cached_tokens: int = 0
+    kind: ClassVar[str] = "CausalAttention"
+    efficiency_class: ClassVar[str] = "attention"
+    exportable: ClassVar[bool] = False
+
+    def output_shape(self, inputs: tuple[Shape, ...]) -> Shape:
+        (shape,) = inputs
+        if self.num_heads % self.num_kv_heads:
+            raise ShapeError(f"heads: {self.num_heads} query heads are not a multiple of "
+                             f"{self.num_kv_heads} KV heads")
+        if self.cached_tokens < 0:
+            raise ShapeError(f"cached_tokens must be at least 0, got {self.cached_tokens}")
+        _check_features(shape, (self.num_heads + 2 * self.num_kv_heads) * self.head_dim, "QKV")
+        return (shape[0], self.num_heads * self.head_dim)
+
+    def attended_pairs(self, tokens: int) -> int:
+        """(query, key) pairs per head: ``T·c + T(T+1)/2`` (the causal lower triangle with the cache)."""
+        return tokens * self.cached_tokens + tokens * (tokens + 1) // 2
+
+    def kv_cache_elements(self, tokens: int) -> int:
+        """KV-cache elements one sequence's pass reads and writes: ``2·KV·hd·(c + T)`` (reads the
+        ``c`` cached keys and values, writes the ``T`` new ones)."""
+        return 2 * self.num_kv_heads * self.head_dim * (self.cached_tokens + tokens)
+
+
+@layer_kind
+@dataclass(frozen=True)
+class SwiGLU(Layer):
+    """``silu(gate) · up`` on a fused ``(tokens, 2·I)`` gate-and-up projection -> ``(tokens, I)``."""
+
+    kind: ClassVar[str] = "SwiGLU"
+    exportable: ClassVar[bool] = False
+
+    def output_shape(self, inputs: tuple[Shape, ...]) -> Shape:
+        (shape,) = inputs
+        _check_rank(shape, 2, "(tokens, 2·intermediate)")
+        if shape[1] % 2:
+            raise ShapeError(f"features: {shape[1]} is not even (gate and up halves)")
+        return (shape[0], shape[1] // 2)
+
+
+@layer_kind
+@dataclass(frozen=True)
+class MoEExperts(Layer):
+    """Mixtral's sparse MoE block after its router: each token runs ``top_k`` of ``num_experts``
+    SwiGLU experts (``w1, w3: d -> I``, ``w2: I -> d``, no biases) and sums their outputs weighted
+    by the router. Input and output ``(tokens, d)``."""
+
+    num_experts: int
+    top_k: int
+    hidden_size: int
+    intermediate_size: int
+    kind: ClassVar[str] = "MoEExperts"
+    efficiency_class: ClassVar[str] = "gemm"
+    exportable: ClassVar[bool] = False
+
+    def output_shape(self, inputs: tuple[Shape, ...]) -> Shape:
+        (shape,) = inputs
+        if not 1 <= self.top_k <= self.num_experts:
+            raise ShapeError(f"top_k: {self.top_k} must be between 1 and {self.num_experts} experts")
+        _check_features(shape, self.hidden_size, "MoE")
+        return shape
+
+    @property
+    def expert_params(self) -> int:
+        """Weights of one expert: ``3·d·I``."""
+        return 3 * self.hidden_size * self.intermediate_size
+
+
+@layer_kind
+@dataclass(frozen=True)
+class LMHead(Layer):
+    """The output projection to the vocabulary, ``(tokens, d) -> (rows, V)``, no bias.
+
+    ``tied``: shares the token embedding's matrix (GPT-2), so its parameters are counted once, there.
+    ``last_only``: logits of the last token only (``rows = 1``), as serving runtimes compute in prefill.
+    """
+
+    vocab_size: int
+    hidden_size: int
+    tied: bool = False
+    last_only: bool = False
+    kind: ClassVar[str] = "LMHead"
+    efficiency_class: ClassVar[str] = "gemm"
+    exportable: ClassVar[bool] = False
+
+    def output_shape(self, inputs: tuple[Shape, ...]) -> Shape:
+        (shape,) = inputs
+        _check_features(shape, self.hidden_size, "LM head")
+        return (1 if self.last_only else shape[0], self.vocab_size)
+
+
+# Builder methods (``NetworkBuilder.<name>``).
+
+
+@builder_method("rms_norm", makes=RMSNorm)
+def rms_norm(net, x: str, name: str | None = None) -> str:
+    return net.add(RMSNorm(net.shape(x)[-1]), x, name=name)
+
+
+@builder_method("rotary_embedding", makes=RotaryEmbedding)
+def rotary_embedding(net, qkv: str, num_heads: int, num_kv_heads: int, head_dim: int,
+                     name: str | None = None) -> str:
+    return net.add(RotaryEmbedding(num_heads, num_kv_heads, head_dim), qkv, name=name, inplace=True)
+
+
+@builder_method("causal_attention", makes=CausalAttention)
+def causal_attention(net, qkv: str, num_heads: int, num_kv_heads: int, head_dim: int,
+                     cached_tokens: int = 0, name: str | None = None) -> str:
+    return net.add(CausalAttention(num_heads, num_kv_heads, head_dim, cached_tokens), qkv, name=name)
+
+
+@builder_method("swiglu", makes=SwiGLU)
+def swiglu(net, gate_up: str, name: str | None = None) -> str:
+    return net.add(SwiGLU(), gate_up, name=name)
+
+
+@builder_method("moe_experts", makes=MoEExperts)
+def moe_experts(net, x: str, num_experts: int, top_k: int, intermediate_size: int,
+                name: str | None = None) -> str:
+    return net.add(MoEExperts(num_experts, top_k, net.shape(x)[-1], intermediate_size), x, name=name)
+
+
+@builder_method("lm_head", makes=LMHead)
+def lm_head(net, x: str, vocab_size: int, tied: bool = False, last_only: bool = False,
+            name: str | None = None) -> str:
+    return net.add(LMHead(vocab_size, net.shape(x)[-1], tied, last_only), x, name=name)
