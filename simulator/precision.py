@@ -10,7 +10,7 @@ from numpy.typing import ArrayLike
 
 from simulator.errors import UnknownNameError
 
-PRECISION_BITS: dict[str, int] = {"fp32": 32, "fp16": 16, "bf16": 16, "int8": 8, "int4": 4}
+PRECISION_BITS: dict[str, int] = {"fp32": 32, "fp16": 16, "bf16": 16, "fp8": 8, "int8": 8, "int4": 4}
 
 
 def bits_of(precision: str) -> int:
