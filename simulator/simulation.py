@@ -66,7 +66,7 @@ def simulate(network: Network | str | Path, device: Device | str | Path, batch: 
              precision: str | None = None, weight_precision: str | None = None,
              activation_precision: str | None = None, fuse: bool = True, resolution: Resolution | None = None,
              ideal: bool = False, overrides: Mapping[str, float] | None = None,
-             params: Mapping[str, object] | None = None) -> SimulationResult:
+             params: Mapping[str, object] | None = None, micro_batching: bool = True) -> SimulationResult:
     """Simulate ``network`` (a Network, a built-in name or an .onnx path) on ``device`` (a Device,
     a shipped name or a profile path) at ``batch`` samples.
 
@@ -79,6 +79,9 @@ def simulate(network: Network | str | Path, device: Device | str | Path, batch: 
     (e.g. ``{"dram.bandwidth_gb_per_s": 409.6}`` or ``{"dram.energy_per_byte_scale": 2}``).
     ``resolution`` (an int or ``(height, width)``) and ``params`` (other keyword parameters of a
     built-in network's function, e.g. ``{"seq_len": 384}``) build a named network.
+    ``micro_batching`` lets a batch whose activations spill out of the on-chip buffer run as
+    passes of a smaller power-of-two batch when that is faster (the default, the best plan a
+    runtime can choose); off, the batch runs whole, as a TensorRT engine runs its batch.
     """
     check_batch(batch)
     network = resolve_network(network, resolution, batch, params)
@@ -97,7 +100,8 @@ def simulate(network: Network | str | Path, device: Device | str | Path, batch: 
     si = override_arrays(device, parsed, [compute], [np.array(o.values) for o in parsed])
     batches = np.array([batch], dtype=float)
     evaluation = evaluate(workload, device, [compute], batches, np.array([bits_of(weight_precision)], float),
-                          np.array([bits_of(activation_precision)], float), si, ideal)
+                          np.array([bits_of(activation_precision)], float), si, ideal,
+                          micro_batching=micro_batching)
     totals = {key: value[0] for key, value in evaluation.totals.items()}
     hardware = evaluation.hardware
     return SimulationResult(

@@ -63,7 +63,8 @@ def memory_checks(workload: Workload, hardware: HardwareArrays, batch: np.ndarra
 def evaluate(workload: Workload, device: Device, compute: Sequence[str], batch: np.ndarray,
              weight_bits: np.ndarray, activation_bits: np.ndarray,
              overrides: Mapping[str, np.ndarray] | None = None, ideal: bool = False,
-             kv_bits: np.ndarray | None = None, link: Mapping[str, np.ndarray] | None = None) -> Evaluation:
+             kv_bits: np.ndarray | None = None, link: Mapping[str, np.ndarray] | None = None,
+             micro_batching: bool = True) -> Evaluation:
     """``workload`` on ``device`` for C configurations (arrays of length C; ``compute`` names the
     compute precision of each), with SI ``overrides`` as :func:`~simulator.engine.configs.override_arrays`
     gives them. ``totals`` hold, per configuration: ``model_size_bytes``, ``peak_activation_bytes``,
@@ -72,12 +73,18 @@ def evaluate(workload: Workload, device: Device, compute: Sequence[str], batch: 
     ``memory_bound_s`` (latency of memory-bound layers), ``memory_bound_fraction``, ``bound`` and
     ``fits``, and ``t_comm_s`` when there is tensor-parallel communication. ``kv_bits``: the KV
     cache's precision per configuration (default: the activations'); ``link``: ``devices``,
-    ``link_bandwidth_bytes_per_s`` and ``link_latency_s`` arrays for tensor parallelism."""
+    ``link_bandwidth_bytes_per_s`` and ``link_latency_s`` arrays for tensor parallelism.
+    ``micro_batching``: let a batch that spills run in micro-batches when faster (see
+    :func:`_run_batches`); off, every batch runs whole, as TensorRT runs an engine's batch."""
     hardware = hardware_arrays(device, compute, overrides, ideal)
     if link:
         hardware = dataclasses.replace(hardware, **link)
     bits = (weight_bits, activation_bits, kv_bits)
-    timing, energy, micro_batch = _run_batches(workload, hardware, batch, *bits)
+    if micro_batching:
+        timing, energy, micro_batch = _run_batches(workload, hardware, batch, *bits)
+    else:
+        timing, energy = _run(workload, hardware, batch, *bits)
+        micro_batch = batch.astype(float)
     checks = memory_checks(workload, hardware, micro_batch, weight_bits, activation_bits)
     latency_s = timing.latency_s.sum(axis=1)
     # memory-bound layer latencies added one by one, in layer order

@@ -368,10 +368,12 @@ def _unsupported(layer: Unsupported, inputs: tuple[Shape, ...], output: Shape) -
 
 @formula(Fused)
 def _fused(layer: Fused, inputs: tuple[Shape, ...], output: Shape) -> LayerCost:
-    """Base cost plus the epilogue's params; a folded BatchNorm costs no arithmetic at inference."""
-    cost = layer_cost(layer.base, inputs, output)
-    for part, shape in zip(layer.epilogue, layer.epilogue_shapes, strict=True):
-        part_cost = layer_cost(part, (shape,), shape)
+    """Base cost plus the epilogue's: its params, and its arithmetic except a folded BatchNorm's (in the
+    weights at inference); a residual add in the epilogue costs one add per output element."""
+    cost = layer_cost(layer.base, inputs[:len(inputs) - layer.extra_inputs], output)
+    operands = layer.epilogue_operands or (1,) * len(layer.epilogue)
+    for part, shape, count in zip(layer.epilogue, layer.epilogue_shapes, operands, strict=True):
+        part_cost = layer_cost(part, (shape,) * count, shape)
         if isinstance(part, BatchNorm):
             part_cost = LayerCost(part_cost.params, 0, 0)
         cost += part_cost

@@ -91,8 +91,9 @@ class Layer:
 
     * ``is_view``: the output aliases the input (Flatten, Reshape): no new tensor, no traffic;
     * ``inplace_capable``: may overwrite its first input (``nn.ReLU(inplace=True)``);
-    * ``absorbs_batchnorm`` / ``absorbs_activation``: the inference view folds a following
-      BatchNorm / applies a following activation in this layer's epilogue;
+    * ``absorbs_batchnorm`` / ``absorbs_activation`` / ``absorbs_residual``: the inference view folds
+      a following BatchNorm / applies a following activation / adds a residual (a two-operand Add
+      that is the sole reader of its output) in this layer's epilogue;
     * ``efficiency_class``: the kernel class it runs as (:data:`simulator.kernels.EFFICIENCY_CLASSES`);
     * ``exportable``: has an ONNX writer (False for kinds that only stand for imported operators or
       exist only in the inference view);
@@ -107,6 +108,7 @@ class Layer:
     inplace_capable: ClassVar[bool] = False
     absorbs_batchnorm: ClassVar[bool] = False
     absorbs_activation: ClassVar[bool] = False
+    absorbs_residual: ClassVar[bool] = False
     efficiency_class: ClassVar[str] = "elementwise"
     exportable: ClassVar[bool] = True
     made_by: ClassVar[str | None] = None

@@ -70,6 +70,8 @@ class Conv(Layer):
     in_channels: int | None = None
     absorbs_batchnorm: ClassVar[bool] = True
     absorbs_activation: ClassVar[bool] = True
+    #: TensorRT and ONNX Runtime fuse a residual sum (and its activation) into the convolution
+    absorbs_residual: ClassVar[bool] = True
 
     @property
     def kind(self) -> str:  # type: ignore[override]

@@ -19,8 +19,11 @@ class Fused(Layer):
 
     base: Layer
     epilogue: tuple[Layer, ...]
-    #: per-sample input shapes of the epilogue layers, for their costs
+    #: per-sample output shapes of the epilogue layers, for their costs
     epilogue_shapes: tuple[Shape, ...]
+    #: operands of each epilogue layer (1, or 2 for a residual add whose second operand is an
+    #: extra input of the fused node); empty means one each
+    epilogue_operands: tuple[int, ...] = ()
     exportable: ClassVar[bool] = False
     made_by: ClassVar[str | None] = "inference view"
 
@@ -33,7 +36,12 @@ class Fused(Layer):
         return self.base.display_kind
 
     def output_shape(self, inputs: tuple[Shape, ...]) -> Shape:
-        return self.base.output_shape(inputs)
+        return self.base.output_shape(inputs[:len(inputs) - self.extra_inputs])
+
+    @property
+    def extra_inputs(self) -> int:
+        """Inputs read by the epilogue (a residual add's other operand), after the base layer's."""
+        return sum(operands - 1 for operands in self.epilogue_operands)
 
     @property
     def efficiency_class(self) -> str:  # type: ignore[override]

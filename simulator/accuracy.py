@@ -1,0 +1,171 @@
+"""How far to trust the predictions: every published measurement in the dataset against the model.
+
+The dataset (``hardware_profiles/measurements/*.csv``, one row per published point, each with its
+source) says what was measured: network and its parameters, device, precision, batch, the metric
+(``latency_s`` of one batch, ``throughput_per_s`` in samples/s, ``energy_per_sample_j``) and its
+value in SI units, and a role: ``fit`` rows may have been used to set a device's efficiency model,
+``check`` rows never were. For each row this module simulates the same configuration twice:
+
+* **ideal**: the roofline bound (``ideal=True``), which must never be slower than a measurement;
+* **expected**: the device's efficiency model (``ideal=False``), whose error on ``check`` rows is
+  what the summary reports.
+
+``error = predicted / measured − 1`` in the row's own metric; ``bound_holds`` means the ideal time
+is at or below the measured time (for a throughput, at or above it). LLM rows
+(``llm.csv``) are predicted by :mod:`simulator.llm.validation`.
+"""
+
+from __future__ import annotations
+
+import csv
+import importlib.resources
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from simulator.errors import SimulatorError
+from simulator.simulation import simulate
+
+#: metrics whose larger value is better (a bound must not fall below the measurement)
+HIGHER_IS_BETTER = {"throughput_per_s", "output_tokens_per_s", "tokens_per_s"}
+ROLES = ("fit", "check")
+
+
+def device_class(device: str) -> str:
+    """``datacenter GPU``, ``Jetson Orin``, ``microcontroller`` or ``CPU``, for the summary."""
+    if device.startswith(("a100", "h100", "h200")):
+        return "datacenter GPU"
+    if device.startswith("jetson"):
+        return "Jetson Orin"
+    if device.startswith(("stm32", "nucleo")):
+        return "microcontroller"
+    return "CPU"
+
+
+def dataset_files() -> list[Path]:
+    """The shipped measurement tables."""
+    root = importlib.resources.files("simulator.hardware_profiles") / "measurements"
+    return sorted(Path(str(entry)) for entry in root.iterdir() if str(entry).endswith(".csv"))
+
+
+def load_measurements(paths: Iterable[Path] | None = None) -> list[dict[str, str]]:
+    """Every row of the dataset, with the file it came from (``table``)."""
+    rows = []
+    for path in paths or dataset_files():
+        with open(path, newline="", encoding="utf-8") as handle:
+            for row in csv.DictReader(handle):
+                if row.get("role") not in ROLES:
+                    raise SimulatorError(f"{path.name}: row {row.get('id')!r}: role must be fit or check, "
+                                         f"got {row.get('role')!r}")
+                rows.append({**row, "table": path.stem})
+    return rows
+
+
+def parse_params(text: str) -> dict[str, object]:
+    """``"resolution=1024x2048,dataset=ade20k"`` -> ``{"resolution": (1024, 2048), "dataset": "ade20k"}``."""
+    params: dict[str, object] = {}
+    for item in filter(None, (part.strip() for part in (text or "").split(","))):
+        key, _, value = item.partition("=")
+        if "x" in value and all(part.isdigit() for part in value.split("x")):
+            params[key] = tuple(int(part) for part in value.split("x"))
+        elif value.isdigit():
+            params[key] = int(value)
+        else:
+            params[key] = value
+    return params
+
+
+def _predict_cnn(row: dict[str, str], ideal: bool) -> float:
+    params = parse_params(row.get("params", ""))
+    resolution = params.pop("resolution", None)
+    batch = int(row["batch"])
+    # a TensorRT engine (every GPU row) runs its batch whole: the bound is for that execution
+    whole = row.get("runtime", "").startswith("TensorRT")
+    result = simulate(row["network"], row["device"], batch=batch, precision=row["precision"],
+                      resolution=resolution, params=params, ideal=ideal, micro_batching=not whole)
+    metric = row["metric"]
+    if metric == "latency_s":
+        return result.latency_s
+    if metric == "throughput_per_s":
+        return result.throughput_per_s
+    if metric == "energy_per_sample_j":
+        return result.energy_per_sample_j
+    raise SimulatorError(f"row {row['id']!r}: no prediction for metric {metric!r}")
+
+
+def predict(row: dict[str, str]) -> dict[str, float]:
+    """``{"ideal": …, "expected": …}`` for one dataset row, in the row's metric and unit."""
+    if row.get("table") == "llm":
+        from simulator.llm.validation import predict as predict_llm
+
+        return predict_llm(row)
+    return {"ideal": _predict_cnn(row, ideal=True), "expected": _predict_cnn(row, ideal=False)}
+
+
+@dataclass(frozen=True)
+class Summary:
+    """Per device class: the bound held on ``bound_held`` of ``rows`` rows; the expected value was
+    within ±20% on ``within_20`` of ``check_rows`` check rows."""
+
+    device_class: str
+    rows: int
+    bound_held: int
+    check_rows: int
+    within_20: int
+
+
+def accuracy_table(rows: list[dict[str, str]] | None = None) -> pd.DataFrame:
+    """One line per dataset row: measured, ideal, expected, their errors, and whether the bound held."""
+    lines = []
+    for row in rows if rows is not None else load_measurements():
+        predicted = predict(row)
+        measured = float(row["value"])
+        higher = row["metric"] in HIGHER_IS_BETTER
+        ideal, expected = predicted["ideal"], predicted["expected"]
+        lines.append({
+            "id": row["id"], "table": row["table"], "network": row["network"], "device": row["device"],
+            "device_class": device_class(row["device"]), "precision": row.get("precision", ""),
+            "batch": row.get("batch", ""), "metric": row["metric"], "role": row["role"],
+            "measured": measured, "ideal": ideal, "expected": expected,
+            "ideal_error": ideal / measured - 1, "expected_error": expected / measured - 1,
+            "bound_holds": bool(ideal >= measured if higher else ideal <= measured),
+            #: how loose the bound is: ideal over measured speed (1 = tight)
+            "bound_ratio": ideal / measured if higher else measured / ideal,
+        })
+    return pd.DataFrame(lines)
+
+
+def summarize(table: pd.DataFrame) -> list[Summary]:
+    """The per-class counts of :class:`Summary`, in a fixed class order."""
+    out = []
+    for cls in ("datacenter GPU", "Jetson Orin", "microcontroller", "CPU"):
+        part = table[table.device_class == cls]
+        if part.empty:
+            continue
+        check = part[part.role == "check"]
+        out.append(Summary(cls, len(part), int(part.bound_holds.sum()), len(check),
+                           int((check.expected_error.abs() <= 0.2).sum())))
+    return out
+
+
+def format_accuracy(table: pd.DataFrame) -> str:
+    """The table as text, then the summary lines."""
+    from simulator.report import render_table
+
+    def number(value: float) -> str:
+        if not math.isfinite(value):
+            return str(value)
+        return f"{value:.4g}"
+
+    headers = ["id", "role", "metric", "measured", "ideal", "ideal err", "expected", "exp. err", "bound"]
+    body = [[r.id, r.role, r.metric, number(r.measured), number(r.ideal), f"{r.ideal_error:+.0%}",
+             number(r.expected), f"{r.expected_error:+.0%}", "holds" if r.bound_holds else "VIOLATED"]
+            for r in table.itertuples()]
+    lines = [render_table(headers, body, left=3), ""]
+    for s in summarize(table):
+        lines.append(f"{s.device_class}: bound held on {s.bound_held} of {s.rows} rows; expected within "
+                     f"±20% on {s.within_20} of {s.check_rows} check rows")
+    return "\n".join(lines)
