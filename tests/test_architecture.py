@@ -24,9 +24,10 @@ LAYERS = {
     "simulator.catalog": 4,
     "simulator.results": 5,
     "simulator.simulation": 6,
-    "simulator.sweeps": 7, "simulator.api": 7,
-    "simulator.report": 8, "simulator.plots": 8, "simulator.calibration": 8,
-    "simulator.cli": 9, "simulator.__main__": 10, "simulator": 11,
+    "simulator.sweeps": 7, "simulator.api": 7, "simulator.llm": 7,
+    "simulator.accuracy": 8,
+    "simulator.report": 9, "simulator.plots": 9, "simulator.calibration": 9,
+    "simulator.cli": 10, "simulator.__main__": 11, "simulator": 12,
 }
 
 

@@ -27,6 +27,7 @@ from simulator.model.layers import (
     AdaptivePool,
     Add,
     BatchNorm,
+    CausalAttention,
     ClassToken,
     Concat,
     Conv,
@@ -40,7 +41,9 @@ from simulator.model.layers import (
     LayerNorm,
     LayerNorm2d,
     Linear,
+    LMHead,
     MatMul,
+    MoEExperts,
     Mul,
     MultiheadSelfAttention,
     Pad,
@@ -50,10 +53,13 @@ from simulator.model.layers import (
     ReLULinearAttention,
     Reshape,
     Resize,
+    RMSNorm,
+    RotaryEmbedding,
     SelectToken,
     Shape,
     Softmax,
     SpatialReductionAttention,
+    SwiGLU,
     Unsupported,
     WindowedAttention,
     adaptive_windows,
@@ -79,6 +85,8 @@ OPS_PER_ELEMENT: dict[str, int] = {
     "batchnorm": 2,   # inference: x * scale + shift with the running statistics
     "norm_stats": 5,  # LayerNorm/GroupNorm statistics: mean add, subtract, square, variance add, scale
     "norm_affine": 2,  # gamma * x + beta
+    "rms_stats": 3,   # RMSNorm statistics: square, mean add, scale by 1/rms (no mean subtraction)
+    "rope": 3,        # x * cos + rotate_half(x) * sin: two multiplies, one add
     "bias": 1,        # one add per output element
     "add": 1,         # per extra operand
     # Resize, per output element, as PyTorch's separable upsample kernels compute it (weights per row
@@ -378,3 +386,57 @@ def _fused(layer: Fused, inputs: tuple[Shape, ...], output: Shape) -> LayerCost:
             part_cost = LayerCost(part_cost.params, 0, 0)
         cost += part_cost
     return cost
+
+
+# LLM kinds (:mod:`simulator.model.layers.llm`), per sequence of T new tokens.
+
+
+@formula(RMSNorm)
+def _rms_norm(layer: RMSNorm, inputs: tuple[Shape, ...], output: Shape) -> LayerCost:
+    """params ``d`` (γ, no β); ops ``rms_stats + 1`` (the γ multiply) per element."""
+    return LayerCost(layer.dim, 0, elements(output) * (OPS_PER_ELEMENT["rms_stats"] + 1))
+
+
+@formula(RotaryEmbedding)
+def _rotary(layer: RotaryEmbedding, inputs: tuple[Shape, ...], output: Shape) -> LayerCost:
+    """No params (cos/sin tables are buffers); ``rope`` ops on each Q and K element: ``T·(H+KV)·hd·3``."""
+    rotated = output[0] * (layer.num_heads + layer.num_kv_heads) * layer.head_dim
+    return LayerCost(0, 0, rotated * OPS_PER_ELEMENT["rope"])
+
+
+@formula(CausalAttention)
+def _causal_attention(layer: CausalAttention, inputs: tuple[Shape, ...], output: Shape) -> LayerCost:
+    """Grouped-query causal attention over ``c`` cached and ``T`` new tokens, as a causal kernel computes.
+
+    ``pairs = T·c + T(T+1)/2`` (query, key) pairs per head: the lower triangle including the diagonal
+    (a causal FlashAttention kernel skips the masked upper triangle). MACs ``2·H·hd·pairs``
+    (``Q Kᵀ`` and ``A V``); element-wise ``H·pairs·(1 + softmax)`` (the ``1/sqrt(hd)`` scale and the
+    softmax). GQA shares each K/V head among ``H/KV`` query heads: it changes the KV cache, not the MACs.
+    """
+    pairs = layer.attended_pairs(inputs[0][0])
+    return LayerCost(0, 2 * layer.num_heads * layer.head_dim * pairs,
+                     layer.num_heads * pairs * (1 + OPS_PER_ELEMENT["softmax"]))
+
+
+@formula(SwiGLU)
+def _swiglu(layer: SwiGLU, inputs: tuple[Shape, ...], output: Shape) -> LayerCost:
+    """``silu(gate) · up``: ``silu + 1`` ops per output element."""
+    return LayerCost(0, 0, elements(output) * (OPS_PER_ELEMENT["silu"] + 1))
+
+
+@formula(MoEExperts)
+def _moe_experts(layer: MoEExperts, inputs: tuple[Shape, ...], output: Shape) -> LayerCost:
+    """params ``E·3·d·I`` (every expert; the router is a separate Linear ``d -> E``); per token ``k``
+    experts: MACs ``k·3·d·I``, element-wise ``k·I·(silu + 1)`` (SwiGLU) ``+ k·d`` (the weighted sum
+    of the experts' outputs) ``+ softmax·E`` (the router's top-k softmax)."""
+    tokens, k = inputs[0][0], layer.top_k
+    ops = tokens * (k * layer.intermediate_size * (OPS_PER_ELEMENT["silu"] + 1) + k * layer.hidden_size
+                    + layer.num_experts * OPS_PER_ELEMENT["softmax"])
+    return LayerCost(layer.num_experts * layer.expert_params, tokens * k * layer.expert_params, ops)
+
+
+@formula(LMHead)
+def _lm_head(layer: LMHead, inputs: tuple[Shape, ...], output: Shape) -> LayerCost:
+    """params ``V·d``, or 0 when tied to the token embedding (counted there); MACs ``rows·V·d``."""
+    weights = layer.vocab_size * layer.hidden_size
+    return LayerCost(0 if layer.tied else weights, output[0] * weights, 0)

@@ -51,8 +51,8 @@ anything else           Unsupported: zero cost, its shape from the graph, listed
 
 Nodes whose outputs are all constant (``Constant``, ``Shape``, ``Gather`` on shapes, ...) are
 plumbing: folded, no layer. Nothing runs in place (ONNX tensors are single-assignment). Conv and
-pools over three spatial dimensions, ConvTranspose, Einsum with ellipsis, recurrent and control-flow operators
-and other domains' operators (``com.microsoft``, custom) are Unsupported.
+pools over three spatial dimensions, ConvTranspose, Einsum with ellipsis, recurrent and control-flow
+operators and other domains' operators (``com.microsoft``, custom) are Unsupported.
 """
 
 from __future__ import annotations

@@ -24,6 +24,8 @@ the readers of the ONNX operators that make it (:data:`ONNX_READERS`) beside it,
 * :mod:`~simulator.model.layers.resize`: Resize (interpolation) and Pad (zero padding);
 * :mod:`~simulator.model.layers.transformer`: SegFormer's and SAM's attention, imported Einsum;
 * :mod:`~simulator.model.layers.embedding`: table lookups (BERT's embeddings);
+* :mod:`~simulator.model.layers.llm`: the LLM kinds (RMSNorm, RoPE, CausalAttention, SwiGLU, MoEExperts,
+  LMHead);
 * :mod:`~simulator.model.layers.fused`: the inference view's Fused.
 """
 
@@ -53,8 +55,17 @@ from simulator.model.layers.elementwise import (
     Mul,
     Softmax,
 )
+from simulator.model.layers.embedding import Embedding  # after tensor: it takes over Gather's reader
 from simulator.model.layers.fused import Fused
 from simulator.model.layers.imported import GenericOp, Unsupported
+from simulator.model.layers.llm import (
+    CausalAttention,
+    LMHead,
+    MoEExperts,
+    RMSNorm,
+    RotaryEmbedding,
+    SwiGLU,
+)
 from simulator.model.layers.resize import RESIZE_MODES, Pad, Resize
 from simulator.model.layers.tensor import (
     ClassToken,
@@ -65,15 +76,15 @@ from simulator.model.layers.tensor import (
     Reshape,
     SelectToken,
 )
-from simulator.model.layers.embedding import Embedding
 from simulator.model.layers.transformer import Einsum, SpatialReductionAttention, WindowedAttention
 
 __all__ = [
     "ACTIVATIONS", "BUILDER_METHODS", "LAYER_KINDS", "ONNX_READERS", "ONNX_WRITERS", "PRODUCERS",
-    "RESIZE_MODES", "Activation", "AdaptivePool", "Add", "BatchNorm", "ClassToken", "Concat", "Conv",
-    "Einsum", "Embedding", "Flatten", "Fused", "GenericOp", "GroupNorm", "Layer", "LayerNorm", "LayerNorm2d", "Linear", "MatMul",
-    "Mul", "MultiheadSelfAttention", "Pad", "Permute", "Pool", "PositionalEmbedding",
-    "ReLULinearAttention", "Reshape", "Resize",
-    "SelectToken", "Shape", "Softmax", "SpatialReductionAttention", "Unsupported", "WindowedAttention",
-    "adaptive_windows", "broadcast_shapes", "elements", "window_output_size",
+    "RESIZE_MODES", "Activation", "AdaptivePool", "Add", "BatchNorm", "CausalAttention", "ClassToken",
+    "Concat", "Conv", "Einsum", "Embedding", "Flatten", "Fused", "GenericOp", "GroupNorm", "LMHead", "Layer",
+    "LayerNorm", "LayerNorm2d", "Linear", "MatMul", "MoEExperts", "Mul", "MultiheadSelfAttention", "Pad",
+    "Permute", "Pool", "PositionalEmbedding", "RMSNorm", "ReLULinearAttention", "Reshape", "Resize",
+    "RotaryEmbedding", "SelectToken", "Shape", "Softmax", "SpatialReductionAttention", "SwiGLU",
+    "Unsupported", "WindowedAttention", "adaptive_windows", "broadcast_shapes", "elements",
+    "window_output_size"
 ]
