@@ -96,6 +96,8 @@ class SimulationResult:
     resolution: int | tuple[int, int] | None = None
     #: samples per pass when the engine ran the batch in micro-batches (= batch when it did not)
     micro_batch: int = 0
+    #: how attention executed: ``fused`` or ``materialized``
+    attention: str = "fused"
     #: other keyword parameters of the network's function the result was built with
     params: Mapping[str, object] = field(default_factory=dict)
 

@@ -34,9 +34,9 @@ def simulated_graph(network: Network, fuse: bool) -> Network:
 
 
 @lru_cache(maxsize=64)
-def simulated_workload(network: Network, fuse: bool) -> Workload:
+def simulated_workload(network: Network, fuse: bool, attention: str = "fused") -> Workload:
     """The workload arrays of :func:`simulated_graph` (cached; shared by simulations and sweeps)."""
-    return build_workload(simulated_graph(network, fuse), fuse=False)
+    return build_workload(simulated_graph(network, fuse), fuse=False, attention=attention)
 
 
 def resolve_network(network: Network | str | Path, resolution: Resolution | None = None, batch: int = 1,
@@ -66,7 +66,8 @@ def simulate(network: Network | str | Path, device: Device | str | Path, batch: 
              precision: str | None = None, weight_precision: str | None = None,
              activation_precision: str | None = None, fuse: bool = True, resolution: Resolution | None = None,
              ideal: bool = False, overrides: Mapping[str, float] | None = None,
-             params: Mapping[str, object] | None = None, micro_batching: bool = True) -> SimulationResult:
+             params: Mapping[str, object] | None = None, micro_batching: bool = True,
+             attention: str | None = None) -> SimulationResult:
     """Simulate ``network`` (a Network, a built-in name or an .onnx path) on ``device`` (a Device,
     a shipped name or a profile path) at ``batch`` samples.
 
@@ -82,6 +83,8 @@ def simulate(network: Network | str | Path, device: Device | str | Path, batch: 
     ``micro_batching`` lets a batch whose activations spill out of the on-chip buffer run as
     passes of a smaller power-of-two batch when that is faster (the default, the best plan a
     runtime can choose); off, the batch runs whole, as a TensorRT engine runs its batch.
+    ``attention``: ``fused`` (the score matrix never leaves the chip) or ``materialized`` (written
+    and read back, as an unfused runtime does); by default the device profile's ``attention``.
     """
     check_batch(batch)
     network = resolve_network(network, resolution, batch, params)
@@ -96,7 +99,8 @@ def simulate(network: Network | str | Path, device: Device | str | Path, batch: 
         if len(override.values) != 1:
             raise SimulatorError(f"simulate takes one value per override, got {override.key!r}: "
                                  f"{list(override.values)} (sweep takes several)")
-    workload = simulated_workload(network, fuse)
+    attention = attention or device.attention
+    workload = simulated_workload(network, fuse, attention)
     si = override_arrays(device, parsed, [compute], [np.array(o.values) for o in parsed])
     batches = np.array([batch], dtype=float)
     evaluation = evaluate(workload, device, [compute], batches, np.array([bits_of(weight_precision)], float),
@@ -132,6 +136,7 @@ def simulate(network: Network | str | Path, device: Device | str | Path, batch: 
         resolution=resolution,
         params=dict(params or {}),
         micro_batch=int(totals["micro_batch"]),
+        attention=attention,
     )
 
 

@@ -161,10 +161,10 @@ def sweep(networks: Sequence[str | Path | Network] | str | Path | Network,
     frames = []
     reporter = _Progress(progress, len(shapes) * len(devices))
     for resolution, network in shapes:
-        workload = simulated_workload(network, fuse)
         counts = count_network(simulated_graph(network, fuse), 1)
         for device, rows in zip(devices, supported, strict=True):
             reporter.next_block()
+            workload = simulated_workload(network, fuse, device.attention)
             if len(rows):
                 frames.append(_block(network, resolution, workload, counts, device, grid, rows, parsed, ideal,
                                      reporter))

@@ -33,6 +33,7 @@ from simulator.engine.timing import HardwareArrays
 from simulator.errors import SimulatorError
 from simulator.hardware.device import Device
 from simulator.hardware.loader import BANDWIDTH_UNITS, CAPACITY_UNITS, PEAK_UNITS
+from simulator.kernels import TILE_OUTPUTS
 
 #: Level fields that may be overridden, in SI units.
 LEVEL_FIELDS = ("bandwidth_bytes_per_s", "capacity_bytes", "energy_per_byte_pj")
@@ -200,5 +201,9 @@ def hardware_arrays(device: Device, precisions: Sequence[str],
         efficiency=None if ideal or device.efficiency is None else {
             name: (entry.compute_fraction, entry.bandwidth_fraction, entry.overhead_s)
             for name, entry in device.efficiency.classes.items()},
+        **({} if ideal or device.efficiency is None else {
+            "kernel_overhead_s": device.efficiency.kernel_overhead_s,
+            "parallel_units": device.efficiency.parallel_units,
+            "tile_outputs": {**TILE_OUTPUTS, **device.efficiency.tile_outputs}}),
         **columns,
     )

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from simulator.engine.efficiency import expected_latency_s
-from simulator.engine.workload import Workload
+from simulator.engine.workload import MATERIALIZED_ACCESSES, Workload
 from simulator.model.formulas import OPS_PER_MAC
 
 BITS_PER_BYTE = 8
@@ -54,6 +54,11 @@ class HardwareArrays:
     op_energy_pj: np.ndarray
     #: efficiency class -> (compute fraction, bandwidth fraction, overhead in s); None: ideal roofline
     efficiency: Mapping[str, tuple[float, float, float]] | None = None
+    #: the efficiency model's time per kernel, processors (SMs) and output tile per class (None:
+    #: no fill model)
+    kernel_overhead_s: float = 0.0
+    parallel_units: int | None = None
+    tile_outputs: Mapping[str, float] | None = None
     #: tensor-parallel devices per configuration, and the link between them: bandwidth per
     #: direction [bytes/s] and the latency of one message [s] (None: one device, no link)
     devices: np.ndarray | None = None
@@ -120,6 +125,9 @@ def level_bytes(workload: Workload, hardware: HardwareArrays, batch: np.ndarray,
       residency rule of :mod:`simulator.engine.workload` (always, without an on-chip buffer);
     * the operand level (register file) sees each MAC's two operands and each element-wise
       operation's one operand;
+    * a materialized attention's score matrix (``workload.score_elements``) is written, read,
+      written and read again (:data:`~simulator.engine.workload.MATERIALIZED_ACCESSES`); it stays
+      in the on-chip buffer when the batch's scores fit there, else it goes to the activation store;
     * a KV cache (``workload.kv_elements``, at ``kv_bits``) is activation traffic that always
       reaches the activation store: it persists across decode steps, so it is never resident;
     * mixture-of-experts weights: the dense part once per batch, plus each expert that the batch's
@@ -140,6 +148,13 @@ def level_bytes(workload: Workload, hardware: HardwareArrays, batch: np.ndarray,
     else:
         budget = hardware.capacity_bytes[:, buffer] / (batch * activation_bits / BITS_PER_BYTE)
         spilled = n * activation_bytes_per_element * workload.spilled_for_budget(budget)
+    if workload.score_elements is not None and workload.score_elements.any():
+        score_bytes = n * activation_bytes_per_element * workload.score_elements
+        on_chip = (score_bytes <= hardware.capacity_bytes[:, buffer][:, None] if buffer is not None
+                   else np.zeros_like(score_bytes, dtype=bool))
+        accesses = MATERIALIZED_ACCESSES * score_bytes
+        activation_bytes = activation_bytes + accesses
+        spilled = spilled + np.where(on_chip, 0.0, accesses)
     if workload.kv_elements is not None:
         bits = activation_bits if kv_bits is None else kv_bits
         kv_bytes = n * (bits / BITS_PER_BYTE)[:, None] * workload.kv_elements
@@ -180,7 +195,7 @@ def roofline_timing(workload: Workload, hardware: HardwareArrays, batch: np.ndar
     ops = batch[:, None] * (OPS_PER_MAC * workload.macs + workload.elementwise_ops)
     levels, weight_bytes, activation_bytes = level_bytes(workload, hardware, batch, weight_bits,
                                                          activation_bits, kv_bits)
-    compute_fraction, bandwidth_fraction, overhead_s = _efficiency_arrays(workload, hardware)
+    compute_fraction, bandwidth_fraction, overhead_s = _efficiency_arrays(workload, hardware, batch)
     ideal_compute = ops / hardware.peak_ops_per_s[:, None]
     ideal_level = levels / hardware.bandwidth_bytes_per_s[:, :, None]
     if hardware.operand_level is not None:
@@ -198,10 +213,38 @@ def roofline_timing(workload: Workload, hardware: HardwareArrays, batch: np.ndar
                   t_memory, latency, t_comm)
 
 
-def _efficiency_arrays(workload: Workload, hardware: HardwareArrays) -> tuple[np.ndarray, ...]:
-    """Per-layer ``(compute fraction, bandwidth fraction, overhead_s)``; ones and zero when ideal."""
+def fill_fraction(workload: Workload, hardware: HardwareArrays, batch: np.ndarray) -> np.ndarray:
+    """``(C, L)`` share of a parallel device's arithmetic a kernel uses: ``n·outputs / (waves·units·tile)``.
+
+    A kernel's output is computed in thread blocks of ``tile`` elements (``tile_outputs`` of its
+    kernel class), ``tiles = ceil(n · outputs / tile)`` of them, spread over ``units`` processors
+    (SMs) in ``waves = ceil(tiles / units)`` rounds of equal time: the kernel takes as long as
+    ``waves · units`` full tiles, of which ``n · outputs`` elements are useful. A kernel with fewer
+    tiles than processors, or ending in a partial wave, leaves arithmetic idle. Only the compute
+    time is derated: a memory-bound kernel streams at full bandwidth from fewer blocks (split-K,
+    GEMV kernels). 1 where the device has no such model or the layer runs nothing.
+    """
+    if hardware.parallel_units is None or workload.output_elements is None:
+        return np.ones((len(batch), workload.layers))
+    tile = np.array([hardware.tile_outputs.get(c, hardware.tile_outputs["default"])
+                     for c in workload.efficiency_classes], dtype=float)
+    useful = batch[:, None] * workload.output_elements
+    waves = np.ceil(np.ceil(useful / tile) / hardware.parallel_units)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(useful > 0, useful / (waves * hardware.parallel_units * tile), 1.0)
+
+
+def _efficiency_arrays(workload: Workload, hardware: HardwareArrays,
+                       batch: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Per-layer ``(compute fraction, bandwidth fraction, overhead_s)``: the class's fractions, the
+    compute fraction times the kernel's fill (``(C, L)``), and the class's overhead plus the
+    per-kernel overhead times the layer's kernels; ones and zero when ideal."""
     if hardware.efficiency is None:
         return np.ones(workload.layers), np.ones(workload.layers), np.zeros(workload.layers)
     ideal = hardware.efficiency.get("default", (1.0, 1.0, 0.0))
     rows = np.array([hardware.efficiency.get(c, ideal) for c in workload.efficiency_classes], dtype=float)
-    return rows[:, 0], rows[:, 1], rows[:, 2]
+    kernels = np.ones(workload.layers) if workload.kernels is None else workload.kernels
+    if hardware.parallel_units is None:
+        return rows[:, 0], rows[:, 1], rows[:, 2] + hardware.kernel_overhead_s * kernels
+    fill = fill_fraction(workload, hardware, batch)
+    return rows[:, 0] * fill, rows[:, 1], rows[:, 2] + hardware.kernel_overhead_s * kernels

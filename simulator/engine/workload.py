@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from simulator.errors import SimulatorError
 from simulator.model.counts import analyze
 from simulator.model.fusion import inference_view
 from simulator.model.graph import Network
@@ -50,6 +51,15 @@ class Workload:
     layer_macs: tuple[int, ...]
     params: int
     peak_activations: int
+    #: per layer, per sample: elements of the layer's output (0 for a view, which runs no kernel);
+    #: the efficiency model's fill of a parallel device counts thread blocks over them
+    output_elements: np.ndarray | None = None
+    #: per layer, per sample: score elements a materialized attention writes (0 when fused)
+    score_elements: np.ndarray | None = None
+    #: per layer: kernels it launches (0 for a view), each paying the per-kernel overhead
+    kernels: np.ndarray | None = None
+    #: how attention executes: ``fused`` or ``materialized`` (:func:`build_workload`)
+    attention: str = "fused"
     #: per layer, per sample: KV-cache elements read and written (an LLM's decode and prefill);
     #: they live in the activation store at the KV precision and are never resident on chip
     kv_elements: np.ndarray | None = None
@@ -83,8 +93,24 @@ class Workload:
         return self.spilled_elements[segment]
 
 
-def build_workload(network: Network, fuse: bool = True) -> Workload:
-    """The arrays of ``network`` (its inference view unless ``fuse`` is false)."""
+ATTENTION_MODES = ("fused", "materialized")
+#: per score element, an unfused attention writes the scores, the softmax reads them and writes
+#: the probabilities, and ``P V`` reads those
+MATERIALIZED_ACCESSES = 4
+
+
+def build_workload(network: Network, fuse: bool = True, attention: str = "fused") -> Workload:
+    """The arrays of ``network`` (its inference view unless ``fuse`` is false).
+
+    ``attention``: how attention layers execute. ``fused`` (a FlashAttention-style kernel): the
+    score matrix never leaves the chip. ``materialized`` (an unfused runtime): the ``N × M`` score
+    matrix of each head (the kind's ``score_elements``) is written, read by the softmax, written
+    again and read by ``P V``: :data:`MATERIALIZED_ACCESSES` accesses per element, in three
+    kernels; the traffic reaches the activation store when the batch's scores do not fit the
+    on-chip buffer (:func:`simulator.engine.timing.level_bytes`).
+    """
+    if attention not in ATTENTION_MODES:
+        raise SimulatorError(f"attention must be one of {', '.join(ATTENTION_MODES)}, got {attention!r}")
     if fuse:
         network = inference_view(network)
     nodes = network.nodes
@@ -121,6 +147,13 @@ def build_workload(network: Network, fuse: bool = True) -> Workload:
         spill_thresholds=thresholds,
         spilled_elements=spilled_mask.astype(np.float64) @ traffic.T,
         live_elements=live,
+        output_elements=np.array([0.0 if node.is_view else float(elements(node.output_shape))
+                                  for node in nodes]),
+        score_elements=np.array([float(node.layer.score_elements(node.input_shapes))
+                                 if attention == "materialized" and hasattr(node.layer, "score_elements")
+                                 else 0.0 for node in nodes]),
+        kernels=np.array([float(node.layer.kernel_count(attention == "materialized")) for node in nodes]),
+        attention=attention,
         layer_macs=tuple(c.macs for c in costs),
         params=sum(c.params for c in costs),
         peak_activations=int(live.max()),

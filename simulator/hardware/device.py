@@ -177,10 +177,30 @@ class KernelEfficiency(_Frozen):
 
 
 class EfficiencyModel(_Frozen):
-    """Per-class kernel efficiencies (classes of :mod:`simulator.engine.efficiency`), with their origin."""
+    """How far real kernels fall short of the roofline on this device (:mod:`simulator.engine.efficiency`).
+
+    ``classes``: per kernel class, achieved fractions of peak and bandwidth and a fixed overhead.
+    ``kernel_overhead_s``: time every kernel costs on top (launch, ramp-up and drain; a GPU's
+    kernel boundary under CUDA graphs). ``parallel_units``: the processors a kernel's thread blocks
+    are spread over (a GPU's SMs), and ``tile_outputs``: output elements per thread block by class
+    (default :data:`simulator.kernels.TILE_OUTPUTS`); with them a kernel too small to fill the
+    machine, or ending in a partial wave, runs at the fraction of it that it fills. ``source``
+    says where the figures come from (data sheet, fit and on which rows).
+    """
 
     source: str
     classes: dict[str, KernelEfficiency]
+    kernel_overhead_s: float = Field(default=0.0, ge=0)
+    parallel_units: int | None = Field(default=None, gt=0)
+    tile_outputs: dict[str, int] = {}
+
+    @field_validator("tile_outputs")
+    @classmethod
+    def _tiles(cls, value: dict[str, int]) -> dict[str, int]:
+        bad = [name for name, tile in value.items() if not tile > 0]
+        if bad:
+            raise ValueError(f"tile outputs must be greater than 0; not so for {', '.join(bad)}")
+        return value
 
     def for_class(self, name: str) -> KernelEfficiency:
         """The entry of ``name``, else ``default``, else the ideal roofline."""
@@ -216,6 +236,10 @@ class Device(_Frozen):
     efficiency: EfficiencyModel | None = None
     #: the device-to-device link (NVLink) for tensor parallelism; None: no multi-device link known
     interconnect: Interconnect | None = None
+    #: how attention executes by default on this device's usual runtime: ``fused`` (the score
+    #: matrix stays on chip) or ``materialized`` (written to memory), and why
+    attention: Literal["fused", "materialized"] = "fused"
+    attention_source: str = ""
 
     def __hash__(self) -> int:
         return hash(self.name)

@@ -65,6 +65,9 @@ BANDWIDTH_UNITS: dict[str, int] = {
 PEAK_UNITS: dict[str, int] = {
     "_mega_ops_per_s": 10**6, "_giga_ops_per_s": 10**9, "_tera_ops_per_s": 10**12, "_ops_per_s": 1,
 }
+#: Keys of the per-kernel overhead of an efficiency model -> the divisor to seconds.
+KERNEL_OVERHEAD_UNITS: dict[str, int] = {"kernel_overhead_s": 1, "kernel_overhead_ms": 10**3,
+                                         "kernel_overhead_us": 10**6}
 #: Keys of a per-class overhead -> the divisor to seconds (``overhead_us = 12`` is 12e-6 s).
 OVERHEAD_UNITS: dict[str, int] = {"overhead_s": 1, "overhead_ms": 10**3, "overhead_us": 10**6}
 #: SI field of a memory level -> the unit keys that may give it in a file.
@@ -231,8 +234,22 @@ def _efficiency(raw: Any, locmap: dict[Loc, str]) -> Any:
         return raw
     locmap[("efficiency",)] = "efficiency"
     classes: dict[str, Any] = {}
+    model: dict[str, Any] = {}
+    given = [key for key in KERNEL_OVERHEAD_UNITS if key in raw]
+    if len(given) > 1:
+        raise _FieldError("efficiency", f"give only one of {', '.join(given)}")
+    if given:
+        value = raw[given[0]]
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            value = float(Decimal(repr(value)) / KERNEL_OVERHEAD_UNITS[given[0]])
+        model["kernel_overhead_s"] = value
+        locmap[("efficiency", "kernel_overhead_s")] = f"efficiency.{given[0]}"
+    for key in ("parallel_units", "tile_outputs"):
+        if key in raw:
+            model[key] = raw[key]
+            locmap[("efficiency", key)] = f"efficiency.{key}"
     for name, entry in raw.items():
-        if name == "source":
+        if name in ("source", "parallel_units", "tile_outputs", *KERNEL_OVERHEAD_UNITS):
             continue
         if name not in EFFICIENCY_CLASSES:
             raise _FieldError(f"efficiency.{name}", f"unknown efficiency class {name!r}; valid: "
@@ -253,7 +270,7 @@ def _efficiency(raw: Any, locmap: dict[Loc, str]) -> Any:
             item["overhead_s"] = value
             locmap[(*loc, "overhead_s")] = f"{where}.{given[0]}"
         classes[name] = item
-    return {**({"source": raw["source"]} if "source" in raw else {}), "classes": classes}
+    return {**({"source": raw["source"]} if "source" in raw else {}), "classes": classes, **model}
 
 
 #: Keys of an interconnect's message latency -> the divisor to seconds.

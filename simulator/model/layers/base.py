@@ -110,11 +110,23 @@ class Layer:
     absorbs_activation: ClassVar[bool] = False
     absorbs_residual: ClassVar[bool] = False
     efficiency_class: ClassVar[str] = "elementwise"
+    #: projection GEMMs an attention kind runs besides the attention itself (its own kernels)
+    projection_kernels: ClassVar[int] = 0
     exportable: ClassVar[bool] = True
     made_by: ClassVar[str | None] = None
 
     def output_shape(self, inputs: tuple[Shape, ...]) -> Shape:
         raise NotImplementedError
+
+    def kernel_count(self, materialized: bool) -> int:
+        """Kernels this layer launches: none for a view, one otherwise. An attention kind (one with
+        ``score_elements``) launches its projections plus one fused attention kernel, or three when
+        the score matrix is materialized (scores ``Q Kᵀ``, softmax, ``P V``)."""
+        if self.is_view:
+            return 0
+        if hasattr(self, "score_elements"):
+            return self.projection_kernels + (3 if materialized else 1)
+        return 1
 
     @property
     def display_kind(self) -> str:

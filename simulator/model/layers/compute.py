@@ -182,6 +182,7 @@ class MultiheadSelfAttention(Layer):
     bias: bool = True
     kind: ClassVar[str] = "Attention"
     efficiency_class: ClassVar[str] = "attention"
+    projection_kernels: ClassVar[int] = 2  # the packed Q, K, V projection and the output one
 
     def output_shape(self, inputs: tuple[Shape, ...]) -> Shape:
         (shape,) = inputs

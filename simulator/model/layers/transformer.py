@@ -63,6 +63,7 @@ class SpatialReductionAttention(Layer):
     kind: ClassVar[str] = "SRAttention"
     arity: ClassVar[int | None] = 2
     efficiency_class: ClassVar[str] = "attention"
+    projection_kernels: ClassVar[int] = 3  # q, kv and the output projection
 
     def output_shape(self, inputs: tuple[Shape, ...]) -> Shape:
         for what, shape in zip(("queries", "keys/values"), inputs, strict=True):
@@ -96,6 +97,7 @@ class WindowedAttention(Layer):
     bias: bool = True
     kind: ClassVar[str] = "WindowAttention"
     efficiency_class: ClassVar[str] = "attention"
+    projection_kernels: ClassVar[int] = 2  # qkv and the output projection
 
     def output_shape(self, inputs: tuple[Shape, ...]) -> Shape:
         (shape,) = inputs
