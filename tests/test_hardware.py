@@ -187,8 +187,8 @@ def test_energy_errors_name_the_value_and_the_choices():
     table = horowitz()
     with pytest.raises(SimulatorError, match=r"'div'.*add, mult"):
         table.op_energy_pj("div", "fp32")
-    with pytest.raises(SimulatorError, match=r"'fp8'.*int8, int16, int32, fp16, bf16, fp32"):
-        table.mac_energy_pj("fp8")
+    with pytest.raises(SimulatorError, match=r"'int2'.*int8, int16, int32, fp8, fp16, bf16, fp32"):
+        table.mac_energy_pj("int2")
     with pytest.raises(SimulatorError, match=r"'sram'.*sram-8kib-64bit"):
         table.access("sram")
 

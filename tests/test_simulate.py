@@ -369,7 +369,7 @@ def test_a_network_that_does_not_fit_reports_the_numbers(capsys):
     (["simulate", "resnet05", "--device", "jetson-agx-orin"], "unknown network 'resnet05'; did you mean"),
     (["simulate", "alexnet", "--device", "stm32f746", "--precision", "fp16"],
      "device 'stm32f746' has no peak for precision 'fp16'; its precisions: int8, fp32"),
-    (["simulate", "alexnet", "--device", "reference-45nm", "--precision", "fp8"], "unknown precision 'fp8'"),
+    (["simulate", "alexnet", "--device", "reference-45nm", "--precision", "fp4"], "unknown precision 'fp4'"),
     (["simulate", "alexnet", "--device", "/nonexistent/device.toml"],
      "/nonexistent/device.toml: cannot read file"),
 ])

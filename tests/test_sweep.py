@@ -231,8 +231,8 @@ def test_bad_overrides_name_the_key_and_the_valid_choices(overrides, message):
 def test_bad_axes_are_refused():
     with pytest.raises(SimulatorError, match=r"batch sizes must be integers of at least 1, got \[1, 0\]"):
         sweep("alexnet", ORIN, batches=[1, 0])
-    with pytest.raises(UnknownNameError, match="unknown precision 'fp8'"):
-        sweep("alexnet", ORIN, precisions=["fp8"])
+    with pytest.raises(UnknownNameError, match="unknown precision 'int2'"):
+        sweep("alexnet", ORIN, precisions=["int2"])
     with pytest.raises(SimulatorError, match="precisions has no effect"):
         sweep("alexnet", ORIN, precisions=["fp16", "int8"], weight_precisions=["int8"],
               activation_precisions=["int8"])

@@ -31,11 +31,23 @@ def predict(row: dict) -> dict[str, float]:
     """``{"ideal": value, "expected": value}`` for one measurement row, in its metric and unit."""
     metric = row["metric"]
     if metric not in METRICS:
-        raise SimulatorError(f"row {row.get('id')}: metric {metric!r} is not predicted; valid: {', '.join(METRICS)}")
+        raise SimulatorError(
+            f"row {row.get('id')}: metric {metric!r} is not predicted; valid: {', '.join(METRICS)}"
+        )
     out = {}
     for key, ideal in (("ideal", True), ("expected", False)):
-        result = simulate_llm(row["network"], row["device"], int(row["batch"]), int(row["input_len"]),
-                              int(row["output_len"]), int(row["tp"]), int(row.get("pp") or 1),
-                              row["weight_precision"], row["activation_precision"], row["kv_precision"], ideal)
+        result = simulate_llm(
+            row["network"],
+            row["device"],
+            int(row["batch"]),
+            int(row["input_len"]),
+            int(row["output_len"]),
+            int(row["tp"]),
+            int(row.get("pp") or 1),
+            row["weight_precision"],
+            row["activation_precision"],
+            row["kv_precision"],
+            ideal,
+        )
         out[key] = float(result.metrics[metric][0])
     return out
