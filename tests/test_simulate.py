@@ -112,9 +112,9 @@ def test_latency_never_decreases_with_batch(device_name, network_name, pair, dat
     device = resolve_device(device_name)
     precision = data.draw(st.sampled_from(device.precisions), label="precision")
     small, large = (simulate(network(network_name), device, batch=b, precision=precision) for b in pair)
-    assert large.latency_s >= small.latency_s
+    assert large.latency_s >= small.latency_s * (1 - RELATIVE_SLACK)
     for before, after in zip(small.layers, large.layers, strict=True):
-        assert after.latency_s >= before.latency_s
+        assert after.latency_s >= before.latency_s * (1 - RELATIVE_SLACK)  # equal up to the last bits
 
 
 @PROPERTY_SETTINGS
@@ -145,7 +145,8 @@ def test_latency_never_decreases_with_batch_at_any_batch_up_to_512(device_name):
     for network_name in PROPERTY_NETWORKS:
         for precision in device.precisions:
             latency = batch_sweep(device, network_name, precision)
-            assert np.all(np.diff(latency) >= 0), (network_name, precision)
+            # equal latencies (a kernel whose waves do not change) may differ in the last bit
+            assert np.all(np.diff(latency) >= -1e-12 * latency[1:]), (network_name, precision)
 
 
 def test_throughput_never_decreases_with_batch_at_any_batch_up_to_512(dram_only_path):
@@ -161,18 +162,18 @@ def test_a_batch_that_spills_runs_in_micro_batches_so_throughput_does_not_drop_o
     # Run whole, a batch of 256 int8 ResNet-50 activations spills out of the 50 MiB L2 to HBM, and the
     # extra traffic outweighs the better reuse of the weights: fewer images per second than batch 16.
     workload = build_workload(network("resnet50"))
-    hardware = hardware_arrays(resolve_device("h100-sxm"), ["int8", "int8"])
+    hardware = hardware_arrays(resolve_device("h100-sxm"), ["int8", "int8"], ideal=True)
     n = np.array([16.0, 256.0])
     whole = roofline_timing(workload, hardware, n, np.full(2, 8.0), np.full(2, 8.0)).latency_s.sum(axis=1)
     assert n[1] / whole[1] < n[0] / whole[0]
     # simulate() runs it as passes of a power-of-two micro-batch instead: 256 / m passes of m samples
-    large = simulate(network("resnet50"), "h100-sxm", batch=256, precision="int8")
+    large = simulate(network("resnet50"), "h100-sxm", batch=256, precision="int8", ideal=True)
     m = large.micro_batch
     assert m < 256 and 256 % m == 0
-    part = simulate(network("resnet50"), "h100-sxm", batch=m, precision="int8")
+    part = simulate(network("resnet50"), "h100-sxm", batch=m, precision="int8", ideal=True)
     assert large.latency_s == pytest.approx(256 / m * part.latency_s, rel=1e-12)
     assert large.latency_s < whole[1]
-    small = simulate(network("resnet50"), "h100-sxm", batch=16, precision="int8")
+    small = simulate(network("resnet50"), "h100-sxm", batch=16, precision="int8", ideal=True)
     assert large.throughput_per_s >= small.throughput_per_s * (1 - 1e-12)
     # the weights are read once per pass
     weights = 25_557_032 * 1   # int8 weight bytes (params as trained)
@@ -220,7 +221,9 @@ def test_totals_are_sums_over_layers(device_name, network_name, batch, data):
     assert result.counts.macs == sum(layer.macs for layer in layers)
     assert result.throughput_per_s == pytest.approx(batch / result.latency_s)
     assert max(result.t_compute_s, result.t_memory_s) <= result.latency_s * (1 + RELATIVE_SLACK)
-    assert result.latency_s <= (result.t_compute_s + result.t_memory_s) * (1 + RELATIVE_SLACK)
+    # the roofline bound (no per-kernel overheads): between the larger term and the sum of both
+    bound = simulate(network(network_name), device, batch=batch, precision=precision, ideal=True)
+    assert bound.latency_s <= (bound.t_compute_s + bound.t_memory_s) * (1 + RELATIVE_SLACK)
 
 
 # --- every shipped profile ------------------------------------------------------------------------
