@@ -64,6 +64,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="pure roofline: ignore the devices' calibrated kernel efficiencies, if any")
     parser.add_argument("-o", "--output", default=None, metavar="PATH",
                         help="write all columns to PATH (.csv, .json or .jsonl) instead of a table on stdout")
+    llm = parser.add_argument_group("LLM networks (a built-in LLM name or a config.json path)")
+    llm.add_argument("--prompt", default=None, help="prompt tokens, e.g. 128,2048 (default 2048)")
+    llm.add_argument("--generate", default=None, help="output tokens, e.g. 128,512 (default 128)")
+    llm.add_argument("--tp", default=None, help="tensor-parallel devices, e.g. 1,2,4 (default 1)")
+    llm.add_argument("--kv-precision", default=None, help="KV-cache precision (default: the activations')")
     parser.set_defaults(handler=run)
 
 
@@ -115,8 +120,60 @@ def parse_setting(text: str) -> tuple[str, list[float]]:
     return override.key, list(override.values)
 
 
+LLM_OPTIONS = ("prompt", "generate", "tp", "kv_precision")
+
+
+def run_llm(args: argparse.Namespace) -> int | None:
+    """An LLM sweep (:func:`simulator.llm.sweep_llm`) when the networks are LLMs; None otherwise."""
+    import pandas as pd
+
+    from simulator.llm import is_llm, sweep_llm
+
+    llms = [is_llm(name) for name in args.network]
+    given = [f"--{o.replace('_', '-')}" for o in LLM_OPTIONS if getattr(args, o, None) is not None]
+    if not any(llms):
+        if given:
+            verb = "apply" if len(given) > 1 else "applies"
+            raise SimulatorError(f"{', '.join(given)} {verb} to LLM networks only, not to "
+                                 f"{', '.join(args.network)}")
+        return None
+    if not all(llms):
+        raise SimulatorError("sweep LLMs and other networks separately; not LLMs: "
+                             + ", ".join(n for n, llm in zip(args.network, llms, strict=True) if not llm))
+    if args.settings or args.resolution is not None:
+        raise SimulatorError("--set and --resolution do not apply to LLM networks")
+    if args.output is not None and Path(args.output).suffix.lower() not in OUTPUT_SUFFIXES:
+        raise SimulatorError(f"cannot tell the format of {args.output!r}: use a file name ending in "
+                             f"{', '.join(OUTPUT_SUFFIXES)}")
+    ints = {o: [_positive_int(v, f"--{o}") for v in split_list(getattr(args, o) or d, f"--{o}")]
+            for o, d in (("prompt", "2048"), ("generate", "128"), ("tp", "1"))}
+    table = pd.concat([sweep_llm(
+        name, [d for text in args.device for d in split_list(text, "--device")],
+        batches=parse_batches(args.batch), prompts=ints["prompt"], generates=ints["generate"],
+        weight_precisions=split_list(args.weight_precision or args.precision, "--weight-precision"),
+        tps=ints["tp"], kv_precision=args.kv_precision, ideal=args.ideal) for name in args.network],
+        ignore_index=True)
+    if args.output is not None:
+        write_sweep(table, Path(args.output))
+        print(f"wrote {len(table):,} configurations to {args.output}", file=sys.stderr)
+        return 0
+    from simulator.report import render_table
+
+    keys = ("model", "device", "tp", "prompt", "generate", "weight_precision", "batch")
+    rows = [[str(r[k]) for k in keys] + [f"{r['ttft_s'] * 1e3:.2f}", f"{r['tpot_s'] * 1e3:.3f}",
+             f"{r['output_tokens_per_s']:,.1f}", "yes" if r["fits"] else "NO"]
+            for r in table.to_dict(orient="records")]
+    print(render_table([*keys, "TTFT ms", "TPOT ms", "out tok/s", "fits"], rows, left=len(keys))
+          + f"\n\n{len(table):,} configurations")
+    return 0
+
+
 def run(args: argparse.Namespace) -> int:
     from simulator.sweeps import sweep
+
+    code = run_llm(args)
+    if code is not None:
+        return code
 
     overrides: dict[str, list[float]] = {}
     for text in args.settings:
