@@ -1,8 +1,21 @@
-"""Options and argument types shared by the command modules of :mod:`simulator.cli`."""
+"""Options and argument types shared by the command modules of :mod:`simulator.cli`.
+
+A network's size and other parameters: ``--resolution 224`` or ``--resolution 1024x2048`` (height
+× width), ``--seq-len N`` for sequence models and ``--param NAME=VALUE`` (repeatable) for any other
+keyword parameter of a built-in network's function (``roofline count segformer_b5 --param
+num_classes=150``). :func:`network_params` gathers them into the ``params`` of
+:func:`simulator.catalog.build_network`, which refuses a name the network does not take (listing
+the ones it does) and any of them for an .onnx model.
+"""
 
 from __future__ import annotations
 
 import argparse
+
+#: how attention executes (:func:`simulator.simulation.simulate`); the default is the device's
+ATTENTION_CHOICES = ("fused", "materialized")
+#: separators of ``HEIGHTxWIDTH``
+_TIMES = ("x", "X", "×")
 
 
 def positive_int(text: str) -> int:
@@ -16,14 +29,143 @@ def positive_int(text: str) -> int:
     return value
 
 
+def _split_times(text: str) -> list[str] | None:
+    """``"1024x2048"`` -> ``["1024", "2048"]``; None when ``text`` has no ``x`` separator."""
+    for sep in _TIMES:
+        if sep in text:
+            return text.split(sep)
+    return None
+
+
+def resolution(text: str) -> int | tuple[int, int]:
+    """argparse type for ``--resolution``: ``224`` (square) or ``HEIGHTxWIDTH`` (``1024x2048``)."""
+    parts = _split_times(text.strip())
+    if parts is None:
+        return positive_int(text.strip())
+    if len(parts) != 2:
+        raise argparse.ArgumentTypeError(
+            f"expected SIZE or HEIGHTxWIDTH (e.g. 224 or 1024x2048), got {text!r}")
+    height, width = (positive_int(part.strip()) for part in parts)
+    return height, width
+
+
+def parse_value(text: str) -> int | float | tuple[int, int] | str:
+    """A ``--param`` value: an int, a float, ``(h, w)`` for ``AxB``, else the string itself."""
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    parts = _split_times(text)
+    if parts is not None and len(parts) == 2:
+        try:
+            return int(parts[0]), int(parts[1])
+        except ValueError:
+            pass
+    return text
+
+
+def param(text: str) -> tuple[str, int | float | tuple[int, int] | str]:
+    """argparse type for ``--param NAME=VALUE``: ``("num_classes", 150)``."""
+    name, equals, value = text.partition("=")
+    name = name.strip()
+    if not equals or not name.isidentifier():
+        raise argparse.ArgumentTypeError(f"expected NAME=VALUE (e.g. num_classes=150), got {text!r}")
+    return name, parse_value(value.strip())
+
+
+def add_size_options(parser: argparse.ArgumentParser) -> None:
+    """``--resolution``, ``--seq-len`` and ``--param``: a built-in network's size and parameters."""
+    parser.add_argument("--resolution", type=resolution, default=None, metavar="SIZE|HxW",
+                        help="input size in pixels: 224 (square) or HEIGHTxWIDTH, e.g. 1024x2048 "
+                             "(default: the network's own)")
+    add_param_options(parser)
+
+
+def add_param_options(parser: argparse.ArgumentParser) -> None:
+    """``--seq-len`` and ``--param`` (the parameters of a built-in network other than its resolution)."""
+    parser.add_argument("--seq-len", type=positive_int, default=None, metavar="N",
+                        help="sequence length of a sequence model (BERT), i.e. --param seq_len=N")
+    parser.add_argument("--param", dest="params", type=param, action="append", default=[],
+                        metavar="NAME=VALUE",
+                        help="another keyword parameter of the network (repeatable), e.g. num_classes=150; "
+                             "values are ints, floats, HxW pairs or strings")
+
+
+def network_params(args: argparse.Namespace) -> dict[str, object]:
+    """``--seq-len`` and the ``--param`` pairs as one dict (a name given twice is an error)."""
+    from simulator.errors import SimulatorError
+
+    params: dict[str, object] = {}
+    pairs = [*(("seq_len", args.seq_len),) * (args.seq_len is not None), *args.params]
+    for name, value in pairs:
+        if name in params:
+            raise SimulatorError(f"network parameter {name!r} is given twice "
+                                 f"({params[name]!r} and {value!r})")
+        if name == "resolution":
+            raise SimulatorError("give the resolution with --resolution, not --param resolution=...")
+        params[name] = value
+    return params
+
+
 def add_network_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("network",
                         help="built-in network name (see `roofline list`) or path to an .onnx file")
     parser.add_argument("--batch", type=positive_int, default=1, help="batch size (default 1)")
-    parser.add_argument("--resolution", type=positive_int, default=None,
-                        help="input height and width in pixels (default: the network's own, 224)")
+    add_size_options(parser)
+
+
+def add_attention_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--attention", choices=ATTENTION_CHOICES, default=None,
+                        help="how attention executes: fused (the score matrix stays on chip, as a "
+                             "FlashAttention-style kernel) or materialized (written and read back, as an "
+                             "unfused runtime does); default: the device profile's")
+
+
+def with_attention(device, attention: str | None):
+    """``device`` (a name, path or Device) as a Device whose attention executes as ``attention``
+    (unchanged when None): for the commands whose library call takes devices, not an attention."""
+    from pathlib import Path
+
+    from simulator.hardware.loader import resolve_device
+
+    device = resolve_device(device) if isinstance(device, str | Path) else device
+    if attention is None or device.attention == attention:
+        return device
+    return device.model_copy(update={"attention": attention})
 
 
 def add_format_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--format", choices=("table", "json", "csv"), default="table",
                         help="output format (default table)")
+
+
+class ProgressLine:
+    """Progress of a long command on stderr: with ``verbose``, one line per message; otherwise, on a
+    terminal, a single line rewritten in place (cleared by :meth:`close`), and nothing when stderr
+    is not a terminal (a log or a pipe)."""
+
+    def __init__(self, command: str, verbose: bool = False, stream=None) -> None:
+        import sys
+
+        self.command = command
+        self.verbose = verbose
+        self.stream = stream if stream is not None else sys.stderr
+        self.live = not verbose and hasattr(self.stream, "isatty") and self.stream.isatty()
+        self._width = 0
+
+    def message(self, text: str) -> None:
+        if self.verbose:
+            print(f"roofline {self.command}: {text}", file=self.stream, flush=True)
+        elif self.live:
+            line = f"roofline {self.command}: {text}"[:200]
+            self.stream.write("\r" + line.ljust(self._width))
+            self.stream.flush()
+            self._width = len(line)
+
+    def close(self) -> None:
+        """Clears the line in place, if any."""
+        if self.live and self._width:
+            self.stream.write("\r" + " " * self._width + "\r")
+            self.stream.flush()
+            self._width = 0

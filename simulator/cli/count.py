@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from simulator.cli.common import add_format_option, add_network_options
+from simulator.cli.common import add_format_option, add_network_options, network_params
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -22,7 +22,7 @@ def run(args: argparse.Namespace) -> int:
     from simulator.model.fusion import inference_view
     from simulator.report import format_counts
 
-    network = build_network(args.network, args.resolution, args.batch)
+    network = build_network(args.network, args.resolution, args.batch, network_params(args))
     if args.fused:
         network = inference_view(network)
     print(format_counts(count_network(network, args.batch), args.format))

@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import argparse
 
-from simulator.cli.common import add_format_option, add_network_options
+from simulator.cli.common import (
+    add_attention_option,
+    add_format_option,
+    add_network_options,
+    network_params,
+)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -22,6 +27,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="simulate the eager graph instead of the inference view (BatchNorm unfolded)")
     parser.add_argument("--ideal", action="store_true",
                         help="pure roofline: ignore the device's calibrated kernel efficiencies, if any")
+    add_attention_option(parser)
     add_format_option(parser)
     parser.set_defaults(handler=run)
 
@@ -32,6 +38,7 @@ def run(args: argparse.Namespace) -> int:
 
     result = simulate(args.network, args.device, batch=args.batch, precision=args.precision,
                       weight_precision=args.weight_precision, activation_precision=args.activation_precision,
-                      fuse=not args.no_fuse, resolution=args.resolution, ideal=args.ideal)
+                      fuse=not args.no_fuse, resolution=args.resolution, ideal=args.ideal,
+                      params=network_params(args), attention=args.attention)
     print(format_simulation(result, args.format))
     return 0
