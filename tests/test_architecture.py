@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parents[1]
 #: module prefix -> layer (the longest matching prefix wins); lower layers know nothing of higher ones
 LAYERS = {
     "simulator.errors": 0,
-    "simulator.units": 1, "simulator.precision": 1, "simulator.kernels": 1,
+    "simulator.units": 1, "simulator.precision": 1, "simulator.kernels": 1, "simulator.io": 1,
     "simulator.model": 2, "simulator.hardware": 2, "simulator.hardware_profiles": 2,
     "simulator.networks": 3, "simulator.engine": 3, "simulator.onnx": 3,
     "simulator.catalog": 4,

@@ -2,7 +2,8 @@
 
 Each sub-command lives in a module of this package, named after it (:data:`COMMANDS`), that provides
 ``register(subparsers)``; the parser is built on demand, so importing this module does nothing.
-Errors from bad input (:class:`SimulatorError`) print one line to stderr and exit with status 2.
+Errors from bad input (:class:`SimulatorError`) print one line to stderr and exit with status 2;
+Ctrl-C prints one line and exits with status 130.
 """
 
 from __future__ import annotations
@@ -42,6 +43,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             status = 2
         except BrokenPipeError:  # e.g. piped into `head`
             status = 0
+        except KeyboardInterrupt:  # Ctrl-C: one line, the conventional status 128 + SIGINT
+            print(f"roofline {args.command}: interrupted; output files are left as they were",
+                  file=sys.stderr)
+            status = 130
     for message in dict.fromkeys(str(w.message) for w in caught):  # each once, in order
         print(f"roofline {args.command}: warning: {message}", file=sys.stderr)
     return status

@@ -4,9 +4,9 @@ profile. Needs onnxruntime (the ``validate`` extra)."""
 from __future__ import annotations
 
 import argparse
-import sys
 
 from simulator.cli.common import positive_int
+from simulator.cli.progress import ProgressLine
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -17,21 +17,25 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                            help="a few tiny cases only (seconds): checks the machinery, not for predictions")
     calibrate.add_argument("--threads", type=positive_int, default=None,
                            help="ONNX Runtime intra-op threads (default: one per core)")
-    calibrate.add_argument("--progress", action="store_true", help="report each case on stderr")
+    calibrate.add_argument("--progress", action="store_true",
+                           help="report each case on stderr (a progress bar is shown on a terminal anyway)")
+    calibrate.add_argument("--force", action="store_true", help="allow replacing a shipped profile")
     calibrate.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from simulator.calibration.calibrate import calibrate
+    from simulator.io import check_writable
     from simulator.units import format_bytes
 
-    def progress(message: str) -> None:
-        print(message, file=sys.stderr)
-
-    result = calibrate(args.output, quick=args.quick, threads=args.threads,
-                       progress=progress if args.progress else None)
+    check_writable(args.output, args.force)  # calibrate itself writes through a temporary file
+    progress = ProgressLine("calibrate", verbose=args.progress)
+    try:
+        result = calibrate(args.output, quick=args.quick, threads=args.threads, progress=progress.message)
+    finally:
+        progress.close()
     device = result.device
-    print(f"wrote {result.path}: {device.description}")
+    print(f"wrote {args.output}: {device.description}")
     for precision, peak in device.peak_ops_per_s.items():
         print(f"  peak {precision:<6} {peak / 1e9:10.1f} GOP/s")
     for level in device.memory_levels:

@@ -10,6 +10,7 @@ import argparse
 from pathlib import Path
 
 from simulator.cli.common import positive_int
+from simulator.errors import SimulatorError
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -28,18 +29,28 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--seed", type=int, default=0, help="seed of the random weights (default 0)")
     parser.add_argument("--no-weights", action="store_true",
                         help="write parameter shapes only: a small file for analysis tools, not runnable")
+    parser.add_argument("--force", action="store_true", help="allow replacing a shipped profile's file")
     parser.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from simulator.catalog import build_network
+    from simulator.io import atomic_path
     from simulator.onnx.writer import export_onnx
 
+    if str(args.network).lower().endswith(".onnx"):
+        raise SimulatorError(f"export writes a built-in network as ONNX; {args.network!r} is already an ONNX "
+                             "model (exporting it would replace its weights with random ones)")
+    if args.output.suffix.lower() != ".onnx":
+        raise SimulatorError(f"cannot write {str(args.output)!r}: the output must end in .onnx (the file is "
+                             "an ONNX model, which every command reads back by that suffix)")
     network = build_network(args.network, args.resolution)
     batch = args.batch
-    path = export_onnx(network, args.output, batch=batch, opset=args.opset, seed=args.seed,
-                       weights=not args.no_weights)
-    shape = "×".join(map(str, ("batch" if batch is None else batch, *network.input_shape)))
+    with atomic_path(args.output, force=args.force) as temporary:
+        export_onnx(network, temporary, batch=batch, opset=args.opset, seed=args.seed,
+                    weights=not args.no_weights)
+    path = args.output
+    shape = "x".join(map(str, ("batch" if batch is None else batch, *network.input_shape)))
     print(f"wrote {path}: {network.name}, {len(network.nodes)} layers, input {shape}, opset {args.opset}"
           f"{', shapes only' if args.no_weights else ''}")
     return 0

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import csv
 import io
-import json
 
 
 def _ints(text: str) -> list[int]:
@@ -44,6 +43,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from simulator.io import dumps_json
     from simulator.llm import simulate_llm
 
     result = simulate_llm(
@@ -63,7 +63,7 @@ def run(args: argparse.Namespace) -> int:
     rows = result.rows()
     if args.format == "json":
         print(
-            json.dumps({"model": result.model, "device": result.device, "configurations": rows}, indent=2)
+            dumps_json({"model": result.model, "device": result.device, "configurations": rows}, indent=2)
         )
     elif args.format == "csv":
         out = io.StringIO()

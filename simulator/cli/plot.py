@@ -55,6 +55,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help=f"resolution of a PNG in dots per inch (default {DEFAULT_DPI}; the image may "
                              "have at most 100 megapixels)")
     parser.add_argument("-o", "--output", required=True, help="output file, .png or .svg")
+    parser.add_argument("--force", action="store_true", help="allow replacing a file of the shipped profiles")
     parser.set_defaults(handler=run)
 
 
@@ -69,13 +70,13 @@ def run(args: argparse.Namespace) -> int:
     if output.suffix.lower() not in FORMATS:
         raise SimulatorError(f"cannot write a chart to {str(output)!r}: the extension must be one of "
                              f"{', '.join(FORMATS)}, got {output.suffix or 'none'!r}")
+    from simulator.io import atomic_path, check_writable
     from simulator.plots import save_figure
 
+    check_writable(output, args.force)  # before the chart is computed
     figure = build_chart(args)
-    try:
-        save_figure(figure, output, args.dpi)
-    except OSError as error:
-        raise SimulatorError(f"cannot write {str(output)!r}: {error.strerror or error}") from None
+    with atomic_path(output, args.force) as temporary:
+        save_figure(figure, temporary, args.dpi)
     print(f"wrote {output}")
     return 0
 

@@ -26,14 +26,15 @@ records) or ``.jsonl`` (one JSON record per line); without it a compact table go
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import sys
 from pathlib import Path
 
 from simulator.errors import SimulatorError
 
-OUTPUT_SUFFIXES = (".csv", ".json", ".jsonl")
+OUTPUT_SUFFIXES = (".csv", ".json", ".jsonl", ".parquet")
+#: A sweep of more configurations than this says its size (and the output's, estimated) first.
+LARGE_SWEEP = 1_000_000
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -63,7 +64,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--ideal", action="store_true",
                         help="pure roofline: ignore the devices' calibrated kernel efficiencies, if any")
     parser.add_argument("-o", "--output", default=None, metavar="PATH",
-                        help="write all columns to PATH (.csv, .json or .jsonl) instead of a table on stdout")
+                        help="stream all columns to PATH (.csv, .json, .jsonl or .parquet) instead of a table "
+                             "on stdout; with --scheduler, PATH is a directory of part files")
+    parser.add_argument("--workers", type=int, default=1, metavar="N",
+                        help="evaluate in N worker processes on this machine (default 1)")
+    parser.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                        help="evaluate on a dask.distributed cluster (e.g. tcp://host:8786); needs the dask extra")
+    parser.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
+                        help="a progress bar on stderr (default: when stderr is a terminal)")
     llm = parser.add_argument_group("LLM networks (a built-in LLM name or a config.json path)")
     llm.add_argument("--prompt", default=None, help="prompt tokens, e.g. 128,2048 (default 2048)")
     llm.add_argument("--generate", default=None, help="output tokens, e.g. 128,512 (default 128)")
@@ -216,16 +224,18 @@ def _records(table) -> list[dict]:
 
 def write_sweep(table, path: Path) -> None:
     """Writes ``table`` as CSV, JSON records or JSON lines, by the suffix of ``path``."""
+    from simulator.io import atomic_path, dumps_json
+
     suffix = path.suffix.lower()
-    try:
+    with atomic_path(path) as temporary:  # a write interrupted midway leaves the previous file intact
         if suffix == ".csv":
-            table.to_csv(path, index=False)
+            table.to_csv(temporary, index=False)
         elif suffix == ".json":
-            path.write_text(json.dumps(_records(table), indent=1) + "\n", encoding="utf-8")
+            temporary.write_text(dumps_json(_records(table), indent=1) + "\n",
+                                 encoding="utf-8")
         else:
-            path.write_text("".join(json.dumps(row) + "\n" for row in _records(table)), encoding="utf-8")
-    except OSError as error:
-        raise SimulatorError(f"cannot write {str(path)!r}: {error.strerror or error}") from None
+            temporary.write_text("".join(dumps_json(row) + "\n" for row in _records(table)),
+                                 encoding="utf-8")
 
 
 def format_sweep(table, override_keys: list[str]) -> str:

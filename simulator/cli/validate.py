@@ -4,7 +4,6 @@ Needs onnxruntime (the ``validate`` extra)."""
 from __future__ import annotations
 
 import argparse
-import json
 import math
 
 from simulator.cli.common import add_format_option, positive_int
@@ -46,6 +45,7 @@ def _percent(value: float) -> str:
 
 def run(args: argparse.Namespace) -> int:
     from simulator.calibration.validate import validate, validate_layers
+    from simulator.io import dumps_json
     from simulator.report import render_csv, render_table
 
     frame = validate(args.model, args.device, args.batch, repeats=args.repeats, threads=args.threads,
@@ -56,7 +56,7 @@ def run(args: argparse.Namespace) -> int:
         document = {"points": frame.to_dict(orient="records")}
         if layers:
             document["layers"] = {str(b): f.to_dict(orient="records") for b, f in layers.items()}
-        print(json.dumps(document, indent=2, default=float))
+        print(dumps_json(document, indent=2, default=float))
         return 0
     if args.format == "csv":
         print(frame.to_csv(index=False), end="")

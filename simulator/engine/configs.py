@@ -159,6 +159,37 @@ def override_arrays(device: Device, overrides: Sequence[Override], compute: Sequ
     return fields
 
 
+def _check_overridden(device: Device, peak: np.ndarray, columns: Mapping[str, np.ndarray],
+                      keys: Sequence[str]) -> None:
+    """The checks a profile passes at load (:class:`~simulator.hardware.device.Device`), applied to the
+    overridden figures of every configuration: finite and > 0, capacities not growing and bandwidths
+    not falling from the outermost level inwards. A failure names the override and the levels."""
+    names = [lv.name for lv in device.memory_levels]
+    given = ", ".join(keys)
+    for what, values in (("peak", peak), *columns.items()):
+        bad = ~(np.isfinite(values) & (values > 0))
+        if bad.any():
+            raise SimulatorError(f"overrides {given} on device {device.name!r} make {what} "
+                                 f"{values[bad].flat[0]:g}; it must be a finite number greater than 0")
+    for outer in range(len(names) - 1):
+        inner = outer + 1
+        capacity, bandwidth = columns["capacity_bytes"], columns["bandwidth_bytes_per_s"]
+        larger = np.flatnonzero(capacity[:, inner] > capacity[:, outer])
+        if larger.size:
+            row = larger[0]
+            raise SimulatorError(
+                f"overrides {given} make {names[inner]!r} larger than {names[outer]!r} on device "
+                f"{device.name!r} ({capacity[row, inner]:.6g} > {capacity[row, outer]:.6g} bytes); levels go "
+                "from outermost to innermost, as in a profile")
+        slower = np.flatnonzero(bandwidth[:, inner] < bandwidth[:, outer])
+        if slower.size:
+            row = slower[0]
+            raise SimulatorError(
+                f"overrides {given} make {names[inner]!r} slower than {names[outer]!r} on device "
+                f"{device.name!r} ({bandwidth[row, inner]:.6g} < {bandwidth[row, outer]:.6g} bytes/s); "
+                "levels go from outermost to innermost, as in a profile")
+
+
 def hardware_arrays(device: Device, precisions: Sequence[str],
                     overrides: Mapping[str, np.ndarray] | None = None, ideal: bool = False) -> HardwareArrays:
     """The device's parameters for configurations computing at ``precisions`` (one per configuration).
@@ -191,6 +222,8 @@ def hardware_arrays(device: Device, precisions: Sequence[str],
                 f"cannot override {key!r} on device {device.name!r}: expected peak_ops_per_s or "
                 f"<level>.<field> with level in {[lv.name for lv in levels]} and field in {list(columns)}")
         columns[field][:, index[level.lower()]] = values
+    if overrides:
+        _check_overridden(device, peak, columns, list(overrides))
     return HardwareArrays(
         level_names=tuple(lv.name for lv in levels),
         stores_weights=tuple("weights" in lv.stores for lv in levels),

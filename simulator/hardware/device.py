@@ -17,9 +17,11 @@ Devices are read from data files by :mod:`simulator.hardware.loader`.
 from __future__ import annotations
 
 import itertools
-from typing import Literal
+import math
+from numbers import Real
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationInfo, field_validator
 
 from simulator.errors import SimulatorError
 
@@ -32,8 +34,29 @@ MAC_OPERATIONS = ("mult", "add")
 BITS_PER_BYTE = 8
 
 
+def _strict_number(value: object) -> object:
+    """A number stays a number: a string (``"68"``) or a boolean is refused rather than coerced, and so
+    is a non-finite value (``inf``, ``nan``): a unit-less or infinite figure would give wrong times."""
+    if isinstance(value, bool) or not isinstance(value, Real):
+        shown = f"{type(value).__name__} {value!r}"[:80]
+        raise ValueError(f"must be a number (without quotes), got {shown}")
+    try:
+        finite = math.isfinite(value)
+    except OverflowError:  # an int too large for a float
+        finite = False
+    if not finite:
+        raise ValueError(f"must be a finite number, got {str(value)[:40]}")
+    return value
+
+
+#: A finite float given as a number (an int is accepted); strings, booleans, inf and nan are refused.
+Number = Annotated[float, BeforeValidator(_strict_number)]
+#: A whole number given as a number (an integral float such as ``2.0`` is accepted).
+Whole = Annotated[int, BeforeValidator(_strict_number)]
+
+
 class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
 
 def _per_byte(energy_per_access_pj: float, access_bits: int) -> float:
@@ -51,10 +74,10 @@ class MemoryLevel(_Frozen):
     """
 
     name: str = Field(min_length=1)
-    capacity_bytes: int = Field(gt=0)
-    bandwidth_bytes_per_s: float = Field(gt=0)
-    energy_per_access_pj: float = Field(gt=0)
-    access_bits: int = Field(gt=0)
+    capacity_bytes: Whole = Field(gt=0)
+    bandwidth_bytes_per_s: Number = Field(gt=0)
+    energy_per_access_pj: Number = Field(gt=0)
+    access_bits: Whole = Field(gt=0)
     stores: frozenset[Storable] = frozenset()
     source: str
     energy_source: str = ""
@@ -68,7 +91,7 @@ class MemoryLevel(_Frozen):
 class OperationEnergy(_Frozen):
     """Energy of one operation (``add`` or ``mult``) per precision, in pJ, with its source."""
 
-    energy_pj: dict[str, float] = Field(min_length=1)
+    energy_pj: dict[str, Number] = Field(min_length=1)
     source: str
 
     @field_validator("energy_pj")
@@ -86,8 +109,8 @@ class MemoryAccessEnergy(_Frozen):
     ``on_chip = false`` marks off-chip memory (DRAM), which a device's process scale leaves alone.
     """
 
-    access_bits: int = Field(gt=0)
-    energy_per_access_pj: float = Field(gt=0)
+    access_bits: Whole = Field(gt=0)
+    energy_per_access_pj: Number = Field(gt=0)
     on_chip: bool
     source: str
 
@@ -110,7 +133,7 @@ class EnergyTable(_Frozen):
     source: str
     operations: dict[str, OperationEnergy]
     memory_access: dict[str, MemoryAccessEnergy] = {}
-    scale: float = Field(default=1.0, gt=0)
+    scale: Number = Field(default=1.0, gt=0)
     scale_source: str = ""
 
     def __hash__(self) -> int:
@@ -171,9 +194,9 @@ class EnergyTable(_Frozen):
 class KernelEfficiency(_Frozen):
     """Achievable fractions of peak and bandwidth, and a fixed overhead, for one class of kernel."""
 
-    compute_fraction: float = Field(default=1.0, gt=0, le=1)
-    bandwidth_fraction: float = Field(default=1.0, gt=0, le=1)
-    overhead_s: float = Field(default=0.0, ge=0)
+    compute_fraction: Number = Field(default=1.0, gt=0, le=1)
+    bandwidth_fraction: Number = Field(default=1.0, gt=0, le=1)
+    overhead_s: Number = Field(default=0.0, ge=0)
 
 
 class EfficiencyModel(_Frozen):
@@ -190,9 +213,9 @@ class EfficiencyModel(_Frozen):
 
     source: str
     classes: dict[str, KernelEfficiency]
-    kernel_overhead_s: float = Field(default=0.0, ge=0)
-    parallel_units: int | None = Field(default=None, gt=0)
-    tile_outputs: dict[str, int] = {}
+    kernel_overhead_s: Number = Field(default=0.0, ge=0)
+    parallel_units: Whole | None = Field(default=None, gt=0)
+    tile_outputs: dict[str, Whole] = {}
 
     @field_validator("tile_outputs")
     @classmethod
@@ -212,8 +235,8 @@ class Interconnect(_Frozen):
     [bytes/s] and the latency of one message [s] (the per-step cost of a ring all-reduce)."""
 
     name: str = Field(min_length=1)
-    bandwidth_bytes_per_s: float = Field(gt=0)
-    latency_s: float = Field(ge=0)
+    bandwidth_bytes_per_s: Number = Field(gt=0)
+    latency_s: Number = Field(ge=0)
     source: str
 
 
@@ -229,7 +252,7 @@ class Device(_Frozen):
     description: str = ""
     source: str
     energy: EnergyTable  # before the peaks, which are checked against it
-    peak_ops_per_s: dict[str, float] = Field(min_length=1)
+    peak_ops_per_s: dict[str, Number] = Field(min_length=1)
     peak_source: str = ""
     memory_levels: tuple[MemoryLevel, ...] = Field(min_length=1)
     #: calibrated kernel efficiencies; None means the ideal roofline

@@ -41,6 +41,7 @@ import functools
 import importlib.resources
 import json
 import tomllib
+import warnings
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, TypeVar
@@ -48,7 +49,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from simulator.errors import ProfileError, SimulatorError, UnknownNameError
-from simulator.hardware.device import Device, EnergyTable
+from simulator.hardware.device import Device, EnergyTable, Number
 from simulator.kernels import EFFICIENCY_CLASSES
 
 SUFFIXES = (".toml", ".json")
@@ -83,7 +84,7 @@ class EnergyReference(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     table: str = Field(min_length=1)
-    scale: float = Field(default=1.0, gt=0)
+    scale: Number = Field(default=1.0, gt=0)
     source: str = ""
 
 
@@ -118,6 +119,9 @@ def _read(path: Path) -> dict[str, Any]:
         text = path.read_text(encoding="utf-8")
     except OSError as err:
         raise ProfileError(f"{path}: cannot read file: {err.strerror or err}") from None
+    except UnicodeDecodeError as err:
+        raise ProfileError(f"{path}: not a text file (byte {err.start} is not UTF-8); a profile is TOML "
+                           "or JSON text") from None
     try:
         data = tomllib.loads(text) if path.suffix == ".toml" else json.loads(text)
     except (tomllib.TOMLDecodeError, json.JSONDecodeError) as err:
@@ -141,11 +145,12 @@ def _field_path(loc: Loc, locmap: dict[Loc, str]) -> str:
 
 
 def _profile_error(path: Path, err: ValidationError, locmap: dict[Loc, str]) -> ProfileError:
-    lines = []
+    """One line: the file, then each bad field as written in the file and its reason."""
+    parts = []
     for error in err.errors(include_url=False):
         message = error["msg"].removeprefix("Value error, ")
-        lines.append(f"{path}: {_field_path(error['loc'], locmap)}: {message}")
-    return ProfileError("\n".join(lines))
+        parts.append(f"{_field_path(error['loc'], locmap)}: {message}")
+    return ProfileError(f"{path}: {'; '.join(parts)}")
 
 
 def _validate(model: type[M], data: Any, path: Path, locmap: dict[Loc, str]) -> M:
@@ -319,9 +324,18 @@ def load_energy_table(path: str | Path) -> EnergyTable:
 def load_device(path: str | Path) -> Device:
     """Reads a device file, converts its units to SI and resolves and scales its energy table.
 
-    Raises ProfileError naming the file, the field and the reason for any invalid content.
+    Raises ProfileError naming the file, the field and the reason for any invalid content. A
+    ``name`` other than the file name is used as written, with a warning saying which is which (a
+    shipped profile must match: :func:`resolve_device`).
     """
-    path = Path(path)
+    device = _load_device(Path(path))
+    if device.name != Path(path).stem:
+        warnings.warn(f"{path}: the profile calls itself {device.name!r} but its file is named "
+                      f"{Path(path).stem!r}; results name the device {device.name!r}", stacklevel=2)
+    return device
+
+
+def _load_device(path: Path) -> Device:
     raw = _read(path)
     locmap: dict[Loc, str] = {("memory_levels",): "memory", ("peak_ops_per_s",): "peak",
                               ("peak_source",): "peak.source"}
@@ -350,7 +364,12 @@ def load_device(path: str | Path) -> Device:
 
 @functools.cache
 def _load_shipped(name: str) -> Device:
-    return load_device(available_devices()[name])
+    path = available_devices()[name]
+    device = _load_device(path)
+    if device.name != name:
+        raise ProfileError(f"{path}: name {device.name!r} must match the file name {name!r} (it is listed "
+                           f"as {name!r}); rename the file or set name = {name!r}")
+    return device
 
 
 def resolve_device(name_or_path: str | Path) -> Device:

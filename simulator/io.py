@@ -1,0 +1,109 @@
+"""Writing output files atomically: every ``-o`` of the CLI goes through :func:`atomic_path`.
+
+A writer writes into a temporary folder beside the target (same file system) under the target's
+own name; only when it has finished is the file moved over the target with :func:`os.replace`,
+which is atomic. A writer interrupted midway (Ctrl-C, a kill, a full disk) leaves the previous
+file as it was, never a truncated one. Files the writer puts beside its output (an ONNX model's
+``<name>.data``) are moved too, before the main file.
+
+A shipped device profile or energy table (``simulator.hardware_profiles``) is replaced only with
+``force=True`` (the CLI's ``--force``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import json
+import math
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from simulator.errors import SimulatorError
+
+
+def _shipped_folder() -> Path | None:
+    """The folder of the shipped profiles (found without importing the hardware package)."""
+    spec = importlib.util.find_spec("simulator.hardware_profiles")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    return Path(next(iter(spec.submodule_search_locations))).resolve()
+
+
+def is_shipped_profile(path: str | Path) -> bool:
+    """Whether ``path`` lies in the shipped profiles' folder (or one below it)."""
+    folder = _shipped_folder()
+    target = Path(path).resolve()
+    return folder is not None and (target == folder or folder in target.parents)
+
+
+def check_writable(path: str | Path, force: bool = False) -> Path:
+    """``path`` as a Path if a file can be written there; else a SimulatorError saying why."""
+    path = Path(path)
+    if path.is_dir():
+        raise SimulatorError(f"cannot write {str(path)!r}: it is a directory; give a file name")
+    if not path.parent.is_dir():
+        raise SimulatorError(f"cannot write {str(path)!r}: directory {str(path.parent)!r} does not exist")
+    if not force and is_shipped_profile(path):
+        raise SimulatorError(f"refusing to write {str(path)!r}: it is a shipped profile of the simulator; "
+                             "pass --force (force=True) to replace it, or write elsewhere")
+    if not os.access(path.parent, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        raise SimulatorError(f"cannot write {str(path)!r}: permission denied")
+    return path
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | Path, force: bool = False) -> Iterator[Path]:
+    """A temporary path with ``path``'s name to write to; moved over ``path`` when the block ends.
+
+    If the block raises (or is interrupted), the temporary files are removed and ``path`` is left
+    as it was. OSErrors become a SimulatorError naming the file.
+    """
+    path = check_writable(path, force)
+    try:
+        folder = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
+    except OSError as error:
+        raise SimulatorError(f"cannot write {str(path)!r}: {error.strerror or error}") from None
+    temporary = folder / path.name
+    try:
+        try:
+            yield temporary
+            if not temporary.exists():
+                raise SimulatorError(f"cannot write {str(path)!r}: the writer produced no file")
+            for extra in sorted(folder.iterdir()):  # e.g. model.onnx.data, before the model itself
+                if extra != temporary:
+                    os.replace(extra, path.parent / extra.name)
+            os.replace(temporary, path)
+        except OSError as error:
+            raise SimulatorError(f"cannot write {str(path)!r}: {error.strerror or error}") from None
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def write_text(path: str | Path, text: str, force: bool = False) -> Path:
+    """Writes ``text`` (UTF-8) to ``path`` atomically; returns the path."""
+    with atomic_path(path, force) as temporary:
+        temporary.write_text(text, encoding="utf-8")
+    return Path(path)
+
+
+def finite(value: Any) -> Any:
+    """``value`` with every non-finite float (NaN, inf) replaced by None, through dicts and lists."""
+    if hasattr(value, "dtype") and hasattr(value, "item") and getattr(value, "ndim", 0) == 0:
+        value = value.item()  # a numpy scalar
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {key: finite(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [finite(item) for item in value]
+    return value
+
+
+def dumps_json(value: Any, **options: Any) -> str:
+    """Strict JSON text of ``value``: a missing or non-finite number is ``null``, never a bare ``NaN``."""
+    return json.dumps(finite(value), allow_nan=False, **options)
