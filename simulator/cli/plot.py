@@ -12,7 +12,8 @@ from simulator.errors import SimulatorError
 if TYPE_CHECKING:  # matplotlib is imported only when a chart is drawn
     from matplotlib.figure import Figure
 
-CHARTS = ("roofline", "latency-throughput", "energy", "layers", "memory")
+LLM_CHARTS = ("llm-throughput", "llm-ttft", "llm-memory")
+CHARTS = ("roofline", "latency-throughput", "energy", "layers", "memory", *LLM_CHARTS)
 FORMATS = (".png", ".svg")
 DEFAULT_DPI = 150
 
@@ -51,6 +52,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="input height and width in pixels (default: the network's own)")
     parser.add_argument("--group-by", choices=("kind", "block"), default=None,
                         help="energy chart: one bar per layer kind or block instead of one per network")
+    llm = parser.add_argument_group("LLM charts (llm-throughput, llm-ttft, llm-memory; NETWORK is an LLM)")
+    llm.add_argument("--prompt", type=batch_list, default=None,
+                     help="prompt tokens: the lengths of llm-ttft and of llm-memory's context panel (default "
+                          "128, 256, ... up to the model's positions), one length for llm-throughput (2048)")
+    llm.add_argument("--generate", type=positive_int, default=128, help="output tokens (default 128)")
+    llm.add_argument("--tp", type=positive_int, default=1, help="tensor-parallel devices (default 1)")
+    llm.add_argument("--weight-precision", default="fp16", help="fp16, bf16, fp8, int8 or int4")
+    llm.add_argument("--kv-precision", default=None, help="KV-cache precision (default: the activations')")
     parser.add_argument("--dpi", type=positive_int, default=DEFAULT_DPI,
                         help=f"resolution of a PNG in dots per inch (default {DEFAULT_DPI}; the image may "
                              "have at most 100 megapixels)")
@@ -89,6 +98,8 @@ def build_chart(args: argparse.Namespace) -> Figure:
     from simulator.simulation import simulate
 
     chart = args.chart
+    if chart in LLM_CHARTS:
+        return build_llm_chart(args)
     precisions = list(args.precision or [])
     if args.group_by is not None and chart != "energy":
         raise SimulatorError(f"--group-by applies to the energy chart only, not to {chart}")
@@ -117,3 +128,28 @@ def build_chart(args: argparse.Namespace) -> Figure:
     if chart == "layers":
         return plots.layer_latency_chart(result)
     return plots.memory_chart(result)
+
+def build_llm_chart(args: argparse.Namespace) -> Figure:
+    """An LLM chart: llm-throughput over ``--batches``, llm-ttft over ``--prompt`` lengths (one line per
+    ``--batches`` entry, default ``--batch``), llm-memory over ``--batches`` and over context lengths."""
+    from simulator import plots
+    from simulator.llm import load_config, simulate_llm
+
+    model = _one(args.networks, "network", args.chart)
+    device = _one(args.device, "device", args.chart)
+    cfg = load_config(model)
+    prompts = list(args.prompt or [128 * 2**k for k in range(12) if 128 * 2**k <= cfg.max_positions])
+    single = args.prompt[-1] if args.prompt else min(2048, cfg.max_positions)
+    batches = list(args.batches or plots.DEFAULT_BATCHES)
+
+    def run(batch: int | list[int], prompt: int, generate: int = args.generate):
+        return simulate_llm(model, device, batch, prompt, generate, tp=args.tp,
+                            weight_precision=args.weight_precision, kv_precision=args.kv_precision)
+
+    if args.chart == "llm-throughput":
+        if args.prompt and len(args.prompt) > 1:
+            raise SimulatorError(f"the llm-throughput chart takes one --prompt, got {len(args.prompt)}")
+        return plots.llm_throughput_chart(run(batches, single))
+    if args.chart == "llm-ttft":
+        return plots.llm_ttft_chart([run(list(args.batches or [args.batch]), p, 1) for p in prompts])
+    return plots.llm_memory_chart(run(batches, single), [run(args.batch, p) for p in prompts])

@@ -15,6 +15,7 @@ from simulator.plots._common import save_figure
 from simulator.plots.energy import energy_breakdown_chart
 from simulator.plots.latency import DEFAULT_BATCHES, latency_throughput_chart
 from simulator.plots.layers import layer_latency_chart, memory_chart
+from simulator.plots.llm import llm_memory_chart, llm_throughput_chart, llm_ttft_chart
 from simulator.plots.roofline import roofline_chart
 
 __all__ = [
@@ -22,6 +23,9 @@ __all__ = [
     "energy_breakdown_chart",
     "latency_throughput_chart",
     "layer_latency_chart",
+    "llm_memory_chart",
+    "llm_throughput_chart",
+    "llm_ttft_chart",
     "memory_chart",
     "roofline_chart",
     "save_figure",
