@@ -1,0 +1,137 @@
+"""Networks side by side on one device, as the lecture compares EfficientViT with SegFormer.
+
+:func:`compare` simulates each network at one configuration (device, batch, precision, attention,
+ideal or expected model) and returns a :class:`Comparison`: the results, and derived from them
+per network the latency, throughput, energy, MACs, params, model size, peak activations and fit
+(:meth:`Comparison.frame`), the latency split by layer kind (:meth:`Comparison.kind_latency_s`,
+:meth:`Comparison.kinds_frame`) and the speed-up relative to the first network,
+``speedup_i = latency_0 / latency_i`` (above 1: faster than the first; its inverse
+``relative_latency_i = latency_i / latency_0`` is how many times slower). The CLI (``roofline
+compare``) and the chart (:func:`simulator.plots.compare_chart`) both read a Comparison, so
+neither recomputes anything.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from simulator.catalog import Resolution
+from simulator.errors import SimulatorError
+from simulator.hardware.device import Device
+from simulator.model.graph import Network
+from simulator.precision import bits_of, storage_bytes
+from simulator.results import SimulationResult
+from simulator.simulation import resolve, simulate
+
+#: columns of :meth:`Comparison.frame`, in order (SI units)
+COLUMNS = ("network", "device", "input_shape", "batch", "precision", "attention", "ideal", "latency_s",
+           "throughput_per_s", "energy_j", "energy_per_sample_j", "macs", "params", "model_size_bytes",
+           "peak_activations", "peak_activation_bytes", "fits", "bound", "speedup", "relative_latency")
+
+
+def kind_latency_s(result: SimulationResult) -> dict[str, float]:
+    """Latency of ``result``'s layers summed per layer kind [s], kinds in the order of their first layer.
+
+    These are the layers' own latencies; their sum is the result's latency (the engine's total is
+    the sum of its layers' times).
+    """
+    split: dict[str, float] = {}
+    for layer in result.layers:
+        split[layer.kind] = split.get(layer.kind, 0.0) + layer.latency_s
+    return split
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """Simulation results of several networks at one configuration; the first is the reference."""
+
+    results: tuple[SimulationResult, ...]
+
+    def __post_init__(self) -> None:
+        if not self.results:
+            raise SimulatorError("a comparison needs at least one network")
+
+    @property
+    def reference(self) -> SimulationResult:
+        return self.results[0]
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(r.network for r in self.results)
+
+    @property
+    def speedups(self) -> tuple[float, ...]:
+        """``latency of the first network / latency of each``: 1 for the first, above 1 when faster."""
+        return tuple(self.reference.latency_s / r.latency_s for r in self.results)
+
+    @property
+    def relative_latencies(self) -> tuple[float, ...]:
+        """``latency of each / latency of the first``: how many times slower than the first."""
+        return tuple(r.latency_s / self.reference.latency_s for r in self.results)
+
+    def kind_latency_s(self) -> tuple[dict[str, float], ...]:
+        """Each network's latency split by layer kind (:func:`kind_latency_s`)."""
+        return tuple(kind_latency_s(r) for r in self.results)
+
+    @property
+    def kinds(self) -> tuple[str, ...]:
+        """Every layer kind of any network, the largest total latency over the networks first."""
+        totals: dict[str, float] = {}
+        for split in self.kind_latency_s():
+            for kind, seconds in split.items():
+                totals[kind] = totals.get(kind, 0.0) + seconds
+        return tuple(sorted(totals, key=lambda kind: -totals[kind]))
+
+    def frame(self) -> pd.DataFrame:
+        """One row per network with :data:`COLUMNS` (SI units; ``peak_activations`` in elements)."""
+        rows = []
+        for result, speedup, relative in zip(self.results, self.speedups, self.relative_latencies,
+                                             strict=True):
+            counts = result.counts
+            rows.append({
+                "network": result.network, "device": result.device,
+                "input_shape": "×".join(map(str, counts.input_shape)), "batch": result.batch,
+                "precision": result.precision, "attention": result.attention, "ideal": result.ideal,
+                "latency_s": result.latency_s, "throughput_per_s": result.throughput_per_s,
+                "energy_j": result.energy_j, "energy_per_sample_j": result.energy_per_sample_j,
+                "macs": counts.macs, "params": counts.params, "model_size_bytes": result.model_size_bytes,
+                "peak_activations": counts.peak_activations,
+                "peak_activation_bytes": int(storage_bytes(counts.peak_activations,
+                                                           bits_of(result.activation_precision))),
+                "fits": result.fits, "bound": result.bound, "speedup": speedup, "relative_latency": relative,
+            })
+        return pd.DataFrame(rows, columns=list(COLUMNS))
+
+    def kinds_frame(self) -> pd.DataFrame:
+        """Latency [s] per layer kind (rows, :attr:`kinds` order) and network (columns); 0 where a
+        network has no layer of that kind."""
+        splits = self.kind_latency_s()
+        return pd.DataFrame({name: [split.get(kind, 0.0) for kind in self.kinds]
+                             for name, split in zip(self.names, splits, strict=True)},
+                            index=pd.Index(self.kinds, name="kind"))
+
+
+def compare(networks: Sequence[Network | str | Path], device: Device | str | Path, batch: int = 1,
+            precision: str | None = None, attention: str | None = None, ideal: bool = False,
+            resolution: Resolution | None = None, params: Mapping[str, object] | None = None,
+            fuse: bool = True) -> Comparison:
+    """Simulate ``networks`` (Networks, built-in names or .onnx paths) on ``device`` at one
+    configuration (see :func:`simulator.simulation.simulate` for ``precision``, ``attention``,
+    ``ideal`` and ``fuse``) and compare them; the first network is the reference of the speed-ups.
+
+    ``resolution`` and ``params`` build every named network at that size and with those keyword
+    parameters (a network that does not take one is an error naming the ones it takes).
+    """
+    if isinstance(networks, str | Path | Network):
+        networks = [networks]
+    if not networks:
+        raise SimulatorError("a comparison needs at least one network")
+    device = resolve(device)
+    return Comparison(tuple(
+        simulate(network, device, batch=batch, precision=precision, attention=attention, ideal=ideal,
+                 resolution=resolution, params=params, fuse=fuse)
+        for network in networks))
