@@ -129,6 +129,7 @@ def build_chart(args: argparse.Namespace) -> Figure:
         return plots.layer_latency_chart(result)
     return plots.memory_chart(result)
 
+
 def build_llm_chart(args: argparse.Namespace) -> Figure:
     """An LLM chart: llm-throughput over ``--batches``, llm-ttft over ``--prompt`` lengths (one line per
     ``--batches`` entry, default ``--batch``), llm-memory over ``--batches`` and over context lengths."""
