@@ -10,16 +10,32 @@ on one configuration.
 
 Overrides (``overrides=``) map a key to the values to sweep, in the grammar of
 :mod:`simulator.engine.configs` (SI or friendly units in the key, or relative ``_scale`` keys).
+
+Large sweeps stream: :func:`iter_sweep` yields the table in order as DataFrame chunks of at most
+``chunk_rows`` rows, never holding the whole product (the product is indexed, not materialized),
+and :func:`write_sweep` writes those chunks as CSV, JSON Lines, a JSON array or Parquet (the
+``parquet`` extra, pyarrow) to a temporary file renamed over the target at the end, so an
+interrupted sweep leaves the previous file as it was. ``workers=N`` evaluates chunks in N worker
+processes on this machine; ``client=`` (a ``dask.distributed`` Client, the ``dask`` extra) on a
+cluster; both give exactly the in-process rows, in the same order. :func:`write_sweep_partitioned`
+has the cluster's workers write one file per chunk into a directory. Library code prints nothing:
+``progress=`` takes a callable that receives a :class:`SweepProgress` after each chunk.
 """
 
 from __future__ import annotations
 
 import math
+import os
+import pickle
 import re
-import sys
+import shutil
+import tempfile
 import time
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+import uuid
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from numbers import Integral
 from pathlib import Path
 
@@ -31,6 +47,7 @@ from simulator.engine.evaluate import evaluate
 from simulator.engine.workload import Workload
 from simulator.errors import SimulatorError
 from simulator.hardware.device import Device
+from simulator.io import atomic_path, dumps_json
 from simulator.model.counts import NetworkCounts, count_network
 from simulator.model.graph import Network
 from simulator.precision import bits_of, compute_precision
@@ -43,8 +60,10 @@ from simulator.simulation import (
 
 #: Largest ``(configs, levels, layers)`` array one chunk may create (~160 MB of float64).
 MAX_CHUNK_ELEMENTS = 20_000_000
-#: In automatic mode, progress is printed once a sweep has run this long.
-PROGRESS_AFTER_S = 1.0
+#: Most rows one streamed chunk holds (a chunk is also bounded by :data:`MAX_CHUNK_ELEMENTS`).
+CHUNK_ROWS = 65_536
+#: Output formats of :func:`write_sweep`, by file suffix.
+FORMATS = {".csv": "csv", ".jsonl": "jsonl", ".json": "json", ".parquet": "parquet"}
 
 #: Columns of every sweep, in order; override keys follow ``activation_precision`` and the
 #: ``energy_<level>_j`` columns follow ``energy_compute_j``.
@@ -102,20 +121,18 @@ def _evaluate(workload: Workload, device: Device, ideal: bool, compute: list[str
     return dict(items[:split] + levels + items[split:])
 
 
-class _Progress:
-    """Progress lines on stderr: always (True), never (False), or once the sweep has run a while (None)."""
+@dataclass(frozen=True)
+class SweepProgress:
+    """What a ``progress`` callable receives after each chunk: configurations done of the total,
+    the block (network on device) the chunk belongs to, and the seconds since the sweep began."""
 
-    def __init__(self, mode: bool | None, blocks: int):
-        self.mode, self.blocks, self.block, self.start = mode, blocks, 0, time.perf_counter()
+    done: int
+    total: int
+    label: str
+    elapsed_s: float
 
-    def next_block(self) -> None:
-        self.block += 1
 
-    def report(self, label: str, done: int, total: int) -> None:
-        elapsed = time.perf_counter() - self.start
-        if self.mode or (self.mode is None and elapsed > PROGRESS_AFTER_S):
-            print(f"sweep: block {self.block}/{self.blocks} ({label}): {done:,}/{total:,} configurations, "
-                  f"{elapsed:.1f} s", file=sys.stderr, flush=True)
+ProgressCallback = Callable[[SweepProgress], None]
 
 
 def sweep(networks: Sequence[str | Path | Network] | str | Path | Network,
@@ -125,10 +142,10 @@ def sweep(networks: Sequence[str | Path | Network] | str | Path | Network,
           overrides: Mapping[str, Sequence[float] | float] | None = None,
           weight_precisions: Sequence[str] | None = None, activation_precisions: Sequence[str] | None = None,
           fuse: bool = True, ideal: bool = False, skip_unsupported: bool = False,
-          progress: bool | None = None) -> pd.DataFrame:
+          progress: ProgressCallback | None = None, workers: int = 1, client=None) -> pd.DataFrame:
     """One row per configuration of networks x resolutions x devices x batches x precisions x
     weight precisions x activation precisions x override values, in that order (the last varies
-    fastest).
+    fastest): the chunks of :func:`iter_sweep`, concatenated.
 
     ``networks``: built-in names, .onnx paths or Network objects (``resolutions`` apply to names);
     ``devices``: shipped names, profile paths or Device objects. ``precisions`` sets weights and
@@ -136,8 +153,9 @@ def sweep(networks: Sequence[str | Path | Network] | str | Path | Network,
     :func:`~simulator.simulation.simulate`; the ``precision`` column is the compute precision, the
     wider of the two. ``overrides``: see the module docstring; each key adds a column of its
     values. A configuration whose compute precision a device has no peak for raises
-    SimulatorError, unless ``skip_unsupported`` drops it. ``progress``: print a line per chunk to
-    stderr (True), never (False), or once the sweep has run over a second (None).
+    SimulatorError, unless ``skip_unsupported`` drops it. ``progress``: a callable given a
+    :class:`SweepProgress` after each chunk (nothing is printed). ``workers``: worker processes on
+    this machine; ``client``: a ``dask.distributed`` Client to evaluate on its cluster instead.
 
     Columns (SI units): ``network, device, input_shape, resolution, batch, precision,
     weight_precision, activation_precision, <override keys>, params, macs, flops`` (at the row's
@@ -147,6 +165,37 @@ def sweep(networks: Sequence[str | Path | Network] | str | Path | Network,
     (``memory`` when memory-bound layers take over half the latency), ``fits`` (weights and peak
     activations fit their stores) and ``memory_bound_fraction`` (that share of the latency).
     """
+    plan = plan_sweep(networks, devices, batches, precisions, resolutions, overrides, weight_precisions,
+                      activation_precisions, fuse, ideal, skip_unsupported)
+    chunks = list(plan.chunks(progress=progress, workers=workers, client=client))
+    if not chunks:
+        return plan.empty()
+    return pd.concat(chunks, ignore_index=True)
+
+
+def iter_sweep(networks, devices, batches: Sequence[int] = (1,), precisions: Sequence[str] = ("fp16",),
+               resolutions: Sequence[int | None] = (None,),
+               overrides: Mapping[str, Sequence[float] | float] | None = None,
+               weight_precisions: Sequence[str] | None = None,
+               activation_precisions: Sequence[str] | None = None, fuse: bool = True, ideal: bool = False,
+               skip_unsupported: bool = False, progress: ProgressCallback | None = None, workers: int = 1,
+               client=None, chunk_rows: int = CHUNK_ROWS) -> Iterator[pd.DataFrame]:
+    """The rows of :func:`sweep` (same arguments), in order, as DataFrames of at most ``chunk_rows``
+    rows with the same columns: memory stays bounded whatever the number of configurations.
+    Arguments are checked (and the product sized) before the first chunk is computed."""
+    plan = plan_sweep(networks, devices, batches, precisions, resolutions, overrides, weight_precisions,
+                      activation_precisions, fuse, ideal, skip_unsupported)
+    return plan.chunks(progress=progress, workers=workers, client=client, chunk_rows=chunk_rows)
+
+
+def plan_sweep(networks, devices, batches: Sequence[int] = (1,), precisions: Sequence[str] = ("fp16",),
+               resolutions: Sequence[int | None] = (None,),
+               overrides: Mapping[str, Sequence[float] | float] | None = None,
+               weight_precisions: Sequence[str] | None = None,
+               activation_precisions: Sequence[str] | None = None, fuse: bool = True, ideal: bool = False,
+               skip_unsupported: bool = False) -> SweepPlan:
+    """The checked product of :func:`sweep`'s arguments, not yet evaluated: its ``size``
+    (configurations), ``columns``, a ``sample`` of its first rows and its ``chunks``."""
     networks, devices = _tuple(networks, Network), _tuple(devices, Device)
     if not networks or not devices:
         raise SimulatorError("a sweep needs at least one network and one device")
@@ -155,20 +204,10 @@ def sweep(networks: Sequence[str | Path | Network] | str | Path | Network,
                                                 for axis in (weight_precisions, activation_precisions))
     precision_axes = _precision_axes(_tuple(precisions, str), weight_precisions, activation_precisions)
     grid = _Grid.product(_check_batches(_tuple(batches, Integral)), precision_axes, parsed)
-    devices = [resolve(d) for d in devices]
-    supported = [_supported(device, grid, parsed, skip_unsupported) for device in devices]
-    shapes = _shapes(networks, _tuple(resolutions, Integral | None) or (None,))
-    frames = []
-    reporter = _Progress(progress, len(shapes) * len(devices))
-    for resolution, network in shapes:
-        counts = count_network(simulated_graph(network, fuse), 1)
-        for device, rows in zip(devices, supported, strict=True):
-            reporter.next_block()
-            workload = simulated_workload(network, fuse, device.attention)
-            if len(rows):
-                frames.append(_block(network, resolution, workload, counts, device, grid, rows, parsed, ideal,
-                                     reporter))
-    return _assemble(frames, [o.key for o in parsed])
+    devices = tuple(resolve(d) for d in devices)
+    supported = tuple(_supported(device, grid, parsed, skip_unsupported) for device in devices)
+    shapes = tuple(_shapes(networks, _tuple(resolutions, Integral | None) or (None,)))
+    return SweepPlan(shapes, devices, grid, supported, tuple(parsed), fuse, ideal)
 
 
 def _shapes(networks: tuple, resolutions: tuple) -> list[tuple[int | None, Network]]:
@@ -182,37 +221,51 @@ def _shapes(networks: tuple, resolutions: tuple) -> list[tuple[int | None, Netwo
 
 @dataclass(frozen=True, eq=False)
 class _Grid:
-    """The product of batches, precisions and override values, one array entry per configuration."""
+    """The product of batches, precisions and override values, indexed: configuration ``i`` of the
+    product is ``np.unravel_index(i, shape)``; only the precision pairs (a few) are tabulated."""
 
-    batch: np.ndarray                 # int64
-    precision: np.ndarray             # compute precision (str)
-    weight_precision: np.ndarray
+    shape: tuple[int, ...]            # batches, precisions, weights, activations, *override values
+    batches: np.ndarray               # int64
+    precision: np.ndarray             # per precision pair: compute precision (str)
+    weight_precision: np.ndarray      # per pair (object)
     activation_precision: np.ndarray
     weight_bits: np.ndarray
     activation_bits: np.ndarray
-    values: tuple[np.ndarray, ...]    # one per override, as given (SI or scale)
+    values: tuple[np.ndarray, ...]    # one axis per override, as given (SI or scale)
 
     @classmethod
     def product(cls, batches: tuple[int, ...], precision_axes: list[tuple[str | None, ...]],
                 overrides: list[Override]) -> _Grid:
-        axes = [batches, *precision_axes, *(o.values for o in overrides)]
-        index = np.unravel_index(np.arange(math.prod(map(len, axes))), [len(a) for a in axes])
         precisions, weights, activations = precision_axes
         pairs = [(w or p, a or p) for p in precisions for w in weights for a in activations]
-        pair = np.ravel_multi_index(index[1:4], [len(a) for a in precision_axes])
         return cls(
-            batch=np.array(batches, dtype=np.int64)[index[0]],
-            precision=np.array([compute_precision(w, a) for w, a in pairs])[pair],
-            weight_precision=np.array([w for w, _ in pairs], dtype=object)[pair],
-            activation_precision=np.array([a for _, a in pairs], dtype=object)[pair],
-            weight_bits=np.array([bits_of(w) for w, _ in pairs], dtype=float)[pair],
-            activation_bits=np.array([bits_of(a) for _, a in pairs], dtype=float)[pair],
-            values=tuple(np.array(o.values)[index[4 + k]] for k, o in enumerate(overrides)),
+            shape=(len(batches), *(len(a) for a in precision_axes), *(len(o.values) for o in overrides)),
+            batches=np.array(batches, dtype=np.int64),
+            precision=np.array([compute_precision(w, a) for w, a in pairs]),
+            weight_precision=np.array([w for w, _ in pairs], dtype=object),
+            activation_precision=np.array([a for _, a in pairs], dtype=object),
+            weight_bits=np.array([bits_of(w) for w, _ in pairs], dtype=float),
+            activation_bits=np.array([bits_of(a) for _, a in pairs], dtype=float),
+            values=tuple(np.array(o.values) for o in overrides),
         )
+
+    @property
+    def size(self) -> int:
+        return math.prod(self.shape)
+
+    def take(self, flat: np.ndarray) -> tuple[np.ndarray, np.ndarray, tuple[np.ndarray, ...]]:
+        """``(batch, precision pair, override values)`` of the configurations at ``flat`` indices."""
+        index = np.unravel_index(flat, self.shape)
+        pair = np.ravel_multi_index(index[1:4], self.shape[1:4])
+        return self.batches[index[0]], pair, tuple(v[index[4 + k]] for k, v in enumerate(self.values))
+
+    def pair_of(self, flat: np.ndarray) -> np.ndarray:
+        index = np.unravel_index(flat, self.shape)
+        return np.ravel_multi_index(index[1:4], self.shape[1:4])
 
 
 def _supported(device: Device, grid: _Grid, overrides: list[Override], skip_unsupported: bool) -> np.ndarray:
-    """Indices of the configurations ``device`` can run; checks override levels up front."""
+    """Which precision pairs ``device`` can run (a boolean per pair); checks override levels up front."""
     for override in overrides:
         if override.level is not None:
             level_index(device, override)
@@ -222,46 +275,351 @@ def _supported(device: Device, grid: _Grid, overrides: list[Override], skip_unsu
         raise SimulatorError(f"device {device.name!r} has no peak for precision {missing[0]!r}; its "
                              f"precisions: {', '.join(device.precisions)} (skip_unsupported=True, or "
                              "--skip-unsupported, drops such configurations)")
-    return np.flatnonzero(supported)
+    return supported
 
 
-def _block(network: Network, resolution: int | None, workload: Workload, counts: NetworkCounts,
-           device: Device, grid: _Grid, rows: np.ndarray, overrides: list[Override], ideal: bool,
-           reporter: _Progress) -> pd.DataFrame:
-    """The rows of one network shape on one device, evaluated in chunks of configurations."""
-    chunk = max(1, MAX_CHUNK_ELEMENTS // (len(device.memory_levels) * max(workload.layers, 1)))
-    parts = []
-    for start in range(0, len(rows), chunk):
-        index = rows[start:start + chunk]
-        compute = grid.precision[index].tolist()
-        si = override_arrays(device, overrides, compute, [v[index] for v in grid.values])
-        parts.append(_evaluate(workload, device, ideal, compute, grid.batch[index].astype(float),
-                               grid.weight_bits[index], grid.activation_bits[index], si))
-        reporter.report(f"{network.name} on {device.name}", start + len(index), len(rows))
-    batch = grid.batch[rows]
-    return pd.DataFrame({
-        "network": network.name,
-        "device": device.name,
-        "input_shape": "x".join(map(str, network.input_shape)),
-        "resolution": pd.array([resolution] * len(rows), dtype="Int64"),
-        "batch": batch,
-        "precision": grid.precision[rows],
-        "weight_precision": grid.weight_precision[rows],
-        "activation_precision": grid.activation_precision[rows],
-        **{o.key: values[rows] for o, values in zip(overrides, grid.values, strict=True)},
-        "params": np.full(len(rows), counts.params, dtype=np.int64),
-        "macs": counts.macs * batch,
-        "flops": counts.flops * batch,
-        **{key: np.concatenate([part[key] for part in parts]) for key in parts[0]},
-    })
+@dataclass(frozen=True)
+class _Unit:
+    """One chunk: configurations ``start:stop`` of the product for network shape ``shape`` on
+    device ``device`` (those the device supports)."""
+
+    number: int
+    shape: int
+    device: int
+    start: int
+    stop: int
 
 
-def _assemble(frames: list[pd.DataFrame], override_keys: list[str]) -> pd.DataFrame:
-    """Concatenates blocks in the documented column order (level energies in order of appearance)."""
-    split = COLUMNS.index("energy_compute_j") + 1
-    head = [*COLUMNS[:8], *override_keys, *COLUMNS[8:split]]
-    if not frames:  # every configuration skipped
-        return pd.DataFrame(columns=[*head, *COLUMNS[split:]])
-    table = pd.concat(frames, ignore_index=True)
-    levels = [c for c in table.columns if c not in head and c not in COLUMNS]
-    return table[[*head, *levels, *COLUMNS[split:]]]
+@dataclass(frozen=True, eq=False)
+class SweepPlan:
+    """A checked sweep product (see :func:`plan_sweep`); picklable, so workers can evaluate it."""
+
+    shapes: tuple[tuple[int | None, Network], ...]
+    devices: tuple[Device, ...]
+    grid: _Grid
+    supported: tuple[np.ndarray, ...]
+    overrides: tuple[Override, ...]
+    fuse: bool
+    ideal: bool
+    token: str = field(default_factory=lambda: uuid.uuid4().hex)
+
+    @property
+    def size(self) -> int:
+        """The number of configurations (rows) the sweep has."""
+        per_pair = self.grid.size // max(len(self.grid.precision), 1)
+        return len(self.shapes) * per_pair * sum(int(s.sum()) for s in self.supported)
+
+    @property
+    def columns(self) -> list[str]:
+        """The table's columns, in order (level energies in order of the devices that have rows)."""
+        split = COLUMNS.index("energy_compute_j") + 1
+        head = [*COLUMNS[:8], *(o.key for o in self.overrides), *COLUMNS[8:split]]
+        levels: list[str] = []
+        for device, supported in zip(self.devices, self.supported, strict=True):
+            if supported.any() and self.shapes:
+                levels += [c for c in map(_column_name, (lv.name for lv in device.memory_levels))
+                           if c not in levels]
+        return [*head, *levels, *COLUMNS[split:]]
+
+    def empty(self) -> pd.DataFrame:
+        return pd.DataFrame(columns=self.columns)
+
+    def units(self, chunk_rows: int = CHUNK_ROWS) -> Iterator[_Unit]:
+        """The chunks in table order; each at most ``chunk_rows`` configurations and at most
+        :data:`MAX_CHUNK_ELEMENTS` ``(configs, levels, layers)`` elements."""
+        number = 0
+        for s, (_, network) in enumerate(self.shapes):
+            for d, device in enumerate(self.devices):
+                if not self.supported[d].any():
+                    continue
+                layers = simulated_workload(network, self.fuse, device.attention).layers
+                step = max(1, min(int(chunk_rows),
+                                  MAX_CHUNK_ELEMENTS // (len(device.memory_levels) * max(layers, 1))))
+                for start in range(0, self.grid.size, step):
+                    yield _Unit(number, s, d, start, min(start + step, self.grid.size))
+                    number += 1
+
+    def rows(self, unit: _Unit) -> np.ndarray:
+        """The product indices of ``unit``'s configurations that its device supports."""
+        flat = np.arange(unit.start, unit.stop, dtype=np.int64)
+        supported = self.supported[unit.device]
+        return flat if supported.all() else flat[supported[self.grid.pair_of(flat)]]
+
+    def compute(self, unit: _Unit, cache: dict | None = None) -> dict[str, np.ndarray]:
+        """The engine's columns of ``unit`` (the expensive part; what workers run)."""
+        cache = {} if cache is None else cache
+        key = (self.token, unit.shape, unit.device)
+        if key not in cache:
+            network, device = self.shapes[unit.shape][1], self.devices[unit.device]
+            cache[key] = simulated_workload(network, self.fuse, device.attention)
+        device, rows = self.devices[unit.device], self.rows(unit)
+        if not len(rows):
+            return {}
+        batch, pair, values = self.grid.take(rows)
+        compute = self.grid.precision[pair].tolist()
+        si = override_arrays(device, list(self.overrides), compute, list(values))
+        return _evaluate(cache[key], device, self.ideal, compute, batch.astype(float),
+                         self.grid.weight_bits[pair], self.grid.activation_bits[pair], si)
+
+    def frame(self, unit: _Unit, computed: Mapping[str, np.ndarray], counts: NetworkCounts) -> pd.DataFrame:
+        """The table rows of ``unit`` from its computed columns."""
+        resolution, network = self.shapes[unit.shape]
+        device, rows = self.devices[unit.device], self.rows(unit)
+        batch, pair, values = self.grid.take(rows)
+        n = len(rows)
+        columns = {
+            "network": network.name,
+            "device": device.name,
+            "input_shape": "x".join(map(str, network.input_shape)),
+            "resolution": pd.array([resolution] * n, dtype="Int64"),
+            "batch": batch,
+            "precision": self.grid.precision[pair],
+            "weight_precision": self.grid.weight_precision[pair],
+            "activation_precision": self.grid.activation_precision[pair],
+            **{o.key: v for o, v in zip(self.overrides, values, strict=True)},
+            "params": np.full(n, counts.params, dtype=np.int64),
+            "macs": counts.macs * batch,
+            "flops": counts.flops * batch,
+            **computed,
+        }
+        table = pd.DataFrame(columns, index=pd.RangeIndex(n))
+        return table.reindex(columns=self.columns)
+
+    def counts(self, shape: int) -> NetworkCounts:
+        return count_network(simulated_graph(self.shapes[shape][1], self.fuse), 1)
+
+    def sample(self, rows: int = 64) -> pd.DataFrame:
+        """The first ``rows`` rows of the table (for a size estimate), or fewer if it has fewer."""
+        for unit in self.units(chunk_rows=rows):
+            computed = self.compute(unit)
+            return self.frame(unit, computed, self.counts(unit.shape))
+        return self.empty()
+
+    def chunks(self, progress: ProgressCallback | None = None, workers: int = 1, client=None,
+               chunk_rows: int = CHUNK_ROWS) -> Iterator[pd.DataFrame]:
+        """The table in order, chunk by chunk (see :func:`iter_sweep`)."""
+        _check_progress(progress)
+        if isinstance(workers, bool) or not isinstance(workers, Integral) or workers < 1:
+            raise SimulatorError(f"workers must be an integer of at least 1, got {workers!r}")
+        if isinstance(chunk_rows, bool) or not isinstance(chunk_rows, Integral) or chunk_rows < 1:
+            raise SimulatorError(f"chunk_rows must be an integer of at least 1, got {chunk_rows!r}")
+        return self._chunks(progress, int(workers), client, int(chunk_rows))
+
+    def _chunks(self, progress, workers, client, chunk_rows) -> Iterator[pd.DataFrame]:
+        start, done, total = time.perf_counter(), 0, self.size
+        counts: dict[int, NetworkCounts] = {}
+        for unit, computed in self._computed(workers, client, chunk_rows):
+            if unit.shape not in counts:
+                counts[unit.shape] = self.counts(unit.shape)
+            table = self.frame(unit, computed, counts[unit.shape])
+            done += len(table)
+            if progress is not None:
+                network, device = self.shapes[unit.shape][1], self.devices[unit.device]
+                progress(SweepProgress(done, total, f"{network.name} on {device.name}",
+                                       time.perf_counter() - start))
+            if len(table):
+                yield table
+
+    def _computed(self, workers, client, chunk_rows) -> Iterator[tuple[_Unit, dict[str, np.ndarray]]]:
+        units = self.units(chunk_rows)
+        if client is not None:
+            plan = client.scatter(self, broadcast=True)
+            submit = lambda unit: client.submit(_remote_compute, plan, unit, pure=False)  # noqa: E731
+            yield from zip(self.units(chunk_rows), _ordered(submit, units, 4 * _dask_workers(client)),
+                           strict=True)
+        elif workers > 1:
+            from concurrent.futures import ProcessPoolExecutor
+
+            pool = ProcessPoolExecutor(workers, initializer=_init_worker, initargs=(pickle.dumps(self),))
+            try:
+                submit = lambda unit: pool.submit(_worker_compute, unit)  # noqa: E731
+                yield from zip(self.units(chunk_rows), _ordered(submit, units, 2 * workers), strict=True)
+            finally:
+                pool.shutdown(wait=True, cancel_futures=True)
+        else:
+            cache: dict = {}
+            for unit in units:
+                yield unit, self.compute(unit, cache)
+
+
+def _check_progress(progress) -> None:
+    if progress is not None and progress is not False and not callable(progress):
+        raise SimulatorError("progress takes a callable (given a SweepProgress after each chunk) or None; "
+                             f"got {progress!r} (library code prints nothing)")
+
+
+def _ordered(submit: Callable, units: Iterable[_Unit], window: int) -> Iterator:
+    """Results of ``submit(unit)`` in order, with at most ``window`` submitted and not yet taken."""
+    pending: deque = deque()
+    for unit in units:
+        pending.append(submit(unit))
+        if len(pending) >= window:
+            yield pending.popleft().result()
+    while pending:
+        yield pending.popleft().result()
+
+
+_WORKER: dict = {}  # in a worker process: the plan, and workloads by (plan, shape, device)
+
+
+def _init_worker(plan: bytes) -> None:
+    _WORKER["plan"] = pickle.loads(plan)
+
+
+def _worker_compute(unit: _Unit) -> dict[str, np.ndarray]:
+    return _WORKER["plan"].compute(unit, _WORKER)
+
+
+def _remote_compute(plan: SweepPlan, unit: _Unit) -> dict[str, np.ndarray]:
+    return plan.compute(unit, _WORKER)
+
+
+def _remote_write(plan: SweepPlan, unit: _Unit, path: str, fmt: str) -> int:
+    table = plan.frame(unit, plan.compute(unit, _WORKER), plan.counts(unit.shape))
+    if not len(table):  # a chunk the device skipped entirely: no part
+        return 0
+    with open(path, "wb") as stream:
+        _write_chunks([table], stream, fmt, plan)
+    return len(table)
+
+
+def _dask_workers(client) -> int:
+    try:
+        return max(1, len(client.scheduler_info().get("workers", {})))
+    except Exception:  # an unusual client: a modest window
+        return 2
+
+
+# -- writing --------------------------------------------------------------------------------------
+
+def sweep_format(path: str | Path) -> str:
+    """``csv``, ``jsonl``, ``json`` or ``parquet``, from the suffix of ``path``."""
+    suffix = Path(path).suffix.lower()
+    if suffix not in FORMATS:
+        raise SimulatorError(f"cannot tell the format of {str(path)!r}: use a file name ending in "
+                             f"{', '.join(FORMATS)}")
+    return FORMATS[suffix]
+
+
+def _records(table: pd.DataFrame) -> list[dict]:
+    """Rows as JSON-ready dicts: Python scalars, and null for a missing value (NaN, NA)."""
+    return table.astype(object).where(table.notna(), None).to_dict(orient="records")
+
+
+def _arrow():
+    try:
+        import pyarrow
+        import pyarrow.parquet
+    except ImportError:
+        raise SimulatorError("writing Parquet needs pyarrow: "
+                             "pip install 'roofline-simulator[parquet]'") from None
+    return pyarrow
+
+
+def _write_chunks(chunks: Iterable[pd.DataFrame], stream, fmt: str, plan: SweepPlan | None = None) -> int:
+    """Writes ``chunks`` to the binary ``stream`` in ``fmt``; returns the number of rows."""
+    rows = 0
+    if fmt == "parquet":
+        pa = _arrow()
+        writer = schema = None
+        try:
+            for chunk in chunks:
+                if writer is None:
+                    schema = pa.Schema.from_pandas(chunk, preserve_index=False)
+                    writer = pa.parquet.ParquetWriter(stream, schema)
+                writer.write_table(pa.Table.from_pandas(chunk, schema=schema, preserve_index=False))
+                rows += len(chunk)
+            if writer is None:  # no rows: the columns alone
+                empty = plan.empty() if plan is not None else pd.DataFrame()
+                writer = pa.parquet.ParquetWriter(stream, pa.Schema.from_pandas(empty, preserve_index=False))
+        finally:
+            if writer is not None:
+                writer.close()
+        return rows
+    first = True
+    for chunk in chunks:
+        if fmt == "csv":
+            stream.write(chunk.to_csv(index=False, header=first).encode("utf-8"))
+        elif fmt == "jsonl":
+            stream.write("".join(dumps_json(row) + "\n" for row in _records(chunk)).encode("utf-8"))
+        else:  # a JSON array, one indented record after another (as json.dumps(records, indent=1))
+            text = ",\n".join(" " + dumps_json(row, indent=1).replace("\n", "\n ") for row in _records(chunk))
+            stream.write((("[\n" if first else ",\n") + text).encode("utf-8"))
+        first, rows = False, rows + len(chunk)
+    if first:  # no rows
+        if fmt == "csv" and plan is not None:
+            stream.write(plan.empty().to_csv(index=False).encode("utf-8"))
+        elif fmt == "json":
+            stream.write(b"[]\n")
+    elif fmt == "json":
+        stream.write(b"\n]\n")
+    return rows
+
+
+@contextmanager
+def _replacing_directory(path: Path):
+    """A temporary directory beside ``path``, renamed over it only if the block completes: an
+    interrupted or failed write leaves the previous ``path`` as it was (files go through
+    :func:`simulator.io.atomic_path`)."""
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise SimulatorError(f"cannot write partitions to {str(path)!r}: it is a file, not a directory")
+    try:
+        temporary = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
+    except OSError as error:
+        raise SimulatorError(f"cannot write {str(path)!r}: {error.strerror or error}") from None
+    try:
+        yield temporary
+        old = None
+        if path.exists():
+            old = path.parent / f".{path.name}.{uuid.uuid4().hex}.old"
+            os.replace(path, old)
+        os.replace(temporary, path)
+        if old is not None:
+            shutil.rmtree(old)
+    except BaseException:
+        shutil.rmtree(temporary, ignore_errors=True)
+        raise
+
+
+def write_sweep(chunks: Iterable[pd.DataFrame] | pd.DataFrame, path: str | Path,
+                plan: SweepPlan | None = None, fmt: str | None = None) -> int:
+    """Writes a sweep (a DataFrame, or the chunks of :func:`iter_sweep` as they come) to ``path``
+    as CSV, JSON Lines, a JSON array or Parquet (by ``fmt`` or the suffix); chunk by chunk into a
+    temporary file renamed over ``path`` at the end (atomic). Returns the number of rows."""
+    fmt = fmt or sweep_format(path)
+    if isinstance(chunks, pd.DataFrame):
+        chunks = [chunks]
+    if fmt == "parquet":
+        _arrow()
+    with atomic_path(path) as temporary, open(temporary, "wb") as stream:
+        return _write_chunks(chunks, stream, fmt, plan)
+
+
+def write_sweep_partitioned(plan: SweepPlan, directory: str | Path, fmt: str = "parquet", client=None,
+                            chunk_rows: int = CHUNK_ROWS, progress: ProgressCallback | None = None) -> int:
+    """Writes ``plan``'s table as a directory of ``part-NNNNN.<fmt>`` files, one per chunk, in table
+    order (concatenating them in name order gives the table). With a dask ``client`` each worker
+    writes its own parts (the directory must be on a file system the workers share); without, they
+    are written here. The directory appears whole, by rename, at the end. Returns the rows."""
+    if fmt not in FORMATS.values():
+        raise SimulatorError(f"unknown format {fmt!r}; formats: {', '.join(FORMATS.values())}")
+    if fmt == "parquet":
+        _arrow()
+    _check_progress(progress)
+    suffix = {v: k for k, v in FORMATS.items()}[fmt]
+    start, done, total = time.perf_counter(), 0, plan.size
+    with _replacing_directory(Path(directory)) as temporary:
+        name = lambda unit: str(temporary / f"part-{unit.number:05d}{suffix}")  # noqa: E731
+        if client is not None:
+            remote = client.scatter(plan, broadcast=True)
+            submit = lambda unit: client.submit(_remote_write, remote, unit, name(unit), fmt,  # noqa: E731
+                                                pure=False)
+            written = _ordered(submit, plan.units(chunk_rows), 4 * _dask_workers(client))
+        else:
+            written = (_remote_write(plan, unit, name(unit), fmt) for unit in plan.units(chunk_rows))
+        for rows in written:
+            done += rows
+            if progress is not None:
+                progress(SweepProgress(done, total, str(directory), time.perf_counter() - start))
+    return done

@@ -194,12 +194,14 @@ def test_chunked_evaluation_gives_the_same_table(monkeypatch: pytest.MonkeyPatch
     pd.testing.assert_frame_equal(sweep(**arguments), whole, check_exact=True)
 
 
-def test_progress_lines_go_to_stderr_only_when_asked_or_slow(capsys: pytest.CaptureFixture[str]):
-    sweep("alexnet", ORIN)
-    assert capsys.readouterr().err == ""
-    sweep("alexnet", [ORIN, "h100-sxm"], progress=True)
-    err = capsys.readouterr().err
-    assert "block 1/2" in err and "block 2/2" in err
+def test_progress_goes_to_a_callback_and_the_library_prints_nothing(capsys: pytest.CaptureFixture[str]):
+    reports = []
+    sweep("alexnet", [ORIN, "h100-sxm"], batches=[1, 2, 4], progress=reports.append)
+    assert capsys.readouterr() == ("", "")  # issue 12: library code prints nothing
+    assert [(r.done, r.total) for r in reports] == [(3, 6), (6, 6)]
+    assert reports[0].label == f"alexnet on {ORIN}" and reports[1].label == "alexnet on h100-sxm"
+    with pytest.raises(SimulatorError, match="progress takes a callable"):
+        sweep("alexnet", ORIN, progress=True)
 
 
 def test_unsupported_precision_raises_or_is_skipped():

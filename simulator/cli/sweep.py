@@ -64,12 +64,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--ideal", action="store_true",
                         help="pure roofline: ignore the devices' calibrated kernel efficiencies, if any")
     parser.add_argument("-o", "--output", default=None, metavar="PATH",
-                        help="stream all columns to PATH (.csv, .json, .jsonl or .parquet) instead of a table "
-                             "on stdout; with --scheduler, PATH is a directory of part files")
+                        help="stream all columns to PATH (.csv, .json, .jsonl or .parquet) instead of a "
+                             "table on stdout; with --scheduler, PATH is a directory of part files")
     parser.add_argument("--workers", type=int, default=1, metavar="N",
                         help="evaluate in N worker processes on this machine (default 1)")
     parser.add_argument("--scheduler", default=None, metavar="ADDRESS",
-                        help="evaluate on a dask.distributed cluster (e.g. tcp://host:8786); needs the dask extra")
+                        help="evaluate on a dask.distributed cluster (e.g. tcp://host:8786); "
+                             "needs the dask extra")
     parser.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
                         help="a progress bar on stderr (default: when stderr is a terminal)")
     llm = parser.add_argument_group("LLM networks (a built-in LLM name or a config.json path)")
@@ -177,7 +178,7 @@ def run_llm(args: argparse.Namespace) -> int | None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from simulator.sweeps import sweep
+    from simulator.sweeps import plan_sweep
 
     code = run_llm(args)
     if code is not None:
@@ -194,7 +195,7 @@ def run(args: argparse.Namespace) -> int:
                              f"{', '.join(OUTPUT_SUFFIXES)}")
     resolutions = [_positive_int(r, "--resolution") for r in split_list(args.resolution, "--resolution")] \
         if args.resolution is not None else [None]
-    table = sweep(
+    plan = plan_sweep(
         args.network,
         [name for text in args.device for name in split_list(text, "--device")],
         batches=parse_batches(args.batch),
@@ -209,12 +210,114 @@ def run(args: argparse.Namespace) -> int:
         ideal=args.ideal,
         skip_unsupported=args.skip_unsupported,
     )
-    if args.output is None:
-        print(format_sweep(table, list(overrides)))
-        return 0
-    write_sweep(table, Path(args.output))
-    print(f"wrote {len(table):,} configurations to {args.output}", file=sys.stderr)
+    return _run_plan(plan, args, list(overrides))
+
+
+def _configurations(n: int) -> str:
+    return f"{n:,} configuration{'' if n == 1 else 's'}"
+
+
+def _run_plan(plan, args: argparse.Namespace, override_keys: list[str]) -> int:
+    """Evaluates ``plan``: streamed to ``-o`` (partitioned with ``--scheduler``) or a table on stdout."""
+    import pandas as pd
+
+    from simulator.sweeps import sweep_format, write_sweep_partitioned
+    from simulator.sweeps import write_sweep as stream_sweep
+
+    if args.workers < 1:
+        raise SimulatorError(f"--workers must be at least 1, got {args.workers}")
+    fmt = sweep_format(args.output) if args.output is not None else None
+    if plan.size > LARGE_SWEEP:
+        print(size_estimate(plan, fmt), file=sys.stderr)
+    show = sys.stderr.isatty() if args.progress is None else args.progress
+    bar = ProgressBar(plan.size) if show else None
+    client = _client(args.scheduler) if args.scheduler is not None else None
+    try:
+        if args.output is None:
+            chunks = list(plan.chunks(progress=bar, workers=args.workers, client=client))
+            table = pd.concat(chunks, ignore_index=True) if chunks else plan.empty()
+            if bar is not None:
+                bar.close()
+            print(format_sweep(table, override_keys))
+            return 0
+        if client is not None:
+            rows = write_sweep_partitioned(plan, args.output, fmt, client=client, progress=bar)
+            where = f"part files in {args.output}"
+        else:
+            rows = stream_sweep(plan.chunks(progress=bar, workers=args.workers), args.output, plan=plan)
+            where = args.output
+    finally:
+        if bar is not None:
+            bar.close()
+        if client is not None:
+            client.close()
+    print(f"wrote {_configurations(rows)} to {where}", file=sys.stderr)
     return 0
+
+
+def _client(address: str):
+    """A dask.distributed Client connected to the scheduler at ``address``."""
+    try:
+        from dask.distributed import Client
+    except ImportError:
+        raise SimulatorError("--scheduler needs dask.distributed: pip install 'roofline-simulator[dask]'") \
+            from None
+    try:
+        return Client(address, timeout="10s")
+    except (OSError, TimeoutError, ValueError) as error:
+        raise SimulatorError(f"cannot connect to the dask scheduler at {address!r}: {error}") from None
+
+
+def size_estimate(plan, fmt: str | None) -> str:
+    """``"sweep: 10,000,000 configurations, about 4.1 GB as csv"``, from the first rows written out."""
+    import io
+
+    from simulator.sweeps import _write_chunks
+    from simulator.units import format_bytes
+
+    sample = plan.sample(64)
+    text = f"sweep: {_configurations(plan.size)}"
+    if fmt is None:
+        return text + " (a table on stdout; -o PATH streams them to a file instead)"
+    if not len(sample):
+        return text
+    buffer = io.BytesIO()
+    _write_chunks([sample], buffer, "csv" if fmt == "parquet" else fmt, plan)
+    per_row = len(buffer.getvalue()) / len(sample) / (4 if fmt == "parquet" else 1)  # Parquet compresses
+    return text + f", about {format_bytes(per_row * plan.size)} as {fmt}"
+
+
+class ProgressBar:
+    """A progress bar on stderr, fed :class:`~simulator.sweeps.SweepProgress` reports (at most ten
+    redraws a second); ``close`` ends its line."""
+
+    WIDTH = 30
+
+    def __init__(self, total: int, stream=None, interval_s: float = 0.1):
+        self.total, self.stream, self.interval_s = total, stream or sys.stderr, interval_s
+        self.last, self.drawn = -math.inf, False
+
+    def __call__(self, report) -> None:
+        import time
+
+        now = time.perf_counter()
+        if now - self.last < self.interval_s and report.done < report.total:
+            return
+        self.last, self.drawn = now, True
+        fraction = report.done / report.total if report.total else 1.0
+        filled = int(self.WIDTH * fraction)
+        rate = report.done / report.elapsed_s if report.elapsed_s > 0 else 0.0
+        left = report.total - report.done
+        eta = f", {left / rate:.0f} s left" if rate > 0 and left > 0 else ""
+        self.stream.write(f"\r[{'#' * filled}{'.' * (self.WIDTH - filled)}] {fraction:4.0%} "
+                          f"{report.done:,}/{report.total:,} configurations, {report.elapsed_s:.1f} s{eta}  ")
+        self.stream.flush()
+
+    def close(self) -> None:
+        if self.drawn:
+            self.stream.write("\n")
+            self.stream.flush()
+            self.drawn = False
 
 
 def _records(table) -> list[dict]:
@@ -227,6 +330,11 @@ def write_sweep(table, path: Path) -> None:
     from simulator.io import atomic_path, dumps_json
 
     suffix = path.suffix.lower()
+    if suffix == ".parquet":  # through pyarrow, chunk by chunk, as a streamed sweep
+        from simulator.sweeps import write_sweep as stream_sweep
+
+        stream_sweep(table, path)
+        return
     with atomic_path(path) as temporary:  # a write interrupted midway leaves the previous file intact
         if suffix == ".csv":
             table.to_csv(temporary, index=False)
