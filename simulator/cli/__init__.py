@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from simulator.errors import SimulatorError
 
 #: One module per command, named after it; each provides ``register(subparsers)``.
-COMMANDS = ("list", "count", "simulate", "sweep", "plot", "export", "calibrate", "validate", "llm")
+COMMANDS = ("list", "count", "simulate", "compare", "sweep", "plot", "export", "calibrate", "validate", "llm")
 
 
 def build_parser() -> argparse.ArgumentParser:

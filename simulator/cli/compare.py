@@ -1,0 +1,120 @@
+"""``roofline compare``: networks side by side on one device (:func:`simulator.compare.compare`).
+
+::
+
+    roofline compare efficientvit_seg_l1 segformer_b5 --device jetson-agx-orin --precision fp16
+
+Latency, throughput, energy, MACs, params, model size, peak activations and fit per network, its
+latency split by layer kind, and the speed-up relative to the first network.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from simulator.cli.common import (
+    add_attention_option,
+    add_format_option,
+    add_size_options,
+    network_params,
+    positive_int,
+)
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "compare", help="networks side by side on one device, with the speed-up relative to the first",
+        description="Simulate the networks at one configuration and print them side by side: latency, "
+                    "throughput, energy, MACs, params, model size, peak activations, fit, the latency "
+                    "split by layer kind, and the speed-up relative to the first network "
+                    "(its latency / each one's).")
+    parser.add_argument("networks", nargs="+", metavar="NETWORK",
+                        help="built-in network names or .onnx paths; the first is the reference")
+    parser.add_argument("--device", required=True, help="device name (see `roofline list devices`) or path")
+    parser.add_argument("--precision", default=None,
+                        help="precision of weights and activations (default fp16, or the device's first)")
+    parser.add_argument("--batch", type=positive_int, default=1, help="batch size (default 1)")
+    add_size_options(parser)
+    add_attention_option(parser)
+    parser.add_argument("--ideal", action="store_true",
+                        help="pure roofline: ignore the device's calibrated kernel efficiencies, if any")
+    add_format_option(parser)
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from simulator.compare import compare
+
+    comparison = compare(args.networks, args.device, batch=args.batch, precision=args.precision,
+                         attention=args.attention, ideal=args.ideal, resolution=args.resolution,
+                         params=network_params(args))
+    print(format_comparison(comparison, args.format))
+    return 0
+
+
+def comparison_to_dict(comparison) -> dict:
+    """The JSON document of ``roofline compare`` (SI units; peak activations in elements and bytes)."""
+    frame = comparison.frame()
+    records = frame.astype(object).to_dict(orient="records")
+    for record, split in zip(records, comparison.kind_latency_s(), strict=True):
+        record["latency_by_kind_s"] = split
+    first = comparison.reference
+    return {"device": first.device, "precision": first.precision, "batch": first.batch,
+            "attention": first.attention, "ideal": first.ideal, "reference": first.network,
+            "networks": records}
+
+
+def format_comparison(comparison, fmt: str = "table") -> str:
+    """``table`` (quantities as rows, networks as columns, then latency by layer kind), ``json``, or
+    ``csv`` (one row per network, a ``latency_<kind>_s`` column per layer kind)."""
+    if fmt == "json":
+        return json.dumps(comparison_to_dict(comparison), indent=2, default=_plain)
+    if fmt == "csv":
+        frame = comparison.frame()
+        kinds = comparison.kinds_frame()
+        for kind in kinds.index:
+            frame[f"latency_{kind}_s"] = list(kinds.loc[kind])
+        return frame.to_csv(index=False, lineterminator="\n")
+    return _table(comparison)
+
+
+def _plain(value):
+    """numpy scalars as Python numbers for JSON."""
+    return value.item() if hasattr(value, "item") else str(value)
+
+
+def _table(comparison) -> str:
+    from simulator.report import render_table
+    from simulator.units import format_bytes, format_count, format_joules, format_seconds
+
+    frame = comparison.frame()
+    names = list(frame["network"])
+    rows = [
+        ("input", [str(v) for v in frame["input_shape"]]),
+        ("latency", [format_seconds(v) for v in frame["latency_s"]]),
+        ("speed-up vs first", [f"{v:.3g}×" for v in frame["speedup"]]),
+        ("latency / first", [f"{v:.3g}×" for v in frame["relative_latency"]]),
+        ("throughput", [f"{v:,.1f}/s" for v in frame["throughput_per_s"]]),
+        ("energy/sample", [format_joules(v) for v in frame["energy_per_sample_j"]]),
+        ("MACs", [format_count(v) for v in frame["macs"]]),
+        ("params", [format_count(v) for v in frame["params"]]),
+        ("model size", [format_bytes(v) for v in frame["model_size_bytes"]]),
+        ("peak activations", [f"{format_count(e)} ({format_bytes(b)})"
+                              for e, b in zip(frame["peak_activations"], frame["peak_activation_bytes"],
+                                              strict=True)]),
+        ("bound", [str(v) for v in frame["bound"]]),
+        ("fits", ["yes" if v else "NO" for v in frame["fits"]]),
+    ]
+    summary = render_table(["", *names], [[label, *cells] for label, cells in rows], left=1)
+    kinds = comparison.kinds_frame()
+    latencies = [r.latency_s for r in comparison.results]
+    kind_rows = [[kind, *(f"{format_seconds(s)} ({s / total:.0%})" if s else "-"
+                          for s, total in zip(kinds.loc[kind], latencies, strict=True))]
+                 for kind in kinds.index if kinds.loc[kind].any()]
+    by_kind = render_table(["latency by kind", *names], kind_rows, left=1)
+    first = comparison.reference
+    mode = "ideal roofline" if first.ideal else "expected model"
+    header = (f"on {first.device}, {first.precision}, batch {first.batch}, attention {first.attention}, "
+              f"{mode}; speed-up = latency of {first.network} / latency of each")
+    return "\n".join([header, "", summary, "", by_kind])
