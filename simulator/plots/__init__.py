@@ -12,6 +12,7 @@ simulation results and ask for a device only where they simulate networks themse
 """
 
 from simulator.plots._common import save_figure
+from simulator.plots.compare import compare_chart
 from simulator.plots.energy import energy_breakdown_chart
 from simulator.plots.latency import DEFAULT_BATCHES, latency_throughput_chart
 from simulator.plots.layers import layer_latency_chart, memory_chart
@@ -20,6 +21,7 @@ from simulator.plots.roofline import roofline_chart
 
 __all__ = [
     "DEFAULT_BATCHES",
+    "compare_chart",
     "energy_breakdown_chart",
     "latency_throughput_chart",
     "layer_latency_chart",
