@@ -8,13 +8,27 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import ArrayLike
 
-from simulator.errors import UnknownNameError
+from simulator.errors import SimulatorError, UnknownNameError
 
 PRECISION_BITS: dict[str, int] = {"fp32": 32, "fp16": 16, "bf16": 16, "fp8": 8, "int8": 8, "int4": 4}
 
 
+def normalize(precision: object, argument: str = "precision") -> str:
+    """A precision name in the simulator's spelling (lower case: ``"FP16"`` is ``"fp16"``); a name that
+    is not a string is an error naming ``argument``, an unknown name one with close matches."""
+    if not isinstance(precision, str):
+        raise SimulatorError(f"{argument} must be a precision name such as 'fp16' (one of "
+                             f"{', '.join(PRECISION_BITS)}), got {type(precision).__name__} {precision!r}")
+    name = precision.strip().lower()
+    if name not in PRECISION_BITS:
+        raise UnknownNameError("precision", name, PRECISION_BITS)
+    return name
+
+
 def bits_of(precision: str) -> int:
     """Width of ``precision`` in bits; unknown names raise with close matches."""
+    if not isinstance(precision, str):
+        normalize(precision)
     if precision not in PRECISION_BITS:
         raise UnknownNameError("precision", precision, PRECISION_BITS)
     return PRECISION_BITS[precision]

@@ -23,7 +23,7 @@ from simulator.hardware.loader import resolve_device
 from simulator.model.counts import check_batch, count_network
 from simulator.model.fusion import inference_view
 from simulator.model.graph import Network
-from simulator.precision import bits_of, compute_precision
+from simulator.precision import bits_of, compute_precision, normalize
 from simulator.results import LayerResult, MemoryCheck, SimulationResult
 
 
@@ -87,6 +87,10 @@ def simulate(network: Network | str | Path, device: Device | str | Path, batch: 
     and read back, as an unfused runtime does); by default the device profile's ``attention``.
     """
     check_batch(batch)
+    precision, weight_precision, activation_precision = (
+        None if value is None else normalize(value, name) for value, name in (
+            (precision, "precision"), (weight_precision, "weight_precision"),
+            (activation_precision, "activation_precision")))
     network = resolve_network(network, resolution, batch, params)
     device = resolve(device)
     precision = precision or device.default_precision

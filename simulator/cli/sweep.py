@@ -6,8 +6,10 @@
         --precision fp16,int8 --resolution 224,320 --set dram.bandwidth_gb_per_s=100,200,400 -o results.csv
 
 Lists are comma-separated. ``--batch A..B`` means A, 2A, 4A, ... up to B (``1..1024``: the powers
-of two 1 to 1024) and mixes with single values (``1..8,12``). ``--set KEY=V1,V2,...`` sweeps a
-hardware field; the key carries the unit of its values, converted to SI here, once:
+of two 1 to 1024), ``A-B`` every integer from A to B, ``A..B:S`` A, A+S, A+2S, ... up to B
+(``8..64:8``); they mix with single values (``1..8,12``). Precision names are case-insensitive.
+``--set KEY=V1,V2,...`` sweeps a hardware field; the key carries the unit of its values,
+converted to SI here, once:
 
 * ``peak_ops_per_s`` | ``peak_mega_ops_per_s`` (1e6) | ``peak_giga_ops_per_s`` (1e9) |
   ``peak_tera_ops_per_s`` (1e12): the peak at every precision; ``peak_scale``: times the device's;
@@ -40,15 +42,18 @@ LARGE_SWEEP = 1_000_000
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "sweep", help="simulate the product of networks, devices, batches, precisions and hardware overrides",
-        description="One row per configuration; lists are comma-separated. See `roofline sweep --help`.",
-        epilog="--batch A..B means A, 2A, 4A, ... up to B (1..1024: powers of two). --set keys carry the "
+        description="One row per configuration of the product of the lists given; lists are comma-separated.",
+        epilog="--batch A..B means A, 2A, 4A, ... up to B (1..1024: powers of two); A-B every integer from A "
+               "to B; A..B:S steps by S (8..64:8). --set keys carry the "
                "unit of their values: peak_tera_ops_per_s, <level>.bandwidth_gb_per_s, "
                "<level>.capacity_kib / _mib / _gib, <level>.energy_per_byte_pj, or a relative "
                "peak_scale, <level>.bandwidth_scale, <level>.capacity_scale, <level>.energy_per_byte_scale.")
     parser.add_argument("network", nargs="+", help="built-in network names or .onnx paths")
     parser.add_argument("--device", nargs="+", action="extend", required=True,
                         help="device names or profile paths (space- or comma-separated)")
-    parser.add_argument("--batch", default="1", help="batch sizes, e.g. 1,8,32 or 1..1024 (default 1)")
+    parser.add_argument("--batch", default="1",
+                        help="batch sizes, e.g. 1,8,32, 1..1024 (doubling), 1-16 (every integer) or 8..64:8 "
+                             "(step 8) (default 1)")
     parser.add_argument("--precision", default="fp16", help="precisions, e.g. fp16,int8 (default fp16)")
     parser.add_argument("--weight-precision", default=None, help="weights' precisions, if not --precision")
     parser.add_argument("--activation-precision", default=None,
@@ -99,20 +104,50 @@ def _positive_int(text: str, what: str) -> int:
     return value
 
 
+#: The most batch sizes one range of ``--batch`` may give (a typo like ``1-10000000`` is an error).
+MAX_RANGE_VALUES = 100_000
+
+
 def parse_batches(text: str) -> list[int]:
-    """``"1..8,12"`` -> ``[1, 2, 4, 8, 12]``: ``A..B`` doubles from A while at most B; duplicates dropped."""
+    """``"1..8,12"`` -> ``[1, 2, 4, 8, 12]``; duplicates dropped, in order of appearance.
+
+    ``A..B`` doubles from A while at most B (powers of two); ``A-B`` is every integer from A to B;
+    ``A..B:S`` steps linearly by S from A while at most B (``8..32:8``: 8, 16, 24, 32).
+    """
     batches: list[int] = []
     for item in split_list(text, "--batch"):
+        step_text = None
         if ".." in item:
             low_text, _, high_text = item.partition("..")
-            low, high = _positive_int(low_text, "--batch"), _positive_int(high_text, "--batch")
-            if high < low:
-                raise SimulatorError(f"--batch range {item!r} must go from small to large (A..B with A <= B)")
-            values = [low * 2**k for k in range(int(math.log2(high / low)) + 2) if low * 2**k <= high]
+            high_text, colon, step_text = high_text.partition(":")
+            if not colon:
+                step_text = None
+        elif "-" in item.lstrip("-"):
+            low_text, _, high_text = item.partition("-")
+            step_text = "1"
         else:
-            values = [_positive_int(item, "--batch")]
-        batches += [b for b in values if b not in batches]
+            low_text = high_text = item
+        low, high = _positive_int(low_text, "--batch"), _positive_int(high_text, "--batch")
+        if high < low:
+            raise SimulatorError(f"--batch range {item!r} must go from small to large (A..B with A <= B)")
+        if step_text is not None:
+            step = _positive_int(step_text, "--batch step")
+            if (high - low) // step + 1 > MAX_RANGE_VALUES:
+                raise SimulatorError(f"--batch range {item!r} gives {(high - low) // step + 1:,} batch "
+                                     f"sizes; at most {MAX_RANGE_VALUES:,} (use a larger step)")
+            values = list(range(low, high + 1, step))
+        else:
+            values = [low * 2**k for k in range(int(math.log2(high / low)) + 2) if low * 2**k <= high]
+        seen = set(batches)
+        batches += [b for b in values if b not in seen]
     return batches
+
+
+def split_precisions(text: str, what: str) -> list[str]:
+    """``"FP16, int8"`` -> ``["fp16", "int8"]``: case-insensitive; an unknown name suggests close ones."""
+    from simulator.precision import normalize
+
+    return [normalize(name, what) for name in split_list(text, what)]
 
 
 def parse_setting(text: str) -> tuple[str, list[float]]:
@@ -199,12 +234,12 @@ def run(args: argparse.Namespace) -> int:
         args.network,
         [name for text in args.device for name in split_list(text, "--device")],
         batches=parse_batches(args.batch),
-        precisions=split_list(args.precision, "--precision"),
+        precisions=split_precisions(args.precision, "--precision"),
         resolutions=resolutions,
         overrides=overrides,
-        weight_precisions=split_list(args.weight_precision, "--weight-precision")
+        weight_precisions=split_precisions(args.weight_precision, "--weight-precision")
         if args.weight_precision is not None else None,
-        activation_precisions=split_list(args.activation_precision, "--activation-precision")
+        activation_precisions=split_precisions(args.activation_precision, "--activation-precision")
         if args.activation_precision is not None else None,
         fuse=not args.no_fuse,
         ideal=args.ideal,

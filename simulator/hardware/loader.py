@@ -377,10 +377,14 @@ def resolve_device(name_or_path: str | Path) -> Device:
 
     An unknown name raises UnknownNameError, which suggests close names.
     """
+    if not isinstance(name_or_path, str | Path):
+        raise SimulatorError(f"device must be a shipped device name or a profile path, got {name_or_path!r}")
     text = str(name_or_path)
+    shipped = available_devices()
+    if isinstance(name_or_path, Path) and not name_or_path.suffix and text in shipped:
+        return _load_shipped(text)  # Path("jetson-agx-orin"): the shipped profile of that name
     if isinstance(name_or_path, Path) or text.endswith(SUFFIXES) or "/" in text or "\\" in text:
         return load_device(Path(name_or_path))
-    shipped = available_devices()
     if text not in shipped:
         raise UnknownNameError("device", text, shipped)
     return _load_shipped(text)

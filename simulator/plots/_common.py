@@ -47,13 +47,22 @@ def new_figure(width_in: float, height_in: float, layout: str = "constrained") -
 
 
 def as_device(device: Device | str) -> Device:
-    return device if isinstance(device, Device) else resolve_device(device)
+    """A Device as given, or loaded from a shipped name or a profile path; anything else is an error."""
+    if isinstance(device, Device):
+        return device
+    if not isinstance(device, str | Path):
+        raise SimulatorError(f"device must be a Device, a shipped device name or a profile path, "
+                             f"got {device!r}")
+    return resolve_device(device)
 
 
 def as_results(result_or_results: SimulationResult | Iterable[SimulationResult]) -> list[SimulationResult]:
     """One result or several as a non-empty list; anything else raises SimulatorError."""
     if isinstance(result_or_results, SimulationResult):
         return [result_or_results]
+    if isinstance(result_or_results, str | bytes) or not isinstance(result_or_results, Iterable):
+        raise SimulatorError("expected a SimulationResult or a non-empty sequence of them (from simulate()), "
+                             f"got {result_or_results!r}")
     results = list(result_or_results)
     if not results or not all(isinstance(r, SimulationResult) for r in results):
         raise SimulatorError("expected a SimulationResult or a non-empty sequence of them, "
