@@ -6,14 +6,20 @@ import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from simulator.cli.common import positive_int
+from simulator.cli.common import (
+    add_attention_option,
+    add_size_options,
+    network_params,
+    positive_int,
+    with_attention,
+)
 from simulator.errors import SimulatorError
 
 if TYPE_CHECKING:  # matplotlib is imported only when a chart is drawn
     from matplotlib.figure import Figure
 
 LLM_CHARTS = ("llm-throughput", "llm-ttft", "llm-memory")
-CHARTS = ("roofline", "latency-throughput", "energy", "layers", "memory", *LLM_CHARTS)
+CHARTS = ("roofline", "latency-throughput", "energy", "layers", "memory", "compare", *LLM_CHARTS)
 FORMATS = (".png", ".svg")
 DEFAULT_DPI = 150
 
@@ -34,11 +40,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Draw a chart: roofline (layers on the device's roofs), latency-throughput (one curve "
                     "per device or precision over --batches), energy (compute vs data movement per network, "
                     "or per layer group with --group-by), layers (per-layer latency by bound), memory "
-                    "(live activations per layer vs the device's activation memory).")
+                    "(live activations per layer vs the device's activation memory), compare (latency "
+                    "bars of several networks split by layer kind, speed-up relative to the first).")
     parser.add_argument("chart", choices=CHARTS, help="which chart")
     parser.add_argument("networks", nargs="+", metavar="NETWORK",
-                        help="built-in network name(s) or .onnx path(s); several only for roofline and "
-                             "energy")
+                        help="built-in network name(s) or .onnx path(s); several only for roofline, "
+                             "energy and compare")
     parser.add_argument("--device", action="append", required=True,
                         help="device name or profile path; repeat for one latency-throughput curve per "
                              "device")
@@ -48,8 +55,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--precision", type=name_list, default=None,
                         help="precision(s), comma-separated (default fp16, or the device's first); several "
                              "only for roofline and latency-throughput")
-    parser.add_argument("--resolution", type=positive_int, default=None,
-                        help="input height and width in pixels (default: the network's own)")
+    add_size_options(parser)
+    add_attention_option(parser)
     parser.add_argument("--group-by", choices=("kind", "block"), default=None,
                         help="energy chart: one bar per layer kind or block instead of one per network")
     llm = parser.add_argument_group("LLM charts (llm-throughput, llm-ttft, llm-memory; NETWORK is an LLM)")
@@ -101,6 +108,7 @@ def build_chart(args: argparse.Namespace) -> Figure:
     if chart in LLM_CHARTS:
         return build_llm_chart(args)
     precisions = list(args.precision or [])
+    params = network_params(args)
     if args.group_by is not None and chart != "energy":
         raise SimulatorError(f"--group-by applies to the energy chart only, not to {chart}")
     if args.batches is not None and chart != "latency-throughput":
@@ -108,23 +116,32 @@ def build_chart(args: argparse.Namespace) -> Figure:
                              f"{chart} chart")
     if chart == "latency-throughput":
         network = _one(args.networks, "network", chart)
-        devices = [resolve_device(name) for name in args.device]
+        devices = [with_attention(resolve_device(name), args.attention) for name in args.device]
         configs = [(d, p) for d in devices for p in (precisions or [default_precision(d)])]
+        if params:  # the chart takes a resolution only: build the network with its parameters here
+            from simulator.catalog import build_network
+
+            network = build_network(network, args.resolution, params=params)
         return plots.latency_throughput_chart(network, configs, args.batches or plots.DEFAULT_BATCHES,
-                                              resolution=args.resolution)
+                                              resolution=None if params else args.resolution)
     device = resolve_device(_one(args.device, "device", chart))
+    size = {"resolution": args.resolution, "params": params, "attention": args.attention}
     if chart == "roofline":
-        results = [simulate(network, device, batch=args.batch, precision=precision,
-                            resolution=args.resolution)
+        results = [simulate(network, device, batch=args.batch, precision=precision, **size)
                    for network in args.networks for precision in (precisions or [default_precision(device)])]
         return plots.roofline_chart(results)
     precision = _one(precisions, "precision", chart) if precisions else default_precision(device)
+    if chart == "compare":
+        from simulator.compare import compare
+
+        return plots.compare_chart(compare(args.networks, device, batch=args.batch, precision=precision,
+                                           **size))
     if chart == "energy":
         return plots.energy_breakdown_chart(
-            [simulate(network, device, batch=args.batch, precision=precision, resolution=args.resolution)
+            [simulate(network, device, batch=args.batch, precision=precision, **size)
              for network in args.networks], group_by=args.group_by)
     result = simulate(_one(args.networks, "network", chart), device, batch=args.batch, precision=precision,
-                      resolution=args.resolution)
+                      **size)
     if chart == "layers":
         return plots.layer_latency_chart(result)
     return plots.memory_chart(result)
