@@ -1,17 +1,18 @@
 """Fit a GPU profile's efficiency model on the dataset's ``fit`` rows (never on ``check`` rows).
 
-    python bench/fit_efficiency.py jetson-agx-orin
-    python bench/fit_efficiency.py a100-sxm-80gb --transfer h100-sxm h200-sxm a100-sxm-40gb
+    python bench/fit_efficiency.py jetson-agx-orin --units 16 --fit-bandwidth
+    python bench/fit_efficiency.py a100-sxm-80gb a100-sxm-40gb --units 108 --conv-overhead
 
 The model (``[efficiency]`` of a profile, :mod:`simulator.engine.efficiency`): every kernel costs
-``kernel_overhead_s`` on top of ``max(T_compute / (compute_fraction · fill), T_memory /
-(bandwidth_fraction · fill))``, where ``fill`` is the share of the SMs (``parallel_units``, from
-the data sheet) a kernel's 128 × 128-output thread blocks keep busy. ``bandwidth_fraction`` is not
-fitted: it is the achievable share of the memory bandwidth given with ``--bandwidth-fraction``
-(a stream benchmark's, default 0.9). The two free parameters, the per-kernel overhead and the
-share of the tensor-core peak, are fitted by least squares on log time to the fit rows of the
-device (the fitted device's own rows only; ``--transfer`` prints the lines for sibling profiles
-that take the same figures unchanged). Prints the ``[efficiency]`` table to paste into the profile.
+``kernel_overhead_s`` (a convolution also its class's ``overhead_s``) on top of
+``max(T_compute / (compute_fraction · fill), T_memory / bandwidth_fraction)``, where ``fill`` is
+the share of the SMs (``parallel_units``, from the data sheet) a kernel's thread blocks keep busy.
+The GEMM-like classes' ``bandwidth_fraction`` is not fitted: ``--bandwidth-fraction`` (a stream
+benchmark's share, default 0.9). Fitted by least squares on log time to the fit rows of the devices
+named (profiles of one chip): the per-kernel overhead, the share of the tensor-core peak, the
+GEMM-like tile (the best of 1024..16384 outputs), and optionally the memory-bound classes'
+bandwidth share (``--fit-bandwidth``) and the convolutions' extra overhead (``--conv-overhead``).
+Prints the figures to put in the profiles.
 """
 
 from __future__ import annotations
@@ -38,45 +39,70 @@ def predicted(row: dict, device) -> float:
 
 TILES = (1024, 2048, 4096, 8192, 16384)
 GEMM_CLASSES = ("conv", "gemm", "attention")
+#: the memory-bound kernel classes, whose bandwidth share ``--fit-bandwidth`` fits
+OTHER_CLASSES = ("depthwise_conv", "elementwise", "default")
 
 
 def with_model(device, overhead_s: float, compute_fraction: float, bandwidth_fraction: float, units: int,
-               tile: int):
-    entry = KernelEfficiency(compute_fraction=compute_fraction, bandwidth_fraction=bandwidth_fraction)
-    model = EfficiencyModel(source="fit", classes={"default": entry}, kernel_overhead_s=overhead_s,
+               tile: int, other_bandwidth: float | None = None, conv_overhead_s: float = 0.0):
+    gemm = KernelEfficiency(compute_fraction=compute_fraction, bandwidth_fraction=bandwidth_fraction)
+    conv = KernelEfficiency(compute_fraction=compute_fraction, bandwidth_fraction=bandwidth_fraction,
+                            overhead_s=conv_overhead_s)
+    other = KernelEfficiency(compute_fraction=compute_fraction,
+                             bandwidth_fraction=other_bandwidth or bandwidth_fraction)
+    classes = {**dict.fromkeys(GEMM_CLASSES, gemm), **dict.fromkeys(OTHER_CLASSES, other), "conv": conv}
+    model = EfficiencyModel(source="fit", classes=classes, kernel_overhead_s=overhead_s,
                             parallel_units=units, tile_outputs=dict.fromkeys(GEMM_CLASSES, tile))
     return device.model_copy(update={"efficiency": model})
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("device")
+    parser.add_argument("devices", nargs="+", help="profiles sharing the fitted figures (same chip)")
     parser.add_argument("--units", type=int, required=True, help="SMs of the device (data sheet)")
-    parser.add_argument("--bandwidth-fraction", type=float, default=0.9)
+    parser.add_argument("--bandwidth-fraction", type=float, default=0.9,
+                        help="the achieved share of the memory bandwidth, when not fitted")
+    parser.add_argument("--conv-overhead", action="store_true",
+                        help="fit an extra fixed cost of convolution kernels (over every kernel's)")
+    parser.add_argument("--fit-bandwidth", action="store_true",
+                        help="fit the bandwidth share too (needs a memory-bound fit row)")
     args = parser.parse_args()
-    device = resolve_device(args.device)
-    rows = [r for r in load_measurements() if r["device"] == args.device and r["role"] == "fit"]
+    devices = {name: resolve_device(name) for name in args.devices}
+    rows = [r for r in load_measurements() if r["device"] in devices and r["role"] == "fit"]
     if not rows:
-        raise SystemExit(f"no fit rows for {args.device}")
+        raise SystemExit(f"no fit rows for {', '.join(args.devices)}")
+
+    def unpack(x: np.ndarray) -> tuple[float, float, float, float]:
+        k = 2
+        bandwidth = args.bandwidth_fraction
+        if args.fit_bandwidth:
+            bandwidth, k = 1 / (1 + math.exp(-x[k])), k + 1
+        conv_overhead = math.exp(x[k]) if args.conv_overhead else 0.0
+        return math.exp(x[0]), 1 / (1 + math.exp(-x[1])), bandwidth, conv_overhead
 
     def residuals(x: np.ndarray, tile: int) -> np.ndarray:
-        trial = with_model(device, math.exp(x[0]), 1 / (1 + math.exp(-x[1])), args.bandwidth_fraction,
-                           args.units, tile)
-        return np.array([math.log(predicted(row, trial) / float(row["value"])) for row in rows])
+        overhead, fraction, bandwidth, conv_overhead = unpack(x)
+        trials = {name: with_model(device, overhead, fraction, args.bandwidth_fraction, args.units, tile,
+                                   bandwidth, conv_overhead) for name, device in devices.items()}
+        return np.array([math.log(predicted(row, trials[row["device"]]) / float(row["value"]))
+                         for row in rows])
 
-    fits = {tile: least_squares(residuals, x0=np.array([math.log(3e-6), 0.5]), args=(tile,))
-            for tile in TILES}
+    x0 = np.array([math.log(3e-6), 0.5] + [2.0] * args.fit_bandwidth + [math.log(3e-6)] * args.conv_overhead)
+    fits = {tile: least_squares(residuals, x0=x0, args=(tile,)) for tile in TILES}
     tile = min(fits, key=lambda t: fits[t].cost)
     fit = fits[tile]
-    overhead, fraction = math.exp(fit.x[0]), 1 / (1 + math.exp(-fit.x[1]))
+    overhead, fraction, bandwidth, conv_overhead = unpack(fit.x)
     print(f"fit on {len(rows)} rows: {', '.join(r['id'] for r in rows)}")
     for t in TILES:
         print(f"  tile {t:>5}: cost {fits[t].cost:.4f}")
     for row, r in zip(rows, residuals(fit.x, tile), strict=True):
         print(f"  {row['id']}: residual {math.expm1(r):+.1%}")
-    print(f"kernel_overhead_us = {overhead * 1e6:.2f}\nparallel_units = {args.units}\n"
+    print(f"kernel_overhead_us = {overhead * 1e6:.2f}\nconv overhead_us = {conv_overhead * 1e6:.2f}\n"
+          f"parallel_units = {args.units}\n"
           f"tile_outputs = {{conv = {tile}, gemm = {tile}, attention = {tile}}}\n"
-          f"[efficiency.default]\ncompute_fraction = {fraction:.3f}\nbandwidth_fraction = {args.bandwidth_fraction}")
+          f"[conv, gemm, attention]\ncompute_fraction = {fraction:.3f}\nbandwidth_fraction = "
+          f"{args.bandwidth_fraction}\n[depthwise_conv, elementwise, default]\ncompute_fraction = "
+          f"{fraction:.3f}\nbandwidth_fraction = {bandwidth:.3f}")
 
 
 if __name__ == "__main__":

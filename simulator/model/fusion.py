@@ -15,6 +15,9 @@ kernel's epilogue. The time and energy model uses this view by default:
 * a layer that absorbs activations (Conv, Linear, and an element-wise Add/Mul such as a residual
   add: ``absorbs_activation``), after folding, whose output is read only by an activation applies
   it in its epilogue;
+* a residual Add whose sum is read only by a LayerNorm (a post-norm transformer, BERT) normalizes
+  it in the same kernel (``absorbs_norm``), as TensorRT's skipLayerNorm plugin and ONNX Runtime's
+  SkipLayerNormalization do: the sum is never written;
 * parameter counts stay as trained (the BatchNorm's gamma and beta remain counted), which
   overstates the folded weights by at most one bias per channel.
 
@@ -26,7 +29,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from simulator.model.graph import Network, Node
-from simulator.model.layers import Activation, Add, BatchNorm, Fused, Layer
+from simulator.model.layers import Activation, Add, BatchNorm, Fused, Layer, LayerNorm
 
 
 def inference_view(network: Network) -> Network:
@@ -75,6 +78,10 @@ def inference_view(network: Network) -> Network:
         if activation is not None:
             parts.append(activation)
             tail = activation.name
+        norm = sole_reader(tail, LayerNorm) if node.layer.absorbs_norm and not parts else None
+        if norm is not None:
+            parts.append(norm)
+            tail = norm.name
         if not parts:
             nodes.append(node)
             continue

@@ -47,6 +47,12 @@ class ReLULinearAttention(Layer):
     kind: ClassVar[str] = "ReLULinearAttention"
     efficiency_class: ClassVar[str] = "attention"
 
+    def kernel_count(self, materialized: bool) -> int:
+        """One fused kernel; unfused, the reference's steps each launch one (mit-han-lab/efficientvit
+        ``LiteMLA.relu_linear_att``): the head-split reshape-transpose, ReLU on q and k, padding v
+        with ones, ``v kᵀ``, ``(v kᵀ) q``, the normalizing division, and the transpose back: 7."""
+        return 7 if materialized else 1
+
     def output_shape(self, inputs: tuple[Shape, ...]) -> Shape:
         (shape,) = inputs
         _check_rank(shape, 3, "(3·d·G, H, W)")

@@ -93,7 +93,8 @@ class Layer:
     * ``inplace_capable``: may overwrite its first input (``nn.ReLU(inplace=True)``);
     * ``absorbs_batchnorm`` / ``absorbs_activation`` / ``absorbs_residual``: the inference view folds
       a following BatchNorm / applies a following activation / adds a residual (a two-operand Add
-      that is the sole reader of its output) in this layer's epilogue;
+      that is the sole reader of its output) in this layer's epilogue; ``absorbs_norm``: a residual
+      add normalizes its sum with the LayerNorm that alone reads it, in one kernel (skip-LayerNorm);
     * ``efficiency_class``: the kernel class it runs as (:data:`simulator.kernels.EFFICIENCY_CLASSES`);
     * ``exportable``: has an ONNX writer (False for kinds that only stand for imported operators or
       exist only in the inference view);
@@ -109,6 +110,7 @@ class Layer:
     absorbs_batchnorm: ClassVar[bool] = False
     absorbs_activation: ClassVar[bool] = False
     absorbs_residual: ClassVar[bool] = False
+    absorbs_norm: ClassVar[bool] = False
     efficiency_class: ClassVar[str] = "elementwise"
     #: projection GEMMs an attention kind runs besides the attention itself (its own kernels)
     projection_kernels: ClassVar[int] = 0

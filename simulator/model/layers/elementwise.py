@@ -154,6 +154,8 @@ class Add(Layer):
     arity: ClassVar[int | None] = None
     inplace_capable: ClassVar[bool] = True
     absorbs_activation: ClassVar[bool] = True
+    #: TensorRT's skipLayerNorm plugin and ONNX Runtime's SkipLayerNormalization fusion
+    absorbs_norm: ClassVar[bool] = True
 
     def output_shape(self, inputs: tuple[Shape, ...]) -> Shape:
         return broadcast_shapes(inputs)
