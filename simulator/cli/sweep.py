@@ -32,6 +32,7 @@ import math
 import sys
 from pathlib import Path
 
+from simulator.cli.common import add_attention_option, add_param_options, network_params, with_attention
 from simulator.errors import SimulatorError
 
 OUTPUT_SUFFIXES = (".csv", ".json", ".jsonl", ".parquet")
@@ -59,7 +60,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--activation-precision", default=None,
                         help="activations' precisions, if not --precision")
     parser.add_argument("--resolution", default=None,
-                        help="input resolutions in pixels, e.g. 224,320 (default: each network's own)")
+                        help="input resolutions in pixels, SIZE or HEIGHTxWIDTH, e.g. 224,320 or "
+                             "1024x2048,512x1024 (default: each network's own)")
+    add_param_options(parser)
+    add_attention_option(parser)
     parser.add_argument("--set", dest="settings", action="append", default=[], metavar="KEY=V1,V2,...",
                         help="sweep a hardware field, e.g. dram.bandwidth_gb_per_s=100,200 (repeatable)")
     parser.add_argument("--skip-unsupported", action="store_true",
@@ -106,6 +110,16 @@ def _positive_int(text: str, what: str) -> int:
 
 #: The most batch sizes one range of ``--batch`` may give (a typo like ``1-10000000`` is an error).
 MAX_RANGE_VALUES = 100_000
+
+
+def _resolution(text: str) -> int | tuple[int, int]:
+    """One ``--resolution`` item: ``224`` or ``1024x2048``."""
+    from simulator.cli.common import resolution
+
+    try:
+        return resolution(text)
+    except argparse.ArgumentTypeError as error:
+        raise SimulatorError(f"--resolution: {error}") from None
 
 
 def parse_batches(text: str) -> list[int]:
@@ -184,8 +198,9 @@ def run_llm(args: argparse.Namespace) -> int | None:
     if not all(llms):
         raise SimulatorError("sweep LLMs and other networks separately; not LLMs: "
                              + ", ".join(n for n, llm in zip(args.network, llms, strict=True) if not llm))
-    if args.settings or args.resolution is not None:
-        raise SimulatorError("--set and --resolution do not apply to LLM networks")
+    if args.settings or args.resolution is not None or args.params or args.seq_len or args.attention:
+        raise SimulatorError("--set, --resolution, --seq-len, --param and --attention do not apply to LLM "
+                             "networks")
     if args.output is not None and Path(args.output).suffix.lower() not in OUTPUT_SUFFIXES:
         raise SimulatorError(f"cannot tell the format of {args.output!r}: use a file name ending in "
                              f"{', '.join(OUTPUT_SUFFIXES)}")
@@ -228,11 +243,20 @@ def run(args: argparse.Namespace) -> int:
     if args.output is not None and Path(args.output).suffix.lower() not in OUTPUT_SUFFIXES:
         raise SimulatorError(f"cannot tell the format of {args.output!r}: use a file name ending in "
                              f"{', '.join(OUTPUT_SUFFIXES)}")
-    resolutions = [_positive_int(r, "--resolution") for r in split_list(args.resolution, "--resolution")] \
+    resolutions = [_resolution(r) for r in split_list(args.resolution, "--resolution")] \
         if args.resolution is not None else [None]
+    networks, params = args.network, network_params(args)
+    if params or any(isinstance(r, tuple) for r in resolutions):
+        # the sweep's resolution column holds square sizes only, and plan_sweep takes no other network
+        # parameters: the networks are built here (their input_shape column shows the size)
+        from simulator.catalog import build_network
+
+        networks = [build_network(n, r, params=params) for n in args.network for r in resolutions]
+        resolutions = [None]
     plan = plan_sweep(
-        args.network,
-        [name for text in args.device for name in split_list(text, "--device")],
+        networks,
+        [with_attention(name, args.attention)
+         for text in args.device for name in split_list(text, "--device")],
         batches=parse_batches(args.batch),
         precisions=split_precisions(args.precision, "--precision"),
         resolutions=resolutions,
