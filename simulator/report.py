@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 from collections.abc import Sequence
 
+from simulator.io import dumps_json
 from simulator.model.counts import NetworkCounts
 from simulator.results import SimulationResult
 from simulator.units import format_bytes, format_count, format_joules, format_seconds
@@ -40,7 +40,8 @@ def render_csv(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
 
 
 def _shape(shape: Sequence[int]) -> str:
-    return "×".join(map(str, shape))
+    """``1x32x112x112``: shapes are written one way everywhere (ASCII ``x``, as the sweep writes them)."""
+    return "x".join(map(str, shape))
 
 
 def counts_to_dict(counts: NetworkCounts) -> dict:
@@ -58,7 +59,8 @@ def counts_to_dict(counts: NetworkCounts) -> dict:
         },
         "layers": [
             {"name": layer.name, "kind": layer.kind, "output_shape": list(layer.output_shape),
-             "params": layer.params, "macs": layer.macs, "flops": layer.flops}
+             "params": layer.params, "macs": layer.macs, "flops": layer.flops,
+             "new_activations": layer.output_elements if layer.allocates else 0}
             for layer in counts.layers
         ],
     }
@@ -67,7 +69,7 @@ def counts_to_dict(counts: NetworkCounts) -> dict:
 def format_counts(counts: NetworkCounts, fmt: str = "table") -> str:
     """Per-layer counts and totals as ``table``, ``json`` or ``csv``."""
     if fmt == "json":
-        return json.dumps(counts_to_dict(counts), indent=2)
+        return dumps_json(counts_to_dict(counts), indent=2)
     headers = ["layer", "kind", "output_shape", "params", "macs", "flops", "new_activations"]
     if fmt == "csv":
         return render_csv(headers, [
@@ -118,6 +120,8 @@ def simulation_to_dict(result: SimulationResult) -> dict:
     }
 
 
+CONFIG_COLUMNS = ["network", "device", "batch", "precision", "weight_precision", "activation_precision",
+                  "fits"]
 SIMULATION_COLUMNS = ["layer", "kind", "macs", "bytes_moved", "arithmetic_intensity", "t_compute_s",
                       "t_memory_s", "latency_s", "bound", "energy_j"]
 
@@ -125,12 +129,19 @@ SIMULATION_COLUMNS = ["layer", "kind", "macs", "bytes_moved", "arithmetic_intens
 def format_simulation(result: SimulationResult, fmt: str = "table") -> str:
     """Per-layer roofline results and totals as ``table``, ``json`` or ``csv``."""
     if fmt == "json":
-        return json.dumps(simulation_to_dict(result), indent=2)
+        return dumps_json(simulation_to_dict(result), indent=2)
     if fmt == "csv":
-        return render_csv(SIMULATION_COLUMNS, [
-            [layer.name, layer.kind, layer.macs, layer.bytes_moved, layer.arithmetic_intensity,
-             layer.t_compute_s, layer.t_memory_s, layer.latency_s, layer.bound, layer.energy_j]
-            for layer in result.layers])
+        # the configuration on every row, and a last row of totals (layer "total"), as the table has
+        config = [result.network, result.device, result.batch, result.precision, result.weight_precision,
+                  result.activation_precision, result.fits]
+        rows = [[*config, layer.name, layer.kind, layer.macs, layer.bytes_moved, layer.arithmetic_intensity,
+                 layer.t_compute_s, layer.t_memory_s, layer.latency_s, layer.bound, layer.energy_j]
+                for layer in result.layers]
+        moved = sum(layer.bytes_moved for layer in result.layers)
+        rows.append([*config, "total", "", result.counts.macs, moved,
+                     sum(layer.ops for layer in result.layers) / moved if moved else 0.0,
+                     result.t_compute_s, result.t_memory_s, result.latency_s, result.bound, result.energy_j])
+        return render_csv(CONFIG_COLUMNS + SIMULATION_COLUMNS, rows)
     headers = ["layer", "kind", "MACs", "bytes", "ops/byte", "T_compute", "T_memory", "latency", "bound",
                "energy"]
     rows = [[layer.name, layer.kind, format_count(layer.macs), format_bytes(layer.bytes_moved),

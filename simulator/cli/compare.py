@@ -20,6 +20,7 @@ from simulator.cli.common import (
     network_params,
     positive_int,
 )
+from simulator.errors import SimulatorError
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -39,6 +40,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add_attention_option(parser)
     parser.add_argument("--ideal", action="store_true",
                         help="pure roofline: ignore the device's calibrated kernel efficiencies, if any")
+    parser.add_argument("--require-fit", action="store_true",
+                        help="exit with status 2 when a network does not fit in the device's memory")
     add_format_option(parser)
     parser.set_defaults(handler=run)
 
@@ -50,6 +53,11 @@ def run(args: argparse.Namespace) -> int:
                          attention=args.attention, ideal=args.ideal, resolution=args.resolution,
                          params=network_params(args))
     print(format_comparison(comparison, args.format))
+    unfit = [r.network for r in comparison.results if not r.fits]
+    if args.require_fit and unfit:
+        raise SimulatorError(f"{', '.join(unfit)} {'does' if len(unfit) == 1 else 'do'} not fit on "
+                             f"{comparison.reference.device} at batch {comparison.reference.batch}; "
+                             "--require-fit")
     return 0
 
 

@@ -10,6 +10,7 @@ from simulator.cli.common import (
     add_network_options,
     network_params,
 )
+from simulator.errors import SimulatorError
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -27,6 +28,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="simulate the eager graph instead of the inference view (BatchNorm unfolded)")
     parser.add_argument("--ideal", action="store_true",
                         help="pure roofline: ignore the device's calibrated kernel efficiencies, if any")
+    parser.add_argument("--require-fit", action="store_true",
+                        help="exit with status 2 when the network does not fit in the device's memory "
+                             "(default: a warning), for scripted pipelines")
     add_attention_option(parser)
     add_format_option(parser)
     parser.set_defaults(handler=run)
@@ -41,4 +45,8 @@ def run(args: argparse.Namespace) -> int:
                       fuse=not args.no_fuse, resolution=args.resolution, ideal=args.ideal,
                       params=network_params(args), attention=args.attention)
     print(format_simulation(result, args.format))
+    if args.require_fit and not result.fits:
+        unfit = "; ".join(check.describe() for check in result.memory if not check.fits)
+        raise SimulatorError(f"{result.network} does not fit on {result.device} at batch {result.batch} "
+                             f"({unfit}); --require-fit")
     return 0
