@@ -241,10 +241,15 @@ def _load(source: str | Path | onnx.ModelProto) -> tuple[onnx.ModelProto, str]:
     path = Path(source)
     if not path.is_file():
         raise SimulatorError(f"ONNX model {str(path)!r} does not exist")
+    if path.stat().st_size == 0:
+        raise SimulatorError(f"ONNX model {str(path)!r} is an empty file (0 bytes)")
     try:
-        return onnx.load(str(path), load_external_data=False), path.stem
+        model = onnx.load(str(path), load_external_data=False)
     except Exception as error:  # protobuf's DecodeError and friends
         raise SimulatorError(f"cannot read ONNX model {str(path)!r}: {error}") from None
+    if not model.graph.node and not model.graph.input:
+        raise SimulatorError(f"{str(path)!r} holds no ONNX graph (no nodes, no inputs): is it an ONNX model?")
+    return model, path.stem
 
 
 def _graph_input(model: onnx.ModelProto, name: str) -> tuple[onnx.ValueInfoProto, bool, Shape]:
@@ -259,13 +264,52 @@ def _graph_input(model: onnx.ModelProto, name: str) -> tuple[onnx.ValueInfoProto
     if not tensor_type.HasField("shape") or not tensor_type.shape.dim:
         raise SimulatorError(f"ONNX model {name!r}: input {value.name!r} has no shape")
     dims = tensor_type.shape.dim
+    for axis, dim in enumerate(dims):
+        if dim.HasField("dim_value") and dim.dim_value < 1:
+            raise SimulatorError(f"ONNX model {name!r}: input {value.name!r} dimension {axis} has size "
+                                 f"{dim.dim_value}; every dimension must be at least 1")
     for axis, dim in enumerate(dims[1:], start=1):
-        if not dim.HasField("dim_value") or dim.dim_value < 1:
+        if not dim.HasField("dim_value"):
             raise SimulatorError(
                 f"ONNX model {name!r}: input {value.name!r} dimension {axis} is symbolic "
                 f"({dim.dim_param or '?'!r}); only the batch (dimension 0) may be, export with fixed sizes")
     symbolic = not dims[0].HasField("dim_value") or dims[0].dim_value < 1
     return value, symbolic, tuple(d.dim_value for d in dims[1:])
+
+
+def _check_weights(graph: onnx.GraphProto, facts: GraphFacts, name: str) -> None:
+    """Shapes from the graph must agree with the initializers: a Conv's input channels with its
+    weight's (times the groups), a Gemm's or MatMul's inner dimension with its constant matrix's, a
+    BatchNormalization's channels with its scale's. A disagreement is an error naming the node (the
+    parameters are counted from the initializers, so they must be the ones the graph uses)."""
+    def shape(tensor: str) -> tuple[int, ...] | None:
+        return facts.shapes.get(tensor) if tensor else None
+
+    for node in graph.node:
+        where = f"ONNX model {name!r}: node {node.name or node.output[0]!r} ({node.op_type})"
+        inputs = list(node.input)
+        if len(inputs) < 2 or node.domain not in ("", "ai.onnx"):
+            continue
+        x, w = shape(inputs[0]), shape(inputs[1])
+        if x is None or w is None or inputs[0] in facts.constants or inputs[1] not in facts.constants:
+            continue
+        attributes = {a.name: onnx.helper.get_attribute_value(a) for a in node.attribute}
+        if node.op_type == "Conv" and len(x) >= 2 and len(w) >= 2:
+            group = int(attributes.get("group", 1))
+            if x[1] != w[1] * group:
+                raise ShapeError(f"{where}: its input has {x[1]} channels but its weight {inputs[1]!r} "
+                                 f"{list(w)} expects {w[1] * group} ({w[1]} per group x {group} groups)")
+        elif node.op_type == "Gemm" and len(x) == 2 and len(w) == 2:
+            inner_x = x[0] if attributes.get("transA", 0) else x[1]
+            inner_w = w[1] if attributes.get("transB", 0) else w[0]
+            if inner_x != inner_w:
+                raise ShapeError(f"{where}: its input has {inner_x} features but its weight {inputs[1]!r} "
+                                 f"{list(w)} expects {inner_w}")
+        elif node.op_type == "MatMul" and len(x) >= 1 and len(w) >= 2 and x[-1] != w[-2]:
+            raise ShapeError(f"{where}: its input's last dimension is {x[-1]} but its weight {inputs[1]!r} "
+                             f"{list(w)} expects {w[-2]}")
+        elif node.op_type == "BatchNormalization" and len(x) >= 2 and len(w) == 1 and x[1] != w[0]:
+            raise ShapeError(f"{where}: its input has {x[1]} channels but its scale {inputs[1]!r} has {w[0]}")
 
 
 def import_onnx(source: str | Path | onnx.ModelProto, batch: int = 1) -> Network:
@@ -286,6 +330,7 @@ def import_onnx(source: str | Path | onnx.ModelProto, batch: int = 1) -> Network
         return propagate(model.graph, model.opset_import, value.name, (size, *rest), elem_type)
 
     facts = facts_at(model_batch)
+    _check_weights(model.graph, facts, name)
     layout = Layouts(facts, facts_at(model_batch + 1) if symbolic else None)
     index = GraphIndex(model.graph, facts)
     opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 1)
