@@ -72,3 +72,71 @@ def test_python_dash_m_runs_the_same_command():
                             capture_output=True, text=True, check=False)
     assert result.returncode == 0
     assert json.loads(result.stdout)["totals"]["macs"] == 724_406_816
+
+
+# Network size and parameters: --resolution HxW, --seq-len, --param; --attention.
+
+def test_non_square_resolution_and_square_shorthand(capsys):
+    code, out, _ = run(capsys, "count", "segformer_b0", "--resolution", "256x512", "--format", "json")
+    assert code == 0 and json.loads(out)["input_shape"] == [1, 3, 256, 512]
+    code, out, _ = run(capsys, "count", "resnet18", "--resolution", "96", "--format", "json")
+    assert code == 0 and json.loads(out)["input_shape"] == [1, 3, 96, 96]
+    with pytest.raises(SystemExit):
+        main(["count", "resnet18", "--resolution", "2x3x4"])
+    assert "HEIGHTxWIDTH" in capsys.readouterr().err
+
+
+def test_seq_len_and_param_reach_the_network(capsys):
+    code, out, _ = run(capsys, "count", "bert_base", "--seq-len", "64", "--format", "json")
+    assert code == 0 and json.loads(out)["input_shape"] == [1, 64]
+    code, out, _ = run(capsys, "count", "bert_base", "--param", "seq_len=32", "--format", "json")
+    assert code == 0 and json.loads(out)["input_shape"] == [1, 32]
+    # segformer's head with 150 classes (ADE20K) instead of 19: 256 · (150 − 19) more weights and biases
+    counts = {}
+    for classes in ("19", "150"):
+        code, out, _ = run(capsys, "count", "segformer_b0", "--resolution", "64", "--param",
+                           f"num_classes={classes}", "--format", "json")
+        counts[classes] = json.loads(out)["totals"]["params"]
+    assert counts["150"] - counts["19"] == (256 + 1) * (150 - 19)
+
+
+def test_param_values_are_typed():
+    from simulator.cli.common import param, parse_value, resolution
+
+    assert parse_value("3") == 3 and parse_value("0.5") == 0.5 and parse_value("64x128") == (64, 128)
+    assert parse_value("ade20k") == "ade20k"
+    assert param("num_classes=150") == ("num_classes", 150)
+    assert resolution("1024x2048") == (1024, 2048) and resolution("224") == 224
+
+
+def test_unknown_param_is_one_line_listing_the_parameters(capsys):
+    code, _, err = run(capsys, "count", "bert_base", "--param", "depth=3")
+    assert code == 2 and "has no parameter 'depth'" in err and "seq_len=128" in err
+    assert len(err.strip().splitlines()) == 1
+    code, _, err = run(capsys, "count", "bert_base", "--seq-len", "8", "--param", "seq_len=16")
+    assert code == 2 and "given twice" in err
+
+
+def test_resolution_and_params_are_refused_for_onnx_models(capsys, tmp_path):
+    pytest.importorskip("onnx")
+    path = tmp_path / "r.onnx"
+    assert main(["export", "resnet18", "--resolution", "64", "-o", str(path)]) == 0
+    capsys.readouterr()
+    for extra in (["--resolution", "64"], ["--param", "num_classes=10"]):
+        code, _, err = run(capsys, "simulate", str(path), "--device", "jetson-agx-orin", *extra)
+        assert code == 2 and "apply to built-in networks, not to the ONNX model" in err
+
+
+def test_attention_option_reaches_simulate_and_sweep(capsys):
+    latencies = {}
+    for mode in ("fused", "materialized"):
+        code, out, _ = run(capsys, "simulate", "segformer_b0", "--device", "jetson-agx-orin", "--resolution",
+                           "256x512", "--attention", mode, "--format", "json")
+        assert code == 0
+        latencies[mode] = json.loads(out)["totals"]["latency_s"]
+    assert latencies["materialized"] > latencies["fused"]   # the score matrices cross DRAM
+    code, out, _ = run(capsys, "sweep", "segformer_b0", "--device", "jetson-agx-orin", "--resolution",
+                       "256x512,128", "--attention", "fused")
+    assert code == 0 and "3x256x512" in out and "3x128x128" in out
+    code, out, _ = run(capsys, "sweep", "bert_base", "--device", "jetson-agx-orin", "--seq-len", "64")
+    assert code == 0 and "bert_base" in out
