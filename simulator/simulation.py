@@ -127,7 +127,9 @@ def simulate(network: Network | str | Path, device: Device | str | Path, batch: 
         latency_s=float(totals["latency_s"]),
         energy_breakdown_j={"compute": float(totals["energy_compute_j"]),
                             **{name: float(totals["energy_level_j"][v])
-                               for v, name in enumerate(hardware.level_names)}},
+                               for v, name in enumerate(hardware.level_names)},
+                            **({"static": float(totals["energy_static_j"])}
+                               if device.static_power_w else {})},
         memory=tuple(MemoryCheck(hardware.level_names[v], what, int(required[0]),
                                  int(hardware.capacity_bytes[0, v]))
                      for v, what, required in evaluation.memory_checks),

@@ -70,7 +70,7 @@ FORMATS = {".csv": "csv", ".jsonl": "jsonl", ".json": "json", ".parquet": "parqu
 COLUMNS = ("network", "device", "input_shape", "resolution", "batch", "precision", "weight_precision",
            "activation_precision", "params", "macs", "flops", "model_size_bytes", "peak_activation_bytes",
            "t_compute_s", "t_memory_s", "latency_s", "throughput_per_s", "energy_j", "energy_per_sample_j",
-           "energy_compute_j", "bound", "fits", "memory_bound_fraction", "micro_batch")
+           "energy_compute_j", "energy_static_j", "bound", "fits", "memory_bound_fraction", "micro_batch")
 
 
 def _tuple(items, kind) -> tuple:

@@ -113,8 +113,9 @@ def test_latency_never_decreases_with_batch(device_name, network_name, pair, dat
     precision = data.draw(st.sampled_from(device.precisions), label="precision")
     small, large = (simulate(network(network_name), device, batch=b, precision=precision) for b in pair)
     assert large.latency_s >= small.latency_s * (1 - RELATIVE_SLACK)
-    for before, after in zip(small.layers, large.layers, strict=True):
-        assert after.latency_s >= before.latency_s * (1 - RELATIVE_SLACK)  # equal up to the last bits
+    if small.micro_batch == small.batch and large.micro_batch == large.batch:  # both run whole
+        for before, after in zip(small.layers, large.layers, strict=True):
+            assert after.latency_s >= before.latency_s * (1 - RELATIVE_SLACK)  # equal up to the last bits
 
 
 @PROPERTY_SETTINGS
@@ -249,7 +250,7 @@ def test_resnet50_on_orin_is_a_lower_bound_of_mlperf():
     # ResNet-50 SingleStream 90th-percentile latency 0.64 ms. The roofline is a lower bound, and
     # should be within a factor of 10 of a well-tuned measurement.
     measured_s = 0.64e-3
-    latency_s = simulate("resnet50", "jetson-agx-orin", batch=1, precision="int8").latency_s
+    latency_s = simulate("resnet50", "jetson-agx-orin", batch=1, precision="int8", ideal=True).latency_s
     assert measured_s / 10 <= latency_s <= measured_s
 
 

@@ -229,6 +229,7 @@ def hardware_arrays(device: Device, precisions: Sequence[str],
         stores_weights=tuple("weights" in lv.stores for lv in levels),
         stores_activations=tuple("activations" in lv.stores for lv in levels),
         peak_ops_per_s=peak,
+        static_power_w=np.full(count, float(device.static_power_w)),
         mac_energy_pj=np.array([mac_energy[p] for p in precisions]),
         op_energy_pj=np.array([add_energy[p] for p in precisions]),
         efficiency=None if ideal or device.efficiency is None else {

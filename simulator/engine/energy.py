@@ -1,13 +1,15 @@
 """Energy of every layer from operation and data-movement counts, vectorized over configurations.
 
-``E = n·(MACs·E_MAC + element-wise ops·E_add) + Σ_levels bytes_level · E_byte(level)``
+``E = n·(MACs·E_MAC + element-wise ops·E_add) + Σ_levels bytes_level · E_byte(level) + P_static · t``
 
 * ``E_MAC = E_mult + E_add`` at the compute precision (Horowitz 45 nm: fp32 3.7 + 0.9 = 4.6 pJ);
   an element-wise operation (bias add, activation, pooling, normalization) costs one add;
 * ``bytes_level`` follows the traffic rule of :func:`simulator.engine.timing.level_bytes`, and
   ``E_byte = energy per access / bytes per access`` of the level.
 
-The parts (compute and one per memory level) add up to the total by construction.
+``P_static`` is the device's static power (leakage, clocks and the rest of the board, from its
+profile; 0 when unknown) and ``t`` the layer's latency. The parts (compute, one per memory level,
+static) add up to the total by construction.
 """
 
 from __future__ import annotations
@@ -28,11 +30,12 @@ class Energy:
 
     compute_j: np.ndarray   # (C, L)
     level_j: np.ndarray     # (C, V, L)
+    static_j: np.ndarray    # (C, L) static power times the layer's latency
 
     @property
     def total_j(self) -> np.ndarray:
-        """``(C, L)``: compute plus every memory level."""
-        return self.compute_j + self.level_j.sum(axis=1)
+        """``(C, L)``: compute plus every memory level plus static."""
+        return self.compute_j + self.level_j.sum(axis=1) + self.static_j
 
 
 def layer_energy(workload: Workload, hardware: HardwareArrays, timing: Timing, batch: np.ndarray) -> Energy:
@@ -40,4 +43,5 @@ def layer_energy(workload: Workload, hardware: HardwareArrays, timing: Timing, b
     compute_pj = batch[:, None] * (workload.macs * hardware.mac_energy_pj[:, None]
                                    + workload.elementwise_ops * hardware.op_energy_pj[:, None])
     level_pj = timing.level_bytes * hardware.energy_per_byte_pj[:, :, None]
-    return Energy(compute_pj / PJ_PER_J, level_pj / PJ_PER_J)
+    power = np.zeros(len(batch)) if hardware.static_power_w is None else hardware.static_power_w
+    return Energy(compute_pj / PJ_PER_J, level_pj / PJ_PER_J, power[:, None] * timing.latency_s)

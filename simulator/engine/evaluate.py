@@ -91,9 +91,11 @@ def evaluate(workload: Workload, device: Device, compute: Sequence[str], batch: 
     memory_bound_s = np.cumsum(np.where(timing.memory_bound, timing.latency_s, 0.0), axis=1)[:, -1]
     compute_j = energy.compute_j.sum(axis=1)
     level_j = energy.level_j.sum(axis=2)
+    static_j = energy.static_j.sum(axis=1)
     energy_j = compute_j
     for v in range(len(hardware.level_names)):
         energy_j = energy_j + level_j[:, v]
+    energy_j = energy_j + static_j
     fits = np.ones(len(batch), dtype=bool)
     for v, _, required in checks:
         fits &= required <= hardware.capacity_bytes[:, v]
@@ -111,6 +113,7 @@ def evaluate(workload: Workload, device: Device, compute: Sequence[str], batch: 
             "energy_per_sample_j": energy_j / batch,
             "energy_compute_j": compute_j,
             "energy_level_j": level_j,
+            "energy_static_j": static_j,
             "memory_bound_s": memory_bound_s,
             "memory_bound_fraction": memory_bound_s / latency_s,
             "bound": np.where(memory_bound_s > latency_s / 2, "memory", "compute"),

@@ -54,6 +54,8 @@ class HardwareArrays:
     op_energy_pj: np.ndarray
     #: efficiency class -> (compute fraction, bandwidth fraction, overhead in s); None: ideal roofline
     efficiency: Mapping[str, tuple[float, float, float]] | None = None
+    #: static power per configuration [W] (leakage and the rest of the board; 0: not modelled)
+    static_power_w: np.ndarray | None = None
     #: the efficiency model's time per kernel, processors (SMs) and output tile per class (None:
     #: no fill model)
     kernel_overhead_s: float = 0.0

@@ -263,6 +263,10 @@ class Device(_Frozen):
     #: matrix stays on chip) or ``materialized`` (written to memory), and why
     attention: Literal["fused", "materialized"] = "fused"
     attention_source: str = ""
+    #: power drawn whatever the work (leakage, clocks, the rest of the board), times the latency
+    #: in the energy; 0 when unknown
+    static_power_w: float = Field(default=0.0, ge=0)
+    static_power_source: str = ""
 
     def __hash__(self) -> int:
         return hash(self.name)
