@@ -197,6 +197,9 @@ def _memory_levels(raw: Any, table: EnergyTable, locmap: dict[Loc, str]) -> Any:
         _convert_units(item, where, loc, locmap)
         if "energy_table_entry" in item:
             name = item.pop("energy_table_entry")
+            if not isinstance(name, str):
+                raise _FieldError(f"{where}.energy_table_entry",
+                                  f"must be the name of an entry of {table.name!r} (a string), got {name!r}")
             if "energy_per_access_pj" in item or "access_bits" in item:
                 raise _FieldError(f"{where}.energy_table_entry",
                                   "give either energy_table_entry or energy_per_access_pj and access_bits")
