@@ -44,11 +44,12 @@ OTHER_CLASSES = ("depthwise_conv", "elementwise", "default")
 
 
 def with_model(device, overhead_s: float, compute_fraction: float, bandwidth_fraction: float, units: int,
-               tile: int, other_bandwidth: float | None = None, conv_overhead_s: float = 0.0):
+               tile: int, other_bandwidth: float | None = None, conv_overhead_s: float = 0.0,
+               other_compute: float | None = None):
     gemm = KernelEfficiency(compute_fraction=compute_fraction, bandwidth_fraction=bandwidth_fraction)
     conv = KernelEfficiency(compute_fraction=compute_fraction, bandwidth_fraction=bandwidth_fraction,
                             overhead_s=conv_overhead_s)
-    other = KernelEfficiency(compute_fraction=compute_fraction,
+    other = KernelEfficiency(compute_fraction=other_compute or compute_fraction,
                              bandwidth_fraction=other_bandwidth or bandwidth_fraction)
     classes = {**dict.fromkeys(GEMM_CLASSES, gemm), **dict.fromkeys(OTHER_CLASSES, other), "conv": conv}
     model = EfficiencyModel(source="fit", classes=classes, kernel_overhead_s=overhead_s,
@@ -59,48 +60,79 @@ def with_model(device, overhead_s: float, compute_fraction: float, bandwidth_fra
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("devices", nargs="+", help="profiles sharing the fitted figures (same chip)")
-    parser.add_argument("--units", type=int, required=True, help="SMs of the device (data sheet)")
+    parser.add_argument("--units", type=int, default=None,
+                        help="SMs of a GPU (data sheet); without, no fill model (a microcontroller)")
     parser.add_argument("--bandwidth-fraction", type=float, default=0.9,
                         help="the achieved share of the memory bandwidth, when not fitted")
+    parser.add_argument("--no-overhead", action="store_true", help="no per-kernel overhead (fixed 0)")
+    parser.add_argument("--depthwise-compute", action="store_true",
+                        help="fit the compute share of depthwise and element-wise kernels on its own")
+    parser.add_argument("--static-power", action="store_true",
+                        help="also fit the static power on the energy fit rows: E = E_dynamic + P·t")
     parser.add_argument("--conv-overhead", action="store_true",
                         help="fit an extra fixed cost of convolution kernels (over every kernel's)")
     parser.add_argument("--fit-bandwidth", action="store_true",
                         help="fit the bandwidth share too (needs a memory-bound fit row)")
     args = parser.parse_args()
     devices = {name: resolve_device(name) for name in args.devices}
-    rows = [r for r in load_measurements() if r["device"] in devices and r["role"] == "fit"]
+    rows = [r for r in load_measurements() if r["device"] in devices and r["role"] == "fit"
+            and r["metric"] in ("latency_s", "throughput_per_s")]
     if not rows:
         raise SystemExit(f"no fit rows for {', '.join(args.devices)}")
 
-    def unpack(x: np.ndarray) -> tuple[float, float, float, float]:
-        k = 2
+    def unpack(x: np.ndarray) -> tuple[float, ...]:
+        k = 1 if args.no_overhead else 2
+        overhead = 0.0 if args.no_overhead else math.exp(x[0])
+        fraction = 1 / (1 + math.exp(-x[k - 1]))
         bandwidth = args.bandwidth_fraction
         if args.fit_bandwidth:
             bandwidth, k = 1 / (1 + math.exp(-x[k])), k + 1
-        conv_overhead = math.exp(x[k]) if args.conv_overhead else 0.0
-        return math.exp(x[0]), 1 / (1 + math.exp(-x[1])), bandwidth, conv_overhead
+        conv_overhead = 0.0
+        if args.conv_overhead:
+            conv_overhead, k = math.exp(x[k]), k + 1
+        other_compute = 1 / (1 + math.exp(-x[k])) if args.depthwise_compute else None
+        return overhead, fraction, bandwidth, conv_overhead, other_compute
+
+    def trial_devices(x: np.ndarray, tile: int) -> dict:
+        overhead, fraction, bandwidth, conv_overhead, other_compute = unpack(x)
+        return {name: with_model(device, overhead, fraction, args.bandwidth_fraction, args.units, tile,
+                                 bandwidth, conv_overhead, other_compute) for name, device in devices.items()}
 
     def residuals(x: np.ndarray, tile: int) -> np.ndarray:
-        overhead, fraction, bandwidth, conv_overhead = unpack(x)
-        trials = {name: with_model(device, overhead, fraction, args.bandwidth_fraction, args.units, tile,
-                                   bandwidth, conv_overhead) for name, device in devices.items()}
+        trials = trial_devices(x, tile)
         return np.array([math.log(predicted(row, trials[row["device"]]) / float(row["value"]))
                          for row in rows])
 
-    x0 = np.array([math.log(3e-6), 0.5] + [2.0] * args.fit_bandwidth + [math.log(3e-6)] * args.conv_overhead)
-    fits = {tile: least_squares(residuals, x0=x0, args=(tile,)) for tile in TILES}
+    x0 = np.array([math.log(3e-6)] * (not args.no_overhead) + [0.5] + [2.0] * args.fit_bandwidth
+                  + [math.log(3e-6)] * args.conv_overhead + [0.0] * args.depthwise_compute)
+    tiles = TILES if args.units else (TILES[0],)
+    fits = {tile: least_squares(residuals, x0=x0, args=(tile,)) for tile in tiles}
     tile = min(fits, key=lambda t: fits[t].cost)
     fit = fits[tile]
-    overhead, fraction, bandwidth, conv_overhead = unpack(fit.x)
+    overhead, fraction, bandwidth, conv_overhead, other_compute = unpack(fit.x)
     print(f"fit on {len(rows)} rows: {', '.join(r['id'] for r in rows)}")
-    for t in TILES:
+    for t in tiles:
         print(f"  tile {t:>5}: cost {fits[t].cost:.4f}")
     for row, r in zip(rows, residuals(fit.x, tile), strict=True):
         print(f"  {row['id']}: residual {math.expm1(r):+.1%}")
+    if args.static_power:
+        trials = trial_devices(fit.x, tile)
+        energy_rows = [r for r in load_measurements() if r["device"] in devices and r["role"] == "fit"
+                       and r["metric"] == "energy_per_sample_j"]
+        dynamic, time = [], []
+        for row in energy_rows:
+            result = simulate(row["network"], trials[row["device"]], batch=int(row["batch"]),
+                              precision=row["precision"], micro_batching=False)
+            dynamic.append((result.energy_j - result.energy_breakdown_j.get("static", 0.0)) / result.batch)
+            time.append(result.latency_s / result.batch)
+        measured = np.array([float(r["value"]) for r in energy_rows])
+        power = max(0.0, float(np.dot(np.array(time), measured - np.array(dynamic)) / np.dot(time, time))
+                    ) if energy_rows else 0.0
+        print(f"static_power_w = {power:.4f}  (fit on {', '.join(r['id'] for r in energy_rows)})")
     print(f"kernel_overhead_us = {overhead * 1e6:.2f}\nconv overhead_us = {conv_overhead * 1e6:.2f}\n"
           f"parallel_units = {args.units}\n"
           f"tile_outputs = {{conv = {tile}, gemm = {tile}, attention = {tile}}}\n"
-          f"[conv, gemm, attention]\ncompute_fraction = {fraction:.3f}\nbandwidth_fraction = "
+          f"[conv, gemm, attention]\ncompute_fraction = {fraction:.4f}\nbandwidth_fraction = "
           f"{args.bandwidth_fraction}\n[depthwise_conv, elementwise, default]\ncompute_fraction = "
           f"{fraction:.3f}\nbandwidth_fraction = {bandwidth:.3f}")
 

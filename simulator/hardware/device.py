@@ -215,6 +215,8 @@ class EfficiencyModel(_Frozen):
     classes: dict[str, KernelEfficiency]
     kernel_overhead_s: Number = Field(default=0.0, ge=0)
     parallel_units: Whole | None = Field(default=None, gt=0)
+    #: the runtime whose kernels the model describes ("" when it is the device's usual one)
+    runtime: str = ""
     tile_outputs: dict[str, Whole] = {}
 
     @field_validator("tile_outputs")

@@ -252,12 +252,12 @@ def _efficiency(raw: Any, locmap: dict[Loc, str]) -> Any:
             value = float(Decimal(repr(value)) / KERNEL_OVERHEAD_UNITS[given[0]])
         model["kernel_overhead_s"] = value
         locmap[("efficiency", "kernel_overhead_s")] = f"efficiency.{given[0]}"
-    for key in ("parallel_units", "tile_outputs"):
+    for key in ("parallel_units", "tile_outputs", "runtime"):
         if key in raw:
             model[key] = raw[key]
             locmap[("efficiency", key)] = f"efficiency.{key}"
     for name, entry in raw.items():
-        if name in ("source", "parallel_units", "tile_outputs", *KERNEL_OVERHEAD_UNITS):
+        if name in ("source", "parallel_units", "tile_outputs", "runtime", *KERNEL_OVERHEAD_UNITS):
             continue
         if name not in EFFICIENCY_CLASSES:
             raise _FieldError(f"efficiency.{name}", f"unknown efficiency class {name!r}; valid: "
