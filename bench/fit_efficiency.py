@@ -134,7 +134,7 @@ def main() -> None:
           f"tile_outputs = {{conv = {tile}, gemm = {tile}, attention = {tile}}}\n"
           f"[conv, gemm, attention]\ncompute_fraction = {fraction:.4f}\nbandwidth_fraction = "
           f"{args.bandwidth_fraction}\n[depthwise_conv, elementwise, default]\ncompute_fraction = "
-          f"{fraction:.3f}\nbandwidth_fraction = {bandwidth:.3f}")
+          f"{other_compute or fraction:.4f}\nbandwidth_fraction = {bandwidth:.3f}")
 
 
 if __name__ == "__main__":
