@@ -20,7 +20,7 @@ from __future__ import annotations
 import csv
 import importlib.resources
 import math
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -129,10 +129,16 @@ def _modelled_runtime(row: dict[str, str]) -> bool:
     return not runtime or row.get("runtime", "").startswith(runtime)
 
 
-def accuracy_table(rows: list[dict[str, str]] | None = None) -> pd.DataFrame:
-    """One line per dataset row: measured, ideal, expected, their errors, and whether the bound held."""
+def accuracy_table(rows: list[dict[str, str]] | None = None,
+                   progress: Callable[[int, int, str], None] | None = None) -> pd.DataFrame:
+    """One line per dataset row: measured, ideal, expected, their errors, and whether the bound held.
+
+    ``progress(done, total, row id)`` is called after each row (the library prints nothing)."""
     lines = []
-    for row in rows if rows is not None else load_measurements():
+    rows = rows if rows is not None else load_measurements()
+    for done, row in enumerate(rows, 1):
+        if progress is not None:
+            progress(done, len(rows), row["id"])
         predicted = predict(row)
         measured = float(row["value"])
         modelled = _modelled_runtime(row)
@@ -179,8 +185,26 @@ def format_accuracy(table: pd.DataFrame) -> str:
     body = [[r.id, r.role if r.expected_applies else "bound", r.metric, number(r.measured),
              number(r.ideal), f"{r.ideal_error:+.0%}", number(r.expected), f"{r.expected_error:+.0%}",
              "holds" if r.bound_holds else "VIOLATED"] for r in table.itertuples()]
-    lines = [render_table(headers, body, left=3), ""]
-    for s in summarize(table):
-        lines.append(f"{s.device_class}: bound held on {s.bound_held} of {s.rows} rows; expected within "
-                     f"±20% on {s.within_20} of {s.check_rows} check rows")
+    return "\n".join([render_table(headers, body, left=3), "", *format_summary(table)])
+
+
+def format_summary(table: pd.DataFrame) -> list[str]:
+    """One line per device class: how often the bound held, how often the expected value was close."""
+    return [f"{s.device_class}: bound held on {s.bound_held} of {s.rows} rows; expected within ±20% on "
+            f"{s.within_20} of {s.check_rows} check rows" for s in summarize(table)]
+
+
+def format_markdown(table: pd.DataFrame) -> str:
+    """The summary as a list and every row as a Markdown table (for the README)."""
+    def number(value: float) -> str:
+        return f"{value:.4g}"
+
+    lines = [f"- {line}" for line in format_summary(table)]
+    lines += ["", "| id | role | metric | measured | ideal | ideal error | expected | expected error "
+              "| bound |", "|---|---|---|---:|---:|---:|---:|---:|---|"]
+    for r in table.itertuples():
+        role = r.role if r.expected_applies else "bound only"
+        lines.append(f"| {r.id} | {role} | {r.metric} | {number(r.measured)} | {number(r.ideal)} | "
+                     f"{r.ideal_error:+.0%} | {number(r.expected)} | {r.expected_error:+.0%} | "
+                     f"{'holds' if r.bound_holds else 'VIOLATED'} |")
     return "\n".join(lines)

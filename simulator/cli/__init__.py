@@ -17,7 +17,8 @@ from collections.abc import Sequence
 from simulator.errors import SimulatorError
 
 #: One module per command, named after it; each provides ``register(subparsers)``.
-COMMANDS = ("list", "count", "simulate", "compare", "sweep", "plot", "export", "calibrate", "validate", "llm")
+COMMANDS = ("list", "count", "simulate", "compare", "sweep", "plot", "export", "calibrate", "validate", "llm",
+            "accuracy")
 
 
 def build_parser() -> argparse.ArgumentParser:

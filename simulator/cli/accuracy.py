@@ -1,0 +1,40 @@
+"""``roofline accuracy``: every published measurement of the dataset against the bound and the
+expected model (:mod:`simulator.accuracy`)."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "accuracy", help="published measurements against the ideal bound and the expected model")
+    parser.add_argument("--table", choices=("gpu", "mcu", "llm"), action="append", default=None,
+                        help="only the rows of these dataset tables (repeatable; default all)")
+    parser.add_argument("--device", action="append", default=None, help="only the rows of these devices")
+    parser.add_argument("--format", choices=("table", "json", "csv", "markdown"), default="table",
+                        help="output format (default table)")
+    parser.add_argument("--progress", action="store_true", help="report each row on stderr")
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from simulator.accuracy import accuracy_table, format_accuracy, format_markdown, load_measurements
+    from simulator.cli.progress import ProgressLine
+    from simulator.io import dumps_json
+
+    rows = [row for row in load_measurements()
+            if (args.table is None or row["table"] in args.table)
+            and (args.device is None or row["device"] in args.device)]
+    line = ProgressLine("accuracy", verbose=args.progress)
+    table = accuracy_table(rows, progress=line.step)
+    line.close()
+    if args.format == "json":
+        print(dumps_json(table.to_dict(orient="records")))
+    elif args.format == "csv":
+        print(table.to_csv(index=False), end="")
+    elif args.format == "markdown":
+        print(format_markdown(table))
+    else:
+        print(format_accuracy(table))
+    return 0
