@@ -167,11 +167,11 @@ def _run_batches(workload: Workload, hardware: HardwareArrays, batch: np.ndarray
     :mod:`simulator.engine.workload` then holds for ``m`` samples, not ``n``), at the price of
     reading the weights once per pass. Of ``m = n`` and every power of two below it, the plan
     with the least total latency is kept; the result's arrays are the plan's totals per layer
-    (``q·X(m) + X(n − q·m)``). Only a configuration whose batch spills more activations than one
-    sample does can gain: the others run whole, which is best for them (weights are read once,
-    overheads are paid once). Without an on-chip activation buffer nothing is split. Splitting
-    keeps per-sample time non-increasing in the batch over powers of two, in the ideal and in
-    the expected model alike.
+    (``q·X(m) + X(n − q·m)``). Only a configuration whose batch spills more activations (or
+    materialized attention scores) than one sample does can gain: the others run whole, which is
+    best for them (weights are read once, overheads are paid once). Without an on-chip activation
+    buffer nothing is split. Splitting keeps per-sample time non-increasing in the batch over
+    powers of two, in the ideal and in the expected model alike.
     """
     timing, energy = _run(workload, hardware, batch, weight_bits, activation_bits, kv_bits)
     micro = batch.astype(float).copy()
@@ -182,7 +182,13 @@ def _run_batches(workload: Workload, hardware: HardwareArrays, batch: np.ndarray
     capacity = hardware.capacity_bytes[:, buffer]
     whole = np.searchsorted(workload.spill_thresholds, capacity / (batch * bytes_per_sample), side="right")
     single = np.searchsorted(workload.spill_thresholds, capacity / bytes_per_sample, side="right")
-    candidates = np.flatnonzero((whole != single) & (batch > 1))
+    spills_more = whole != single
+    if workload.score_elements is not None and workload.score_elements.any():
+        # a materialized score matrix stays on chip while the batch's scores fit (timing.level_bytes)
+        scores = workload.score_elements[workload.score_elements > 0] * bytes_per_sample[:, None]
+        spills_more |= ((batch[:, None] * scores > capacity[:, None])
+                        & (scores <= capacity[:, None])).any(axis=1)
+    candidates = np.flatnonzero(spills_more & (batch > 1))
     if not len(candidates):
         return timing, energy, micro
     best = timing.latency_s.sum(axis=1)

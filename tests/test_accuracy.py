@@ -1,0 +1,75 @@
+"""The published-measurement dataset against the model: the ideal roofline is a lower bound of
+every measurement, a tight one where the hardware is saturated, and the README's table is the
+command's own output."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pytest
+
+from simulator.accuracy import ROLES, accuracy_table, format_markdown, load_measurements
+from simulator.catalog import available_networks
+from simulator.hardware.loader import available_devices
+
+README = Path(__file__).resolve().parents[1] / "README.md"
+UNITS = {"latency_s": "s", "throughput_per_s": "1/s", "energy_per_sample_j": "J"}
+
+
+@pytest.fixture(scope="module")
+def table():
+    return accuracy_table()
+
+
+def test_every_row_names_its_source_role_and_a_configuration_we_can_build():
+    rows = load_measurements()
+    assert len({row["id"] for row in rows}) == len(rows)
+    devices, networks = set(available_devices()), set(available_networks())
+    for row in rows:
+        assert row["role"] in ROLES and row["source"].strip(), row["id"]
+        assert row["device"] in devices, row["id"]
+        if row["table"] != "llm":
+            assert row["network"] in networks, row["id"]
+            assert row["unit"] == UNITS[row["metric"]], row["id"]
+        assert math.isfinite(float(row["value"])) and float(row["value"]) > 0, row["id"]
+
+
+def test_the_ideal_roofline_is_never_slower_than_a_measurement(table):
+    violated = table[~table.bound_holds]
+    assert violated.empty, violated[["id", "measured", "ideal"]].to_string()
+
+
+def test_the_bound_is_tight_on_mlperf_offline_rows(table):
+    # a saturated GPU: the ideal throughput is at most 1.5 times the measured one
+    offline = table[table.id.str.contains("offline") & table.id.str.startswith("mlperf-v")]
+    assert len(offline) >= 8
+    assert (offline.bound_ratio <= 1.5).all(), offline[["id", "bound_ratio"]].to_string()
+
+
+def test_resnet50_int8_on_orin_batch_1_and_offline_are_within_20_percent(table):
+    # MLPerf Inference v3.1 SingleStream 0.640 ms (a check row) and the GPU's share of Offline
+    by_id = table.set_index("id")
+    single = by_id.loc["mlperf-v3.1-jetson-agx-orin-x1-resnet50-singlestream"]
+    offline = by_id.loc["mlperf-v3.1-jetson-agx-orin-gpu-share-resnet50-offline"]
+    assert single.role == offline.role == "check"
+    assert abs(single.expected / 0.640259e-3 - 1) <= 0.2
+    assert abs(offline.expected / (6423.63 - 2037) - 1) <= 0.2   # GPU + 2 DLAs minus the 2 DLAs
+
+
+def test_no_check_row_was_used_by_the_fit_script():
+    # bench/fit_efficiency.py reads the rows with role "fit" only; the profiles cite no check row
+    fit_ids = {row["id"] for row in load_measurements() if row["role"] == "fit"}
+    check_ids = {row["id"] for row in load_measurements() if row["role"] == "check"}
+    assert fit_ids and not fit_ids & check_ids
+    source = (Path(__file__).resolve().parents[1] / "bench" / "fit_efficiency.py").read_text()
+    assert 'r["role"] == "fit"' in source
+
+
+def test_the_readme_table_is_the_commands_output(table):
+    text = README.read_text(encoding="utf-8")
+    start, end = "<!-- accuracy:start -->", "<!-- accuracy:end -->"
+    assert start in text and end in text
+    block = text.split(start, 1)[1].split(end, 1)[0]
+    assert format_markdown(table).strip() in block, (
+        "README's accuracy table is out of date: regenerate it with `roofline accuracy --format markdown`")

@@ -1,0 +1,32 @@
+"""Batching behaves as on real devices: throughput never falls as the batch doubles, for every
+built-in network on every shipped device, at every precision the device computes in, in the ideal
+bound and in the expected model (a batch that would spill its activations runs in micro-batches
+that fit the on-chip buffer, see :func:`simulator.engine.evaluate._run_batches`)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from simulator.catalog import available_networks
+from simulator.hardware.loader import available_devices, resolve_device
+from simulator.sweeps import sweep
+
+BATCHES = [2**k for k in range(11)]  # 1, 2, 4, ..., 1024
+#: equal per-sample times may differ in the last bits
+SLACK = 1e-9
+
+
+@pytest.mark.parametrize("device_name", sorted(available_devices()))
+@pytest.mark.parametrize("ideal", [True, False], ids=["ideal", "expected"])
+def test_throughput_never_falls_as_the_batch_doubles(device_name, ideal):
+    device = resolve_device(device_name)
+    falls = []
+    for precision in device.precisions:
+        table = sweep(available_networks(), device, batches=BATCHES, precisions=[precision], ideal=ideal)
+        for network, rows in table.groupby("network", sort=False):
+            throughput = rows.sort_values("batch")["throughput_per_s"].to_numpy()
+            drops = np.flatnonzero(throughput[1:] < throughput[:-1] * (1 - SLACK))
+            falls += [f"{network} {precision}: batch {BATCHES[i]} -> {BATCHES[i + 1]}: "
+                      f"{throughput[i]:.6g} -> {throughput[i + 1]:.6g}/s" for i in drops]
+    assert not falls, "\n".join(falls)
