@@ -61,7 +61,7 @@ from simulator.simulation import (
 #: Largest ``(configs, levels, layers)`` array one chunk may create (~160 MB of float64).
 MAX_CHUNK_ELEMENTS = 20_000_000
 #: Most rows one streamed chunk holds (a chunk is also bounded by :data:`MAX_CHUNK_ELEMENTS`).
-CHUNK_ROWS = 65_536
+CHUNK_ROWS = 16_384
 #: Output formats of :func:`write_sweep`, by file suffix.
 FORMATS = {".csv": "csv", ".jsonl": "jsonl", ".json": "json", ".parquet": "parquet"}
 

@@ -342,7 +342,7 @@ def size_estimate(plan, fmt: str | None) -> str:
         return text
     buffer = io.BytesIO()
     _write_chunks([sample], buffer, "csv" if fmt == "parquet" else fmt, plan)
-    per_row = len(buffer.getvalue()) / len(sample) / (4 if fmt == "parquet" else 1)  # Parquet compresses
+    per_row = len(buffer.getvalue()) / len(sample) / (8 if fmt == "parquet" else 1)  # ~1/8 of CSV
     return text + f", about {format_bytes(per_row * plan.size)} as {fmt}"
 
 
