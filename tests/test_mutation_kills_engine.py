@@ -1,0 +1,78 @@
+"""Independent checks of the engine through a sweep (issue 12, "Tests that catch real bugs"):
+sweep rows against values derived by hand from the roofline formulas, not against ``simulate()``
+(which runs the same kernels).
+
+Device: ``reference-45nm`` (hardware_profiles/reference-45nm.toml: fp32 1 TOPS, fp16 2 TOPS, int8
+4 TOPS; DRAM 100 GB/s; SRAM 1 MiB at 1 TB/s; no efficiency model; energy: the lecture's 45 nm
+table, DRAM 640 pJ per 32-bit access = 160 pJ/byte). Network: one 4096 x 4096 linear layer with
+bias, whose weights (64 MiB in fp32) cannot stay in the 1 MiB SRAM, so per batch of n:
+
+* ``T_compute = n · (2·K·N + N) / (peak · peak_scale)``;
+* ``DRAM bytes = (K·N + N) · w/8 + n · (K + N) · a/8`` (weights once per batch, input and output
+  once per sample), ``T_memory = DRAM bytes / (100 GB/s · bandwidth_scale)``;
+* ``latency = max(T_compute, T_memory)``, ``throughput = n / latency``;
+* ``energy_dram_j = DRAM bytes · 160 pJ · energy_per_byte_scale``.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+
+from simulator.model.graph import NetworkBuilder
+from simulator.sweeps import sweep
+
+K = N = 4096
+WEIGHTS = K * N + N
+OPS = 2 * K * N + N
+ACTIVATIONS = K + N
+PEAK = {"fp32": 1e12, "fp16": 2e12, "int8": 4e12}
+BITS = {"fp32": 32, "fp16": 16, "int8": 8}
+DRAM_BYTES_PER_S = 100e9
+DRAM_J_PER_BYTE = 640e-12 / 4
+
+
+def linear():
+    net = NetworkBuilder("linear4096", (K,))
+    net.linear(net.input, N, bias=True)
+    return net.build()
+
+
+def test_sweep_rows_equal_the_hand_derived_roofline():
+    batches, precisions = [1, 8, 64, 1024], ["fp32", "fp16", "int8"]
+    bandwidth_scales, peak_scales, energy_scales = [0.5, 2.0], [0.25, 1.0], [1.0, 3.0]
+    table = sweep(linear(), "reference-45nm", batches=batches, precisions=precisions,
+                  overrides={"dram.bandwidth_scale": bandwidth_scales, "peak_scale": peak_scales,
+                             "dram.energy_per_byte_scale": energy_scales}, ideal=True)
+    expected = list(itertools.product(batches, precisions, bandwidth_scales, peak_scales, energy_scales))
+    assert len(table) == len(expected)
+    bounds = set()
+    for row, (n, precision, bw, peak, energy) in zip(table.itertuples(), expected, strict=True):
+        assert (row.batch, row.precision) == (n, precision)
+        byte = BITS[precision] / 8
+        dram_bytes = WEIGHTS * byte + n * ACTIVATIONS * byte
+        t_compute = n * OPS / (PEAK[precision] * peak)
+        t_memory = dram_bytes / (DRAM_BYTES_PER_S * bw)
+        assert row.t_compute_s == pytest.approx(t_compute, rel=1e-12)
+        assert row.t_memory_s == pytest.approx(t_memory, rel=1e-12)
+        assert row.latency_s == pytest.approx(max(t_compute, t_memory), rel=1e-12)
+        assert row.throughput_per_s == pytest.approx(n / max(t_compute, t_memory), rel=1e-12)
+        assert row.energy_dram_j == pytest.approx(dram_bytes * DRAM_J_PER_BYTE * energy, rel=1e-12)
+        assert row.energy_per_sample_j == pytest.approx(row.energy_j / n, rel=1e-12)
+        assert row.macs == n * K * N and row.params == WEIGHTS
+        assert row.model_size_bytes == WEIGHTS * byte
+        assert row.bound == ("memory" if t_memory > t_compute else "compute")
+        bounds.add(row.bound)
+    assert bounds == {"memory", "compute"}  # both sides of the ridge are checked
+
+
+def test_an_absolute_override_replaces_the_figure_and_a_scale_multiplies_it():
+    # 250 GB/s given absolutely equals 2.5 x the profile's 100 GB/s; both: T_memory = bytes / 250 GB/s
+    absolute = sweep(linear(), "reference-45nm", precisions=["fp32"], ideal=True,
+                     overrides={"dram.bandwidth_gb_per_s": [250]})
+    scaled = sweep(linear(), "reference-45nm", precisions=["fp32"], ideal=True,
+                   overrides={"dram.bandwidth_scale": [2.5]})
+    dram_bytes = (WEIGHTS + ACTIVATIONS) * 4
+    for table in (absolute, scaled):
+        assert table["t_memory_s"].iloc[0] == pytest.approx(dram_bytes / 250e9, rel=1e-12)
