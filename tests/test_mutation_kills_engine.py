@@ -76,3 +76,51 @@ def test_an_absolute_override_replaces_the_figure_and_a_scale_multiplies_it():
     dram_bytes = (WEIGHTS + ACTIVATIONS) * 4
     for table in (absolute, scaled):
         assert table["t_memory_s"].iloc[0] == pytest.approx(dram_bytes / 250e9, rel=1e-12)
+
+
+# --- the efficiency model, by hand -----------------------------------------------------------------
+# latency = max(T_compute / compute_fraction, T_memory / bandwidth_fraction) + overhead_s per layer
+# that does work (simulator/engine/efficiency.py); a class without an entry uses ``default``; a view
+# (Flatten) does no work and is charged nothing.
+
+
+def linear_then_view():
+    net = NetworkBuilder("linear_view", (K,))
+    net.flatten(net.linear(net.input, N, bias=True))
+    return net.build()
+
+
+def with_efficiency(classes, kernel_overhead_s=0.0):
+    from simulator.hardware.device import EfficiencyModel
+    from simulator.hardware.loader import resolve_device
+
+    model = EfficiencyModel(source="test", classes=classes, kernel_overhead_s=kernel_overhead_s)
+    return resolve_device("reference-45nm").model_copy(update={"efficiency": model})
+
+
+@pytest.mark.parametrize("entry", ["default", "gemm"])
+def test_the_efficiency_fractions_and_overhead_apply_as_the_formula_says(entry):
+    from simulator.hardware.device import KernelEfficiency
+
+    fractions = {entry: KernelEfficiency(compute_fraction=0.5, bandwidth_fraction=0.25, overhead_s=3e-6)}
+    if entry == "gemm":  # the class's own entry wins over a default
+        fractions["default"] = KernelEfficiency(compute_fraction=0.9, bandwidth_fraction=0.9, overhead_s=1e-3)
+    device = with_efficiency(fractions)
+    table = sweep(linear_then_view(), device, batches=[1, 1024], precisions=["fp32"])
+    ideal = sweep(linear_then_view(), device, batches=[1, 1024], precisions=["fp32"], ideal=True)
+    for n, row, pure in zip([1, 1024], table.itertuples(), ideal.itertuples(), strict=True):
+        dram_bytes = (WEIGHTS + n * ACTIVATIONS) * 4
+        t_compute, t_memory = n * OPS / 1e12, dram_bytes / DRAM_BYTES_PER_S
+        # one layer does work (the linear), the view adds nothing
+        assert row.latency_s == pytest.approx(max(t_compute / 0.5, t_memory / 0.25) + 3e-6, rel=1e-12)
+        assert pure.latency_s == pytest.approx(max(t_compute, t_memory), rel=1e-12)  # --ideal: pure roofline
+
+
+def test_a_kernel_overhead_is_charged_to_each_working_layer_only():
+    from simulator.hardware.device import KernelEfficiency
+
+    device = with_efficiency({"default": KernelEfficiency(compute_fraction=1, bandwidth_fraction=1,
+                                                          overhead_s=0)}, kernel_overhead_s=5e-6)
+    (row,) = sweep(linear_then_view(), device, precisions=["fp32"]).itertuples()
+    dram_bytes = (WEIGHTS + ACTIVATIONS) * 4
+    assert row.latency_s == pytest.approx(max(OPS / 1e12, dram_bytes / DRAM_BYTES_PER_S) + 5e-6, rel=1e-12)
