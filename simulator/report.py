@@ -102,6 +102,8 @@ def simulation_to_dict(result: SimulationResult) -> dict:
             "t_compute_s": result.t_compute_s,
             "t_memory_s": result.t_memory_s,
             "latency_s": result.latency_s,
+            "ideal_latency_s": result.ideal_latency_s,
+            "latency_model": "expected" if result.expected_model else "ideal",
             "throughput_per_s": result.throughput_per_s,
             "energy_j": result.energy_j,
             "energy_breakdown_j": result.energy_breakdown_j,
@@ -159,8 +161,11 @@ def format_simulation(result: SimulationResult, fmt: str = "table") -> str:
         "",
         f"{result.network} on {result.device}, batch {result.batch}, weights {result.weight_precision}, "
         f"activations {result.activation_precision}, compute {result.precision}",
-        f"  latency     {format_seconds(result.latency_s)} ({result.bound}-bound; sum of per-layer "
-        f"max(T_compute, T_memory))",
+        (f"  latency     {format_seconds(result.latency_s)} expected ({result.bound}-bound; the "
+         f"profile's efficiency model), ideal bound {format_seconds(result.ideal_latency_s)} "
+         f"(per-layer max(T_compute, T_memory), summed)" if result.expected_model else
+         f"  latency     {format_seconds(result.latency_s)} ideal bound ({result.bound}-bound; sum of "
+         f"per-layer max(T_compute, T_memory))"),
         f"  throughput  {result.throughput_per_s:,.1f} samples/s",
         f"  energy      {format_joules(result.energy_j)} per batch, "
         f"{format_joules(result.energy_per_sample_j)} per sample: {breakdown}",

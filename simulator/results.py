@@ -98,6 +98,10 @@ class SimulationResult:
     micro_batch: int = 0
     #: how attention executed: ``fused`` or ``materialized``
     attention: str = "fused"
+    #: the ideal roofline bound of the same configuration (= latency_s when ``ideal``)
+    ideal_latency_s: float = 0.0
+    #: whether the device has an efficiency model (else the expected value is the bound)
+    expected_model: bool = False
     #: other keyword parameters of the network's function the result was built with
     params: Mapping[str, object] = field(default_factory=dict)
 

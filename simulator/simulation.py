@@ -111,6 +111,13 @@ def simulate(network: Network | str | Path, device: Device | str | Path, batch: 
                           np.array([bits_of(activation_precision)], float), si, ideal,
                           micro_batching=micro_batching)
     totals = {key: value[0] for key, value in evaluation.totals.items()}
+    expected_model = device.efficiency is not None and not ideal
+    ideal_latency_s = float(totals["latency_s"])
+    if expected_model:  # the bound of the same configuration, beside the expected value
+        bound = evaluate(workload, device, [compute], batches, np.array([bits_of(weight_precision)], float),
+                         np.array([bits_of(activation_precision)], float), si, True,
+                         micro_batching=micro_batching)
+        ideal_latency_s = float(bound.totals["latency_s"][0])
     hardware = evaluation.hardware
     return SimulationResult(
         network=network.name,
@@ -143,6 +150,8 @@ def simulate(network: Network | str | Path, device: Device | str | Path, batch: 
         params=dict(params or {}),
         micro_batch=int(totals["micro_batch"]),
         attention=attention,
+        ideal_latency_s=ideal_latency_s,
+        expected_model=expected_model,
     )
 
 
