@@ -279,7 +279,9 @@ def run(capsys, *argv: str) -> tuple[int, str, str]:
 
 COUNT_KEYS = {"params", "macs", "flops", "total_activations", "peak_activations"}
 TOTAL_KEYS = COUNT_KEYS | {"model_size_bytes", "t_compute_s", "t_memory_s", "latency_s", "throughput_per_s",
-                           "energy_j", "energy_breakdown_j", "bound", "fits"}
+                           "energy_j", "energy_breakdown_j", "bound", "fits",
+                           # the expected value and the bound of the same configuration (issue 10)
+                           "ideal_latency_s", "latency_model"}
 LAYER_KEYS = {"name", "kind", "macs", "bytes_moved", "arithmetic_intensity", "t_compute_s", "t_memory_s",
               "latency_s", "bound", "energy_j"}
 # the brief's keys, plus the two operand precisions (mixed precision) and the memory-fit checks
