@@ -108,6 +108,19 @@ def test_generated_profiles_succeed_finite_or_fail_in_one_line(tmp_path_factory,
     _check(status, out, err, json_out=True)
 
 
+def test_an_energy_scale_that_overflows_the_table_fails_in_one_line(tmp_path, capsys):
+    # found by the property test above: 4.86e307 times any pJ entry above ~3.7 of the 45 nm table
+    # overflows a double; it must be a one-line profile error, not a pydantic traceback
+    data = json.loads(json.dumps(REFERENCE))
+    data["energy"]["scale"] = 4.858630094222476e307
+    path = tmp_path / "dev.toml"
+    path.write_text(tomli_w.dumps(data))
+    status = main(["simulate", "resnet18", "--device", str(path), "--format", "json"])
+    out, err = capsys.readouterr()
+    _check(status, out, err, json_out=True)
+    assert status == 2 and "energy.scale" in err
+
+
 tokens = st.sampled_from([
     "resnet18", "mobilenet_v2", "nosuchnet", "reference-45nm", "jetson-agx-orin", "stm32f746", "nodevice",
     "--batch", "--precision", "--device", "--format", "--resolution", "--set", "--ideal", "--no-fuse",

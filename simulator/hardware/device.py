@@ -177,6 +177,12 @@ class EnergyTable(_Frozen):
         """
         if not factor > 0:
             raise SimulatorError(f"energy scale factor must be greater than 0, got {factor!r}")
+        on_chip = [entry.energy_per_access_pj for entry in self.memory_access.values() if entry.on_chip]
+        largest = max([e for entry in self.operations.values() for e in entry.energy_pj.values()] + on_chip,
+                      default=0.0)
+        if not math.isfinite(largest * factor):
+            raise SimulatorError(f"energy scale factor {factor:g} makes the energies of table {self.name!r} "
+                                 "overflow to infinity; it must keep them finite")
         operations = {
             op: OperationEnergy(energy_pj={p: e * factor for p, e in entry.energy_pj.items()},
                                 source=entry.source)

@@ -350,7 +350,10 @@ def _load_device(path: Path) -> Device:
         reference = _validate(EnergyReference, raw["energy"], path, {(): "energy"})
         table = load_energy_table(_energy_table_path(reference.table, path))
         if reference.scale != 1:
-            table = table.scaled(reference.scale, reference.source)
+            try:
+                table = table.scaled(reference.scale, reference.source)
+            except SimulatorError as err:
+                raise _FieldError("energy.scale", str(err)) from None
         fields["energy"] = table
         if "peak" in raw:
             fields["peak_ops_per_s"], fields["peak_source"] = _peaks(raw["peak"], locmap)
