@@ -24,9 +24,13 @@ def test_count_json_has_the_documented_fields(capsys):
     assert document["totals"]["total_activations"] == 2 * 932_264
     assert document["totals"]["peak_activations"] == 2 * 440_928
     first = document["layers"][0]
-    assert set(first) == {"name", "kind", "output_shape", "params", "macs", "flops"}
+    assert set(first) == {"name", "kind", "output_shape", "params", "macs", "flops", "new_activations"}
     assert first["output_shape"] == [2, 96, 55, 55]
+    assert first["new_activations"] == 2 * 96 * 55 * 55  # conv1 writes a new tensor
     assert sum(layer["macs"] for layer in document["layers"]) == document["totals"]["macs"]
+    # total activations: the input (2x3x224x224) plus every tensor a layer creates
+    assert (2 * 3 * 224 * 224 + sum(layer["new_activations"] for layer in document["layers"])
+            == document["totals"]["total_activations"])
 
 
 def test_count_table_and_csv(capsys):

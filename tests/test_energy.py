@@ -149,8 +149,11 @@ def test_energy_parts_sum_to_the_total(device_name):
     for precision in device.precisions:
         result = simulate("resnet18", device, batch=2, precision=precision)
         parts = result.energy_breakdown_j
-        assert set(parts) == {"compute", *(level.name for level in device.memory_levels)}
+        static = {"static"} if device.static_power_w else set()
+        assert set(parts) == {"compute", *(level.name for level in device.memory_levels), *static}
         assert all(value >= 0 for value in parts.values())
+        if static:  # static power times the latency (the whole run)
+            assert parts["static"] == pytest.approx(device.static_power_w * result.latency_s)
         assert result.energy_j == pytest.approx(sum(parts.values()))
         assert sum(layer.energy_j for layer in result.layers) == pytest.approx(result.energy_j)
         assert result.energy_per_sample_j == pytest.approx(result.energy_j / 2)
