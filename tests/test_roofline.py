@@ -291,8 +291,11 @@ def test_a_skip_connection_keeps_more_alive_and_spills_earlier():
 def test_input_and_output_always_reach_dram():
     # even with a buffer large enough for everything, the input is read from and the output written to DRAM
     n = 1000
+    # 1 GiB of SRAM holds all three tensors and the weights (3·n·E·4 B ≈ 197 MB) and stays below the
+    # 8 GiB of DRAM (an inner level larger than an outer one is refused)
+    assert 3 * n * E * FP32_BYTES + 2 * CONV_WEIGHTS * FP32_BYTES < 2**30 < 8 * 2**30
     result = timing(conv_chain(), resolve_device("reference-45nm"), "fp32", [n], 32, 32,
-                    overrides={"sram.capacity_bytes": np.array([1e15])})
+                    overrides={"sram.capacity_bytes": np.array([2.0**30])})
     weight_bytes = CONV_WEIGHTS * FP32_BYTES
     assert result.level_bytes[0, 0, 0] == weight_bytes + n * E * FP32_BYTES  # conv1: input
     assert result.level_bytes[0, 0, 1] == weight_bytes + n * E * FP32_BYTES  # conv2: output
