@@ -192,9 +192,16 @@ def test_more_peak_bandwidth_or_capacity_is_never_slower(device_name, network_na
     device = resolve_device(device_name)
     precision = data.draw(st.sampled_from(device.precisions), label="precision")
     overrides = {"peak_ops_per_s": np.array([1.0, peak_factor]) * device.peak_for(precision)}
+    # the hierarchy must stay ordered (an inner level never slower than the one outside it): an inner
+    # level whose drawn factor would leave it below its (faster) outer neighbour is scaled along to
+    # match it, so every level still gets at least its drawn factor; one capacity factor for all levels
+    # keeps the capacities ordered
+    assert len(device.memory_levels) <= len(bandwidth_factors)
+    outer_bandwidth = 0.0
     for level, factor in zip(device.memory_levels, bandwidth_factors, strict=False):
         bandwidth, capacity = level.bandwidth_bytes_per_s, level.capacity_bytes
-        overrides[f"{level.name}.bandwidth_bytes_per_s"] = np.array([1.0, factor]) * bandwidth
+        outer_bandwidth = max(factor * bandwidth, outer_bandwidth)
+        overrides[f"{level.name}.bandwidth_bytes_per_s"] = np.array([bandwidth, outer_bandwidth])
         overrides[f"{level.name}.capacity_bytes"] = np.array([1.0, capacity_factor]) * capacity
     hardware = hardware_arrays(device, [precision, precision], overrides)
     bits = np.full(2, float(bits_of(precision)))
