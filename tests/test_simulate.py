@@ -14,7 +14,9 @@ Properties (hypothesis; networks are built once and their workloads cached by si
 
 from __future__ import annotations
 
+import csv
 import functools
+import io
 import json
 import math
 from pathlib import Path
@@ -342,12 +344,25 @@ def test_csv_output(capsys):
     code, out, _ = run(capsys, "simulate", "mobilenet_v2", "--device", "h100-sxm", "--batch", "8",
                        "--format", "csv")
     assert code == 0
-    header, *rows = out.strip().splitlines()
-    assert header.split(",") == SIMULATION_COLUMNS
+    header, *rows = list(csv.reader(io.StringIO(out.strip())))
+    # the configuration on every row, then the per-layer columns; a last row of totals (layer "total")
+    assert header == ["network", "device", "batch", "precision", "weight_precision", "activation_precision",
+                      "fits", *SIMULATION_COLUMNS]
+    assert SIMULATION_COLUMNS == ["layer", "kind", "macs", "bytes_moved", "arithmetic_intensity",
+                                  "t_compute_s", "t_memory_s", "latency_s", "bound", "energy_j"]
     result = simulate(network("mobilenet_v2"), "h100-sxm", batch=8)
-    assert len(rows) == len(result.layers)
-    latency_column = SIMULATION_COLUMNS.index("latency_s")
-    assert sum(float(row.split(",")[latency_column]) for row in rows) == pytest.approx(result.latency_s)
+    *layer_rows, total = [dict(zip(header, row, strict=True)) for row in rows]
+    assert len(layer_rows) == len(result.layers)
+    assert [row["layer"] for row in layer_rows] == [layer.name for layer in result.layers]
+    for row in (*layer_rows, total):
+        assert (row["network"], row["device"], row["batch"], row["precision"], row["fits"]) == (
+            "mobilenet_v2", "h100-sxm", "8", result.precision, "True")
+    assert sum(float(row["latency_s"]) for row in layer_rows) == pytest.approx(result.latency_s)
+    assert (total["layer"], total["kind"]) == ("total", "")
+    assert float(total["latency_s"]) == pytest.approx(result.latency_s)
+    assert int(total["macs"]) == sum(int(row["macs"]) for row in layer_rows)
+    assert float(total["bytes_moved"]) == pytest.approx(sum(float(row["bytes_moved"]) for row in layer_rows))
+    assert float(total["energy_j"]) == pytest.approx(sum(float(row["energy_j"]) for row in layer_rows))
 
 
 def test_mixed_precision_and_ideal_flags(capsys):
