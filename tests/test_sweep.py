@@ -90,10 +90,13 @@ def test_mixed_precision_rows_equal_simulate():
 def test_override_rows_equal_simulate_on_a_modified_device():
     orin = resolve_device(ORIN)
     dram = orin.level("dram")
+    # Orin's L2 and register file are both 4 MiB: an L2 below that needs a register file no larger
+    # (overrides are validated like a profile); DRAM x3 (614 GB/s) stays below the L2's 986 GB/s
     overrides = {"peak_scale": [0.25, 1.7], "dram.bandwidth_scale": [0.5, 3.0],
-                 "l2.capacity_bytes": [2**19, 3 * 2**20 + 0.5], "register-file.energy_per_byte_pj": [0.1]}
+                 "l2.capacity_bytes": [2**19, 3 * 2**20 + 0.5], "register-file.energy_per_byte_pj": [0.1],
+                 "register-file.capacity_bytes": [2**18]}
     table = sweep("resnet50", ORIN, batches=[1, 32], precisions=["fp16", "int8"], overrides=overrides)
-    assert len(table) == 2 * 2 * 2 * 2 * 2 * 1
+    assert len(table) == 2 * 2 * 2 * 2 * 2 * 1 * 1
     assert {"peak_scale", "dram.bandwidth_scale", "l2.capacity_bytes"} <= set(table.columns)
     for _, row in table.iterrows():
         device = with_changes(
@@ -102,17 +105,23 @@ def test_override_rows_equal_simulate_on_a_modified_device():
             # capacities are whole bytes: 3 MiB + 0.5 is rounded down
             l2={"capacity_bytes": math.floor(row["l2.capacity_bytes"])},
             # 0.1 pJ per byte: one 8-bit access of 0.1 pJ
-            register_file={"energy_per_access_pj": 0.1, "access_bits": 8})
+            register_file={"energy_per_access_pj": 0.1, "access_bits": 8, "capacity_bytes": 2**18})
         assert_row_is(row, simulate("resnet50", device, batch=int(row["batch"]), precision=row["precision"]))
     assert set(table["bound"]) == {"memory", "compute"}
 
 
 def test_capacity_scale_is_rounded_down_to_whole_bytes():
     orin = resolve_device(ORIN)
-    table = sweep("resnet18", orin, batches=[8], overrides={"l2.capacity_scale": [0.3, 1.0]})
+    # 0.3 x 4 MiB = 1,258,291.2 bytes; the register file (also 4 MiB) is scaled to 0.25 (1 MiB) so the
+    # L2 is never smaller than the level inside it
+    table = sweep("resnet18", orin, batches=[8],
+                  overrides={"l2.capacity_scale": [0.3, 1.0], "register-file.capacity_scale": [0.25]})
+    assert len(table) == 2
     for _, row in table.iterrows():
         capacity_bytes = math.floor(orin.level("l2").capacity_bytes * row["l2.capacity_scale"])
-        device = with_changes(orin, l2={"capacity_bytes": capacity_bytes})
+        assert capacity_bytes in (1_258_291, 4 * 2**20)
+        device = with_changes(orin, l2={"capacity_bytes": capacity_bytes},
+                              register_file={"capacity_bytes": 2**20})
         assert_row_is(row, simulate("resnet18", device, batch=8))
 
 
