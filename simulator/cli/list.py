@@ -1,4 +1,5 @@
-"""``roofline list``: the built-in networks, or the shipped devices with their peaks and bandwidth."""
+"""``roofline list``: the built-in networks (matching a pattern), or the shipped devices with what
+they compute in, what they can only store, their peaks and bandwidth."""
 
 from __future__ import annotations
 
@@ -7,25 +8,46 @@ import argparse
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     listing = subparsers.add_parser("list", help="list built-in networks or devices")
-    listing.add_argument("what", nargs="?", choices=("networks", "devices"), default="networks")
+    listing.add_argument("what", nargs="?", choices=("networks", "devices", "llms"), default="networks")
+    listing.add_argument("pattern", nargs="?", default="*",
+                         help="shell-style pattern of names, e.g. 'efficientvit_*' (default: all)")
     listing.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    from simulator.errors import SimulatorError
+
     if args.what == "networks":
         from simulator.catalog import available_networks
 
-        print("\n".join(available_networks()))
+        names = available_networks(args.pattern)
+        if not names:
+            raise SimulatorError(f"no built-in network matches {args.pattern!r} (see `roofline list`)")
+        print("\n".join(names))
         return 0
+    if args.what == "llms":
+        import fnmatch
+
+        from simulator.llm.config import available_llms
+
+        print("\n".join(fnmatch.filter(sorted(available_llms()), args.pattern)))
+        return 0
+    import fnmatch
+
     from simulator.hardware.loader import available_devices, resolve_device
+    from simulator.precision import PRECISION_BITS
     from simulator.report import render_table
     from simulator.units import format_bytes, format_count
 
     rows = []
-    for name in sorted(available_devices()):
+    for name in fnmatch.filter(sorted(available_devices()), args.pattern):
         device = resolve_device(name)
         peaks = ", ".join(f"{p} {format_count(device.peak_for(p))} op/s" for p in device.precisions)
+        # narrower formats a device has no peak for are stored and widened to compute (W4A16)
+        smallest = min(PRECISION_BITS[p] for p in device.precisions)
+        stores = [p for p, bits in PRECISION_BITS.items() if p not in device.precisions and bits < smallest]
         dram = device.memory_levels[0]
-        rows.append([name, peaks, f"{dram.name} {format_bytes(dram.bandwidth_bytes_per_s)}/s"])
-    print(render_table(["device", "peak", "outer memory bandwidth"], rows))
+        rows.append([name, peaks, ", ".join(stores) or "-",
+                     f"{dram.name} {format_bytes(dram.bandwidth_bytes_per_s)}/s"])
+    print(render_table(["device", "computes in (peak)", "stores only", "outer memory bandwidth"], rows))
     return 0

@@ -1,0 +1,36 @@
+"""``roofline list``: patterns, LLM names, and what each device computes in or only stores."""
+
+from __future__ import annotations
+
+from simulator.cli import main
+
+
+def run(capsys, *argv):
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_a_pattern_lists_the_matching_networks(capsys):
+    code, out, _ = run(capsys, "list", "networks", "efficientvit_seg_*")
+    assert code == 0
+    assert out.split() == [f"efficientvit_seg_{v}" for v in ("b0", "b1", "b2", "b3", "l1", "l2")]
+
+
+def test_a_pattern_that_matches_nothing_is_one_line(capsys):
+    code, _, err = run(capsys, "list", "networks", "nothing_*")
+    assert code == 2 and len(err.strip().splitlines()) == 1 and "nothing_*" in err
+
+
+def test_llm_names_are_listed(capsys):
+    code, out, _ = run(capsys, "list", "llms")
+    assert code == 0
+    assert {"llama_2_7b", "llama_3_8b", "mixtral_8x7b", "gpt2"} <= set(out.split())
+
+
+def test_devices_say_what_they_compute_in_and_what_they_only_store(capsys):
+    code, out, _ = run(capsys, "list", "devices", "stm32f746")
+    assert code == 0
+    line = next(row for row in out.splitlines() if row.startswith("stm32f746"))
+    # the F746 profile has int8 and fp32 peaks; int4 is narrower than any of them: stored only
+    assert "int8" in line and "fp32" in line and "int4" in line.split("op/s")[-1]
