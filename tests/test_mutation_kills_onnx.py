@@ -107,3 +107,50 @@ def test_the_imported_output_shape_is_the_models():
     dims = [d.dim_value for d in output.type.tensor_type.shape.dim]
     assert network.input_shape == (4, 9, 7)
     assert tuple(network.shape_of(network.outputs[0])) == tuple(dims[1:])
+
+
+def asymmetric(batch: int):
+    # pads begin (0, 1), end (1, 2): read as a Pad then a Conv; output (8 - 3) // 2 + 1 = 3 by
+    # (9 - 3) // 2 + 1 = 4
+    nodes = [helper.make_node("Conv", ["x", "w", "b"], ["y"], pads=[0, 1, 1, 2], strides=[2, 2])]
+    return model(nodes, [value("x", batch, 3, 7, 6)], [value("y", batch, 5, 3, 4)],
+                 [init("w", 5, 3, 3, 3), init("b", 5)])
+
+
+@pytest.mark.parametrize("batch", [1, 2])
+def test_an_asymmetric_padding_is_a_pad_then_the_convolution(batch):
+    built = asymmetric(batch)
+    params, macs = expected_counts(built, batch)
+    network = import_onnx(built)
+    counts = count_network(network, batch=batch)
+    assert (counts.params, counts.macs) == (params, macs)
+    pad, conv = network.nodes
+    assert pad.kind == "Pad" and pad.output_shape == (3, 7 + 0 + 1, 6 + 1 + 2)
+    assert conv.output_shape == (5, 3, 4)
+
+
+def test_a_learned_scalar_is_a_constant_and_a_learned_vector_a_parameter():
+    # x * s + b with s a one-element initializer (a constant an exporter folds in) and b 5 elements
+    nodes = [helper.make_node("Mul", ["x", "s"], ["m"]), helper.make_node("Add", ["m", "b"], ["y"])]
+    built = model(nodes, [value("x", 1, 5)], [value("y", 1, 5)], [init("s", 1), init("b", 5)])
+    assert count_network(import_onnx(built)).params == 5
+
+
+def test_nodes_with_the_same_name_get_numbered_names():
+    nodes = [helper.make_node("Relu", ["x"], ["a"], name="act"),
+             helper.make_node("Sigmoid", ["a"], ["b"], name="act"),
+             helper.make_node("Tanh", ["b"], ["y"], name="act")]
+    built = model(nodes, [value("x", 1, 4)], [value("y", 1, 4)], [])
+    assert [node.name for node in import_onnx(built).nodes] == ["act", "act_2", "act_3"]
+
+
+def test_a_dimension_of_one_is_accepted_and_of_zero_refused():
+    from simulator.errors import SimulatorError
+
+    nodes = [helper.make_node("Relu", ["x"], ["y"])]
+    one = model(nodes, [value("x", 1, 1, 4)], [value("y", 1, 1, 4)], [])
+    assert import_onnx(one).input_shape == (1, 4)
+    zero = helper.make_model(helper.make_graph(nodes, "m", [value("x", 1, 0, 4)], [value("y", 1, 0, 4)]),
+                             opset_imports=[helper.make_opsetid("", 17)])
+    with pytest.raises(SimulatorError, match="dimension 1 has size 0"):
+        import_onnx(zero)
