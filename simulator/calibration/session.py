@@ -56,7 +56,11 @@ def make_session(model: Any, threads: int | None = None, profile_prefix: str | N
         source = model.SerializeToString()
     else:
         source = str(model)
-    return ort.InferenceSession(source, options, providers=["CPUExecutionProvider"])
+    try:
+        return ort.InferenceSession(source, options, providers=["CPUExecutionProvider"])
+    except Exception as error:  # onnxruntime raises its own exception types (Fail, InvalidGraph, ...)
+        first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise SimulatorError(f"ONNX Runtime cannot run the model: {first}") from None
 
 
 def bind(session: Any, feeds: dict[str, np.ndarray], outputs: dict[str, np.ndarray] | None = None) -> Any:

@@ -20,6 +20,7 @@ get no measurement; nodes with no layer (layout conversions) are summed into one
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -75,7 +76,17 @@ def _check(model_path: str | Path, device: Device | str, batches: Sequence[int])
         raise SimulatorError(f"batches must be integers of at least 1, got {list(batches)!r}")
     device = resolve_device(device) if isinstance(device, str | Path) else device
     device.peak_for(PRECISION)
+    if not measured_here(device):
+        warnings.warn(f"device {device.name!r} was not measured on this machine ({mb.cpu_model()}): the "
+                      "errors compare its predictions with this CPU's measurements; calibrate a profile "
+                      "here (`roofline calibrate`) to judge the model", UserWarning, stacklevel=3)
     return path, device
+
+
+def measured_here(device: Device) -> bool:
+    """Whether ``device`` is a profile ``roofline calibrate`` wrote on this machine: its description
+    names this CPU (calibrate writes ``"<cpu>, <n> cores (this machine, CPU only)"``)."""
+    return "(this machine" in device.description and mb.cpu_model() in device.description
 
 
 def _network(path: Path, network: Network | None, batch: int) -> Network:

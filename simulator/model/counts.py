@@ -144,6 +144,9 @@ def _live(network: Network, lifetimes: dict[str, tuple[int, int, int]]) -> list[
 
 def count_network(network: Network, batch: int = 1) -> NetworkCounts:
     """Counts of ``network`` at ``batch`` samples (exact ints)."""
+    if not isinstance(network, Network):
+        raise TypeError(f"count_network() takes a Network (build one from a name with "
+                        f"simulator.catalog.build_network or use simulator.count), got {network!r}")
     check_batch(batch)
     analysis = analyze(network)
     layers = tuple(
