@@ -46,7 +46,10 @@ ENGINE_TESTS = ("tests/test_roofline.py", "tests/test_energy.py", "tests/test_si
 #: Module (or glob) -> its own test files.
 TESTS = {
     "simulator/engine/*.py": ENGINE_TESTS,
-    "simulator/model/formulas.py": ("tests/test_formulas.py", "tests/test_counts.py", "tests/test_layers.py"),
+    # the formulas of the transformer, EfficientViT, SegFormer/SAM and LLM kinds are tested beside them
+    "simulator/model/formulas.py": ("tests/test_formulas.py", "tests/test_counts.py", "tests/test_layers.py",
+                                    "tests/test_llm_core.py", "tests/test_efficientvit.py",
+                                    "tests/test_segformer_sam_bert.py"),
     "simulator/model/counts.py": ("tests/test_counts.py", "tests/test_formulas.py", "tests/test_layers.py"),
     "simulator/model/fusion.py": ("tests/test_counts.py", "tests/test_layers.py", "tests/test_simulate.py"),
     "simulator/model/graph.py": ("tests/test_layers.py", "tests/test_counts.py"),
@@ -69,13 +72,15 @@ class Mutant:
     number: int      # the n-th mutation point of the file, in walk order
     line: int
     description: str
+    code: str = ""   # the source line, as it was when the mutant was made
 
 
 @dataclass
 class Outcome:
     mutant: Mutant
-    status: str      # killed | survived | timeout | error
+    status: str      # killed | survived | timeout | error, by the module's existing tests
     seconds: float
+    after: str = ""  # with --kills: the status once tests/test_mutation_kills_*.py are added
 
 
 def _is_docstring(node: ast.AST, parents: dict) -> bool:
@@ -128,10 +133,12 @@ def _is_all(node: ast.AST) -> bool:
                                                 for t in node.targets)
 
 
-def mutants_of(path: str) -> list[Mutant]:
-    tree = ast.parse((ROOT / path).read_text(encoding="utf-8"))
-    return [Mutant(path, n, getattr(node, "lineno", 0), f"{kind}: {text}")
-            for n, (node, kind, text) in enumerate(_Points(tree).points)]
+def mutants_of(path: str, root: Path = ROOT) -> list[Mutant]:
+    source = (root / path).read_text(encoding="utf-8")
+    lines = source.splitlines()
+    return [Mutant(path, n, getattr(node, "lineno", 0), f"{kind}: {text}",
+                   lines[node.lineno - 1].strip()[:100] if getattr(node, "lineno", 0) else "")
+            for n, (node, kind, text) in enumerate(_Points(ast.parse(source)).points)]
 
 
 def mutated_source(mutant: Mutant, root: Path) -> str:
@@ -170,8 +177,8 @@ def _replace(parent: ast.AST, old: ast.AST, new: ast.AST) -> None:
     raise ValueError("node not found in its parent")
 
 
-def targets() -> dict[str, tuple[str, ...]]:
-    """Each target module -> its test files (those that exist, and its mutation-kill tests)."""
+def targets(kills: bool = False) -> dict[str, tuple[str, ...]]:
+    """Each target module -> its test files (that exist); with ``kills``, its mutation-kill tests only."""
     mapping = {}
     for pattern, tests in TESTS.items():
         for path in sorted(ROOT.glob(pattern)):
@@ -181,7 +188,7 @@ def targets() -> dict[str, tuple[str, ...]]:
             area = AREAS[relative.split("/")[1]]
             kills = sorted(str(p.relative_to(ROOT))
                            for p in ROOT.glob(f"tests/test_mutation_kills_{area}*.py"))
-            mapping[relative] = tuple(t for t in (*tests, *kills) if (ROOT / t).exists())
+            mapping[relative] = tuple(kills) if kills else tuple(t for t in tests if (ROOT / t).exists())
     return mapping
 
 
@@ -248,23 +255,29 @@ def main() -> None:
     parser.add_argument("--only", type=Path, default=None, help="re-run the mutants of an earlier --json")
     parser.add_argument("--status", default="survived", help="with --only: which of its mutants")
     parser.add_argument("--json", type=Path, default=None, help="write every outcome to this file")
+    parser.add_argument("--kills", action="store_true",
+                        help="re-run each survivor against tests/test_mutation_kills_*.py (before / after)")
     args = parser.parse_args()
 
-    mapping = targets()
-    if args.only is not None:
-        earlier = json.loads(args.only.read_text())
-        chosen = [Mutant(**o["mutant"]) for o in earlier["outcomes"] if o["status"] in args.status.split(",")]
-    else:
-        every = [m for path in mapping for m in mutants_of(path)]
-        rng = random.Random(args.seed)
-        chosen = every if not args.sample or args.sample >= len(every) else sorted(
-            rng.sample(every, args.sample), key=lambda m: (m.path, m.number))
-        print(f"{len(every)} mutants in {len(mapping)} modules; running {len(chosen)}", flush=True)
-
+    mapping, kill_mapping = targets(), targets(kills=True)
     with tempfile.TemporaryDirectory(prefix="mutation-") as scratch:
+        # a snapshot per job: the working tree may change while this runs
         workspaces = [_copy(Path(scratch) / f"w{j}") for j in range(max(1, args.jobs))]
+        if args.only is not None:
+            earlier = json.loads(args.only.read_text())
+            wanted = args.status.split(",")
+            chosen = [Mutant(**o["mutant"]) for o in earlier["outcomes"] if o["status"] in wanted]
+        else:
+            every = [m for path in mapping for m in mutants_of(path, workspaces[0])]
+            rng = random.Random(args.seed)
+            chosen = every if not args.sample or args.sample >= len(every) else sorted(
+                rng.sample(every, args.sample), key=lambda m: (m.path, m.number))
+            print(f"{len(every)} mutants in {len(mapping)} modules; running {len(chosen)}", flush=True)
         deselect: dict[tuple[str, ...], list[str]] = {}
-        for tests in sorted(set(mapping[m.path] for m in chosen)):
+        suites = {mapping[m.path] for m in chosen}
+        if args.kills:
+            suites |= {kill_mapping[m.path] for m in chosen}
+        for tests in sorted(t for t in suites if t):
             deselect[tests] = baseline_failures(workspaces[0], tests, args.timeout)
             if deselect[tests]:
                 print(f"baseline failures deselected in {', '.join(tests)}: {len(deselect[tests])}",
@@ -277,8 +290,13 @@ def main() -> None:
         def job(mutant: Mutant) -> Outcome:
             workspace = free.pop()
             try:
-                return run_mutant(mutant, mapping[mutant.path], deselect[mapping[mutant.path]], workspace,
-                                  args.timeout)
+                outcome = run_mutant(mutant, mapping[mutant.path], deselect[mapping[mutant.path]], workspace,
+                                     args.timeout)
+                outcome.after = outcome.status
+                kills = kill_mapping[mutant.path]
+                if args.kills and outcome.status == "survived" and kills:
+                    outcome.after = run_mutant(mutant, kills, deselect[kills], workspace, args.timeout).status
+                return outcome
             finally:
                 free.append(workspace)
 
@@ -288,28 +306,29 @@ def main() -> None:
                 if n % 25 == 0:
                     print(f"  {n}/{len(chosen)} mutants, {time.perf_counter() - start:.0f} s", flush=True)
 
-    report(outcomes, time.perf_counter() - start)
+    report(outcomes, time.perf_counter() - start, "status", "existing tests")
+    if args.kills:
+        report(outcomes, time.perf_counter() - start, "after", "with tests/test_mutation_kills_*.py")
     if args.json is not None:
         args.json.write_text(json.dumps({"outcomes": [asdict(o) for o in outcomes]}, indent=1))
 
 
-def report(outcomes: list[Outcome], seconds: float) -> None:
-    print(f"\n{len(outcomes)} mutants in {seconds:.0f} s")
+def report(outcomes: list[Outcome], seconds: float, field: str = "status", title: str = "") -> None:
+    print(f"\n{len(outcomes)} mutants in {seconds:.0f} s: {title}")
     print(f"{'module':40s} {'killed':>7s} {'survived':>9s} {'timeout':>8s} {'error':>6s} {'kill rate':>10s}")
     modules = sorted({o.mutant.path for o in outcomes})
     for module in [*modules, "all"]:
         mine = [o for o in outcomes if module in ("all", o.mutant.path)]
-        counts = {s: sum(o.status == s for o in mine) for s in ("killed", "survived", "timeout", "error")}
+        counts = {s: sum(getattr(o, field) == s for o in mine)
+                  for s in ("killed", "survived", "timeout", "error")}
         caught = counts["killed"] + counts["timeout"] + counts["error"]
         print(f"{module:40s} {counts['killed']:7d} {counts['survived']:9d} {counts['timeout']:8d} "
               f"{counts['error']:6d} {caught / max(len(mine), 1):10.0%}")
-    survivors = [o.mutant for o in outcomes if o.status == "survived"]
+    survivors = [o.mutant for o in outcomes if getattr(o, field) == "survived"]
     if survivors:
         print("\nsurvivors:")
         for m in survivors:
-            lines = (ROOT / m.path).read_text(encoding="utf-8").splitlines()
-            line = lines[m.line - 1].strip() if 0 < m.line <= len(lines) else ""
-            print(f"  {m.path}:{m.line} #{m.number} {m.description}:  {line[:90]}")
+            print(f"  {m.path}:{m.line} #{m.number} {m.description}:  {m.code[:90]}")
 
 
 if __name__ == "__main__":
