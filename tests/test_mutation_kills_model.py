@@ -81,3 +81,71 @@ def test_an_early_network_output_stays_alive_to_the_end():
     network = net.build([a, c])
     assert live_activations(network) == [256 + 256, 256 + 1024, 256 + 1024 + 256]
     assert count_network(network, batch=3).peak_activations == 3 * 1536
+
+
+# --- attention and LLM kinds, from the formulas in their docstrings, with small uneven sizes ------
+# (ReLU 1 op, softmax 5, SiLU 5, RoPE 3, bias and add 1 per element: the lecture's op counts)
+
+
+def test_litemla_linear_and_quadratic_by_hand():
+    from simulator.model.layers import ReLULinearAttention
+
+    # G = 24 / (3·4) = 2 groups of d = 4, N = 3·5 = 15 tokens (linear: N > d)
+    cost = layer_cost(ReLULinearAttention(head_dim=4), ((24, 3, 5),), (8, 3, 5))
+    g, d, n = 2, 4, 15
+    assert (cost.params, cost.macs) == (0, 2 * g * n * d * (d + 1))
+    assert cost.elementwise_ops == 2 * g * d * n + g * n + g * d * n
+    # the quadratic fallback when N = 3 <= d = 4
+    cost = layer_cost(ReLULinearAttention(head_dim=4, quadratic_fallback=True), ((24, 1, 3),), (8, 1, 3))
+    n = 3
+    assert cost.macs == 2 * g * d * n * n
+    assert cost.elementwise_ops == 2 * g * d * n + 2 * g * n * n + g * n
+
+
+@pytest.mark.parametrize("bias", [True, False])
+def test_spatial_reduction_attention_by_hand(bias: bool):
+    from simulator.model.layers import SpatialReductionAttention
+
+    n, m, c, h = 10, 4, 6, 2
+    layer = SpatialReductionAttention(embed_dim=c, num_heads=h, bias=bias)
+    cost = layer_cost(layer, ((n, c), (m, c)), (n, c))
+    assert cost.params == 4 * c * c + (4 * c if bias else 0)
+    assert cost.macs == 2 * n * c * c + 2 * m * c * c + 2 * n * m * c == 1488
+    assert cost.elementwise_ops == ((2 * n + 2 * m) * c if bias else 0) + h * n * m * (1 + 5)
+
+
+def test_windowed_attention_by_hand():
+    from simulator.model.layers import WindowedAttention
+
+    # a 4x5 grid of C = 8 in 3x3 windows: padded to 6x6 = 36 tokens, T = 9 per window, d = 8 / 2
+    layer = WindowedAttention(embed_dim=8, num_heads=2, window=3, rel_pos=True, bias=True)
+    cost = layer_cost(layer, ((4, 5, 8),), (4, 5, 8))
+    p, t, c, d, h = 36, 9, 8, 4, 2
+    assert cost.params == 4 * c * c + 4 * c + (2 * 3 - 1 + 2 * 3 - 1) * d == 328
+    assert cost.macs == 4 * p * c * c + 2 * p * t * c + p * (3 + 3) * c == 16128
+    assert cost.elementwise_ops == 4 * p * c + p * c + h * p * t * (5 + 2) == 5976
+    # global attention (window 0), no rel-pos, no bias: every one of the 20 tokens sees all 20
+    layer = WindowedAttention(embed_dim=8, num_heads=2, window=0, rel_pos=False, bias=False)
+    cost = layer_cost(layer, ((4, 5, 8),), (4, 5, 8))
+    assert (cost.params, cost.macs) == (4 * c * c, 4 * 20 * c * c + 2 * 20 * 20 * c)
+    assert cost.elementwise_ops == 20 * c + h * 20 * 20 * 5
+
+
+def test_llm_kinds_by_hand():
+    from simulator.model.layers import CausalAttention, MoEExperts, RotaryEmbedding, SwiGLU
+
+    # RoPE on T = 5 tokens of 4 query and 2 KV heads of 8: 3 ops per rotated element
+    rope = layer_cost(RotaryEmbedding(num_heads=4, num_kv_heads=2, head_dim=8), ((5, 48),), (5, 48))
+    assert (rope.params, rope.macs, rope.elementwise_ops) == (0, 0, 5 * (4 + 2) * 8 * 3)
+    # causal attention, 3 cached + 5 new tokens: pairs 5·3 + 5·6/2 = 30 per head
+    attention = CausalAttention(num_heads=4, num_kv_heads=2, head_dim=8, cached_tokens=3)
+    cost = layer_cost(attention, ((5, 32), (5, 16), (5, 16)), (5, 32))
+    assert (cost.macs, cost.elementwise_ops) == (2 * 4 * 8 * 30, 4 * 30 * (1 + 5))
+    # SwiGLU: silu(gate)·up, 5 + 1 ops per output element
+    assert layer_cost(SwiGLU(), ((5, 7), (5, 7)), (5, 7)).elementwise_ops == 35 * 6
+    # 4 experts of d = 6, I = 10, top 2, on 3 tokens
+    experts = MoEExperts(num_experts=4, top_k=2, hidden_size=6, intermediate_size=10)
+    moe = layer_cost(experts, ((3, 6),), (3, 6))
+    assert moe.params == 4 * 3 * 6 * 10
+    assert moe.macs == 3 * 2 * 3 * 6 * 10
+    assert moe.elementwise_ops == 3 * (2 * 10 * (5 + 1) + 2 * 6 + 4 * 5)
