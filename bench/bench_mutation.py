@@ -177,6 +177,16 @@ def _replace(parent: ast.AST, old: ast.AST, new: ast.AST) -> None:
     raise ValueError("node not found in its parent")
 
 
+def _relocate(mutant: Mutant, root: Path) -> Mutant:
+    """``mutant`` in the snapshot at ``root``: the same number if it still names the same change of
+    the same code, else the nearest mutation point that does (the file may have changed)."""
+    points = mutants_of(mutant.path, root)
+    same = [m for m in points if (m.description, m.code) == (mutant.description, mutant.code)]
+    if not same:
+        raise SystemExit(f"{mutant.path}: no longer has {mutant.description} in {mutant.code!r}")
+    return min(same, key=lambda m: (m.number != mutant.number, abs(m.line - mutant.line)))
+
+
 def targets(kills: bool = False) -> dict[str, tuple[str, ...]]:
     """Each target module -> its test files (that exist); with ``kills``, its mutation-kill tests only."""
     mapping = {}
@@ -266,7 +276,9 @@ def main() -> None:
         if args.only is not None:
             earlier = json.loads(args.only.read_text())
             wanted = args.status.split(",")
-            chosen = [Mutant(**o["mutant"]) for o in earlier["outcomes"] if o["status"] in wanted]
+            chosen = [_relocate(Mutant(**o["mutant"]), workspaces[0]) for o in earlier["outcomes"]
+                      if (o.get("after") or o["status"]) in wanted]
+            print(f"re-running {len(chosen)} mutants of {args.only}", flush=True)
         else:
             every = [m for path in mapping for m in mutants_of(path, workspaces[0])]
             rng = random.Random(args.seed)
