@@ -124,3 +124,32 @@ def test_a_kernel_overhead_is_charged_to_each_working_layer_only():
     (row,) = sweep(linear_then_view(), device, precisions=["fp32"]).itertuples()
     dram_bytes = (WEIGHTS + ACTIVATIONS) * 4
     assert row.latency_s == pytest.approx(max(OPS / 1e12, dram_bytes / DRAM_BYTES_PER_S) + 5e-6, rel=1e-12)
+
+
+# --- the override grammar's units, by definition ------------------------------------------------------
+
+
+@pytest.mark.parametrize(("key", "si_key", "si"), [
+    ("sram.capacity_kb", "sram.capacity_bytes", 3e3), ("sram.capacity_kib", "sram.capacity_bytes", 3 * 1024),
+    ("sram.capacity_mb", "sram.capacity_bytes", 3e6), ("sram.capacity_mib", "sram.capacity_bytes", 3 * 2**20),
+    ("sram.capacity_gb", "sram.capacity_bytes", 3e9), ("sram.capacity_gib", "sram.capacity_bytes", 3 * 2**30),
+    ("dram.bandwidth_mb_per_s", "dram.bandwidth_bytes_per_s", 3e6),
+    ("dram.bandwidth_gb_per_s", "dram.bandwidth_bytes_per_s", 3e9),
+    ("dram.bandwidth_tb_per_s", "dram.bandwidth_bytes_per_s", 3e12),
+    ("dram.energy_per_byte_pj", "dram.energy_per_byte_pj", 3.0),
+    ("peak_giga_ops_per_s", "peak_ops_per_s", 3e9), ("peak_tera_ops_per_s", "peak_ops_per_s", 3e12),
+])
+def test_override_keys_convert_to_si_by_their_unit(key: str, si_key: str, si: float):
+    from simulator.engine.configs import ACCEPTED_KEYS, parse_overrides
+
+    (override,) = parse_overrides({key: [3]})
+    assert override.key == si_key and not override.scale
+    assert override.values[0] == pytest.approx(si, rel=1e-15)
+    listed = key.replace(key.split(".")[0] + ".", "<level>.") if "." in key else key
+    assert listed in ACCEPTED_KEYS
+
+
+def test_an_energy_per_byte_override_sets_the_dram_energy():
+    (row,) = sweep(linear(), "reference-45nm", precisions=["fp32"], ideal=True,
+                   overrides={"dram.energy_per_byte_pj": [100.0]}).itertuples()
+    assert row.energy_dram_j == pytest.approx((WEIGHTS + ACTIVATIONS) * 4 * 100e-12, rel=1e-12)
