@@ -393,7 +393,8 @@ def test_a_network_that_does_not_fit_reports_the_numbers(capsys):
 
 @pytest.mark.parametrize(("argv", "message"), [
     (["simulate", "resnet50", "--device", "jetson-agx-orn"],
-     "unknown device 'jetson-agx-orn'; did you mean 'jetson-agx-orin'?"),
+     # the MaxQ profile is a close name too; the closer one (one letter missing) comes first
+     "unknown device 'jetson-agx-orn'; did you mean 'jetson-agx-orin', 'jetson-agx-orin-maxq'?"),
     (["simulate", "resnet05", "--device", "jetson-agx-orin"], "unknown network 'resnet05'; did you mean"),
     (["simulate", "alexnet", "--device", "stm32f746", "--precision", "fp16"],
      "device 'stm32f746' has no peak for precision 'fp16'; its precisions: int8, fp32"),
