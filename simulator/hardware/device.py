@@ -224,6 +224,12 @@ class EfficiencyModel(_Frozen):
     #: the runtime whose kernels the model describes ("" when it is the device's usual one)
     runtime: str = ""
     tile_outputs: dict[str, Whole] = {}
+    #: LLM inference (:mod:`simulator.llm`): a serving runtime's fixed cost per forward pass
+    #: (scheduling, sampling, host synchronization), added once to the prefill and once per decode step
+    step_overhead_s: Number = Field(default=0.0, ge=0)
+    #: LLM decode (one new token per sequence): the share of bandwidth its GEMV-like projections
+    #: reach, in place of the ``gemm`` class's (None: the ``gemm`` class's own)
+    gemv_bandwidth_fraction: Number | None = Field(default=None, gt=0, le=1)
 
     @field_validator("tile_outputs")
     @classmethod
@@ -246,6 +252,9 @@ class Interconnect(_Frozen):
     bandwidth_bytes_per_s: Number = Field(gt=0)
     latency_s: Number = Field(ge=0)
     source: str
+    #: the expected (non-ideal) model's fixed cost of one all-reduce on top of its ring time (NCCL's
+    #: launch, synchronization and protocol cost) [s]; 0 in the ideal roofline
+    allreduce_overhead_s: Number = Field(default=0.0, ge=0)
 
 
 class Device(_Frozen):

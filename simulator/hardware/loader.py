@@ -21,12 +21,15 @@ Device file::
               access width too) or access_bits and energy_per_access_pj; energy_source = "..."
     [interconnect]                            optional device-to-device link for tensor parallelism:
       name, source, bandwidth_gb_per_s | bandwidth_bytes_per_s (per direction per device),
-      latency_us | latency_s (one message)
+      latency_us | latency_s (one message),
+      allreduce_overhead_us | allreduce_overhead_s   expected model: fixed cost per all-reduce
     [efficiency]  source = "..."              optional calibrated kernel efficiencies (see
                                               simulator.engine.efficiency); without it, the ideal roofline
       [efficiency.<class>]                    one per class of EFFICIENCY_CLASSES (conv, gemm, ...)
         compute_fraction, bandwidth_fraction  achieved fractions of peak and bandwidth, in (0, 1]
         overhead_s | overhead_ms (1e-3) | overhead_us (1e-6)   fixed cost per layer (default 0)
+      step_overhead_us | _ms | _s             LLM: a runtime's fixed cost per forward pass
+      gemv_bandwidth_fraction                 LLM decode projections' share of bandwidth
 
 Energy file: the fields of :class:`~simulator.hardware.EnergyTable` as they are (already in pJ).
 
@@ -69,6 +72,9 @@ PEAK_UNITS: dict[str, int] = {
 #: Keys of the per-kernel overhead of an efficiency model -> the divisor to seconds.
 KERNEL_OVERHEAD_UNITS: dict[str, int] = {"kernel_overhead_s": 1, "kernel_overhead_ms": 10**3,
                                          "kernel_overhead_us": 10**6}
+#: Keys of an LLM runtime's fixed cost per forward pass -> the divisor to seconds.
+STEP_OVERHEAD_UNITS: dict[str, int] = {"step_overhead_s": 1, "step_overhead_ms": 10**3,
+                                       "step_overhead_us": 10**6}
 #: Keys of a per-class overhead -> the divisor to seconds (``overhead_us = 12`` is 12e-6 s).
 OVERHEAD_UNITS: dict[str, int] = {"overhead_s": 1, "overhead_ms": 10**3, "overhead_us": 10**6}
 #: SI field of a memory level -> the unit keys that may give it in a file.
@@ -252,12 +258,22 @@ def _efficiency(raw: Any, locmap: dict[Loc, str]) -> Any:
             value = float(Decimal(repr(value)) / KERNEL_OVERHEAD_UNITS[given[0]])
         model["kernel_overhead_s"] = value
         locmap[("efficiency", "kernel_overhead_s")] = f"efficiency.{given[0]}"
-    for key in ("parallel_units", "tile_outputs", "runtime"):
+    for key in ("parallel_units", "tile_outputs", "runtime", "gemv_bandwidth_fraction"):
         if key in raw:
             model[key] = raw[key]
             locmap[("efficiency", key)] = f"efficiency.{key}"
+    given = [key for key in STEP_OVERHEAD_UNITS if key in raw]
+    if len(given) > 1:
+        raise _FieldError("efficiency", f"give only one of {', '.join(given)}")
+    if given:
+        value = raw[given[0]]
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            value = float(Decimal(repr(value)) / STEP_OVERHEAD_UNITS[given[0]])
+        model["step_overhead_s"] = value
+        locmap[("efficiency", "step_overhead_s")] = f"efficiency.{given[0]}"
     for name, entry in raw.items():
-        if name in ("source", "parallel_units", "tile_outputs", "runtime", *KERNEL_OVERHEAD_UNITS):
+        if name in ("source", "parallel_units", "tile_outputs", "runtime", "gemv_bandwidth_fraction",
+                    *KERNEL_OVERHEAD_UNITS, *STEP_OVERHEAD_UNITS):
             continue
         if name not in EFFICIENCY_CLASSES:
             raise _FieldError(f"efficiency.{name}", f"unknown efficiency class {name!r}; valid: "
@@ -283,6 +299,8 @@ def _efficiency(raw: Any, locmap: dict[Loc, str]) -> Any:
 
 #: Keys of an interconnect's message latency -> the divisor to seconds.
 LATENCY_UNITS: dict[str, int] = {"latency_s": 1, "latency_us": 10**6}
+#: Keys of an all-reduce's fixed cost -> the divisor to seconds.
+ALLREDUCE_OVERHEAD_UNITS: dict[str, int] = {"allreduce_overhead_s": 1, "allreduce_overhead_us": 10**6}
 
 
 def _interconnect(raw: Any, locmap: dict[Loc, str]) -> Any:
@@ -291,7 +309,8 @@ def _interconnect(raw: Any, locmap: dict[Loc, str]) -> Any:
         return raw
     item = dict(raw)
     for si_key, units, to_si in (("bandwidth_bytes_per_s", BANDWIDTH_UNITS, _times),
-                                 ("latency_s", LATENCY_UNITS, None)):
+                                 ("latency_s", LATENCY_UNITS, None),
+                                 ("allreduce_overhead_s", ALLREDUCE_OVERHEAD_UNITS, None)):
         given = [key for key in units if key in item]
         if len(given) > 1:
             raise _FieldError("interconnect", f"give only one of {', '.join(given)}")

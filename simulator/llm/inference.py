@@ -3,6 +3,9 @@
 For a batch of ``B`` sequences with ``P`` prompt tokens generating ``G`` tokens each:
 
 * ``ttft_s``: prefill (:mod:`simulator.llm.phases`), plus pipeline transfers;
+* the expected model (not ``ideal``) adds the runtime's fixed cost per forward pass
+  (``[efficiency] step_overhead_us``: scheduling, sampling, host synchronization) once to the prefill
+  and once to each decode step;
 * decode: ``G − 1`` steps at ``c = P … P+G−2``, summed exactly (:func:`~simulator.llm.phases.sum_max_affine`);
   ``tpot_s`` is their mean (for ``G = 1``: the one step at ``c = P`` that would come next);
 * ``e2e_latency_s = ttft_s + Σ decode``; ``output_tokens_per_s = B·G / e2e``;
@@ -146,13 +149,14 @@ def evaluate_llm(
     compute = [
         llm_compute_precision(w, a) for w, a in zip(weight_precision, activation_precision, strict=True)
     ]
-    link = link_arrays(device, tps)
+    link = link_arrays(device, tps, ideal)
+    step = 0.0 if ideal or device.efficiency is None else float(device.efficiency.step_overhead_s)
     p = int(prompt[0])
     if np.any(prompt != p):
         raise ValueError("evaluate_llm takes one prompt length per call")
     prefill = run_phase(cfg, device, p, tp, np.zeros(count), batch, compute, wb, ab, kb, ideal, link)
     hand_off = pipeline_transfer_s(device, pp, batch * cfg.hidden_size * ab / 8)
-    ttft = prefill.totals["latency_s"] + pp_factor(hand_off, p)
+    ttft = prefill.totals["latency_s"] + pp_factor(hand_off, p) + step
     steps = np.maximum(generate - 1, 0)
     first = run_phase(cfg, device, 1, tp, prompt, batch, compute, wb, ab, kb, ideal, link)
     last = run_phase(
@@ -162,8 +166,8 @@ def evaluate_llm(
     y1, _ = components(last)
     decode_sum = (sum_max_affine(y0, y1, steps[:, None]) + steps[:, None] * const0).sum(
         axis=1
-    ) + steps * hand_off
-    step_first = first.totals["latency_s"] + hand_off
+    ) + steps * (hand_off + step)
+    step_first = first.totals["latency_s"] + hand_off + step
     tpot = np.where(steps > 0, decode_sum / np.maximum(steps, 1), step_first)
     e2e = ttft + decode_sum
     devices = tps * pp

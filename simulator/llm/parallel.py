@@ -4,7 +4,9 @@
   MLP (and every expert) and the vocabulary (:func:`simulator.llm.network.shard`); the attention output
   and the MLP output (and the vocab-parallel embedding) are all-reduced: a ring all-reduce of the
   ``(tokens, d)`` activations costs ``2(N−1)·latency + 2(N−1)/N · bytes / bandwidth``
-  (:func:`simulator.engine.timing.comm_time_s`) over the profile's ``[interconnect]`` (NVLink).
+  (:func:`simulator.engine.timing.comm_time_s`) over the profile's ``[interconnect]`` (NVLink); the
+  expected model adds a fixed cost per all-reduce (``allreduce_overhead_us``: NCCL's launch, the
+  synchronization of the devices and the protocol's own steps, which the message latency leaves out).
 * **Pipeline parallelism** over ``S`` stages: each stage holds ``1/S`` of the layers; one forward pass
   runs through the stages in turn, so its latency is that of the whole model plus ``S − 1``
   activation transfers (one message of ``B·T·d`` activations each).
@@ -23,8 +25,10 @@ from simulator.errors import SimulatorError
 from simulator.hardware.device import Device
 
 
-def link_arrays(device: Device, tp: np.ndarray) -> dict[str, np.ndarray] | None:
-    """The engine's ``link`` arrays for tensor parallelism ``tp`` per configuration (None on one device)."""
+def link_arrays(device: Device, tp: np.ndarray, ideal: bool = True) -> dict[str, np.ndarray] | None:
+    """The engine's ``link`` arrays for tensor parallelism ``tp`` per configuration (None on one device);
+    unless ``ideal`` (and when the device has an efficiency model), with the link's fixed cost per
+    all-reduce (``[interconnect] allreduce_overhead_us``)."""
     tp = np.asarray(tp, dtype=float)
     if np.all(tp == 1):
         return None
@@ -38,6 +42,9 @@ def link_arrays(device: Device, tp: np.ndarray) -> dict[str, np.ndarray] | None:
         "devices": tp,
         "link_bandwidth_bytes_per_s": np.full(len(tp), device.interconnect.bandwidth_bytes_per_s),
         "link_latency_s": np.full(len(tp), device.interconnect.latency_s),
+        "allreduce_overhead_s": np.full(
+            len(tp), 0.0 if ideal or device.efficiency is None else device.interconnect.allreduce_overhead_s
+        ),
     }
 
 

@@ -133,11 +133,13 @@ def run_phase(
     ideal: bool,
     link: dict[str, np.ndarray] | None,
 ) -> Evaluation:
-    """One forward pass of ``tokens`` per sequence at ``context`` cached tokens, for C configurations."""
+    """One forward pass of ``tokens`` per sequence at ``context`` cached tokens, for C configurations;
+    a decode step (``tokens = 1``) on a device with a ``gemv_bandwidth_fraction`` runs its GEMM-class
+    projections at that share of bandwidth (:func:`decode_device`)."""
     phase = phase_workload(cfg, tokens, tp)
     return evaluate(
         at_context(phase, context, weight_bits),
-        device,
+        decode_device(device) if tokens == 1 and not ideal else device,
         compute,
         batch,
         weight_bits,
@@ -147,6 +149,21 @@ def run_phase(
         link=link if tp > 1 else None,
         micro_batching=False,
     )
+
+
+@functools.lru_cache(maxsize=64)
+def decode_device(device: Device) -> Device:
+    """``device`` with its ``gemm`` class's bandwidth fraction replaced by the efficiency model's
+    ``gemv_bandwidth_fraction``: a decode step's projections multiply a weight matrix by one token
+    per sequence (GEMV-like kernels, split over K to stream the weights), which reach another share
+    of bandwidth than the streaming kernels a profile's classes were fitted on. The device unchanged
+    without that field (its ``gemm`` class, or the class it falls back to, applies)."""
+    eff = device.efficiency
+    if eff is None or eff.gemv_bandwidth_fraction is None:
+        return device
+    gemm = eff.for_class("gemm").model_copy(update={"bandwidth_fraction": eff.gemv_bandwidth_fraction})
+    efficiency = eff.model_copy(update={"classes": {**eff.classes, "gemm": gemm}})
+    return device.model_copy(update={"efficiency": efficiency})
 
 
 def components(ev: Evaluation) -> tuple[np.ndarray, np.ndarray]:
