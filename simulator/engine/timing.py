@@ -66,6 +66,8 @@ class HardwareArrays:
     devices: np.ndarray | None = None
     link_bandwidth_bytes_per_s: np.ndarray | None = None
     link_latency_s: np.ndarray | None = None
+    #: the expected model's fixed cost of one all-reduce [s] per configuration (None or 0: ideal)
+    allreduce_overhead_s: np.ndarray | None = None
 
     @property
     def weight_store(self) -> int:
@@ -180,7 +182,9 @@ def comm_time_s(workload: Workload, hardware: HardwareArrays, batch: np.ndarray,
                 activation_bits: np.ndarray) -> np.ndarray | None:
     """``(C, L)`` ring all-reduce time across ``N`` tensor-parallel devices, after each layer that
     all-reduces: ``2(N−1)·latency + 2(N−1)/N · bytes / bandwidth`` with ``bytes`` the layer's
-    all-reduced activations (per device); zero on one device. Not overlapped with compute."""
+    all-reduced activations (per device), plus the expected model's fixed cost per all-reduce
+    (``allreduce_overhead_s``, absent in the ideal roofline); zero on one device. Not overlapped
+    with compute."""
     if workload.allreduce_elements is None or hardware.devices is None:
         return None
     n_dev = hardware.devices[:, None]
@@ -188,6 +192,8 @@ def comm_time_s(workload: Workload, hardware: HardwareArrays, batch: np.ndarray,
     with np.errstate(divide="ignore", invalid="ignore"):
         t = (2 * (n_dev - 1) * hardware.link_latency_s[:, None]
              + 2 * (n_dev - 1) / n_dev * data / hardware.link_bandwidth_bytes_per_s[:, None])
+    if hardware.allreduce_overhead_s is not None:
+        t = t + hardware.allreduce_overhead_s[:, None]
     return np.where((workload.allreduce_elements > 0) & (n_dev > 1), t, 0.0)
 
 
