@@ -7,7 +7,28 @@ Classes without an entry use ``default``.
 """
 
 #: every class a layer may run as, plus ``default`` (the entry used for a class a profile lacks)
-EFFICIENCY_CLASSES = ("conv", "depthwise_conv", "gemm", "attention", "elementwise", "default")
+EFFICIENCY_CLASSES = ("conv", "pointwise_conv", "depthwise_conv", "gemm", "matmul", "attention",
+                      "elementwise", "global_pool", "default")
+
+#: Classes that refine another one, and the class they refine: ``pointwise_conv`` (1x1, groups 1)
+#: is a ``conv``, ``matmul`` (a product of two activations, e.g. attention's ``Q Kᵀ`` and ``A V``)
+#: a ``gemm``, ``global_pool`` (pooling to one value per channel, squeeze-excitation's squeeze) an
+#: ``elementwise`` layer. A profile without an entry for a refined class uses the entry of the class
+#: it refines (and so on), and ``default`` only after that (:func:`class_lookup`): a profile written
+#: before the refinement existed predicts exactly as before.
+CLASS_FALLBACK = {"pointwise_conv": "conv", "matmul": "gemm", "global_pool": "elementwise"}
+
+
+def class_lookup(table, efficiency_class: str, missing=None):
+    """The entry of ``table`` (a mapping by class) for ``efficiency_class``: its own, else that of the
+    class it refines (:data:`CLASS_FALLBACK`, followed to the end), else ``table["default"]``, else
+    ``missing``."""
+    cls: str | None = efficiency_class
+    while cls is not None:
+        if cls in table:
+            return table[cls]
+        cls = CLASS_FALLBACK.get(cls)
+    return table.get("default", missing)
 
 #: Output elements one thread block computes, per class, for the fill (wave) model of a parallel
 #: device (:mod:`simulator.engine.efficiency`): a 128 × 128 output tile for GEMM-like kernels

@@ -27,6 +27,7 @@ import numpy as np
 
 from simulator.engine.efficiency import expected_latency_s
 from simulator.engine.workload import MATERIALIZED_ACCESSES, Workload
+from simulator.kernels import class_lookup
 from simulator.model.formulas import OPS_PER_MAC
 
 BITS_PER_BYTE = 8
@@ -234,8 +235,8 @@ def fill_fraction(workload: Workload, hardware: HardwareArrays, batch: np.ndarra
     """
     if hardware.parallel_units is None or workload.output_elements is None:
         return np.ones((len(batch), workload.layers))
-    tile = np.array([hardware.tile_outputs.get(c, hardware.tile_outputs["default"])
-                     for c in workload.efficiency_classes], dtype=float)
+    tile = np.array([class_lookup(hardware.tile_outputs, c) for c in workload.efficiency_classes],
+                    dtype=float)
     useful = batch[:, None] * workload.output_elements
     waves = np.ceil(np.ceil(useful / tile) / hardware.parallel_units)
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -249,8 +250,9 @@ def _efficiency_arrays(workload: Workload, hardware: HardwareArrays,
     per-kernel overhead times the layer's kernels; ones and zero when ideal."""
     if hardware.efficiency is None:
         return np.ones(workload.layers), np.ones(workload.layers), np.zeros(workload.layers)
-    ideal = hardware.efficiency.get("default", (1.0, 1.0, 0.0))
-    rows = np.array([hardware.efficiency.get(c, ideal) for c in workload.efficiency_classes], dtype=float)
+    # a class the profile lacks: the class it refines (kernels.CLASS_FALLBACK), then default, then ideal
+    rows = np.array([class_lookup(hardware.efficiency, c, (1.0, 1.0, 0.0))
+                     for c in workload.efficiency_classes], dtype=float)
     kernels = np.ones(workload.layers) if workload.kernels is None else workload.kernels
     if hardware.parallel_units is None:
         return rows[:, 0], rows[:, 1], rows[:, 2] + hardware.kernel_overhead_s * kernels

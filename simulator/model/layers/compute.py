@@ -83,7 +83,13 @@ class Conv(Layer):
 
     @property
     def efficiency_class(self) -> str:  # type: ignore[override]
-        return "depthwise_conv" if self.is_depthwise else "conv"
+        """``depthwise_conv``; ``pointwise_conv`` for a 1x1 kernel with groups 1 (a GEMM over the
+        channels, thinner than a 3x3 one); else ``conv``."""
+        if self.is_depthwise:
+            return "depthwise_conv"
+        if self.groups == 1 and all(k == 1 for k in self.kernel_size):
+            return "pointwise_conv"
+        return "conv"
 
     @property
     def display_kind(self) -> str:
@@ -144,6 +150,12 @@ class AdaptivePool(Layer):
     def kind(self) -> str:  # type: ignore[override]
         return f"Adaptive{self.mode.capitalize()}Pool{len(self.output_size)}d"
 
+    @property
+    def efficiency_class(self) -> str:  # type: ignore[override]
+        """``global_pool`` to one value per channel (squeeze-excitation, the classifier's pool),
+        a refinement of ``elementwise``; other output sizes stay ``elementwise``."""
+        return "global_pool" if all(s == 1 for s in self.output_size) else "elementwise"
+
     def output_shape(self, inputs: tuple[Shape, ...]) -> Shape:
         (shape,) = inputs
         _check_rank(shape, len(self.output_size) + 1, self.kind)
@@ -157,7 +169,8 @@ class MatMul(Layer):
 
     kind: ClassVar[str] = "MatMul"
     arity: ClassVar[int | None] = 2
-    efficiency_class: ClassVar[str] = "gemm"
+    #: batched products of activations (attention's ``Q Kᵀ`` and ``A V``): a refinement of ``gemm``
+    efficiency_class: ClassVar[str] = "matmul"
 
     def output_shape(self, inputs: tuple[Shape, ...]) -> Shape:
         a, b = inputs
