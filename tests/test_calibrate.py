@@ -247,7 +247,8 @@ def test_the_efficiency_table_is_read_in_si_units(tmp_path):
 
 @pytest.mark.parametrize(("old", "new", "message"), [
     ("[efficiency.conv]", "[efficiency.convolution]",
-     "efficiency.convolution: unknown efficiency class 'convolution'; valid: conv, depthwise_conv"),
+     "efficiency.convolution: unknown efficiency class 'convolution'; valid: conv, pointwise_conv, "
+     "depthwise_conv"),
     ("compute_fraction = 0.6", "compute_fraction = 1.5",
      "efficiency.conv.compute_fraction: Input should be less than or equal to 1"),
     ("bandwidth_fraction = 0.8", "bandwidth_fraction = 0",
@@ -323,7 +324,8 @@ def test_profiles_are_written_atomically(tmp_path):
 def test_every_case_builds_its_layer_and_the_suite_covers_the_measured_classes():
     suite = kernel_suite()
     classes = {case.efficiency_class for case in suite}
-    assert classes == {"conv", "depthwise_conv", "gemm", "elementwise"}
+    assert classes == {"conv", "pointwise_conv", "depthwise_conv", "gemm", "matmul", "elementwise",
+                       "global_pool"}
     assert classes <= set(EFFICIENCY_CLASSES)
     assert {case.batch for case in suite} == {1, 4, 16}
     for case in suite + kernel_suite(quick=True):
@@ -335,8 +337,8 @@ def test_weight_heavy_cases_are_copied_to_stream_their_weights():
     gemm = KernelCase("gemm", (2048,), 1, out=1000)  # 8 MB of weights, 2 ops per 4-byte weight
     assert weight_copies(gemm, evict) == math.ceil(evict / (2048 * 1000 * 4 + 1000 * 4))
     assert weight_copies(KernelCase("conv", (64, 56, 56), 1, out=64, kernel=3), evict) == 1
-    with pytest.raises(SimulatorError, match="unknown kernel case operator 'softmax'"):
-        KernelCase("softmax", (8,))
+    with pytest.raises(SimulatorError, match="unknown kernel case operator 'sum'"):
+        KernelCase("sum", (8,))
 
 
 def test_a_fused_activation_is_part_of_the_probe():
@@ -346,11 +348,11 @@ def test_a_fused_activation_is_part_of_the_probe():
     case = KernelCase("conv", (8, 16, 16), 1, out=8, kernel=1, activation="relu6")
     workload = build_workload(case_network(case))
     assert workload.names[probe_index(workload)] == "probe+act"
-    assert case.efficiency_class == "conv" and "+relu6" in case.label
+    assert case.efficiency_class == "pointwise_conv" and "+relu6" in case.label
     with pytest.raises(SimulatorError, match="activation 'relu6' of a add case"):
         KernelCase("add", (8, 4, 4), activation="relu6")
-    with pytest.raises(SimulatorError, match="activation 'gelu' of a conv case"):
-        KernelCase("conv", (8, 4, 4), out=8, activation="gelu")
+    with pytest.raises(SimulatorError, match="activation 'tanh' of a conv case"):
+        KernelCase("conv", (8, 4, 4), out=8, activation="tanh")
 
 
 @needs_ort

@@ -5,8 +5,9 @@ measured as the Empirical Roofline Toolkit does, and written as a device profile
 
 **Efficiency model** (:func:`measure_kernels`, :func:`fit_efficiency`): single-operator ONNX
 models (:mod:`simulator.calibration.kernel_cases`: convolutions of CNN shapes with the activation their
-networks fuse into them, depthwise convolutions, Gemm, Add, Relu, MaxPool, GlobalAveragePool;
-batch 1, 4 and 16) run in ONNX Runtime with every graph optimization and one thread per core.
+networks fuse into them, depthwise convolutions, Gemm, attention's MatMul, Add, Mul, Relu,
+Softmax, LayerNormalization, MaxPool, GlobalAveragePool; batch 1, 4 and 16) run in ONNX Runtime
+with every graph optimization and one thread per core.
 The time of a case is the median over repeated runs of the kernel time of its compute nodes in
 ONNX Runtime's profiler; the NCHWc layout conversions that ONNX Runtime puts around a lone
 operator (and only at the edges of a network) are left out. Each case is measured in two passes
@@ -38,7 +39,9 @@ may stay in the L3 across inferences); ONNX Runtime's fusion decisions (a residu
 the convolution before it costs nothing there, but is an element-wise layer here); how the thread
 pool splits small kernels; memory allocation and the per-node dispatch (about 1 µs); and the
 machine's speed, which on a shared virtual machine drifts by tens of percent between minutes.
-Attention has no single-operator benchmark here and falls back to ``default``.
+A fused attention layer (one kernel for ``softmax(Q Kᵀ) V``) has no single-operator benchmark here
+and falls back to ``default``; an attention exported as its operators (torchvision's ViT) runs as
+``matmul``, ``elementwise`` (softmax) and ``gemm`` layers, which the suite measures.
 """
 
 from __future__ import annotations
@@ -218,7 +221,8 @@ def calibrate(output: str | Path, quick: bool = False, threads: int | None = Non
                                    passes=1 if quick else 2, evict_bytes=evict, attempts=1 if quick else 3,
                                    progress=progress)
     first = kernel_samples(cases, measured, device_of(machine))
-    rates = [s.ops / s.measured.median_s for s in first if s.case.efficiency_class in ("conv", "gemm")]
+    dense = ("conv", "pointwise_conv", "gemm", "matmul")
+    rates = [s.ops / s.measured.median_s for s in first if s.case.efficiency_class in dense]
     streams = [s.dram_bytes / s.measured.median_s for s in first if s.case.efficiency_class == "gemm"]
     machine = replace(machine, kernel_fp32_ops_per_s=max(rates, default=0.0),
                       kernel_dram_bytes_per_s=max(streams, default=0.0),

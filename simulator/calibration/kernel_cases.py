@@ -37,9 +37,11 @@ from simulator.errors import SimulatorError
 from simulator.model.formulas import OPS_PER_MAC
 from simulator.model.graph import Network, NetworkBuilder
 
-OPS = ("conv", "gemm", "add", "relu", "maxpool", "globalavgpool")
-#: activations a convolution or Gemm case may have fused after it
-ACTIVATIONS = ("", "relu", "relu6")
+OPS = ("conv", "gemm", "matmul", "add", "mul", "relu", "softmax", "layernorm", "maxpool", "globalavgpool")
+#: activations a convolution or Gemm case may have fused after it: SiLU is written as PyTorch exports
+#: it (``Sigmoid`` and ``Mul``, which ONNX Runtime runs as one ``QuickGelu`` node after the
+#: convolution), GELU as ``Erf`` and its arithmetic (fused into one ``Gelu`` node)
+ACTIVATIONS = ("", "relu", "relu6", "silu", "sigmoid", "gelu")
 OPSET = 17
 
 #: (in channels, height = width, out channels, kernel, stride) of convolutions typical of CNNs, by
@@ -65,11 +67,34 @@ CONV_SHAPES: dict[str, tuple[tuple[int, int, int, int, int], ...]] = {
               (64, 14, 384, 1, 1), (96, 14, 576, 1, 1), (160, 7, 960, 1, 1), (320, 7, 1280, 1, 1)),
     "": ((32, 112, 16, 1, 1), (96, 56, 24, 1, 1), (144, 56, 24, 1, 1), (144, 28, 32, 1, 1),
          (192, 28, 32, 1, 1), (192, 14, 64, 1, 1), (384, 14, 64, 1, 1), (384, 14, 96, 1, 1),
-         (576, 14, 96, 1, 1), (576, 7, 160, 1, 1), (960, 7, 160, 1, 1), (960, 7, 320, 1, 1)),
+         (576, 14, 96, 1, 1), (576, 7, 160, 1, 1), (960, 7, 160, 1, 1), (960, 7, 320, 1, 1),
+         # EfficientNet-B0 projections
+         (240, 28, 40, 1, 1), (672, 14, 112, 1, 1), (1152, 7, 192, 1, 1)),
+    # EfficientNet-B0: the stem, 1x1 expansions and the head with SiLU; squeeze-excitation's 1x1
+    # reduction (SiLU) and expansion (Sigmoid) on one pixel per channel
+    "silu": ((3, 224, 32, 3, 2), (16, 112, 96, 1, 1), (24, 56, 144, 1, 1), (40, 28, 240, 1, 1),
+             (80, 14, 480, 1, 1), (112, 14, 672, 1, 1), (192, 7, 1152, 1, 1), (320, 7, 1280, 1, 1),
+             (96, 1, 4, 1, 1), (240, 1, 10, 1, 1), (672, 1, 28, 1, 1), (1152, 1, 48, 1, 1)),
+    "sigmoid": ((4, 1, 96, 1, 1), (10, 1, 240, 1, 1), (28, 1, 672, 1, 1), (48, 1, 1152, 1, 1)),
 }
 #: (channels, height = width, stride) of 3x3 depthwise convolutions with ReLU6 (MobileNetV2)
 DEPTHWISE_SHAPES = ((32, 112, 1), (96, 112, 2), (144, 56, 1), (144, 56, 2), (192, 28, 1), (192, 28, 2),
                     (384, 14, 1), (576, 14, 1), (576, 14, 2), (960, 7, 1))
+#: (channels, height = width, kernel, stride) of depthwise convolutions with SiLU (EfficientNet-B0)
+DEPTHWISE_SILU_SHAPES = ((32, 112, 3, 1), (96, 112, 3, 2), (144, 56, 5, 2), (240, 28, 5, 1), (240, 28, 3, 2),
+                         (480, 14, 3, 1), (480, 14, 5, 1), (672, 14, 5, 2), (1152, 7, 5, 1), (1152, 7, 3, 1))
+#: ((tokens, in features), out features, activation) of a transformer's linear layers on a sequence
+#: (ViT-B/16: the packed Q, K, V projection, the output projection, the MLP with GELU)
+SEQUENCE_GEMM_SHAPES = (((197, 768), 2304, ""), ((197, 768), 768, ""), ((197, 768), 3072, "gelu"),
+                        ((197, 3072), 768, ""))
+#: per-sample (heads, rows, inner) of the left operand and the columns of attention's matrix
+#: products: ``Q Kᵀ`` (the right operand a transposed copy of the left) and ``softmax(.) V``
+MATMUL_SHAPES = (((12, 197, 64), 197), ((12, 197, 197), 64))
+#: per-sample shapes of attention's softmax (over the last dimension) and the blocks' LayerNorm
+SOFTMAX_SHAPES = ((12, 197, 197),)
+LAYERNORM_SHAPES = ((197, 768),)
+#: (channels, height = width) of squeeze-excitation's channel scaling ``x * s`` and its pooling
+SE_SHAPES = ((96, 56), (240, 28), (672, 14), (1152, 7))
 #: (in features, out features) of fully connected layers
 GEMM_SHAPES = ((512, 1000), (1280, 1000), (2048, 1000), (4096, 1000), (4096, 4096), (9216, 4096), (768, 3072))
 #: (channels, height = width) of element-wise layers and pooling
@@ -97,6 +122,10 @@ class KernelCase:
     def __post_init__(self) -> None:
         if self.op not in OPS:
             raise SimulatorError(f"unknown kernel case operator {self.op!r}; valid: {', '.join(OPS)}")
+        if self.op == "matmul" and (len(self.shape) != 3 or self.shape[1] not in (self.shape[2], self.out)):
+            raise SimulatorError(f"a matmul case's left operand is (heads, rows, inner), with its columns "
+                                 f"equal to the rows (Q Kᵀ) or its inner dimension equal to the rows (A V): "
+                                 f"{self.shape}, {self.out}")
         if self.activation not in ACTIVATIONS or (self.activation and self.op not in ("conv", "gemm")):
             raise SimulatorError(f"activation {self.activation!r} of a {self.op} case: valid "
                                  f"{', '.join(map(repr, ACTIVATIONS))}, and only after conv or gemm")
@@ -108,8 +137,8 @@ class KernelCase:
         if self.op == "conv":
             kind = "depthwise" if self.groups > 1 else "conv"
             return f"{kind} {shape} -> {self.out} k{self.kernel} s{self.stride}{activation} n{self.batch}"
-        if self.op == "gemm":
-            return f"gemm {shape} -> {self.out}{activation} n{self.batch}"
+        if self.op in ("gemm", "matmul"):
+            return f"{self.op} {shape} -> {self.out}{activation} n{self.batch}"
         return f"{self.op} {shape} n{self.batch}"
 
     @property
@@ -130,8 +159,19 @@ def case_network(case: KernelCase) -> Network:
                        groups=case.groups, name="probe")
     elif case.op == "gemm":
         y = net.linear(x, case.out, name="probe")
+    elif case.op == "matmul":
+        # the right operand: Kᵀ (a view of the left one) or V (made by a producer from the left one)
+        right = (net.linear(x, case.out, name="right") if case.shape[1] == case.shape[2] else
+                 net.permute(x, (0, 2, 1), name="right"))
+        y = net.matmul(x, right, name="probe")
     elif case.op == "add":
         y = net.add_(x, x, name="probe")
+    elif case.op == "mul":
+        y = net.mul(x, net.adaptive_avg_pool2d(x, 1, name="scale"), name="probe")
+    elif case.op == "softmax":
+        y = net.softmax(x, name="probe")
+    elif case.op == "layernorm":
+        y = net.layer_norm(x, name="probe")
     elif case.op == "relu":
         y = net.relu(x, name="probe")
     elif case.op == "maxpool":
@@ -174,16 +214,21 @@ def _nodes(case: KernelCase, output: str, rng: np.random.Generator, initializers
         return f"{output}.{name}"
 
     linear = f"{output}.linear" if case.activation else output
+    nodes: list[Any] = []
     if case.op == "conv":
         fan_in = case.shape[0] // case.groups * case.kernel**2
         names = ["x", weight("w", (case.out, case.shape[0] // case.groups, case.kernel, case.kernel),
                              fan_in**-0.5), weight("b", (case.out,), 0.1)]
         nodes = [helper.make_node("Conv", names, [linear], kernel_shape=[case.kernel] * 2,
                                   strides=[case.stride] * 2, pads=[case.kernel // 2] * 4, group=case.groups)]
-    elif case.op == "gemm":
+    elif case.op == "gemm" and len(case.shape) == 1:
         names = ["x", weight("w", (case.out, case.shape[0]), case.shape[0]**-0.5),
                  weight("b", (case.out,), 0.1)]
         nodes = [helper.make_node("Gemm", names, [linear], transB=1)]
+    elif case.op == "gemm":  # on a sequence, as PyTorch exports nn.Linear: MatMul and Add
+        names = ["x", weight("w", (case.shape[-1], case.out), case.shape[-1]**-0.5)]
+        nodes = [helper.make_node("MatMul", names, [f"{output}.product"]),
+                 helper.make_node("Add", [f"{output}.product", weight("b", (case.out,), 0.1)], [linear])]
     if case.activation == "relu":
         nodes.append(helper.make_node("Relu", [linear], [output]))
     elif case.activation == "relu6":
@@ -191,8 +236,31 @@ def _nodes(case: KernelCase, output: str, rng: np.random.Generator, initializers
             bound = np.array(value, dtype=np.float32)
             initializers.append(numpy_helper.from_array(bound, f"{output}.{name}"))
         nodes.append(helper.make_node("Clip", [linear, f"{output}.min", f"{output}.max"], [output]))
+    elif case.activation == "sigmoid":
+        nodes.append(helper.make_node("Sigmoid", [linear], [output]))
+    elif case.activation == "silu":
+        nodes += [helper.make_node("Sigmoid", [linear], [f"{output}.sigmoid"]),
+                  helper.make_node("Mul", [linear, f"{output}.sigmoid"], [output])]
+    elif case.activation == "gelu":  # 0.5 · x · (1 + erf(x / √2)), as PyTorch exports it
+        for name, value in (("sqrt2", math.sqrt(2.0)), ("one", 1.0), ("half", 0.5)):
+            constant = np.array(value, dtype=np.float32)
+            initializers.append(numpy_helper.from_array(constant, f"{output}.{name}"))
+        nodes += [helper.make_node("Div", [linear, f"{output}.sqrt2"], [f"{output}.scaled"]),
+                  helper.make_node("Erf", [f"{output}.scaled"], [f"{output}.erf"]),
+                  helper.make_node("Add", [f"{output}.erf", f"{output}.one"], [f"{output}.shifted"]),
+                  helper.make_node("Mul", [linear, f"{output}.shifted"], [f"{output}.product2"]),
+                  helper.make_node("Mul", [f"{output}.product2", f"{output}.half"], [output])]
     if case.op in ("conv", "gemm"):
         return nodes
+    if case.op == "matmul":
+        return [helper.make_node("MatMul", ["x", "x2"], [output])]
+    if case.op == "mul":
+        return [helper.make_node("Mul", ["x", "x2"], [output])]
+    if case.op == "softmax":
+        return [helper.make_node("Softmax", ["x"], [output], axis=-1)]
+    if case.op == "layernorm":
+        names = ["x", weight("gamma", case.shape[-1:], 1.0), weight("beta", case.shape[-1:], 0.1)]
+        return [helper.make_node("LayerNormalization", names, [output], axis=-1, epsilon=1e-6)]
     if case.op == "add":
         return [helper.make_node("Add", ["x", "x2"], [output])]
     if case.op == "relu":
@@ -210,8 +278,12 @@ def case_model(case: KernelCase, copies: int = 1, seed: int = 0) -> tuple[Any, S
 
     rng = np.random.default_rng(seed)
     x_shape = (case.batch, *case.shape)
-    inputs: Shapes = {"x": x_shape, **({"x2": x_shape} if case.op == "add" else {})}
-    probe = next(node for node in case_network(case).nodes if node.name == "probe")
+    network = case_network(case)
+    inputs: Shapes = {"x": x_shape}
+    if case.op in ("add", "mul", "matmul"):  # the second operand, as the probe in the network reads it
+        probe_node = next(node for node in network.nodes if node.name == "probe")
+        inputs["x2"] = (case.batch, *probe_node.input_shapes[1])
+    probe = next(node for node in network.nodes if node.name == "probe")
     outputs: Shapes = {f"y{k}": (case.batch, *probe.output_shape) for k in range(copies)}
     initializers: list[Any] = []
     nodes = [node for name in outputs for node in _nodes(case, name, rng, initializers)]
@@ -229,9 +301,12 @@ def kernel_suite(quick: bool = False) -> tuple[KernelCase, ...]:
     if quick:
         return tuple(case for n in (1, 2) for case in (
             KernelCase("conv", (8, 16, 16), n, out=8, kernel=3, activation="relu"),
+            KernelCase("conv", (8, 16, 16), n, out=16, kernel=1, activation="silu"),
             KernelCase("conv", (8, 16, 16), n, out=8, kernel=3, groups=8, activation="relu6"),
             KernelCase("gemm", (64,), n, out=32),
+            KernelCase("matmul", (2, 16, 8), n, out=16),
             KernelCase("add", (8, 16, 16), n),
+            KernelCase("globalavgpool", (8, 16, 16), n),
             KernelCase("maxpool", (8, 16, 16), n)))
     cases = []
     for n in BATCHES:
@@ -239,7 +314,15 @@ def kernel_suite(quick: bool = False) -> tuple[KernelCase, ...]:
                   for activation, shapes in CONV_SHAPES.items() for c, hw, o, k, s in shapes]
         cases += [KernelCase("conv", (c, hw, hw), n, out=c, kernel=3, stride=s, groups=c, activation="relu6")
                   for c, hw, s in DEPTHWISE_SHAPES]
+        cases += [KernelCase("conv", (c, hw, hw), n, out=c, kernel=k, stride=s, groups=c, activation="silu")
+                  for c, hw, k, s in DEPTHWISE_SILU_SHAPES]
         cases += [KernelCase("gemm", (i,), n, out=o) for i, o in GEMM_SHAPES]
+        cases += [KernelCase("gemm", shape, n, out=o, activation=activation)
+                  for shape, o, activation in SEQUENCE_GEMM_SHAPES]
+        cases += [KernelCase("matmul", shape, n, out=o) for shape, o in MATMUL_SHAPES]
         cases += [KernelCase(op, (c, hw, hw), n) for op in ("add", "relu", "maxpool", "globalavgpool")
                   for c, hw in ELEMENTWISE_SHAPES]
+        cases += [KernelCase(op, (c, hw, hw), n) for op in ("mul", "globalavgpool") for c, hw in SE_SHAPES]
+        cases += [KernelCase("softmax", shape, n) for shape in SOFTMAX_SHAPES]
+        cases += [KernelCase("layernorm", shape, n) for shape in LAYERNORM_SHAPES]
     return tuple(cases)
