@@ -6,6 +6,18 @@ take their natural keyword parameters (``resolution``, ``num_classes``; MobileNe
 ``width_mult``). Look networks up with :func:`simulator.catalog.build_network`.
 """
 
-from simulator.networks import alexnet, mcunet, mlperf_tiny, mobilenet, resnet, vgg, vit  # noqa: F401  (registers them)
-from simulator.networks import bert, sam, segformer  # noqa: F401  (registers them)
-from simulator.networks import efficientvit, efficientvit_sam, efficientvit_seg  # noqa: F401  (registers them)
+from simulator.networks import (  # noqa: F401  (registers them)  # noqa: F401  (registers them)  # noqa: F401  (registers them)
+    alexnet,
+    bert,
+    efficientvit,
+    efficientvit_sam,
+    efficientvit_seg,
+    mcunet,
+    mlperf_tiny,
+    mobilenet,
+    resnet,
+    sam,
+    segformer,
+    vgg,
+    vit,
+)
