@@ -196,9 +196,9 @@ def targets(kills: bool = False) -> dict[str, tuple[str, ...]]:
                 continue
             relative = str(path.relative_to(ROOT))
             area = AREAS[relative.split("/")[1]]
-            kills = sorted(str(p.relative_to(ROOT))
-                           for p in ROOT.glob(f"tests/test_mutation_kills_{area}*.py"))
-            mapping[relative] = tuple(kills) if kills else tuple(t for t in tests if (ROOT / t).exists())
+            kill_tests = sorted(str(p.relative_to(ROOT))
+                                for p in ROOT.glob(f"tests/test_mutation_kills_{area}*.py"))
+            mapping[relative] = tuple(kill_tests) if kills else tuple(t for t in tests if (ROOT / t).exists())
     return mapping
 
 
