@@ -16,16 +16,9 @@ Activations: "hswish" is Hardswish; efficientvit's "gelu" is ``nn.GELU(approxima
 from __future__ import annotations
 
 from simulator.model.graph import Network, NetworkBuilder
-from simulator.model.registry import register_network
+from simulator.model.registry import height_width, register_network
 
 ACTIVATIONS = {"hswish": "hardswish", "gelu": "gelu_tanh", "relu": "relu", "relu6": "relu6", "silu": "silu"}
-
-
-def resolution_hw(resolution: int | tuple[int, int]) -> tuple[int, int]:
-    """``(height, width)`` from an int or a pair."""
-    if isinstance(resolution, int):
-        return (resolution, resolution)
-    return (int(resolution[0]), int(resolution[1]))
 
 
 def _triple(value, n: int) -> tuple:
@@ -207,7 +200,7 @@ CLS_HEADS = {"b0": (1024, 1280), "b1": (1536, 1600), "b2": (2304, 2560), "b3": (
 def _classifier(variant: str, resolution: int | tuple[int, int], num_classes: int) -> Network:
     """Backbone + ClsHead (cls.py l.22; timm ClassifierHead): 1×1 ConvLayer (BN, act), global average
     pool, Linear (no bias), LayerNorm, act, Linear. timm's LiteMLA: no quadratic fallback, eps 1e-5."""
-    net = NetworkBuilder(f"efficientvit_{variant}", (3, *resolution_hw(resolution)))
+    net = NetworkBuilder(f"efficientvit_{variant}", (3, *height_width(resolution)))
     if variant.startswith("b"):
         act, x = "hswish", backbone_b(net, variant, quadratic_fallback=False)["stage4"]
     else:

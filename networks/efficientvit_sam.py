@@ -13,8 +13,8 @@ residual FusedMBConv blocks, a 1×1 conv with bias. Output 256×64×64 at any in
 from __future__ import annotations
 
 from simulator.model.graph import Network, NetworkBuilder
-from simulator.model.registry import register_network
-from simulator.networks.efficientvit import backbone_l, conv_layer, fused_mb_conv, resolution_hw
+from simulator.model.registry import height_width, register_network
+from simulator.networks.efficientvit import backbone_l, conv_layer, fused_mb_conv
 
 #: variant -> fid_list, head_depth, expand_ratio, default input size (sam.py l.581-680)
 SAM_NECKS = {
@@ -28,7 +28,7 @@ SAM_NECKS = {
 
 def _encoder(variant: str, resolution) -> Network:
     fids, depth, expand, default = SAM_NECKS[variant]
-    net = NetworkBuilder(f"efficientvit_sam_{variant}", (3, *resolution_hw(default if resolution is None
+    net = NetworkBuilder(f"efficientvit_sam_{variant}", (3, *height_width(default if resolution is None
                                                                             else resolution)))
     feats = backbone_l(net, variant)
     inputs = []

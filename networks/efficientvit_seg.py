@@ -13,15 +13,14 @@ outside the model and its MACs (MACs: B0 4.4 G, L1 282 G, L2 396 G at 1024×2048
 from __future__ import annotations
 
 from simulator.model.graph import Network, NetworkBuilder
-from simulator.model.registry import register_network
+from simulator.model.registry import height_width, register_network
 from simulator.networks.efficientvit import (
     backbone_b,
     backbone_l,
     conv_layer,
     fused_mb_conv,
     mb_conv,
-    resolution_hw,
-)
+    )
 
 #: (variant, dataset) -> head_width, head_depth, expand_ratio, middle_op, final_expand, classes
 SEG_HEADS = {
@@ -47,7 +46,7 @@ def _segmenter(variant: str, resolution, dataset: str, num_classes: int | None) 
         raise ValueError(f"efficientvit_seg_{variant}: dataset {dataset!r} is not one of "
                          f"{', '.join(datasets)}")
     width, depth, expand, middle_op, final_expand, classes = SEG_HEADS[(variant, dataset)]
-    hw = resolution_hw(DEFAULT_RESOLUTION[dataset] if resolution is None else resolution)
+    hw = height_width(DEFAULT_RESOLUTION[dataset] if resolution is None else resolution)
     net = NetworkBuilder(f"efficientvit_seg_{variant}_{dataset}", (3, *hw))
     if variant.startswith("b"):
         act, feats = "hswish", backbone_b(net, variant)

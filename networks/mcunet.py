@@ -32,7 +32,7 @@ import importlib.resources
 import json
 
 from simulator.model.graph import Network, NetworkBuilder
-from simulator.model.registry import register_network
+from simulator.model.registry import Resolution, height_width, register_network
 
 #: our name -> (zoo net_id, zoo net_name = the JSON config's file stem), from model_zoo.py @ 9c164f84
 MCUNET_ZOO: dict[str, tuple[str, str]] = {
@@ -43,9 +43,6 @@ MCUNET_ZOO: dict[str, tuple[str, str]] = {
     "mcunet_in4": ("mcunet-in4", "mcunet-512kb-2mb_imagenet"),
     "mcunet_mbv2_w035_r144": ("mbv2-w0.35", "mbv2-w0.35-r144_imagenet"),
 }
-
-Resolution = int | tuple[int, int]
-
 
 @functools.cache
 def _config_text(net_name: str) -> str:
@@ -58,15 +55,6 @@ def load_config(name: str) -> dict:
     if name not in MCUNET_ZOO:
         raise ValueError(f"unknown MCUNet zoo network {name!r}; choose one of {sorted(MCUNET_ZOO)}")
     return json.loads(_config_text(MCUNET_ZOO[name][1]))
-
-
-def _height_width(resolution: Resolution) -> tuple[int, int]:
-    if isinstance(resolution, int) and not isinstance(resolution, bool):
-        return resolution, resolution
-    if (isinstance(resolution, tuple | list) and len(resolution) == 2
-            and all(isinstance(r, int) and not isinstance(r, bool) for r in resolution)):
-        return int(resolution[0]), int(resolution[1])
-    raise ValueError(f"resolution must be an int or (height, width), got {resolution!r}")
 
 
 def _conv_layer(net: NetworkBuilder, x: str, config: dict, prefix: str) -> str:
@@ -118,7 +106,7 @@ def proxyless_network(config: dict, name: str, resolution: Resolution | None = N
 
     ``resolution`` defaults to the config's own; ``num_classes`` to the classifier's ``out_features``.
     """
-    h, w = _height_width(config["resolution"] if resolution is None else resolution)
+    h, w = height_width(config["resolution"] if resolution is None else resolution)
     net = NetworkBuilder(name, (3, h, w))
     x = _conv_layer(net, net.input, config["first_conv"], "first_conv")
     for i, block in enumerate(config["blocks"]):

@@ -21,18 +21,7 @@ non-trainable statistics per BatchNorm channel: see each docstring.
 from __future__ import annotations
 
 from simulator.model.graph import Network, NetworkBuilder
-from simulator.model.registry import register_network
-
-Resolution = int | tuple[int, int]
-
-
-def _height_width(resolution: Resolution) -> tuple[int, int]:
-    if isinstance(resolution, int) and not isinstance(resolution, bool):
-        return resolution, resolution
-    if (isinstance(resolution, tuple | list) and len(resolution) == 2
-            and all(isinstance(r, int) and not isinstance(r, bool) for r in resolution)):
-        return int(resolution[0]), int(resolution[1])
-    raise ValueError(f"resolution must be an int or (height, width), got {resolution!r}")
+from simulator.model.registry import Resolution, height_width, register_network
 
 
 def same_padding(size: int, kernel: int, stride: int) -> int:
@@ -54,7 +43,7 @@ def same_padding(size: int, kernel: int, stride: int) -> int:
 def _keras_conv(net: NetworkBuilder, x: str, filters: int | None, kernel: Resolution, stride: int = 1,
                 depthwise: bool = False, name: str | None = None) -> str:
     """Conv2D (or DepthwiseConv2D with ``filters=None``), ``padding='same'``, with bias."""
-    kh, kw = _height_width(kernel)
+    kh, kw = height_width(kernel)
     channels, h, w = net.shape(x)
     padding = (same_padding(h, kh, stride), same_padding(w, kw, stride))
     return net.conv2d(x, channels if depthwise else filters, (kh, kw), stride=stride, padding=padding,
@@ -85,7 +74,7 @@ def resnet8_cifar10(resolution: Resolution = 32, num_classes: int = 10) -> Netwo
     no BN) where the stack downsamples; AveragePooling2D(min(H, W)) -> Flatten -> Dense(softmax).
     78,186 parameters (Keras: 78,186 trainable, 78,666 total).
     """
-    h, w = _height_width(resolution)
+    h, w = height_width(resolution)
     net = NetworkBuilder("resnet8_cifar10", (3, h, w))
     x = _conv_bn(net, net.input, 16, 3, name="conv1")
     for stage, (filters, stride) in enumerate(((16, 1), (32, 2), (64, 2)), start=1):
@@ -114,7 +103,7 @@ def mobilenet_v1_025_vww(resolution: Resolution = 96, num_classes: int = 2) -> N
     Plain ReLU (not ReLU6). 216,322 parameters (Keras: 216,322 trainable, 221,794 total, the "221k"
     usually quoted).
     """
-    h, w = _height_width(resolution)
+    h, w = height_width(resolution)
     net = NetworkBuilder("mobilenet_v1_025_vww", (3, h, w))
     x = _conv_bn(net, net.input, 8, 3, 2, name="conv1")
     for i, (stride, filters) in enumerate(MOBILENET_V1_025_LAYERS, start=2):
@@ -135,7 +124,7 @@ def ds_cnn_kws(resolution: Resolution = (49, 10), num_classes: int = 12) -> Netw
     row is dropped, a quirk of the reference), Flatten, Dense(softmax). ``resolution`` is
     (frames, coefficients). 23,756 parameters (Keras: 23,756 trainable, 24,908 total, "~25k").
     """
-    h, w = _height_width(resolution)
+    h, w = height_width(resolution)
     net = NetworkBuilder("ds_cnn_kws", (1, h, w))
     x = _conv_bn(net, net.input, 64, (10, 4), 2, name="conv1")
     for i in range(1, 5):
@@ -159,7 +148,7 @@ def fc_autoencoder_ad(resolution: Resolution = (5, 128)) -> Network:
     input dimension their product (an int r means (r, r)). 267,928 parameters (Keras: 267,928
     trainable, 269,992 total, "~270k").
     """
-    frames, n_mels = _height_width(resolution)
+    frames, n_mels = height_width(resolution)
     input_dim = frames * n_mels
     net = NetworkBuilder("fc_autoencoder_ad", (input_dim,))
     x = net.input

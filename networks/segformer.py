@@ -23,7 +23,7 @@ also calls it on the 1/4 map itself: a same-size copy), concatenation ``[c4, c3,
 from __future__ import annotations
 
 from simulator.model.graph import Network, NetworkBuilder
-from simulator.model.registry import register_network
+from simulator.model.registry import height_width, register_network
 
 #: per size: hidden sizes of the four stages, blocks per stage, decoder channels ``D``
 SEGFORMER_CONFIGS = {
@@ -55,7 +55,7 @@ def _to_map(net: NetworkBuilder, x: str, c: int, h: int, w: int, name: str) -> s
 def segformer(name: str, hidden_sizes: tuple[int, ...], depths: tuple[int, ...], decoder_hidden_size: int,
               resolution: int | tuple[int, int] = CITYSCAPES[0], num_classes: int = CITYSCAPES[1]) -> Network:
     """HF ``SegformerForSemanticSegmentation`` on ``(3, H, W)``; logits ``(num_classes, H/4, W/4)``."""
-    height, width = (resolution, resolution) if isinstance(resolution, int) else resolution
+    height, width = height_width(resolution)
     net = NetworkBuilder(name, (3, height, width))
     x, features = net.input, []
     for s, (c, depth) in enumerate(zip(hidden_sizes, depths, strict=True)):

@@ -13,7 +13,7 @@ from pathlib import Path
 import simulator.networks  # noqa: F401  (registers the built-in networks)
 from simulator.errors import SimulatorError, UnknownNameError
 from simulator.model.graph import Network
-from simulator.model.registry import NETWORKS, NetworkFunction, network_names
+from simulator.model.registry import NETWORKS, NetworkFunction, Resolution, network_names
 
 
 def available_networks(pattern: str = "*") -> list[str]:
@@ -39,8 +39,6 @@ def network_parameters(name: str) -> dict[str, object]:
     return {p.name: p.default for p in inspect.signature(network_function(name)).parameters.values()
             if p.default is not inspect.Parameter.empty}
 
-
-Resolution = int | tuple[int, int]
 
 
 def _check_resolution(resolution: object) -> None:

@@ -12,6 +12,7 @@ from simulator.catalog import NETWORKS
 from simulator.errors import ShapeError
 from simulator.model.counts import count_network
 from simulator.model.fusion import inference_view
+from simulator.model.registry import height_width
 from simulator.networks.mobilenet import make_divisible, mobilenet_v2
 from simulator.networks.vit import vit_b_16, vit_l_16
 
@@ -116,3 +117,18 @@ def test_mobilenet_v2_fused_peak_is_in_the_first_expanding_block():
     assert fused.peak_activations == 96 * 112 * 112 + 96 * 56 * 56
     # eager PyTorch also keeps the un-fused BatchNorm output beside the conv output
     assert count_network(mobilenet_v2()).peak_activations == 2 * 96 * 112 * 112
+
+
+def test_height_width_reads_a_square_or_a_pair_and_refuses_anything_else():
+    assert height_width(224) == (224, 224)
+    assert height_width((1024, 2048)) == (1024, 2048)
+    for bad in (True, 224.0, (224,), (224, 224, 3), (224, "224")):
+        with pytest.raises(ValueError, match="resolution"):
+            height_width(bad)
+
+
+def test_a_rectangular_segformer_input_keeps_height_and_width_apart():
+    # SegFormer's first patch embedding is a 7x7 stride-4 conv with padding 3: H/4 x W/4 tokens.
+    from simulator.networks.segformer import segformer_b0
+    net = segformer_b0(resolution=(512, 1024))
+    assert net.shape_of(net.outputs[0])[-2:] == (512 // 4, 1024 // 4)

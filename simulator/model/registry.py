@@ -15,6 +15,9 @@ from typing import TypeVar
 from simulator.model.graph import Network
 
 NetworkFunction = Callable[..., Network]
+
+#: a network's input size: one int for a square input, or ``(height, width)``
+Resolution = int | tuple[int, int]
 F = TypeVar("F", bound=NetworkFunction)
 
 #: name -> the function that builds the network
@@ -38,3 +41,16 @@ def register_network(function: F | None = None, *, name: str | None = None) -> F
 def network_names(pattern: str = "*") -> list[str]:
     """Registered names matching the shell-style ``pattern`` (``efficientvit_*``), sorted."""
     return sorted(fnmatch.filter(NETWORKS, pattern))
+
+
+def height_width(resolution: Resolution) -> tuple[int, int]:
+    """``(height, width)`` of ``resolution``: ``(r, r)`` for an int ``r``, else the pair itself.
+
+    Raises ``ValueError`` for anything else (a bool, a float, a pair of non-integers, three sizes).
+    """
+    if isinstance(resolution, int) and not isinstance(resolution, bool):
+        return resolution, resolution
+    if (isinstance(resolution, tuple | list) and len(resolution) == 2
+            and all(isinstance(r, int) and not isinstance(r, bool) for r in resolution)):
+        return int(resolution[0]), int(resolution[1])
+    raise ValueError(f"resolution must be an int or (height, width), got {resolution!r}")
