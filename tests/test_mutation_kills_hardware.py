@@ -182,3 +182,25 @@ def test_an_operation_energy_of_zero_is_refused():
     assert OperationEnergy(energy_pj={"fp32": 1e-9}, source="t").energy_pj["fp32"] == 1e-9
     with pytest.raises(ValidationError, match="greater than 0"):
         OperationEnergy(energy_pj={"fp32": 0.0}, source="t")
+
+
+@pytest.mark.parametrize(("key", "written", "expected"), [
+    ("step_overhead_s", 2, 2.0), ("step_overhead_ms", 2, 2e-3), ("step_overhead_us", 2, 2e-6)])
+def test_step_overhead_units(tmp_path: Path, key: str, written: float, expected: float):
+    extra = (f'\n[efficiency]\nsource = "test"\n{key} = {written}\n\n'
+             "[efficiency.default]\ncompute_fraction = 1\nbandwidth_fraction = 1\n")
+    assert load_device(profile(tmp_path, extra=extra)).efficiency.step_overhead_s == pytest.approx(expected)
+
+
+@pytest.mark.parametrize(("key", "written", "expected"), [
+    ("allreduce_overhead_s", 3, 3.0), ("allreduce_overhead_us", 3, 3e-6)])
+def test_allreduce_overhead_units(tmp_path: Path, key: str, written: float, expected: float):
+    extra = (f'\n[interconnect]\nname = "link"\nbandwidth_gb_per_s = 9\nlatency_us = 1\n{key} = {written}\n'
+             'source = "test"\n')
+    link = load_device(profile(tmp_path, extra=extra)).interconnect
+    assert link.allreduce_overhead_s == pytest.approx(expected)
+
+
+def test_the_default_precision_is_fp16_when_there_is_a_peak_for_it_else_the_first(tmp_path: Path):
+    assert load_device(profile(tmp_path, peak=("fp16_tera_ops_per_s", 1))).default_precision == "fp16"
+    assert load_device(profile(tmp_path, peak=("int8_tera_ops_per_s", 1))).default_precision == "int8"

@@ -149,3 +149,25 @@ def test_llm_kinds_by_hand():
     assert moe.params == 4 * 3 * 6 * 10
     assert moe.macs == 3 * 2 * 3 * 6 * 10
     assert moe.elementwise_ops == 3 * (2 * 10 * (5 + 1) + 2 * 6 + 4 * 5)
+
+
+@pytest.mark.parametrize("affine", [True, False])
+def test_norms_by_hand(affine: bool):
+    from simulator.model.layers import GroupNorm, LayerNorm
+
+    # statistics 5 ops per element, the affine 2 more (gamma·x + beta)
+    per_element = 5 + (2 if affine else 0)
+    ln = layer_cost(LayerNorm(normalized_shape=(6,), affine=affine), ((7, 6),), (7, 6))
+    assert (ln.params, ln.macs, ln.elementwise_ops) == (2 * 6 if affine else 0, 0, 42 * per_element)
+    gn = layer_cost(GroupNorm(num_groups=2, num_channels=4, affine=affine), ((4, 3, 3),), (4, 3, 3))
+    assert (gn.params, gn.elementwise_ops) == (2 * 4 if affine else 0, 36 * per_element)
+
+
+def test_an_add_of_three_operands_and_an_rms_norm_by_hand():
+    from simulator.model.layers import RMSNorm
+
+    # three operands: two adds per output element
+    assert layer_cost(Add(), ((2, 5),) * 3, (2, 5)).elementwise_ops == 10 * 2
+    # RMSNorm: square, mean add, scale (3) and the gamma multiply, per element; d params
+    rms = layer_cost(RMSNorm(dim=6), ((7, 6),), (7, 6))
+    assert (rms.params, rms.elementwise_ops) == (6, 42 * (3 + 1))
