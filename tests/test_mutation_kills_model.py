@@ -171,3 +171,35 @@ def test_an_add_of_three_operands_and_an_rms_norm_by_hand():
     # RMSNorm: square, mean add, scale (3) and the gamma multiply, per element; d params
     rms = layer_cost(RMSNorm(dim=6), ((7, 6),), (7, 6))
     assert (rms.params, rms.elementwise_ops) == (6, 42 * (3 + 1))
+
+
+# --- the inference view (simulator/model/fusion.py), by the rules of its docstring ----------------
+
+
+def test_a_tensor_with_two_readers_is_not_folded_away():
+    from simulator.model.fusion import inference_view
+    from simulator.model.graph import NetworkBuilder
+
+    net = NetworkBuilder("two_readers", (4, 6, 6))
+    c = net.conv2d(net.input, 4, 3, padding=1, name="conv")
+    b = net.batch_norm(c, name="bn")
+    net.add_(b, c, name="sum")  # the conv's output is read twice: the BatchNorm cannot be folded
+    assert [node.name for node in inference_view(net.build()).nodes] == ["conv", "bn", "sum"]
+
+
+def test_a_residual_block_folds_into_one_kernel_and_a_post_norm_sum_into_its_norm():
+    from simulator.model.fusion import inference_view
+    from simulator.model.graph import NetworkBuilder
+
+    net = NetworkBuilder("block", (4, 6, 6))
+    skip = net.relu(net.conv2d(net.input, 4, 3, padding=1, name="c1"), name="r1")
+    x = net.batch_norm(net.conv2d(skip, 4, 3, padding=1, name="c2"), name="bn")
+    net.relu(net.add_(x, skip, name="sum"), name="r2")
+    names = [node.name for node in inference_view(net.build()).nodes]
+    assert names == ["c1+r1", "c2+bn+sum+r2"]  # BatchNorm, the residual sum and its ReLU: one kernel
+
+    net = NetworkBuilder("post_norm", (5, 8))
+    h = net.linear(net.input, 8, name="fc")
+    net.layer_norm(net.add_(h, net.input, name="sum"), name="ln")
+    names = [node.name for node in inference_view(net.build()).nodes]
+    assert names == ["fc", "sum+ln"]  # the linear takes no residual; the sum is normalized in place
