@@ -153,3 +153,17 @@ def test_an_energy_per_byte_override_sets_the_dram_energy():
     (row,) = sweep(linear(), "reference-45nm", precisions=["fp32"], ideal=True,
                    overrides={"dram.energy_per_byte_pj": [100.0]}).itertuples()
     assert row.energy_dram_j == pytest.approx((WEIGHTS + ACTIVATIONS) * 4 * 100e-12, rel=1e-12)
+
+
+@pytest.mark.parametrize(("overrides", "message"), [
+    ({"dram.bandwidth_bytes_per_s": [0.0]}, "greater than 0|positive|must be"),
+    ({"register-file.bandwidth_scale": [1.0, 0.01]}, "'register-file' slower than 'sram'"),
+    ({"sram.capacity_scale": [1.0, 10_000.0]}, "'sram' larger than 'dram'"),
+])
+def test_overrides_that_break_the_level_order_or_are_not_positive_are_errors(overrides, message):
+    # reference-45nm: DRAM 8 GiB at 100 GB/s, SRAM 1 MiB at 1 TB/s, register file 10 TB/s; 0.01 x
+    # 10 TB/s = 100 GB/s is slower than the SRAM, 10^4 x 1 MiB larger than the DRAM
+    from simulator.errors import SimulatorError
+
+    with pytest.raises(SimulatorError, match=message):
+        sweep(linear(), "reference-45nm", precisions=["fp32"], overrides=overrides)
