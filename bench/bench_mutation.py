@@ -286,7 +286,7 @@ def main() -> None:
                 rng.sample(every, args.sample), key=lambda m: (m.path, m.number))
             print(f"{len(every)} mutants in {len(mapping)} modules; running {len(chosen)}", flush=True)
         deselect: dict[tuple[str, ...], list[str]] = {}
-        suites = {mapping[m.path] for m in chosen}
+        suites = {mapping[m.path] for m in chosen} if args.only is None or not args.kills else set()
         if args.kills:
             suites |= {kill_mapping[m.path] for m in chosen}
         for tests in sorted(t for t in suites if t):
@@ -302,8 +302,11 @@ def main() -> None:
         def job(mutant: Mutant) -> Outcome:
             workspace = free.pop()
             try:
-                outcome = run_mutant(mutant, mapping[mutant.path], deselect[mapping[mutant.path]], workspace,
-                                     args.timeout)
+                if args.only is not None and args.kills:  # survivors of the existing tests, known
+                    outcome = Outcome(mutant, "survived", 0.0)
+                else:
+                    outcome = run_mutant(mutant, mapping[mutant.path], deselect[mapping[mutant.path]],
+                                         workspace, args.timeout)
                 outcome.after = outcome.status
                 kills = kill_mapping[mutant.path]
                 if args.kills and outcome.status == "survived" and kills:
