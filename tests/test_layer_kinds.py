@@ -16,6 +16,7 @@ from simulator.model.layers import (
     ONNX_WRITERS,
     PRODUCERS,
     Activation,
+    AdaptivePool,
     Conv,
     Fused,
 )
@@ -25,6 +26,7 @@ BOOLEAN_TRAITS = ("is_view", "inplace_capable", "absorbs_batchnorm", "absorbs_ac
 #: instances of the kinds whose kernel class depends on the layer (a property, not a ClassVar)
 EXAMPLES = {
     Conv: [Conv(8, (3, 3), (1, 1), (1, 1), (1, 1)), Conv(8, (3, 3), (1, 1), (1, 1), (1, 1), groups=8)],
+    AdaptivePool: [AdaptivePool("avg", (1, 1)), AdaptivePool("avg", (7, 7))],
     Fused: [Fused(Conv(8, (1, 1), (1, 1), (0, 0), (1, 1)), (Activation("relu"),), ((8, 4, 4),))],
 }
 
@@ -67,3 +69,9 @@ def test_every_declared_maker_is_registered():
             source, _, name = producer.partition(" ") if producer.startswith("ONNX ") else \
                 producer.partition(".")
             assert name in (ONNX_READERS if source == "ONNX" else BUILDER_METHODS), producer
+
+
+def test_a_pool_to_one_value_per_channel_is_a_global_pool_and_any_other_is_elementwise():
+    assert AdaptivePool("avg", (1, 1)).efficiency_class == "global_pool"
+    assert AdaptivePool("max", (1,)).efficiency_class == "global_pool"
+    assert AdaptivePool("avg", (7, 7)).efficiency_class == "elementwise"
