@@ -9,7 +9,7 @@ by ``pass``). Docstrings, ``__all__`` and logging-only strings are left alone.
 
 Targets: ``simulator/engine/*.py``, ``simulator/model/{formulas,counts,fusion,graph}.py``,
 ``simulator/hardware/*.py`` and ``simulator/onnx/reader.py``. Each mutant is run against that
-module's own test files only (:data:`TESTS`, plus any ``tests/test_mutation_kills_*.py``), with
+module's own test files only (:data:`TESTS`, plus any ``tests/**/test_mutation_kills_*.py``), with
 ``pytest -x`` and a timeout, in a private copy of the repository (the working tree is never
 touched). Tests that already fail before mutation are deselected, so they cannot "kill" mutants.
 
@@ -41,23 +41,27 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 
-ENGINE_TESTS = ("tests/test_roofline.py", "tests/test_energy.py", "tests/test_simulate.py",
-                "tests/test_sweep.py", "tests/test_engine_llm_terms.py", "tests/test_hardware.py")
+ENGINE_TESTS = ("tests/engine/test_roofline.py", "tests/engine/test_energy.py",
+                "tests/engine/test_engine_llm_terms.py", "tests/test_simulate.py", "tests/test_sweep.py",
+                "tests/hardware/test_hardware.py")
 #: Module (or glob) -> its own test files.
 TESTS = {
     "simulator/engine/*.py": ENGINE_TESTS,
     # the formulas of the transformer, EfficientViT, SegFormer/SAM and LLM kinds are tested beside them
-    "simulator/model/formulas.py": ("tests/test_formulas.py", "tests/test_counts.py", "tests/test_layers.py",
-                                    "tests/test_llm_core.py", "tests/test_efficientvit.py",
-                                    "tests/test_segformer_sam_bert.py"),
-    "simulator/model/counts.py": ("tests/test_counts.py", "tests/test_formulas.py", "tests/test_layers.py"),
-    "simulator/model/fusion.py": ("tests/test_counts.py", "tests/test_layers.py", "tests/test_simulate.py"),
-    "simulator/model/graph.py": ("tests/test_layers.py", "tests/test_counts.py"),
-    "simulator/hardware/*.py": ("tests/test_hardware.py", "tests/test_units.py",
-                                "tests/test_robustness_profiles.py"),
-    "simulator/onnx/reader.py": ("tests/test_onnx.py",),
+    "simulator/model/formulas.py": ("tests/model/test_formulas.py", "tests/model/test_counts.py",
+                                    "tests/model/test_layers.py", "tests/llm/test_llm_core.py",
+                                    "tests/model/test_efficientvit.py",
+                                    "tests/model/test_segformer_sam_bert.py"),
+    "simulator/model/counts.py": ("tests/model/test_counts.py", "tests/model/test_formulas.py",
+                                  "tests/model/test_layers.py"),
+    "simulator/model/fusion.py": ("tests/model/test_counts.py", "tests/model/test_layers.py",
+                                  "tests/test_simulate.py"),
+    "simulator/model/graph.py": ("tests/model/test_layers.py", "tests/model/test_counts.py"),
+    "simulator/hardware/*.py": ("tests/hardware/test_hardware.py", "tests/test_units.py",
+                                "tests/hardware/test_robustness_profiles.py"),
+    "simulator/onnx/reader.py": ("tests/onnx/test_onnx.py", "tests/onnx/test_robustness_onnx.py"),
 }
-#: Module -> the area name of its ``tests/test_mutation_kills_<area>.py``.
+#: Module -> the area name of its ``tests/<area>/test_mutation_kills_<area>.py``.
 AREAS = {"engine": "engine", "model": "model", "hardware": "hardware", "onnx": "onnx"}
 
 BINOPS = {ast.Add: ast.Sub, ast.Sub: ast.Add, ast.Mult: ast.Div, ast.Div: ast.Mult, ast.FloorDiv: ast.Div,
@@ -80,7 +84,7 @@ class Outcome:
     mutant: Mutant
     status: str      # killed | survived | timeout | error, by the module's existing tests
     seconds: float
-    after: str = ""  # with --kills: the status once tests/test_mutation_kills_*.py are added
+    after: str = ""  # with --kills: the status once tests/**/test_mutation_kills_*.py are added
 
 
 def _is_docstring(node: ast.AST, parents: dict) -> bool:
@@ -197,7 +201,7 @@ def targets(kills: bool = False) -> dict[str, tuple[str, ...]]:
             relative = str(path.relative_to(ROOT))
             area = AREAS[relative.split("/")[1]]
             kill_tests = sorted(str(p.relative_to(ROOT))
-                                for p in ROOT.glob(f"tests/test_mutation_kills_{area}*.py"))
+                                for p in ROOT.glob(f"tests/**/test_mutation_kills_{area}*.py"))
             mapping[relative] = tuple(kill_tests) if kills else tuple(t for t in tests if (ROOT / t).exists())
     return mapping
 
@@ -266,7 +270,7 @@ def main() -> None:
     parser.add_argument("--status", default="survived", help="with --only: which of its mutants")
     parser.add_argument("--json", type=Path, default=None, help="write every outcome to this file")
     parser.add_argument("--kills", action="store_true",
-                        help="re-run each survivor against tests/test_mutation_kills_*.py (before / after)")
+                        help="re-run each survivor against the kill tests, tests/**/test_mutation_kills_*.py")
     args = parser.parse_args()
 
     mapping, kill_mapping = targets(), targets(kills=True)
@@ -323,7 +327,7 @@ def main() -> None:
 
     report(outcomes, time.perf_counter() - start, "status", "existing tests")
     if args.kills:
-        report(outcomes, time.perf_counter() - start, "after", "with tests/test_mutation_kills_*.py")
+        report(outcomes, time.perf_counter() - start, "after", "with tests/**/test_mutation_kills_*.py")
     if args.json is not None:
         args.json.write_text(json.dumps({"outcomes": [asdict(o) for o in outcomes]}, indent=1))
 

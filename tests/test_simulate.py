@@ -19,7 +19,6 @@ import functools
 import io
 import json
 import math
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -58,45 +57,6 @@ def residual_block() -> Network:
 @functools.cache
 def network(name: str) -> Network:
     return residual_block() if name == "residual" else NETWORKS[name]()
-
-
-# A device without an on-chip activation buffer: DRAM and a register file only.
-DRAM_ONLY = """
-name = "dram-only"
-source = "test device"
-
-[energy]
-table = "horowitz-45nm"
-
-[peak]
-fp32_tera_ops_per_s = 1
-fp16_tera_ops_per_s = 2
-int8_tera_ops_per_s = 4
-source = "test"
-
-[[memory]]
-name = "dram"
-capacity_gib = 8
-bandwidth_gb_per_s = 100
-stores = ["weights", "activations"]
-energy_table_entry = "dram-32bit"
-source = "test"
-
-[[memory]]
-name = "register-file"
-capacity_kib = 64
-bandwidth_tb_per_s = 10
-stores = []
-energy_table_entry = "rf-32bit"
-source = "test"
-"""
-
-
-@pytest.fixture(scope="module")
-def dram_only_path(tmp_path_factory) -> Path:
-    path = tmp_path_factory.mktemp("devices") / "dram-only.toml"
-    path.write_text(DRAM_ONLY, encoding="utf-8")
-    return path
 
 
 def batches() -> st.SearchStrategy[tuple[int, int]]:
@@ -409,10 +369,10 @@ def test_errors_exit_2_with_a_clear_message(capsys, argv, message):
     assert message in err and "Traceback" not in err
 
 
-def test_an_invalid_profile_names_the_field(capsys, tmp_path):
+def test_an_invalid_profile_names_the_field(dram_only_path, capsys, tmp_path):
     path = tmp_path / "broken.toml"
-    path.write_text(DRAM_ONLY.replace("bandwidth_gb_per_s = 100", "bandwidth_gb_per_s = -100"),
-                    encoding="utf-8")
+    text = dram_only_path.read_text(encoding="utf-8")
+    path.write_text(text.replace("bandwidth_gb_per_s = 100", "bandwidth_gb_per_s = -100"), encoding="utf-8")
     code, _, err = run(capsys, "simulate", "alexnet", "--device", str(path))
     assert code == 2
     assert f"{path}: memory[0].bandwidth_gb_per_s" in err

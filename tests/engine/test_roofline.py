@@ -2,7 +2,7 @@
 
 Every expected value is arithmetic from the formulas of the module docstrings, on the round numbers
 of ``reference-45nm`` (fp32 1 TOPS, fp16 2 TOPS, int8 4 TOPS; DRAM 100 GB/s; SRAM 1 MiB at 1 TB/s;
-register file 10 TB/s) or of small device files written into ``tmp_path``:
+register file 10 TB/s) or of small device files written by the ``device_file`` fixture (``conftest.py``):
 
 * ``T_compute = n·(2·MACs + element-wise ops) / peak``;
 * ``T_memory = max over levels (bytes_level / bandwidth_level)``, the register file left out;
@@ -12,9 +12,6 @@ register file 10 TB/s) or of small device files written into ``tmp_path``:
 """
 
 from __future__ import annotations
-
-import json
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -77,20 +74,6 @@ def residual_block() -> Network:
 # --- device files --------------------------------------------------------------------------------
 
 
-def device_file(tmp_path: Path, name: str, peaks: dict[str, float], levels: list[dict]) -> Path:
-    """Writes a device profile (TOML) with the given peaks and memory levels (outermost first)."""
-    lines = [f'name = "{name}"', 'source = "test device: round numbers for hand calculation"', "",
-             "[energy]", 'table = "horowitz-45nm"', "", "[peak]"]
-    lines += [f"{key} = {value}" for key, value in peaks.items()]
-    lines.append('source = "test"')
-    for level in levels:
-        lines += ["", "[[memory]]", *(f"{key} = {json.dumps(value)}" for key, value in level.items()),
-                  'source = "test"']
-    path = tmp_path / f"{name}.toml"
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return path
-
-
 ROUND_PEAKS = {"fp32_tera_ops_per_s": 1, "fp16_tera_ops_per_s": 2, "int8_tera_ops_per_s": 4}
 DRAM = {"name": "dram", "capacity_gib": 8, "bandwidth_gb_per_s": 100, "stores": ["weights", "activations"],
         "energy_table_entry": "dram-32bit"}
@@ -101,9 +84,9 @@ def rf(bandwidth_gb_per_s: float) -> dict:
             "stores": [], "energy_table_entry": "rf-32bit"}
 
 
-def dram_only_device(tmp_path: Path):
+def dram_only_device(device_file):
     """DRAM and a register file as fast as the DRAM (so that counting it would show)."""
-    return load_device(device_file(tmp_path, "dram-only", ROUND_PEAKS, [DRAM, rf(100)]))
+    return load_device(device_file("dram-only", ROUND_PEAKS, [DRAM, rf(100)]))
 
 
 def timing(network: Network, device, precision: str, batches, weight_bits: float, activation_bits: float,
@@ -192,9 +175,9 @@ def test_latency_is_the_max_of_compute_and_memory_time():
 # --- bytes: batch, precision ---------------------------------------------------------------------
 
 
-def test_weights_are_read_once_per_batch_and_activations_scale_with_it(tmp_path):
+def test_weights_are_read_once_per_batch_and_activations_scale_with_it(device_file):
     batches = [1, 2, 4, 8, 1000]
-    result = timing(linear(K, N), dram_only_device(tmp_path), "fp32", batches, 32, 32)
+    result = timing(linear(K, N), dram_only_device(device_file), "fp32", batches, 32, 32)
     for c, n in enumerate(batches):
         assert result.weight_bytes[c, 0] == LINEAR_WEIGHTS * FP32_BYTES                # independent of n
         assert result.activation_bytes[c, 0] == n * LINEAR_ACTIVATIONS * FP32_BYTES    # n times
@@ -304,18 +287,18 @@ def test_input_and_output_always_reach_dram():
     assert layer.level_bytes["dram"] == (LINEAR_WEIGHTS + LINEAR_ACTIVATIONS) * FP32_BYTES
 
 
-def test_a_buffer_too_small_for_any_tensor_spills_everything(tmp_path):
+def test_a_buffer_too_small_for_any_tensor_spills_everything(device_file):
     tiny_sram = {"name": "sram", "capacity_kib": 1, "bandwidth_tb_per_s": 1,
                  "stores": ["weights", "activations"], "energy_table_entry": "sram-32bit"}
-    device = load_device(device_file(tmp_path, "tiny-sram", ROUND_PEAKS, [DRAM, tiny_sram, rf(10_000)]))
+    device = load_device(device_file("tiny-sram", ROUND_PEAKS, [DRAM, tiny_sram, rf(10_000)]))
     # 2E · 4 B = 128 KiB per sample > 1 KiB: the intermediate tensor is spilled at batch 1
     for layer in simulate(conv_chain(), device, batch=1, precision="fp32").layers:
         assert layer.level_bytes["dram"] == layer.level_bytes["sram"] == (CONV_WEIGHTS + 2 * E) * FP32_BYTES
         assert layer.t_memory_s == pytest.approx((CONV_WEIGHTS + 2 * E) * FP32_BYTES / DRAM_BYTES_PER_S)
 
 
-def test_without_an_on_chip_buffer_every_activation_goes_through_dram(tmp_path):
-    device = dram_only_device(tmp_path)
+def test_without_an_on_chip_buffer_every_activation_goes_through_dram(device_file):
+    device = dram_only_device(device_file)
     for batch in (1, 8):
         for layer in simulate(conv_chain(), device, batch=batch, precision="fp32").layers:
             assert layer.level_bytes["dram"] == (CONV_WEIGHTS + batch * 2 * E) * FP32_BYTES
@@ -324,14 +307,14 @@ def test_without_an_on_chip_buffer_every_activation_goes_through_dram(tmp_path):
 # --- a microcontroller: weights in Flash, activations in SRAM -------------------------------------
 
 
-def mcu_device(tmp_path: Path):
+def mcu_device(device_file):
     flash = {"name": "flash", "capacity_mib": 1, "bandwidth_mb_per_s": 100, "stores": ["weights"],
              "energy_table_entry": "sram-1mib-64bit"}
     sram = {"name": "sram", "capacity_kib": 256, "bandwidth_gb_per_s": 1, "stores": ["activations"],
             "energy_table_entry": "sram-32kib-64bit"}
     register_file = {"name": "register-file", "capacity_bytes": 192, "bandwidth_gb_per_s": 4, "stores": [],
                      "energy_table_entry": "rf-32bit"}
-    return load_device(device_file(tmp_path, "mcu", {"int8_giga_ops_per_s": 1, "fp32_giga_ops_per_s": 0.5},
+    return load_device(device_file("mcu", {"int8_giga_ops_per_s": 1, "fp32_giga_ops_per_s": 0.5},
                                    [flash, sram, register_file]))
 
 
@@ -340,8 +323,8 @@ MCU_SRAM_BYTES_PER_S = 1e9
 MCU_INT8_OPS_PER_S = 1e9
 
 
-def test_mcu_reads_weights_from_flash_and_activations_from_sram(tmp_path):
-    device = mcu_device(tmp_path)
+def test_mcu_reads_weights_from_flash_and_activations_from_sram(device_file):
+    device = mcu_device(device_file)
     # 64 → 64 features, batch 1: 4,160 weight bytes from Flash dominate 128 activation bytes from SRAM
     (layer,) = simulate(linear(64, 64), device, precision="int8").layers
     weight_bytes = (64 * 64 + 64) * INT8_BYTES
@@ -374,9 +357,9 @@ def test_stm32_weights_come_only_from_flash():
 # --- the register file: energy, not time -----------------------------------------------------------
 
 
-def test_register_file_costs_energy_but_no_memory_time(tmp_path):
+def test_register_file_costs_energy_but_no_memory_time(device_file):
     # the register file is as slow as the DRAM (100 GB/s) and sees far more bytes, yet does not set T_memory
-    device = dram_only_device(tmp_path)
+    device = dram_only_device(device_file)
     result = simulate(linear(K, N), device, precision="fp32")
     (layer,) = result.layers
     rf_bytes = K * N * (32 + 32) / 8 + N * FP32_BYTES  # two operands per MAC, one per bias add

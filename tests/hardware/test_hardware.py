@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import re
 import tomllib
-from pathlib import Path
 
 import pytest
 from pydantic import ValidationError
@@ -52,13 +51,6 @@ access_bits = 64
 energy_per_access_pj = 20.0
 source = "test"
 """
-
-
-def write(tmp_path: Path, text: str, name: str = "tiny.toml") -> Path:
-    path = tmp_path / name
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text, encoding="utf-8")
-    return path
 
 
 def broken(old: str, new: str) -> str:
@@ -239,24 +231,24 @@ def test_device_validators_in_code():
 # --- loading files ------------------------------------------------------------------------------
 
 
-def test_minimal_file_loads(tmp_path):
-    device = load_device(write(tmp_path, MINIMAL))
+def test_minimal_file_loads(profile_file):
+    device = load_device(profile_file(MINIMAL))
     assert device.memory_levels[0].capacity_bytes == 2**30
     assert device.memory_levels[1].capacity_bytes == 256 * 1024
     assert device.memory_levels[0].energy_per_byte_pj == 640 / 4  # from the table entry
     assert device.peak_ops_per_s == {"fp32": 1e12}
 
 
-def test_json_is_accepted(tmp_path):
+def test_json_is_accepted(profile_file):
     as_json = json.dumps(tomllib.loads(MINIMAL))
-    assert load_device(write(tmp_path, as_json, "tiny.json")) == load_device(write(tmp_path, MINIMAL))
+    assert load_device(profile_file(as_json, "tiny.json")) == load_device(profile_file(MINIMAL))
 
 
-def test_an_energy_table_next_to_the_device_file_is_found(tmp_path):
+def test_an_energy_table_next_to_the_device_file_is_found(profile_file):
     table = (available_energy_tables()["horowitz-45nm"].read_text(encoding="utf-8")
              .replace('name = "horowitz-45nm"', 'name = "custom"'))
-    write(tmp_path, table, "energy/custom.toml")
-    device = load_device(write(tmp_path, broken('table = "horowitz-45nm"', 'table = "custom"')))
+    profile_file(table, "energy/custom.toml")
+    device = load_device(profile_file(broken('table = "horowitz-45nm"', 'table = "custom"')))
     assert device.energy.name == "custom"
 
 
@@ -279,8 +271,8 @@ def test_an_energy_table_next_to_the_device_file_is_found(tmp_path):
     ("fp32_tera_ops_per_s = 1", "fp32_teraops = 1", "peak.fp32_teraops", "_tera_ops_per_s"),
     ("fp32_tera_ops_per_s = 1", "int4_tera_ops_per_s = 1", "peak", "no add and mult energy for int4"),
 ])
-def test_broken_files_name_file_field_and_reason(tmp_path, old, new, field, reason):
-    path = write(tmp_path, broken(old, new))
+def test_broken_files_name_file_field_and_reason(profile_file, old, new, field, reason):
+    path = profile_file(broken(old, new))
     with pytest.raises(ProfileError) as info:
         load_device(path)
     message = str(info.value)
@@ -289,27 +281,27 @@ def test_broken_files_name_file_field_and_reason(tmp_path, old, new, field, reas
     assert "pydantic" not in message and "Traceback" not in message
 
 
-def test_bad_toml_names_the_file_and_line(tmp_path):
-    path = write(tmp_path, broken('name = "tiny"', 'name = "tiny'))
+def test_bad_toml_names_the_file_and_line(profile_file):
+    path = profile_file(broken('name = "tiny"', 'name = "tiny'))
     with pytest.raises(ProfileError, match=rf"^{re.escape(str(path))}: invalid TOML: .*line 2"):
         load_device(path)
 
 
-def test_bad_json_and_unsupported_files(tmp_path):
+def test_bad_json_and_unsupported_files(profile_file, tmp_path):
     with pytest.raises(ProfileError, match="invalid JSON"):
-        load_device(write(tmp_path, "{", "tiny.json"))
+        load_device(profile_file("{", "tiny.json"))
     with pytest.raises(ProfileError, match="must hold a table"):
-        load_device(write(tmp_path, "[1, 2]", "tiny.json"))
+        load_device(profile_file("[1, 2]", "tiny.json"))
     with pytest.raises(ProfileError, match=r"unsupported file type '\.yaml'"):
-        load_device(write(tmp_path, MINIMAL, "tiny.yaml"))
+        load_device(profile_file(MINIMAL, "tiny.yaml"))
     with pytest.raises(ProfileError, match="cannot read file"):
         load_device(tmp_path / "absent.toml")
 
 
-def test_a_broken_energy_table_is_reported_with_its_own_file(tmp_path):
+def test_a_broken_energy_table_is_reported_with_its_own_file(profile_file):
     table = (available_energy_tables()["horowitz-45nm"].read_text(encoding="utf-8")
              .replace("int8 = 0.03", "int8 = -0.03"))
-    table_path = write(tmp_path, table, "energy/horowitz-45nm.toml")
+    table_path = profile_file(table, "energy/horowitz-45nm.toml")
     expected = rf"^{re.escape(str(table_path))}: operations\.add\.energy_pj: .*greater than 0.*int8"
     with pytest.raises(ProfileError, match=expected):
-        load_device(write(tmp_path, MINIMAL))
+        load_device(profile_file(MINIMAL))

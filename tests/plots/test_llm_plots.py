@@ -15,7 +15,7 @@ from simulator.errors import SimulatorError
 from simulator.llm import simulate_llm
 from simulator.plots import llm_memory_chart, llm_throughput_chart, llm_ttft_chart
 
-PROFILES = Path(__file__).resolve().parent.parent / "hardware_profiles"
+PROFILES = Path(__file__).resolve().parents[2] / "hardware_profiles"
 BATCHES = [1, 4, 16, 64]
 PROMPTS = [128, 512, 2048]
 
