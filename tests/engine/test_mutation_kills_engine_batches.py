@@ -20,10 +20,14 @@ and takes ``max(ops / peak, DRAM / 100 GB/s, SRAM / 10 TB/s)`` (ideal roofline).
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
+import numpy as np
 import pytest
 
+from simulator.engine.evaluate import evaluate
+from simulator.engine.workload import build_workload
 from simulator.hardware.loader import load_device
 from simulator.model.graph import NetworkBuilder
 from simulator.simulation import simulate
@@ -155,3 +159,13 @@ def test_a_batch_whose_scores_spill_runs_one_sample_a_pass(device):
     split = unfused.level_bytes()["dram"]
     # the split plan: the whole batch's DRAM bytes, less the spilled scores, plus a second weight read
     assert split == pytest.approx(whole - 4 * 2 * SCORE_BYTES + weights, rel=1e-12)
+
+
+def test_a_workload_without_score_elements_is_planned_as_without_scores(device):
+    # score_elements is optional (None: no attention layer materializes scores); the plan of
+    # 16 samples is then the two linears' 2 x 8 (see the module docstring)
+    work = dataclasses.replace(build_workload(two_linears()), score_elements=None)
+    bits = np.array([32.0])
+    ev = evaluate(work, device, ["fp32"], np.array([16.0]), bits, bits, ideal=True)
+    assert ev.totals["micro_batch"][0] == 8
+    assert ev.totals["latency_s"][0] == pytest.approx(plan_latency_s(16, 8), rel=1e-12)

@@ -79,3 +79,33 @@ def test_expected_experts_count_every_routed_token_of_the_batch():
     assert work.expected_experts(np.array([2.0]))[0] == pytest.approx(8 * (1 - 0.75**8), rel=1e-12)
     # one sample of 4 tokens: 8·(1 − 0.75⁴) = 5.47 experts
     assert work.expected_experts(np.array([1.0]))[0] == pytest.approx(8 * (1 - 0.75**4), rel=1e-12)
+
+
+def test_each_kernel_of_a_layer_pays_the_kernel_overhead():
+    # Layer.kernel_count: self-attention launches its 2 projections and 1 fused attention kernel,
+    # so on a parallel device a 7 µs per-kernel overhead adds 3 x 7 µs to its latency
+    net = NetworkBuilder("attention", (16, 64))
+    net.self_attention(net.input, 4)
+
+    def latency(kernel_overhead_s):
+        model = EfficiencyModel(source="test", classes={"default": KernelEfficiency()}, parallel_units=4,
+                                kernel_overhead_s=kernel_overhead_s)
+        on = resolve_device("reference-45nm").model_copy(update={"efficiency": model})
+        return simulate(net.build(), on, precision="fp32").latency_s
+
+    assert latency(7e-6) - latency(0.0) == pytest.approx(3 * 7e-6, rel=1e-9)
+
+
+@pytest.mark.parametrize("make", ["override", "timing", "workload"])
+def test_the_engines_values_are_immutable(make):
+    # STYLE.md rule 3: data is immutable
+    from simulator.engine.configs import parse_overrides
+
+    work = build_workload(linear())
+    bits = np.array([32.0])
+    value = {"override": lambda: parse_overrides({"peak_scale": [2.0]})[0],
+             "timing": lambda: evaluate(work, device(), ["fp32"], np.array([1.0]), bits, bits).timing,
+             "workload": lambda: work}[make]()
+    field = dataclasses.fields(value)[0].name
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        setattr(value, field, None)
