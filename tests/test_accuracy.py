@@ -57,8 +57,8 @@ def test_resnet50_int8_on_orin_batch_1_and_offline_are_within_20_percent(table):
     assert abs(offline.expected / (6423.63 - 2037) - 1) <= 0.2   # GPU + 2 DLAs minus the 2 DLAs
 
 
-@pytest.mark.parametrize(("board", "inferences_per_s"), [("nucleo-h7a3zi-q", 19.722), ("nucleo-u575zi-q", 7.496),
-                                                         ("nucleo-l4r5zi", 4.339)])
+@pytest.mark.parametrize(("board", "inferences_per_s"),
+                         [("nucleo-h7a3zi-q", 19.722), ("nucleo-u575zi-q", 7.496), ("nucleo-l4r5zi", 4.339)])
 def test_mobilenet_v1_vww_held_out_on_each_board_is_within_20_percent(table, board, inferences_per_s):
     # MLPerf Tiny v1.0 closed, STMicroelectronics, X-CUBE-AI 7.3.0, vww performance/results.txt:
     # "Median throughput is ... inf./sec."; the boards' profiles were fitted on ResNet-8 and DS-CNN only
