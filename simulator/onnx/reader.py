@@ -312,6 +312,27 @@ def _check_weights(graph: onnx.GraphProto, facts: GraphFacts, name: str) -> None
             raise ShapeError(f"{where}: its input has {x[1]} channels but its scale {inputs[1]!r} has {w[0]}")
 
 
+def _check_outputs(graph: onnx.GraphProto, facts: GraphFacts, second: GraphFacts | None, name: str) -> None:
+    """A graph output declared with a shape must have that shape: its rank, and every fixed
+    dimension except those that follow the batch (a symbolic batch's, found by propagating at two
+    batch sizes). A symbolic or unknown dimension, or no declared shape at all, agrees with any."""
+    for out in graph.output:
+        declared = out.type.tensor_type.shape.dim if out.type.tensor_type.HasField("shape") else ()
+        inferred = facts.shapes.get(out.name)
+        if not declared or inferred is None or out.name in facts.constants:
+            continue
+        other = second.shapes.get(out.name, ()) if second is not None else ()
+        follows_batch = {i for i, (a, b) in enumerate(zip(inferred, other, strict=False)) if a != b}
+        fixed = [d.dim_value if d.HasField("dim_value") and d.dim_value > 0 else None for d in declared]
+        disagree = [i for i, (size, got) in enumerate(zip(fixed, inferred, strict=False))
+                    if size is not None and i not in follows_batch and size != got]
+        if len(fixed) != len(inferred) or disagree:
+            written = [size if size is not None else (d.dim_param or "?")
+                       for size, d in zip(fixed, declared, strict=True)]
+            raise ShapeError(f"ONNX model {name!r}: output {out.name!r} is declared with shape {written} but "
+                             f"the graph computes {list(inferred)}")
+
+
 def import_onnx(source: str | Path | onnx.ModelProto, batch: int = 1) -> Network:
     """The network of an ONNX model (a path or a ``ModelProto``), per sample.
 
@@ -331,7 +352,9 @@ def import_onnx(source: str | Path | onnx.ModelProto, batch: int = 1) -> Network
 
     facts = facts_at(model_batch)
     _check_weights(model.graph, facts, name)
-    layout = Layouts(facts, facts_at(model_batch + 1) if symbolic else None)
+    second = facts_at(model_batch + 1) if symbolic else None
+    _check_outputs(model.graph, facts, second, name)
+    layout = Layouts(facts, second)
     index = GraphIndex(model.graph, facts)
     opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 1)
     network = Translator(name, value.name, index, layout, find_patterns(index), opset).run(model.graph)

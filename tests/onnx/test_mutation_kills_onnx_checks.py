@@ -163,3 +163,33 @@ def test_a_flatten_by_the_input_batch_reads_per_sample(batch):
     network = import_onnx(model(nodes, [x], [y], [minus_one]), batch=batch)
     assert network.input_shape == (3, 4, 5)
     assert network.shape_of(network.outputs[0]) == (3 * 4 * 5,)
+
+
+# --- graph outputs: a declared shape must be the computed one (a bug fixed in issue 12) ---------
+
+
+def linear_model(x_dims, y_dims):
+    # x (batch, 5) @ W [5, 3]: the graph computes (batch, 3)
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, x_dims)
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, y_dims)
+    return model([helper.make_node("MatMul", ["x", "w"], ["y"])], [x], [y], [init("w", 5, 3)])
+
+
+@pytest.mark.parametrize("declared, message", [
+    ([1, 7], r"output 'y' is declared with shape \[1, 7\] but the graph computes \[1, 3\]"),
+    ([1, 3, 1], r"output 'y' is declared with shape \[1, 3, 1\] but the graph computes \[1, 3\]"),
+    (["N", 4], r"output 'y' is declared with shape \['N', 4\] but the graph computes \[1, 3\]"),
+], ids=["a dimension", "the rank", "beside a symbolic one"])
+def test_an_output_declared_with_another_shape_is_refused(declared, message):
+    with pytest.raises(ShapeError, match=message):
+        import_onnx(linear_model([1, 5], declared))
+
+
+@pytest.mark.parametrize("declared", [["N", 3], [1, 3], ["N", None], None],
+                         ids=["symbolic batch", "batch fixed at 1", "unknown", "no shape"])
+@pytest.mark.parametrize("batch", [1, 4])
+def test_symbolic_unknown_or_batch_dimensions_of_an_output_are_accepted(declared, batch):
+    # exporters write a dynamic batch as a name ("N"), leave dimensions unknown, or keep the batch
+    # they traced with (1) on the output while the input's is dynamic: none of these disagree
+    network = import_onnx(linear_model(["N", 5], declared), batch=batch)
+    assert network.shape_of(network.outputs[0]) == (3,)
