@@ -109,3 +109,13 @@ def test_the_engines_values_are_immutable(make):
     field = dataclasses.fields(value)[0].name
     with pytest.raises(dataclasses.FrozenInstanceError):
         setattr(value, field, None)
+
+
+@pytest.mark.parametrize("written", ["1e-400", "1e400"])
+def test_an_override_that_underflows_or_overflows_a_float_is_refused(written):
+    # a decimal string is read exactly (configs._to_si) but must end as a finite float > 0:
+    # 1e-400 rounds to 0 and 1e400 to infinity, so bandwidth x scale would be 0 or inf
+    from simulator.errors import SimulatorError
+
+    with pytest.raises(SimulatorError, match="it must be a finite number greater than 0"):
+        simulate(linear(), "reference-45nm", precision="fp32", overrides={"dram.bandwidth_scale": written})
