@@ -285,11 +285,22 @@ def _check_weights(graph: onnx.GraphProto, facts: GraphFacts, name: str) -> None
     def shape(tensor: str) -> tuple[int, ...] | None:
         return facts.shapes.get(tensor) if tensor else None
 
+    guessed: set[str] = set()  # tensors after another domain's operator, whose shapes are passed through
+    custom: dict[str, int] = {}
     for node in graph.node:
         where = f"ONNX model {name!r}: node {node.name or node.output[0]!r} ({node.op_type})"
         inputs = list(node.input)
+        if node.domain not in ("", "ai.onnx") or guessed & set(inputs):
+            guessed.update(out for out in node.output if out)
+            if node.domain not in ("", "ai.onnx"):
+                key = f"{node.domain}.{node.op_type}"
+                custom[key] = custom.get(key, 0) + 1
         if len(inputs) < 2 or node.domain not in ("", "ai.onnx"):
             continue
+        if inputs[0] in guessed:
+            where += (" after operators ONNX has no shapes for ("
+                      + ", ".join(f"{op} x{n}" for op, n in custom.items())
+                      + "; a runtime-optimized model? import the model as exported)")
         x, w = shape(inputs[0]), shape(inputs[1])
         if x is None or w is None or inputs[0] in facts.constants or inputs[1] not in facts.constants:
             continue

@@ -81,3 +81,20 @@ def test_export_to_an_unwritable_place_is_one_line(tmp_path, capsys, target):
         path = tmp_path / "out.onnx"
         path.mkdir()
     one_line(capsys, ["export", "resnet18", "-o", str(path)], "cannot write")
+
+
+def test_a_weight_mismatch_after_another_domains_operator_says_its_shape_was_a_guess(tmp_path, capsys):
+    # ONNX Runtime's optimized models use com.microsoft.nchwc operators ONNX has no shapes for; the
+    # reader passes their first input's shape through, so a later Gemm's mismatch is that guess.
+    weight = numpy_helper.from_array(np.ones((4, 16), np.float32), "w")
+    nchwc = "com.microsoft.nchwc"
+    nodes = [helper.make_node("ReorderInput", ["x"], ["x_nchwc"], name="reorder", domain=nchwc),
+             helper.make_node("Gemm", ["x_nchwc", "w"], ["y"], name="fc", transB=1)]
+    graph = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 8])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)], [weight])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17),
+                                                    helper.make_opsetid(nchwc, 1)])
+    path = tmp_path / "optimized.onnx"
+    onnx.save(model, path)
+    one_line(capsys, ["count", str(path)], "'fc' (Gemm)", "com.microsoft.nchwc.ReorderInput x1",
+             "runtime-optimized", "8 features", "expects 16")
