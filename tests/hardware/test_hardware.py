@@ -305,3 +305,10 @@ def test_a_broken_energy_table_is_reported_with_its_own_file(profile_file):
     expected = rf"^{re.escape(str(table_path))}: operations\.add\.energy_pj: .*greater than 0.*int8"
     with pytest.raises(ProfileError, match=expected):
         load_device(profile_file(MINIMAL))
+
+
+def test_orin_maxq_takes_maxn_per_kernel_overhead_in_gpu_cycles():
+    # MLPerf v3.0 Orin MaxQ sets the GPU to 624.75 MHz (of MAXN's 1.3 GHz); the overhead is GPU cycles
+    maxn, maxq = resolve_device("jetson-agx-orin"), resolve_device("jetson-agx-orin-maxq")
+    scaled_s = maxn.efficiency.kernel_overhead_s * 1300 / 624.75
+    assert maxq.efficiency.kernel_overhead_s == pytest.approx(scaled_s, rel=1e-3)
