@@ -212,6 +212,16 @@ def plan_sweep(networks, devices, batches: Sequence[int] = (1,), precisions: Seq
     return SweepPlan(shapes, devices, grid, supported, tuple(parsed), fuse, ideal)
 
 
+def effective_resolution(resolution: int | None, input_shape: tuple[int, ...]) -> int | None:
+    """The ``resolution`` column: the one asked for, else the side of a square ``(C, H, W)`` input
+    (the network's default); none for any other input (``input_shape`` has it)."""
+    if resolution is not None:
+        return resolution
+    if len(input_shape) == 3 and input_shape[1] == input_shape[2]:
+        return input_shape[1]
+    return None
+
+
 def _shapes(networks: tuple, resolutions: tuple) -> list[tuple[int | None, Network]]:
     """``(resolution, Network)`` of every network x resolution; resolutions apply to names only."""
     shapes = []
@@ -369,11 +379,12 @@ class SweepPlan:
         device, rows = self.devices[unit.device], self.rows(unit)
         batch, pair, values = self.grid.take(rows)
         n = len(rows)
+        effective = effective_resolution(resolution, network.input_shape)
         columns = {
             "network": network.name,
             "device": device.name,
             "input_shape": "x".join(map(str, network.input_shape)),
-            "resolution": pd.array([resolution] * n, dtype="Int64"),
+            "resolution": pd.array([effective] * n, dtype="Int64"),
             "batch": batch,
             "precision": self.grid.precision[pair],
             "weight_precision": self.grid.weight_precision[pair],

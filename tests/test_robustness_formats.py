@@ -55,6 +55,8 @@ def test_simulate_csv_has_the_configuration_and_a_totals_row(capsys):
 @pytest.mark.parametrize("command", [
     ["simulate", "vgg16", "--device", "stm32f746", "--precision", "int8"],
     ["compare", "resnet18", "vgg16", "--device", "stm32f746", "--precision", "int8"],
+    ["sweep", "vgg16", "--device", "stm32f746", "--precision", "int8", "--batch", "1,2"],
+    ["sweep", "llama_2_70b", "--device", "jetson-agx-orin", "--precision", "fp16", "--batch", "1"],
 ])
 def test_require_fit_makes_not_fitting_an_error(capsys, command):
     status, _, err = run(capsys, *command)
@@ -62,9 +64,26 @@ def test_require_fit_makes_not_fitting_an_error(capsys, command):
     status, _, err = run(capsys, *command, "--require-fit")
     assert status == 2
     lines = [line for line in err.splitlines() if "warning" not in line]
-    assert len(lines) == 1 and "not fit" in lines[0] and "vgg16" in lines[0]
+    assert len(lines) == 1 and "not fit" in lines[0] and ("vgg16" in lines[0] or "llama_2_70b" in lines[0])
 
 
 def test_require_fit_passes_a_configuration_that_fits(capsys):
     status, _, _ = run(capsys, "simulate", "resnet18", "--device", "jetson-agx-orin", "--require-fit")
     assert status == 0
+
+
+def test_sweep_require_fit_counts_the_rows_that_do_not_fit_and_still_writes_them(capsys, tmp_path):
+    # stm32f746: 1 MiB of flash; vgg16's 138 M int8 weights never fit, resnet8_cifar10's 78 k do
+    path = tmp_path / "rows.csv"
+    status, _, err = run(capsys, "sweep", "vgg16", "resnet8_cifar10", "--device", "stm32f746",
+                         "--precision", "int8", "--batch", "1,2", "--require-fit", "-o", str(path))
+    assert status == 2
+    assert "2 of 4 configurations do not fit, the first: vgg16 on stm32f746 at batch 1" in err
+    rows = list(csv.DictReader(io.StringIO(path.read_text())))
+    expected = [("vgg16", "False")] * 2 + [("resnet8_cifar10", "True")] * 2
+    assert [(r["network"], r["fits"]) for r in rows] == expected
+
+
+def test_one_configuration_is_singular(capsys):
+    _, out, _ = run(capsys, "sweep", "resnet18", "--device", "jetson-agx-orin", "--batch", "1")
+    assert out.rstrip().endswith("\n1 configuration")

@@ -166,7 +166,7 @@ def test_row_count_is_the_product_and_the_last_axis_varies_fastest():
     overrides = {"peak_scale": [1, 2, 3], "dram.bandwidth_scale": [1, 2]}
     table = sweep(["alexnet", "resnet18"], ["h100-sxm", "a100-sxm-80gb"], overrides=overrides, **axes)
     assert len(table) == 2 * 2 * 2 * 3 * 2 * 3 * 2
-    block = table[(table["network"] == "alexnet") & table["resolution"].isna()
+    block = table[(table["network"] == "alexnet") & (table["resolution"] == 224)
                   & (table["device"] == "h100-sxm")]
     expected = list(itertools.product([1, 2, 4], ["fp16", "int8"], [1, 2, 3], [1, 2]))
     got = list(zip(block["batch"], block["precision"], block["peak_scale"], block["dram.bandwidth_scale"],
@@ -331,3 +331,12 @@ def test_cli_prints_a_table_without_output(capsys):
 def test_cli_errors_exit_2_with_the_reason(capsys, argv, message):
     code, _, err = run(capsys, "sweep", "alexnet", "--device", ORIN, *argv)
     assert code == 2 and message in err and "Traceback" not in err
+
+
+def test_the_resolution_column_is_the_effective_one_for_a_default_square_input():
+    # resnet18's default input is 3x224x224 (torchvision); ds_cnn_kws's is 1x49x10 (MFCC frames x bins)
+    table = sweep(["resnet18", "ds_cnn_kws"], [ORIN], precisions=["int8"])
+    by_network = table.set_index("network")["resolution"]
+    assert by_network["resnet18"] == 224
+    assert pd.isna(by_network["ds_cnn_kws"])
+    assert sweep(["resnet18"], [ORIN], resolutions=[160])["resolution"].tolist() == [160]

@@ -80,6 +80,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--scheduler", default=None, metavar="ADDRESS",
                         help="evaluate on a dask.distributed cluster (e.g. tcp://host:8786); "
                              "needs the dask extra")
+    parser.add_argument("--require-fit", action="store_true",
+                        help="exit with an error (after the output) when a configuration does not fit "
+                             "its device's memory")
     parser.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
                         help="a progress bar on stderr (default: when stderr is a terminal)")
     llm = parser.add_argument_group("LLM networks (a built-in LLM name or a config.json path)")
@@ -214,8 +217,8 @@ def run_llm(args: argparse.Namespace) -> int | None:
         ignore_index=True)
     if args.output is not None:
         write_sweep(table, Path(args.output))
-        print(f"wrote {len(table):,} configurations to {args.output}", file=sys.stderr)
-        return 0
+        print(f"wrote {_configurations(len(table))} to {args.output}", file=sys.stderr)
+        return _require_fit(args, UnfitRows.of(table))
     from simulator.report import render_table
 
     keys = ("model", "device", "tp", "prompt", "generate", "weight_precision", "batch")
@@ -223,8 +226,8 @@ def run_llm(args: argparse.Namespace) -> int | None:
              f"{r['output_tokens_per_s']:,.1f}", "yes" if r["fits"] else "NO"]
             for r in table.to_dict(orient="records")]
     print(render_table([*keys, "TTFT ms", "TPOT ms", "out tok/s", "fits"], rows, left=len(keys))
-          + f"\n\n{len(table):,} configurations")
-    return 0
+          + f"\n\n{_configurations(len(table))}")
+    return _require_fit(args, UnfitRows.of(table))
 
 
 def run(args: argparse.Namespace) -> int:
@@ -290,7 +293,10 @@ def _run_plan(plan, args: argparse.Namespace, override_keys: list[str]) -> int:
         print(size_estimate(plan, fmt), file=sys.stderr)
     show = sys.stderr.isatty() if args.progress is None else args.progress
     bar = ProgressBar(plan.size) if show else None
+    if args.require_fit and args.scheduler is not None:
+        raise SimulatorError("--require-fit needs the rows here: it does not combine with --scheduler")
     client = _client(args.scheduler) if args.scheduler is not None else None
+    unfit = UnfitRows()
     try:
         if args.output is None:
             chunks = list(plan.chunks(progress=bar, workers=args.workers, client=client))
@@ -298,12 +304,13 @@ def _run_plan(plan, args: argparse.Namespace, override_keys: list[str]) -> int:
             if bar is not None:
                 bar.close()
             print(format_sweep(table, override_keys))
-            return 0
+            return _require_fit(args, UnfitRows.of(table))
         if client is not None:
             rows = write_sweep_partitioned(plan, args.output, fmt, client=client, progress=bar)
             where = f"part files in {args.output}"
         else:
-            rows = stream_sweep(plan.chunks(progress=bar, workers=args.workers), args.output, plan=plan)
+            chunks = (unfit.add(chunk) for chunk in plan.chunks(progress=bar, workers=args.workers))
+            rows = stream_sweep(chunks, args.output, plan=plan)
             where = args.output
     finally:
         if bar is not None:
@@ -311,7 +318,40 @@ def _run_plan(plan, args: argparse.Namespace, override_keys: list[str]) -> int:
         if client is not None:
             client.close()
     print(f"wrote {_configurations(rows)} to {where}", file=sys.stderr)
-    return 0
+    return _require_fit(args, unfit)
+
+
+class UnfitRows:
+    """Counts the rows of sweep chunks that do not fit (``fits`` false) and keeps the first."""
+
+    def __init__(self) -> None:
+        self.count, self.rows, self.first = 0, 0, None
+
+    @classmethod
+    def of(cls, table) -> UnfitRows:
+        unfit = cls()
+        unfit.add(table)
+        return unfit
+
+    def add(self, chunk):
+        """Counts ``chunk``'s unfit rows and returns the chunk unchanged."""
+        unfit = chunk[~chunk["fits"].astype(bool)]
+        self.count += len(unfit)
+        self.rows += len(chunk)
+        if self.first is None and len(unfit):
+            self.first = unfit.iloc[0]
+        return chunk
+
+
+def _require_fit(args: argparse.Namespace, unfit: UnfitRows) -> int:
+    """0, or with ``--require-fit`` an error naming the first configuration that does not fit."""
+    if not args.require_fit or not unfit.count:
+        return 0
+    row = unfit.first
+    name = row["network"] if "network" in row else row["model"]
+    verb = "does" if unfit.count == 1 else "do"
+    raise SimulatorError(f"{unfit.count:,} of {_configurations(unfit.rows)} {verb} not fit, the first: "
+                         f"{name} on {row['device']} at batch {row['batch']}; --require-fit")
 
 
 def _client(address: str):
@@ -427,4 +467,4 @@ def format_sweep(table, override_keys: list[str]) -> str:
     headers = ["network", "device", "input", "precision", *(["weights", "activations"] if mixed else []),
                "batch", *override_keys, "latency", "samples/s", "energy/sample", "bound", "fits"]
     rows = [list(row) for row in zip(*columns, strict=True)]
-    return render_table(headers, rows, left=len(names)) + f"\n\n{len(table):,} configurations"
+    return render_table(headers, rows, left=len(names)) + f"\n\n{_configurations(len(table))}"
