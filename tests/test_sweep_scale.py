@@ -209,6 +209,7 @@ def test_the_cli_bar_and_size_estimate(tmp_path: Path, capsys, monkeypatch):
 
 
 def test_a_large_product_streams_in_bounded_memory(tmp_path: Path):
+    pytest.importorskip("pyarrow")
     # peak memory of a 4-chunk and a 32-chunk stream (in a fresh process each): the same, whereas
     # the 28 extra chunks' rows (229,376 rows x 30 columns) would take over 50 MB in memory
     script = ("import resource, sys, numpy as np; from simulator.sweeps import iter_sweep, write_sweep; "
