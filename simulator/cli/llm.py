@@ -30,7 +30,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     llm.add_argument("--generate", type=int, default=128, help="output tokens per sequence (default 128)")
     llm.add_argument("--tp", type=int, default=1, help="tensor-parallel devices (default 1)")
     llm.add_argument("--pp", type=int, default=1, help="pipeline stages (default 1)")
-    llm.add_argument("--weight-precision", default="fp16", help="fp16, bf16, fp8, int8 or int4")
+    llm.add_argument("--weight-precision", "--precision", dest="weight_precision", default="fp16",
+                     help="fp16, bf16, fp8, int8 or int4 (the activations follow; --precision is the same)")
     llm.add_argument(
         "--activation-precision", default=None, help="fp16, bf16, fp8 or int8 (default: by weights)"
     )

@@ -133,3 +133,14 @@ def test_validation_ideal_is_never_slower_than_measured():
             assert ideal >= measured, row["id"]
         else:
             assert ideal <= measured, row["id"]
+
+
+def test_llm_takes_precision_as_the_weights_precision(capsys):
+    # Llama-2-70B at fp16: 68,976,648,192 params x 2 bytes = 137.95 GB (> Orin's 64 GiB); at int4 ~34.5 GB
+    assert main(["llm", "llama_2_70b", "--device", "jetson-agx-orin", "--precision", "fp16"]) == 2
+    assert "fp16 weights" in capsys.readouterr().err
+    assert main(["llm", "llama_2_70b", "--device", "jetson-agx-orin", "--precision", "int4",
+                 "--format", "json"]) == 0
+    import json
+    row = json.loads(capsys.readouterr().out)["configurations"][0]
+    assert row["weight_precision"] == "int4" and row["fits"]
