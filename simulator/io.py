@@ -18,7 +18,9 @@ import json
 import math
 import os
 import shutil
+import signal
 import tempfile
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -57,11 +59,32 @@ def check_writable(path: str | Path, force: bool = False) -> Path:
 
 
 @contextlib.contextmanager
+def terminate_as_exit() -> Iterator[None]:
+    """Within the block, SIGTERM raises ``SystemExit(143)`` (128 + 15, the shell's status for it)
+    instead of ending the process at once, so that the cleanup of a write in progress runs. Only
+    in the main thread and where SIGTERM has its default action (a caller's own handler is kept)."""
+    if threading.current_thread() is not threading.main_thread() or \
+            signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
+        yield
+        return
+
+    def terminate(signum, frame):
+        raise SystemExit(128 + signum)
+
+    signal.signal(signal.SIGTERM, terminate)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
+@contextlib.contextmanager
 def atomic_path(path: str | Path, force: bool = False) -> Iterator[Path]:
     """A temporary path with ``path``'s name to write to; moved over ``path`` when the block ends.
 
-    If the block raises (or is interrupted), the temporary files are removed and ``path`` is left
-    as it was. OSErrors become a SimulatorError naming the file.
+    If the block raises (or is interrupted: Ctrl-C, or SIGTERM through :func:`terminate_as_exit`),
+    the temporary files are removed and ``path`` is left as it was. OSErrors become a
+    SimulatorError naming the file.
     """
     path = check_writable(path, force)
     try:
@@ -71,7 +94,8 @@ def atomic_path(path: str | Path, force: bool = False) -> Iterator[Path]:
     temporary = folder / path.name
     try:
         try:
-            yield temporary
+            with terminate_as_exit():
+                yield temporary
             if not temporary.exists():
                 raise SimulatorError(f"cannot write {str(path)!r}: the writer produced no file")
             for extra in sorted(folder.iterdir()):  # e.g. model.onnx.data, before the model itself

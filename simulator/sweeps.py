@@ -29,9 +29,7 @@ import os
 import pickle
 import re
 import shutil
-import signal
 import tempfile
-import threading
 import time
 import uuid
 from collections import deque
@@ -49,7 +47,7 @@ from simulator.engine.evaluate import evaluate
 from simulator.engine.workload import Workload
 from simulator.errors import SimulatorError
 from simulator.hardware.device import Device
-from simulator.io import atomic_path, dumps_json
+from simulator.io import atomic_path, dumps_json, terminate_as_exit
 from simulator.model.counts import NetworkCounts, count_network
 from simulator.model.graph import Network
 from simulator.precision import bits_of, compute_precision
@@ -570,26 +568,6 @@ def _write_chunks(chunks: Iterable[pd.DataFrame], stream, fmt: str, plan: SweepP
 
 
 @contextmanager
-def _terminate_as_exit() -> Iterator[None]:
-    """Within the block, SIGTERM raises ``SystemExit(143)`` (128 + 15, the shell's status for it)
-    instead of ending the process at once, so that the cleanup of a write in progress runs. Only
-    in the main thread and where SIGTERM has its default action (a caller's own handler is kept)."""
-    if threading.current_thread() is not threading.main_thread() or \
-            signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
-        yield
-        return
-
-    def terminate(signum, frame):
-        raise SystemExit(128 + signum)
-
-    signal.signal(signal.SIGTERM, terminate)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)
-
-
-@contextmanager
 def _replacing_directory(path: Path):
     """A temporary directory beside ``path``, renamed over it only if the block completes: an
     interrupted or failed write leaves the previous ``path`` as it was (files go through
@@ -602,7 +580,7 @@ def _replacing_directory(path: Path):
     except OSError as error:
         raise SimulatorError(f"cannot write {str(path)!r}: {error.strerror or error}") from None
     try:
-        with _terminate_as_exit():
+        with terminate_as_exit():
             yield temporary
         old = None
         if path.exists():
@@ -626,7 +604,7 @@ def write_sweep(chunks: Iterable[pd.DataFrame] | pd.DataFrame, path: str | Path,
         chunks = [chunks]
     if fmt == "parquet":
         _arrow()
-    with atomic_path(path) as temporary, _terminate_as_exit(), open(temporary, "wb") as stream:
+    with atomic_path(path) as temporary, open(temporary, "wb") as stream:
         return _write_chunks(chunks, stream, fmt, plan)
 
 

@@ -1,6 +1,7 @@
 """A sweep ended by SIGTERM (a job scheduler's stop, ``kill``) removes its temporary output and
-leaves the previous output as it was (issue 12; :func:`simulator.sweeps._replacing_directory`
-and :func:`simulator.sweeps.write_sweep`). SIGKILL cannot be caught: tests/test_sweep_scale.py
+leaves the previous output as it was (issue 12; :func:`simulator.io.terminate_as_exit`, inside
+:func:`simulator.io.atomic_path` and :func:`simulator.sweeps._replacing_directory`), and so does
+any other atomic write. SIGKILL cannot be caught: tests/test_sweep_scale.py
 checks that the previous file survives it."""
 
 from __future__ import annotations
@@ -60,3 +61,18 @@ def test_a_terminated_sweep_leaves_no_temporary_output(tmp_path: Path, writer: s
         assert [p.name for p in target.iterdir()] == ["previous.txt"]
     else:
         assert target.read_text() == "previous\n"
+
+
+def test_any_atomic_write_ended_by_sigterm_keeps_the_previous_file(tmp_path: Path):
+    # a writer that has written half its file when the signal comes (the CLI's -o of export, plots, ...)
+    target = tmp_path / "out.txt"
+    target.write_text("previous\n")
+    script = ("import os, signal; from simulator.io import atomic_path\n"
+              f"with atomic_path({str(target)!r}) as temporary:\n"
+              "    temporary.write_text('half')\n"
+              "    os.kill(os.getpid(), signal.SIGTERM)\n"
+              "    temporary.write_text('all of it')\n")
+    done = subprocess.run([sys.executable, "-c", script], stderr=subprocess.DEVNULL, timeout=60)
+    assert done.returncode == 128 + signal.SIGTERM
+    assert target.read_text() == "previous\n"
+    assert temporaries(tmp_path) == []
