@@ -92,3 +92,15 @@ def test_a_shipped_profile_predicts_a_refined_class_with_the_class_it_refines(pr
     layer = next(layer for layer in simulate(network, profile, batch=1, precision="fp16").layers
                  if layer.name == "probe")
     assert layer.latency_s == pytest.approx(expected, rel=1e-9)
+
+
+def test_the_profile_model_looks_a_refined_class_up_as_the_engine_does():
+    # pointwise_conv -> conv, global_pool -> elementwise, matmul -> gemm (absent here) -> default
+    from simulator.hardware.device import EfficiencyModel, KernelEfficiency
+
+    conv, elementwise, default = (KernelEfficiency(compute_fraction=f) for f in (0.8, 0.2, 0.5))
+    model = EfficiencyModel(source="test", classes={"conv": conv, "elementwise": elementwise, "default": default})
+    assert model.for_class("pointwise_conv").compute_fraction == 0.8
+    assert model.for_class("global_pool").compute_fraction == 0.2
+    assert model.for_class("matmul").compute_fraction == 0.5
+    assert EfficiencyModel(source="test", classes={}).for_class("conv").compute_fraction == 1.0

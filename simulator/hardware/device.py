@@ -24,6 +24,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationInfo, field_validator
 
 from simulator.errors import SimulatorError
+from simulator.kernels import class_lookup
 
 #: What a memory level may hold.
 Storable = Literal["weights", "activations"]
@@ -240,8 +241,9 @@ class EfficiencyModel(_Frozen):
         return value
 
     def for_class(self, name: str) -> KernelEfficiency:
-        """The entry of ``name``, else ``default``, else the ideal roofline."""
-        return self.classes.get(name, self.classes.get("default", KernelEfficiency()))
+        """The entry of ``name``, else that of the class it refines, else ``default``, else the ideal
+        roofline (:func:`simulator.kernels.class_lookup`, as the engine looks classes up)."""
+        return class_lookup(self.classes, name, KernelEfficiency())
 
 
 class Interconnect(_Frozen):
