@@ -99,7 +99,8 @@ def test_the_profile_model_looks_a_refined_class_up_as_the_engine_does():
     from simulator.hardware.device import EfficiencyModel, KernelEfficiency
 
     conv, elementwise, default = (KernelEfficiency(compute_fraction=f) for f in (0.8, 0.2, 0.5))
-    model = EfficiencyModel(source="test", classes={"conv": conv, "elementwise": elementwise, "default": default})
+    classes = {"conv": conv, "elementwise": elementwise, "default": default}
+    model = EfficiencyModel(source="test", classes=classes)
     assert model.for_class("pointwise_conv").compute_fraction == 0.8
     assert model.for_class("global_pool").compute_fraction == 0.2
     assert model.for_class("matmul").compute_fraction == 0.5
