@@ -86,6 +86,11 @@ def param_name(tensor: str) -> str | None:
     return None
 
 
+
+def is_standard(node: onnx.NodeProto) -> bool:
+    """Whether ``node`` is an operator of the default ONNX domain (not ``com.microsoft``, custom)."""
+    return node.domain in ("", "ai.onnx")
+
 class UnsupportedOperatorWarning(UserWarning):
     """An imported model has operators the simulator cannot count (they cost zero, as reported)."""
 
@@ -118,8 +123,7 @@ class Translator:
                 hint = next((n for n in map(param_name, match.names) if n), None)
                 self.add(match.layer, [match.source], match.output, hint)
                 continue
-            standard = node.domain in ("", "ai.onnx")
-            (ONNX_READERS.get(node.op_type, read_operator) if standard else unsupported)(self, node)
+            (ONNX_READERS.get(node.op_type, read_operator) if is_standard(node) else unsupported)(self, node)
         outputs = [out.name for out in graph.output if out.name not in self.facts.constants]
         return self.builder.build([self.net(out) for out in outputs])
 
@@ -286,16 +290,15 @@ def _check_weights(graph: onnx.GraphProto, facts: GraphFacts, name: str) -> None
         return facts.shapes.get(tensor) if tensor else None
 
     guessed: set[str] = set()  # tensors after another domain's operator, whose shapes are passed through
-    custom: dict[str, int] = {}
+    custom: Counter[str] = Counter()
     for node in graph.node:
         where = f"ONNX model {name!r}: node {node.name or node.output[0]!r} ({node.op_type})"
-        inputs = list(node.input)
-        if node.domain not in ("", "ai.onnx") or guessed & set(inputs):
+        inputs, standard = list(node.input), is_standard(node)
+        if not standard or guessed & set(inputs):
             guessed.update(out for out in node.output if out)
-            if node.domain not in ("", "ai.onnx"):
-                key = f"{node.domain}.{node.op_type}"
-                custom[key] = custom.get(key, 0) + 1
-        if len(inputs) < 2 or node.domain not in ("", "ai.onnx"):
+        if not standard:
+            custom[f"{node.domain}.{node.op_type}"] += 1
+        if len(inputs) < 2 or not standard:
             continue
         if inputs[0] in guessed:
             where += (" after operators ONNX has no shapes for ("
