@@ -86,7 +86,6 @@ def param_name(tensor: str) -> str | None:
     return None
 
 
-
 def is_standard(node: onnx.NodeProto) -> bool:
     """Whether ``node`` is an operator of the default ONNX domain (not ``com.microsoft``, custom)."""
     return node.domain in ("", "ai.onnx")
