@@ -45,8 +45,9 @@ OTHER_CLASSES = ("depthwise_conv", "elementwise", "default")
 
 def with_model(device, overhead_s: float, compute_fraction: float, bandwidth_fraction: float, units: int,
                tile: int, other_bandwidth: float | None = None, conv_overhead_s: float = 0.0,
-               other_compute: float | None = None):
-    gemm = KernelEfficiency(compute_fraction=compute_fraction, bandwidth_fraction=bandwidth_fraction)
+               other_compute: float | None = None, dense_compute: float | None = None):
+    gemm = KernelEfficiency(compute_fraction=dense_compute or compute_fraction,
+                            bandwidth_fraction=bandwidth_fraction)
     conv = KernelEfficiency(compute_fraction=compute_fraction, bandwidth_fraction=bandwidth_fraction,
                             overhead_s=conv_overhead_s)
     other = KernelEfficiency(compute_fraction=other_compute or compute_fraction,
@@ -67,6 +68,8 @@ def main() -> None:
     parser.add_argument("--no-overhead", action="store_true", help="no per-kernel overhead (fixed 0)")
     parser.add_argument("--depthwise-compute", action="store_true",
                         help="fit the compute share of depthwise and element-wise kernels on its own")
+    parser.add_argument("--dense-compute", action="store_true",
+                        help="fit the compute share of dense (gemm) layers on its own (a dense fit row)")
     parser.add_argument("--static-power", action="store_true",
                         help="also fit the static power on the energy fit rows: E = E_dynamic + P·t")
     parser.add_argument("--conv-overhead", action="store_true",
@@ -90,13 +93,17 @@ def main() -> None:
         conv_overhead = 0.0
         if args.conv_overhead:
             conv_overhead, k = math.exp(x[k]), k + 1
-        other_compute = 1 / (1 + math.exp(-x[k])) if args.depthwise_compute else None
-        return overhead, fraction, bandwidth, conv_overhead, other_compute
+        other_compute = None
+        if args.depthwise_compute:
+            other_compute, k = 1 / (1 + math.exp(-x[k])), k + 1
+        dense_compute = 1 / (1 + math.exp(-x[k])) if args.dense_compute else None
+        return overhead, fraction, bandwidth, conv_overhead, other_compute, dense_compute
 
     def trial_devices(x: np.ndarray, tile: int) -> dict:
-        overhead, fraction, bandwidth, conv_overhead, other_compute = unpack(x)
+        overhead, fraction, bandwidth, conv_overhead, other_compute, dense_compute = unpack(x)
         return {name: with_model(device, overhead, fraction, args.bandwidth_fraction, args.units, tile,
-                                 bandwidth, conv_overhead, other_compute) for name, device in devices.items()}
+                                 bandwidth, conv_overhead, other_compute, dense_compute)
+                for name, device in devices.items()}
 
     def residuals(x: np.ndarray, tile: int) -> np.ndarray:
         trials = trial_devices(x, tile)
@@ -104,12 +111,13 @@ def main() -> None:
                          for row in rows])
 
     x0 = np.array([math.log(3e-6)] * (not args.no_overhead) + [0.5] + [2.0] * args.fit_bandwidth
-                  + [math.log(3e-6)] * args.conv_overhead + [0.0] * args.depthwise_compute)
+                  + [math.log(3e-6)] * args.conv_overhead + [0.0] * args.depthwise_compute
+                  + [0.0] * args.dense_compute)
     tiles = TILES if args.units else (TILES[0],)
     fits = {tile: least_squares(residuals, x0=x0, args=(tile,)) for tile in tiles}
     tile = min(fits, key=lambda t: fits[t].cost)
     fit = fits[tile]
-    overhead, fraction, bandwidth, conv_overhead, other_compute = unpack(fit.x)
+    overhead, fraction, bandwidth, conv_overhead, other_compute, dense_compute = unpack(fit.x)
     print(f"fit on {len(rows)} rows: {', '.join(r['id'] for r in rows)}")
     for t in tiles:
         print(f"  tile {t:>5}: cost {fits[t].cost:.4f}")
@@ -134,7 +142,8 @@ def main() -> None:
           f"tile_outputs = {{conv = {tile}, gemm = {tile}, attention = {tile}}}\n"
           f"[conv, gemm, attention]\ncompute_fraction = {fraction:.4f}\nbandwidth_fraction = "
           f"{args.bandwidth_fraction}\n[depthwise_conv, elementwise, default]\ncompute_fraction = "
-          f"{other_compute or fraction:.4f}\nbandwidth_fraction = {bandwidth:.3f}")
+          f"{other_compute or fraction:.4f}\nbandwidth_fraction = {bandwidth:.3f}"
+          + (f"\n[gemm]\ncompute_fraction = {dense_compute:.4f}" if dense_compute else ""))
 
 
 if __name__ == "__main__":

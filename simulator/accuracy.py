@@ -20,6 +20,7 @@ from __future__ import annotations
 import csv
 import importlib.resources
 import math
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,7 +28,7 @@ from pathlib import Path
 import pandas as pd
 
 from simulator.errors import SimulatorError
-from simulator.simulation import simulate
+from simulator.simulation import resolve, simulate
 
 #: metrics whose larger value is better (a bound must not fall below the measurement)
 HIGHER_IS_BETTER = {"throughput_per_s", "output_tokens_per_s", "tokens_per_s"}
@@ -78,14 +79,24 @@ def parse_params(text: str) -> dict[str, object]:
     return params
 
 
+def supply_voltage_v(row: dict[str, str]) -> float | None:
+    """The supply voltage a row's ``power_mode`` states (``"3.0V / Dual Bank Mode Activated"`` -> 3.0)."""
+    found = re.search(r"(\d+(?:\.\d+)?)\s*V\b", row.get("power_mode", "") or "")
+    return float(found.group(1)) if found else None
+
+
 def _predict_cnn(row: dict[str, str], ideal: bool) -> float:
     params = parse_params(row.get("params", ""))
     resolution = params.pop("resolution", None)
     batch = int(row["batch"])
     # a TensorRT engine (every GPU row) runs its batch whole: the bound is for that execution
     whole = row.get("runtime", "").startswith("TensorRT")
-    result = simulate(row["network"], row["device"], batch=batch, precision=row["precision"],
-                      resolution=resolution, params=params, ideal=ideal, micro_batching=not whole)
+    device = resolve(row["device"])
+    # a board behind a linear regulator: energy at the row's supply voltage (simulator.hardware.device.Supply)
+    voltage = supply_voltage_v(row) if device.supply is not None else None
+    result = simulate(row["network"], device, batch=batch, precision=row["precision"],
+                      resolution=resolution, params=params, ideal=ideal, micro_batching=not whole,
+                      overrides={"supply_voltage_v": voltage} if voltage else None)
     metric = row["metric"]
     if metric == "latency_s":
         return result.latency_s
@@ -118,15 +129,26 @@ class Summary:
     within_20: int
 
 
-def _modelled_runtime(row: dict[str, str]) -> bool:
-    """Whether the device's efficiency model is for the row's runtime (always, when it names none)."""
-    if row.get("table") == "llm":
-        return True
-    from simulator.hardware.loader import resolve_device
+def row_device(row: dict[str, str]) -> tuple[str, bool]:
+    """The device a row is predicted on, and whether its expected value is the model's claim.
 
-    model = resolve_device(row["device"]).efficiency
+    A shipped runtime (:mod:`simulator.hardware.runtime`) that covers the row's runtime and version
+    and names its device gives ``DEVICE@RUNTIME``; otherwise the device as it is, whose efficiency model
+    describes the row when the model names no runtime or the row's runtime starts with that name (LLM
+    rows: always). Rows of other runtimes are compared with the bound only."""
+    from simulator.hardware.loader import available_runtimes, resolve_device, resolve_runtime
+
+    device = row["device"]
+    for name in available_runtimes():
+        runtime = resolve_runtime(name)
+        covered = runtime.covers(row.get("runtime", ""), row.get("runtime_version", ""))
+        if device in runtime.devices and covered:
+            return f"{device}@{name}", True
+    if row.get("table") == "llm":
+        return device, True
+    model = resolve_device(device).efficiency
     runtime = model.runtime if model is not None else ""
-    return not runtime or row.get("runtime", "").startswith(runtime)
+    return device, not runtime or row.get("runtime", "").startswith(runtime)
 
 
 def accuracy_table(rows: list[dict[str, str]] | None = None,
@@ -139,13 +161,14 @@ def accuracy_table(rows: list[dict[str, str]] | None = None,
     for done, row in enumerate(rows, 1):
         if progress is not None:
             progress(done, len(rows), row["id"])
-        predicted = predict(row)
+        device, modelled = row_device(row)
+        predicted = predict({**row, "device": device})
         measured = float(row["value"])
-        modelled = _modelled_runtime(row)
         higher = row["metric"] in HIGHER_IS_BETTER
         ideal, expected = predicted["ideal"], predicted["expected"]
         lines.append({
             "id": row["id"], "table": row["table"], "network": row["network"], "device": row["device"],
+            "runtime": device.partition("@")[2],
             "device_class": device_class(row["device"]), "precision": row.get("precision", ""),
             "batch": row.get("batch", ""), "metric": row["metric"], "role": row["role"],
             "measured": measured, "ideal": ideal, "expected": expected,

@@ -1,5 +1,6 @@
-"""``roofline list``: the built-in networks (matching a pattern), or the shipped devices with what
-they compute in, what they can only store, their peaks and bandwidth."""
+"""``roofline list``: the built-in networks (matching a pattern), the shipped devices with what
+they compute in, what they can only store, their peaks and bandwidth, or the shipped runtimes
+(``DEVICE@RUNTIME``) with the devices they apply to and their compute scales."""
 
 from __future__ import annotations
 
@@ -7,8 +8,9 @@ import argparse
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    listing = subparsers.add_parser("list", help="list built-in networks or devices")
-    listing.add_argument("what", nargs="?", choices=("networks", "devices", "llms"), default="networks")
+    listing = subparsers.add_parser("list", help="list built-in networks, devices, LLMs or runtimes")
+    listing.add_argument("what", nargs="?", choices=("networks", "devices", "llms", "runtimes"),
+                         default="networks")
     listing.add_argument("pattern", nargs="?", default="*",
                          help="shell-style pattern of names, e.g. 'efficientvit_*' (default: all)")
     listing.set_defaults(handler=run)
@@ -34,6 +36,10 @@ def run(args: argparse.Namespace) -> int:
         return 0
     import fnmatch
 
+    if args.what == "runtimes":
+        from simulator.hardware.loader import available_runtimes
+
+        return _list_runtimes(fnmatch.filter(sorted(available_runtimes()), args.pattern))
     from simulator.hardware.loader import available_devices, resolve_device
     from simulator.precision import PRECISION_BITS
     from simulator.report import render_table
@@ -50,4 +56,19 @@ def run(args: argparse.Namespace) -> int:
         rows.append([name, peaks, ", ".join(stores) or "-",
                      f"{dram.name} {format_bytes(dram.bandwidth_bytes_per_s)}/s"])
     print(render_table(["device", "computes in (peak)", "stores only", "outer memory bandwidth"], rows))
+    return 0
+
+
+def _list_runtimes(names: list[str]) -> int:
+    """One line per runtime: the devices it applies to (the one it was fitted on first), its scales."""
+    from simulator.hardware.loader import resolve_runtime
+    from simulator.report import render_table
+
+    rows = []
+    for name in names:
+        runtime = resolve_runtime(name)
+        others = [d for d in runtime.devices if d != runtime.fitted_on]
+        rows.append([name, runtime.description, f"{runtime.fitted_on} (fit); {', '.join(others) or '-'}",
+                     ", ".join(f"{c} x{f:g}" for c, f in runtime.compute_scale.items())])
+    print(render_table(["runtime", "description", "devices", "compute fraction scale"], rows))
     return 0

@@ -14,7 +14,10 @@ the CLI's ``--set``:
   case-insensitive), converted to SI exactly for the decimal written (``204.8`` GB/s is
   ``204.8e9`` bytes/s);
 * ``<level>.bandwidth_scale`` | ``<level>.capacity_scale`` | ``<level>.energy_per_byte_scale``:
-  times the level's own figure (after an absolute override of the same field, if both are given).
+  times the level's own figure (after an absolute override of the same field, if both are given);
+* ``supply_voltage_v``: the board's supply voltage, for a device behind a linear regulator
+  (:class:`~simulator.hardware.device.Supply`): every energy (operations, memory, static power) times
+  ``V / supply.voltage_v``; times are unchanged.
 
 Capacities are whole bytes: an overridden capacity is rounded down, ``floor(capacity × scale)``.
 """
@@ -46,11 +49,13 @@ LEVEL_UNITS: dict[str, tuple[str, int]] = {
     **{key: ("bandwidth_bytes_per_s", factor) for key, factor in BANDWIDTH_UNITS.items()},
     "energy_per_byte_pj": ("energy_per_byte_pj", 1),
 }
+#: the supply-voltage key, in volts
+SUPPLY_KEY = "supply_voltage_v"
 #: every key the grammar accepts: SI keys first, then relative scales, then friendly units
 ACCEPTED_KEYS = ("peak_ops_per_s", "peak_scale", *(f"<level>.{field}" for field in LEVEL_FIELDS),
                  *(f"<level>.{key}" for key in LEVEL_SCALES),
                  *(f"peak{suffix}" for suffix in PEAK_UNITS if suffix != "_ops_per_s"),
-                 *(f"<level>.{key}" for key in LEVEL_UNITS if key not in LEVEL_FIELDS))
+                 *(f"<level>.{key}" for key in LEVEL_UNITS if key not in LEVEL_FIELDS), SUPPLY_KEY)
 
 
 @dataclass(frozen=True)
@@ -83,6 +88,8 @@ def _parse_key(key: object) -> tuple[str, str | None, str, bool, int]:
     if not dot:
         if key == "peak_scale":
             return key, None, "peak_ops_per_s", True, 1
+        if key == SUPPLY_KEY:
+            return key, None, SUPPLY_KEY, False, 1
         if key.startswith("peak") and key.removeprefix("peak") in PEAK_UNITS:
             return "peak_ops_per_s", None, "peak_ops_per_s", False, PEAK_UNITS[key.removeprefix("peak")]
     elif level and name in LEVEL_SCALES:
@@ -140,6 +147,12 @@ def override_arrays(device: Device, overrides: Sequence[Override], compute: Sequ
     fields: dict[str, np.ndarray] = {}
     given = sorted(zip(overrides, values, strict=True), key=lambda pair: pair[0].scale)  # absolute first
     for override, column in given:
+        if override.field == SUPPLY_KEY:
+            if device.supply is None:
+                raise SimulatorError(f"cannot override {SUPPLY_KEY!r} on device {device.name!r}: its profile "
+                                     "states no [supply] (voltage and a linear regulator)")
+            fields[SUPPLY_KEY] = column
+            continue
         if override.level is None:
             key = "peak_ops_per_s"
             base = fields.get(key)
@@ -212,9 +225,14 @@ def hardware_arrays(device: Device, precisions: Sequence[str],
     add_energy = {p: device.energy.op_energy_pj("add", p) for p in distinct}
     peak = np.array([peaks[p] for p in precisions], dtype=float)
     index = {lv.name.lower(): v for v, lv in enumerate(levels)}
+    energy_factor = np.ones(count)  # supply voltage over the profile's (a linear regulator)
     for key, values in (overrides or {}).items():
         if key == "peak_ops_per_s":
             peak = np.broadcast_to(np.asarray(values, dtype=float), (count,)).copy()
+            continue
+        if key == SUPPLY_KEY:
+            volts = np.broadcast_to(np.asarray(values, dtype=float), (count,))
+            energy_factor = volts / device.supply.voltage_v
             continue
         level, _, field = key.partition(".")
         if level.lower() not in index or field not in columns:
@@ -224,14 +242,15 @@ def hardware_arrays(device: Device, precisions: Sequence[str],
         columns[field][:, index[level.lower()]] = values
     if overrides:
         _check_overridden(device, peak, columns, list(overrides))
+    columns["energy_per_byte_pj"] = columns["energy_per_byte_pj"] * energy_factor[:, None]
     return HardwareArrays(
         level_names=tuple(lv.name for lv in levels),
         stores_weights=tuple("weights" in lv.stores for lv in levels),
         stores_activations=tuple("activations" in lv.stores for lv in levels),
         peak_ops_per_s=peak,
-        static_power_w=np.full(count, float(device.static_power_w)),
-        mac_energy_pj=np.array([mac_energy[p] for p in precisions]),
-        op_energy_pj=np.array([add_energy[p] for p in precisions]),
+        static_power_w=float(device.static_power_w) * energy_factor,
+        mac_energy_pj=np.array([mac_energy[p] for p in precisions]) * energy_factor,
+        op_energy_pj=np.array([add_energy[p] for p in precisions]) * energy_factor,
         efficiency=None if ideal or device.efficiency is None else {
             name: (entry.compute_fraction, entry.bandwidth_fraction, entry.overhead_s)
             for name, entry in device.efficiency.classes.items()},

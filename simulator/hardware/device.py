@@ -259,6 +259,18 @@ class Interconnect(_Frozen):
     allreduce_overhead_s: Number = Field(default=0.0, ge=0)
 
 
+class Supply(_Frozen):
+    """How the board is powered, for energy measured at its supply: the voltage the profile's energy
+    figures hold for [V], and the regulator between the supply and the core. Behind a linear regulator
+    (``ldo``) the current drawn does not depend on the supply voltage, so energy at the supply scales
+    with it: ``E(V) = E(voltage_v) · V / voltage_v`` (the ``supply_voltage_v`` override). A switching
+    regulator's conversion is not modelled."""
+
+    voltage_v: Number = Field(gt=0)
+    regulator: Literal["ldo"]
+    source: str
+
+
 class Device(_Frozen):
     """A device for the roofline model: peaks per precision, a memory hierarchy, an energy table.
 
@@ -286,6 +298,8 @@ class Device(_Frozen):
     #: in the energy; 0 when unknown
     static_power_w: float = Field(default=0.0, ge=0)
     static_power_source: str = ""
+    #: the supply the energy figures hold for; None: not stated (no supply-voltage override)
+    supply: Supply | None = None
 
     def __hash__(self) -> int:
         return hash(self.name)

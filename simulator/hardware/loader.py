@@ -53,6 +53,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from simulator.errors import ProfileError, SimulatorError, UnknownNameError
 from simulator.hardware.device import Device, EnergyTable, Number
+from simulator.hardware.runtime import RUNTIME_SEPARATOR, Runtime, with_runtime
 from simulator.kernels import EFFICIENCY_CLASSES
 
 SUFFIXES = (".toml", ".json")
@@ -115,6 +116,33 @@ def available_devices() -> dict[str, Path]:
 def available_energy_tables() -> dict[str, Path]:
     """Shipped energy tables (``hardware_profiles/energy/``) by name."""
     return _shipped("energy")
+
+
+def available_runtimes() -> dict[str, Path]:
+    """Shipped runtimes (``hardware_profiles/runtimes/``) by name."""
+    return _shipped("runtimes")
+
+
+def load_runtime(path: str | Path) -> Runtime:
+    """A runtime file (:class:`~simulator.hardware.runtime.Runtime`'s fields as they are)."""
+    path = Path(path)
+    runtime = _validate(Runtime, _read(path), path, {})
+    if runtime.fitted_on not in runtime.devices:
+        raise ProfileError(f"{path}: fitted_on: {runtime.fitted_on!r} must be one of devices "
+                           f"({', '.join(runtime.devices)})")
+    return runtime
+
+
+@functools.cache
+def resolve_runtime(name: str) -> Runtime:
+    """A shipped runtime by name; an unknown name raises UnknownNameError, which suggests close names."""
+    shipped = available_runtimes()
+    if name not in shipped:
+        raise UnknownNameError("runtime", name, shipped)
+    runtime = load_runtime(shipped[name])
+    if runtime.name != name:
+        raise ProfileError(f"{shipped[name]}: name {runtime.name!r} must match the file name {name!r}")
+    return runtime
 
 
 def _read(path: Path) -> dict[str, Any]:
@@ -388,6 +416,11 @@ def _load_device(path: Path) -> Device:
 
 
 @functools.cache
+def _with_runtime(device_name: str, runtime_name: str) -> Device:
+    return with_runtime(resolve_device(device_name), resolve_runtime(runtime_name))
+
+
+@functools.cache
 def _load_shipped(name: str) -> Device:
     path = available_devices()[name]
     device = _load_device(path)
@@ -398,13 +431,18 @@ def _load_shipped(name: str) -> Device:
 
 
 def resolve_device(name_or_path: str | Path) -> Device:
-    """A shipped device by name (``"jetson-agx-orin"``) or a device file by path (``.toml``/``.json``).
+    """A shipped device by name (``"jetson-agx-orin"``) or a device file by path (``.toml``/``.json``),
+    either followed by ``@RUNTIME`` for that device running a shipped runtime
+    (:mod:`simulator.hardware.runtime`: ``"nucleo-l4r5zi@x-cube-ai-9.0"``).
 
     An unknown name raises UnknownNameError, which suggests close names.
     """
     if not isinstance(name_or_path, str | Path):
         raise SimulatorError(f"device must be a shipped device name or a profile path, got {name_or_path!r}")
     text = str(name_or_path)
+    if isinstance(name_or_path, str) and RUNTIME_SEPARATOR in text and not text.endswith(SUFFIXES):
+        device_part, runtime_name = text.rsplit(RUNTIME_SEPARATOR, 1)
+        return _with_runtime(device_part, runtime_name)
     shipped = available_devices()
     if isinstance(name_or_path, Path) and not name_or_path.suffix and text in shipped:
         return _load_shipped(text)  # Path("jetson-agx-orin"): the shipped profile of that name

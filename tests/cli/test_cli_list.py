@@ -34,3 +34,17 @@ def test_devices_say_what_they_compute_in_and_what_they_only_store(capsys):
     line = next(row for row in out.splitlines() if row.startswith("stm32f746"))
     # the F746 profile has int8 and fp32 peaks; int4 is narrower than any of them: stored only
     assert "int8" in line and "fp32" in line and "int4" in line.split("op/s")[-1]
+
+
+def test_runtimes_are_listed_with_the_device_they_were_fitted_on(capsys):
+    code, out, _ = run(capsys, "list", "runtimes", "x-cube-ai-*")
+    assert code == 0
+    lines = [row for row in out.splitlines() if row.startswith("x-cube-ai-")]
+    assert [row.split()[0] for row in lines] == ["x-cube-ai-8.1", "x-cube-ai-9.0"]
+    assert all("nucleo-l4r5zi (fit)" in row and "depthwise_conv x" in row for row in lines)
+
+
+def test_an_unknown_runtime_is_one_line_with_a_suggestion(capsys):
+    code, _, err = run(capsys, "simulate", "ds_cnn_kws", "--device", "nucleo-l4r5zi@x-cube-ai-9")
+    assert code == 2 and len(err.strip().splitlines()) == 1
+    assert "unknown runtime 'x-cube-ai-9'" in err and "x-cube-ai-9.0" in err
