@@ -31,7 +31,12 @@ Device file::
       step_overhead_us | _ms | _s             LLM: a runtime's fixed cost per forward pass
       gemv_bandwidth_fraction                 LLM decode projections' share of bandwidth
 
+    [supply]  voltage_v, regulator = "ldo", source   optional: the supply the energy figures hold for
+                                              (simulator.hardware.device.Supply)
+
 Energy file: the fields of :class:`~simulator.hardware.EnergyTable` as they are (already in pJ).
+Runtime file (``hardware_profiles/runtimes/``): the fields of
+:class:`~simulator.hardware.runtime.Runtime` as they are; ``DEVICE@RUNTIME`` names a device running it.
 
 Decimal factors are applied to the decimal value written in the file (``204.8`` GB/s becomes
 exactly ``204.8e9`` bytes/s). A bad file raises :class:`~simulator.errors.ProfileError` naming the
