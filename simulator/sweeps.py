@@ -24,6 +24,7 @@ has the cluster's workers write one file per chunk into a directory. Library cod
 
 from __future__ import annotations
 
+import itertools
 import math
 import os
 import pickle
@@ -88,7 +89,9 @@ def _check_batches(batches: Sequence[int]) -> tuple[int, ...]:
 def _precision_axes(precisions, weight_precisions, activation_precisions) -> list[tuple[str, ...]]:
     """The three precision axes; an absent weight or activation axis follows ``precision``."""
     if weight_precisions is not None and activation_precisions is not None:
-        if len(precisions) > 1:
+        if precisions is None:
+            precisions = (None,)
+        elif len(precisions) > 1:
             raise SimulatorError("precisions has no effect when both weight_precisions and "
                                  f"activation_precisions are given; got precisions={list(precisions)!r}")
         precisions = (None,)
@@ -137,7 +140,7 @@ ProgressCallback = Callable[[SweepProgress], None]
 
 def sweep(networks: Sequence[str | Path | Network] | str | Path | Network,
           devices: Sequence[str | Path | Device] | str | Path | Device,
-          batches: Sequence[int] = (1,), precisions: Sequence[str] = ("fp16",),
+          batches: Sequence[int] = (1,), precisions: Sequence[str] | None = None,
           resolutions: Sequence[int | None] = (None,),
           overrides: Mapping[str, Sequence[float] | float] | None = None,
           weight_precisions: Sequence[str] | None = None, activation_precisions: Sequence[str] | None = None,
@@ -150,12 +153,14 @@ def sweep(networks: Sequence[str | Path | Network] | str | Path | Network,
     ``networks``: built-in names, .onnx paths or Network objects (``resolutions`` apply to names);
     ``devices``: shipped names, profile paths or Device objects. ``precisions`` sets weights and
     activations unless ``weight_precisions`` / ``activation_precisions`` give their own axis, as in
-    :func:`~simulator.simulation.simulate`; the ``precision`` column is the compute precision, the
-    wider of the two. ``overrides``: see the module docstring; each key adds a column of its
-    values. A configuration whose compute precision a device has no peak for raises
-    SimulatorError, unless ``skip_unsupported`` drops it. ``progress``: a callable given a
-    :class:`SweepProgress` after each chunk (nothing is printed). ``workers``: worker processes on
-    this machine; ``client``: a ``dask.distributed`` Client to evaluate on its cluster instead.
+    :func:`~simulator.simulation.simulate`; without it, each device runs at its own
+    :attr:`~simulator.hardware.device.Device.default_precision`, as ``simulate`` does. The
+    ``precision`` column is the compute precision, the wider of the two. ``overrides``: see the
+    module docstring; each key adds a column of its values. A configuration whose compute
+    precision a device has no peak for raises SimulatorError, unless ``skip_unsupported`` drops it.
+    ``progress``: a callable given a :class:`SweepProgress` after each chunk (nothing is printed).
+    ``workers``: worker processes on this machine; ``client``: a ``dask.distributed`` Client to
+    evaluate on its cluster instead.
 
     Columns (SI units): ``network, device, input_shape, resolution, batch, precision,
     weight_precision, activation_precision, <override keys>, params, macs, flops`` (at the row's
@@ -173,7 +178,7 @@ def sweep(networks: Sequence[str | Path | Network] | str | Path | Network,
     return pd.concat(chunks, ignore_index=True)
 
 
-def iter_sweep(networks, devices, batches: Sequence[int] = (1,), precisions: Sequence[str] = ("fp16",),
+def iter_sweep(networks, devices, batches: Sequence[int] = (1,), precisions: Sequence[str] | None = None,
                resolutions: Sequence[int | None] = (None,),
                overrides: Mapping[str, Sequence[float] | float] | None = None,
                weight_precisions: Sequence[str] | None = None,
@@ -188,7 +193,7 @@ def iter_sweep(networks, devices, batches: Sequence[int] = (1,), precisions: Seq
     return plan.chunks(progress=progress, workers=workers, client=client, chunk_rows=chunk_rows)
 
 
-def plan_sweep(networks, devices, batches: Sequence[int] = (1,), precisions: Sequence[str] = ("fp16",),
+def plan_sweep(networks, devices, batches: Sequence[int] = (1,), precisions: Sequence[str] | None = None,
                resolutions: Sequence[int | None] = (None,),
                overrides: Mapping[str, Sequence[float] | float] | None = None,
                weight_precisions: Sequence[str] | None = None,
@@ -202,10 +207,16 @@ def plan_sweep(networks, devices, batches: Sequence[int] = (1,), precisions: Seq
     parsed = parse_overrides(overrides)
     weight_precisions, activation_precisions = (None if axis is None else _tuple(axis, str)
                                                 for axis in (weight_precisions, activation_precisions))
-    precision_axes = _precision_axes(_tuple(precisions, str), weight_precisions, activation_precisions)
-    grid = _Grid.product(_check_batches(_tuple(batches, Integral)), precision_axes, parsed)
     devices = tuple(resolve(d) for d in devices)
-    supported = tuple(_supported(device, grid, parsed, skip_unsupported) for device in devices)
+    # no precisions: each device at its own default (the axis holds them all; a device runs its own)
+    defaults = precisions is None and (weight_precisions is None or activation_precisions is None)
+    if defaults:
+        precisions = tuple(dict.fromkeys(device.default_precision for device in devices))
+    precision_axes = _precision_axes(None if precisions is None else _tuple(precisions, str),
+                                     weight_precisions, activation_precisions)
+    grid = _Grid.product(_check_batches(_tuple(batches, Integral)), precision_axes, parsed)
+    supported = tuple(_supported(device, grid, parsed, skip_unsupported,
+                                 device.default_precision if defaults else None) for device in devices)
     shapes = tuple(_shapes(networks, _tuple(resolutions, Integral | None) or (None,)))
     return SweepPlan(shapes, devices, grid, supported, tuple(parsed), fuse, ideal)
 
@@ -239,6 +250,7 @@ class _Grid:
     precision: np.ndarray             # per precision pair: compute precision (str)
     weight_precision: np.ndarray      # per pair (object)
     activation_precision: np.ndarray
+    base_precision: np.ndarray        # per pair: the value of the precision axis (object; None if unused)
     weight_bits: np.ndarray
     activation_bits: np.ndarray
     values: tuple[np.ndarray, ...]    # one axis per override, as given (SI or scale)
@@ -254,6 +266,8 @@ class _Grid:
             precision=np.array([compute_precision(w, a) for w, a in pairs]),
             weight_precision=np.array([w for w, _ in pairs], dtype=object),
             activation_precision=np.array([a for _, a in pairs], dtype=object),
+            base_precision=np.array([p for p, _, _ in itertools.product(precisions, weights, activations)],
+                                    dtype=object),
             weight_bits=np.array([bits_of(w) for w, _ in pairs], dtype=float),
             activation_bits=np.array([bits_of(a) for _, a in pairs], dtype=float),
             values=tuple(np.array(o.values) for o in overrides),
@@ -274,13 +288,17 @@ class _Grid:
         return np.ravel_multi_index(index[1:4], self.shape[1:4])
 
 
-def _supported(device: Device, grid: _Grid, overrides: list[Override], skip_unsupported: bool) -> np.ndarray:
-    """Which precision pairs ``device`` can run (a boolean per pair); checks override levels up front."""
+def _supported(device: Device, grid: _Grid, overrides: list[Override], skip_unsupported: bool,
+               default: str | None = None) -> np.ndarray:
+    """Which precision pairs ``device`` runs (a boolean per pair): those it has a peak for, and with
+    ``default`` (a sweep without precisions) only those of its own default precision. Checks override
+    levels up front."""
     for override in overrides:
         if override.level is not None:
             level_index(device, override)
-    supported = np.isin(grid.precision, device.precisions)
-    missing = sorted({str(p) for p in grid.precision[~supported]})
+    mine = np.ones(len(grid.precision), dtype=bool) if default is None else grid.base_precision == default
+    supported = np.isin(grid.precision, device.precisions) & mine
+    missing = sorted({str(p) for p in grid.precision[mine & ~supported]})
     if missing and not skip_unsupported:
         raise SimulatorError(f"device {device.name!r} has no peak for precision {missing[0]!r}; its "
                              f"precisions: {', '.join(device.precisions)} (skip_unsupported=True, or "

@@ -340,3 +340,18 @@ def test_the_resolution_column_is_the_effective_one_for_a_default_square_input()
     assert by_network["resnet18"] == 224
     assert pd.isna(by_network["ds_cnn_kws"])
     assert sweep(["resnet18"], [ORIN], resolutions=[160])["resolution"].tolist() == [160]
+
+
+def test_without_precisions_each_device_runs_its_own_default_as_simulate_does():
+    # the profiles: Orin has an fp16 peak; the L4R5 board only int8 (hardware_profiles/*.toml)
+    table = sweep("resnet8_cifar10", ["nucleo-l4r5zi", ORIN], batches=(1, 2))
+    assert list(zip(table.device, table.precision, table.batch, strict=True)) == [
+        ("nucleo-l4r5zi", "int8", 1), ("nucleo-l4r5zi", "int8", 2), (ORIN, "fp16", 1), (ORIN, "fp16", 2)]
+    for row in table.itertuples():
+        assert row.latency_s == simulate("resnet8_cifar10", row.device, batch=row.batch).latency_s
+
+
+def test_the_cli_sweep_of_an_int8_only_device_needs_no_precision(capsys):
+    assert main(["sweep", "ds_cnn_kws", "--device", "nucleo-l4r5zi", "nucleo-l4r5zi@x-cube-ai-9.0"]) == 0
+    out = capsys.readouterr().out
+    assert out.count(" int8 ") == 2 and "nucleo-l4r5zi@x-cube-ai-9.0" in out

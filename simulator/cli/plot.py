@@ -101,7 +101,6 @@ def build_chart(args: argparse.Namespace) -> Figure:
     """The figure the arguments ask for (see :func:`register`)."""
     from simulator import plots
     from simulator.hardware.loader import resolve_device
-    from simulator.plots._common import default_precision
     from simulator.simulation import simulate
 
     chart = args.chart
@@ -117,7 +116,7 @@ def build_chart(args: argparse.Namespace) -> Figure:
     if chart == "latency-throughput":
         network = _one(args.networks, "network", chart)
         devices = [with_attention(resolve_device(name), args.attention) for name in args.device]
-        configs = [(d, p) for d in devices for p in (precisions or [default_precision(d)])]
+        configs = [(d, p) for d in devices for p in (precisions or [d.default_precision])]
         if params:  # the chart takes a resolution only: build the network with its parameters here
             from simulator.catalog import build_network
 
@@ -128,9 +127,9 @@ def build_chart(args: argparse.Namespace) -> Figure:
     size = {"resolution": args.resolution, "params": params, "attention": args.attention}
     if chart == "roofline":
         results = [simulate(network, device, batch=args.batch, precision=precision, **size)
-                   for network in args.networks for precision in (precisions or [default_precision(device)])]
+                   for network in args.networks for precision in (precisions or [device.default_precision])]
         return plots.roofline_chart(results)
-    precision = _one(precisions, "precision", chart) if precisions else default_precision(device)
+    precision = _one(precisions, "precision", chart) if precisions else device.default_precision
     if chart == "compare":
         from simulator.compare import compare
 

@@ -55,7 +55,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--batch", default="1",
                         help="batch sizes, e.g. 1,8,32, 1..1024 (doubling), 1-16 (every integer) or 8..64:8 "
                              "(step 8) (default 1)")
-    parser.add_argument("--precision", default="fp16", help="precisions, e.g. fp16,int8 (default fp16)")
+    parser.add_argument("--precision", default=None,
+                        help="precisions, e.g. fp16,int8 (default: each device's own, as in simulate: fp16 "
+                             "where it has a peak for it, else its first; LLMs: fp16)")
     parser.add_argument("--weight-precision", default=None, help="weights' precisions, if not --precision")
     parser.add_argument("--activation-precision", default=None,
                         help="activations' precisions, if not --precision")
@@ -212,7 +214,7 @@ def run_llm(args: argparse.Namespace) -> int | None:
     table = pd.concat([sweep_llm(
         name, [d for text in args.device for d in split_list(text, "--device")],
         batches=parse_batches(args.batch), prompts=ints["prompt"], generates=ints["generate"],
-        weight_precisions=split_list(args.weight_precision or args.precision, "--weight-precision"),
+        weight_precisions=split_list(args.weight_precision or args.precision or "fp16", "--weight-precision"),
         tps=ints["tp"], kv_precision=args.kv_precision, ideal=args.ideal) for name in args.network],
         ignore_index=True)
     if args.output is not None:
@@ -261,7 +263,7 @@ def run(args: argparse.Namespace) -> int:
         [with_attention(name, args.attention)
          for text in args.device for name in split_list(text, "--device")],
         batches=parse_batches(args.batch),
-        precisions=split_precisions(args.precision, "--precision"),
+        precisions=split_precisions(args.precision, "--precision") if args.precision is not None else None,
         resolutions=resolutions,
         overrides=overrides,
         weight_precisions=split_precisions(args.weight_precision, "--weight-precision")

@@ -147,11 +147,6 @@ def save_figure(figure: Figure, path: str | Path, dpi: float) -> None:
         figure.savefig(path, dpi=dpi)
 
 
-def default_precision(device: Device) -> str:
-    """fp16 where the device has it (the simulator's default), else the device's first precision."""
-    return "fp16" if "fp16" in device.precisions else device.precisions[0]
-
-
 # An axis shows one unit, chosen once for the chart and stated in its label ("energy (mJ)",
 # "(TOPS = 10^12 ops/s)"), with plain numbers on the ticks: bars stacked in one unit compare at a
 # glance, and tests can read the scale back. EngFormatter on the ticks would switch prefixes from

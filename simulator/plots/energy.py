@@ -24,7 +24,6 @@ from simulator.plots._common import (
     GROUPINGS,
     as_device,
     config_label,
-    default_precision,
     fit_suptitle,
     format_number,
     new_figure,
@@ -80,7 +79,7 @@ def _results(items: SimulationResult | Iterable[SimulationResult | Network | str
     if device is not None:
         device = as_device(device)
     results = [item if isinstance(item, SimulationResult) else
-               simulate(item, device, batch=batch, precision=precision or default_precision(device),
+               simulate(item, device, batch=batch, precision=precision,
                         resolution=resolution) for item in items]
     results_device_name(results, device)
     return results

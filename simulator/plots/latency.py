@@ -22,7 +22,6 @@ from simulator.hardware.device import Device
 from simulator.model.graph import Network
 from simulator.plots._common import (
     as_device,
-    default_precision,
     fit_suptitle,
     format_number,
     marker_boxes,
@@ -68,7 +67,7 @@ def resolve_configs(configs: Iterable[Config], device: Device | str | None = Non
             config_device, config_precision = as_device(device), config
         else:
             config_device = as_device(config)
-            config_precision = precision or default_precision(config_device)
+            config_precision = precision or config_device.default_precision
         config_device.peak_for(config_precision)
         pairs.append((config_device, config_precision))
     if not pairs:

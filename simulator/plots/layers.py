@@ -27,7 +27,6 @@ from simulator.plots._common import (
     BOUND_COLORS,
     as_device,
     config_label,
-    default_precision,
     layer_ticks,
     new_figure,
     results_device_name,
@@ -148,7 +147,7 @@ def memory_chart(result: SimulationResult | Network | str, device: Device | str 
             raise SimulatorError("network= goes with a simulation result, not with a network to simulate")
         device = as_device(device)
         network = resolve_network(result, resolution, batch or 1)
-        result = simulate(network, device, batch=batch or 1, precision=precision or default_precision(device),
+        result = simulate(network, device, batch=batch or 1, precision=precision,
                           fuse=True if fuse is None else fuse)
     live_bytes = live_activation_bytes(result, network)
     names = [layer.name for layer in result.layers]
