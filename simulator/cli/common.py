@@ -18,6 +18,11 @@ ATTENTION_CHOICES = ("fused", "materialized")
 _TIMES = ("x", "X", "×")
 
 
+#: what every --device accepts
+DEVICE_HELP = ("device name (see `roofline list devices`) or profile path, optionally followed by "
+               "@RUNTIME for another runtime's kernels (see `roofline list runtimes`)")
+
+
 def positive_int(text: str) -> int:
     """argparse type for batch sizes and resolutions: an integer of at least 1."""
     try:

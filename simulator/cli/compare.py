@@ -14,6 +14,7 @@ import argparse
 import json
 
 from simulator.cli.common import (
+    DEVICE_HELP,
     add_attention_option,
     add_format_option,
     add_size_options,
@@ -32,7 +33,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     "(its latency / each one's).")
     parser.add_argument("networks", nargs="+", metavar="NETWORK",
                         help="built-in network names or .onnx paths; the first is the reference")
-    parser.add_argument("--device", required=True, help="device name (see `roofline list devices`) or path")
+    parser.add_argument("--device", required=True, help=DEVICE_HELP)
     parser.add_argument("--precision", default=None,
                         help="precision of weights and activations (default fp16, or the device's first)")
     parser.add_argument("--batch", type=positive_int, default=1, help="batch size (default 1)")

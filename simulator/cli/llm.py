@@ -6,6 +6,8 @@ import argparse
 import csv
 import io
 
+from simulator.cli.common import DEVICE_HELP
+
 
 def _ints(text: str) -> list[int]:
     try:
@@ -24,7 +26,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     llm.add_argument(
         "model", help="a built-in LLM (llama_3_8b, ...) or a path to a Hugging Face config.json"
     )
-    llm.add_argument("--device", required=True, help="device profile name or path")
+    llm.add_argument("--device", required=True, help=DEVICE_HELP)
     llm.add_argument("--batch", type=_ints, default=[1], help="batch sizes, comma-separated (default 1)")
     llm.add_argument("--prompt", type=int, default=2048, help="prompt tokens per sequence (default 2048)")
     llm.add_argument("--generate", type=int, default=128, help="output tokens per sequence (default 128)")

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from simulator.cli.common import (
+    DEVICE_HELP,
     add_attention_option,
     add_size_options,
     network_params,
@@ -47,8 +48,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="built-in network name(s) or .onnx path(s); several only for roofline, "
                              "energy and compare")
     parser.add_argument("--device", action="append", required=True,
-                        help="device name or profile path; repeat for one latency-throughput curve per "
-                             "device")
+                        help=DEVICE_HELP + "; repeat for one latency-throughput curve per device")
     parser.add_argument("--batch", type=positive_int, default=1, help="batch size (default 1)")
     parser.add_argument("--batches", type=batch_list, default=None,
                         help="batch sizes of the latency-throughput chart (default 1,2,4,...,256)")

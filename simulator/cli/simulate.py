@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from simulator.cli.common import (
+    DEVICE_HELP,
     add_attention_option,
     add_format_option,
     add_network_options,
@@ -16,8 +17,7 @@ from simulator.errors import SimulatorError
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("simulate", help="latency, throughput, energy and memory fit on a device")
     add_network_options(parser)
-    parser.add_argument("--device", required=True,
-                        help="device name (see `roofline list devices`) or profile path")
+    parser.add_argument("--device", required=True, help=DEVICE_HELP)
     parser.add_argument("--precision", default=None,
                         help="precision of weights and activations (default fp16, or the device's first "
                              "precision if it has no fp16)")

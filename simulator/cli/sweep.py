@@ -32,7 +32,13 @@ import math
 import sys
 from pathlib import Path
 
-from simulator.cli.common import add_attention_option, add_param_options, network_params, with_attention
+from simulator.cli.common import (
+    DEVICE_HELP,
+    add_attention_option,
+    add_param_options,
+    network_params,
+    with_attention,
+)
 from simulator.errors import SimulatorError
 
 OUTPUT_SUFFIXES = (".csv", ".json", ".jsonl", ".parquet")
@@ -51,7 +57,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                "peak_scale, <level>.bandwidth_scale, <level>.capacity_scale, <level>.energy_per_byte_scale.")
     parser.add_argument("network", nargs="+", help="built-in network names or .onnx paths")
     parser.add_argument("--device", nargs="+", action="extend", required=True,
-                        help="device names or profile paths (space- or comma-separated)")
+                        help=DEVICE_HELP + "; several, space- or comma-separated")
     parser.add_argument("--batch", default="1",
                         help="batch sizes, e.g. 1,8,32, 1..1024 (doubling), 1-16 (every integer) or 8..64:8 "
                              "(step 8) (default 1)")
