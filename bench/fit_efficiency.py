@@ -23,7 +23,7 @@ import math
 import numpy as np
 from scipy.optimize import least_squares
 
-from simulator.accuracy import load_measurements, parse_params
+from simulator.accuracy import load_measurements, parse_params, row_device, supply_voltage_v
 from simulator.hardware.device import EfficiencyModel, KernelEfficiency
 from simulator.hardware.loader import resolve_device
 from simulator.simulation import simulate
@@ -78,8 +78,10 @@ def main() -> None:
                         help="fit the bandwidth share too (needs a memory-bound fit row)")
     args = parser.parse_args()
     devices = {name: resolve_device(name) for name in args.devices}
-    rows = [r for r in load_measurements() if r["device"] in devices and r["role"] == "fit"
-            and r["metric"] in ("latency_s", "throughput_per_s")]
+    # the profile's own runtime only: rows a runtime file covers fit that runtime (bench/fit_runtime.py)
+    own = [r for r in load_measurements() if r["device"] in devices and r["role"] == "fit"
+           and row_device(r) == (r["device"], True)]
+    rows = [r for r in own if r["metric"] in ("latency_s", "throughput_per_s")]
     if not rows:
         raise SystemExit(f"no fit rows for {', '.join(args.devices)}")
 
@@ -125,12 +127,15 @@ def main() -> None:
         print(f"  {row['id']}: residual {math.expm1(r):+.1%}")
     if args.static_power:
         trials = trial_devices(fit.x, tile)
-        energy_rows = [r for r in load_measurements() if r["device"] in devices and r["role"] == "fit"
-                       and r["metric"] == "energy_per_sample_j"]
+        energy_rows = [r for r in own if r["metric"] == "energy_per_sample_j"]
         dynamic, time = [], []
         for row in energy_rows:
-            result = simulate(row["network"], trials[row["device"]], batch=int(row["batch"]),
-                              precision=row["precision"], micro_batching=False)
+            device = trials[row["device"]]
+            # the energy at the row's supply, for a board that states one (as roofline accuracy predicts it)
+            volts = supply_voltage_v(row) if device.supply is not None else None
+            result = simulate(row["network"], device, batch=int(row["batch"]),
+                              precision=row["precision"], micro_batching=False,
+                              overrides={"supply_voltage_v": volts} if volts else None)
             dynamic.append((result.energy_j - result.energy_breakdown_j.get("static", 0.0)) / result.batch)
             time.append(result.latency_s / result.batch)
         measured = np.array([float(r["value"]) for r in energy_rows])

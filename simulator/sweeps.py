@@ -43,7 +43,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from simulator.engine.configs import Override, level_index, override_arrays, parse_overrides
+from simulator.engine.configs import Override, check_applies, override_arrays, parse_overrides
 from simulator.engine.evaluate import evaluate
 from simulator.engine.workload import Workload
 from simulator.errors import SimulatorError
@@ -291,11 +291,10 @@ class _Grid:
 def _supported(device: Device, grid: _Grid, overrides: list[Override], skip_unsupported: bool,
                default: str | None = None) -> np.ndarray:
     """Which precision pairs ``device`` runs (a boolean per pair): those it has a peak for, and with
-    ``default`` (a sweep without precisions) only those of its own default precision. Checks override
-    levels up front."""
+    ``default`` (a sweep without precisions) only those of its own default precision. Checks up front
+    that every override applies to the device (:func:`~simulator.engine.configs.check_applies`)."""
     for override in overrides:
-        if override.level is not None:
-            level_index(device, override)
+        check_applies(device, override)
     mine = np.ones(len(grid.precision), dtype=bool) if default is None else grid.base_precision == default
     supported = np.isin(grid.precision, device.precisions) & mine
     missing = sorted({str(p) for p in grid.precision[mine & ~supported]})

@@ -11,7 +11,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "accuracy", help="published measurements against the ideal bound and the expected model")
     parser.add_argument("--table", choices=("gpu", "mcu", "llm"), action="append", default=None,
                         help="only the rows of these dataset tables (repeatable; default all)")
-    parser.add_argument("--device", action="append", default=None, help="only the rows of these devices")
+    parser.add_argument("--device", action="append", default=None,
+                        help="only the rows of these devices (repeatable); DEVICE@RUNTIME: only the rows "
+                             "that runtime predicts")
     parser.add_argument("--format", choices=("table", "json", "csv", "markdown"), default="table",
                         help="output format (default table)")
     parser.add_argument("--progress", action="store_true", help="report each row on stderr")
@@ -19,13 +21,28 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from simulator.accuracy import accuracy_table, format_accuracy, format_markdown, load_measurements
+    from simulator.accuracy import (
+        accuracy_table,
+        format_accuracy,
+        format_markdown,
+        load_measurements,
+        row_device,
+    )
     from simulator.cli.progress import ProgressLine
+    from simulator.errors import SimulatorError, UnknownNameError
     from simulator.io import dumps_json
 
-    rows = [row for row in load_measurements()
-            if (args.table is None or row["table"] in args.table)
-            and (args.device is None or row["device"] in args.device)]
+    rows = [row for row in load_measurements() if args.table is None or row["table"] in args.table]
+    if args.device is not None:
+        # a row answers to its device's name and to the DEVICE@RUNTIME it is predicted on
+        names = {id(row): {row["device"], row_device(row)[0]} for row in rows}
+        known = set().union(*names.values())
+        for name in args.device:
+            if name not in known:
+                raise UnknownNameError("device in the dataset", name, known)
+        rows = [row for row in rows if names[id(row)] & set(args.device)]
+    if not rows:
+        raise SimulatorError("no dataset rows match " + ", ".join(f"--table {t}" for t in args.table or []))
     line = ProgressLine("accuracy", verbose=args.progress)
     table = accuracy_table(rows, progress=line.step)
     line.close()

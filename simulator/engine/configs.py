@@ -140,6 +140,16 @@ def level_index(device: Device, override: Override) -> int:
     return names.index(override.level.lower())
 
 
+def check_applies(device: Device, override: Override) -> None:
+    """Raises SimulatorError when ``override`` cannot apply to ``device``: a level it does not have, or a
+    supply voltage on a device whose profile states no ``[supply]``."""
+    if override.field == SUPPLY_KEY and device.supply is None:
+        raise SimulatorError(f"cannot override {SUPPLY_KEY!r} on device {device.name!r}: its profile "
+                             "states no [supply] (voltage and a linear regulator)")
+    if override.level is not None:
+        level_index(device, override)
+
+
 def override_arrays(device: Device, overrides: Sequence[Override], compute: Sequence[str],
                     values: Sequence[np.ndarray]) -> dict[str, np.ndarray]:
     """Per-configuration SI arrays for :func:`hardware_arrays`: absolute values replace the device's
@@ -148,9 +158,7 @@ def override_arrays(device: Device, overrides: Sequence[Override], compute: Sequ
     given = sorted(zip(overrides, values, strict=True), key=lambda pair: pair[0].scale)  # absolute first
     for override, column in given:
         if override.field == SUPPLY_KEY:
-            if device.supply is None:
-                raise SimulatorError(f"cannot override {SUPPLY_KEY!r} on device {device.name!r}: its profile "
-                                     "states no [supply] (voltage and a linear regulator)")
+            check_applies(device, override)
             fields[SUPPLY_KEY] = column
             continue
         if override.level is None:
@@ -209,7 +217,10 @@ def hardware_arrays(device: Device, precisions: Sequence[str],
 
     ``overrides`` replaces fields per configuration, in SI units: ``peak_ops_per_s``,
     ``<level>.bandwidth_bytes_per_s``, ``<level>.capacity_bytes`` and ``<level>.energy_per_byte_pj``
-    (level names as in the profile, case-insensitive), as :func:`override_arrays` gives them.
+    (level names as in the profile, case-insensitive), as :func:`override_arrays` gives them, and
+    ``supply_voltage_v``, which then multiplies every energy figure, an overridden energy per byte
+    included, by ``V / supply.voltage_v`` (the figures of a profile and of an override hold at its
+    supply).
     ``ideal`` ignores the device's efficiency model (if any) and gives the pure roofline.
     """
     count = len(precisions)

@@ -135,6 +135,10 @@ def load_runtime(path: str | Path) -> Runtime:
     if runtime.fitted_on not in runtime.devices:
         raise ProfileError(f"{path}: fitted_on: {runtime.fitted_on!r} must be one of devices "
                            f"({', '.join(runtime.devices)})")
+    shipped = available_devices()
+    for name in runtime.devices:
+        if name not in shipped:
+            raise ProfileError(f"{path}: devices: {UnknownNameError('device', name, shipped)}")
     return runtime
 
 
@@ -420,9 +424,16 @@ def _load_device(path: Path) -> Device:
     return _validate(Device, fields, path, locmap)
 
 
+def _with_runtime(device_part: str, runtime_name: str) -> Device:
+    """``DEVICE@RUNTIME``: a shipped device's is kept (as the device itself is), a file's read afresh."""
+    if device_part in available_devices():
+        return _shipped_with_runtime(device_part, runtime_name)
+    return with_runtime(resolve_device(device_part), resolve_runtime(runtime_name))
+
+
 @functools.cache
-def _with_runtime(device_name: str, runtime_name: str) -> Device:
-    return with_runtime(resolve_device(device_name), resolve_runtime(runtime_name))
+def _shipped_with_runtime(device_name: str, runtime_name: str) -> Device:
+    return with_runtime(_load_shipped(device_name), resolve_runtime(runtime_name))
 
 
 @functools.cache

@@ -42,7 +42,7 @@ class Runtime(_Frozen):
     ``compute_scale``: per kernel class, the factor on the profile's ``compute_fraction``.
     """
 
-    name: str = Field(min_length=1)
+    name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
     description: str = ""
     runtime: str = Field(min_length=1)
     versions: tuple[str, ...] = ()

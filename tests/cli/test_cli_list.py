@@ -48,3 +48,4 @@ def test_an_unknown_runtime_is_one_line_with_a_suggestion(capsys):
     code, _, err = run(capsys, "simulate", "ds_cnn_kws", "--device", "nucleo-l4r5zi@x-cube-ai-9")
     assert code == 2 and len(err.strip().splitlines()) == 1
     assert "unknown runtime 'x-cube-ai-9'" in err and "x-cube-ai-9.0" in err
+

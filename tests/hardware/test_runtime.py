@@ -11,7 +11,7 @@ import tomllib
 
 import pytest
 
-from simulator.accuracy import load_measurements, row_device, supply_voltage_v
+from simulator.accuracy import load_measurements, predict, row_device, supply_voltage_v
 from simulator.errors import ProfileError, SimulatorError, UnknownNameError
 from simulator.hardware.loader import (
     available_runtimes,
@@ -23,6 +23,7 @@ from simulator.hardware.loader import (
 from simulator.hardware.runtime import Runtime, with_runtime
 from simulator.model.graph import NetworkBuilder
 from simulator.simulation import simulate
+from simulator.sweeps import plan_sweep
 from tests.conftest import DRAM_ONLY_PROFILE
 
 EFFICIENCY = """
@@ -95,6 +96,36 @@ def test_a_runtime_file_is_validated_with_the_file_and_field(profile_file):
         load_runtime(profile_file(text, "bad.toml"))
 
 
+def test_a_runtime_name_cannot_hold_the_separator_and_its_devices_must_exist(profile_file):
+    body = 'runtime = "X"\nfitted_on = "stm32h743"\nsource = "t"\ncompute_scale = {conv = 1.2}\n'
+    with pytest.raises(ProfileError, match="name: String should match pattern"):
+        load_runtime(profile_file('name = "a@b"\ndevices = ["stm32h743"]\n' + body, "ab.toml"))
+    with pytest.raises(ProfileError, match="devices: unknown device 'stm32h74'; did you mean 'stm32h743'"):
+        load_runtime(profile_file('name = "t"\ndevices = ["stm32h743", "stm32h74"]\n' + body, "t.toml"))
+
+
+def test_a_device_file_with_a_runtime_is_read_afresh(profile_file):
+    # a profile file for the STM32H743 (the tinyengine runtime names that device) at fraction 0.5
+    text = DRAM_ONLY_PROFILE.replace('name = "dram-only"', 'name = "stm32h743"') + EFFICIENCY
+    path = profile_file(text, "stm32h743.toml")
+    written = tomllib.loads(available_runtimes()["tinyengine"].read_text(encoding="utf-8"))
+    factor = written["compute_scale"]["conv"]
+    first = resolve_device(f"{path}@tinyengine")
+    assert first.efficiency.for_class("conv").compute_fraction == pytest.approx(0.5 * factor)
+    path.write_text(text.replace("compute_fraction = 0.5", "compute_fraction = 0.25"), encoding="utf-8")
+    again = resolve_device(f"{path}@tinyengine")
+    assert again.efficiency.for_class("conv").compute_fraction == pytest.approx(0.25 * factor)
+
+
+def test_every_fit_row_is_of_its_profile_runtime_or_of_a_runtime_fitted_on_that_device():
+    # bench/fit_efficiency.py fits a profile on the first kind, bench/fit_runtime.py a runtime on the second
+    for row in (r for r in load_measurements() if r["role"] == "fit"):
+        device, modelled = row_device(row)
+        assert modelled, row["id"]
+        if "@" in device:
+            assert resolve_runtime(device.partition("@")[2]).fitted_on == row["device"], row["id"]
+
+
 def test_device_at_runtime_resolves_a_shipped_runtime_as_its_file_states():
     path = available_runtimes()["x-cube-ai-9.0"]
     written = tomllib.loads(path.read_text(encoding="utf-8"))
@@ -152,12 +183,31 @@ def test_behind_a_linear_regulator_energy_scales_with_the_supply_voltage():
         assert at_30.energy_breakdown_j[part] == pytest.approx(joules * 3.0 / 1.8), part
 
 
-def test_the_published_energies_at_two_supplies_are_in_the_ratio_of_the_voltages():
-    # MLPerf Tiny v1.0 (1.8 V) and v1.2 (3.0 V), X-CUBE-AI 7.3, same latency: the model's premise
-    rows = {r["id"]: float(r["value"]) for r in load_measurements()}
-    e18 = rows["mlperf-tiny-v1.0-nucleo-l4r5zi-fc_autoencoder_ad-x-cube-ai730-energy"]
-    e30 = rows["mlperf-tiny-v1.2-nucleo-l4r5zi-fc_autoencoder_ad-x-cube-ai730-energy"]
-    assert e30 / e18 == pytest.approx(3.0 / 1.8, rel=0.03)
+def test_the_accuracy_table_predicts_each_energy_row_at_its_own_supply():
+    # MLPerf Tiny v1.0 (1.8 V) and v1.2 (3.0 V), X-CUBE-AI 7.3, same latency (7.579 ms): the model
+    # predicts energies in the ratio of the voltages, and the published ones are within 3% of it
+    rows = {r["id"]: r for r in load_measurements()}
+    pair = [rows[f"mlperf-tiny-v1.{v}-nucleo-l4r5zi-fc_autoencoder_ad-x-cube-ai730-energy"] for v in (0, 2)]
+    assert [supply_voltage_v(r) for r in pair] == [1.8, 3.0]
+    predicted = [predict(r)["expected"] for r in pair]
+    measured = [float(r["value"]) for r in pair]
+    assert predicted[1] / predicted[0] == pytest.approx(3.0 / 1.8)
+    assert measured[1] / measured[0] == pytest.approx(3.0 / 1.8, rel=0.03)
+
+
+def test_the_supply_factor_applies_once_to_an_overridden_energy_per_byte():
+    base = {"sram.energy_per_byte_pj": 2.0}
+    at_18 = simulate("resnet8_cifar10", "nucleo-l4r5zi", overrides=base).energy_breakdown_j
+    at_30 = simulate("resnet8_cifar10", "nucleo-l4r5zi", overrides={**base, "supply_voltage_v": 3.0})
+    doubled = simulate("resnet8_cifar10", "nucleo-l4r5zi", overrides={"sram.energy_per_byte_pj": 4.0})
+    assert at_30.energy_breakdown_j["sram"] == pytest.approx(at_18["sram"] * 3.0 / 1.8)
+    assert doubled.energy_breakdown_j["sram"] == pytest.approx(at_18["sram"] * 2)  # linear in the figure
+
+
+def test_a_sweep_refuses_a_supply_override_before_evaluating_anything():
+    with pytest.raises(SimulatorError, match="'nucleo-u575zi-q': its profile states no"):
+        plan_sweep("resnet8_cifar10", ["nucleo-l4r5zi", "nucleo-u575zi-q"],
+                   overrides={"supply_voltage_v": [1.8, 3.0]})
 
 
 def test_a_supply_voltage_needs_a_stated_supply():
