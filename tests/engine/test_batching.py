@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from simulator.catalog import available_networks
-from simulator.hardware.loader import available_devices, resolve_device
+from simulator.hardware.loader import available_devices, available_runtimes, resolve_device, resolve_runtime
 from simulator.sweeps import sweep
 
 BATCHES = [2**k for k in range(11)]  # 1, 2, 4, ..., 1024
@@ -17,8 +17,14 @@ BATCHES = [2**k for k in range(11)]  # 1, 2, 4, ..., 1024
 SLACK = 1e-9
 
 
-@pytest.mark.parametrize("device_name", sorted(available_devices()))
-@pytest.mark.parametrize("ideal", [True, False], ids=["ideal", "expected"])
+#: every shipped device with each runtime that applies to it (the ideal bound is the device's own)
+RUNTIME_DEVICES = sorted(f"{device}@{name}" for name in available_runtimes()
+                         for device in resolve_runtime(name).devices)
+
+
+@pytest.mark.parametrize(("device_name", "ideal"),
+                         [(d, i) for d in sorted(available_devices()) for i in (True, False)]
+                         + [(d, False) for d in RUNTIME_DEVICES])
 def test_throughput_never_falls_as_the_batch_doubles(device_name, ideal):
     device = resolve_device(device_name)
     falls = []
