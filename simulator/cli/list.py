@@ -1,5 +1,5 @@
 """``roofline list``: the built-in networks (matching a pattern), the shipped devices with what
-they compute in, what they can only store, their peaks and bandwidth, or the shipped runtimes
+they compute in, what they can only store, their peaks, bandwidth and runtimes, or the shipped runtimes
 (``DEVICE@RUNTIME``) with the devices they apply to and their compute scales."""
 
 from __future__ import annotations
@@ -40,11 +40,17 @@ def run(args: argparse.Namespace) -> int:
         from simulator.hardware.loader import available_runtimes
 
         return _list_runtimes(fnmatch.filter(sorted(available_runtimes()), args.pattern))
-    from simulator.hardware.loader import available_devices, resolve_device
+    from simulator.hardware.loader import (
+        available_devices,
+        available_runtimes,
+        resolve_device,
+        resolve_runtime,
+    )
     from simulator.precision import PRECISION_BITS
     from simulator.report import render_table
     from simulator.units import format_bytes, format_count
 
+    runtimes = [resolve_runtime(r) for r in sorted(available_runtimes())]
     rows = []
     for name in fnmatch.filter(sorted(available_devices()), args.pattern):
         device = resolve_device(name)
@@ -54,8 +60,10 @@ def run(args: argparse.Namespace) -> int:
         stores = [p for p, bits in PRECISION_BITS.items() if p not in device.precisions and bits < smallest]
         dram = device.memory_levels[0]
         rows.append([name, peaks, ", ".join(stores) or "-",
-                     f"{dram.name} {format_bytes(dram.bandwidth_bytes_per_s)}/s"])
-    print(render_table(["device", "computes in (peak)", "stores only", "outer memory bandwidth"], rows))
+                     f"{dram.name} {format_bytes(dram.bandwidth_bytes_per_s)}/s",
+                     ", ".join(f"@{r.name}" for r in runtimes if name in r.devices) or "-"])
+    print(render_table(["device", "computes in (peak)", "stores only", "outer memory bandwidth", "runtimes"],
+                       rows))
     return 0
 
 

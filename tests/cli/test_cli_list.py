@@ -49,3 +49,10 @@ def test_an_unknown_runtime_is_one_line_with_a_suggestion(capsys):
     assert code == 2 and len(err.strip().splitlines()) == 1
     assert "unknown runtime 'x-cube-ai-9'" in err and "x-cube-ai-9.0" in err
 
+
+
+def test_devices_name_the_runtimes_that_apply_to_them(capsys):
+    code, out, _ = run(capsys, "list", "devices", "stm32h743")
+    assert code == 0
+    line = next(row for row in out.splitlines() if row.startswith("stm32h743"))
+    assert line.endswith("@cmsis-nn, @tf-lite-micro, @tinyengine")
