@@ -38,6 +38,8 @@ def predicted(row: dict, device) -> float:
 
 
 TILES = (1024, 2048, 4096, 8192, 16384)
+#: shares of the on-chip activation buffer ``--fit-buffer`` tries
+BUFFER_FRACTIONS = (1.0, 0.5, 0.25, 0.125, 0.0625, 0.03125, 0.015625, 0.0078125)
 GEMM_CLASSES = ("conv", "gemm", "attention")
 #: the memory-bound kernel classes, whose bandwidth share ``--fit-bandwidth`` fits
 OTHER_CLASSES = ("depthwise_conv", "elementwise", "default")
@@ -45,7 +47,8 @@ OTHER_CLASSES = ("depthwise_conv", "elementwise", "default")
 
 def with_model(device, overhead_s: float, compute_fraction: float, bandwidth_fraction: float, units: int,
                tile: int, other_bandwidth: float | None = None, conv_overhead_s: float = 0.0,
-               other_compute: float | None = None, dense_compute: float | None = None):
+               other_compute: float | None = None, dense_compute: float | None = None,
+               buffer_fraction: float | None = None):
     gemm = KernelEfficiency(compute_fraction=dense_compute or compute_fraction,
                             bandwidth_fraction=bandwidth_fraction)
     conv = KernelEfficiency(compute_fraction=compute_fraction, bandwidth_fraction=bandwidth_fraction,
@@ -54,7 +57,8 @@ def with_model(device, overhead_s: float, compute_fraction: float, bandwidth_fra
                              bandwidth_fraction=other_bandwidth or bandwidth_fraction)
     classes = {**dict.fromkeys(GEMM_CLASSES, gemm), **dict.fromkeys(OTHER_CLASSES, other), "conv": conv}
     model = EfficiencyModel(source="fit", classes=classes, kernel_overhead_s=overhead_s,
-                            parallel_units=units, tile_outputs=dict.fromkeys(GEMM_CLASSES, tile))
+                            parallel_units=units, tile_outputs=dict.fromkeys(GEMM_CLASSES, tile),
+                            buffer_capacity_fraction=buffer_fraction)
     return device.model_copy(update={"efficiency": model})
 
 
@@ -70,6 +74,8 @@ def main() -> None:
                         help="fit the compute share of depthwise and element-wise kernels on its own")
     parser.add_argument("--dense-compute", action="store_true",
                         help="fit the compute share of dense (gemm) layers on its own (a dense fit row)")
+    parser.add_argument("--fit-buffer", action="store_true",
+                        help="fit the share of the on-chip activation buffer (L2) activations stay in")
     parser.add_argument("--static-power", action="store_true",
                         help="also fit the static power on the energy fit rows: E = E_dynamic + P·t")
     parser.add_argument("--conv-overhead", action="store_true",
@@ -101,14 +107,14 @@ def main() -> None:
         dense_compute = 1 / (1 + math.exp(-x[k])) if args.dense_compute else None
         return overhead, fraction, bandwidth, conv_overhead, other_compute, dense_compute
 
-    def trial_devices(x: np.ndarray, tile: int) -> dict:
+    def trial_devices(x: np.ndarray, tile: int, buffer_fraction: float | None) -> dict:
         overhead, fraction, bandwidth, conv_overhead, other_compute, dense_compute = unpack(x)
         return {name: with_model(device, overhead, fraction, args.bandwidth_fraction, args.units, tile,
-                                 bandwidth, conv_overhead, other_compute, dense_compute)
+                                 bandwidth, conv_overhead, other_compute, dense_compute, buffer_fraction)
                 for name, device in devices.items()}
 
-    def residuals(x: np.ndarray, tile: int) -> np.ndarray:
-        trials = trial_devices(x, tile)
+    def residuals(x: np.ndarray, tile: int, buffer_fraction: float | None) -> np.ndarray:
+        trials = trial_devices(x, tile, buffer_fraction)
         return np.array([math.log(predicted(row, trials[row["device"]]) / float(row["value"]))
                          for row in rows])
 
@@ -116,17 +122,20 @@ def main() -> None:
                   + [math.log(3e-6)] * args.conv_overhead + [0.0] * args.depthwise_compute
                   + [0.0] * args.dense_compute)
     tiles = TILES if args.units else (TILES[0],)
-    fits = {tile: least_squares(residuals, x0=x0, args=(tile,)) for tile in tiles}
-    tile = min(fits, key=lambda t: fits[t].cost)
-    fit = fits[tile]
+    # the tile and the buffer share change the residency and the waves in steps: searched on a grid
+    buffers = BUFFER_FRACTIONS if args.fit_buffer else (None,)
+    fits = {(tile, share): least_squares(residuals, x0=x0, args=(tile, share))
+            for tile in tiles for share in buffers}
+    tile, buffer_fraction = min(fits, key=lambda key: fits[key].cost)
+    fit = fits[tile, buffer_fraction]
     overhead, fraction, bandwidth, conv_overhead, other_compute, dense_compute = unpack(fit.x)
     print(f"fit on {len(rows)} rows: {', '.join(r['id'] for r in rows)}")
-    for t in tiles:
-        print(f"  tile {t:>5}: cost {fits[t].cost:.4f}")
-    for row, r in zip(rows, residuals(fit.x, tile), strict=True):
+    for (t, share), result in fits.items():
+        print(f"  tile {t:>5}" + (f", buffer share {share:g}" if share else "") + f": cost {result.cost:.4f}")
+    for row, r in zip(rows, residuals(fit.x, tile, buffer_fraction), strict=True):
         print(f"  {row['id']}: residual {math.expm1(r):+.1%}")
     if args.static_power:
-        trials = trial_devices(fit.x, tile)
+        trials = trial_devices(fit.x, tile, buffer_fraction)
         energy_rows = [r for r in own if r["metric"] == "energy_per_sample_j"]
         dynamic, time = [], []
         for row in energy_rows:
@@ -148,7 +157,8 @@ def main() -> None:
           f"[conv, gemm, attention]\ncompute_fraction = {fraction:.4f}\nbandwidth_fraction = "
           f"{args.bandwidth_fraction}\n[depthwise_conv, elementwise, default]\ncompute_fraction = "
           f"{other_compute or fraction:.4f}\nbandwidth_fraction = {bandwidth:.3f}"
-          + (f"\n[gemm]\ncompute_fraction = {dense_compute:.4f}" if dense_compute else ""))
+          + (f"\n[gemm]\ncompute_fraction = {dense_compute:.4f}" if dense_compute else "")
+          + (f"\nbuffer_capacity_fraction = {buffer_fraction:g}" if buffer_fraction else ""))
 
 
 if __name__ == "__main__":

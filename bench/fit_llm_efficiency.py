@@ -24,6 +24,7 @@ import math
 
 from scipy.optimize import brentq
 
+from simulator.accuracy import row_device
 from simulator.hardware.loader import resolve_device
 from simulator.llm.inference import simulate_llm
 from simulator.llm.validation import load_rows
@@ -57,7 +58,9 @@ def solve(row: dict, make, lo: float, hi: float) -> float:
 
 
 def main() -> None:
-    fit = [r for r in load_rows() if r["role"] == "fit"]
+    # the device's own runtimes only: a row a runtime file covers fits that runtime (bench/fit_runtime.py)
+    fit = [r for r in load_rows()
+           if r["role"] == "fit" and row_device({**r, "table": "llm"})[0] == r["device"]]
     for name in sorted({r["device"] for r in fit}):
         device = resolve_device(name)
         rows = [r for r in fit if r["device"] == name]

@@ -83,8 +83,12 @@ def test_a_shipped_profile_predicts_a_refined_class_with_the_class_it_refines(pr
     tile = {**TILE_OUTPUTS, **figures.get("tile_outputs", {})}[refined]
     units = figures["parallel_units"]
     network, outputs = _probe_network(probe)
-    ideal = next(layer for layer in simulate(network, profile, batch=1, precision="fp16", ideal=True).layers
-                 if layer.name == "probe")
+    # the expected model keeps activations in buffer_capacity_fraction of the on-chip buffer (L2): the
+    # ideal roofline of a device whose buffer is that share (and its register file, to keep the order)
+    share = figures.get("buffer_capacity_fraction")
+    smaller = {"l2.capacity_scale": share, "register-file.capacity_scale": share} if share else None
+    ideal = next(layer for layer in simulate(network, profile, batch=1, precision="fp16", ideal=True,
+                                             overrides=smaller).layers if layer.name == "probe")
     fill = outputs / (math.ceil(math.ceil(outputs / tile) / units) * units * tile)
     expected = (max(ideal.t_compute_s / (entry["compute_fraction"] * fill),
                     ideal.t_memory_s / entry["bandwidth_fraction"])

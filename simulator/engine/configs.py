@@ -253,6 +253,12 @@ def hardware_arrays(device: Device, precisions: Sequence[str],
         columns[field][:, index[level.lower()]] = values
     if overrides:
         _check_overridden(device, peak, columns, list(overrides))
+    fraction = None if ideal or device.efficiency is None else device.efficiency.buffer_capacity_fraction
+    if fraction is not None:  # the expected model: activations stay resident in a share of the buffer
+        store = next(v for v, lv in enumerate(levels) if "activations" in lv.stores)
+        for v in range(store + 1, len(levels)):
+            if "activations" in levels[v].stores:
+                columns["capacity_bytes"][:, v] *= fraction
     columns["energy_per_byte_pj"] = columns["energy_per_byte_pj"] * energy_factor[:, None]
     return HardwareArrays(
         level_names=tuple(lv.name for lv in levels),

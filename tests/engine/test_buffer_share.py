@@ -1,0 +1,90 @@
+"""The expected model's share of the on-chip activation buffer (``[efficiency]
+buffer_capacity_fraction``): activations stay resident in ``capacity × fraction``, the ideal bound
+keeps the whole buffer. Values derived by hand on a round-number device: DRAM, a 1 MiB SRAM buffer,
+a register file; fp16 activations."""
+
+from __future__ import annotations
+
+import pytest
+
+from simulator.hardware.loader import load_device
+from simulator.model.graph import NetworkBuilder
+from simulator.simulation import simulate
+
+PROFILE = """
+name = "buffered"
+source = "test device"
+
+[energy]
+table = "horowitz-45nm"
+
+[peak]
+fp16_tera_ops_per_s = 100
+source = "test"
+
+[[memory]]
+name = "dram"
+capacity_gib = 8
+bandwidth_gb_per_s = 100
+stores = ["weights", "activations"]
+energy_table_entry = "dram-32bit"
+source = "test"
+
+[[memory]]
+name = "sram"
+capacity_mib = 1
+bandwidth_gb_per_s = 1000
+stores = ["activations"]
+energy_table_entry = "sram-32kib-64bit"
+source = "test"
+
+[[memory]]
+name = "register-file"
+capacity_kib = 64
+bandwidth_tb_per_s = 10
+stores = []
+energy_table_entry = "rf-32bit"
+source = "test"
+
+[efficiency]
+source = "test"
+buffer_capacity_fraction = 0.25
+
+[efficiency.default]
+compute_fraction = 1.0
+bandwidth_fraction = 1.0
+"""
+
+#: 128 x 128 x 16 fp16 elements: 512 KiB, inside the 1 MiB buffer but not inside a quarter of it
+SHAPE = (16, 128, 128)
+TENSOR_BYTES = 16 * 128 * 128 * 2
+
+
+@pytest.fixture
+def device(profile_file):
+    return load_device(profile_file(PROFILE, "buffered.toml"))
+
+
+def two_relus():
+    net = NetworkBuilder("relus", SHAPE)
+    net.relu(net.relu(net.input, name="first"), name="second")
+    return net.build()
+
+
+def test_a_tensor_that_fits_the_whole_buffer_but_not_its_share_goes_to_dram_in_the_expected_model(device):
+    ideal = simulate(two_relus(), device, precision="fp16", ideal=True, fuse=False)
+    expected = simulate(two_relus(), device, precision="fp16", fuse=False)
+    dram = {r: {layer.name: layer.level_bytes["dram"] for layer in result.layers}
+            for r, result in (("ideal", ideal), ("expected", expected))}
+    # the intermediate tensor (first's output, second's input) is written once and read once more
+    assert sum(dram["expected"].values()) - sum(dram["ideal"].values()) == pytest.approx(2 * TENSOR_BYTES)
+    assert expected.latency_s > ideal.latency_s
+
+
+def test_the_whole_buffer_holds_it_without_the_share(device, profile_file):
+    whole = load_device(profile_file(PROFILE.replace("buffer_capacity_fraction = 0.25\n", ""),
+                                     "whole/buffered.toml"))
+    ideal = simulate(two_relus(), whole, precision="fp16", ideal=True, fuse=False)
+    expected = simulate(two_relus(), whole, precision="fp16", fuse=False)
+    assert [layer.level_bytes["dram"] for layer in expected.layers] == [
+        layer.level_bytes["dram"] for layer in ideal.layers]
