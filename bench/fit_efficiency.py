@@ -1,7 +1,7 @@
 """Fit a GPU profile's efficiency model on the dataset's ``fit`` rows (never on ``check`` rows).
 
-    python bench/fit_efficiency.py jetson-agx-orin --units 16 --fit-bandwidth
-    python bench/fit_efficiency.py a100-sxm-80gb a100-sxm-40gb --units 108 --conv-overhead
+    python bench/fit_efficiency.py jetson-agx-orin --units 16 --fit-bandwidth --fit-buffer
+    python bench/fit_efficiency.py a100-sxm-80gb a100-sxm-40gb --units 108 --conv-overhead --fit-buffer
 
 The model (``[efficiency]`` of a profile, :mod:`simulator.engine.efficiency`): every kernel costs
 ``kernel_overhead_s`` (a convolution also its class's ``overhead_s``) on top of
@@ -11,7 +11,9 @@ The GEMM-like classes' ``bandwidth_fraction`` is not fitted: ``--bandwidth-fract
 benchmark's share, default 0.9). Fitted by least squares on log time to the fit rows of the devices
 named (profiles of one chip): the per-kernel overhead, the share of the tensor-core peak, the
 GEMM-like tile (the best of 1024..16384 outputs), and optionally the memory-bound classes'
-bandwidth share (``--fit-bandwidth``) and the convolutions' extra overhead (``--conv-overhead``).
+bandwidth share (``--fit-bandwidth``), the convolutions' extra overhead (``--conv-overhead``) and
+the share of the on-chip activation buffer (L2) that activations stay resident in (``--fit-buffer``,
+the best of a grid, as the tile: residency changes in steps, which a gradient does not see).
 Prints the figures to put in the profiles.
 """
 
@@ -153,12 +155,12 @@ def main() -> None:
         print(f"static_power_w = {power:.4f}  (fit on {', '.join(r['id'] for r in energy_rows)})")
     print(f"kernel_overhead_us = {overhead * 1e6:.2f}\nconv overhead_us = {conv_overhead * 1e6:.2f}\n"
           f"parallel_units = {args.units}\n"
-          f"tile_outputs = {{conv = {tile}, gemm = {tile}, attention = {tile}}}\n"
+          + (f"buffer_capacity_fraction = {buffer_fraction:g}\n" if buffer_fraction else "")
+          + f"tile_outputs = {{conv = {tile}, gemm = {tile}, attention = {tile}}}\n"
           f"[conv, gemm, attention]\ncompute_fraction = {fraction:.4f}\nbandwidth_fraction = "
           f"{args.bandwidth_fraction}\n[depthwise_conv, elementwise, default]\ncompute_fraction = "
           f"{other_compute or fraction:.4f}\nbandwidth_fraction = {bandwidth:.3f}"
-          + (f"\n[gemm]\ncompute_fraction = {dense_compute:.4f}" if dense_compute else "")
-          + (f"\nbuffer_capacity_fraction = {buffer_fraction:g}" if buffer_fraction else ""))
+          + (f"\n[gemm]\ncompute_fraction = {dense_compute:.4f}" if dense_compute else ""))
 
 
 if __name__ == "__main__":

@@ -220,7 +220,9 @@ def hardware_arrays(device: Device, precisions: Sequence[str],
     (level names as in the profile, case-insensitive), as :func:`override_arrays` gives them, and
     ``supply_voltage_v``, which then multiplies every energy figure, an overridden energy per byte
     included, by ``V / supply.voltage_v`` (the figures of a profile and of an override hold at its
-    supply).
+    supply). Without ``ideal``, a profile's ``buffer_capacity_fraction`` then scales the capacity of
+    the on-chip activation buffers (an overridden one included), rounded down to whole bytes: the
+    share activations stay resident in. The level order is checked before that scaling.
     ``ideal`` ignores the device's efficiency model (if any) and gives the pure roofline.
     """
     count = len(precisions)
@@ -258,7 +260,7 @@ def hardware_arrays(device: Device, precisions: Sequence[str],
         store = next(v for v, lv in enumerate(levels) if "activations" in lv.stores)
         for v in range(store + 1, len(levels)):
             if "activations" in levels[v].stores:
-                columns["capacity_bytes"][:, v] *= fraction
+                columns["capacity_bytes"][:, v] = np.floor(columns["capacity_bytes"][:, v] * fraction)
     columns["energy_per_byte_pj"] = columns["energy_per_byte_pj"] * energy_factor[:, None]
     return HardwareArrays(
         level_names=tuple(lv.name for lv in levels),

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import pytest
 
+from simulator.errors import ProfileError
 from simulator.hardware.loader import load_device
 from simulator.model.graph import NetworkBuilder
 from simulator.simulation import simulate
@@ -55,7 +56,8 @@ compute_fraction = 1.0
 bandwidth_fraction = 1.0
 """
 
-#: 128 x 128 x 16 fp16 elements: 512 KiB, inside the 1 MiB buffer but not inside a quarter of it
+#: 128 x 128 x 16 fp16 elements: 512 KiB. The first layer's input and output together (1 MiB, the live
+#: set) just fit the 1 MiB buffer (one byte less and the ideal bound spills too) but not a quarter of it
 SHAPE = (16, 128, 128)
 TENSOR_BYTES = 16 * 128 * 128 * 2
 
@@ -88,3 +90,24 @@ def test_the_whole_buffer_holds_it_without_the_share(device, profile_file):
     expected = simulate(two_relus(), whole, precision="fp16", fuse=False)
     assert [layer.level_bytes["dram"] for layer in expected.layers] == [
         layer.level_bytes["dram"] for layer in ideal.layers]
+
+
+@pytest.mark.parametrize(("capacity_mib", "share", "spills"),
+                         [(4, 0.25, False), (4, 0.24, True), (2, 0.5, False), (2, 0.49, True)])
+def test_the_share_is_applied_as_capacity_times_fraction(profile_file, capacity_mib, share, spills):
+    # the live set is 1 MiB: it stays on chip exactly when capacity x share >= 1 MiB
+    text = (PROFILE.replace("capacity_mib = 1", f"capacity_mib = {capacity_mib}")
+            .replace("buffer_capacity_fraction = 0.25", f"buffer_capacity_fraction = {share}"))
+    device = load_device(profile_file(text, f"{capacity_mib}-{share}/buffered.toml"))
+    ideal = simulate(two_relus(), device, precision="fp16", ideal=True, fuse=False)
+    expected = simulate(two_relus(), device, precision="fp16", fuse=False)
+    extra = sum(layer.level_bytes["dram"] for layer in expected.layers) - sum(
+        layer.level_bytes["dram"] for layer in ideal.layers)
+    assert extra == pytest.approx(2 * TENSOR_BYTES if spills else 0)
+
+
+@pytest.mark.parametrize("share", [0, 1.5])
+def test_a_share_outside_0_to_1_is_refused_naming_the_field(profile_file, share):
+    text = PROFILE.replace("buffer_capacity_fraction = 0.25", f"buffer_capacity_fraction = {share}")
+    with pytest.raises(ProfileError, match=r"buffered\.toml: efficiency\.buffer_capacity_fraction: "):
+        load_device(profile_file(text, "buffered.toml"))

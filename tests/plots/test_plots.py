@@ -170,8 +170,9 @@ def test_roofline_of_several_results_and_its_errors():
 
 
 def test_roofline_of_an_overridden_result_draws_its_roofs_and_binding_from_the_result():
-    # on the profile, dram (204.8 GB/s) binds some memory-bound layers. In the ideal bound, which keeps
-    # activations in the whole L2 (the expected model keeps them in 1/32 of it: a tie with dram)
+    # on the profile, dram (204.8 GB/s) binds some memory-bound layers. The ideal bound keeps
+    # activations in the whole L2; in the expected model (1/32 of it) every activation also crosses
+    # dram, so with the override below l2 and dram would tie and dram would bind
     profile = simulate("resnet18", ORIN, ideal=True)
     assert "dram" in {layer.binding for layer in profile.layers if layer.bound == "memory"}
     # dram raised to l2's 986 GB/s (the most an override may give it: an inner level may not be slower
