@@ -13,7 +13,8 @@ import pytest
 
 import simulator.sweeps as sweep_module
 from simulator.cli import main
-from simulator.cli.sweep import parse_batches, parse_setting
+from simulator.cli.common import parse_setting
+from simulator.cli.sweep import parse_batches
 from simulator.errors import SimulatorError, UnknownNameError
 from simulator.hardware.device import Device, EfficiencyModel, KernelEfficiency
 from simulator.hardware.loader import available_devices, resolve_device

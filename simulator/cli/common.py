@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import argparse
 
+from simulator.errors import SimulatorError
+
 #: how attention executes (:func:`simulator.simulation.simulate`); the default is the device's
 ATTENTION_CHOICES = ("fused", "materialized")
 #: separators of ``HEIGHTxWIDTH``
@@ -99,7 +101,6 @@ def add_param_options(parser: argparse.ArgumentParser) -> None:
 
 def network_params(args: argparse.Namespace) -> dict[str, object]:
     """``--seq-len`` and the ``--param`` pairs as one dict (a name given twice is an error)."""
-    from simulator.errors import SimulatorError
 
     params: dict[str, object] = {}
     pairs = [*(("seq_len", args.seq_len),) * (args.seq_len is not None), *args.params]
@@ -174,3 +175,45 @@ class ProgressLine:
             self.stream.write("\r" + " " * self._width + "\r")
             self.stream.flush()
             self._width = 0
+
+
+def split_list(text: str, what: str) -> list[str]:
+    """``"a, b,c"`` -> ``["a", "b", "c"]``; an empty list is an error naming ``what``."""
+    items = [item.strip() for item in text.split(",") if item.strip()]
+    if not items:
+        raise SimulatorError(f"{what} needs at least one value, got {text!r}")
+    return items
+
+
+def parse_setting(text: str) -> tuple[str, list[float]]:
+    """``"dram.bandwidth_gb_per_s=100,204.8"`` -> ``("dram.bandwidth_bytes_per_s", [1e11, 2.048e11])``,
+    in the override grammar of :mod:`simulator.engine.configs` (``_scale`` keys keep their values)."""
+    from simulator.engine.configs import ACCEPTED_KEYS, is_override_key, parse_overrides
+
+    key, equals, values_text = (part.strip() for part in text.partition("="))
+    if not equals or not key:
+        raise SimulatorError(f"--set expects KEY=V1,V2,..., got {text!r}")
+    if not is_override_key(key):
+        raise SimulatorError(f"unknown --set key {key!r}; accepted: {', '.join(ACCEPTED_KEYS)}")
+    (override,) = parse_overrides({key: split_list(values_text, f"--set {key}")})
+    return override.key, list(override.values)
+
+
+def add_settings_option(parser: argparse.ArgumentParser) -> None:
+    """``--set KEY=VALUE`` (repeatable): one hardware field of the override grammar, one value each."""
+    parser.add_argument("--set", dest="settings", action="append", default=[], metavar="KEY=VALUE",
+                        help="a hardware field, e.g. dram.bandwidth_gb_per_s=100, l2.capacity_scale=0.5 or "
+                             "supply_voltage_v=3.0 (repeatable; `roofline sweep` takes several values)")
+
+
+def single_settings(args: argparse.Namespace) -> dict[str, float] | None:
+    """The ``--set`` options as overrides with one value each (None when there are none)."""
+    overrides: dict[str, float] = {}
+    for text in args.settings:
+        key, values = parse_setting(text)
+        if key in overrides:
+            raise SimulatorError(f"--set {text!r} sets {key!r} a second time")
+        if len(values) != 1:
+            raise SimulatorError(f"--set {text!r}: give one value here; `roofline sweep` sweeps several")
+        overrides[key] = values[0]
+    return overrides or None

@@ -9,7 +9,9 @@ from simulator.cli.common import (
     add_attention_option,
     add_format_option,
     add_network_options,
+    add_settings_option,
     network_params,
+    single_settings,
 )
 from simulator.errors import SimulatorError
 
@@ -31,6 +33,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--require-fit", action="store_true",
                         help="exit with status 2 when the network does not fit in the device's memory "
                              "(default: a warning), for scripted pipelines")
+    add_settings_option(parser)
     add_attention_option(parser)
     add_format_option(parser)
     parser.set_defaults(handler=run)
@@ -43,7 +46,8 @@ def run(args: argparse.Namespace) -> int:
     result = simulate(args.network, args.device, batch=args.batch, precision=args.precision,
                       weight_precision=args.weight_precision, activation_precision=args.activation_precision,
                       fuse=not args.no_fuse, resolution=args.resolution, ideal=args.ideal,
-                      params=network_params(args), attention=args.attention)
+                      params=network_params(args), attention=args.attention,
+                      overrides=single_settings(args))
     print(format_simulation(result, args.format))
     if args.require_fit and not result.fits:
         unfit = "; ".join(check.describe() for check in result.memory if not check.fits)

@@ -37,6 +37,8 @@ from simulator.cli.common import (
     add_attention_option,
     add_param_options,
     network_params,
+    parse_setting,
+    split_list,
     with_attention,
 )
 from simulator.errors import SimulatorError
@@ -99,14 +101,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     llm.add_argument("--tp", default=None, help="tensor-parallel devices, e.g. 1,2,4 (default 1)")
     llm.add_argument("--kv-precision", default=None, help="KV-cache precision (default: the activations')")
     parser.set_defaults(handler=run)
-
-
-def split_list(text: str, what: str) -> list[str]:
-    """``"a, b,c"`` -> ``["a", "b", "c"]``; an empty list is an error naming ``what``."""
-    items = [item.strip() for item in text.split(",") if item.strip()]
-    if not items:
-        raise SimulatorError(f"{what} needs at least one value, got {text!r}")
-    return items
 
 
 def _positive_int(text: str, what: str) -> int:
@@ -173,20 +167,6 @@ def split_precisions(text: str, what: str) -> list[str]:
     from simulator.precision import normalize
 
     return [normalize(name, what) for name in split_list(text, what)]
-
-
-def parse_setting(text: str) -> tuple[str, list[float]]:
-    """``"dram.bandwidth_gb_per_s=100,204.8"`` -> ``("dram.bandwidth_bytes_per_s", [1e11, 2.048e11])``,
-    in the override grammar of :mod:`simulator.engine.configs` (``_scale`` keys keep their values)."""
-    from simulator.engine.configs import ACCEPTED_KEYS, is_override_key, parse_overrides
-
-    key, equals, values_text = (part.strip() for part in text.partition("="))
-    if not equals or not key:
-        raise SimulatorError(f"--set expects KEY=V1,V2,..., got {text!r}")
-    if not is_override_key(key):
-        raise SimulatorError(f"unknown --set key {key!r}; accepted: {', '.join(ACCEPTED_KEYS)}")
-    (override,) = parse_overrides({key: split_list(values_text, f"--set {key}")})
-    return override.key, list(override.values)
 
 
 LLM_OPTIONS = ("prompt", "generate", "tp", "kv_precision")

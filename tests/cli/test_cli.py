@@ -144,3 +144,19 @@ def test_attention_option_reaches_simulate_and_sweep(capsys):
     assert code == 0 and "3x256x512" in out and "3x128x128" in out
     code, out, _ = run(capsys, "sweep", "bert_base", "--device", "jetson-agx-orin", "--seq-len", "64")
     assert code == 0 and "bert_base" in out
+
+
+def test_simulate_set_changes_a_hardware_field_for_one_simulation(capsys):
+    # ResNet-50 fp16 on Orin: doubling the LPDDR5 bandwidth (204.8 -> 409.6 GB/s) halves every DRAM time,
+    # so the ideal bound cannot grow and the DRAM-bound layers get faster
+    argv = ("simulate", "resnet50", "--device", "jetson-agx-orin", "--format", "json")
+    base = json.loads(run(capsys, *argv)[1])
+    fast = json.loads(run(capsys, *argv, "--set", "dram.bandwidth_gb_per_s=409.6")[1])
+    assert fast["totals"]["ideal_latency_s"] < base["totals"]["ideal_latency_s"]
+    assert fast["totals"]["latency_s"] < base["totals"]["latency_s"]
+
+
+def test_simulate_set_takes_one_value(capsys):
+    code, _, err = run(capsys, "simulate", "resnet8_cifar10", "--device", "nucleo-l4r5zi",
+                       "--set", "supply_voltage_v=1.8,3.0")
+    assert code == 2 and "give one value here" in err and len(err.strip().splitlines()) == 1
