@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 _API = {
     "simulate": ("simulator.simulation", "simulate"),
     "sweep": ("simulator.sweeps", "sweep"),
+    "iter_sweep": ("simulator.sweeps", "iter_sweep"),
     "count": ("simulator.api", "count"),
     "network_names": ("simulator.catalog", "available_networks"),
     "build_network": ("simulator.catalog", "build_network"),
@@ -39,8 +40,8 @@ _API = {
 
 __all__ = [
     "Device", "Network", "NetworkBuilder", "SimulationResult", "SimulatorError", "build_network", "count",
-    "device_names", "load_device", "network_function", "network_names", "resolve_device", "simulate",
-    "sweep",
+    "device_names", "iter_sweep", "load_device", "network_function", "network_names", "resolve_device",
+    "simulate", "sweep",
 ]
 
 if TYPE_CHECKING:
@@ -53,7 +54,7 @@ if TYPE_CHECKING:
     from simulator.model.graph import Network, NetworkBuilder
     from simulator.results import SimulationResult
     from simulator.simulation import simulate
-    from simulator.sweeps import sweep
+    from simulator.sweeps import iter_sweep, sweep
 
 
 def __getattr__(name: str) -> Any:
