@@ -25,7 +25,7 @@ import math
 import numpy as np
 from scipy.optimize import least_squares
 
-from simulator.accuracy import load_measurements, parse_params, row_device, supply_voltage_v
+from simulator.accuracy import load_measurements, parse_params, row_device, row_overrides
 from simulator.hardware.device import EfficiencyModel, KernelEfficiency
 from simulator.hardware.loader import resolve_device
 from simulator.simulation import simulate
@@ -142,11 +142,10 @@ def main() -> None:
         dynamic, time = [], []
         for row in energy_rows:
             device = trials[row["device"]]
-            # the energy at the row's supply, for a board that states one (as roofline accuracy predicts it)
-            volts = supply_voltage_v(row) if device.supply is not None else None
+            # the energy at the row's supply, as roofline accuracy predicts it
             result = simulate(row["network"], device, batch=int(row["batch"]),
                               precision=row["precision"], micro_batching=False,
-                              overrides={"supply_voltage_v": volts} if volts else None)
+                              overrides=row_overrides(row, device))
             dynamic.append((result.energy_j - result.energy_breakdown_j.get("static", 0.0)) / result.batch)
             time.append(result.latency_s / result.batch)
         measured = np.array([float(r["value"]) for r in energy_rows])

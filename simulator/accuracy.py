@@ -28,6 +28,7 @@ from pathlib import Path
 import pandas as pd
 
 from simulator.errors import SimulatorError
+from simulator.hardware.runtime import RUNTIME_SEPARATOR
 from simulator.simulation import resolve, simulate
 
 #: metrics whose larger value is better (a bound must not fall below the measurement)
@@ -85,6 +86,13 @@ def supply_voltage_v(row: dict[str, str]) -> float | None:
     return float(found.group(1)) if found else None
 
 
+def row_overrides(row: dict[str, str], device) -> dict[str, float] | None:
+    """The hardware overrides a row's conditions imply on ``device``: the supply voltage its
+    ``power_mode`` states, on a board whose profile states a supply (None when there are none)."""
+    voltage = supply_voltage_v(row) if device.supply is not None else None
+    return {"supply_voltage_v": voltage} if voltage else None
+
+
 def _predict_cnn(row: dict[str, str], ideal: bool) -> float:
     params = parse_params(row.get("params", ""))
     resolution = params.pop("resolution", None)
@@ -92,11 +100,9 @@ def _predict_cnn(row: dict[str, str], ideal: bool) -> float:
     # a TensorRT engine (every GPU row) runs its batch whole: the bound is for that execution
     whole = row.get("runtime", "").startswith("TensorRT")
     device = resolve(row["device"])
-    # a board behind a linear regulator: energy at the row's supply voltage (simulator.hardware.device.Supply)
-    voltage = supply_voltage_v(row) if device.supply is not None else None
     result = simulate(row["network"], device, batch=batch, precision=row["precision"],
                       resolution=resolution, params=params, ideal=ideal, micro_batching=not whole,
-                      overrides={"supply_voltage_v": voltage} if voltage else None)
+                      overrides=row_overrides(row, device))
     metric = row["metric"]
     if metric == "latency_s":
         return result.latency_s
@@ -143,7 +149,7 @@ def row_device(row: dict[str, str]) -> tuple[str, bool]:
         runtime = resolve_runtime(name)
         covered = runtime.covers(row.get("runtime", ""), row.get("runtime_version", ""))
         if device in runtime.devices and covered:
-            return f"{device}@{name}", True
+            return f"{device}{RUNTIME_SEPARATOR}{name}", True
     if row.get("table") == "llm":
         return device, True
     model = resolve_device(device).efficiency
@@ -168,7 +174,7 @@ def accuracy_table(rows: list[dict[str, str]] | None = None,
         ideal, expected = predicted["ideal"], predicted["expected"]
         lines.append({
             "id": row["id"], "table": row["table"], "network": row["network"], "device": row["device"],
-            "runtime": device.partition("@")[2],
+            "runtime": device.partition(RUNTIME_SEPARATOR)[2],
             "device_class": device_class(row["device"]), "precision": row.get("precision", ""),
             "batch": row.get("batch", ""), "metric": row["metric"], "role": row["role"],
             "measured": measured, "ideal": ideal, "expected": expected,

@@ -221,8 +221,9 @@ def hardware_arrays(device: Device, precisions: Sequence[str],
     ``supply_voltage_v``, which then multiplies every energy figure, an overridden energy per byte
     included, by ``V / supply.voltage_v`` (the figures of a profile and of an override hold at its
     supply). Without ``ideal``, a profile's ``buffer_capacity_fraction`` then scales the capacity of
-    the on-chip activation buffers (an overridden one included), rounded down to whole bytes: the
-    share activations stay resident in. The level order is checked before that scaling.
+    the on-chip activation buffer (:attr:`HardwareArrays.activation_buffer`, an overridden one
+    included), rounded down to whole bytes: the share activations stay resident in. The level order
+    is checked before that scaling.
     ``ideal`` ignores the device's efficiency model (if any) and gives the pure roofline.
     """
     count = len(precisions)
@@ -255,14 +256,8 @@ def hardware_arrays(device: Device, precisions: Sequence[str],
         columns[field][:, index[level.lower()]] = values
     if overrides:
         _check_overridden(device, peak, columns, list(overrides))
-    fraction = None if ideal or device.efficiency is None else device.efficiency.buffer_capacity_fraction
-    if fraction is not None:  # the expected model: activations stay resident in a share of the buffer
-        store = next(v for v, lv in enumerate(levels) if "activations" in lv.stores)
-        for v in range(store + 1, len(levels)):
-            if "activations" in levels[v].stores:
-                columns["capacity_bytes"][:, v] = np.floor(columns["capacity_bytes"][:, v] * fraction)
     columns["energy_per_byte_pj"] = columns["energy_per_byte_pj"] * energy_factor[:, None]
-    return HardwareArrays(
+    hardware = HardwareArrays(
         level_names=tuple(lv.name for lv in levels),
         stores_weights=tuple("weights" in lv.stores for lv in levels),
         stores_activations=tuple("activations" in lv.stores for lv in levels),
@@ -279,3 +274,8 @@ def hardware_arrays(device: Device, precisions: Sequence[str],
             "tile_outputs": {**TILE_OUTPUTS, **device.efficiency.tile_outputs}}),
         **columns,
     )
+    fraction = None if ideal or device.efficiency is None else device.efficiency.buffer_capacity_fraction
+    buffer = hardware.activation_buffer
+    if fraction is not None and buffer is not None:  # expected: activations stay in a share of the buffer
+        hardware.capacity_bytes[:, buffer] = np.floor(hardware.capacity_bytes[:, buffer] * fraction)
+    return hardware
