@@ -28,8 +28,9 @@ from pathlib import Path
 import pandas as pd
 
 from simulator.errors import SimulatorError
+from simulator.hardware.loader import resolve_device
 from simulator.hardware.runtime import RUNTIME_SEPARATOR
-from simulator.simulation import resolve, simulate
+from simulator.simulation import simulate
 
 #: metrics whose larger value is better (a bound must not fall below the measurement)
 HIGHER_IS_BETTER = {"throughput_per_s", "output_tokens_per_s", "tokens_per_s"}
@@ -99,7 +100,7 @@ def _predict_cnn(row: dict[str, str], ideal: bool) -> float:
     batch = int(row["batch"])
     # a TensorRT engine (every GPU row) runs its batch whole: the bound is for that execution
     whole = row.get("runtime", "").startswith("TensorRT")
-    device = resolve(row["device"])
+    device = resolve_device(row["device"])
     result = simulate(row["network"], device, batch=batch, precision=row["precision"],
                       resolution=resolution, params=params, ideal=ideal, micro_batching=not whole,
                       overrides=row_overrides(row, device))
@@ -142,7 +143,7 @@ def row_device(row: dict[str, str]) -> tuple[str, bool]:
     and names its device gives ``DEVICE@RUNTIME``; otherwise the device as it is, whose efficiency model
     describes the row when the model names no runtime or the row's runtime starts with that name (LLM
     rows: always). Rows of other runtimes are compared with the bound only."""
-    from simulator.hardware.loader import available_runtimes, resolve_device, resolve_runtime
+    from simulator.hardware.loader import available_runtimes, resolve_runtime
 
     device = row["device"]
     for name in available_runtimes():

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from simulator.catalog import resolve_network
 from simulator.hardware.loader import available_devices
 from simulator.model.counts import NetworkCounts, count_network
+from simulator.model.fusion import simulated_graph
 from simulator.model.graph import Network
-from simulator.simulation import resolve_network, simulated_graph
 
 
 def count(network: Network | str | Path, batch: int = 1, resolution: int | None = None,

@@ -1,4 +1,5 @@
-"""Finding a network: a built-in name (the definitions in :mod:`simulator.networks`) or an ONNX path.
+"""Finding a network: a Network as given, a built-in name (the definitions in :mod:`simulator.networks`)
+or an ONNX path (:func:`resolve_network`).
 
 Built-in networks register themselves (:func:`simulator.model.registry.register_network`);
 importing :mod:`simulator.networks` here registers all of them.
@@ -80,3 +81,17 @@ def build_network(name_or_path: str | Path, resolution: Resolution | None = None
         return function(**keywords)
     except (TypeError, ValueError) as error:
         raise SimulatorError(f"network {name_or_path!r} with {keywords}: {error}") from None
+
+
+def resolve_network(network: Network | str | Path, resolution: Resolution | None = None, batch: int = 1,
+                    params: Mapping[str, object] | None = None) -> Network:
+    """A Network as given, or built from a built-in name (with ``resolution`` and other ``params``) or
+    an .onnx path (:func:`build_network`); anything else is an error."""
+    if isinstance(network, Network):
+        if resolution is not None or params:
+            raise SimulatorError(f"resolution {resolution!r} applies to networks given by name, "
+                                 f"not to the Network object {network.name!r}")
+        return network
+    if isinstance(network, str | Path):
+        return build_network(network, resolution, batch, params)
+    raise SimulatorError(f"network must be a Network, a built-in name or an .onnx path, got {network!r}")

@@ -22,10 +22,11 @@ import pandas as pd
 from simulator.catalog import Resolution
 from simulator.errors import SimulatorError
 from simulator.hardware.device import Device
+from simulator.hardware.loader import resolve_device
 from simulator.model.graph import Network
 from simulator.precision import bits_of, storage_bytes
 from simulator.results import SimulationResult
-from simulator.simulation import resolve, simulate
+from simulator.simulation import simulate
 
 #: columns of :meth:`Comparison.frame`, in order (SI units)
 COLUMNS = ("network", "device", "input_shape", "batch", "precision", "attention", "ideal", "latency_s",
@@ -130,7 +131,7 @@ def compare(networks: Sequence[Network | str | Path], device: Device | str | Pat
         networks = [networks]
     if not networks:
         raise SimulatorError("a comparison needs at least one network")
-    device = resolve(device)
+    device = resolve_device(device)
     return Comparison(tuple(
         simulate(network, device, batch=batch, precision=precision, attention=attention, ideal=ideal,
                  resolution=resolution, params=params, fuse=fuse)

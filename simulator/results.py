@@ -10,11 +10,16 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
 from simulator.model.counts import NetworkCounts
 from simulator.units import format_bytes
+
+if TYPE_CHECKING:
+    from simulator.engine.evaluate import Evaluation
+    from simulator.engine.workload import Workload
 
 
 @dataclass(frozen=True)
@@ -62,6 +67,37 @@ class LayerResult:
     level_energy_j: dict[str, float] = field(default_factory=dict)
     compute_energy_j: float = 0.0
     binding: str = ""
+
+
+def layer_results(workload: Workload, evaluation: Evaluation, batch: int) -> tuple[LayerResult, ...]:
+    """Configuration 0 of ``evaluation`` (of ``workload`` at ``batch`` samples), layer by layer: the
+    engine's own arrays, read, never recomputed."""
+    timing, energy, names = evaluation.timing, evaluation.energy, evaluation.hardware.level_names
+    bounds, binding = evaluation.bound[0], evaluation.binding[0]
+    bytes_moved = timing.bytes_moved[0]
+    total_energy = energy.total_j[0]
+    results = []
+    for i, name in enumerate(workload.names):
+        ops = float(timing.ops[0, i])
+        results.append(LayerResult(
+            name=name,
+            kind=workload.kinds[i],
+            macs=workload.layer_macs[i] * batch,
+            ops=ops,
+            bytes_moved=float(bytes_moved[i]),
+            arithmetic_intensity=ops / bytes_moved[i] if bytes_moved[i] else 0.0,
+            t_compute_s=float(timing.t_compute_s[0, i]),
+            t_memory_s=float(timing.t_memory_s[0, i]),
+            latency_s=float(timing.latency_s[0, i]),
+            bound=str(bounds[i]),
+            energy_j=float(total_energy[i]),
+            level_bytes={lv: float(timing.level_bytes[0, v, i]) for v, lv in enumerate(names)},
+            level_time_s={lv: float(timing.t_level_s[0, v, i]) for v, lv in enumerate(names)},
+            level_energy_j={lv: float(energy.level_j[0, v, i]) for v, lv in enumerate(names)},
+            compute_energy_j=float(energy.compute_j[0, i]),
+            binding=str(binding[i]),
+        ))
+    return tuple(results)
 
 
 @dataclass(frozen=True)

@@ -8,58 +8,22 @@ equals the single simulation of its configuration by construction.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 
-from simulator.catalog import Resolution, build_network
+from simulator.catalog import Resolution, resolve_network
 from simulator.engine.configs import override_arrays, parse_overrides
-from simulator.engine.evaluate import Evaluation, evaluate
-from simulator.engine.workload import Workload, build_workload
+from simulator.engine.evaluate import evaluate
+from simulator.engine.workload import simulated_workload
 from simulator.errors import SimulatorError
 from simulator.hardware.device import Device
 from simulator.hardware.loader import resolve_device
 from simulator.model.counts import check_batch, count_network
-from simulator.model.fusion import inference_view
+from simulator.model.fusion import simulated_graph
 from simulator.model.graph import Network
 from simulator.precision import bits_of, compute_precision, normalize
-from simulator.results import LayerResult, MemoryCheck, SimulationResult
-
-
-@lru_cache(maxsize=64)
-def simulated_graph(network: Network, fuse: bool) -> Network:
-    """The graph that is simulated: the inference view unless ``fuse`` is false (cached)."""
-    return inference_view(network) if fuse else network
-
-
-@lru_cache(maxsize=64)
-def simulated_workload(network: Network, fuse: bool, attention: str = "fused") -> Workload:
-    """The workload arrays of :func:`simulated_graph` (cached; shared by simulations and sweeps)."""
-    return build_workload(simulated_graph(network, fuse), fuse=False, attention=attention)
-
-
-def resolve_network(network: Network | str | Path, resolution: Resolution | None = None, batch: int = 1,
-                    params: Mapping[str, object] | None = None) -> Network:
-    """A Network as given, or built from a built-in name (with ``resolution`` and other ``params``) or
-    an .onnx path; anything else is an error."""
-    if isinstance(network, Network):
-        if resolution is not None or params:
-            raise SimulatorError(f"resolution {resolution!r} applies to networks given by name, "
-                                 f"not to the Network object {network.name!r}")
-        return network
-    if isinstance(network, str | Path):
-        return build_network(network, resolution, batch, params)
-    raise SimulatorError(f"network must be a Network, a built-in name or an .onnx path, got {network!r}")
-
-
-def resolve(device: Device | str | Path) -> Device:
-    """A Device as given, or loaded from a shipped name or a profile path; anything else is an error."""
-    if isinstance(device, Device):
-        return device
-    if isinstance(device, str | Path):
-        return resolve_device(device)
-    raise SimulatorError(f"device must be a Device, a shipped device name or a profile path, got {device!r}")
+from simulator.results import MemoryCheck, SimulationResult, layer_results
 
 
 def simulate(network: Network | str | Path, device: Device | str | Path, batch: int = 1,
@@ -92,7 +56,7 @@ def simulate(network: Network | str | Path, device: Device | str | Path, batch: 
             (precision, "precision"), (weight_precision, "weight_precision"),
             (activation_precision, "activation_precision")))
     network = resolve_network(network, resolution, batch, params)
-    device = resolve(device)
+    device = resolve_device(device)
     precision = precision or device.default_precision
     weight_precision = weight_precision or precision
     activation_precision = activation_precision or precision
@@ -127,7 +91,7 @@ def simulate(network: Network | str | Path, device: Device | str | Path, batch: 
         weight_precision=weight_precision,
         activation_precision=activation_precision,
         counts=count_network(simulated_graph(network, fuse), batch),
-        layers=_layer_results(workload, evaluation, batch),
+        layers=layer_results(workload, evaluation, batch),
         model_size_bytes=int(totals["model_size_bytes"]),
         t_compute_s=float(totals["t_compute_s"]),
         t_memory_s=float(totals["t_memory_s"]),
@@ -153,32 +117,3 @@ def simulate(network: Network | str | Path, device: Device | str | Path, batch: 
         ideal_latency_s=ideal_latency_s,
         expected_model=expected_model,
     )
-
-
-def _layer_results(workload: Workload, evaluation: Evaluation, batch: int) -> tuple[LayerResult, ...]:
-    timing, energy, names = evaluation.timing, evaluation.energy, evaluation.hardware.level_names
-    bounds, binding = evaluation.bound[0], evaluation.binding[0]
-    bytes_moved = timing.bytes_moved[0]
-    total_energy = energy.total_j[0]
-    results = []
-    for i, name in enumerate(workload.names):
-        ops = float(timing.ops[0, i])
-        results.append(LayerResult(
-            name=name,
-            kind=workload.kinds[i],
-            macs=workload.layer_macs[i] * batch,
-            ops=ops,
-            bytes_moved=float(bytes_moved[i]),
-            arithmetic_intensity=ops / bytes_moved[i] if bytes_moved[i] else 0.0,
-            t_compute_s=float(timing.t_compute_s[0, i]),
-            t_memory_s=float(timing.t_memory_s[0, i]),
-            latency_s=float(timing.latency_s[0, i]),
-            bound=str(bounds[i]),
-            energy_j=float(total_energy[i]),
-            level_bytes={lv: float(timing.level_bytes[0, v, i]) for v, lv in enumerate(names)},
-            level_time_s={lv: float(timing.t_level_s[0, v, i]) for v, lv in enumerate(names)},
-            level_energy_j={lv: float(energy.level_j[0, v, i]) for v, lv in enumerate(names)},
-            compute_energy_j=float(energy.compute_j[0, i]),
-            binding=str(binding[i]),
-        ))
-    return tuple(results)

@@ -43,21 +43,18 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from simulator.catalog import resolve_network
 from simulator.engine.configs import Override, check_applies, override_arrays, parse_overrides
 from simulator.engine.evaluate import evaluate
-from simulator.engine.workload import Workload
+from simulator.engine.workload import Workload, simulated_workload
 from simulator.errors import SimulatorError
 from simulator.hardware.device import Device
+from simulator.hardware.loader import resolve_device
 from simulator.io import atomic_path, dumps_json, terminate_as_exit
 from simulator.model.counts import NetworkCounts, count_network
+from simulator.model.fusion import simulated_graph
 from simulator.model.graph import Network
 from simulator.precision import bits_of, compute_precision
-from simulator.simulation import (
-    resolve,
-    resolve_network,
-    simulated_graph,
-    simulated_workload,
-)
 
 #: Largest ``(configs, levels, layers)`` array one chunk may create (~160 MB of float64).
 MAX_CHUNK_ELEMENTS = 20_000_000
@@ -207,7 +204,7 @@ def plan_sweep(networks, devices, batches: Sequence[int] = (1,), precisions: Seq
     parsed = parse_overrides(overrides)
     weight_precisions, activation_precisions = (None if axis is None else _tuple(axis, str)
                                                 for axis in (weight_precisions, activation_precisions))
-    devices = tuple(resolve(d) for d in devices)
+    devices = tuple(resolve_device(d) for d in devices)
     # no precisions: each device at its own default (the axis holds them all; a device runs its own)
     defaults = precisions is None and (weight_precisions is None or activation_precisions is None)
     if defaults:

@@ -6,9 +6,7 @@ from __future__ import annotations
 import argparse
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser(
-        "accuracy", help="published measurements against the ideal bound and the expected model")
+def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--table", choices=("gpu", "mcu", "llm"), action="append", default=None,
                         help="only the rows of these dataset tables (repeatable; default all)")
     parser.add_argument("--device", action="append", default=None,

@@ -9,9 +9,7 @@ from simulator.cli.common import positive_int
 from simulator.cli.progress import ProgressLine
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
-    calibrate = subparsers.add_parser(
-        "calibrate", help="measure this machine (peaks, bandwidths, kernel efficiencies) into a profile")
+def configure(calibrate: argparse.ArgumentParser) -> None:
     calibrate.add_argument("-o", "--output", required=True, help="the profile to write (.toml)")
     calibrate.add_argument("--quick", action="store_true",
                            help="a few tiny cases only (seconds): checks the machinery, not for predictions")

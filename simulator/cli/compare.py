@@ -24,13 +24,11 @@ from simulator.cli.common import (
 from simulator.errors import SimulatorError
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser(
-        "compare", help="networks side by side on one device, with the speed-up relative to the first",
-        description="Simulate the networks at one configuration and print them side by side: latency, "
-                    "throughput, energy, MACs, params, model size, peak activations, fit, the latency "
-                    "split by layer kind, and the speed-up relative to the first network "
-                    "(its latency / each one's).")
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.description = ("Simulate the networks at one configuration and print them side by side: latency, "
+                          "throughput, energy, MACs, params, model size, peak activations, fit, the latency "
+                          "split by layer kind, and the speed-up relative to the first network "
+                          "(its latency / each one's).")
     parser.add_argument("networks", nargs="+", metavar="NETWORK",
                         help="built-in network names or .onnx paths; the first is the reference")
     parser.add_argument("--device", required=True, help=DEVICE_HELP)

@@ -7,8 +7,7 @@ import argparse
 from simulator.cli.common import add_format_option, add_network_options, network_params
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
-    count = subparsers.add_parser("count", help="per-layer params, MACs, FLOPs and activations")
+def configure(count: argparse.ArgumentParser) -> None:
     add_network_options(count)
     add_format_option(count)
     count.add_argument("--fused", action="store_true",

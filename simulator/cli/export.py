@@ -13,8 +13,7 @@ from simulator.cli.common import positive_int
 from simulator.errors import SimulatorError
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("export", help="write a network as a runnable ONNX model (random weights)")
+def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("network", help="built-in network name (see `roofline list`)")
     parser.add_argument("-o", "--output", required=True, type=Path, help="the .onnx file to write")
     batch = parser.add_mutually_exclusive_group()

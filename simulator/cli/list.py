@@ -7,8 +7,7 @@ from __future__ import annotations
 import argparse
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
-    listing = subparsers.add_parser("list", help="list built-in networks, devices, LLMs or runtimes")
+def configure(listing: argparse.ArgumentParser) -> None:
     listing.add_argument("what", nargs="?", choices=("networks", "devices", "llms", "runtimes"),
                          default="networks")
     listing.add_argument("pattern", nargs="?", default="*",

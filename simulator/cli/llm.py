@@ -19,10 +19,7 @@ def _ints(text: str) -> list[int]:
     return values
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
-    llm = subparsers.add_parser(
-        "llm", help="LLM inference: time to first token, time per token, tokens/s, memory"
-    )
+def configure(llm: argparse.ArgumentParser) -> None:
     llm.add_argument(
         "model", help="a built-in LLM (llama_3_8b, ...) or a path to a Hugging Face config.json"
     )

@@ -35,14 +35,13 @@ def name_list(text: str) -> tuple[str, ...]:
     return tuple(part.strip() for part in text.split(",") if part.strip())
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser(
-        "plot", help="draw a chart (PNG or SVG)",
-        description="Draw a chart: roofline (layers on the device's roofs), latency-throughput (one curve "
-                    "per device or precision over --batches), energy (compute vs data movement per network, "
-                    "or per layer group with --group-by), layers (per-layer latency by bound), memory "
-                    "(live activations per layer vs the device's activation memory), compare (latency "
-                    "bars of several networks split by layer kind, speed-up relative to the first).")
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.description = (
+        "Draw a chart: roofline (layers on the device's roofs), latency-throughput (one curve per device "
+        "or precision over --batches), energy (compute vs data movement per network, or per layer group "
+        "with --group-by), layers (per-layer latency by bound), memory (live activations per layer vs "
+        "the device's activation memory), compare (latency bars of several networks split by layer "
+        "kind, speed-up relative to the first).")
     parser.add_argument("chart", choices=CHARTS, help="which chart")
     parser.add_argument("networks", nargs="+", metavar="NETWORK",
                         help="built-in network name(s) or .onnx path(s); several only for roofline, "

@@ -16,8 +16,7 @@ from simulator.cli.common import (
 from simulator.errors import SimulatorError
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("simulate", help="latency, throughput, energy and memory fit on a device")
+def configure(parser: argparse.ArgumentParser) -> None:
     add_network_options(parser)
     parser.add_argument("--device", required=True, help=DEVICE_HELP)
     parser.add_argument("--precision", default=None,

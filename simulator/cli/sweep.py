@@ -48,15 +48,15 @@ OUTPUT_SUFFIXES = (".csv", ".json", ".jsonl", ".parquet")
 LARGE_SWEEP = 1_000_000
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser(
-        "sweep", help="simulate the product of networks, devices, batches, precisions and hardware overrides",
-        description="One row per configuration of the product of the lists given; lists are comma-separated.",
-        epilog="--batch A..B means A, 2A, 4A, ... up to B (1..1024: powers of two); A-B every integer from A "
-               "to B; A..B:S steps by S (8..64:8). --set keys carry the "
-               "unit of their values: peak_tera_ops_per_s, <level>.bandwidth_gb_per_s, "
-               "<level>.capacity_kib / _mib / _gib, <level>.energy_per_byte_pj, or a relative "
-               "peak_scale, <level>.bandwidth_scale, <level>.capacity_scale, <level>.energy_per_byte_scale.")
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.description = ("One row per configuration of the product of the lists given; lists are "
+                          "comma-separated.")
+    parser.epilog = (
+        "--batch A..B means A, 2A, 4A, ... up to B (1..1024: powers of two); A-B every integer from A to B; "
+        "A..B:S steps by S (8..64:8). --set keys carry the unit of their values: peak_tera_ops_per_s, "
+        "<level>.bandwidth_gb_per_s, <level>.capacity_kib / _mib / _gib, <level>.energy_per_byte_pj, or a "
+        "relative peak_scale, <level>.bandwidth_scale, <level>.capacity_scale, "
+        "<level>.energy_per_byte_scale.")
     parser.add_argument("network", nargs="+", help="built-in network names or .onnx paths")
     parser.add_argument("--device", nargs="+", action="extend", required=True,
                         help=DEVICE_HELP + "; several, space- or comma-separated")

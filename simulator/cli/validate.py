@@ -17,9 +17,7 @@ def _batches(text: str) -> tuple[int, ...]:
     return values
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
-    validate = subparsers.add_parser(
-        "validate", help="measured latency of an ONNX model on this CPU against the predictions")
+def configure(validate: argparse.ArgumentParser) -> None:
     validate.add_argument("model", help="path to an .onnx file (with a symbolic batch for several batches)")
     validate.add_argument("--device", required=True, help="device profile (e.g. from `roofline calibrate`)")
     validate.add_argument("--batch", type=_batches, default=(1, 4, 16), help="batch sizes (default 1,4,16)")

@@ -16,12 +16,13 @@ so the rule reduces to comparing ``L`` with the budget ``C / (n·b/8)``. Sorting
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
 from simulator.errors import SimulatorError
 from simulator.model.counts import analyze
-from simulator.model.fusion import inference_view
+from simulator.model.fusion import inference_view, simulated_graph
 from simulator.model.graph import Network
 from simulator.model.layers import elements
 
@@ -158,3 +159,10 @@ def build_workload(network: Network, fuse: bool = True, attention: str = "fused"
         params=sum(c.params for c in costs),
         peak_activations=int(live.max()),
     )
+
+
+@lru_cache(maxsize=64)
+def simulated_workload(network: Network, fuse: bool, attention: str = "fused") -> Workload:
+    """The workload of :func:`~simulator.model.fusion.simulated_graph` (cached: shared by
+    simulations and sweeps of one network)."""
+    return build_workload(simulated_graph(network, fuse), fuse=False, attention=attention)

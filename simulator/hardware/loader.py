@@ -449,15 +449,18 @@ def _load_shipped(name: str) -> Device:
     return device
 
 
-def resolve_device(name_or_path: str | Path) -> Device:
-    """A shipped device by name (``"jetson-agx-orin"``) or a device file by path (``.toml``/``.json``),
-    either followed by ``@RUNTIME`` for that device running a shipped runtime
+def resolve_device(name_or_path: Device | str | Path) -> Device:
+    """A Device as given, a shipped device by name (``"jetson-agx-orin"``) or a device file by path
+    (``.toml``/``.json``), either followed by ``@RUNTIME`` for that device running a shipped runtime
     (:mod:`simulator.hardware.runtime`: ``"nucleo-l4r5zi@x-cube-ai-9.0"``).
 
     An unknown name raises UnknownNameError, which suggests close names.
     """
+    if isinstance(name_or_path, Device):
+        return name_or_path
     if not isinstance(name_or_path, str | Path):
-        raise SimulatorError(f"device must be a shipped device name or a profile path, got {name_or_path!r}")
+        raise SimulatorError(f"device must be a Device, a shipped device name or a profile path, "
+                             f"got {name_or_path!r}")
     text = str(name_or_path)
     if isinstance(name_or_path, str) and RUNTIME_SEPARATOR in text and not text.endswith(SUFFIXES):
         device_part, runtime_name = text.rsplit(RUNTIME_SEPARATOR, 1)

@@ -27,6 +27,7 @@ Fused nodes are :class:`Fused` layers named ``conv+bn+relu`` after their parts.
 from __future__ import annotations
 
 from dataclasses import replace
+from functools import lru_cache
 
 from simulator.model.graph import Network, Node
 from simulator.model.layers import Activation, Add, BatchNorm, Fused, Layer, LayerNorm
@@ -106,3 +107,10 @@ def inference_view(network: Network) -> Network:
             deferred[residual.name] = fused
     new_outputs = tuple(absorbed.get(t, t) for t in network.outputs)
     return Network(network.name, network.input_shape, tuple(nodes), new_outputs)
+
+
+@lru_cache(maxsize=64)
+def simulated_graph(network: Network, fuse: bool) -> Network:
+    """The graph a simulation runs: the inference view unless ``fuse`` is false (cached, so that
+    a simulation, a sweep and the counts of one network share one view)."""
+    return inference_view(network) if fuse else network

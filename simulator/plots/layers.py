@@ -19,9 +19,11 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
+from simulator.catalog import resolve_network
 from simulator.errors import SimulatorError
 from simulator.hardware.device import Device
 from simulator.model.counts import analyze, count_network
+from simulator.model.fusion import simulated_graph
 from simulator.model.graph import Network
 from simulator.plots._common import (
     BOUND_COLORS,
@@ -36,7 +38,7 @@ from simulator.plots._common import (
 )
 from simulator.precision import bits_of, storage_bytes
 from simulator.results import MemoryCheck, SimulationResult
-from simulator.simulation import resolve_network, simulate, simulated_graph
+from simulator.simulation import simulate
 from simulator.units import format_bytes, format_seconds
 
 _OVER_COLOR = "#d62728"

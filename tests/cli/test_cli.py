@@ -6,6 +6,7 @@ import sys
 
 import pytest
 
+from simulator import cli
 from simulator.cli import main
 
 
@@ -160,3 +161,33 @@ def test_simulate_set_takes_one_value(capsys):
     code, _, err = run(capsys, "simulate", "resnet8_cifar10", "--device", "nucleo-l4r5zi",
                        "--set", "supply_voltage_v=1.8,3.0")
     assert code == 2 and "give one value here" in err and len(err.strip().splitlines()) == 1
+
+
+def test_a_run_loads_only_its_own_command_module():
+    # roofline --help lists every command without importing one; a command imports only its module
+    script = ("import sys; from simulator.cli import main; main({argv}); "
+              "print(sorted(m for m in sys.modules if m.startswith('simulator.cli.')))")
+    for argv, expected in ((["list", "devices"], ["simulator.cli.list"]),
+                           (["count", "alexnet"], ["simulator.cli.common", "simulator.cli.count"])):
+        out = subprocess.run([sys.executable, "-c", script.format(argv=argv)], capture_output=True, text=True,
+                             check=True).stdout.strip().splitlines()[-1]
+        assert out == str(expected)
+    helped = subprocess.run([sys.executable, "-m", "simulator", "--help"], capture_output=True, text=True)
+    assert helped.returncode == 0
+    for command in cli.COMMANDS:
+        assert f"    {command}" in helped.stdout
+
+
+def test_every_command_module_configures_its_parser():
+    # the full parser (only=None) imports and configures every command: each has a handler
+    parser = cli.build_parser()
+    commands = parser._subparsers._group_actions[0].choices
+    assert sorted(commands) == sorted(cli.COMMANDS)
+    for name, sub in commands.items():
+        assert sub.get_default("handler") is not None, name
+
+
+def test_unknown_command_is_one_line_with_a_suggestion(capsys):
+    assert main(["simulat", "resnet50"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "did you mean 'simulate'" in err

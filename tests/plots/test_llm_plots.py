@@ -87,9 +87,9 @@ def test_charts_refuse_mixed_results():
 @pytest.mark.parametrize("chart", plot_cli.LLM_CHARTS)
 def test_plot_command_draws_llm_charts(chart, tmp_path, capsys):
     parser = argparse.ArgumentParser()
-    plot_cli.register(parser.add_subparsers())
+    plot_cli.configure(parser)
     out = tmp_path / "chart.png"
     prompts = ["--prompt", "128,256"] if chart != "llm-throughput" else []
-    args = parser.parse_args(["plot", chart, "gpt2", "--device", "h100-sxm", "--batches", "1,8", *prompts,
+    args = parser.parse_args([chart, "gpt2", "--device", "h100-sxm", "--batches", "1,8", *prompts,
                               "--generate", "8", "-o", str(out)])
     assert args.handler(args) == 0 and out.stat().st_size > 0
