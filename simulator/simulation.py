@@ -61,25 +61,25 @@ def simulate(network: Network | str | Path, device: Device | str | Path, batch: 
     weight_precision = weight_precision or precision
     activation_precision = activation_precision or precision
     compute = compute_precision(weight_precision, activation_precision)
+    weight_bits = np.array([bits_of(weight_precision)], float)
+    activation_bits = np.array([bits_of(activation_precision)], float)
     device.peak_for(compute)
     parsed = parse_overrides(overrides)
     for override in parsed:
         if len(override.values) != 1:
             raise SimulatorError(f"simulate takes one value per override, got {override.key!r}: "
                                  f"{list(override.values)} (sweep takes several)")
+    si = override_arrays(device, parsed, [compute], [np.array(o.values) for o in parsed])
     attention = attention or device.attention
     workload = simulated_workload(network, fuse, attention)
-    si = override_arrays(device, parsed, [compute], [np.array(o.values) for o in parsed])
     batches = np.array([batch], dtype=float)
-    evaluation = evaluate(workload, device, [compute], batches, np.array([bits_of(weight_precision)], float),
-                          np.array([bits_of(activation_precision)], float), si, ideal,
+    evaluation = evaluate(workload, device, [compute], batches, weight_bits, activation_bits, si, ideal,
                           micro_batching=micro_batching)
     totals = {key: value[0] for key, value in evaluation.totals.items()}
     expected_model = device.efficiency is not None and not ideal
     ideal_latency_s = float(totals["latency_s"])
     if expected_model:  # the bound of the same configuration, beside the expected value
-        bound = evaluate(workload, device, [compute], batches, np.array([bits_of(weight_precision)], float),
-                         np.array([bits_of(activation_precision)], float), si, True,
+        bound = evaluate(workload, device, [compute], batches, weight_bits, activation_bits, si, True,
                          micro_batching=micro_batching)
         ideal_latency_s = float(bound.totals["latency_s"][0])
     hardware = evaluation.hardware

@@ -42,11 +42,11 @@ def run(args: argparse.Namespace) -> int:
     from simulator.report import format_simulation
     from simulator.simulation import simulate
 
+    params, overrides = network_params(args), single_settings(args)
     result = simulate(args.network, args.device, batch=args.batch, precision=args.precision,
                       weight_precision=args.weight_precision, activation_precision=args.activation_precision,
                       fuse=not args.no_fuse, resolution=args.resolution, ideal=args.ideal,
-                      params=network_params(args), attention=args.attention,
-                      overrides=single_settings(args))
+                      params=params, attention=args.attention, overrides=overrides)
     print(format_simulation(result, args.format))
     if args.require_fit and not result.fits:
         unfit = "; ".join(check.describe() for check in result.memory if not check.fits)

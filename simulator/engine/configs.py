@@ -1,7 +1,7 @@
 """A device's figures for a block of configurations, and the grammar of what-if overrides.
 
 :func:`hardware_arrays` turns a :class:`~simulator.hardware.device.Device` into per-configuration
-arrays (:class:`~simulator.engine.timing.HardwareArrays`), with overrides applied. Override keys
+arrays (:class:`HardwareArrays`), with overrides applied. Override keys
 are parsed here, once, for :func:`simulator.simulation.simulate`, :func:`simulator.sweeps.sweep` and
 the CLI's ``--set``:
 
@@ -32,11 +32,68 @@ from numbers import Real
 
 import numpy as np
 
-from simulator.engine.timing import HardwareArrays
 from simulator.errors import SimulatorError
 from simulator.hardware.device import Device
 from simulator.hardware.loader import BANDWIDTH_UNITS, CAPACITY_UNITS, PEAK_UNITS
 from simulator.kernels import TILE_OUTPUTS
+
+
+@dataclass(frozen=True, eq=False)
+class HardwareArrays:
+    """Device parameters per configuration: ``(configs,)`` and ``(configs, levels)`` arrays.
+
+    Levels run from the outermost (index 0) to the innermost. ``weight_store`` and
+    ``activation_store`` index the outermost levels holding weights and activations;
+    ``activation_buffer`` the next level inside the activation store that also holds activations
+    (an on-chip SRAM or L2), or None; ``operand_level`` the innermost level when it holds neither
+    (a register file, which sees every operand of every operation).
+    """
+
+    level_names: tuple[str, ...]
+    stores_weights: tuple[bool, ...]
+    stores_activations: tuple[bool, ...]
+    peak_ops_per_s: np.ndarray
+    bandwidth_bytes_per_s: np.ndarray
+    capacity_bytes: np.ndarray
+    energy_per_byte_pj: np.ndarray
+    mac_energy_pj: np.ndarray
+    op_energy_pj: np.ndarray
+    #: efficiency class -> (compute fraction, bandwidth fraction, overhead in s); None: ideal roofline
+    efficiency: Mapping[str, tuple[float, float, float]] | None = None
+    #: static power per configuration [W] (leakage and the rest of the board; 0: not modelled)
+    static_power_w: np.ndarray | None = None
+    #: the efficiency model's time per kernel, processors (SMs) and output tile per class (None:
+    #: no fill model)
+    kernel_overhead_s: float = 0.0
+    parallel_units: int | None = None
+    tile_outputs: Mapping[str, float] | None = None
+    #: tensor-parallel devices per configuration, and the link between them: bandwidth per
+    #: direction [bytes/s] and the latency of one message [s] (None: one device, no link)
+    devices: np.ndarray | None = None
+    link_bandwidth_bytes_per_s: np.ndarray | None = None
+    link_latency_s: np.ndarray | None = None
+    #: the expected model's fixed cost of one all-reduce [s] per configuration (None or 0: ideal)
+    allreduce_overhead_s: np.ndarray | None = None
+
+    @property
+    def weight_store(self) -> int:
+        return self.stores_weights.index(True)
+
+    @property
+    def activation_store(self) -> int:
+        return self.stores_activations.index(True)
+
+    @property
+    def activation_buffer(self) -> int | None:
+        inner = range(self.activation_store + 1, len(self.level_names))
+        return next((v for v in inner if self.stores_activations[v]), None)
+
+    @property
+    def operand_level(self) -> int | None:
+        last = len(self.level_names) - 1
+        if last == 0 or self.stores_weights[last] or self.stores_activations[last]:
+            return None
+        return last
 
 #: Level fields that may be overridden, in SI units.
 LEVEL_FIELDS = ("bandwidth_bytes_per_s", "capacity_bytes", "energy_per_byte_pj")

@@ -9,9 +9,11 @@ A device profile may carry, per class, ``compute_fraction``, ``bandwidth_fractio
 ``latency = max(ops / (peak · compute_fraction), bytes / (bandwidth · bandwidth_fraction)) + overhead_s``
 
 for every layer that does work (views cost nothing). Classes without an entry use ``default``,
-and without that the ideal roofline (fractions 1, no overhead). :func:`expected_latency_s` is that
-formula, the one both :func:`simulator.engine.timing.roofline_timing` and the calibration's fit
-(:mod:`simulator.calibration.fit`) evaluate.
+and without that the ideal roofline (fractions 1, no overhead). :func:`efficiency_arrays` gives
+each layer its class's figures (the compute fraction times the fill of a parallel device,
+:func:`fill_fraction`; the overhead plus a per-kernel overhead for each kernel the layer launches);
+:func:`expected_latency_s` is the formula, the one both :func:`simulator.engine.timing.roofline_timing`
+and the calibration's fit (:mod:`simulator.calibration.fit`) evaluate.
 """
 
 from __future__ import annotations
@@ -19,9 +21,11 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import ArrayLike
 
-from simulator.kernels import EFFICIENCY_CLASSES
+from simulator.engine.configs import HardwareArrays
+from simulator.engine.workload import Workload
+from simulator.kernels import EFFICIENCY_CLASSES, class_lookup
 
-__all__ = ["EFFICIENCY_CLASSES", "expected_latency_s"]
+__all__ = ["EFFICIENCY_CLASSES", "efficiency_arrays", "expected_latency_s", "fill_fraction"]
 
 
 def expected_latency_s(t_compute_s: ArrayLike, t_memory_s: ArrayLike, compute_fraction: ArrayLike,
@@ -36,3 +40,41 @@ def expected_latency_s(t_compute_s: ArrayLike, t_memory_s: ArrayLike, compute_fr
     """
     latency = np.maximum(np.divide(t_compute_s, compute_fraction), np.divide(t_memory_s, bandwidth_fraction))
     return latency + np.where(latency > 0, overhead_s, 0.0)
+
+
+def fill_fraction(workload: Workload, hardware: HardwareArrays, batch: np.ndarray) -> np.ndarray:
+    """``(C, L)`` share of a parallel device's arithmetic a kernel uses: ``n·outputs / (waves·units·tile)``.
+
+    A kernel's output is computed in thread blocks of ``tile`` elements (``tile_outputs`` of its
+    kernel class), ``tiles = ceil(n · outputs / tile)`` of them, spread over ``units`` processors
+    (SMs) in ``waves = ceil(tiles / units)`` rounds of equal time: the kernel takes as long as
+    ``waves · units`` full tiles, of which ``n · outputs`` elements are useful. A kernel with fewer
+    tiles than processors, or ending in a partial wave, leaves arithmetic idle. Only the compute
+    time is derated: a memory-bound kernel streams at full bandwidth from fewer blocks (split-K,
+    GEMV kernels). 1 where the device has no such model or the layer runs nothing.
+    """
+    if hardware.parallel_units is None or workload.output_elements is None:
+        return np.ones((len(batch), workload.layers))
+    tile = np.array([class_lookup(hardware.tile_outputs, c) for c in workload.efficiency_classes],
+                    dtype=float)
+    useful = batch[:, None] * workload.output_elements
+    waves = np.ceil(np.ceil(useful / tile) / hardware.parallel_units)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(useful > 0, useful / (waves * hardware.parallel_units * tile), 1.0)
+
+
+def efficiency_arrays(workload: Workload, hardware: HardwareArrays,
+                       batch: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Per-layer ``(compute fraction, bandwidth fraction, overhead_s)``: the class's fractions, the
+    compute fraction times the kernel's fill (``(C, L)``), and the class's overhead plus the
+    per-kernel overhead times the layer's kernels; ones and zero when ideal."""
+    if hardware.efficiency is None:
+        return np.ones(workload.layers), np.ones(workload.layers), np.zeros(workload.layers)
+    # a class the profile lacks: the class it refines (kernels.CLASS_FALLBACK), then default, then ideal
+    rows = np.array([class_lookup(hardware.efficiency, c, (1.0, 1.0, 0.0))
+                     for c in workload.efficiency_classes], dtype=float)
+    kernels = np.ones(workload.layers) if workload.kernels is None else workload.kernels
+    if hardware.parallel_units is None:
+        return rows[:, 0], rows[:, 1], rows[:, 2] + hardware.kernel_overhead_s * kernels
+    fill = fill_fraction(workload, hardware, batch)
+    return rows[:, 0] * fill, rows[:, 1], rows[:, 2] + hardware.kernel_overhead_s * kernels

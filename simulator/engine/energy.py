@@ -18,7 +18,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from simulator.engine.timing import HardwareArrays, Timing
+from simulator.engine.configs import HardwareArrays
+from simulator.engine.timing import Timing
 from simulator.engine.workload import Workload
 
 PJ_PER_J = 1e12

@@ -14,9 +14,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from simulator.engine.configs import hardware_arrays
+from simulator.engine.configs import HardwareArrays, hardware_arrays
 from simulator.engine.energy import Energy, layer_energy
-from simulator.engine.timing import BITS_PER_BYTE, HardwareArrays, Timing, roofline_timing
+from simulator.engine.timing import BITS_PER_BYTE, Timing, roofline_timing
 from simulator.engine.workload import Workload
 from simulator.hardware.device import Device
 from simulator.precision import storage_bytes

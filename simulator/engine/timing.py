@@ -12,7 +12,8 @@ For layer ``i`` at batch ``n``, with weights of ``b_w`` bits and activations of 
 * ``latency = max(T_compute, T_memory)``, named compute- or memory-bound by the larger term.
   With a calibrated efficiency model (:mod:`simulator.engine.efficiency`) the peak and bandwidths are
   derated per kernel class and a fixed overhead is added
-  (:func:`~simulator.engine.efficiency.expected_latency_s`).
+  (:func:`~simulator.engine.efficiency.efficiency_arrays`,
+  :func:`~simulator.engine.efficiency.expected_latency_s`).
 
 A network's latency is the sum over its (inference-view) layers; throughput is ``n / latency``.
 All arrays are ``(configs, layers)`` or ``(configs, levels, layers)`` in SI units.
@@ -20,75 +21,16 @@ All arrays are ``(configs, layers)`` or ``(configs, levels, layers)`` in SI unit
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
 
-from simulator.engine.efficiency import expected_latency_s
+from simulator.engine.configs import HardwareArrays
+from simulator.engine.efficiency import efficiency_arrays, expected_latency_s
 from simulator.engine.workload import MATERIALIZED_ACCESSES, Workload
-from simulator.kernels import class_lookup
 from simulator.model.formulas import OPS_PER_MAC
 
 BITS_PER_BYTE = 8
-
-
-@dataclass(frozen=True, eq=False)
-class HardwareArrays:
-    """Device parameters per configuration: ``(configs,)`` and ``(configs, levels)`` arrays.
-
-    Levels run from the outermost (index 0) to the innermost. ``weight_store`` and
-    ``activation_store`` index the outermost levels holding weights and activations;
-    ``activation_buffer`` the next level inside the activation store that also holds activations
-    (an on-chip SRAM or L2), or None; ``operand_level`` the innermost level when it holds neither
-    (a register file, which sees every operand of every operation).
-    """
-
-    level_names: tuple[str, ...]
-    stores_weights: tuple[bool, ...]
-    stores_activations: tuple[bool, ...]
-    peak_ops_per_s: np.ndarray
-    bandwidth_bytes_per_s: np.ndarray
-    capacity_bytes: np.ndarray
-    energy_per_byte_pj: np.ndarray
-    mac_energy_pj: np.ndarray
-    op_energy_pj: np.ndarray
-    #: efficiency class -> (compute fraction, bandwidth fraction, overhead in s); None: ideal roofline
-    efficiency: Mapping[str, tuple[float, float, float]] | None = None
-    #: static power per configuration [W] (leakage and the rest of the board; 0: not modelled)
-    static_power_w: np.ndarray | None = None
-    #: the efficiency model's time per kernel, processors (SMs) and output tile per class (None:
-    #: no fill model)
-    kernel_overhead_s: float = 0.0
-    parallel_units: int | None = None
-    tile_outputs: Mapping[str, float] | None = None
-    #: tensor-parallel devices per configuration, and the link between them: bandwidth per
-    #: direction [bytes/s] and the latency of one message [s] (None: one device, no link)
-    devices: np.ndarray | None = None
-    link_bandwidth_bytes_per_s: np.ndarray | None = None
-    link_latency_s: np.ndarray | None = None
-    #: the expected model's fixed cost of one all-reduce [s] per configuration (None or 0: ideal)
-    allreduce_overhead_s: np.ndarray | None = None
-
-    @property
-    def weight_store(self) -> int:
-        return self.stores_weights.index(True)
-
-    @property
-    def activation_store(self) -> int:
-        return self.stores_activations.index(True)
-
-    @property
-    def activation_buffer(self) -> int | None:
-        inner = range(self.activation_store + 1, len(self.level_names))
-        return next((v for v in inner if self.stores_activations[v]), None)
-
-    @property
-    def operand_level(self) -> int | None:
-        last = len(self.level_names) - 1
-        if last == 0 or self.stores_weights[last] or self.stores_activations[last]:
-            return None
-        return last
 
 
 @dataclass(frozen=True, eq=False)
@@ -204,7 +146,7 @@ def roofline_timing(workload: Workload, hardware: HardwareArrays, batch: np.ndar
     ops = batch[:, None] * (OPS_PER_MAC * workload.macs + workload.elementwise_ops)
     levels, weight_bytes, activation_bytes = level_bytes(workload, hardware, batch, weight_bits,
                                                          activation_bits, kv_bits)
-    compute_fraction, bandwidth_fraction, overhead_s = _efficiency_arrays(workload, hardware, batch)
+    compute_fraction, bandwidth_fraction, overhead_s = efficiency_arrays(workload, hardware, batch)
     ideal_compute = ops / hardware.peak_ops_per_s[:, None]
     ideal_level = levels / hardware.bandwidth_bytes_per_s[:, :, None]
     if hardware.operand_level is not None:
@@ -220,41 +162,3 @@ def roofline_timing(workload: Workload, hardware: HardwareArrays, batch: np.ndar
         latency = latency + t_comm
     return Timing(ops, weight_bytes, activation_bytes, levels, t_compute, ideal_level / bandwidth_fraction,
                   t_memory, latency, t_comm)
-
-
-def fill_fraction(workload: Workload, hardware: HardwareArrays, batch: np.ndarray) -> np.ndarray:
-    """``(C, L)`` share of a parallel device's arithmetic a kernel uses: ``n·outputs / (waves·units·tile)``.
-
-    A kernel's output is computed in thread blocks of ``tile`` elements (``tile_outputs`` of its
-    kernel class), ``tiles = ceil(n · outputs / tile)`` of them, spread over ``units`` processors
-    (SMs) in ``waves = ceil(tiles / units)`` rounds of equal time: the kernel takes as long as
-    ``waves · units`` full tiles, of which ``n · outputs`` elements are useful. A kernel with fewer
-    tiles than processors, or ending in a partial wave, leaves arithmetic idle. Only the compute
-    time is derated: a memory-bound kernel streams at full bandwidth from fewer blocks (split-K,
-    GEMV kernels). 1 where the device has no such model or the layer runs nothing.
-    """
-    if hardware.parallel_units is None or workload.output_elements is None:
-        return np.ones((len(batch), workload.layers))
-    tile = np.array([class_lookup(hardware.tile_outputs, c) for c in workload.efficiency_classes],
-                    dtype=float)
-    useful = batch[:, None] * workload.output_elements
-    waves = np.ceil(np.ceil(useful / tile) / hardware.parallel_units)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(useful > 0, useful / (waves * hardware.parallel_units * tile), 1.0)
-
-
-def _efficiency_arrays(workload: Workload, hardware: HardwareArrays,
-                       batch: np.ndarray) -> tuple[np.ndarray, ...]:
-    """Per-layer ``(compute fraction, bandwidth fraction, overhead_s)``: the class's fractions, the
-    compute fraction times the kernel's fill (``(C, L)``), and the class's overhead plus the
-    per-kernel overhead times the layer's kernels; ones and zero when ideal."""
-    if hardware.efficiency is None:
-        return np.ones(workload.layers), np.ones(workload.layers), np.zeros(workload.layers)
-    # a class the profile lacks: the class it refines (kernels.CLASS_FALLBACK), then default, then ideal
-    rows = np.array([class_lookup(hardware.efficiency, c, (1.0, 1.0, 0.0))
-                     for c in workload.efficiency_classes], dtype=float)
-    kernels = np.ones(workload.layers) if workload.kernels is None else workload.kernels
-    if hardware.parallel_units is None:
-        return rows[:, 0], rows[:, 1], rows[:, 2] + hardware.kernel_overhead_s * kernels
-    fill = fill_fraction(workload, hardware, batch)
-    return rows[:, 0] * fill, rows[:, 1], rows[:, 2] + hardware.kernel_overhead_s * kernels

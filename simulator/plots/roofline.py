@@ -29,8 +29,7 @@ from matplotlib.legend import Legend
 from matplotlib.lines import Line2D
 from matplotlib.text import Annotation
 
-from simulator.engine.configs import hardware_arrays, override_arrays, parse_overrides
-from simulator.engine.timing import HardwareArrays
+from simulator.engine.configs import HardwareArrays, hardware_arrays, override_arrays, parse_overrides
 from simulator.errors import SimulatorError
 from simulator.hardware.device import Device
 from simulator.plots._common import (
@@ -67,7 +66,7 @@ def roof_figures(results: Sequence[SimulationResult], device: Device,
     """``({precision: peak ops/s}, timed levels)`` of ``device`` under the results' overrides.
 
     The timed levels are those whose bandwidth can bound a layer: all but the operand level (a
-    register file), as :class:`simulator.engine.timing.HardwareArrays` defines it. All results
+    register file), as :class:`simulator.engine.configs.HardwareArrays` defines it. All results
     must share their overrides, as the chart draws one set of roofs.
     """
     configs = {tuple(sorted(r.overrides.items())) for r in results}

@@ -4,7 +4,7 @@
 * Efficiency fractions (:func:`simulator.engine.timing.roofline_timing`): a layer's reported
   compute time is ``ops / (peak · compute_fraction · fill)`` and its time at a level
   ``bytes / (bandwidth · bandwidth_fraction)``.
-* Fill of a parallel device (:func:`simulator.engine.timing.fill_fraction`):
+* Fill of a parallel device (:func:`simulator.engine.efficiency.fill_fraction`):
   ``fill = n·outputs / (waves·units·tile)``, ``waves = ceil(ceil(n·outputs / tile) / units)``;
   1 where the workload gives no output sizes.
 * Expected experts (:meth:`simulator.engine.workload.Workload.expected_experts`):
