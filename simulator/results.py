@@ -1,4 +1,5 @@
-"""What a simulation returns: per-layer and total results, memory checks, and the configuration.
+"""What a simulation returns: per-layer and total results, memory checks, and the configuration;
+:func:`layer_results` reads the per-layer results out of the engine's arrays.
 
 Results carry everything their readers (the report, the charts, notebooks) need, so that none of
 them recomputes an engine quantity: per layer, the time and energy at every memory level and what

@@ -74,7 +74,7 @@ def _check(model_path: str | Path, device: Device | str, batches: Sequence[int])
         raise SimulatorError(f"ONNX model {str(path)!r} does not exist")
     if not batches or any(isinstance(b, bool) or not isinstance(b, int) or b < 1 for b in batches):
         raise SimulatorError(f"batches must be integers of at least 1, got {list(batches)!r}")
-    device = resolve_device(device) if isinstance(device, str | Path) else device
+    device = resolve_device(device)
     device.peak_for(PRECISION)
     if not measured_here(device):
         warnings.warn(f"device {device.name!r} was not measured on this machine ({mb.cpu_model()}): the "

@@ -37,8 +37,8 @@ COMMANDS = {
 
 def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     """The ``roofline`` parser: every command listed, and the arguments of ``only`` (a command's
-    name), or of every command when ``only`` is None. A command whose module cannot be imported is
-    an error (ImportError), never a silent omission."""
+    name; ``""``: none), or of every command when ``only`` is None. A command whose module cannot be
+    imported is an error (ImportError), never a silent omission."""
     parser = argparse.ArgumentParser(
         prog="roofline",
         description="Roofline latency, throughput and energy of neural networks on devices.")
@@ -57,12 +57,13 @@ def chosen_command(argv: Sequence[str]) -> str | None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else [*argv]  # (`list` here names the command module)
+    # [*argv], not list(argv): importing simulator.cli.list binds `list` in this package's namespace
+    argv = sys.argv[1:] if argv is None else [*argv]
     command = chosen_command(argv)
     if command is not None and command not in COMMANDS:
         print(f"roofline: error: {UnknownNameError('command', command, COMMANDS)}", file=sys.stderr)
         return 2
-    args = build_parser(only=command).parse_args(argv)
+    args = build_parser(only=command or "").parse_args(argv)  # no command (--help): configure none
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", UserWarning)
         try:

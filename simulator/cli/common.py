@@ -131,11 +131,9 @@ def add_attention_option(parser: argparse.ArgumentParser) -> None:
 def with_attention(device, attention: str | None):
     """``device`` (a name, path or Device) as a Device whose attention executes as ``attention``
     (unchanged when None): for the commands whose library call takes devices, not an attention."""
-    from pathlib import Path
-
     from simulator.hardware.loader import resolve_device
 
-    device = resolve_device(device) if isinstance(device, str | Path) else device
+    device = resolve_device(device)
     if attention is None or device.attention == attention:
         return device
     return device.model_copy(update={"attention": attention})

@@ -97,7 +97,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def build_chart(args: argparse.Namespace) -> Figure:
-    """The figure the arguments ask for (see :func:`register`)."""
+    """The figure the arguments ask for (see :func:`configure`)."""
     from simulator import plots
     from simulator.hardware.loader import resolve_device
     from simulator.simulation import simulate

@@ -95,6 +95,7 @@ class HardwareArrays:
             return None
         return last
 
+
 #: Level fields that may be overridden, in SI units.
 LEVEL_FIELDS = ("bandwidth_bytes_per_s", "capacity_bytes", "energy_per_byte_pj")
 #: Relative keys of a level: ``<level>.<scale key>`` multiplies that field.

@@ -64,7 +64,7 @@ def fill_fraction(workload: Workload, hardware: HardwareArrays, batch: np.ndarra
 
 
 def efficiency_arrays(workload: Workload, hardware: HardwareArrays,
-                       batch: np.ndarray) -> tuple[np.ndarray, ...]:
+                      batch: np.ndarray) -> tuple[np.ndarray, ...]:
     """Per-layer ``(compute fraction, bandwidth fraction, overhead_s)``: the class's fractions, the
     compute fraction times the kernel's fill (``(C, L)``), and the class's overhead plus the
     per-kernel overhead times the layer's kernels; ones and zero when ideal."""

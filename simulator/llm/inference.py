@@ -256,7 +256,7 @@ def simulate_llm(
     numbers) when the first batch size does not fit.
     """
     cfg = load_config(model)
-    dev = resolve_device(device) if not isinstance(device, Device) else device
+    dev = resolve_device(device)
     batches = np.atleast_1d(np.asarray(batch, dtype=float))
     if prompt < 1 or generate < 1 or np.any(batches < 1) or tp < 1 or pp < 1:
         raise ValueError(

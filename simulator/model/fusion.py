@@ -22,6 +22,7 @@ kernel's epilogue. The time and energy model uses this view by default:
   overstates the folded weights by at most one bias per channel.
 
 Fused nodes are :class:`Fused` layers named ``conv+bn+relu`` after their parts.
+:func:`simulated_graph` is the graph a simulation runs: this view, or the eager graph unfused.
 """
 
 from __future__ import annotations

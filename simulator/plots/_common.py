@@ -46,16 +46,6 @@ def new_figure(width_in: float, height_in: float, layout: str = "constrained") -
     return figure
 
 
-def as_device(device: Device | str) -> Device:
-    """A Device as given, or loaded from a shipped name or a profile path; anything else is an error."""
-    if isinstance(device, Device):
-        return device
-    if not isinstance(device, str | Path):
-        raise SimulatorError(f"device must be a Device, a shipped device name or a profile path, "
-                             f"got {device!r}")
-    return resolve_device(device)
-
-
 def as_results(result_or_results: SimulationResult | Iterable[SimulationResult]) -> list[SimulationResult]:
     """One result or several as a non-empty list; anything else raises SimulatorError."""
     if isinstance(result_or_results, SimulationResult):
@@ -82,7 +72,7 @@ def results_device_name(results: Sequence[SimulationResult], device: Device | st
     must be that device; results from several devices are an error."""
     names = sorted({r.device for r in results})
     if device is not None:
-        check_same_device(results, as_device(device))
+        check_same_device(results, resolve_device(device))
     if len(names) > 1:
         raise SimulatorError(f"results were simulated on several devices ({', '.join(names)}); "
                              "chart one device at a time")
@@ -94,7 +84,7 @@ def results_device(results: Sequence[SimulationResult], device: Device | str | N
     the results' device name unless ``device`` is given, which must carry that name."""
     name = results_device_name(results, device)
     if device is not None:
-        return as_device(device)
+        return resolve_device(device)
     try:
         return resolve_device(name)
     except SimulatorError as error:

@@ -19,10 +19,10 @@ from matplotlib.figure import Figure
 
 from simulator.errors import SimulatorError
 from simulator.hardware.device import Device
+from simulator.hardware.loader import resolve_device
 from simulator.model.graph import Network
 from simulator.plots._common import (
     GROUPINGS,
-    as_device,
     config_label,
     fit_suptitle,
     format_number,
@@ -77,7 +77,7 @@ def _results(items: SimulationResult | Iterable[SimulationResult | Network | str
         raise SimulatorError("networks given by name or as Network need a device to simulate them on: "
                              "pass device=..., or give simulation results")
     if device is not None:
-        device = as_device(device)
+        device = resolve_device(device)
     results = [item if isinstance(item, SimulationResult) else
                simulate(item, device, batch=batch, precision=precision,
                         resolution=resolution) for item in items]

@@ -19,9 +19,9 @@ from matplotlib.lines import Line2D
 from simulator.catalog import build_network
 from simulator.errors import SimulatorError
 from simulator.hardware.device import Device
+from simulator.hardware.loader import resolve_device
 from simulator.model.graph import Network
 from simulator.plots._common import (
-    as_device,
     fit_suptitle,
     format_number,
     marker_boxes,
@@ -60,13 +60,13 @@ def resolve_configs(configs: Iterable[Config], device: Device | str | None = Non
     pairs = []
     for config in configs:
         if isinstance(config, tuple):
-            config_device, config_precision = as_device(config[0]), config[1]
+            config_device, config_precision = resolve_device(config[0]), config[1]
         elif isinstance(config, str) and config in PRECISION_BITS:
             if device is None:
                 raise SimulatorError(f"precision {config!r} needs a device to run on: pass device=...")
-            config_device, config_precision = as_device(device), config
+            config_device, config_precision = resolve_device(device), config
         else:
-            config_device = as_device(config)
+            config_device = resolve_device(config)
             config_precision = precision or config_device.default_precision
         config_device.peak_for(config_precision)
         pairs.append((config_device, config_precision))

@@ -22,12 +22,12 @@ from matplotlib.patches import Patch
 from simulator.catalog import resolve_network
 from simulator.errors import SimulatorError
 from simulator.hardware.device import Device
+from simulator.hardware.loader import resolve_device
 from simulator.model.counts import analyze, count_network
 from simulator.model.fusion import simulated_graph
 from simulator.model.graph import Network
 from simulator.plots._common import (
     BOUND_COLORS,
-    as_device,
     config_label,
     layer_ticks,
     new_figure,
@@ -147,7 +147,7 @@ def memory_chart(result: SimulationResult | Network | str, device: Device | str 
                                  "or give a simulation result")
         if network is not None:
             raise SimulatorError("network= goes with a simulation result, not with a network to simulate")
-        device = as_device(device)
+        device = resolve_device(device)
         network = resolve_network(result, resolution, batch or 1)
         result = simulate(network, device, batch=batch or 1, precision=precision,
                           fuse=True if fuse is None else fuse)
