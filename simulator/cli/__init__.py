@@ -14,7 +14,7 @@ import argparse
 import importlib
 import sys
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 from simulator.errors import SimulatorError, UnknownNameError
 
@@ -35,17 +35,17 @@ COMMANDS = {
 }
 
 
-def build_parser(only: str | None = None) -> argparse.ArgumentParser:
-    """The ``roofline`` parser: every command listed, and the arguments of ``only`` (a command's
-    name; ``""``: none), or of every command when ``only`` is None. A command whose module cannot be
-    imported is an error (ImportError), never a silent omission."""
+def build_parser(configured: Iterable[str] = COMMANDS) -> argparse.ArgumentParser:
+    """The ``roofline`` parser: every command listed, with the arguments of the ``configured`` ones
+    (by default all). A command whose module cannot be imported is an error (ImportError), never a
+    silent omission."""
     parser = argparse.ArgumentParser(
         prog="roofline",
         description="Roofline latency, throughput and energy of neural networks on devices.")
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for command, help_text in COMMANDS.items():
         command_parser = subparsers.add_parser(command, help=help_text)
-        if only is None or command == only:
+        if command in configured:
             importlib.import_module(f"simulator.cli.{command}").configure(command_parser)
     return parser
 
@@ -63,7 +63,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if command is not None and command not in COMMANDS:
         print(f"roofline: error: {UnknownNameError('command', command, COMMANDS)}", file=sys.stderr)
         return 2
-    args = build_parser(only=command or "").parse_args(argv)  # no command (--help): configure none
+    args = build_parser(configured=(command,) if command else ()).parse_args(argv)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", UserWarning)
         try:

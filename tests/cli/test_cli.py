@@ -180,7 +180,7 @@ def test_a_run_loads_only_its_own_command_module():
 
 
 def test_every_command_module_configures_its_parser():
-    # the full parser (only=None) imports and configures every command: each has a handler
+    # the full parser (the default) imports and configures every command: each has a handler
     parser = cli.build_parser()
     commands = parser._subparsers._group_actions[0].choices
     assert sorted(commands) == sorted(cli.COMMANDS)
