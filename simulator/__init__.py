@@ -19,6 +19,9 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+#: the installed distribution's version (``roofline --version``); a single source, pyproject.toml
+__version__ = "0.2.0"
+
 #: public name -> (module, attribute)
 _API = {
     "simulate": ("simulator.simulation", "simulate"),

@@ -4,11 +4,11 @@ them, and that a profile without an entry for them predicts as it did before the
 from __future__ import annotations
 
 import math
-import tomllib
 from pathlib import Path
 
 import pytest
 
+from simulator.compat import tomllib
 from simulator.engine.workload import build_workload
 from simulator.kernels import CLASS_FALLBACK, EFFICIENCY_CLASSES, TILE_OUTPUTS, class_lookup
 from simulator.model.graph import NetworkBuilder

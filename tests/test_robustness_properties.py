@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import json
 import math
-import tomllib
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from simulator.cli import main
+from simulator.compat import tomllib
 from simulator.hardware.loader import available_devices
 
 pytest.importorskip("tomli_w")

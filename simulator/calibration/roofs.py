@@ -185,7 +185,7 @@ def measure_machine(quick: bool = False, threads: int | None = None, attempts: i
                        f"{best[cache.name] / 1e9:.1f} GB/s"))
     return MachineMeasurement(
         cpu=mb.cpu_model(), threads=threads,
-        measured_at=datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        measured_at=datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         versions=_versions(), vector_register_bytes=_vector_register_bytes(),
         numpy_fp32_ops_per_s=best["numpy"], ort_fp32_ops_per_s=best["ort"], int8_ops_per_s=best["int8"],
         measured_levels=tuple(levels), foreign_cores=load.foreign_cores)

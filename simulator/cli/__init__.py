@@ -11,11 +11,14 @@ Ctrl-C prints one line and exits with status 130.
 from __future__ import annotations
 
 import argparse
+import codecs
 import importlib
+import os
 import sys
 import warnings
 from collections.abc import Iterable, Sequence
 
+from simulator import __version__
 from simulator.errors import SimulatorError, UnknownNameError
 
 #: One module per command, named after it, with the one-line help that ``roofline --help`` lists;
@@ -42,6 +45,7 @@ def build_parser(configured: Iterable[str] = COMMANDS) -> argparse.ArgumentParse
     parser = argparse.ArgumentParser(
         prog="roofline",
         description="Roofline latency, throughput and energy of neural networks on devices.")
+    parser.add_argument("--version", action="version", version=f"roofline {__version__}")
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for command, help_text in COMMANDS.items():
         command_parser = subparsers.add_parser(command, help=help_text)
@@ -56,9 +60,84 @@ def chosen_command(argv: Sequence[str]) -> str | None:
     return next((arg for arg in argv if not arg.startswith("-")), None)
 
 
+#: what the tables print that a non-Unicode terminal (``LC_ALL=C``, ``PYTHONIOENCODING=ascii``)
+#: cannot encode, spelled in ASCII instead
+_ASCII_SPELLINGS = {"µ": "u", "×": "x", "±": "+/-", "—": "-", "–": "-", "≤": "<=", "≥": ">=", "→": "->",
+                    "…": "...", "·": "*", "²": "^2", "³": "^3", "≈": "~", "−": "-"}
+
+
+def _ascii_spelling(error: UnicodeError) -> tuple[str, int]:
+    """The ``roofline-ascii`` codec error handler: :data:`_ASCII_SPELLINGS`, else ``?``."""
+    if not isinstance(error, UnicodeEncodeError):
+        raise error
+    text = error.object[error.start:error.end]
+    return "".join(_ASCII_SPELLINGS.get(char, "?") for char in text), error.end
+
+
+codecs.register_error("roofline-ascii", _ascii_spelling)
+
+
+class _ClosedStream:
+    """Stands for a standard stream the caller closed (``roofline list >&-``): writing to it is an
+    error (one line), not output silently lost."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def write(self, text: str) -> int:
+        raise OSError(f"standard {self.name} is closed; nothing could be written")
+
+    def flush(self) -> None:
+        pass
+
+    def isatty(self) -> bool:
+        return False
+
+
+def _prepare_streams() -> None:
+    """A closed stdout becomes an error on the first write; a stream whose encoding cannot write
+    ``µ`` spells the tables' symbols in ASCII instead of raising."""
+    if sys.stdout is None:
+        sys.stdout = _ClosedStream("output")
+    for stream in (sys.stdout, sys.stderr):
+        encoding = getattr(stream, "encoding", None)
+        if encoding is None or not hasattr(stream, "reconfigure"):
+            continue
+        try:
+            "µ×".encode(encoding)
+        except (UnicodeEncodeError, LookupError):
+            stream.reconfigure(errors="roofline-ascii")
+
+
+def _silence_stdout() -> None:
+    """After stdout failed (a full disk, a closed pipe), point it at /dev/null so that the
+    interpreter's last flush does not print a second error."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, AttributeError, ValueError):
+        pass
+
+
+def _os_error_line(error: OSError) -> str:
+    """One line for an operating-system error: the working directory that no longer exists named
+    as such (a relative path cannot be resolved)."""
+    try:
+        os.getcwd()
+    except FileNotFoundError:
+        return ("the working directory no longer exists, so relative paths cannot be resolved; "
+                "change to an existing directory or give absolute paths")
+    if error.strerror and error.filename:
+        return f"{error.strerror}: {error.filename}"
+    return str(error.strerror or error)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     # [*argv], not list(argv): importing simulator.cli.list binds `list` in this package's namespace
     argv = sys.argv[1:] if argv is None else [*argv]
+    _prepare_streams()
+    # the commands draw into files only, never a window: an unusable MPLBACKEND does not matter
+    os.environ["MPLBACKEND"] = "Agg"
     command = chosen_command(argv)
     if command is not None and command not in COMMANDS:
         print(f"roofline: error: {UnknownNameError('command', command, COMMANDS)}", file=sys.stderr)
@@ -68,11 +147,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         warnings.simplefilter("always", UserWarning)
         try:
             status = args.handler(args) or 0
+            sys.stdout.flush()
         except SimulatorError as error:
             print(f"roofline {args.command}: error: {error}", file=sys.stderr)
             status = 2
         except BrokenPipeError:  # e.g. piped into `head`
+            _silence_stdout()
             status = 0
+        except OSError as error:  # a full disk, a closed stdout, a vanished working directory
+            _silence_stdout()
+            print(f"roofline {args.command}: error: {_os_error_line(error)}", file=sys.stderr)
+            status = 2
         except KeyboardInterrupt:  # Ctrl-C: one line, the conventional status 128 + SIGINT
             print(f"roofline {args.command}: interrupted; output files are left as they were",
                   file=sys.stderr)

@@ -410,7 +410,7 @@ def test_quick_calibration_writes_a_loadable_profile(quick_profile):
         assert len(names) >= 3  # at least one cache between DRAM and the register file
     assert device.efficiency is not None
     assert {"conv", "depthwise_conv", "gemm", "elementwise", "default"} <= set(device.efficiency.classes)
-    today = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d")
+    today = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d")
     assert today in device.source and today in device.efficiency.source
     assert "not measured" in Path(quick_profile).read_text()  # CPU energy: a placeholder table
 

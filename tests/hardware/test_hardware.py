@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import json
 import re
-import tomllib
 
 import pytest
 from pydantic import ValidationError
 
+from simulator.compat import tomllib
 from simulator.errors import ProfileError, SimulatorError, UnknownNameError
 from simulator.hardware.device import Device, MemoryLevel
 from simulator.hardware.loader import (

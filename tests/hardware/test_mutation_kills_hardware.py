@@ -107,7 +107,7 @@ def test_interconnect_units(tmp_path: Path, key: str):
 
 
 def test_the_same_profile_as_json_loads_the_same(tmp_path: Path):
-    import tomllib
+    from simulator.compat import tomllib
 
     toml = profile(tmp_path, sram=("capacity_kb", 3))
     data = tomllib.loads(toml.read_text(encoding="utf-8"))

@@ -7,11 +7,10 @@ compute fraction 0.5 and bandwidth fraction 1, no overhead.
 
 from __future__ import annotations
 
-import tomllib
-
 import pytest
 
 from simulator.accuracy import load_measurements, predict, row_device, supply_voltage_v
+from simulator.compat import tomllib
 from simulator.errors import ProfileError, SimulatorError, UnknownNameError
 from simulator.hardware.loader import (
     available_runtimes,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import tomllib
 from pathlib import Path
 
 import numpy as np
@@ -11,6 +10,7 @@ import pytest
 from matplotlib.figure import Figure
 
 from simulator.cli import plot as plot_cli
+from simulator.compat import tomllib
 from simulator.errors import SimulatorError
 from simulator.llm import simulate_llm
 from simulator.plots import llm_memory_chart, llm_throughput_chart, llm_ttft_chart
