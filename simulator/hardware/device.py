@@ -21,7 +21,16 @@ import math
 from numbers import Real
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictBool,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from simulator.errors import SimulatorError
 from simulator.kernels import class_lookup
@@ -112,7 +121,7 @@ class MemoryAccessEnergy(_Frozen):
 
     access_bits: Whole = Field(gt=0)
     energy_per_access_pj: Number = Field(gt=0)
-    on_chip: bool
+    on_chip: StrictBool  # true or false, not 1 or "yes"
     source: str
 
     @property
@@ -269,11 +278,23 @@ class Supply(_Frozen):
     figures hold for [V], and the regulator between the supply and the core. Behind a linear regulator
     (``ldo``) the current drawn does not depend on the supply voltage, so energy at the supply scales
     with it: ``E(V) = E(voltage_v) · V / voltage_v`` (the ``supply_voltage_v`` override). A switching
-    regulator's conversion is not modelled."""
+    regulator's conversion is not modelled. ``min_voltage_v`` .. ``max_voltage_v``: the part's
+    operating range (its data sheet), which a ``supply_voltage_v`` override must lie in (not stated:
+    no override)."""
 
     voltage_v: Number = Field(gt=0)
     regulator: Literal["ldo"]
     source: str
+    min_voltage_v: Number | None = Field(default=None, gt=0)
+    max_voltage_v: Number | None = Field(default=None, gt=0)
+
+    @model_validator(mode="after")
+    def _check_range(self) -> Supply:
+        low, high = self.min_voltage_v, self.max_voltage_v
+        if (low is None) != (high is None) or (low is not None and not low <= self.voltage_v <= high):
+            raise ValueError(f"give both min_voltage_v and max_voltage_v, with min_voltage_v <= voltage_v "
+                             f"<= max_voltage_v; got {low}, {self.voltage_v}, {high}")
+        return self
 
 
 class Device(_Frozen):
@@ -299,10 +320,14 @@ class Device(_Frozen):
     #: matrix stays on chip) or ``materialized`` (written to memory), and why
     attention: Literal["fused", "materialized"] = "fused"
     attention_source: str = ""
-    #: power drawn whatever the work (leakage, clocks, the rest of the board), times the latency
-    #: in the energy; 0 when unknown
-    static_power_w: float = Field(default=0.0, ge=0)
+    #: power drawn whatever the work (leakage, clocks, the rest of the board: a data sheet's or a
+    #: measured idle power, or a fit), times the latency in the energy [W]; 0 when unknown
+    static_power_w: Number = Field(default=0.0, ge=0)
     static_power_source: str = ""
+    #: the most the device (or board) may draw: its TDP or power limit [W]; None when unknown. Average
+    #: power while running, ``energy / latency``, lies between ``static_power_w`` and this
+    max_power_w: Number | None = Field(default=None, gt=0)
+    max_power_source: str = ""
     #: the supply the energy figures hold for; None: not stated (no supply-voltage override)
     supply: Supply | None = None
 
@@ -325,15 +350,19 @@ class Device(_Frozen):
     @field_validator("memory_levels")
     @classmethod
     def _check_levels(cls, levels: tuple[MemoryLevel, ...]) -> tuple[MemoryLevel, ...]:
-        names = [level.name for level in levels]
-        duplicates = sorted({name for name in names if names.count(name) > 1})
-        if duplicates:
-            raise ValueError(f"memory level names must be unique; repeated: {', '.join(duplicates)}")
+        seen: dict[str, str] = {}
+        for level in levels:  # `--set dram.…` matches names case-insensitively: so must uniqueness
+            key = level.name.casefold()
+            if key in seen:
+                raise ValueError(f"memory level names must be unique ignoring case; {seen[key]!r} and "
+                                 f"{level.name!r} name the same level")
+            seen[key] = level.name
         for kind in ("weights", "activations"):
             if not any(kind in level.stores for level in levels):
                 raise ValueError(f"no memory level stores {kind} (set stores = [\"{kind}\", ...] on one)")
         for outer, inner in itertools.pairwise(levels):
-            if inner.capacity_bytes > outer.capacity_bytes:
+            # a register file (stores nothing) holds operands in flight, not a copy of the data outside
+            if inner.stores and inner.capacity_bytes > outer.capacity_bytes:
                 raise ValueError(f"levels go from outermost to innermost, but {inner.name!r} is larger than "
                                  f"{outer.name!r} ({inner.capacity_bytes} > {outer.capacity_bytes} bytes)")
             if inner.bandwidth_bytes_per_s < outer.bandwidth_bytes_per_s:
@@ -341,6 +370,19 @@ class Device(_Frozen):
                                  f"{outer.name!r} ({inner.bandwidth_bytes_per_s:g} < "
                                  f"{outer.bandwidth_bytes_per_s:g} bytes/s)")
         return levels
+
+    @model_validator(mode="after")
+    def _check_power(self) -> Device:
+        if self.max_power_w is not None and self.static_power_w > self.max_power_w:
+            raise ValueError(f"static_power_w {self.static_power_w:g} W exceeds max_power_w "
+                             f"{self.max_power_w:g} W; the static power is part of the maximum")
+        return self
+
+    @property
+    def main_memory(self) -> MemoryLevel:
+        """The largest memory level (DRAM on a GPU, Flash on a microcontroller): what its capacity
+        is quoted as."""
+        return max(self.memory_levels, key=lambda level: level.capacity_bytes)
 
     @property
     def precisions(self) -> tuple[str, ...]:

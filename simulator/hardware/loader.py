@@ -7,7 +7,12 @@ converted to SI once, here:
 
 Device file::
 
+    extends = "h100-sxm" | "base.toml"       optional: start from that profile, override what follows
+                                              (simulator.hardware.extends: tables merged, memory
+                                              levels matched by name)
     name, description, source                 strings (name = the file name without suffix)
+    static_power_w, static_power_source       power drawn whatever the work [W] (idle, leakage, board)
+    max_power_w, max_power_source             the device's or board's power limit (TDP) [W]
     [energy]  table = "horowitz-45nm"         an energy table: <device dir>/energy/ or the shipped one
               scale = 0.28, source = "..."    process scale factor (default 1) and its rationale
     [peak]    source = "..."                  dense peak per precision, a MAC counting 2 ops:
@@ -16,6 +21,7 @@ Device file::
       name, source, stores = ["weights", "activations"] (either, both or none)
       capacity_bytes | capacity_kib (2**10) | capacity_mib (2**20) | capacity_gib (2**30)
                      | capacity_kb (1e3) | capacity_mb (1e6) | capacity_gb (1e9)
+                     (shipped profiles use the binary keys only: a vendor's memory "GB" is 2**30)
       bandwidth_bytes_per_s | bandwidth_mb_per_s (1e6) | bandwidth_gb_per_s (1e9) | bandwidth_tb_per_s (1e12)
       energy: either energy_table_entry = "<entry of the table>" (scaled with the table; gives the
               access width too) or access_bits and energy_per_access_pj; energy_source = "..."
@@ -35,6 +41,8 @@ Device file::
 
     [supply]  voltage_v, regulator = "ldo", source   optional: the supply the energy figures hold for
                                               (simulator.hardware.device.Supply)
+      min_voltage_v, max_voltage_v            the part's operating range (data sheet), which a
+                                              supply_voltage_v override must lie in
 
 Energy file: the fields of :class:`~simulator.hardware.EnergyTable` as they are (already in pJ).
 Runtime file (``hardware_profiles/runtimes/``): the fields of
@@ -50,7 +58,6 @@ from __future__ import annotations
 import functools
 import importlib.resources
 import json
-import tomllib
 import warnings
 from decimal import Decimal
 from pathlib import Path
@@ -58,8 +65,10 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from simulator.compat import tomllib
 from simulator.errors import ProfileError, SimulatorError, UnknownNameError
 from simulator.hardware.device import Device, EnergyTable, Number
+from simulator.hardware.extends import resolve_extends
 from simulator.hardware.runtime import RUNTIME_SEPARATOR, Runtime, with_runtime
 from simulator.kernels import EFFICIENCY_CLASSES
 
@@ -341,6 +350,9 @@ def _efficiency(raw: Any, locmap: dict[Loc, str]) -> Any:
 LATENCY_UNITS: dict[str, int] = {"latency_s": 1, "latency_us": 10**6}
 #: Keys of an all-reduce's fixed cost -> the divisor to seconds.
 ALLREDUCE_OVERHEAD_UNITS: dict[str, int] = {"allreduce_overhead_s": 1, "allreduce_overhead_us": 10**6}
+#: Groups of keys that give one quantity in different units (``extends`` replaces one by another).
+_UNIT_FAMILIES = (CAPACITY_UNITS, BANDWIDTH_UNITS, KERNEL_OVERHEAD_UNITS, STEP_OVERHEAD_UNITS, OVERHEAD_UNITS,
+                  LATENCY_UNITS, ALLREDUCE_OVERHEAD_UNITS)
 
 
 def _interconnect(raw: Any, locmap: dict[Loc, str]) -> Any:
@@ -398,7 +410,7 @@ def load_device(path: str | Path) -> Device:
 
 
 def _load_device(path: Path) -> Device:
-    raw = _read(path)
+    raw = resolve_extends(path, _read, available_devices(), _UNIT_FAMILIES, tuple(PEAK_UNITS))
     locmap: dict[Loc, str] = {("memory_levels",): "memory", ("peak_ops_per_s",): "peak",
                               ("peak_source",): "peak.source"}
     try:
