@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from simulator.io import dumps_json
 from simulator.model.counts import NetworkCounts
@@ -44,9 +44,56 @@ def _shape(shape: Sequence[int]) -> str:
     return "x".join(map(str, shape))
 
 
-def counts_to_dict(counts: NetworkCounts) -> dict:
-    """The JSON document of ``roofline count`` (exact integers)."""
+def tool_record() -> dict:
+    """The tool that wrote a JSON document: ``{"name": "roofline-simulator", "version": ...}``."""
+    from simulator import __version__
+
+    return {"name": "roofline-simulator", "version": __version__}
+
+
+def resolved_params(network: str, params: Mapping[str, object] | None = None,
+                    resolution: object = None) -> dict[str, object]:
+    """The keyword parameters a built-in network was built with: its function's defaults updated
+    with ``params`` and ``resolution`` (when given); only those given for any other network (an
+    ONNX model, a Network object, a name the registry does not hold)."""
+    from simulator.catalog import network_parameters
+    from simulator.model.registry import NETWORKS
+
+    resolved = dict(network_parameters(network)) if network in NETWORKS else {}
+    resolved.update(params or {})
+    if resolution is not None:
+        resolved["resolution"] = resolution
+    return resolved
+
+
+def simulation_settings(result: SimulationResult) -> dict:
+    """What produced ``result``, enough to run it again: the network's parameters (resolved), batch,
+    precisions, device and runtime (``DEVICE@RUNTIME``; "" for the device's usual one), the
+    hardware overrides (``--set``, keys and values in SI), attention, fusion and the latency model."""
+    from simulator.hardware.runtime import RUNTIME_SEPARATOR
+
     return {
+        "network": result.network,
+        "params": resolved_params(result.network, result.params, result.resolution),
+        "batch": result.batch,
+        "precision": result.precision,
+        "weight_precision": result.weight_precision,
+        "activation_precision": result.activation_precision,
+        "device": result.device,
+        "runtime": result.device.partition(RUNTIME_SEPARATOR)[2],
+        "overrides": dict(result.overrides),
+        "attention": result.attention,
+        "fused": result.fused,
+        "ideal": result.ideal,
+    }
+
+
+def counts_to_dict(counts: NetworkCounts, settings: Mapping[str, object] | None = None) -> dict:
+    """The JSON document of ``roofline count`` (exact integers): the tool and its version, the
+    ``settings`` that produced it (when given), the totals and the layers."""
+    return {
+        "tool": tool_record(),
+        **({"settings": dict(settings)} if settings is not None else {}),
         "network": counts.network,
         "batch": counts.batch,
         "input_shape": list(counts.input_shape),
@@ -66,10 +113,12 @@ def counts_to_dict(counts: NetworkCounts) -> dict:
     }
 
 
-def format_counts(counts: NetworkCounts, fmt: str = "table") -> str:
-    """Per-layer counts and totals as ``table``, ``json`` or ``csv``."""
+def format_counts(counts: NetworkCounts, fmt: str = "table",
+                  settings: Mapping[str, object] | None = None) -> str:
+    """Per-layer counts and totals as ``table``, ``json`` or ``csv`` (the JSON records ``settings``,
+    when given); shorter views: :func:`simulator.report_views.format_counts_view`."""
     if fmt == "json":
-        return dumps_json(counts_to_dict(counts), indent=2)
+        return dumps_json(counts_to_dict(counts, settings), indent=2)
     headers = ["layer", "kind", "output_shape", "params", "macs", "flops", "new_activations"]
     if fmt == "csv":
         return render_csv(headers, [
@@ -80,16 +129,23 @@ def format_counts(counts: NetworkCounts, fmt: str = "table") -> str:
              format_count(layer.output_elements) if layer.allocates else "-"] for layer in counts.layers]
     footer = ["total", "", _shape(counts.input_shape) + " in", format_count(counts.params),
               format_count(counts.macs), format_count(counts.flops), format_count(counts.total_activations)]
-    summary = (f"{counts.network}, batch {counts.batch}: {counts.params:,} params, {counts.macs:,} MACs, "
-               f"{counts.flops:,} FLOPs, activations {counts.total_activations:,} total "
-               f"(input included), {counts.peak_activations:,} peak")
-    return render_table(headers, rows, footer) + "\n\n" + summary
+    return render_table(headers, rows, footer) + "\n\n" + counts_summary_line(counts)
+
+
+def counts_summary_line(counts: NetworkCounts) -> str:
+    """The line under the count table: params, MACs, FLOPs and activations in exact integers."""
+    return (f"{counts.network}, batch {counts.batch}: {counts.params:,} params, {counts.macs:,} MACs, "
+            f"{counts.flops:,} FLOPs, activations {counts.total_activations:,} total "
+            f"(input included), {counts.peak_activations:,} peak")
 
 
 def simulation_to_dict(result: SimulationResult) -> dict:
-    """The JSON document of ``roofline simulate`` (SI units: s, bytes, J)."""
+    """The JSON document of ``roofline simulate`` (SI units: s, bytes, J): the tool and its version,
+    the settings that produced it (:func:`simulation_settings`), totals, memory checks, layers."""
     counts = counts_to_dict(result.counts)["totals"]
     return {
+        "tool": tool_record(),
+        "settings": simulation_settings(result),
         "network": result.network,
         "device": result.device,
         "batch": result.batch,
@@ -129,7 +185,8 @@ SIMULATION_COLUMNS = ["layer", "kind", "macs", "bytes_moved", "arithmetic_intens
 
 
 def format_simulation(result: SimulationResult, fmt: str = "table") -> str:
-    """Per-layer roofline results and totals as ``table``, ``json`` or ``csv``."""
+    """Per-layer roofline results and totals as ``table``, ``json`` or ``csv``; shorter views:
+    :func:`simulator.report_views.format_simulation_view`."""
     if fmt == "json":
         return dumps_json(simulation_to_dict(result), indent=2)
     if fmt == "csv":
@@ -154,11 +211,14 @@ def format_simulation(result: SimulationResult, fmt: str = "table") -> str:
               format_bytes(sum(layer.bytes_moved for layer in result.layers)), "",
               format_seconds(result.t_compute_s), format_seconds(result.t_memory_s),
               format_seconds(result.latency_s), result.bound, format_joules(result.energy_j)]
+    return "\n".join([render_table(headers, rows, footer), "", *simulation_summary_lines(result)])
+
+
+def simulation_summary_lines(result: SimulationResult) -> list[str]:
+    """The lines under the layer table: configuration, latency, throughput, energy, size, memory."""
     breakdown = ", ".join(f"{part} {format_joules(j)} ({j / result.energy_j:.0%})"
                           for part, j in result.energy_breakdown_j.items())
     lines = [
-        render_table(headers, rows, footer),
-        "",
         f"{result.network} on {result.device}, batch {result.batch}, weights {result.weight_precision}, "
         f"activations {result.activation_precision}, compute {result.precision}",
         (f"  latency     {format_seconds(result.latency_s)} expected ({result.bound}-bound; the "
@@ -177,4 +237,4 @@ def format_simulation(result: SimulationResult, fmt: str = "table") -> str:
     if not result.fits:
         lines.append(f"  WARNING: {result.network} does not fit on {result.device} at batch {result.batch}; "
                      "the times assume it did")
-    return "\n".join(lines)
+    return lines

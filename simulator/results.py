@@ -9,14 +9,15 @@ model, fusion, overrides).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import pandas as pd
 
+from simulator.errors import SimulatorError
 from simulator.model.counts import NetworkCounts
-from simulator.units import format_bytes
+from simulator.units import format_bytes, format_joules, format_seconds
 
 if TYPE_CHECKING:
     from simulator.engine.evaluate import Evaluation
@@ -102,6 +103,49 @@ def layer_results(workload: Workload, evaluation: Evaluation, batch: int) -> tup
 
 
 @dataclass(frozen=True)
+class KindSummary:
+    """The layers of one kind, summed: how many, their MACs, bytes moved, latency [s] and energy [J],
+    and ``latency_share``, their latency over the latency of all layers (a fraction, 0..1)."""
+
+    kind: str
+    layers: int
+    macs: int
+    bytes_moved: float
+    latency_s: float
+    latency_share: float
+    energy_j: float
+
+
+def kind_summaries(layers: Sequence[LayerResult]) -> tuple[KindSummary, ...]:
+    """``layers`` grouped by kind, the slowest kind first (ties: the kind met first).
+
+    ``latency_share = Σ latency of the kind / Σ latency of all layers``; the engine's total latency
+    is that sum, so the shares add up to 1. Energy is the layers' own (compute and data movement).
+    """
+    groups: dict[str, list[LayerResult]] = {}
+    for layer in layers:
+        groups.setdefault(layer.kind, []).append(layer)
+    total_s = sum(layer.latency_s for layer in layers)
+    summaries = [KindSummary(
+        kind=kind, layers=len(members), macs=sum(m.macs for m in members),
+        bytes_moved=sum(m.bytes_moved for m in members), latency_s=sum(m.latency_s for m in members),
+        latency_share=sum(m.latency_s for m in members) / total_s if total_s else 0.0,
+        energy_j=sum(m.energy_j for m in members)) for kind, members in groups.items()]
+    return tuple(sorted(summaries, key=lambda s: -s.latency_s))
+
+
+def slowest_layers(layers: Sequence[LayerResult], n: int) -> tuple[LayerResult, ...]:
+    """The ``n`` layers of largest latency, slowest first (ties keep the network's order)."""
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise SimulatorError(f"the number of slowest layers must be an integer of at least 1, got {n!r}")
+    return tuple(sorted(layers, key=lambda layer: -layer.latency_s)[:n])
+
+
+#: columns of :meth:`SimulationResult.to_frame` renamed from the LayerResult fields: units in the names
+_FRAME_NAMES = {"name": "layer", "arithmetic_intensity": "arithmetic_intensity_ops_per_byte"}
+
+
+@dataclass(frozen=True)
 class SimulationResult:
     """A network on a device: totals, per-layer results and memory checks (SI units).
 
@@ -176,3 +220,57 @@ class SimulationResult:
             row.update({f"energy_{level}_j": value for level, value in layer.level_energy_j.items()})
             rows.append(row)
         return pd.DataFrame(rows)
+
+    # notebook conveniences: a short repr, an HTML table, the layer table as a DataFrame, by kind
+
+    def to_frame(self) -> pd.DataFrame:
+        """The layer table, one row per layer in network order, units in the column names: ``layer``,
+        ``kind``, ``macs``, ``ops``, ``bytes_moved``, ``arithmetic_intensity_ops_per_byte``,
+        ``t_compute_s``, ``t_memory_s``, ``latency_s``, ``bound``, ``energy_j``,
+        ``compute_energy_j``, ``binding``, and per memory level ``bytes_<level>``,
+        ``time_<level>_s``, ``energy_<level>_j``."""
+        return self.layers_frame().rename(columns=_FRAME_NAMES)
+
+    def by_kind(self) -> pd.DataFrame:
+        """The layers grouped by kind (:func:`kind_summaries`), the slowest kind first: index ``kind``,
+        columns ``layers``, ``macs``, ``bytes_moved``, ``latency_s``, ``latency_share`` (0..1),
+        ``energy_j``."""
+        rows = [vars(s) for s in kind_summaries(self.layers)]
+        columns = [f for f in KindSummary.__dataclass_fields__ if f != "kind"]
+        frame = pd.DataFrame(rows, columns=["kind", *columns])
+        return frame.set_index("kind")
+
+    def slowest_layers(self, n: int) -> tuple[LayerResult, ...]:
+        """The ``n`` slowest layers, slowest first (:func:`slowest_layers`)."""
+        return slowest_layers(self.layers, n)
+
+    def _latency_text(self) -> str:
+        if self.expected_model:
+            return (f"latency {format_seconds(self.latency_s)} expected, "
+                    f"{format_seconds(self.ideal_latency_s)} ideal")
+        return f"latency {format_seconds(self.latency_s)} ideal"
+
+    def __repr__(self) -> str:
+        """One line: network, device, configuration, latency (expected and ideal), energy, bound, fit."""
+        return (f"<SimulationResult {self.network} on {self.device}, batch {self.batch}, {self.precision}: "
+                f"{self._latency_text()}, energy {format_joules(self.energy_j)}, {self.bound}-bound, "
+                f"{'fits' if self.fits else 'does NOT fit'}>")
+
+    def _repr_html_(self) -> str:
+        """A small HTML table of the totals, for Jupyter (the layer table: :meth:`to_frame`)."""
+        import html
+
+        rows = [
+            ("network", self.network), ("device", self.device), ("batch", str(self.batch)),
+            ("precision", f"weights {self.weight_precision}, activations {self.activation_precision}"),
+            (f"latency ({'expected' if self.expected_model else 'ideal'})", format_seconds(self.latency_s)),
+            *([("latency (ideal bound)", format_seconds(self.ideal_latency_s))]
+              if self.expected_model else []),
+            ("throughput", f"{self.throughput_per_s:,.1f} samples/s"),
+            ("energy", f"{format_joules(self.energy_j)} per batch"),
+            ("bound", self.bound), ("fits", "yes" if self.fits else "NO"),
+            ("layers", str(len(self.layers))),
+        ]
+        body = "".join(f"<tr><th style=\"text-align:left\">{html.escape(k)}</th>"
+                       f"<td style=\"text-align:left\">{html.escape(v)}</td></tr>" for k, v in rows)
+        return f"<table class=\"simulation-result\">{body}</table>"

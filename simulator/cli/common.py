@@ -215,3 +215,15 @@ def single_settings(args: argparse.Namespace) -> dict[str, float] | None:
             raise SimulatorError(f"--set {text!r}: give one value here; `roofline sweep` sweeps several")
         overrides[key] = values[0]
     return overrides or None
+
+
+def add_view_options(parser: argparse.ArgumentParser, ranked_by: str) -> None:
+    """``--summary``, ``--top N`` and ``--by kind``: shorter views than one row per layer
+    (:mod:`simulator.report_views`, which refuses more than one in one line); ``ranked_by`` says what
+    orders ``--top``."""
+    views = parser.add_argument_group("shorter views (one of them)")
+    views.add_argument("--summary", action="store_true", help="the totals only, no layer table")
+    views.add_argument("--top", type=positive_int, default=None, metavar="N",
+                       help=f"the N layers of largest {ranked_by} (largest first), then the totals")
+    views.add_argument("--by", choices=("kind",), default=None,
+                       help="one row per layer kind (layers, totals and share) instead of one per layer")

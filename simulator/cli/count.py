@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from simulator.cli.common import add_format_option, add_network_options, network_params
+from simulator.cli.common import add_format_option, add_network_options, add_view_options, network_params
 
 
 def configure(count: argparse.ArgumentParser) -> None:
@@ -12,6 +12,7 @@ def configure(count: argparse.ArgumentParser) -> None:
     add_format_option(count)
     count.add_argument("--fused", action="store_true",
                        help="count the inference view (BatchNorm and activations folded into conv/linear)")
+    add_view_options(count, "MACs")
     count.set_defaults(handler=run)
 
 
@@ -19,10 +20,18 @@ def run(args: argparse.Namespace) -> int:
     from simulator.catalog import build_network
     from simulator.model.counts import count_network
     from simulator.model.fusion import inference_view
-    from simulator.report import format_counts
+    from simulator.report import format_counts, resolved_params
+    from simulator.report_views import format_counts_view, view_of
 
-    network = build_network(args.network, args.resolution, args.batch, network_params(args))
+    params = network_params(args)
+    network = build_network(args.network, args.resolution, args.batch, params)
     if args.fused:
         network = inference_view(network)
-    print(format_counts(count_network(network, args.batch), args.format))
+    settings = {"network": args.network, "params": resolved_params(args.network, params, args.resolution),
+                "batch": args.batch, "fused": args.fused}
+    counts = count_network(network, args.batch)
+    if view_of(args.summary, args.top, args.by) is None:
+        print(format_counts(counts, args.format, settings))
+    else:
+        print(format_counts_view(counts, args.format, args.summary, args.top, args.by, settings))
     return 0

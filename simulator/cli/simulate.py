@@ -10,6 +10,7 @@ from simulator.cli.common import (
     add_format_option,
     add_network_options,
     add_settings_option,
+    add_view_options,
     network_params,
     single_settings,
 )
@@ -35,11 +36,13 @@ def configure(parser: argparse.ArgumentParser) -> None:
     add_settings_option(parser)
     add_attention_option(parser)
     add_format_option(parser)
+    add_view_options(parser, "latency")
     parser.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from simulator.report import format_simulation
+    from simulator.report_views import format_simulation_view, view_of
     from simulator.simulation import simulate
 
     params, overrides = network_params(args), single_settings(args)
@@ -47,7 +50,10 @@ def run(args: argparse.Namespace) -> int:
                       weight_precision=args.weight_precision, activation_precision=args.activation_precision,
                       fuse=not args.no_fuse, resolution=args.resolution, ideal=args.ideal,
                       params=params, attention=args.attention, overrides=overrides)
-    print(format_simulation(result, args.format))
+    if view_of(args.summary, args.top, args.by) is None:
+        print(format_simulation(result, args.format))
+    else:
+        print(format_simulation_view(result, args.format, args.summary, args.top, args.by))
     if args.require_fit and not result.fits:
         unfit = "; ".join(check.describe() for check in result.memory if not check.fits)
         raise SimulatorError(f"{result.network} does not fit on {result.device} at batch {result.batch} "
