@@ -1,4 +1,8 @@
-"""``roofline llm``: LLM inference (prefill, decode, KV cache) of a built-in model or a config.json."""
+"""``roofline llm``: LLM inference (prefill, decode, KV cache) of a built-in model or a config.json.
+
+The flags are read as text and checked here and in :func:`simulator.llm.simulate_llm`, so a bad
+value is one line naming it (exit 2), never argparse's usage block.
+"""
 
 from __future__ import annotations
 
@@ -6,29 +10,79 @@ import argparse
 import csv
 import io
 
-from simulator.cli.common import DEVICE_HELP
+from simulator.cli.common import BATCH_GRAMMAR, DEVICE_HELP, parse_batches
+from simulator.errors import SimulatorError
+
+FLAG_RANGES = """\
+ranges of the flags:
+  --batch      integers from 1 to 10^12: a list (1,8), or ranges as in sweep (1..64 doubles)
+  --prompt     an integer of at least 1; --generate an integer of at least 1, with
+               prompt + generate - 1 <= the model's positions (max_position_embeddings;
+               GPT-2: n_positions): the last output token is never fed back
+  --tp         an integer of at least 1 dividing the attention heads and intermediate size
+               (and the KV heads, or a multiple of them); > 1 needs a device with [interconnect]
+  --pp         an integer from 1 to the number of layers (each stage holds its share of the
+               layers and is charged its share of the energy)
+"""
+#: what each config.json field may hold beyond its range (the ranges come from LIMITS)
+FIELD_NOTES = {
+    "hidden_size": "a multiple of the heads without head_dim",
+    "intermediate_size": "GPT-2: default 4 x n_embd",
+    "num_kv_heads": "divides the heads; default the heads",
+    "head_dim": "default hidden / heads",
+    "max_positions": "default 2,048 (llama), 32,768 (qwen2), 131,072",
+    "num_experts": "mixtral only; default 8",
+    "experts_per_token": "mixtral only; <= experts; default 2",
+}
 
 
-def _ints(text: str) -> list[int]:
+def epilog() -> str:
+    """The ranges of the flags and of every config.json field (:data:`simulator.llm.config.LIMITS`)."""
+    from simulator.llm.config import KEYS, LIMITS
+
+    lines = [FLAG_RANGES, "integer fields of a config.json (model_type llama, mistral, qwen2, mixtral,"
+             " gpt2):"]
+    for field, (low, high) in LIMITS.items():
+        gpt2 = KEYS["gpt2"].get(field, KEYS["llama"][field])
+        key = KEYS["llama"][field] + (f" ({gpt2})" if gpt2 != KEYS["llama"][field] else "")
+        span = f"{max(low, 1):,} .. {high:,}"
+        lines.append(f"  {key:<38} {span:<16} {FIELD_NOTES.get(field, '')}".rstrip())
+    lines.append("  tie_word_embeddings, attention_bias, mlp_bias: true or false (JSON booleans)")
+    return "\n".join(lines)
+
+
+def _positive(text: str, flag: str) -> int:
+    """``text`` as an integer of at least 1; else one line naming ``flag``."""
     try:
-        values = [int(v) for v in text.split(",") if v.strip()]
+        value = int(text.strip())
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from None
-    if not values or min(values) < 1:
-        raise argparse.ArgumentTypeError(f"expected integers of at least 1, got {text!r}")
-    return values
+        value = None
+    if value is None or value < 1:
+        raise SimulatorError(f"{flag} must be an integer of at least 1, got {text!r}")
+    return value
+
+
+def _batches(text: str) -> list[int]:
+    """Batch sizes in the grammar of every batch option (:func:`simulator.cli.common.parse_batches`):
+    ``1,8``, ``1..64`` (doubling), ``1-4`` (every integer), ``8..64:8`` (a step); one row each."""
+    return parse_batches(text, "--batch")
 
 
 def configure(llm: argparse.ArgumentParser) -> None:
+    llm.formatter_class = argparse.RawDescriptionHelpFormatter
+    llm.epilog = epilog()
     llm.add_argument(
         "model", help="a built-in LLM (llama_3_8b, ...) or a path to a Hugging Face config.json"
     )
     llm.add_argument("--device", required=True, help=DEVICE_HELP)
-    llm.add_argument("--batch", type=_ints, default=[1], help="batch sizes, comma-separated (default 1)")
-    llm.add_argument("--prompt", type=int, default=2048, help="prompt tokens per sequence (default 2048)")
-    llm.add_argument("--generate", type=int, default=128, help="output tokens per sequence (default 128)")
-    llm.add_argument("--tp", type=int, default=1, help="tensor-parallel devices (default 1)")
-    llm.add_argument("--pp", type=int, default=1, help="pipeline stages (default 1)")
+    llm.add_argument("--batch", default="1", help="batch sizes, one row each (default 1): " + BATCH_GRAMMAR)
+    llm.add_argument("--prompt", default="2048",
+                     help="prompt tokens per sequence, >= 1 (default 2048; prompt + generate - 1 at most "
+                          "the model's positions)")
+    llm.add_argument("--generate", default="128", help="output tokens per sequence, >= 1 (default 128)")
+    llm.add_argument("--tp", default="1",
+                     help="tensor-parallel devices, >= 1, dividing the heads (default 1)")
+    llm.add_argument("--pp", default="1", help="pipeline stages, 1 to the number of layers (default 1)")
     llm.add_argument("--weight-precision", "--precision", dest="weight_precision", default="fp16",
                      help="fp16, bf16, fp8, int8 or int4 (the activations follow; --precision is the same)")
     llm.add_argument(
@@ -46,14 +100,17 @@ def run(args: argparse.Namespace) -> int:
     from simulator.io import dumps_json
     from simulator.llm import simulate_llm
 
+    batch = _batches(args.batch)
+    prompt, generate = _positive(args.prompt, "--prompt"), _positive(args.generate, "--generate")
+    tp, pp = _positive(args.tp, "--tp"), _positive(args.pp, "--pp")
     result = simulate_llm(
         args.model,
         args.device,
-        args.batch,
-        args.prompt,
-        args.generate,
-        args.tp,
-        args.pp,
+        batch,
+        prompt,
+        generate,
+        tp,
+        pp,
         args.weight_precision,
         args.activation_precision,
         args.kv_precision,
@@ -73,7 +130,7 @@ def run(args: argparse.Namespace) -> int:
         print(out.getvalue(), end="")
     else:
         print(
-            f"{result.model} on {args.tp * args.pp} x {result.device} (tp {args.tp}, pp {args.pp}): prompt "
+            f"{result.model} on {tp * pp} x {result.device} (tp {tp}, pp {pp}): prompt "
             f"{result.prompt}, generate {result.generate}; weights {result.weight_precision}, activations "
             f"{result.activation_precision}, KV {result.kv_precision}, compute {result.compute_precision}"
             f"{', ideal' if result.ideal else ''}"

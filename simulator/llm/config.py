@@ -16,6 +16,7 @@ from __future__ import annotations
 import functools
 import importlib.resources
 import json
+import numbers
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,10 +26,70 @@ from simulator.errors import SimulatorError, UnknownNameError
 LLAMA_FAMILY = ("llama", "mistral", "qwen2", "mixtral")
 FAMILIES = (*LLAMA_FAMILY, "gpt2")
 
+#: ``(low, high)`` of every integer field of :class:`LLMConfig`, inclusive. The upper bounds lie far
+#: beyond every published model (the largest of each today: Llama-3.1-405B's 126 layers, 16,384
+#: hidden, 53,248 intermediate and 128 heads; Gemma's 256 head dim and 256k vocabulary; 256 routed
+#: experts in DeepSeek-V3; a 10M-token context in Llama 4 Scout) and bound the work of one run:
+#: the engine's cost grows with the square of the layer count (1,000 layers take seconds).
+LIMITS: dict[str, tuple[int, int]] = {
+    "hidden_size": (1, 131_072),
+    "intermediate_size": (1, 1_048_576),
+    "num_layers": (1, 1_000),
+    "num_heads": (1, 4_096),
+    "num_kv_heads": (1, 4_096),
+    "head_dim": (1, 4_096),
+    "vocab_size": (1, 4_194_304),
+    "max_positions": (1, 16_777_216),
+    "num_experts": (0, 1_024),
+    "experts_per_token": (0, 1_024),
+}
+#: the config.json key of each field, per family (GPT-2's own names; the Llama family's)
+KEYS: dict[str, dict[str, str]] = {
+    "gpt2": {"hidden_size": "n_embd", "intermediate_size": "n_inner", "num_layers": "n_layer",
+             "num_heads": "n_head", "vocab_size": "vocab_size", "max_positions": "n_positions"},
+    "llama": {"hidden_size": "hidden_size", "intermediate_size": "intermediate_size",
+              "num_layers": "num_hidden_layers", "num_heads": "num_attention_heads",
+              "num_kv_heads": "num_key_value_heads", "head_dim": "head_dim", "vocab_size": "vocab_size",
+              "max_positions": "max_position_embeddings", "num_experts": "num_local_experts",
+              "experts_per_token": "num_experts_per_tok"},
+}
+#: ``max_position_embeddings`` when a config leaves it out: the transformers config class's default
+#: (``LlamaConfig`` 2048, ``MistralConfig``/``MixtralConfig`` 4096·32, ``Qwen2Config`` 32768)
+DEFAULT_MAX_POSITIONS = {"llama": 2048, "mistral": 131_072, "qwen2": 32_768, "mixtral": 131_072}
+#: Mixtral's expert counts when its config leaves them out (``MixtralConfig``'s defaults)
+MIXTRAL_DEFAULTS = {"num_local_experts": 8, "num_experts_per_tok": 2}
+
+
+def _shown(value: Any) -> str:
+    """``repr(value)``, shortened to one readable line (a 400-digit integer, a long string)."""
+    text = repr(value)
+    return text if len(text) <= 40 else f"{text[:30]}...({len(text)} characters)"
+
+
+def check_int(value: Any, what: str, low: int, high: int | None = None) -> int:
+    """``value`` when it is an integer (not a bool, not a float such as ``4096.0``) in
+    ``[low, high]`` (no upper bound when ``high`` is None); else a one-line :class:`SimulatorError`
+    naming ``what``, the value and the range."""
+    expected = f"an integer of at least {low:,}" if high is None else f"an integer from {low:,} to {high:,}"
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < low or \
+            (high is not None and value > high):
+        raise SimulatorError(f"{what} must be {expected}, got {_shown(value)}")
+    return int(value)
+
+
+def check_bool(value: Any, what: str) -> bool:
+    """``value`` when it is ``true`` or ``false`` (JSON booleans; the string ``"false"`` is not)."""
+    if not isinstance(value, bool):
+        raise SimulatorError(f"{what} must be true or false, got {_shown(value)}")
+    return value
+
 
 @dataclass(frozen=True)
 class LLMConfig:
-    """The architecture fields that set shapes and counts (names follow the HF Llama config)."""
+    """The architecture fields that set shapes and counts (names follow the HF Llama config).
+
+    Every integer field lies in its :data:`LIMITS` range; the fields are checked on construction
+    (:meth:`check`), so a config built in Python is held to the same ranges as a config.json."""
 
     name: str
     family: str  # model_type
@@ -46,6 +107,31 @@ class LLMConfig:
     num_experts: int = 0  # E (0: dense MLP)
     experts_per_token: int = 0  # k
 
+    def __post_init__(self) -> None:
+        self.check()
+
+    def check(self) -> None:
+        """Each field in its range, KV heads dividing the query heads, ``1 <= k <= E`` for MoE."""
+        if self.family not in FAMILIES:
+            raise SimulatorError(f"{self.name}: family {_shown(self.family)} is not supported; "
+                                 f"supported: {', '.join(FAMILIES)}")
+        for field, (low, high) in LIMITS.items():
+            check_int(getattr(self, field), f"{self.name}: {field}", low, high)
+        for field in ("tie_word_embeddings", "attention_bias", "mlp_bias"):
+            check_bool(getattr(self, field), f"{self.name}: {field}")
+        if self.num_heads % self.num_kv_heads:
+            raise SimulatorError(f"{self.name}: {self.num_heads} attention heads are not a multiple of "
+                                 f"{self.num_kv_heads} key-value heads (grouped-query attention needs "
+                                 f"num_attention_heads divisible by num_key_value_heads)")
+        if (self.num_experts == 0) != (self.experts_per_token == 0) or \
+                self.experts_per_token > self.num_experts:
+            raise SimulatorError(f"{self.name}: experts per token {self.experts_per_token} must be from 1 "
+                                 f"to the {self.num_experts} experts (both 0: a dense MLP)")
+
+    def key(self, field: str) -> str:
+        """The config.json key of ``field`` in this family (``num_layers``: ``num_hidden_layers``)."""
+        return KEYS["gpt2" if self.family == "gpt2" else "llama"].get(field, field)
+
     @property
     def is_moe(self) -> bool:
         return self.num_experts > 0
@@ -56,56 +142,97 @@ class LLMConfig:
         return 2 * self.num_layers * self.num_kv_heads * self.head_dim
 
 
-def _field(cfg: dict[str, Any], source: str, *keys: str, default: Any = None) -> Any:
-    for key in keys:
-        if cfg.get(key) is not None:
-            return cfg[key]
-    if default is None:
-        raise SimulatorError(f"{source}: config.json has no {' or '.join(keys)}")
-    return default
+def _int(cfg: dict[str, Any], source: str, family: str, field: str, default: Any = None) -> int:
+    """The integer field ``field`` under its config.json key, in its :data:`LIMITS` range;
+    ``default`` when the key is missing or null (an error when there is no default)."""
+    key = KEYS["gpt2" if family == "gpt2" else "llama"][field]
+    value = cfg.get(key)
+    if value is None:
+        if default is None:
+            raise SimulatorError(f"{source}: config.json has no {key}")
+        return default
+    low, high = LIMITS[field]
+    return check_int(value, f"{source}: {key}", max(low, 1), high)
+
+
+def _bool(cfg: dict[str, Any], source: str, key: str, default: bool) -> bool:
+    value = cfg.get(key)
+    return default if value is None else check_bool(value, f"{source}: {key}")
 
 
 def parse_config(cfg: dict[str, Any], name: str) -> LLMConfig:
-    """An :class:`LLMConfig` from a parsed HF config.json; an unsupported ``model_type`` is an error."""
+    """An :class:`LLMConfig` from a parsed HF config.json; an unsupported ``model_type`` is an error.
+
+    Ranges (:data:`LIMITS`): every size an integer of at least 1 (``num_hidden_layers`` at most
+    1,000, ``hidden_size`` at most 131,072, ...), ``num_key_value_heads`` dividing
+    ``num_attention_heads``, ``hidden_size`` divisible by ``num_attention_heads`` unless ``head_dim``
+    is given (as transformers' attention requires), booleans as JSON ``true``/``false``. Missing:
+    ``num_key_value_heads`` = heads, ``head_dim`` = hidden / heads, ``max_position_embeddings`` the
+    family's default (:data:`DEFAULT_MAX_POSITIONS`), Mixtral's 8 experts and 2 per token; GPT-2's
+    ``n_inner`` = 4 · ``n_embd``. A mixture of experts is ``mixtral``'s only (``num_local_experts`` in
+    another family's config is an error: its transformers class would build a dense MLP).
+    """
     family = cfg.get("model_type")
-    if family not in FAMILIES:
+    if not isinstance(family, str) or family not in FAMILIES:
         raise SimulatorError(
-            f"{name}: model_type {family!r} is not supported; supported: {', '.join(FAMILIES)}"
+            f"{name}: model_type {_shown(family)} is not supported; supported: {', '.join(FAMILIES)}"
         )
+    d = _int(cfg, name, family, "hidden_size")
+    heads = _int(cfg, name, family, "num_heads")
+    key_d, key_heads = KEYS["gpt2" if family == "gpt2" else "llama"]["hidden_size"], \
+        KEYS["gpt2" if family == "gpt2" else "llama"]["num_heads"]
+    head_dim = None if family == "gpt2" else _int(cfg, name, family, "head_dim", default=0) or None
+    if head_dim is None and d % heads:
+        raise SimulatorError(f"{name}: {key_d} {d:,} is not divisible by {key_heads} {heads} "
+                             f"(each head needs hidden / heads features; give head_dim otherwise)")
+    common = {
+        "name": name,
+        "family": family,
+        "hidden_size": d,
+        "num_layers": _int(cfg, name, family, "num_layers"),
+        "num_heads": heads,
+        "vocab_size": _int(cfg, name, family, "vocab_size"),
+    }
     if family == "gpt2":
-        d, heads = _field(cfg, name, "n_embd"), _field(cfg, name, "n_head")
         return LLMConfig(
-            name=name,
-            family=family,
-            hidden_size=d,
-            intermediate_size=_field(cfg, name, "n_inner", default=4 * d),
-            num_layers=_field(cfg, name, "n_layer"),
-            num_heads=heads,
+            **common,
+            intermediate_size=_int(cfg, name, family, "intermediate_size", default=4 * d),
             num_kv_heads=heads,
             head_dim=d // heads,
-            vocab_size=_field(cfg, name, "vocab_size"),
-            max_positions=_field(cfg, name, "n_positions"),
-            tie_word_embeddings=True,
+            max_positions=_int(cfg, name, family, "max_positions"),
+            tie_word_embeddings=_bool(cfg, name, "tie_word_embeddings", True),
             attention_bias=True,
             mlp_bias=True,
         )
-    d, heads = _field(cfg, name, "hidden_size"), _field(cfg, name, "num_attention_heads")
+    kv_heads = _int(cfg, name, family, "num_kv_heads", default=heads)
+    if heads % kv_heads:
+        raise SimulatorError(f"{name}: num_attention_heads {heads} is not divisible by "
+                             f"num_key_value_heads {kv_heads} (each key-value head serves a group of "
+                             f"query heads)")
+    experts = per_token = 0
+    if family == "mixtral":
+        experts = _int(cfg, name, family, "num_experts", default=MIXTRAL_DEFAULTS["num_local_experts"])
+        per_token = _int(cfg, name, family, "experts_per_token",
+                         default=MIXTRAL_DEFAULTS["num_experts_per_tok"])
+        if per_token > experts:
+            raise SimulatorError(f"{name}: num_experts_per_tok {per_token} exceeds num_local_experts "
+                                 f"{experts}")
+    else:
+        for key in ("num_local_experts", "num_experts_per_tok"):
+            if cfg.get(key) is not None:
+                raise SimulatorError(f"{name}: {key} is read for model_type mixtral only, not {family} "
+                                     f"(transformers builds a dense {family} MLP); remove it")
     return LLMConfig(
-        name=name,
-        family=family,
-        hidden_size=d,
-        intermediate_size=_field(cfg, name, "intermediate_size"),
-        num_layers=_field(cfg, name, "num_hidden_layers"),
-        num_heads=heads,
-        num_kv_heads=_field(cfg, name, "num_key_value_heads", default=heads),
-        head_dim=_field(cfg, name, "head_dim", default=d // heads),
-        vocab_size=_field(cfg, name, "vocab_size"),
-        max_positions=_field(cfg, name, "max_position_embeddings", default=4096),
-        tie_word_embeddings=bool(cfg.get("tie_word_embeddings", False)),
-        attention_bias=bool(cfg.get("attention_bias", family == "qwen2")),
-        mlp_bias=bool(cfg.get("mlp_bias", False)),
-        num_experts=int(cfg.get("num_local_experts") or 0),
-        experts_per_token=int(cfg.get("num_experts_per_tok") or 0) if cfg.get("num_local_experts") else 0,
+        **common,
+        intermediate_size=_int(cfg, name, family, "intermediate_size"),
+        num_kv_heads=kv_heads,
+        head_dim=head_dim or d // heads,
+        max_positions=_int(cfg, name, family, "max_positions", default=DEFAULT_MAX_POSITIONS[family]),
+        tie_word_embeddings=_bool(cfg, name, "tie_word_embeddings", False),
+        attention_bias=_bool(cfg, name, "attention_bias", family == "qwen2"),
+        mlp_bias=_bool(cfg, name, "mlp_bias", False),
+        num_experts=experts,
+        experts_per_token=per_token,
     )
 
 
@@ -127,8 +254,9 @@ def is_llm(name_or_path: str | Path) -> bool:
 def _load(path: str, name: str) -> LLMConfig:
     try:
         cfg = json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as err:
-        raise SimulatorError(f"{path}: cannot read config.json: {err}") from None
+    except (OSError, ValueError, RecursionError) as err:  # ValueError: not UTF-8, not JSON
+        reason = str(err).splitlines()[0] if str(err) else type(err).__name__
+        raise SimulatorError(f"{path}: cannot read config.json (a UTF-8 JSON object): {reason}") from None
     if not isinstance(cfg, dict):
         raise SimulatorError(f"{path}: config.json must hold an object")
     return parse_config(cfg, name)

@@ -10,7 +10,11 @@ For a batch of ``B`` sequences with ``P`` prompt tokens generating ``G`` tokens 
   ``tpot_s`` is their mean (for ``G = 1``: the one step at ``c = P`` that would come next);
 * ``e2e_latency_s = ttft_s + Σ decode``; ``output_tokens_per_s = B·G / e2e``;
   ``total_tokens_per_s = B·(P+G) / e2e`` (prompt and output tokens);
-* ``energy_per_token_j``: energy of all ``TP·PP`` devices over prefill and decode, per output token;
+* ``energy_per_token_j``: energy of all ``TP·PP`` devices over prefill and decode, per output token.
+  Each pipeline stage holds and computes ``1/PP`` of the layers, so the ``PP`` stages of one
+  tensor-parallel rank together spend one pass of the whole model: the energy is that of the whole
+  model on one rank times ``TP`` (never times ``PP``). A stage's static power while it waits for the
+  others is not charged (as in a pipeline kept busy by micro-batches), nor the stage hand-offs' energy;
 * ``weight_bytes``, ``kv_cache_bytes`` (all devices), ``fits``, ``max_batch`` (:mod:`simulator.llm.memory`);
 * per phase: ``bound`` (memory or compute, by where most of the time goes) and ``dominant`` (the term
   with the largest share of the time: ``compute``, a memory level's name, or ``comm``); for decode, at
@@ -29,8 +33,10 @@ import numpy as np
 from simulator.engine.evaluate import Evaluation
 from simulator.hardware.device import Device
 from simulator.hardware.loader import resolve_device
+from simulator.llm.arguments import check_batches, check_context, check_flag, check_parallelism
 from simulator.llm.config import LLMConfig, load_config
 from simulator.llm.memory import LLMMemoryError, memory_table, refusal
+from simulator.llm.network import shard
 from simulator.llm.parallel import link_arrays, pipeline_transfer_s
 from simulator.llm.phases import components, run_phase, sum_max_affine
 from simulator.llm.precision import (
@@ -171,9 +177,10 @@ def evaluate_llm(
     tpot = np.where(steps > 0, decode_sum / np.maximum(steps, 1), step_first)
     e2e = ttft + decode_sum
     devices = tps * pp
+    # the PP stages split the layers: together, one whole-model pass per tensor-parallel rank
     energy = (
         prefill.totals["energy_j"] + steps * (first.totals["energy_j"] + last.totals["energy_j"]) / 2
-    ) * devices
+    ) * tps
     prefill_bound, prefill_dominant = _dominant(prefill)
     decode_bound, decode_dominant = _dominant(first, (y0 + y1) / 2)
     comm = (
@@ -224,7 +231,7 @@ def evaluate_llm(
             "decode_dominant": decode_dominant,
             "t_comm_s": comm,
             "decode_s": decode_sum,
-            "prefill_energy_j": prefill.totals["energy_j"] * devices,
+            "prefill_energy_j": prefill.totals["energy_j"] * tps,
         }
 
 
@@ -253,16 +260,19 @@ def simulate_llm(
 
     ``activation_precision`` defaults to fp8 for fp8 weights, else fp16 (bf16 for bf16 weights); the
     KV cache to the activations'. ``check_memory``: raise :class:`LLMMemoryError` (one line with the
-    numbers) when the first batch size does not fit.
+    numbers) when the first batch size does not fit. Each argument's range is in
+    :mod:`simulator.llm.arguments` (``prompt + generate − 1`` at most the model's positions, ``pp`` at
+    most its layers, ...); a value outside it is a :class:`SimulatorError` naming it.
     """
     cfg = load_config(model)
+    batches = check_batches(batch)
+    prompt, generate = check_context(cfg, prompt, generate)
+    tp, pp = check_parallelism(cfg, tp, pp)
+    shard(cfg, tp)  # tp must divide the heads and the intermediate size
+    ideal = check_flag(ideal, "ideal")
+    check_memory = check_flag(check_memory, "check_memory")
     dev = resolve_device(device)
-    batches = np.atleast_1d(np.asarray(batch, dtype=float))
-    if prompt < 1 or generate < 1 or np.any(batches < 1) or tp < 1 or pp < 1:
-        raise ValueError(
-            f"prompt, generate, batch, tp and pp must be at least 1; got prompt={prompt}, "
-            f"generate={generate}, batch={batch}, tp={tp}, pp={pp}"
-        )
+    weight_bits(weight_precision)  # an unknown name is an error naming the precisions
     activation_precision = activation_precision or default_activation_precision(weight_precision)
     kv_precision = kv_precision or activation_precision
     compute = llm_compute_precision(weight_precision, activation_precision)

@@ -23,9 +23,17 @@ ALLREDUCE_SUFFIXES = (".o_proj", ".down", ".experts", "embed")
 
 
 def shard(cfg: LLMConfig, tp: int) -> tuple[int, int, int, int]:
-    """Per-device ``(heads, kv_heads, intermediate, vocab)`` over ``tp`` devices."""
+    """Per-device ``(heads, kv_heads, intermediate, vocab)`` over ``tp`` devices.
+
+    ``tp`` must divide the query heads and the intermediate size, and the KV heads must split evenly
+    (``KV % tp == 0``) or be replicated evenly (``tp % KV == 0``), as vLLM and Megatron-LM require."""
     if tp < 1 or cfg.num_heads % tp:
         raise SimulatorError(f"{cfg.name}: tensor parallelism {tp} must divide its {cfg.num_heads} heads")
+    if cfg.num_kv_heads % tp and tp % cfg.num_kv_heads:
+        raise SimulatorError(
+            f"{cfg.name}: tensor parallelism {tp} must divide its {cfg.num_kv_heads} key-value heads or be "
+            f"a multiple of them (each device holds whole KV heads)"
+        )
     if cfg.intermediate_size % tp:
         raise SimulatorError(
             f"{cfg.name}: tensor parallelism {tp} must divide intermediate size {cfg.intermediate_size}"

@@ -34,20 +34,20 @@ HEAD_BITS = 16.0
 
 def weight_bits(precision: str) -> float:
     """Stored bits per weight, group scales included (int4: 4.125)."""
-    if precision not in WEIGHT_BITS:
-        raise UnknownNameError("weight precision", precision, WEIGHT_BITS)
+    if not isinstance(precision, str) or precision not in WEIGHT_BITS:
+        raise UnknownNameError("weight precision", str(precision), WEIGHT_BITS)
     return WEIGHT_BITS[precision]
 
 
 def activation_bits(precision: str) -> float:
-    if precision not in ACTIVATION_BITS:
-        raise UnknownNameError("activation precision", precision, ACTIVATION_BITS)
+    if not isinstance(precision, str) or precision not in ACTIVATION_BITS:
+        raise UnknownNameError("activation precision", str(precision), ACTIVATION_BITS)
     return ACTIVATION_BITS[precision]
 
 
 def kv_bits(precision: str) -> float:
-    if precision not in KV_BITS:
-        raise UnknownNameError("KV-cache precision", precision, KV_BITS)
+    if not isinstance(precision, str) or precision not in KV_BITS:
+        raise UnknownNameError("KV-cache precision", str(precision), KV_BITS)
     return KV_BITS[precision]
 
 

@@ -13,10 +13,13 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from simulator.errors import SimulatorError
 from simulator.hardware.loader import resolve_device
+from simulator.llm.arguments import check_batches, check_context, check_flag, check_parallelism
 from simulator.llm.config import load_config
 from simulator.llm.inference import METRICS, evaluate_llm
-from simulator.llm.precision import default_activation_precision, llm_compute_precision
+from simulator.llm.network import shard
+from simulator.llm.precision import default_activation_precision, llm_compute_precision, weight_bits
 
 
 def sweep_llm(
@@ -31,9 +34,21 @@ def sweep_llm(
     ideal: bool = False,
 ) -> pd.DataFrame:
     """One row per configuration (device, tp, prompt, generate, weight precision, batch) with
-    :data:`~simulator.llm.inference.METRICS`; a precision a device has no peak for is skipped."""
+    :data:`~simulator.llm.inference.METRICS`; a precision a device has no peak for is skipped, and
+    a sweep left with no configuration at all is an error naming the devices' precisions. Every
+    value is checked as :func:`~simulator.llm.inference.simulate_llm` checks it
+    (:mod:`simulator.llm.arguments`)."""
     cfg = load_config(model)
+    batches = [int(b) for b in check_batches(list(batches))]
+    for prompt, generate in itertools.product(prompts, generates):
+        check_context(cfg, prompt, generate)
+    for tp in tps:
+        shard(cfg, check_parallelism(cfg, tp, 1)[0])
+    ideal = check_flag(ideal, "ideal")
+    for w in weight_precisions:
+        weight_bits(w)
     frames = []
+    skipped = {}
     for device_name, tp, prompt in itertools.product(devices, tps, prompts):
         device = resolve_device(device_name)
         combos = [
@@ -42,6 +57,7 @@ def sweep_llm(
             if llm_compute_precision(w, default_activation_precision(w)) in device.peak_ops_per_s
         ]
         if not combos:
+            skipped[device.name] = ", ".join(device.precisions)
             continue
         gen = np.array([c[0] for c in combos], dtype=float)
         weights = [c[1] for c in combos]
@@ -66,4 +82,14 @@ def sweep_llm(
             }
         )
         frames.append(frame)
-    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+    if not frames:
+        computes = sorted({llm_compute_precision(w, default_activation_precision(w))
+                           for w in weight_precisions})
+        lacking = "; ".join(f"{name} has {precisions}" for name, precisions in skipped.items())
+        raise SimulatorError(
+            f"{cfg.name}: no configuration to sweep: weights {', '.join(weight_precisions)} compute in "
+            f"{', '.join(computes)}, which no device has a peak for ({lacking}); an LLM sweep computes "
+            f"in its weights' default activations: fp16, bf16 or fp8 (roofline llm takes "
+            f"--activation-precision)"
+        )
+    return pd.concat(frames, ignore_index=True)
