@@ -51,8 +51,11 @@ anything else           Unsupported: zero cost, its shape from the graph, listed
 
 Nodes whose outputs are all constant (``Constant``, ``Shape``, ``Gather`` on shapes, ...) are
 plumbing: folded, no layer. Nothing runs in place (ONNX tensors are single-assignment). Conv and
-pools over three spatial dimensions, ConvTranspose, Einsum with ellipsis, recurrent and control-flow
-operators and other domains' operators (``com.microsoft``, custom) are Unsupported.
+pools over three spatial dimensions, ConvTranspose, Einsum with ellipsis, recurrent operators and
+other domains' operators (``com.microsoft``, custom) are Unsupported. Before any of this, the
+graph's structure is checked (:mod:`simulator.onnx.structure`): a tensor written twice, a cycle, an
+input nothing writes, control flow (``If``, ``Loop``, ``Scan``) or an opset outside the supported
+range is refused; nodes out of topological order are read in order.
 """
 
 from __future__ import annotations
@@ -76,6 +79,7 @@ except ModuleNotFoundError as error:  # an optional extra
 
 from simulator.onnx.patterns import GraphIndex, Match, find_patterns
 from simulator.onnx.shapes import FLOAT_TYPES, GraphFacts, Layout, Layouts, attribute, propagate
+from simulator.onnx.structure import check_opset, describe, in_order
 
 
 def param_name(tensor: str) -> str | None:
@@ -290,8 +294,8 @@ def _check_weights(graph: onnx.GraphProto, facts: GraphFacts, name: str) -> None
 
     guessed: set[str] = set()  # tensors after another domain's operator, whose shapes are passed through
     custom: Counter[str] = Counter()
-    for node in graph.node:
-        where = f"ONNX model {name!r}: node {node.name or node.output[0]!r} ({node.op_type})"
+    for i, node in enumerate(graph.node):
+        where = f"ONNX model {name!r}: node {describe(node, i)}"
         inputs, standard = list(node.input), is_standard(node)
         if not standard or guessed & set(inputs):
             guessed.update(out for out in node.output if out)
@@ -356,6 +360,8 @@ def import_onnx(source: str | Path | onnx.ModelProto, batch: int = 1) -> Network
     """
     check_batch(batch)
     model, name = _load(source)
+    opset = check_opset(model, name)
+    model = in_order(model, name)
     value, symbolic, rest = _graph_input(model, name)
     elem_type = value.type.tensor_type.elem_type
     model_batch = batch if symbolic else value.type.tensor_type.shape.dim[0].dim_value
@@ -369,7 +375,6 @@ def import_onnx(source: str | Path | onnx.ModelProto, batch: int = 1) -> Network
     _check_outputs(model.graph, facts, second, name)
     layout = Layouts(facts, second)
     index = GraphIndex(model.graph, facts)
-    opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 1)
     network = Translator(name, value.name, index, layout, find_patterns(index), opset).run(model.graph)
     unsupported = unsupported_operators(network)
     if unsupported:
