@@ -8,13 +8,18 @@ normalization, 96/256/384/384/256 channels. This is the lecture's network (61M p
 from __future__ import annotations
 
 from simulator.model.graph import Network, NetworkBuilder
-from simulator.model.registry import register_network
+from simulator.model.registry import Resolution, height_width, register_network
 
 
 @register_network
-def alexnet(resolution: int = 224, num_classes: int = 1000) -> Network:
-    """The lecture's AlexNet on a ``3×resolution×resolution`` image."""
-    net = NetworkBuilder("alexnet", (3, resolution, resolution))
+def alexnet(resolution: Resolution = 224, num_classes: int = 1000) -> Network:
+    """The lecture's AlexNet on a ``3×H×W`` image (``resolution``: ``r`` for ``r×r``, or ``(H, W)``).
+
+    There is no adaptive pool before the classifier: fc6 takes the flattened ``256×h×w`` map, 6×6 at
+    224×224. At another size fc6 is the layer that map needs (``256·h·w·4096 + 4096`` parameters),
+    not the trained one, e.g. 6×9 at 224×320.
+    """
+    net = NetworkBuilder("alexnet", (3, *height_width(resolution)))
     x = net.input
     for name, channels, kernel, stride, padding, groups, pool in (
         ("conv1", 96, 11, 4, 2, 1, True),

@@ -12,6 +12,7 @@ outside the model and its MACs (MACs: B0 4.4 G, L1 282 G, L2 396 G at 1024×2048
 
 from __future__ import annotations
 
+from simulator.errors import ShapeError
 from simulator.model.graph import Network, NetworkBuilder
 from simulator.model.registry import height_width, register_network
 from simulator.networks.efficientvit import (
@@ -40,6 +41,18 @@ SEG_HEADS = {
 DEFAULT_RESOLUTION = {"cityscapes": (1024, 2048), "ade20k": (512, 512)}
 
 
+def _check_aligned(name: str, hw: tuple[int, int]) -> None:
+    """The head adds stage4 ×4 and stage3 ×2 to stage2, so their maps must be 1:2:4. Each stride-2
+    layer (3×3, padding 1) gives ``ceil(n / 2)``: stage2 is ``ceil(n / 8)``, and the maps line up
+    exactly when that is a multiple of 4, i.e. ``n`` in ``32k − 7 .. 32k`` (any multiple of 32). The
+    reference model fails the same way (its ``+`` of the upsampled maps)."""
+    bad = [n for n in hw if -(-n // 8) % 4]
+    if bad:
+        raise ShapeError(f"network {name!r}: resolution {hw[0]}x{hw[1]} gives stride-8/16/32 maps that are "
+                         f"not 4:2:1 for the head's ×4 and ×2 upsampling; each side must be 32k−7 to 32k "
+                         f"pixels (e.g. any multiple of 32), not {bad[0]}")
+
+
 def _segmenter(variant: str, resolution, dataset: str, num_classes: int | None) -> Network:
     if (variant, dataset) not in SEG_HEADS:
         datasets = sorted(d for v, d in SEG_HEADS if v == variant)
@@ -47,6 +60,7 @@ def _segmenter(variant: str, resolution, dataset: str, num_classes: int | None) 
                          f"{', '.join(datasets)}")
     width, depth, expand, middle_op, final_expand, classes = SEG_HEADS[(variant, dataset)]
     hw = height_width(DEFAULT_RESOLUTION[dataset] if resolution is None else resolution)
+    _check_aligned(f"efficientvit_seg_{variant}", hw)
     net = NetworkBuilder(f"efficientvit_seg_{variant}_{dataset}", (3, *hw))
     if variant.startswith("b"):
         act, feats = "hswish", backbone_b(net, variant)

@@ -20,6 +20,7 @@ non-trainable statistics per BatchNorm channel: see each docstring.
 
 from __future__ import annotations
 
+from simulator.errors import ShapeError
 from simulator.model.graph import Network, NetworkBuilder
 from simulator.model.registry import Resolution, height_width, register_network
 
@@ -125,6 +126,10 @@ def ds_cnn_kws(resolution: Resolution = (49, 10), num_classes: int = 12) -> Netw
     (frames, coefficients). 23,756 parameters (Keras: 23,756 trainable, 24,908 total, "~25k").
     """
     h, w = height_width(resolution)
+    if min(h, w) < 2:  # Keras refuses a pool size of 0
+        raise ShapeError(f"network 'ds_cnn_kws': resolution {h}x{w} gives an average pool of "
+                         f"{h // 2}x{w // 2} (pool_size = (frames // 2, coefficients // 2)); each side must "
+                         f"be at least 2")
     net = NetworkBuilder("ds_cnn_kws", (1, h, w))
     x = _conv_bn(net, net.input, 64, (10, 4), 2, name="conv1")
     for i in range(1, 5):

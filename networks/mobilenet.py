@@ -8,7 +8,7 @@ Parameter count matches torchvision at width 1.0 (3,504,872).
 from __future__ import annotations
 
 from simulator.model.graph import Network, NetworkBuilder
-from simulator.model.registry import register_network
+from simulator.model.registry import Resolution, height_width, register_network
 
 # expansion t, output channels c, repeats n, first stride s (the paper's Table 2)
 INVERTED_RESIDUAL_SETTING = ((1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 4, 2),
@@ -46,10 +46,10 @@ def _inverted_residual(net: NetworkBuilder, x: str, out_channels: int, stride: i
 
 
 @register_network
-def mobilenet_v2(resolution: int = 224, num_classes: int = 1000, width_mult: float = 1.0) -> Network:
+def mobilenet_v2(resolution: Resolution = 224, num_classes: int = 1000, width_mult: float = 1.0) -> Network:
     """torchvision's MobileNetV2 with a width multiplier (channels rounded to multiples of 8)."""
     name = "mobilenet_v2" if width_mult == 1.0 else f"mobilenet_v2_{width_mult:g}"
-    net = NetworkBuilder(name, (3, resolution, resolution))
+    net = NetworkBuilder(name, (3, *height_width(resolution)))
     channels = make_divisible(32 * width_mult)
     last_channels = make_divisible(1280 * max(1.0, width_mult))
     x = _conv_bn_relu6(net, net.input, channels, 3, 2, 1, "features.0")

@@ -9,7 +9,7 @@ Parameter counts match torchvision (resnet50: 25,557,032).
 from __future__ import annotations
 
 from simulator.model.graph import Network, NetworkBuilder
-from simulator.model.registry import register_network
+from simulator.model.registry import Resolution, height_width, register_network
 
 
 def _conv_bn(net: NetworkBuilder, x: str, channels: int, kernel: int, stride: int, prefix: str,
@@ -41,10 +41,10 @@ def _block(net: NetworkBuilder, x: str, planes: int, stride: int, bottleneck: bo
     return net.relu(out, inplace=True, name=f"{prefix}.relu")
 
 
-def resnet(name: str, blocks: tuple[int, int, int, int], bottleneck: bool, resolution: int = 224,
+def resnet(name: str, blocks: tuple[int, int, int, int], bottleneck: bool, resolution: Resolution = 224,
            num_classes: int = 1000, groups: int = 1, width_per_group: int = 64) -> Network:
     """A torchvision ResNet with ``blocks`` blocks per stage."""
-    net = NetworkBuilder(name, (3, resolution, resolution))
+    net = NetworkBuilder(name, (3, *height_width(resolution)))
     x = net.conv2d(net.input, 64, 7, stride=2, padding=3, bias=False, name="conv1")
     x = net.batch_norm(x, name="bn1")
     x = net.relu(x, inplace=True, name="relu")
@@ -60,36 +60,36 @@ def resnet(name: str, blocks: tuple[int, int, int, int], bottleneck: bool, resol
 
 
 @register_network
-def resnet18(resolution: int = 224, num_classes: int = 1000) -> Network:
+def resnet18(resolution: Resolution = 224, num_classes: int = 1000) -> Network:
     return resnet("resnet18", (2, 2, 2, 2), False, resolution, num_classes)
 
 
 @register_network
-def resnet34(resolution: int = 224, num_classes: int = 1000) -> Network:
+def resnet34(resolution: Resolution = 224, num_classes: int = 1000) -> Network:
     return resnet("resnet34", (3, 4, 6, 3), False, resolution, num_classes)
 
 
 @register_network
-def resnet50(resolution: int = 224, num_classes: int = 1000) -> Network:
+def resnet50(resolution: Resolution = 224, num_classes: int = 1000) -> Network:
     return resnet("resnet50", (3, 4, 6, 3), True, resolution, num_classes)
 
 
 @register_network
-def resnet101(resolution: int = 224, num_classes: int = 1000) -> Network:
+def resnet101(resolution: Resolution = 224, num_classes: int = 1000) -> Network:
     return resnet("resnet101", (3, 4, 23, 3), True, resolution, num_classes)
 
 
 @register_network
-def resnet152(resolution: int = 224, num_classes: int = 1000) -> Network:
+def resnet152(resolution: Resolution = 224, num_classes: int = 1000) -> Network:
     return resnet("resnet152", (3, 8, 36, 3), True, resolution, num_classes)
 
 
 @register_network
-def resnext50_32x4d(resolution: int = 224, num_classes: int = 1000) -> Network:
+def resnext50_32x4d(resolution: Resolution = 224, num_classes: int = 1000) -> Network:
     return resnet("resnext50_32x4d", (3, 4, 6, 3), True, resolution, num_classes, groups=32,
                   width_per_group=4)
 
 
 @register_network
-def wide_resnet50_2(resolution: int = 224, num_classes: int = 1000) -> Network:
+def wide_resnet50_2(resolution: Resolution = 224, num_classes: int = 1000) -> Network:
     return resnet("wide_resnet50_2", (3, 4, 6, 3), True, resolution, num_classes, width_per_group=128)

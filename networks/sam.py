@@ -15,16 +15,18 @@ embedding, pre-norm blocks (LayerNorm → :class:`~simulator.model.layers.Window
 add → LayerNorm → MLP with GELU → residual add) and the neck: Conv 1×1 (no bias) → LayerNorm2d →
 Conv 3×3 (no bias) → LayerNorm2d. Output: the image embedding ``(256, H/16, W/16)``.
 
-SAM always runs at 1024×1024; at another ``resolution`` (a multiple of 16) the position embedding
-and the global blocks' relative-position tables are sized for the grid (a checkpoint would be
-interpolated to it).
+SAM always runs at 1024×1024; at another ``resolution`` (``r`` or ``(H, W)``, each a multiple of 16)
+the position embedding and the global blocks' relative-position tables are sized for the ``H/16 ×
+W/16`` grid (a checkpoint would be interpolated to it), and windowed blocks pad each side of the grid
+to a multiple of 14.
 """
 
 from __future__ import annotations
 
 from simulator.errors import ShapeError
 from simulator.model.graph import Network, NetworkBuilder
-from simulator.model.registry import register_network
+from simulator.model.registry import Resolution, height_width, register_network
+from simulator.networks.vit import resolution_text
 
 PATCH_SIZE = 16
 WINDOW_SIZE = 14
@@ -33,18 +35,19 @@ MLP_RATIO = 4
 
 
 def sam_image_encoder(name: str, embed_dim: int, depth: int, num_heads: int,
-                      global_attn_indexes: tuple[int, ...], resolution: int = 1024) -> Network:
-    """SAM ``ImageEncoderViT`` on ``resolution × resolution`` images."""
-    if resolution % PATCH_SIZE:
-        raise ShapeError(f"network {name!r}: resolution {resolution} is not divisible by the patch size "
-                         f"{PATCH_SIZE}")
-    grid = resolution // PATCH_SIZE
-    net = NetworkBuilder(name, (3, resolution, resolution))
+                      global_attn_indexes: tuple[int, ...], resolution: Resolution = 1024) -> Network:
+    """SAM ``ImageEncoderViT`` on ``H × W`` images."""
+    height, width = height_width(resolution)
+    if height % PATCH_SIZE or width % PATCH_SIZE:
+        raise ShapeError(f"network {name!r}: resolution {resolution_text(resolution)} is not divisible by "
+                         f"the patch size {PATCH_SIZE} (height and width must be multiples of {PATCH_SIZE})")
+    grid_h, grid_w = height // PATCH_SIZE, width // PATCH_SIZE
+    net = NetworkBuilder(name, (3, height, width))
     x = net.conv2d(net.input, embed_dim, PATCH_SIZE, stride=PATCH_SIZE, name="patch_embed.proj")
     x = net.permute(x, (1, 2, 0), name="patch_embed.permute")                 # (H, W, C)
-    x = net.reshape(x, (grid * grid, embed_dim), name="pos_embed.flatten")
+    x = net.reshape(x, (grid_h * grid_w, embed_dim), name="pos_embed.flatten")
     x = net.positional_embedding(x, name="pos_embed")
-    x = net.reshape(x, (grid, grid, embed_dim), name="pos_embed.unflatten")
+    x = net.reshape(x, (grid_h, grid_w, embed_dim), name="pos_embed.unflatten")
     for b in range(depth):
         p = f"blocks.{b}"
         window = 0 if b in global_attn_indexes else WINDOW_SIZE
@@ -65,18 +68,18 @@ def sam_image_encoder(name: str, embed_dim: int, depth: int, num_heads: int,
 
 
 @register_network
-def sam_vit_b(resolution: int = 1024) -> Network:
+def sam_vit_b(resolution: Resolution = 1024) -> Network:
     """ViT-B: embed 768, depth 12, 12 heads, global attention in blocks 2, 5, 8, 11."""
     return sam_image_encoder("sam_vit_b", 768, 12, 12, (2, 5, 8, 11), resolution)
 
 
 @register_network
-def sam_vit_l(resolution: int = 1024) -> Network:
+def sam_vit_l(resolution: Resolution = 1024) -> Network:
     """ViT-L: embed 1024, depth 24, 16 heads, global attention in blocks 5, 11, 17, 23."""
     return sam_image_encoder("sam_vit_l", 1024, 24, 16, (5, 11, 17, 23), resolution)
 
 
 @register_network
-def sam_vit_h(resolution: int = 1024) -> Network:
+def sam_vit_h(resolution: Resolution = 1024) -> Network:
     """ViT-H: embed 1280, depth 32, 16 heads, global attention in blocks 7, 15, 23, 31."""
     return sam_image_encoder("sam_vit_h", 1280, 32, 16, (7, 15, 23, 31), resolution)

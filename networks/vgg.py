@@ -8,7 +8,7 @@ Parameter counts match torchvision (vgg16: 138,357,544).
 from __future__ import annotations
 
 from simulator.model.graph import Network, NetworkBuilder
-from simulator.model.registry import register_network
+from simulator.model.registry import Resolution, height_width, register_network
 
 CONFIGS: dict[str, list[int | str]] = {
     "vgg11": [64, "M", 128, "M", 256, 256, "M", 512, 512, "M", 512, 512, "M"],
@@ -19,10 +19,11 @@ CONFIGS: dict[str, list[int | str]] = {
 }
 
 
-def vgg(config: str, resolution: int = 224, num_classes: int = 1000, batch_norm: bool = False) -> Network:
+def vgg(config: str, resolution: Resolution = 224, num_classes: int = 1000,
+        batch_norm: bool = False) -> Network:
     """torchvision's ``vgg11/13/16/19`` (``_bn`` variants with ``batch_norm=True``)."""
     name = config + ("_bn" if batch_norm else "")
-    net = NetworkBuilder(name, (3, resolution, resolution))
+    net = NetworkBuilder(name, (3, *height_width(resolution)))
     x = net.input
     index = 0
     for item in CONFIGS[config]:
@@ -48,25 +49,25 @@ def vgg(config: str, resolution: int = 224, num_classes: int = 1000, batch_norm:
 
 
 @register_network
-def vgg11(resolution: int = 224, num_classes: int = 1000) -> Network:
+def vgg11(resolution: Resolution = 224, num_classes: int = 1000) -> Network:
     return vgg("vgg11", resolution, num_classes)
 
 
 @register_network
-def vgg13(resolution: int = 224, num_classes: int = 1000) -> Network:
+def vgg13(resolution: Resolution = 224, num_classes: int = 1000) -> Network:
     return vgg("vgg13", resolution, num_classes)
 
 
 @register_network
-def vgg16(resolution: int = 224, num_classes: int = 1000) -> Network:
+def vgg16(resolution: Resolution = 224, num_classes: int = 1000) -> Network:
     return vgg("vgg16", resolution, num_classes)
 
 
 @register_network
-def vgg19(resolution: int = 224, num_classes: int = 1000) -> Network:
+def vgg19(resolution: Resolution = 224, num_classes: int = 1000) -> Network:
     return vgg("vgg19", resolution, num_classes)
 
 
 @register_network
-def vgg16_bn(resolution: int = 224, num_classes: int = 1000) -> Network:
+def vgg16_bn(resolution: Resolution = 224, num_classes: int = 1000) -> Network:
     return vgg("vgg16", resolution, num_classes, batch_norm=True)

@@ -4,23 +4,30 @@ Patch embedding by a strided convolution, a learned class token and positional e
 pre-norm encoder blocks (LayerNorm, multi-head self-attention, residual add, LayerNorm, MLP with
 GELU, residual add), a final LayerNorm and a linear head on the class token. Dropout is the
 identity at inference and omitted. Parameter count matches torchvision (vit_b_16: 86,567,656).
+
+At ``resolution`` ``(H, W)`` (each a multiple of the patch size ``p``) the encoder sees
+``(H/p)·(W/p) + 1`` tokens, and the positional embedding has one row per token: ``((H/p)·(W/p) + 1)·E``
+parameters. This is the model a checkpoint becomes at that size (torchvision's
+``interpolate_embeddings`` resizes the trained 14×14 grid to the new one, as the SWAG weights at 384
+and 512 ship it: vit_b_16 at 384 has 86,859,496 parameters), square or not.
 """
 
 from __future__ import annotations
 
 from simulator.errors import ShapeError
 from simulator.model.graph import Network, NetworkBuilder
-from simulator.model.registry import register_network
+from simulator.model.registry import Resolution, height_width, register_network
 
 
 def vision_transformer(name: str, patch_size: int, num_layers: int, num_heads: int, hidden_dim: int,
-                       mlp_dim: int, resolution: int = 224, num_classes: int = 1000) -> Network:
-    """A torchvision ``VisionTransformer`` for ``resolution × resolution`` images."""
-    if resolution % patch_size:
-        raise ShapeError(f"network {name!r}: resolution {resolution} is not divisible by the patch size "
-                         f"{patch_size}")
-    net = NetworkBuilder(name, (3, resolution, resolution))
-    patches = (resolution // patch_size) ** 2
+                       mlp_dim: int, resolution: Resolution = 224, num_classes: int = 1000) -> Network:
+    """A torchvision ``VisionTransformer`` for ``H × W`` images (``resolution``: ``r`` or ``(H, W)``)."""
+    height, width = height_width(resolution)
+    if height % patch_size or width % patch_size:
+        raise ShapeError(f"network {name!r}: resolution {resolution_text(resolution)} is not divisible "
+                         f"by the patch size {patch_size} (height and width must be multiples of it)")
+    net = NetworkBuilder(name, (3, height, width))
+    patches = (height // patch_size) * (width // patch_size)
     x = net.conv2d(net.input, hidden_dim, patch_size, stride=patch_size, name="conv_proj")
     x = net.reshape(x, (hidden_dim, patches), name="reshape")
     x = net.permute(x, (1, 0), name="permute")
@@ -42,21 +49,27 @@ def vision_transformer(name: str, patch_size: int, num_layers: int, num_heads: i
     return net.build()
 
 
+def resolution_text(resolution: Resolution) -> str:
+    """``200`` or ``"224x200"``: a resolution as the user wrote it."""
+    height, width = height_width(resolution)
+    return str(resolution) if isinstance(resolution, int) else f"{height}x{width}"
+
+
 @register_network
-def vit_b_16(resolution: int = 224, num_classes: int = 1000) -> Network:
+def vit_b_16(resolution: Resolution = 224, num_classes: int = 1000) -> Network:
     return vision_transformer("vit_b_16", 16, 12, 12, 768, 3072, resolution, num_classes)
 
 
 @register_network
-def vit_b_32(resolution: int = 224, num_classes: int = 1000) -> Network:
+def vit_b_32(resolution: Resolution = 224, num_classes: int = 1000) -> Network:
     return vision_transformer("vit_b_32", 32, 12, 12, 768, 3072, resolution, num_classes)
 
 
 @register_network
-def vit_l_16(resolution: int = 224, num_classes: int = 1000) -> Network:
+def vit_l_16(resolution: Resolution = 224, num_classes: int = 1000) -> Network:
     return vision_transformer("vit_l_16", 16, 24, 16, 1024, 4096, resolution, num_classes)
 
 
 @register_network
-def vit_l_32(resolution: int = 224, num_classes: int = 1000) -> Network:
+def vit_l_32(resolution: Resolution = 224, num_classes: int = 1000) -> Network:
     return vision_transformer("vit_l_32", 32, 24, 16, 1024, 4096, resolution, num_classes)

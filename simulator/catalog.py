@@ -3,18 +3,35 @@ or an ONNX path (:func:`resolve_network`).
 
 Built-in networks register themselves (:func:`simulator.model.registry.register_network`);
 importing :mod:`simulator.networks` here registers all of them.
+
+A built-in network's ``resolution`` is an int ``r`` (``r × r`` pixels), ``(height, width)``, or the
+same as text (``"224"``, ``"224x320"``, ``"224X320"``, ``"224×320"``, spaces allowed:
+:func:`parse_resolution`). Each side lies in ``1 .. MAX_RESOLUTION_PX``; a side too small for a
+network's layers is refused naming the smallest size that network takes (:func:`minimum_side_px`).
 """
 
 from __future__ import annotations
 
 import inspect
+import re
 from collections.abc import Mapping
 from pathlib import Path
 
 import simulator.networks  # noqa: F401  (registers the built-in networks)
-from simulator.errors import SimulatorError, UnknownNameError
+from simulator.errors import ShapeError, SimulatorError, UnknownNameError
 from simulator.model.graph import Network
-from simulator.model.registry import NETWORKS, NetworkFunction, Resolution, network_names
+from simulator.model.registry import NETWORKS, NetworkFunction, Resolution, height_width, network_names
+
+#: The largest height or width accepted, in pixels: 16,384 = 2**14, 8× the largest input the built-in
+#: networks are used at (Cityscapes 1024×2048, SAM 1024×1024). At that size every built-in network's
+#: counts at batch 1 stay below 2**63 (int64 columns; tests/model/test_resolution.py checks it) and a
+#: layer's activations below 2**36 elements; beyond it an input is an image to tile, not one inference.
+MAX_RESOLUTION_PX = 16_384
+#: ``HEIGHTxWIDTH``: two integers around ``x``, ``X`` or ``×``, with optional spaces
+_HEIGHT_TIMES_WIDTH = re.compile(r"\s*([+-]?\d+)\s*[xX×]\s*([+-]?\d+)\s*")
+#: the grammar, for messages
+RESOLUTION_GRAMMAR = (f"SIZE or HEIGHTxWIDTH in pixels, each from 1 to {MAX_RESOLUTION_PX:,} "
+                      f"(e.g. 224, 224x320 or, in Python, (224, 320))")
 
 
 def available_networks(pattern: str = "*") -> list[str]:
@@ -42,10 +59,62 @@ def network_parameters(name: str) -> dict[str, object]:
 
 
 
-def _check_resolution(resolution: object) -> None:
-    sizes = resolution if isinstance(resolution, tuple) else (resolution,)
-    if not 1 <= len(sizes) <= 2 or any(isinstance(v, bool) or not isinstance(v, int) or v < 1 for v in sizes):
-        raise SimulatorError(f"resolution must be a positive integer or (height, width), got {resolution!r}")
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def parse_resolution(resolution: object) -> Resolution:
+    """``resolution`` as an int (square) or ``(height, width)``, from an int, a pair of ints or text
+    (``"224"``, ``"224x320"``; ``X`` or ``×`` for ``x``; spaces ignored). Each side must lie in
+    ``1 .. MAX_RESOLUTION_PX``; anything else is a SimulatorError naming the value and the range."""
+    given = resolution
+    if isinstance(resolution, str):
+        text = resolution.strip()
+        match = _HEIGHT_TIMES_WIDTH.fullmatch(text)
+        if match:
+            resolution = (int(match[1]), int(match[2]))
+        elif re.fullmatch(r"[+-]?\d+", text):
+            resolution = int(text)
+    elif isinstance(resolution, list):
+        resolution = tuple(resolution)
+    if not (_is_int(resolution) or (isinstance(resolution, tuple) and len(resolution) == 2
+                                    and all(_is_int(side) for side in resolution))):
+        raise SimulatorError(f"resolution must be {RESOLUTION_GRAMMAR}, got {given!r}")
+    height, width = height_width(resolution)  # type: ignore[arg-type]
+    sides = (("side", height),) if _is_int(resolution) else (("height", height), ("width", width))
+    for what, side in sides:
+        if not 1 <= side <= MAX_RESOLUTION_PX:
+            bound = "must be at least 1" if side < 1 else f"exceeds the maximum {MAX_RESOLUTION_PX:,}"
+            raise SimulatorError(f"resolution {given!r}: {what} {side} {bound} (each side from 1 to "
+                                 f"{MAX_RESOLUTION_PX:,} pixels; larger images are tiled)")
+    return resolution  # type: ignore[return-value]
+
+
+def minimum_side_px(name: str, params: Mapping[str, object] | None = None) -> int | None:
+    """The smallest ``s`` at which built-in network ``name`` (with ``params``) builds at ``s × s``, or
+    None below 1,024 (searched upwards: only on the error path). Height and width pass through the
+    layers independently, so a side below it is too small for the network's downsampling."""
+    function = network_function(name)
+    for side in range(1, 1025):
+        try:
+            function(**{**(params or {}), "resolution": side})
+        except ShapeError:
+            continue
+        except (TypeError, ValueError, ZeroDivisionError):
+            return None
+        return side
+    return None
+
+
+def _too_small(name: str, resolution: Resolution, params: Mapping[str, object], error: ShapeError) -> None:
+    """Re-raises ``error`` as "resolution too small, the minimum is ..." where a side is below the
+    network's minimum (:func:`minimum_side_px`); else leaves it (a rule of the network, e.g. a patch size)."""
+    minimum = minimum_side_px(name, params)
+    height, width = height_width(resolution)
+    if minimum is not None and min(height, width) < minimum:
+        raise ShapeError(f"resolution {height}x{width} is too small for network {name!r}: "
+                         f"height and width must each be from {minimum} to {MAX_RESOLUTION_PX:,} pixels "
+                         f"({error})") from None
 
 
 def build_network(name_or_path: str | Path, resolution: Resolution | None = None, batch: int = 1,
@@ -71,14 +140,17 @@ def build_network(name_or_path: str | Path, resolution: Resolution | None = None
     accepted = network_parameters(name_or_path)
     keywords = dict(params or {})
     if resolution is not None:
-        _check_resolution(resolution)
-        keywords["resolution"] = resolution
+        keywords["resolution"] = resolution = parse_resolution(resolution)
     unknown = sorted(set(keywords) - set(accepted))
     if unknown:
         raise SimulatorError(f"network {name_or_path!r} has no parameter {unknown[0]!r}; its parameters: "
                              f"{', '.join(f'{k}={v!r}' for k, v in accepted.items()) or 'none'}")
     try:
         return function(**keywords)
+    except ShapeError as error:
+        if resolution is not None:
+            _too_small(name_or_path, resolution, dict(params or {}), error)
+        raise
     except (TypeError, ValueError) as error:
         raise SimulatorError(f"network {name_or_path!r} with {keywords}: {error}") from None
 
