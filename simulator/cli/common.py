@@ -44,16 +44,19 @@ def _split_times(text: str) -> list[str] | None:
     return None
 
 
-def resolution(text: str) -> int | tuple[int, int]:
-    """argparse type for ``--resolution``: ``224`` (square) or ``HEIGHTxWIDTH`` (``1024x2048``)."""
-    parts = _split_times(text.strip())
-    if parts is None:
-        return positive_int(text.strip())
-    if len(parts) != 2:
-        raise argparse.ArgumentTypeError(
-            f"expected SIZE or HEIGHTxWIDTH (e.g. 224 or 1024x2048), got {text!r}")
-    height, width = (positive_int(part.strip()) for part in parts)
-    return height, width
+def resolution(text: str) -> int | tuple[int, int] | str:
+    """argparse type for ``--resolution``: ``224`` (square) or ``HEIGHTxWIDTH`` (``1024x2048``, also
+    ``X`` or ``×``, spaces allowed), as :func:`simulator.catalog.parse_resolution` reads it.
+
+    Text that is no valid resolution (``-1x224``, ``abc``, a side above the maximum) comes back as it
+    is: the library refuses it when the network is built, in one line naming the value and the range
+    (an error here would print argparse's usage lines too)."""
+    from simulator.catalog import parse_resolution
+
+    try:
+        return parse_resolution(text)
+    except SimulatorError:
+        return text
 
 
 def parse_value(text: str) -> int | float | tuple[int, int] | str:

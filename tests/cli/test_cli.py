@@ -86,9 +86,8 @@ def test_non_square_resolution_and_square_shorthand(capsys):
     assert code == 0 and json.loads(out)["input_shape"] == [1, 3, 256, 512]
     code, out, _ = run(capsys, "count", "resnet18", "--resolution", "96", "--format", "json")
     assert code == 0 and json.loads(out)["input_shape"] == [1, 3, 96, 96]
-    with pytest.raises(SystemExit):
-        main(["count", "resnet18", "--resolution", "2x3x4"])
-    assert "HEIGHTxWIDTH" in capsys.readouterr().err
+    code, _, err = run(capsys, "count", "resnet18", "--resolution", "2x3x4")
+    assert code == 2 and "HEIGHTxWIDTH" in err and len(err.strip().splitlines()) == 1
 
 
 def test_seq_len_and_param_reach_the_network(capsys):
