@@ -1,9 +1,10 @@
-"""Energy per inference split into arithmetic and data movement at each memory level.
+"""Energy per inference split into arithmetic, data movement at each memory level, and static power.
 
 The parts are the result's own (computed by :mod:`simulator.engine.energy`, with the result's
-overrides): compute ``MACs · E_MAC + element-wise ops · E_add`` and, per memory level, ``bytes at
-the level · energy per byte``; the chart reads ``SimulationResult.energy_breakdown_j`` and each
-layer's ``compute_energy_j`` and ``level_energy_j``, never the device's figures. Moving data costs
+overrides): compute ``MACs · E_MAC + element-wise ops · E_add``, per memory level ``bytes at the
+level · energy per byte``, and static ``P_static · latency`` (the device's idle power over the time
+the layers run); the chart reads ``SimulationResult.energy_breakdown_j`` and each layer's
+``energy_j``, ``compute_energy_j`` and ``level_energy_j``, never the device's figures. Moving data costs
 far more than computing on it (a 32-bit DRAM read is about 640 pJ against 3.7 pJ for a 32-bit float
 multiply in 45 nm: M. Horowitz, ISSCC 2014), so data movement dominates most bars.
 """
@@ -30,12 +31,14 @@ from simulator.plots._common import (
     results_device_name,
     subunit_scale,
 )
-from simulator.results import SimulationResult
+from simulator.results import STATIC_PART, SimulationResult
 from simulator.simulation import simulate
 
 COMPUTE_COLOR = "#2ca02c"
+STATIC_COLOR = "#9e9e9e"
 
 Grouping = str | Callable[[str, str], str]
+_LEGEND = {"compute": "compute (arithmetic)", STATIC_PART: "static (idle power × time)"}
 
 
 def level_colors(level_names: Iterable[str]) -> dict[str, tuple[float, ...]]:
@@ -46,10 +49,12 @@ def level_colors(level_names: Iterable[str]) -> dict[str, tuple[float, ...]]:
 
 
 def group_energy_j(result: SimulationResult, group_by: Grouping) -> dict[str, dict[str, float]]:
-    """Energy of ``result``'s layers summed per group: ``{group: {"compute": J, <level>: J}}``.
+    """Energy of ``result``'s layers summed per group: ``{group: {"compute": J, <level>: J, "static": J}}``.
 
     Each part is the layer's own ``compute_energy_j`` or ``level_energy_j[level]``, as simulated
-    (overrides included). Groups appear in the order of their first layer.
+    (overrides included); ``static`` is the rest of the layer's ``energy_j`` (static power × its
+    latency), present only when the result has static energy. Groups appear in the order of their
+    first layer.
     """
     key = GROUPINGS.get(group_by) if isinstance(group_by, str) else group_by
     if key is None:
@@ -59,6 +64,8 @@ def group_energy_j(result: SimulationResult, group_by: Grouping) -> dict[str, di
     for layer in result.layers:
         parts = {"compute": layer.compute_energy_j,
                  **{level: layer.level_energy_j[level] for level in result.level_names}}
+        if result.static_energy_j > 0:
+            parts[STATIC_PART] = layer.energy_j - sum(parts.values())
         group = groups.setdefault(key(layer.name, layer.kind), dict.fromkeys(parts, 0.0))
         for part, energy_j in parts.items():
             group[part] += energy_j
@@ -89,7 +96,7 @@ def energy_breakdown_chart(items: SimulationResult | Iterable[SimulationResult |
                            device: Device | str | None = None, *, group_by: Grouping | None = None,
                            batch: int = 1, precision: str | None = None,
                            resolution: int | None = None) -> Figure:
-    """Stacked bars of energy per inference (per sample): compute and each memory level.
+    """Stacked bars of energy per inference (per sample): static power, compute and each memory level.
 
     ``items`` are simulation results (of one device) or networks (names or :class:`Network`) to
     simulate on ``device`` at ``batch`` and ``precision`` (default fp16, or the device's first);
@@ -122,7 +129,9 @@ def energy_breakdown_chart(items: SimulationResult | Iterable[SimulationResult |
     width_in = min(16.0, max(7.0, 3.0 + 0.45 * bars)) if group_by else max(6.5, 3.0 + 1.2 * bars)
     figure = new_figure(width_in, 1.5 + 3.6 * len(panels))
     axes = figure.subplots(len(panels), 1, squeeze=False)[:, 0]
-    colors = {"compute": COMPUTE_COLOR, **level_colors(results[0].level_names)}
+    static = any(r.static_energy_j > 0 for r in results)
+    colors = {**({STATIC_PART: STATIC_COLOR} if static else {}), "compute": COMPUTE_COLOR,
+              **level_colors(results[0].level_names)}
     for ax, (title, groups, batches) in zip(axes, panels, strict=True):
         _stacked_bars(ax, groups, batches, colors, (scale, prefix), grouped=group_by is not None)
         ax.set_title(title, fontsize=9)
@@ -130,10 +139,9 @@ def energy_breakdown_chart(items: SimulationResult | Iterable[SimulationResult |
     grouping = "" if group_by is None else f" by layer {group_by if isinstance(group_by, str) else 'group'}"
     setting = f" ({settings.pop()})" if len(settings) == 1 and group_by is None else ""
     fit_suptitle(figure, f"Energy per inference on {device_name}{setting}{grouping}: "
-                         "compute vs data movement")
+                         "compute vs data movement" + (", and static power" if static else ""))
     handles = [axes[0].containers[i] for i in reversed(range(len(colors)))]
-    labels = [f"{name} (data movement)" if name != "compute" else "compute (arithmetic)"
-              for name in reversed(colors)]
+    labels = [_LEGEND.get(name, f"{name} (data movement)") for name in reversed(colors)]
     figure.legend(handles, labels, loc="outside right center", fontsize=8)
     return figure
 
@@ -154,7 +162,8 @@ def _stacked_bars(ax: Axes, groups: dict[str, dict[str, float]], batches: dict[s
     crowded = len(names) > 12
     for x, name in zip(positions, names, strict=True):
         total = sum(groups[name].values())
-        share = (total - groups[name].get("compute", 0.0)) / total if total > 0 else 0.0
+        moved = total - groups[name].get("compute", 0.0) - groups[name].get(STATIC_PART, 0.0)
+        share = moved / total if total > 0 else 0.0
         text = (f"{share:.0%}" if grouped
                 else f"{format_number(bottom[x])} {prefix}J\n{share:.0%} data movement")
         ax.annotate(text, (x, bottom[x]), xytext=(0, 2), textcoords="offset points", ha="center",

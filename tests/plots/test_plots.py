@@ -274,7 +274,7 @@ def test_energy_bars_stack_to_the_energy_per_inference():
     figure = energy_breakdown_chart(networks, ORIN, batch=2)  # names: the chart simulates them on ORIN
     ax = figure.axes[0]
     scale = energy_scale(ax)
-    parts = 1 + len(resolve_device(ORIN).memory_levels)  # compute + dram, l2, register file
+    parts = 1 + len(resolve_device(ORIN).memory_levels) + 1  # compute + dram, l2, register file + static
     rectangles = bars(ax)
     assert len(rectangles) == parts * len(networks)
     for i, network in enumerate(networks):
@@ -330,7 +330,7 @@ def test_energy_chart_title_fits_in_the_figure(count):
     box = figure._suptitle.get_window_extent(figure.canvas.get_renderer())
     assert box.x0 >= 0 and box.x1 <= figure.bbox.width and box.y1 <= figure.bbox.height
     assert " ".join(title.split()) == (f"Energy per inference on {ORIN} (fp16, batch 1): compute vs data "
-                                       "movement")  # wrapped, nothing lost
+                                       "movement, and static power")  # wrapped, nothing lost
 
 
 def test_energy_grouping_names():
@@ -394,7 +394,7 @@ def test_memory_chart_capacity_is_the_results_own_under_an_override():
     ax = memory_chart(result).axes[0]
     # stm32f746.toml: sram capacity_kib = 320, doubled by the override
     assert [y * display_scale(ax.get_ylabel()) for y in horizontal_lines(ax)] == pytest.approx([640 * KIB])
-    assert "sram.capacity_scale=2" in ax.get_title() and "2.3× sram" in texts(ax.figure)
+    assert "sram.capacity_scale=2" in ax.figure.get_suptitle() and "2.3× sram" in texts(ax.figure)
 
 
 def test_memory_chart_of_a_result_of_a_network_object():
@@ -448,7 +448,7 @@ MEMORY_LAYERS = len(inference_view(build_network("mobilenet_v2", 96)).nodes)
      (6.5, 1.5 + 3.6)),  # at least 6.5 in wide; 1.5 in + 3.6 in per panel high
     (["layers", "alexnet", "--device", ORIN, "--batch", "4"], (8, 5.5)),
     (["memory", "mobilenet_v2", "--device", STM32, "--precision", "int8", "--resolution", "96"],
-     (2.5 + 0.14 * MEMORY_LAYERS, 5.5)),  # 2.5 in + 0.14 in per layer (bar) of the inference view
+     (2.5 + 0.14 * MEMORY_LAYERS + 1.9, 5.5)),  # 2.5 in + 0.14 in per layer (bar) + 1.9 in of Flash
 ])
 def test_cli_writes_png_and_svg(tmp_path, capsys, argv, size_in):
     png = tmp_path / "chart.png"
@@ -476,12 +476,13 @@ def test_cli_energy_by_group(tmp_path):
 
 
 @pytest.mark.parametrize(("argv", "message"), [
-    (["roofline", "alexnet", "--device", ORIN, "-o", "chart.pdf"], "extension must be one of .png, .svg"),
+    (["roofline", "alexnet", "--device", ORIN, "-o", "chart.jpg"],
+     "extension must be one of .png, .svg, .pdf"),
     (["roofline", "alexnet", "--device", ORIN, "-o", "chart"], "got 'none'"),
     (["layers", "alexnet", "vgg16", "--device", ORIN, "-o", "chart.png"], "takes one network, got 2"),
     (["memory", "alexnet", "--device", ORIN, "--device", STM32, "-o", "c.png"], "takes one device, got 2"),
     (["layers", "alexnet", "--device", ORIN, "--precision", "int8,fp16", "-o", "c.png"], "one precision"),
-    (["layers", "alexnet", "--device", ORIN, "--group-by", "kind", "-o", "c.png"], "--group-by applies"),
+    (["roofline", "alexnet", "--device", ORIN, "--group-by", "kind", "-o", "c.png"], "--group-by applies"),
     (["layers", "alexnet", "--device", STM32, "--precision", "fp16", "-o", "c.png"], "no peak for precision"),
     (["roofline", "alexnet", "--device", "nowhere", "-o", "c.png"], "unknown device"),
     (["layers", "alexnet", "--device", ORIN, "--dpi", "100000", "-o", "c.png"], "dpi 100000 would make a"),
