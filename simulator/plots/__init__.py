@@ -1,8 +1,9 @@
 """Charts of simulation results, each returned as a :class:`matplotlib.figure.Figure`.
 
 Nothing here calls ``pyplot`` or shows a window: save a chart with :func:`save_figure` (PNG, SVG
-or PDF; text kept as text, the pixel count bounded) or ``figure.savefig(path)``. Charts read what they show from
-simulation results and ask for a device only where they simulate networks themselves.
+or PDF; text kept as text, the pixel count bounded) or ``figure.savefig(path)``. Charts read what
+they show from simulation results and ask for a device only where they simulate networks
+themselves.
 
 * :func:`roofline_chart`: a device's roofs with a network's layers on them;
 * :func:`latency_throughput_chart`: latency against throughput over batch sizes;
