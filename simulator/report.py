@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 
 from simulator.io import dumps_json
 from simulator.model.counts import NetworkCounts
-from simulator.results import SimulationResult
+from simulator.results import STATIC_PART, SimulationResult
 from simulator.units import format_bytes, format_count, format_joules, format_seconds
 
 FORMATS = ("table", "json", "csv")
@@ -162,7 +162,7 @@ def simulation_to_dict(result: SimulationResult) -> dict:
             "latency_model": "expected" if result.expected_model else "ideal",
             "throughput_per_s": result.throughput_per_s,
             "energy_j": result.energy_j,
-            "energy_breakdown_j": result.energy_breakdown_j,
+            **energy_to_dict(result),
             "bound": result.bound,
             "fits": result.fits,
         },
@@ -216,8 +216,6 @@ def format_simulation(result: SimulationResult, fmt: str = "table") -> str:
 
 def simulation_summary_lines(result: SimulationResult) -> list[str]:
     """The lines under the layer table: configuration, latency, throughput, energy, size, memory."""
-    breakdown = ", ".join(f"{part} {format_joules(j)} ({j / result.energy_j:.0%})"
-                          for part, j in result.energy_breakdown_j.items())
     lines = [
         f"{result.network} on {result.device}, batch {result.batch}, weights {result.weight_precision}, "
         f"activations {result.activation_precision}, compute {result.precision}",
@@ -227,8 +225,7 @@ def simulation_summary_lines(result: SimulationResult) -> list[str]:
          f"  latency     {format_seconds(result.latency_s)} ideal bound ({result.bound}-bound; sum of "
          f"per-layer max(T_compute, T_memory))"),
         f"  throughput  {result.throughput_per_s:,.1f} samples/s",
-        f"  energy      {format_joules(result.energy_j)} per batch, "
-        f"{format_joules(result.energy_per_sample_j)} per sample: {breakdown}",
+        *energy_lines(result),
         f"  model size  {format_bytes(result.model_size_bytes)} ({result.counts.params:,} params)",
         f"  work        {result.counts.macs:,} MACs, {result.counts.flops:,} ops; peak activations "
         f"{result.counts.peak_activations:,} elements",
@@ -238,3 +235,50 @@ def simulation_summary_lines(result: SimulationResult) -> list[str]:
         lines.append(f"  WARNING: {result.network} does not fit on {result.device} at batch {result.batch}; "
                      "the times assume it did")
     return lines
+
+
+def energy_includes(result: SimulationResult) -> str:
+    """What the energy of ``result`` counts, in words (the table and the JSON say it)."""
+    levels = [part for part in result.energy_breakdown_j if part not in ("compute", STATIC_PART)]
+    return (f"dynamic: arithmetic (MACs and element-wise operations) and the accesses of each memory "
+            f"level ({', '.join(levels)}); static: the profile's static power times the latency")
+
+
+def energy_to_dict(result: SimulationResult) -> dict:
+    """The energy totals of the ``roofline simulate`` JSON: the total, its dynamic and static parts,
+    the breakdown (compute, one entry per memory level, static), the static power it was charged
+    with and the average power ``energy / latency`` [J, W]."""
+    return {
+        "energy_breakdown_j": result.energy_breakdown_j,
+        "energy_dynamic_j": result.dynamic_energy_j,
+        "energy_static_j": result.static_energy_j,
+        "static_power_w": result.static_power_w,
+        "average_power_w": result.average_power_w,
+        "energy_includes": energy_includes(result),
+    }
+
+
+def energy_lines(result: SimulationResult) -> list[str]:
+    """The energy lines under the simulate table: the total and the average power, then the dynamic
+    part (arithmetic and each memory level) and the static part (static power × latency), each with
+    its share of the total."""
+    def share(j: float) -> str:
+        return f"{j / result.energy_j:.0%}" if result.energy_j else "-"
+
+    dynamic = ", ".join(f"{part} {format_joules(j)} ({share(j)})"
+                        for part, j in result.energy_breakdown_j.items() if part != STATIC_PART)
+    static = (f"{format_watts(result.static_power_w)} static power x {format_seconds(result.latency_s)}"
+              if result.static_energy_j else "the profile's static power is 0 W")
+    return [
+        f"  energy      {format_joules(result.energy_j)} per batch, "
+        f"{format_joules(result.energy_per_sample_j)} per sample; average power "
+        f"{format_watts(result.average_power_w)} over the latency",
+        f"    dynamic   {format_joules(result.dynamic_energy_j)} ({share(result.dynamic_energy_j)}): "
+        f"{dynamic}",
+        f"    static    {format_joules(result.static_energy_j)} ({share(result.static_energy_j)}): {static}",
+    ]
+
+
+def format_watts(value_w: float) -> str:
+    """``11.34 -> '11.3 W'``, ``0.0467 -> '46.7 mW'`` (three significant digits)."""
+    return format_joules(value_w).removesuffix("J") + "W"

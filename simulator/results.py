@@ -145,6 +145,11 @@ def slowest_layers(layers: Sequence[LayerResult], n: int) -> tuple[LayerResult, 
 _FRAME_NAMES = {"name": "layer", "arithmetic_intensity": "arithmetic_intensity_ops_per_byte"}
 
 
+#: the name of the static part of :attr:`SimulationResult.energy_breakdown_j` (static power × latency);
+#: every other part (``compute``, one per memory level) is dynamic
+STATIC_PART = "static"
+
+
 @dataclass(frozen=True)
 class SimulationResult:
     """A network on a device: totals, per-layer results and memory checks (SI units).
@@ -194,6 +199,29 @@ class SimulationResult:
     @property
     def energy_per_sample_j(self) -> float:
         return self.energy_j / self.batch
+
+    @property
+    def static_energy_j(self) -> float:
+        """The static part of the energy: the profile's static power times the latency [J] (0 when
+        the profile has none)."""
+        return self.energy_breakdown_j.get(STATIC_PART, 0.0)
+
+    @property
+    def dynamic_energy_j(self) -> float:
+        """The dynamic part: arithmetic plus the accesses of every memory level [J] (the total less
+        the static part)."""
+        return sum(j for part, j in self.energy_breakdown_j.items() if part != STATIC_PART)
+
+    @property
+    def average_power_w(self) -> float:
+        """``energy_j / latency_s`` [W]: the average power while the batch runs."""
+        return self.energy_j / self.latency_s if self.latency_s else 0.0
+
+    @property
+    def static_power_w(self) -> float:
+        """The static power the energy was charged with: ``static_energy_j / latency_s`` [W] (the
+        profile's static power, after any supply-voltage override)."""
+        return self.static_energy_j / self.latency_s if self.latency_s else 0.0
 
     @property
     def fits(self) -> bool:

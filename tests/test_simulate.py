@@ -250,7 +250,10 @@ COUNT_KEYS = {"params", "macs", "flops", "total_activations", "peak_activations"
 TOTAL_KEYS = COUNT_KEYS | {"model_size_bytes", "t_compute_s", "t_memory_s", "latency_s", "throughput_per_s",
                            "energy_j", "energy_breakdown_j", "bound", "fits",
                            # the expected value and the bound of the same configuration (issue 10)
-                           "ideal_latency_s", "latency_model"}
+                           "ideal_latency_s", "latency_model",
+                           # the energy's dynamic and static parts and the average power (issue 17)
+                           "energy_dynamic_j", "energy_static_j", "static_power_w", "average_power_w",
+                           "energy_includes"}
 LAYER_KEYS = {"name", "kind", "macs", "bytes_moved", "arithmetic_intensity", "t_compute_s", "t_memory_s",
               "latency_s", "bound", "energy_j"}
 # the brief's keys, plus the two operand precisions (mixed precision) and the memory-fit checks
@@ -269,7 +272,7 @@ def test_json_has_the_documented_keys_and_totals_are_sums(capsys):
     totals, layers = document["totals"], document["layers"]
     assert set(totals) == TOTAL_KEYS
     assert all(set(layer) == LAYER_KEYS for layer in layers)
-    assert set(totals["energy_breakdown_j"]) == {"compute", "dram", "l2", "register-file"}
+    assert set(totals["energy_breakdown_j"]) == {"compute", "dram", "l2", "register-file", "static"}
     for key in ("macs", "t_compute_s", "t_memory_s", "latency_s", "energy_j"):
         assert totals[key] == pytest.approx(sum(layer[key] for layer in layers)), key
     assert totals["energy_j"] == pytest.approx(sum(totals["energy_breakdown_j"].values()))
@@ -403,7 +406,9 @@ def test_what_if_overrides_and_per_layer_frame():
     faster = simulate("resnet50", "jetson-agx-orin", precision="int8",
                       overrides={"dram.bandwidth_bytes_per_s": 2 * 204.8e9})
     assert faster.latency_s < base.latency_s
-    assert faster.energy_j == base.energy_j  # bandwidth changes time, not the bytes moved
+    # bandwidth changes time, not the bytes moved: the dynamic energy stays, the static part follows the time
+    assert faster.dynamic_energy_j == base.dynamic_energy_j
+    assert faster.static_energy_j / base.static_energy_j == pytest.approx(faster.latency_s / base.latency_s)
     frame = base.layers_frame()
     assert len(frame) == len(base.layers)
     assert frame["latency_s"].sum() == pytest.approx(base.latency_s)
