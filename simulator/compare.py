@@ -9,6 +9,10 @@ per network the latency, throughput, energy, MACs, params, model size, peak acti
 ``relative_latency_i = latency_i / latency_0`` is how many times slower). The CLI (``roofline
 compare``) and the chart (:func:`simulator.plots.compare_chart`) both read a Comparison, so
 neither recomputes anything.
+
+:func:`compare_devices` is the other axis: one network on several devices, the first device the
+reference (``speedup_i = latency on device 0 / latency on device i``). A Comparison knows which
+axis it spans (:attr:`Comparison.axis`) and labels its entries by it (:attr:`Comparison.labels`).
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from simulator.catalog import Resolution
+from simulator.catalog import Resolution, resolve_network
 from simulator.errors import SimulatorError
 from simulator.hardware.device import Device
 from simulator.hardware.loader import resolve_device
@@ -65,6 +69,18 @@ class Comparison:
         return tuple(r.network for r in self.results)
 
     @property
+    def axis(self) -> str:
+        """``"device"`` when one network runs on several devices (:func:`compare_devices`), else
+        ``"network"``."""
+        one_network = len({r.network for r in self.results}) == 1
+        return "device" if one_network and len({r.device for r in self.results}) > 1 else "network"
+
+    @property
+    def labels(self) -> tuple[str, ...]:
+        """What tells the entries apart: the device names across devices, else the network names."""
+        return tuple(r.device for r in self.results) if self.axis == "device" else self.names
+
+    @property
     def speedups(self) -> tuple[float, ...]:
         """``latency of the first network / latency of each``: 1 for the first, above 1 when faster."""
         return tuple(self.reference.latency_s / r.latency_s for r in self.results)
@@ -108,24 +124,26 @@ class Comparison:
         return pd.DataFrame(rows, columns=list(COLUMNS))
 
     def kinds_frame(self) -> pd.DataFrame:
-        """Latency [s] per layer kind (rows, :attr:`kinds` order) and network (columns); 0 where a
-        network has no layer of that kind."""
+        """Latency [s] per layer kind (rows, :attr:`kinds` order) and entry (columns, :attr:`labels`:
+        networks, or devices); 0 where an entry has no layer of that kind."""
         splits = self.kind_latency_s()
         return pd.DataFrame({name: [split.get(kind, 0.0) for kind in self.kinds]
-                             for name, split in zip(self.names, splits, strict=True)},
+                             for name, split in zip(self.labels, splits, strict=True)},
                             index=pd.Index(self.kinds, name="kind"))
 
 
 def compare(networks: Sequence[Network | str | Path], device: Device | str | Path, batch: int = 1,
             precision: str | None = None, attention: str | None = None, ideal: bool = False,
             resolution: Resolution | None = None, params: Mapping[str, object] | None = None,
-            fuse: bool = True) -> Comparison:
+            fuse: bool = True, overrides: Mapping[str, float] | None = None) -> Comparison:
     """Simulate ``networks`` (Networks, built-in names or .onnx paths) on ``device`` at one
     configuration (see :func:`simulator.simulation.simulate` for ``precision``, ``attention``,
     ``ideal`` and ``fuse``) and compare them; the first network is the reference of the speed-ups.
 
     ``resolution`` and ``params`` build every named network at that size and with those keyword
-    parameters (a network that does not take one is an error naming the ones it takes).
+    parameters (a network that does not take one is an error naming the ones it takes);
+    ``overrides`` change the device's figures for every network (one value per key, as in
+    :func:`~simulator.simulation.simulate`).
     """
     if isinstance(networks, str | Path | Network):
         networks = [networks]
@@ -134,5 +152,27 @@ def compare(networks: Sequence[Network | str | Path], device: Device | str | Pat
     device = resolve_device(device)
     return Comparison(tuple(
         simulate(network, device, batch=batch, precision=precision, attention=attention, ideal=ideal,
-                 resolution=resolution, params=params, fuse=fuse)
+                 resolution=resolution, params=params, fuse=fuse, overrides=overrides)
         for network in networks))
+
+
+def compare_devices(network: Network | str | Path, devices: Sequence[Device | str | Path], batch: int = 1,
+                    precision: str | None = None, attention: str | None = None, ideal: bool = False,
+                    resolution: Resolution | None = None, params: Mapping[str, object] | None = None,
+                    fuse: bool = True, overrides: Mapping[str, float] | None = None) -> Comparison:
+    """Simulate one ``network`` on each of ``devices`` (Devices, shipped names or profile paths,
+    ``DEVICE@RUNTIME`` included) at one configuration and compare them; the first device is the
+    reference of the speed-ups (``latency on the first / latency on each``). Options as for
+    :func:`compare`; ``precision=None`` runs each device at its own default precision, and
+    ``overrides`` apply to every device.
+    """
+    if isinstance(devices, str | Path | Device):
+        devices = [devices]
+    if not devices:
+        raise SimulatorError("a comparison across devices needs at least one device")
+    if not isinstance(network, Network):  # built once, not once per device
+        network = resolve_network(network, resolution, batch, params)
+    return Comparison(tuple(
+        simulate(network, resolve_device(device), batch=batch, precision=precision, attention=attention,
+                 ideal=ideal, fuse=fuse, overrides=overrides)
+        for device in devices))

@@ -1,11 +1,13 @@
-"""``roofline compare``: networks side by side on one device (:func:`simulator.compare.compare`).
+"""``roofline compare``: networks side by side on one device (:func:`simulator.compare.compare`), or
+one network on several devices (:func:`simulator.compare.compare_devices`).
 
 ::
 
     roofline compare efficientvit_seg_l1 segformer_b5 --device jetson-agx-orin --precision fp16
+    roofline compare resnet50 --device jetson-agx-orin,h100-sxm      # or --device A --device B
 
-Latency, throughput, energy, MACs, params, model size, peak activations and fit per network, its
-latency split by layer kind, and the speed-up relative to the first network.
+Latency, throughput, energy, MACs, params, model size, peak activations and fit per network (or
+device), its latency split by layer kind, and the speed-up relative to the first.
 """
 
 from __future__ import annotations
@@ -17,9 +19,12 @@ from simulator.cli.common import (
     DEVICE_HELP,
     add_attention_option,
     add_format_option,
+    add_settings_option,
     add_size_options,
     network_params,
     positive_int,
+    single_settings,
+    split_list,
 )
 from simulator.errors import SimulatorError
 
@@ -31,7 +36,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
                           "(its latency / each one's).")
     parser.add_argument("networks", nargs="+", metavar="NETWORK",
                         help="built-in network names or .onnx paths; the first is the reference")
-    parser.add_argument("--device", required=True, help=DEVICE_HELP)
+    parser.add_argument("--device", action="append", required=True,
+                        help=DEVICE_HELP + "; several (comma-separated or --device repeated) compare one "
+                             "network across devices, the first the reference")
     parser.add_argument("--precision", default=None,
                         help="precision of weights and activations (default fp16, or the device's first)")
     parser.add_argument("--batch", type=positive_int, default=1, help="batch size (default 1)")
@@ -41,35 +48,53 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         help="pure roofline: ignore the device's calibrated kernel efficiencies, if any")
     parser.add_argument("--require-fit", action="store_true",
                         help="exit with status 2 when a network does not fit in the device's memory")
+    add_settings_option(parser)
     add_format_option(parser)
     parser.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from simulator.compare import compare
+    from simulator.compare import compare, compare_devices
 
-    comparison = compare(args.networks, args.device, batch=args.batch, precision=args.precision,
-                         attention=args.attention, ideal=args.ideal, resolution=args.resolution,
-                         params=network_params(args))
+    devices = [name for text in args.device for name in split_list(text, "--device")]
+    options = {"batch": args.batch, "precision": args.precision, "attention": args.attention,
+               "ideal": args.ideal, "resolution": args.resolution, "params": network_params(args),
+               "overrides": single_settings(args)}
+    if len(devices) > 1:
+        if len(args.networks) > 1:
+            raise SimulatorError(f"compare takes several networks on one device, or one network on several "
+                                 f"devices; got {len(args.networks)} networks ({', '.join(args.networks)}) "
+                                 f"and {len(devices)} devices ({', '.join(devices)})")
+        comparison = compare_devices(args.networks[0], devices, **options)
+    else:
+        comparison = compare(args.networks, devices[0], **options)
     print(format_comparison(comparison, args.format))
-    unfit = [r.network for r in comparison.results if not r.fits]
+    unfit = [label for label, r in zip(comparison.labels, comparison.results, strict=True) if not r.fits]
     if args.require_fit and unfit:
-        raise SimulatorError(f"{', '.join(unfit)} {'does' if len(unfit) == 1 else 'do'} not fit on "
-                             f"{comparison.reference.device} at batch {comparison.reference.batch}; "
-                             "--require-fit")
+        where = (f"{comparison.reference.network} does not fit on {', '.join(unfit)}"
+                 if comparison.axis == "device" else
+                 f"{', '.join(unfit)} {'does' if len(unfit) == 1 else 'do'} not fit on "
+                 f"{comparison.reference.device}")
+        raise SimulatorError(f"{where} at batch {comparison.reference.batch}; --require-fit")
     return 0
 
 
 def comparison_to_dict(comparison) -> dict:
-    """The JSON document of ``roofline compare`` (SI units; peak activations in elements and bytes)."""
+    """The JSON document of ``roofline compare`` (SI units; peak activations in elements and bytes):
+    the tool and its version, each entry's settings (:func:`simulator.report.simulation_settings`),
+    ``compared`` (``network`` or ``device``), the reference (the first entry) and one record per
+    entry under ``networks``."""
+    from simulator.report import simulation_settings, tool_record
+
     frame = comparison.frame()
     records = frame.astype(object).to_dict(orient="records")
     for record, split in zip(records, comparison.kind_latency_s(), strict=True):
         record["latency_by_kind_s"] = split
     first = comparison.reference
-    return {"device": first.device, "precision": first.precision, "batch": first.batch,
-            "attention": first.attention, "ideal": first.ideal, "reference": first.network,
-            "networks": records}
+    return {"tool": tool_record(), "settings": [simulation_settings(r) for r in comparison.results],
+            "compared": comparison.axis, "device": first.device, "precision": first.precision,
+            "batch": first.batch, "attention": first.attention, "ideal": first.ideal,
+            "reference": comparison.labels[0], "networks": records}
 
 
 def format_comparison(comparison, fmt: str = "table") -> str:
@@ -96,8 +121,10 @@ def _table(comparison) -> str:
     from simulator.units import format_bytes, format_count, format_joules, format_seconds
 
     frame = comparison.frame()
-    names = list(frame["network"])
+    names = list(comparison.labels)
+    across_devices = comparison.axis == "device"
     rows = [
+        *([("precision", [str(v) for v in frame["precision"]])] if across_devices else []),
         ("input", [str(v) for v in frame["input_shape"]]),
         ("latency", [format_seconds(v) for v in frame["latency_s"]]),
         ("speed-up vs first", [f"{v:.3g}×" for v in frame["speedup"]]),
@@ -122,6 +149,11 @@ def _table(comparison) -> str:
     by_kind = render_table(["latency by kind", *names], kind_rows, left=1)
     first = comparison.reference
     mode = "ideal roofline" if first.ideal else "expected model"
-    header = (f"on {first.device}, {first.precision}, batch {first.batch}, attention {first.attention}, "
-              f"{mode}; speed-up = latency of {first.network} / latency of each")
+    overrides = "".join(f", {key}={value:g}" for key, value in first.overrides.items())
+    if across_devices:
+        header = (f"{first.network} on {len(names)} devices, batch {first.batch}, {mode}{overrides}; "
+                  f"speed-up = latency on {first.device} / latency on each")
+    else:
+        header = (f"on {first.device}, {first.precision}, batch {first.batch}, attention {first.attention}, "
+                  f"{mode}{overrides}; speed-up = latency of {first.network} / latency of each")
     return "\n".join([header, "", summary, "", by_kind])

@@ -9,9 +9,11 @@ from typing import TYPE_CHECKING
 from simulator.cli.common import (
     DEVICE_HELP,
     add_attention_option,
+    add_settings_option,
     add_size_options,
     network_params,
     positive_int,
+    single_settings,
     with_attention,
 )
 from simulator.errors import SimulatorError
@@ -47,7 +49,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         help="built-in network name(s) or .onnx path(s); several only for roofline, "
                              "energy and compare")
     parser.add_argument("--device", action="append", required=True,
-                        help=DEVICE_HELP + "; repeat for one latency-throughput curve per device")
+                        help=DEVICE_HELP + "; repeat for one latency-throughput curve per device, or to "
+                             "compare one network across devices (compare chart)")
     parser.add_argument("--batch", type=positive_int, default=1, help="batch size (default 1)")
     parser.add_argument("--batches", type=batch_list, default=None,
                         help="batch sizes of the latency-throughput chart (default 1,2,4,...,256)")
@@ -56,6 +59,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
                              "only for roofline and latency-throughput")
     add_size_options(parser)
     add_attention_option(parser)
+    add_settings_option(parser)
     parser.add_argument("--group-by", choices=("kind", "block"), default=None,
                         help="energy chart: one bar per layer kind or block instead of one per network")
     llm = parser.add_argument_group("LLM charts (llm-throughput, llm-ttft, llm-memory; NETWORK is an LLM)")
@@ -103,6 +107,10 @@ def build_chart(args: argparse.Namespace) -> Figure:
     from simulator.simulation import simulate
 
     chart = args.chart
+    overrides = single_settings(args)
+    if overrides and chart in ("latency-throughput", *LLM_CHARTS):
+        raise SimulatorError(f"--set applies to the roofline, energy, layers, memory and compare charts, "
+                             f"not to {chart}")
     if chart in LLM_CHARTS:
         return build_llm_chart(args)
     precisions = list(args.precision or [])
@@ -122,8 +130,16 @@ def build_chart(args: argparse.Namespace) -> Figure:
             network = build_network(network, args.resolution, params=params)
         return plots.latency_throughput_chart(network, configs, args.batches or plots.DEFAULT_BATCHES,
                                               resolution=None if params else args.resolution)
+    size = {"resolution": args.resolution, "params": params, "attention": args.attention,
+            "overrides": overrides}
+    if chart == "compare" and len(args.device) > 1:  # one network on several devices
+        from simulator.compare import compare_devices
+
+        network = _one(args.networks, "network", "compare chart across devices")
+        precision = _one(precisions, "precision", chart) if precisions else None
+        return plots.compare_chart(compare_devices(network, args.device, batch=args.batch,
+                                                   precision=precision, **size))
     device = resolve_device(_one(args.device, "device", chart))
-    size = {"resolution": args.resolution, "params": params, "attention": args.attention}
     if chart == "roofline":
         results = [simulate(network, device, batch=args.batch, precision=precision, **size)
                    for network in args.networks for precision in (precisions or [device.default_precision])]

@@ -67,13 +67,17 @@ def compare_chart(comparison: Comparison | Sequence[Network | str | Path], devic
         ax.annotate(speedup_label(speedup), (x, result.latency_s / scale), xytext=(0, 3),
                     textcoords="offset points", ha="center", va="bottom", fontsize=9, fontweight="bold",
                     gid="speedup")
-    ax.set_xticks(positions, [r.network for r in results], rotation=15 if len(results) > 2 else 0,
+    ax.set_xticks(positions, list(comparison.labels), rotation=15 if len(results) > 2 else 0,
                   ha="right" if len(results) > 2 else "center", fontsize=8)
     ax.set_ylabel(f"latency ({prefix}s)")
     ax.set_ylim(0, max(bottoms + [r.latency_s / scale for r in results]) * 1.12)
     ax.legend(fontsize=7, title="layer kind", title_fontsize=7, loc="upper left",
               bbox_to_anchor=(1.01, 1.0), frameon=False)
     first = comparison.reference
-    fit_suptitle(figure, f"Latency on {first.device} ({config_label(first)}, attention {first.attention}); "
-                         f"speed-up relative to {first.network}", fontsize=9)
+    if comparison.axis == "device":  # one network on several devices (compare_devices)
+        fit_suptitle(figure, f"Latency of {first.network} (batch {first.batch}); speed-up relative to "
+                             f"{first.device}", fontsize=9)
+    else:
+        fit_suptitle(figure, f"Latency on {first.device} ({config_label(first)}, attention "
+                             f"{first.attention}); speed-up relative to {first.network}", fontsize=9)
     return figure
