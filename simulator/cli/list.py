@@ -1,5 +1,6 @@
 """``roofline list``: the built-in networks (matching a pattern), the shipped devices with what
-they compute in, what they can only store, their peaks, bandwidth and runtimes, or the shipped runtimes
+they compute in, what they can only store, their peaks, bandwidth, memory capacity (of the largest
+level) and runtimes, or the shipped runtimes
 (``DEVICE@RUNTIME``) with the devices they apply to and their compute scales."""
 
 from __future__ import annotations
@@ -57,12 +58,13 @@ def run(args: argparse.Namespace) -> int:
         # narrower formats a device has no peak for are stored and widened to compute (W4A16)
         smallest = min(PRECISION_BITS[p] for p in device.precisions)
         stores = [p for p, bits in PRECISION_BITS.items() if p not in device.precisions and bits < smallest]
-        dram = device.memory_levels[0]
+        dram, main = device.memory_levels[0], device.main_memory
         rows.append([name, peaks, ", ".join(stores) or "-",
                      f"{dram.name} {format_bytes(dram.bandwidth_bytes_per_s)}/s",
+                     f"{main.name} {_binary_bytes(main.capacity_bytes)}",
                      ", ".join(f"@{r.name}" for r in runtimes if name in r.devices) or "-"])
-    print(render_table(["device", "computes in (peak)", "stores only", "outer memory bandwidth", "runtimes"],
-                       rows))
+    print(render_table(["device", "computes in (peak)", "stores only", "outer memory bandwidth",
+                        "memory capacity", "runtimes"], rows))
     return 0
 
 
@@ -79,3 +81,11 @@ def _list_runtimes(names: list[str]) -> int:
                      ", ".join(f"{c} x{f:g}" for c, f in runtime.compute_scale.items())])
     print(render_table(["runtime", "description", "devices", "compute fraction scale"], rows))
     return 0
+
+
+def _binary_bytes(value_bytes: int) -> str:
+    """``85_899_345_920 -> '80 GiB'``: capacities in the binary units the profiles are written in."""
+    for unit, scale in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
+        if value_bytes >= scale:
+            return f"{value_bytes / scale:.4g} {unit}"
+    return f"{value_bytes} B"
