@@ -16,30 +16,39 @@ def configure(listing: argparse.ArgumentParser) -> None:
     listing.set_defaults(handler=run)
 
 
-def run(args: argparse.Namespace) -> int:
+#: what each listing holds, for the line that says nothing matched
+_WHAT = {"networks": "built-in network", "devices": "shipped device", "llms": "built-in LLM",
+         "runtimes": "shipped runtime"}
+
+
+def matching(names: list[str], what: str, pattern: str) -> list[str]:
+    """``names`` that match ``pattern``; none is an error, the same one line (exit status 2) for every
+    listing: what was looked for, the pattern, and how to see every name."""
+    import fnmatch
+
     from simulator.errors import SimulatorError
 
+    found = fnmatch.filter(sorted(names), pattern)
+    if not found:
+        raise SimulatorError(f"no {_WHAT[what]} matches {pattern!r}; `roofline list {what}` lists them all")
+    return found
+
+
+def run(args: argparse.Namespace) -> int:
     if args.what == "networks":
         from simulator.catalog import available_networks
 
-        names = available_networks(args.pattern)
-        if not names:
-            raise SimulatorError(f"no built-in network matches {args.pattern!r} (see `roofline list`)")
-        print("\n".join(names))
+        print("\n".join(matching(available_networks(), "networks", args.pattern)))
         return 0
     if args.what == "llms":
-        import fnmatch
-
         from simulator.llm.config import available_llms
 
-        print("\n".join(fnmatch.filter(sorted(available_llms()), args.pattern)))
+        print("\n".join(matching(list(available_llms()), "llms", args.pattern)))
         return 0
-    import fnmatch
-
     if args.what == "runtimes":
         from simulator.hardware.loader import available_runtimes
 
-        return _list_runtimes(fnmatch.filter(sorted(available_runtimes()), args.pattern))
+        return _list_runtimes(matching(list(available_runtimes()), "runtimes", args.pattern))
     from simulator.hardware.loader import (
         available_devices,
         available_runtimes,
@@ -52,7 +61,7 @@ def run(args: argparse.Namespace) -> int:
 
     runtimes = [resolve_runtime(r) for r in sorted(available_runtimes())]
     rows = []
-    for name in fnmatch.filter(sorted(available_devices()), args.pattern):
+    for name in matching(list(available_devices()), "devices", args.pattern):
         device = resolve_device(name)
         peaks = ", ".join(f"{p} {format_count(device.peak_for(p))} op/s" for p in device.precisions)
         # narrower formats a device has no peak for are stored and widened to compute (W4A16)

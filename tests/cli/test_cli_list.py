@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from simulator.cli import main
 
 
@@ -56,3 +58,14 @@ def test_devices_name_the_runtimes_that_apply_to_them(capsys):
     assert code == 0
     line = next(row for row in out.splitlines() if row.startswith("stm32h743"))
     assert line.endswith("@cmsis-nn, @tf-lite-micro, @tinyengine")
+
+
+@pytest.mark.parametrize("what", ["networks", "devices", "llms", "runtimes"])
+def test_an_empty_listing_is_the_same_one_line_for_every_kind(capsys, what):
+    """No match prints nothing on stdout, one line on stderr naming the pattern and how to list all,
+    and exits with 2, whatever is listed (devices printed an empty table with status 0, LLMs an
+    empty line)."""
+    code, out, err = run(capsys, "list", what, "no_such_name_*")
+    assert (code, out) == (2, "")
+    assert len(err.strip().splitlines()) == 1
+    assert "'no_such_name_*'" in err and f"`roofline list {what}`" in err
