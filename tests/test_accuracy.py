@@ -4,6 +4,7 @@ command's own output."""
 
 from __future__ import annotations
 
+import importlib.util
 import math
 from pathlib import Path
 
@@ -75,10 +76,51 @@ def test_no_check_row_was_used_by_the_fit_script():
     assert 'r["role"] == "fit"' in source
 
 
-def test_the_readme_table_is_the_commands_output(table):
+def _generator():
+    """bench/update_readme_accuracy.py, loaded as a module (bench/ is not a package)."""
+    path = README.parent / "bench" / "update_readme_accuracy.py"
+    spec = importlib.util.spec_from_file_location("update_readme_accuracy", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_docs_accuracy_md_and_the_readme_summary_are_the_generators_output(table):
+    generator = _generator()
+    stale = "out of date: regenerate with `python bench/update_readme_accuracy.py`"
+    document = (README.parent / "docs" / "accuracy.md").read_text(encoding="utf-8")
+    assert document == generator.document(table), f"docs/accuracy.md is {stale}"
+    assert format_markdown(table) in document  # every row: the command's own Markdown
     text = README.read_text(encoding="utf-8")
     start, end = "<!-- accuracy:start -->", "<!-- accuracy:end -->"
-    assert start in text and end in text
+    assert text.count(start) == text.count(end) == 1
     block = text.split(start, 1)[1].split(end, 1)[0]
-    assert format_markdown(table).strip() in block, (
-        "README's accuracy table is out of date: regenerate it with `roofline accuracy --format markdown`")
+    assert block.strip() == generator.readme_block(table).strip(), f"README's accuracy summary is {stale}"
+    assert "(docs/accuracy.md)" in block and len(block.strip().splitlines()) <= 25  # a summary, not the rows
+
+
+def test_the_readme_summary_counts_every_row_once(table):
+    # one table row per device; its rows, bounds held and check rows add up to the dataset's
+    rows = [line.split("|")[1:-1] for line in _generator().device_summary(table).splitlines()[2:]]
+    measurements = load_measurements()
+    assert sorted(cells[0].strip() for cells in rows) == sorted({row["device"] for row in measurements})
+    assert sum(int(cells[1]) for cells in rows) == len(measurements)
+    assert sum(int(cells[2]) for cells in rows) == len(measurements)  # the bound holds on every row
+    checks = sum(1 for row in measurements if row["role"] == "check")
+    assert sum(int(cells[3]) for cells in rows) <= checks  # the check rows the expected model applies to
+
+
+def test_the_generator_writes_nothing_when_the_readme_lacks_its_markers(tmp_path, monkeypatch, table):
+    generator = _generator()
+    monkeypatch.setattr(generator, "accuracy_table", lambda: table)
+    monkeypatch.setattr(generator, "README", tmp_path / "README.md")
+    monkeypatch.setattr(generator, "DOCUMENT", tmp_path / "docs" / "accuracy.md")
+    (tmp_path / "README.md").write_text("# no markers\n", encoding="utf-8")
+    with pytest.raises(SystemExit):
+        generator.main()
+    assert not (tmp_path / "docs").exists() and (tmp_path / "README.md").read_text() == "# no markers\n"
+    (tmp_path / "README.md").write_text("a\n<!-- accuracy:start -->\nold\n<!-- accuracy:end -->\nb\n")
+    generator.main()
+    assert (tmp_path / "docs" / "accuracy.md").read_text(encoding="utf-8") == generator.document(table)
+    assert (tmp_path / "README.md").read_text(encoding="utf-8").startswith("a\n<!-- accuracy:start -->\n- ")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["README.md", "docs"]  # no temporary left
