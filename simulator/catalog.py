@@ -92,17 +92,22 @@ def parse_resolution(resolution: object) -> Resolution:
 
 def minimum_side_px(name: str, params: Mapping[str, object] | None = None) -> int | None:
     """The smallest ``s`` at which built-in network ``name`` (with ``params``) builds at ``s × s``, or
-    None below 1,024 (searched upwards: only on the error path). Height and width pass through the
-    layers independently, so a side below it is too small for the network's downsampling."""
+    None when it does not build at its default size either (the fault is elsewhere) or at no ``s`` up
+    to 1,024. Searched upwards, so only on the error path. Height and width pass through the layers
+    independently, so a side below it is too small for the network's downsampling."""
     function = network_function(name)
-    for side in range(1, 1025):
+    params = {key: value for key, value in (params or {}).items() if key != "resolution"}
+    for side in (None, *range(1, 1025)):
         try:
-            function(**{**(params or {}), "resolution": side})
+            function(**params) if side is None else function(**params, resolution=side)
         except ShapeError:
+            if side is None:
+                return None
             continue
         except (TypeError, ValueError, ZeroDivisionError):
             return None
-        return side
+        if side is not None:
+            return side
     return None
 
 
@@ -139,6 +144,8 @@ def build_network(name_or_path: str | Path, resolution: Resolution | None = None
     function = network_function(name_or_path)
     accepted = network_parameters(name_or_path)
     keywords = dict(params or {})
+    if resolution is None and "resolution" in keywords:  # params={"resolution": ...} means the same
+        resolution = keywords.pop("resolution")
     if resolution is not None:
         keywords["resolution"] = resolution = parse_resolution(resolution)
     unknown = sorted(set(keywords) - set(accepted))

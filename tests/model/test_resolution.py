@@ -233,3 +233,9 @@ def test_sam_relative_position_tables_follow_a_non_square_grid():
     assert params["pos_embed"] == 14 * 20 * c
     assert params["blocks.2.attn"] == 4 * c * c + 4 * c + (2 * 14 - 1 + 2 * 20 - 1) * d  # global
     assert params["blocks.0.attn"] == 4 * c * c + 4 * c + (2 * 14 - 1 + 2 * 14 - 1) * d  # windowed
+
+
+def test_a_resolution_in_params_is_read_as_the_resolution():
+    assert build_network("alexnet", params={"resolution": "224x320"}).input_shape == (3, 224, 320)
+    with pytest.raises(SimulatorError, match="from 63 to"):
+        build_network("alexnet", params={"resolution": (1, 1)})
