@@ -39,32 +39,63 @@ _API = {
     "Device": ("simulator.hardware.device", "Device"),
     "SimulationResult": ("simulator.results", "SimulationResult"),
     "SimulatorError": ("simulator.errors", "SimulatorError"),
+    "NetworkCounts": ("simulator.model.counts", "NetworkCounts"),
+    "network_parameters": ("simulator.catalog", "network_parameters"),
+    "runtime_names": ("simulator.api", "runtime_names"),
+    "llm_names": ("simulator.api", "llm_names"),
+    "write_sweep": ("simulator.sweeps", "write_sweep"),
+    "compare": ("simulator.compare", "compare"),
+    "compare_devices": ("simulator.compare", "compare_devices"),
+    "Comparison": ("simulator.compare", "Comparison"),
+    "simulate_llm": ("simulator.llm.inference", "simulate_llm"),
+    "sweep_llm": ("simulator.llm.sweep", "sweep_llm"),
+    "load_llm_config": ("simulator.llm.config", "load_config"),
+    "LLMResult": ("simulator.llm.inference", "LLMResult"),
+    "accuracy_table": ("simulator.accuracy", "accuracy_table"),
+    "export_onnx": ("simulator.api", "export_onnx"),
+    "calibrate": ("simulator.calibration.calibrate", "calibrate"),
+    "validate": ("simulator.calibration.validate", "validate"),
+    "plots": ("simulator.plots", ""),  # the charts (matplotlib Figures): the module itself
 }
 
+#: every entry point: one or more per ``roofline`` command (list, count, simulate, compare, sweep,
+#: plot, export, calibrate, validate, llm, accuracy), and the types they take and return
 __all__ = [
-    "Device", "Network", "NetworkBuilder", "SimulationResult", "SimulatorError", "build_network", "count",
-    "device_names", "iter_sweep", "load_device", "network_function", "network_names", "resolve_device",
-    "simulate", "sweep",
+    "Comparison", "Device", "LLMResult", "Network", "NetworkBuilder", "NetworkCounts", "SimulationResult",
+    "SimulatorError", "accuracy_table", "build_network", "calibrate", "compare", "compare_devices", "count",
+    "device_names", "export_onnx", "iter_sweep", "llm_names", "load_device", "load_llm_config",
+    "network_function", "network_names", "network_parameters", "plots", "resolve_device", "runtime_names",
+    "simulate", "simulate_llm", "sweep", "sweep_llm", "validate", "write_sweep",
 ]
 
 if TYPE_CHECKING:
-    from simulator.api import count, device_names
+    from simulator import plots
+    from simulator.accuracy import accuracy_table
+    from simulator.api import count, device_names, export_onnx, llm_names, runtime_names
+    from simulator.calibration.calibrate import calibrate
+    from simulator.calibration.validate import validate
     from simulator.catalog import available_networks as network_names
-    from simulator.catalog import build_network, network_function
+    from simulator.catalog import build_network, network_function, network_parameters
+    from simulator.compare import Comparison, compare, compare_devices
     from simulator.errors import SimulatorError
     from simulator.hardware.device import Device
     from simulator.hardware.loader import load_device, resolve_device
+    from simulator.llm.config import load_config as load_llm_config
+    from simulator.llm.inference import LLMResult, simulate_llm
+    from simulator.llm.sweep import sweep_llm
+    from simulator.model.counts import NetworkCounts
     from simulator.model.graph import Network, NetworkBuilder
     from simulator.results import SimulationResult
     from simulator.simulation import simulate
-    from simulator.sweeps import iter_sweep, sweep
+    from simulator.sweeps import iter_sweep, sweep, write_sweep
 
 
 def __getattr__(name: str) -> Any:
     if name not in _API:
         raise AttributeError(f"module 'simulator' has no attribute {name!r}")
     module, attribute = _API[name]
-    value = getattr(importlib.import_module(module), attribute)
+    value = importlib.import_module(module)
+    value = getattr(value, attribute) if attribute else value
     globals()[name] = value
     return value
 

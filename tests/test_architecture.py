@@ -24,7 +24,7 @@ LAYERS = {
     "simulator.catalog": 4,
     "simulator.results": 5,
     "simulator.simulation": 6,
-    "simulator.sweeps": 7, "simulator.api": 7, "simulator.llm": 7,
+    "simulator.sweeps": 7, "simulator.llm": 7, "simulator.api": 8,
     "simulator.report": 8, "simulator.compare": 8, "simulator.report_views": 9,
     "simulator.accuracy": 9, "simulator.plots": 9, "simulator.calibration": 9,
     "simulator.cli": 10, "simulator.__main__": 11, "simulator": 12,

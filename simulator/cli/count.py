@@ -17,19 +17,14 @@ def configure(count: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from simulator.catalog import build_network
-    from simulator.model.counts import count_network
-    from simulator.model.fusion import inference_view
+    from simulator.api import count
     from simulator.report import format_counts, resolved_params
     from simulator.report_views import format_counts_view, view_of
 
     params = network_params(args)
-    network = build_network(args.network, args.resolution, args.batch, params)
-    if args.fused:
-        network = inference_view(network)
+    counts = count(args.network, args.batch, args.resolution, fused=args.fused, params=params)
     settings = {"network": args.network, "params": resolved_params(args.network, params, args.resolution),
                 "batch": args.batch, "fused": args.fused}
-    counts = count_network(network, args.batch)
     if view_of(args.summary, args.top, args.by) is None:
         print(format_counts(counts, args.format, settings))
     else:
