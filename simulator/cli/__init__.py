@@ -27,7 +27,8 @@ COMMANDS = {
     "list": "list built-in networks, devices, LLMs or runtimes",
     "count": "per-layer params, MACs, FLOPs and activations",
     "simulate": "latency, throughput, energy and memory fit on a device",
-    "compare": "networks side by side on one device, with the speed-up relative to the first",
+    "compare": "networks side by side on one device, or one network on several devices, with the "
+               "speed-up relative to the first",
     "sweep": "simulate the product of networks, devices, batches, precisions and hardware overrides",
     "plot": "draw a chart (PNG or SVG)",
     "export": "write a network as a runnable ONNX model (random weights)",
