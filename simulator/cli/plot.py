@@ -1,4 +1,4 @@
-"""``roofline plot``: draw a chart of :mod:`simulator.plots` into a PNG or SVG file."""
+"""``roofline plot``: draw a chart of :mod:`simulator.plots` into a PNG, SVG or PDF file."""
 
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ if TYPE_CHECKING:  # matplotlib is imported only when a chart is drawn
 
 LLM_CHARTS = ("llm-throughput", "llm-ttft", "llm-memory")
 CHARTS = ("roofline", "latency-throughput", "energy", "layers", "memory", "compare", *LLM_CHARTS)
-FORMATS = (".png", ".svg")
+FORMATS = (".png", ".svg", ".pdf")
 DEFAULT_DPI = 150
 
 
@@ -41,9 +41,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.description = (
         "Draw a chart: roofline (layers on the device's roofs), latency-throughput (one curve per device "
         "or precision over --batches), energy (compute vs data movement per network, or per layer group "
-        "with --group-by), layers (per-layer latency by bound), memory (live activations per layer vs "
-        "the device's activation memory), compare (latency bars of several networks split by layer "
-        "kind, speed-up relative to the first).")
+        "with --group-by), layers (per-layer latency by bound; the slowest with --top, per group with "
+        "--group-by), memory (live activations per layer vs the device's activation memory, and the "
+        "weights vs their store where it is another, an MCU's Flash), compare (latency bars of several "
+        "networks split by layer kind, speed-up relative to the first).")
     parser.add_argument("chart", choices=CHARTS, help="which chart")
     parser.add_argument("networks", nargs="+", metavar="NETWORK",
                         help="built-in network name(s) or .onnx path(s); several only for roofline, "
@@ -61,7 +62,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
     add_attention_option(parser)
     add_settings_option(parser)
     parser.add_argument("--group-by", choices=("kind", "block"), default=None,
-                        help="energy chart: one bar per layer kind or block instead of one per network")
+                        help="energy chart: one bar per layer kind or block instead of one per network; "
+                             "layers chart: one bar per layer kind or block")
+    parser.add_argument("--top", type=positive_int, default=None, metavar="N",
+                        help="layers chart: the N slowest layers (or groups), the rest summed in a note "
+                             "(default: every layer, or the 40 slowest of a network of over 150)")
     llm = parser.add_argument_group("LLM charts (llm-throughput, llm-ttft, llm-memory; NETWORK is an LLM)")
     llm.add_argument("--prompt", type=batch_list, default=None,
                      help="prompt tokens: the lengths of llm-ttft and of llm-memory's context panel (default "
@@ -73,7 +78,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dpi", type=positive_int, default=DEFAULT_DPI,
                         help=f"resolution of a PNG in dots per inch (default {DEFAULT_DPI}; the image may "
                              "have at most 100 megapixels)")
-    parser.add_argument("-o", "--output", required=True, help="output file, .png or .svg")
+    parser.add_argument("-o", "--output", required=True, help="output file, .png, .svg or .pdf")
     parser.add_argument("--force", action="store_true", help="allow replacing a file of the shipped profiles")
     parser.set_defaults(handler=run)
 
@@ -115,8 +120,10 @@ def build_chart(args: argparse.Namespace) -> Figure:
         return build_llm_chart(args)
     precisions = list(args.precision or [])
     params = network_params(args)
-    if args.group_by is not None and chart != "energy":
-        raise SimulatorError(f"--group-by applies to the energy chart only, not to {chart}")
+    if args.group_by is not None and chart not in ("energy", "layers"):
+        raise SimulatorError(f"--group-by applies to the energy and layers charts only, not to {chart}")
+    if args.top is not None and chart != "layers":
+        raise SimulatorError(f"--top applies to the layers chart only, not to {chart}")
     if args.batches is not None and chart != "latency-throughput":
         raise SimulatorError(f"--batches applies to the latency-throughput chart only; use --batch for the "
                              f"{chart} chart")
@@ -157,7 +164,7 @@ def build_chart(args: argparse.Namespace) -> Figure:
     result = simulate(_one(args.networks, "network", chart), device, batch=args.batch, precision=precision,
                       **size)
     if chart == "layers":
-        return plots.layer_latency_chart(result)
+        return plots.layer_latency_chart(result, top=args.top, group_by=args.group_by)
     return plots.memory_chart(result)
 
 
