@@ -7,9 +7,10 @@ identity at inference and omitted. Parameter count matches torchvision (vit_b_16
 
 At ``resolution`` ``(H, W)`` (each a multiple of the patch size ``p``) the encoder sees
 ``(H/p)·(W/p) + 1`` tokens, and the positional embedding has one row per token: ``((H/p)·(W/p) + 1)·E``
-parameters. This is the model a checkpoint becomes at that size (torchvision's
-``interpolate_embeddings`` resizes the trained 14×14 grid to the new one, as the SWAG weights at 384
-and 512 ship it: vit_b_16 at 384 has 86,859,496 parameters), square or not.
+parameters. This is the model a checkpoint becomes at that size, its trained 14×14 grid resized to
+the new one: as torchvision's SWAG weights at 384 and 512 ship it (vit_b_16 at 384: 86,859,496
+parameters) and, for a non-square grid, as timm's ``resample_abs_pos_embed(posemb, new_size=(H/p,
+W/p), num_prefix_tokens=1)`` does (torchvision's ``VisionTransformer`` itself takes square images only).
 """
 
 from __future__ import annotations
