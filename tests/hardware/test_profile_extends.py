@@ -12,8 +12,9 @@ from pathlib import Path
 import pytest
 
 from simulator.cli import main
+from simulator.compat import tomllib
 from simulator.errors import ProfileError
-from simulator.hardware.loader import load_device, resolve_device
+from simulator.hardware.loader import available_devices, available_energy_tables, load_device, resolve_device
 from simulator.simulation import simulate
 
 H100 = resolve_device("h100-sxm")
@@ -112,3 +113,53 @@ def test_the_merged_profile_is_validated_as_any_profile(tmp_path):
     path = write(tmp_path, "dev2", 'extends = "h100-sxm"\n[[memory]]\ncapacity_gib = 96\n')
     with pytest.raises(ProfileError, match="matched by name"):
         load_device(path)
+
+
+# --- a boolean is not a number, in any numeric field (issue 23: `static_power_w = true` read as 1 W) ---
+
+
+def _numeric_fields(name: str) -> list[tuple[str, ...]]:
+    """Every numeric value of a shipped profile, as the path to it (a level by its name)."""
+    raw = tomllib.loads(available_devices()[name].read_text(encoding="utf-8"))
+    found: list[tuple[str, ...]] = []
+
+    def walk(table: dict, path: tuple[str, ...]) -> None:
+        for key, value in table.items():
+            if isinstance(value, dict):
+                walk(value, (*path, key))
+            elif isinstance(value, int | float) and not isinstance(value, bool):
+                found.append((*path, key))
+    walk({k: v for k, v in raw.items() if k != "memory"}, ())
+    for level in raw["memory"]:
+        found += [("memory", level["name"], key) for key, value in level.items()
+                  if isinstance(value, int | float) and not isinstance(value, bool)]
+    return found
+
+
+NUMERIC = [("h100-sxm", path) for path in _numeric_fields("h100-sxm")] + [
+    ("nucleo-l4r5zi", path) for path in _numeric_fields("nucleo-l4r5zi") if path[0] == "supply"]
+
+
+@pytest.mark.parametrize(("base", "path"), NUMERIC, ids=[".".join(path) for _, path in NUMERIC])
+def test_every_numeric_field_refuses_a_boolean(tmp_path, base, path):
+    if path[0] == "memory":
+        body = f'[[memory]]\nname = "{path[1]}"\n{path[2]} = true\n'
+    elif len(path) == 1:
+        body = f"{path[0]} = true\n"
+    else:
+        body = f"[{'.'.join(path[:-1])}]\n{path[-1]} = true\n"
+    file = write(tmp_path, "dev", f'extends = "{base}"\n{body}')
+    with pytest.raises(ProfileError, match="must be a number") as error:
+        load_device(file)
+    assert path[-1] in str(error.value) and len(str(error.value).splitlines()) == 1
+
+
+def test_an_energy_tables_on_chip_flag_is_a_boolean_not_a_number(tmp_path):
+    energy = tmp_path / "energy"
+    energy.mkdir()
+    table = available_energy_tables()["horowitz-45nm"].read_text(encoding="utf-8")
+    assert "on_chip = true" in table
+    (energy / "horowitz-45nm.toml").write_text(table.replace("on_chip = true", "on_chip = 1", 1))
+    file = write(tmp_path, "dev", 'extends = "reference-45nm"\n')
+    with pytest.raises(ProfileError, match="on_chip: Input should be a valid boolean"):
+        load_device(file)
