@@ -26,7 +26,7 @@ def run(args: argparse.Namespace) -> int:
         load_measurements,
         row_device,
     )
-    from simulator.cli.progress import ProgressLine
+    from simulator.cli.progress import Progress
     from simulator.errors import SimulatorError, UnknownNameError
     from simulator.io import dumps_json
 
@@ -41,9 +41,8 @@ def run(args: argparse.Namespace) -> int:
         rows = [row for row in rows if names[id(row)] & set(args.device)]
     if not rows:
         raise SimulatorError("no dataset rows match " + ", ".join(f"--table {t}" for t in args.table or []))
-    line = ProgressLine("accuracy", verbose=args.progress)
-    table = accuracy_table(rows, progress=line.step)
-    line.close()
+    with Progress("accuracy", "lines" if args.progress else "auto", unit="rows") as line:
+        table = accuracy_table(rows, progress=line.update)
     if args.format == "json":
         print(dumps_json(table.to_dict(orient="records")))
     elif args.format == "csv":

@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 
 from simulator.cli.common import positive_int
-from simulator.cli.progress import ProgressLine
+from simulator.cli.progress import Progress
 
 
 def configure(calibrate: argparse.ArgumentParser) -> None:
@@ -27,11 +27,8 @@ def run(args: argparse.Namespace) -> int:
     from simulator.units import format_bytes
 
     check_writable(args.output, args.force)  # calibrate itself writes through a temporary file
-    progress = ProgressLine("calibrate", verbose=args.progress)
-    try:
+    with Progress("calibrate", "lines" if args.progress else "auto") as progress:
         result = calibrate(args.output, quick=args.quick, threads=args.threads, progress=progress.message)
-    finally:
-        progress.close()
     device = result.device
     print(f"wrote {args.output}: {device.description}")
     for precision, peak in device.peak_ops_per_s.items():

@@ -147,37 +147,6 @@ def add_format_option(parser: argparse.ArgumentParser) -> None:
                         help="output format (default table)")
 
 
-class ProgressLine:
-    """Progress of a long command on stderr: with ``verbose``, one line per message; otherwise, on a
-    terminal, a single line rewritten in place (cleared by :meth:`close`), and nothing when stderr
-    is not a terminal (a log or a pipe)."""
-
-    def __init__(self, command: str, verbose: bool = False, stream=None) -> None:
-        import sys
-
-        self.command = command
-        self.verbose = verbose
-        self.stream = stream if stream is not None else sys.stderr
-        self.live = not verbose and hasattr(self.stream, "isatty") and self.stream.isatty()
-        self._width = 0
-
-    def message(self, text: str) -> None:
-        if self.verbose:
-            print(f"roofline {self.command}: {text}", file=self.stream, flush=True)
-        elif self.live:
-            line = f"roofline {self.command}: {text}"[:200]
-            self.stream.write("\r" + line.ljust(self._width))
-            self.stream.flush()
-            self._width = len(line)
-
-    def close(self) -> None:
-        """Clears the line in place, if any."""
-        if self.live and self._width:
-            self.stream.write("\r" + " " * self._width + "\r")
-            self.stream.flush()
-            self._width = 0
-
-
 def split_list(text: str, what: str) -> list[str]:
     """``"a, b,c"`` -> ``["a", "b", "c"]``; an empty list is an error naming ``what``."""
     items = [item.strip() for item in text.split(",") if item.strip()]

@@ -279,30 +279,31 @@ def _run_plan(plan, args: argparse.Namespace, override_keys: list[str]) -> int:
     fmt = sweep_format(args.output) if args.output is not None else None
     if plan.size > LARGE_SWEEP:
         print(size_estimate(plan, fmt), file=sys.stderr)
-    show = sys.stderr.isatty() if args.progress is None else args.progress
-    bar = ProgressBar(plan.size) if show else None
+    from simulator.cli.progress import Progress
+
+    bar = Progress("sweep", "auto" if args.progress is None else "live" if args.progress else "off",
+                   unit="configurations")
+    report = bar.sweep if bar.mode != "off" else None
     if args.require_fit and args.scheduler is not None:
         raise SimulatorError("--require-fit needs the rows here: it does not combine with --scheduler")
     client = _client(args.scheduler) if args.scheduler is not None else None
     unfit = UnfitRows()
     try:
         if args.output is None:
-            chunks = list(plan.chunks(progress=bar, workers=args.workers, client=client))
+            chunks = list(plan.chunks(progress=report, workers=args.workers, client=client))
             table = pd.concat(chunks, ignore_index=True) if chunks else plan.empty()
-            if bar is not None:
-                bar.close()
+            bar.close()
             print(format_sweep(table, override_keys))
             return _require_fit(args, UnfitRows.of(table))
         if client is not None:
-            rows = write_sweep_partitioned(plan, args.output, fmt, client=client, progress=bar)
+            rows = write_sweep_partitioned(plan, args.output, fmt, client=client, progress=report)
             where = f"part files in {args.output}"
         else:
-            chunks = (unfit.add(chunk) for chunk in plan.chunks(progress=bar, workers=args.workers))
+            chunks = (unfit.add(chunk) for chunk in plan.chunks(progress=report, workers=args.workers))
             rows = stream_sweep(chunks, args.output, plan=plan)
             where = args.output
     finally:
-        if bar is not None:
-            bar.close()
+        bar.close()
         if client is not None:
             client.close()
     print(f"wrote {_configurations(rows)} to {where}", file=sys.stderr)
@@ -372,39 +373,6 @@ def size_estimate(plan, fmt: str | None) -> str:
     _write_chunks([sample], buffer, "csv" if fmt == "parquet" else fmt, plan)
     per_row = len(buffer.getvalue()) / len(sample) / (8 if fmt == "parquet" else 1)  # ~1/8 of CSV
     return text + f", about {format_bytes(per_row * plan.size)} as {fmt}"
-
-
-class ProgressBar:
-    """A progress bar on stderr, fed :class:`~simulator.sweeps.SweepProgress` reports (at most ten
-    redraws a second); ``close`` ends its line."""
-
-    WIDTH = 30
-
-    def __init__(self, total: int, stream=None, interval_s: float = 0.1):
-        self.total, self.stream, self.interval_s = total, stream or sys.stderr, interval_s
-        self.last, self.drawn = -math.inf, False
-
-    def __call__(self, report) -> None:
-        import time
-
-        now = time.perf_counter()
-        if now - self.last < self.interval_s and report.done < report.total:
-            return
-        self.last, self.drawn = now, True
-        fraction = report.done / report.total if report.total else 1.0
-        filled = int(self.WIDTH * fraction)
-        rate = report.done / report.elapsed_s if report.elapsed_s > 0 else 0.0
-        left = report.total - report.done
-        eta = f", {left / rate:.0f} s left" if rate > 0 and left > 0 else ""
-        self.stream.write(f"\r[{'#' * filled}{'.' * (self.WIDTH - filled)}] {fraction:4.0%} "
-                          f"{report.done:,}/{report.total:,} configurations, {report.elapsed_s:.1f} s{eta}  ")
-        self.stream.flush()
-
-    def close(self) -> None:
-        if self.drawn:
-            self.stream.write("\n")
-            self.stream.flush()
-            self.drawn = False
 
 
 def _records(table) -> list[dict]:
