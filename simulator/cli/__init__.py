@@ -133,9 +133,28 @@ def _os_error_line(error: OSError) -> str:
     return str(error.strerror or error)
 
 
+def _attach_negative_values(argv: list[str]) -> list[str]:
+    """``--resolution -1x224`` -> ``--resolution=-1x224``: argparse reads a value that starts with
+    ``-`` and is not a plain number as an option, and stops with its usage lines before the value's
+    own check can name the problem in one line."""
+    joined: list[str] = []
+    index = 0
+    while index < len(argv):
+        arg = argv[index]
+        following = argv[index + 1] if index + 1 < len(argv) else ""
+        if (arg.startswith("--") and "=" not in arg and len(following) > 1 and following[0] == "-"
+                and following[1].isdigit()):
+            joined.append(f"{arg}={following}")
+            index += 2
+            continue
+        joined.append(arg)
+        index += 1
+    return joined
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     # [*argv], not list(argv): importing simulator.cli.list binds `list` in this package's namespace
-    argv = sys.argv[1:] if argv is None else [*argv]
+    argv = _attach_negative_values(sys.argv[1:] if argv is None else [*argv])
     _prepare_streams()
     # the commands draw into files only, never a window: an unusable MPLBACKEND does not matter
     os.environ["MPLBACKEND"] = "Agg"

@@ -81,3 +81,18 @@ def test_deleted_working_directory_with_relative_output(tmp_path):
                             env={**os.environ, "PYTHONPATH": str(ROOT)}, timeout=120)
     assert result.returncode == 2
     assert "working directory no longer exists" in one_error_line(result.stderr)
+
+
+@pytest.mark.parametrize("argv", [
+    ["count", "resnet50", "--resolution", "-1x224"],
+    ["simulate", "resnet50", "--device", "h100-sxm", "--resolution", "-224"],
+])
+def test_a_value_that_starts_with_a_minus_is_the_options_value(argv, capsys):
+    """``--resolution -1x224`` (with a space) reaches the value's own check: one line naming it, not
+    argparse's "expected one argument" with its usage lines."""
+    from simulator.cli import main
+
+    assert main(argv) == 2
+    line = one_error_line(capsys.readouterr().err)
+    assert "-1x224" in line or "-224" in line
+    assert "usage:" not in line
