@@ -20,10 +20,25 @@ the CLI's ``--set``:
   ``V / supply.voltage_v``; times are unchanged.
 
 Capacities are whole bytes: an overridden capacity is rounded down, ``floor(capacity × scale)``.
+
+Ranges (:func:`check_applies`, :func:`override_arrays`; :data:`RANGES_HELP` says them in a line): every
+overridden figure stays within :data:`FACTOR_LIMIT` (10^4) of the profile's own, either way. A scale
+is a factor from 1e-4 to 1e4; an absolute peak lies from the device's lowest peak / 1e4 to its
+highest × 1e4; an absolute bandwidth, capacity or energy per byte from the level's own / 1e4 to its
+own × 1e4, except that the capacity of a level holding data inside another is bounded above by that
+level's instead (the level order, checked with every override). Four orders of magnitude either
+way hold every what-if from a microcontroller's figure to a data-centre GPU's, and keep every time
+and energy finite (``peak_ops_per_s=1e-300`` would make latency infinite). ``supply_voltage_v``
+lies in the part's operating range stated in its profile (``[supply] min_voltage_v`` ..
+``max_voltage_v``, from its data sheet). Levels keep their order: capacities do not grow from one
+level holding data to the next inside it (a register file, which holds operands in flight and not a
+copy of the data, is not bound by the L2's capacity: an H100's 33 MiB of registers against its
+50 MiB L2), and bandwidths do not fall from the outermost level inwards.
 """
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -114,6 +129,20 @@ ACCEPTED_KEYS = ("peak_ops_per_s", "peak_scale", *(f"<level>.{field}" for field 
                  *(f"<level>.{key}" for key in LEVEL_SCALES),
                  *(f"peak{suffix}" for suffix in PEAK_UNITS if suffix != "_ops_per_s"),
                  *(f"<level>.{key}" for key in LEVEL_UNITS if key not in LEVEL_FIELDS), SUPPLY_KEY)
+#: an overridden figure lies within this factor of the profile's own, either way; a scale key's factor
+#: lies from 1 / FACTOR_LIMIT to FACTOR_LIMIT
+FACTOR_LIMIT = 10_000
+#: the unit of each overridden field, for messages
+_UNITS = {"peak_ops_per_s": "ops/s", "bandwidth_bytes_per_s": "bytes/s", "capacity_bytes": "bytes",
+          "energy_per_byte_pj": "pJ/byte", SUPPLY_KEY: "V"}
+#: the range of every --set key, in one line (the CLI's --help)
+RANGES_HELP = ("Ranges: a *_scale factor from 1e-4 to 1e4; an absolute peak, bandwidth, capacity or energy "
+               "per byte from 1e-4 to 1e4 times the profile's own (a peak: its lowest peak / 1e4 to its "
+               "highest x 1e4), except that the capacity of a level inside another that holds data is at "
+               "most that level's instead; capacities at least 1 byte after rounding down; bandwidths not "
+               f"falling from the outermost level inwards; {SUPPLY_KEY} within the part's operating range "
+               "stated in its profile ([supply] min_voltage_v..max_voltage_v: 1.71..3.6 V on "
+               "nucleo-l4r5zi).")
 
 
 @dataclass(frozen=True)
@@ -159,9 +188,9 @@ def _parse_key(key: object) -> tuple[str, str | None, str, bool, int]:
 
 
 def _to_si(value: object, factor: int) -> float | None:
-    """``value × factor`` exactly for the decimal written, or None when it is not a finite number > 0."""
-    if isinstance(value, bool) or not isinstance(value, Real | str) or (
-            isinstance(value, Real) and not math.isfinite(value)):
+    """``value × factor`` exactly for the decimal written (a number, a Decimal or a numeric string), or
+    None when it is not a finite number > 0."""
+    if isinstance(value, bool) or not isinstance(value, Real | Decimal | str):
         return None
     try:
         si = Decimal(str(value).strip()) * factor
@@ -170,12 +199,30 @@ def _to_si(value: object, factor: int) -> float | None:
     return float(si) if si.is_finite() and si > 0 else None
 
 
+def _values(key: str, raw: object) -> tuple[object, ...]:
+    """An override's value or values as a tuple; anything else is an error naming the key."""
+    if isinstance(raw, Real | Decimal | str):
+        return (raw,)
+    if isinstance(raw, Mapping) or not isinstance(raw, Sequence | np.ndarray):
+        raise SimulatorError(f"override {key!r} takes a number or a list of numbers, got {raw!r}")
+    return tuple(np.ravel(raw)) if isinstance(raw, np.ndarray) else tuple(raw)
+
+
 def parse_overrides(overrides: Mapping[str, Sequence[float] | float] | None) -> list[Override]:
-    """Validates override keys and values (finite numbers > 0, at least one per key), in SI units."""
+    """Validates override keys and values (finite numbers > 0, at least one per key), in SI units.
+
+    ``overrides`` is a mapping (None: no override) of keys to a number (int, float, Decimal or a
+    numeric string) or a list of them; anything else (a string ``"key=value"``, a list of pairs) is
+    an error that says what is expected. Ranges depend on the device: :func:`check_applies`."""
+    if overrides is not None and not isinstance(overrides, Mapping):
+        raise SimulatorError(f"overrides must be a mapping of override key to value(s), e.g. "
+                             f"{{'dram.bandwidth_scale': 2}}, got {type(overrides).__name__} {overrides!r}"
+                             + (" (dict(...) of a list of pairs gives one)"
+                                if isinstance(overrides, list | tuple) else ""))
     parsed: list[Override] = []
     for key, raw in (overrides or {}).items():
         si_key, level, field, scale, factor = _parse_key(key)
-        values = (raw,) if isinstance(raw, Real | str) else tuple(raw)
+        values = _values(key, raw)
         si_values = [_to_si(v, factor) for v in values]
         if not values or None in si_values:
             raise SimulatorError(f"override {key!r} needs one or more finite numbers greater than 0, "
@@ -199,13 +246,59 @@ def level_index(device: Device, override: Override) -> int:
 
 
 def check_applies(device: Device, override: Override) -> None:
-    """Raises SimulatorError when ``override`` cannot apply to ``device``: a level it does not have, or a
-    supply voltage on a device whose profile states no ``[supply]``."""
-    if override.field == SUPPLY_KEY and device.supply is None:
-        raise SimulatorError(f"cannot override {SUPPLY_KEY!r} on device {device.name!r}: its profile "
-                             "states no [supply] (voltage and a linear regulator)")
+    """Raises SimulatorError when ``override`` cannot apply to ``device``: a level it does not have, a
+    supply voltage on a device whose profile states no ``[supply]`` (or no operating range), or a
+    value out of its range (module docstring: a scale from 1e-4 to 1e4, an absolute figure within
+    :data:`FACTOR_LIMIT` of the profile's own, a supply voltage in the part's operating range)."""
+    if override.field == SUPPLY_KEY:
+        supply = device.supply
+        if supply is None:
+            raise SimulatorError(f"cannot override {SUPPLY_KEY!r} on device {device.name!r}: its profile "
+                                 "states no [supply] (voltage and a linear regulator)")
+        low, high = getattr(supply, "min_voltage_v", None), getattr(supply, "max_voltage_v", None)
+        if low is None or high is None:
+            raise SimulatorError(f"cannot override {SUPPLY_KEY!r} on device {device.name!r}: its profile's "
+                                 "[supply] states no operating range (min_voltage_v, max_voltage_v)")
+        _check_range(device, override, override.values, low, high, "the part's operating range")
+        return
     if override.level is not None:
         level_index(device, override)
+    if override.scale:
+        _check_range(device, override, override.values, 1 / FACTOR_LIMIT, FACTOR_LIMIT,
+                     "four orders of magnitude either way")
+    else:
+        low, high = figure_range(device, override)
+        own = "own" if override.level else "lowest and highest peaks"
+        _check_range(device, override, override.values, low, high,
+                     f"within {FACTOR_LIMIT:,}x of the profile's {own}")
+
+
+def figure_range(device: Device, override: Override) -> tuple[float, float]:
+    """The range [SI units] an overridden figure must lie in: the profile's own figure (peaks: its
+    lowest and highest) divided and multiplied by :data:`FACTOR_LIMIT`; no upper bound (inf) for the
+    capacity of a level holding data inside another (the level order bounds it)."""
+    if override.level is None:
+        peaks = device.peak_ops_per_s.values()
+        return min(peaks) / FACTOR_LIMIT, max(peaks) * FACTOR_LIMIT
+    index = level_index(device, override)
+    level = device.memory_levels[index]
+    own = float(getattr(level, override.field))
+    inner = override.field == "capacity_bytes" and level.stores and any(
+        outer.stores for outer in device.memory_levels[:index])
+    return own / FACTOR_LIMIT, math.inf if inner else own * FACTOR_LIMIT
+
+
+def _check_range(device: Device, override: Override, values, low: float, high: float, what: str) -> None:
+    """Raises SimulatorError naming the first of ``values`` outside ``[low, high]``, and the range."""
+    array = np.asarray(values, dtype=float).ravel()
+    bad = array[~((array >= low) & (array <= high))]
+    if bad.size:
+        unit = "times the profile's figure" if override.scale else _UNITS[override.field]
+        top = "" if math.isinf(high) else f" to {high:.6g}"
+        above = ", and at most the capacity of the level outside it" if math.isinf(high) else ""
+        raise SimulatorError(
+            f"override {override.key!r} = {bad[0]:.6g} is out of range on device {device.name!r}: it must be "
+            f"a finite number greater than 0, from {low:.6g}{top} {unit} ({what}{above})")
 
 
 def override_arrays(device: Device, overrides: Sequence[Override], compute: Sequence[str],
@@ -215,8 +308,8 @@ def override_arrays(device: Device, overrides: Sequence[Override], compute: Sequ
     fields: dict[str, np.ndarray] = {}
     given = sorted(zip(overrides, values, strict=True), key=lambda pair: pair[0].scale)  # absolute first
     for override, column in given:
+        check_applies(device, override)
         if override.field == SUPPLY_KEY:
-            check_applies(device, override)
             fields[SUPPLY_KEY] = column
             continue
         if override.level is None:
@@ -231,6 +324,8 @@ def override_arrays(device: Device, overrides: Sequence[Override], compute: Sequ
             base = fields.get(key)
             if base is None:
                 base = np.full(len(compute), float(getattr(level, override.field)))
+        if override.scale and key in fields:  # an absolute figure times a scale: in its range too
+            _check_combined(device, override, key, base * column)
         fields[key] = base * column if override.scale else column
     for key in fields:
         if key.endswith(".capacity_bytes"):
@@ -238,11 +333,23 @@ def override_arrays(device: Device, overrides: Sequence[Override], compute: Sequ
     return fields
 
 
+def _check_combined(device: Device, override: Override, key: str, combined: np.ndarray) -> None:
+    """An absolute override times a scale of the same field must lie in :func:`figure_range` too."""
+    low, high = figure_range(device, override)
+    bad = combined[(combined < low) | (combined > high)]
+    if bad.size:
+        raise SimulatorError(f"overrides of {key} together make it {bad[0]:.6g} {_UNITS[override.field]} on "
+                             f"device {device.name!r}, out of its range: from {low:.6g} to {high:.6g} "
+                             f"(within {FACTOR_LIMIT:,}x of the profile's own)")
+
+
 def _check_overridden(device: Device, peak: np.ndarray, columns: Mapping[str, np.ndarray],
                       keys: Sequence[str]) -> None:
     """The checks a profile passes at load (:class:`~simulator.hardware.device.Device`), applied to the
-    overridden figures of every configuration: finite and > 0, capacities not growing and bandwidths
-    not falling from the outermost level inwards. A failure names the override and the levels."""
+    overridden figures of every configuration: finite and > 0, capacities not growing from one level
+    holding data to the next inside it (a register file holds operands in flight, not a copy of the
+    L2's data, and is not bound by its capacity) and bandwidths not falling from the outermost level
+    inwards. A failure names the override and the levels."""
     names = [lv.name for lv in device.memory_levels]
     given = ", ".join(keys)
     for what, values in (("peak", peak), *columns.items()):
@@ -250,9 +357,9 @@ def _check_overridden(device: Device, peak: np.ndarray, columns: Mapping[str, np
         if bad.any():
             raise SimulatorError(f"overrides {given} on device {device.name!r} make {what} "
                                  f"{values[bad].flat[0]:g}; it must be a finite number greater than 0")
-    for outer in range(len(names) - 1):
-        inner = outer + 1
-        capacity, bandwidth = columns["capacity_bytes"], columns["bandwidth_bytes_per_s"]
+    capacity, bandwidth = columns["capacity_bytes"], columns["bandwidth_bytes_per_s"]
+    holding = [v for v, level in enumerate(device.memory_levels) if level.stores]  # not a register file
+    for outer, inner in itertools.pairwise(holding):
         larger = np.flatnonzero(capacity[:, inner] > capacity[:, outer])
         if larger.size:
             row = larger[0]
@@ -260,6 +367,8 @@ def _check_overridden(device: Device, peak: np.ndarray, columns: Mapping[str, np
                 f"overrides {given} make {names[inner]!r} larger than {names[outer]!r} on device "
                 f"{device.name!r} ({capacity[row, inner]:.6g} > {capacity[row, outer]:.6g} bytes); levels go "
                 "from outermost to innermost, as in a profile")
+    for outer in range(len(names) - 1):
+        inner = outer + 1
         slower = np.flatnonzero(bandwidth[:, inner] < bandwidth[:, outer])
         if slower.size:
             row = slower[0]
