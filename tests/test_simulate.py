@@ -256,9 +256,10 @@ TOTAL_KEYS = COUNT_KEYS | {"model_size_bytes", "t_compute_s", "t_memory_s", "lat
                            "energy_includes"}
 LAYER_KEYS = {"name", "kind", "macs", "bytes_moved", "arithmetic_intensity", "t_compute_s", "t_memory_s",
               "latency_s", "bound", "energy_j"}
-# the brief's keys, plus the two operand precisions (mixed precision) and the memory-fit checks
+# the brief's keys, plus the two operand precisions (mixed precision), the memory-fit checks, and
+# what produced the document (the tool's version, the settings)
 TOP_KEYS = {"network", "device", "batch", "precision", "weight_precision", "activation_precision", "totals",
-            "memory", "layers"}
+            "memory", "layers", "tool", "settings"}
 
 
 def test_json_has_the_documented_keys_and_totals_are_sums(capsys):
