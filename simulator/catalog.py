@@ -13,7 +13,10 @@ network's layers is refused naming the smallest size that network takes (:func:`
 from __future__ import annotations
 
 import inspect
+import math
 import re
+import types
+import typing
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -34,9 +37,12 @@ RESOLUTION_GRAMMAR = (f"SIZE or HEIGHTxWIDTH in pixels, each from 1 to {MAX_RESO
                       f"(e.g. 224, 224x320 or, in Python, (224, 320))")
 
 
-def available_networks(pattern: str = "*") -> list[str]:
-    """Names of the built-in networks matching the shell-style ``pattern`` (``"resnet*"``)."""
-    return network_names(pattern)
+def available_networks(pattern: str | None = "*") -> list[str]:
+    """Names of the built-in networks matching the shell-style ``pattern`` (``"resnet*"``; None: all)."""
+    if pattern is not None and not isinstance(pattern, str):
+        raise SimulatorError(f"a network name pattern is a shell-style string such as 'resnet*' (or None for "
+                             f"every network), got {type(pattern).__name__} {pattern!r}")
+    return network_names("*" if pattern is None else pattern)
 
 
 def is_network_path(name_or_path: str | Path) -> bool:
@@ -122,6 +128,52 @@ def _too_small(name: str, resolution: Resolution, params: Mapping[str, object], 
                          f"({error})") from None
 
 
+#: The largest integer network parameter accepted (a layer dimension: ``num_classes``, ``seq_len``):
+#: 2**31 - 1; a larger one overflows the engine's 64-bit byte counts (resnet18 with 10**16 classes
+#: would weigh -9.22 EB).
+MAX_INT_PARAM = 2**31 - 1
+
+
+def _param_types(function: NetworkFunction, name: str, default: object) -> set[type]:
+    """The types parameter ``name`` of ``function`` takes: its annotation (``int | None`` -> int,
+    NoneType), else its default's type; empty when neither says."""
+    try:
+        hint = typing.get_type_hints(function).get(name)
+    except Exception:  # an annotation that does not resolve: fall back on the default
+        hint = None
+    args = typing.get_args(hint) if typing.get_origin(hint) in (typing.Union, types.UnionType) else (hint,)
+    kinds = {arg for arg in args if isinstance(arg, type)}
+    return kinds or ({type(default)} if default is not None else set())
+
+
+def check_params(name: str, params: Mapping[str, object]) -> None:
+    """Each keyword parameter of built-in network ``name`` against its function's signature: an int
+    parameter takes an int (not a bool, not a float) from 1 to :data:`MAX_INT_PARAM`, a float one a
+    finite number greater than 0, a str one a string, a bool one a bool; None where the default is
+    None. Anything else is a SimulatorError naming the parameter, the value and what it takes."""
+    function, defaults = network_function(name), network_parameters(name)
+    for key, value in params.items():
+        if key == "resolution" or key not in defaults:
+            continue
+        kinds = _param_types(function, key, defaults[key])
+        if value is None and (type(None) in kinds or defaults[key] is None):
+            continue
+        if int in kinds and float not in kinds:
+            ok, expected = (isinstance(value, int) and not isinstance(value, bool)
+                            and 1 <= value <= MAX_INT_PARAM), f"a whole number from 1 to {MAX_INT_PARAM:,}"
+        elif float in kinds:
+            ok, expected = (isinstance(value, int | float) and not isinstance(value, bool)
+                            and math.isfinite(value) and value > 0), "a finite number greater than 0"
+        elif bool in kinds or str in kinds:
+            kind = bool if bool in kinds else str
+            ok, expected = isinstance(value, kind), f"a {kind.__name__}"
+        else:
+            continue
+        if not ok:
+            raise SimulatorError(f"network {name!r}: parameter {key} must be {expected} (default "
+                                 f"{defaults[key]!r}), got {value!r}")
+
+
 def build_network(name_or_path: str | Path, resolution: Resolution | None = None, batch: int = 1,
                   params: Mapping[str, object] | None = None) -> Network:
     """A built-in network by name (at ``resolution``, an int or ``(height, width)``, and with any other
@@ -143,6 +195,9 @@ def build_network(name_or_path: str | Path, resolution: Resolution | None = None
         return import_onnx(path, batch=batch)
     function = network_function(name_or_path)
     accepted = network_parameters(name_or_path)
+    if params is not None and not isinstance(params, Mapping):
+        raise SimulatorError(f"network parameters must be a mapping of name to value, e.g. "
+                             f"{{'num_classes': 10}}, got {type(params).__name__} {params!r}")
     keywords = dict(params or {})
     if resolution is None and "resolution" in keywords:  # params={"resolution": ...} means the same
         resolution = keywords.pop("resolution")
@@ -152,6 +207,7 @@ def build_network(name_or_path: str | Path, resolution: Resolution | None = None
     if unknown:
         raise SimulatorError(f"network {name_or_path!r} has no parameter {unknown[0]!r}; its parameters: "
                              f"{', '.join(f'{k}={v!r}' for k, v in accepted.items()) or 'none'}")
+    check_params(name_or_path, keywords)
     try:
         return function(**keywords)
     except ShapeError as error:

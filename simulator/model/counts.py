@@ -90,10 +90,34 @@ class NetworkAnalysis:
         return max(self.live)
 
 
+def _whole(value: object, least: int) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= least
+
+
+def check_whole_counts(network: Network, costs: tuple[LayerCost, ...]) -> None:
+    """Counts are Python ints: every dimension of the input and of each layer's output an int of at
+    least 1, every layer's params, MACs and element-wise operations an int of at least 0. A float, a
+    bool or a negative number (a network built with ``num_classes=2.5`` or ``-1``) is a
+    SimulatorError naming the layer, instead of a fractional or negative count."""
+    if not all(_whole(size, 1) for size in network.input_shape):
+        raise SimulatorError(f"network {network.name!r}: input shape {network.input_shape} must be whole "
+                             "numbers of at least 1")
+    for node, cost in zip(network.nodes, costs, strict=True):
+        figures = {"params": cost.params, "MACs": cost.macs, "element-wise ops": cost.elementwise_ops}
+        bad = next(((what, v) for what, v in figures.items() if not _whole(v, 0)), None)
+        if bad is not None or not all(_whole(size, 1) for size in node.output_shape):
+            detail = f"{bad[0]} {bad[1]!r}" if bad is not None else f"output shape {node.output_shape}"
+            raise SimulatorError(f"network {network.name!r}, layer {node.name!r} ({node.kind}): {detail}; "
+                                 "counts and dimensions must be whole numbers (dimensions at least 1): "
+                                 "is a parameter of the network fractional, negative or a bool?")
+
+
 @lru_cache(maxsize=128)
 def analyze(network: Network) -> NetworkAnalysis:
-    """Costs, storage, lifetimes and liveness of ``network``, computed once per network (cached)."""
+    """Costs, storage, lifetimes and liveness of ``network``, computed once per network (cached);
+    counts that are not whole numbers are refused (:func:`check_whole_counts`)."""
     costs = tuple(layer_cost(node.layer, node.input_shapes, node.output_shape) for node in network.nodes)
+    check_whole_counts(network, costs)
     lifetimes = storage_lifetimes(network)
     total = elements(network.input_shape) + sum(
         elements(node.output_shape) for node in network.nodes if node.allocates)
