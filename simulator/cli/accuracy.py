@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import argparse
 
+from simulator.cli.common import add_format_option, add_progress_option
+
 
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--table", choices=("gpu", "mcu", "llm"), action="append", default=None,
@@ -12,9 +14,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", action="append", default=None,
                         help="only the rows of these devices (repeatable); DEVICE@RUNTIME: only the rows "
                              "that runtime predicts")
-    parser.add_argument("--format", choices=("table", "json", "csv", "markdown"), default="table",
-                        help="output format (default table)")
-    parser.add_argument("--progress", action="store_true", help="report each row on stderr")
+    add_format_option(parser, "markdown")
+    add_progress_option(parser, "row")
     parser.set_defaults(handler=run)
 
 

@@ -5,19 +5,17 @@ from __future__ import annotations
 
 import argparse
 
-from simulator.cli.common import positive_int
+from simulator.cli.common import add_force_option, add_output_option, add_progress_option, add_threads_option
 from simulator.cli.progress import Progress
 
 
 def configure(calibrate: argparse.ArgumentParser) -> None:
-    calibrate.add_argument("-o", "--output", required=True, help="the profile to write (.toml)")
+    add_output_option(calibrate, "the profile to write (.toml)")
     calibrate.add_argument("--quick", action="store_true",
                            help="a few tiny cases only (seconds): checks the machinery, not for predictions")
-    calibrate.add_argument("--threads", type=positive_int, default=None,
-                           help="ONNX Runtime intra-op threads (default: one per core)")
-    calibrate.add_argument("--progress", action="store_true",
-                           help="report each case on stderr (a progress bar is shown on a terminal anyway)")
-    calibrate.add_argument("--force", action="store_true", help="allow replacing a shipped profile")
+    add_threads_option(calibrate)
+    add_progress_option(calibrate, "case")
+    add_force_option(calibrate)
     calibrate.set_defaults(handler=run)
 
 

@@ -142,8 +142,9 @@ def with_attention(device, attention: str | None):
     return device.model_copy(update={"attention": attention})
 
 
-def add_format_option(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--format", choices=("table", "json", "csv"), default="table",
+def add_format_option(parser: argparse.ArgumentParser, *extra: str) -> None:
+    """``--format table|json|csv``, and the ``extra`` formats of a command (accuracy: markdown)."""
+    parser.add_argument("--format", choices=("table", "json", "csv", *extra), default="table",
                         help="output format (default table)")
 
 
@@ -199,3 +200,76 @@ def add_view_options(parser: argparse.ArgumentParser, ranked_by: str) -> None:
                        help=f"the N layers of largest {ranked_by} (largest first), then the totals")
     views.add_argument("--by", choices=("kind",), default=None,
                        help="one row per layer kind (layers, totals and share) instead of one per layer")
+
+
+# Options that several commands take, defined once here so that their flags, defaults and help
+# stay the same everywhere (tests/cli/test_shared_options.py checks each is shared).
+
+#: what every single-valued --precision means
+PRECISION_HELP = ("precision of weights and activations (default fp16, or the device's first precision if "
+                  "it has no fp16)")
+#: what --ideal means in every command that takes it
+IDEAL_HELP = ("pure roofline: ignore the device's efficiency model (calibrated kernel efficiencies and "
+              "overheads), if any")
+
+
+def add_device_option(parser: argparse.ArgumentParser, help_text: str = DEVICE_HELP) -> None:
+    """``--device DEVICE``: one device, required."""
+    parser.add_argument("--device", required=True, help=help_text)
+
+
+def add_precision_options(parser: argparse.ArgumentParser, mixed: bool = True, plural: bool = False,
+                          precision_help: str = PRECISION_HELP) -> None:
+    """``--precision`` and, with ``mixed``, ``--weight-precision`` and ``--activation-precision`` (each
+    None by default: the command resolves it); ``plural`` for a command that takes lists (sweep)."""
+    parser.add_argument("--precision", default=None, help=precision_help)
+    if mixed:
+        s = "s" if plural else ""
+        parser.add_argument("--weight-precision", default=None,
+                            help=f"weights' precision{s}, if not --precision")
+        parser.add_argument("--activation-precision", default=None,
+                            help=f"activations' precision{s}, if not --precision")
+
+
+def add_fuse_option(parser: argparse.ArgumentParser) -> None:
+    """``--no-fuse``: the eager graph instead of the inference view."""
+    parser.add_argument("--no-fuse", action="store_true",
+                        help="simulate the eager graph instead of the inference view (BatchNorm unfolded)")
+
+
+def add_ideal_option(parser: argparse.ArgumentParser) -> None:
+    """``--ideal``: the pure roofline bound (:data:`IDEAL_HELP`)."""
+    parser.add_argument("--ideal", action="store_true", help=IDEAL_HELP)
+
+
+def add_require_fit_option(parser: argparse.ArgumentParser, subject: str = "the network",
+                           otherwise: str = "a warning") -> None:
+    """``--require-fit``: exit with status 2 when ``subject`` does not fit in the device's memory
+    (``otherwise``: what the command does then without it)."""
+    parser.add_argument("--require-fit", action="store_true",
+                        help=f"exit with status 2 when {subject} does not fit in the device's memory "
+                             f"(default: {otherwise}), for scripted pipelines")
+
+
+def add_output_option(parser: argparse.ArgumentParser, help_text: str, **kwargs: object) -> None:
+    """``-o/--output``: the file a command writes (required unless ``required=False`` is given)."""
+    kwargs.setdefault("required", True)
+    parser.add_argument("-o", "--output", help=help_text, **kwargs)
+
+
+def add_force_option(parser: argparse.ArgumentParser) -> None:
+    """``--force``: a command that writes a file may replace a shipped profile's file only with it."""
+    parser.add_argument("--force", action="store_true", help="allow replacing a file of the shipped profiles")
+
+
+def add_threads_option(parser: argparse.ArgumentParser) -> None:
+    """``--threads N``: ONNX Runtime's intra-op threads (calibrate, validate)."""
+    parser.add_argument("--threads", type=positive_int, default=None,
+                        help="ONNX Runtime intra-op threads (default: one per core)")
+
+
+def add_progress_option(parser: argparse.ArgumentParser, item: str) -> None:
+    """``--progress``: a line per ``item`` on stderr (:class:`simulator.cli.progress.Progress`, mode
+    ``lines``); without it a bar is drawn on a terminal only."""
+    parser.add_argument("--progress", action="store_true",
+                        help=f"report each {item} on stderr (a progress bar is shown on a terminal anyway)")

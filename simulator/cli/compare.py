@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 
+from simulator.cli import common
 from simulator.cli.common import (
     DEVICE_HELP,
     add_attention_option,
@@ -39,15 +40,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", action="append", required=True,
                         help=DEVICE_HELP + "; several (comma-separated or --device repeated) compare one "
                              "network across devices, the first the reference")
-    parser.add_argument("--precision", default=None,
-                        help="precision of weights and activations (default fp16, or the device's first)")
+    common.add_precision_options(parser, mixed=False)
     parser.add_argument("--batch", type=positive_int, default=1, help="batch size (default 1)")
     add_size_options(parser)
     add_attention_option(parser)
-    parser.add_argument("--ideal", action="store_true",
-                        help="pure roofline: ignore the device's calibrated kernel efficiencies, if any")
-    parser.add_argument("--require-fit", action="store_true",
-                        help="exit with status 2 when a network does not fit in the device's memory")
+    common.add_ideal_option(parser)
+    common.add_require_fit_option(parser, "a network", otherwise="reported in the fits row")
     add_settings_option(parser)
     add_format_option(parser)
     parser.set_defaults(handler=run)

@@ -9,13 +9,14 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from simulator.cli import common
 from simulator.cli.common import positive_int
 from simulator.errors import SimulatorError
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("network", help="built-in network name (see `roofline list`)")
-    parser.add_argument("-o", "--output", required=True, type=Path, help="the .onnx file to write")
+    common.add_output_option(parser, "the .onnx file to write", type=Path)
     batch = parser.add_mutually_exclusive_group()
     batch.add_argument("--batch", type=positive_int, default=None,
                        help="a fixed batch size (default: a symbolic batch dimension named 'batch')")
@@ -28,7 +29,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0, help="seed of the random weights (default 0)")
     parser.add_argument("--no-weights", action="store_true",
                         help="write parameter shapes only: a small file for analysis tools, not runnable")
-    parser.add_argument("--force", action="store_true", help="allow replacing a shipped profile's file")
+    common.add_force_option(parser)
     parser.set_defaults(handler=run)
 
 

@@ -10,7 +10,13 @@ import argparse
 import csv
 import io
 
-from simulator.cli.common import BATCH_GRAMMAR, DEVICE_HELP, parse_batches
+from simulator.cli.common import (
+    BATCH_GRAMMAR,
+    add_device_option,
+    add_format_option,
+    add_ideal_option,
+    parse_batches,
+)
 from simulator.errors import SimulatorError
 
 FLAG_RANGES = """\
@@ -74,7 +80,7 @@ def configure(llm: argparse.ArgumentParser) -> None:
     llm.add_argument(
         "model", help="a built-in LLM (llama_3_8b, ...) or a path to a Hugging Face config.json"
     )
-    llm.add_argument("--device", required=True, help=DEVICE_HELP)
+    add_device_option(llm)
     llm.add_argument("--batch", default="1", help="batch sizes, one row each (default 1): " + BATCH_GRAMMAR)
     llm.add_argument("--prompt", default="2048",
                      help="prompt tokens per sequence, >= 1 (default 2048; prompt + generate - 1 at most "
@@ -91,8 +97,8 @@ def configure(llm: argparse.ArgumentParser) -> None:
     llm.add_argument(
         "--kv-precision", default=None, help="fp16, bf16, fp8 or int8 (default: the activations')"
     )
-    llm.add_argument("--ideal", action="store_true", help="the pure roofline (ignore the efficiency model)")
-    llm.add_argument("--format", choices=("table", "json", "csv"), default="table")
+    add_ideal_option(llm)
+    add_format_option(llm)
     llm.set_defaults(handler=run)
 
 

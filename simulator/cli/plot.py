@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from simulator.cli import common
 from simulator.cli.common import (
     DEVICE_HELP,
     add_attention_option,
@@ -78,8 +79,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dpi", type=positive_int, default=DEFAULT_DPI,
                         help=f"resolution of a PNG in dots per inch (default {DEFAULT_DPI}; the image may "
                              "have at most 100 megapixels)")
-    parser.add_argument("-o", "--output", required=True, help="output file, .png, .svg or .pdf")
-    parser.add_argument("--force", action="store_true", help="allow replacing a file of the shipped profiles")
+    common.add_output_option(parser, "output file, .png, .svg or .pdf")
+    common.add_force_option(parser)
     parser.set_defaults(handler=run)
 
 

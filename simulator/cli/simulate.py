@@ -5,10 +5,14 @@ from __future__ import annotations
 import argparse
 
 from simulator.cli.common import (
-    DEVICE_HELP,
     add_attention_option,
+    add_device_option,
     add_format_option,
+    add_fuse_option,
+    add_ideal_option,
     add_network_options,
+    add_precision_options,
+    add_require_fit_option,
     add_settings_option,
     add_view_options,
     network_params,
@@ -19,20 +23,11 @@ from simulator.errors import SimulatorError
 
 def configure(parser: argparse.ArgumentParser) -> None:
     add_network_options(parser)
-    parser.add_argument("--device", required=True, help=DEVICE_HELP)
-    parser.add_argument("--precision", default=None,
-                        help="precision of weights and activations (default fp16, or the device's first "
-                             "precision if it has no fp16)")
-    parser.add_argument("--weight-precision", default=None, help="weights' precision, if not --precision")
-    parser.add_argument("--activation-precision", default=None,
-                        help="activations' precision, if not --precision")
-    parser.add_argument("--no-fuse", action="store_true",
-                        help="simulate the eager graph instead of the inference view (BatchNorm unfolded)")
-    parser.add_argument("--ideal", action="store_true",
-                        help="pure roofline: ignore the device's calibrated kernel efficiencies, if any")
-    parser.add_argument("--require-fit", action="store_true",
-                        help="exit with status 2 when the network does not fit in the device's memory "
-                             "(default: a warning), for scripted pipelines")
+    add_device_option(parser)
+    add_precision_options(parser)
+    add_fuse_option(parser)
+    add_ideal_option(parser)
+    add_require_fit_option(parser)
     add_settings_option(parser)
     add_attention_option(parser)
     add_format_option(parser)

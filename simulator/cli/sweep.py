@@ -32,6 +32,7 @@ import math
 import sys
 from pathlib import Path
 
+from simulator.cli import common
 from simulator.cli.common import (
     DEVICE_HELP,
     add_attention_option,
@@ -63,12 +64,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--batch", default="1",
                         help="batch sizes, e.g. 1,8,32, 1..1024 (doubling), 1-16 (every integer) or 8..64:8 "
                              "(step 8) (default 1)")
-    parser.add_argument("--precision", default=None,
-                        help="precisions, e.g. fp16,int8 (default: each device's own, as in simulate: fp16 "
-                             "where it has a peak for it, else its first; LLMs: fp16)")
-    parser.add_argument("--weight-precision", default=None, help="weights' precisions, if not --precision")
-    parser.add_argument("--activation-precision", default=None,
-                        help="activations' precisions, if not --precision")
+    common.add_precision_options(parser, plural=True, precision_help=(
+        "precisions, e.g. fp16,int8 (default: each device's own, as in simulate: fp16 where it has a peak "
+        "for it, else its first; LLMs: fp16)"))
     parser.add_argument("--resolution", default=None,
                         help="input resolutions in pixels, SIZE or HEIGHTxWIDTH, e.g. 224,320 or "
                              "1024x2048,512x1024 (default: each network's own)")
@@ -78,13 +76,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         help="sweep a hardware field, e.g. dram.bandwidth_gb_per_s=100,200 (repeatable)")
     parser.add_argument("--skip-unsupported", action="store_true",
                         help="drop configurations whose precision a device has no peak for (default: error)")
-    parser.add_argument("--no-fuse", action="store_true",
-                        help="simulate the eager graph instead of the inference view (BatchNorm unfolded)")
-    parser.add_argument("--ideal", action="store_true",
-                        help="pure roofline: ignore the devices' calibrated kernel efficiencies, if any")
-    parser.add_argument("-o", "--output", default=None, metavar="PATH",
-                        help="stream all columns to PATH (.csv, .json, .jsonl or .parquet) instead of a "
-                             "table on stdout; with --scheduler, PATH is a directory of part files")
+    common.add_fuse_option(parser)
+    common.add_ideal_option(parser)
+    common.add_output_option(parser, "stream all columns to PATH (.csv, .json, .jsonl or .parquet) instead "
+                             "of a table on stdout; with --scheduler, PATH is a directory of part files",
+                             required=False, default=None, metavar="PATH")
     parser.add_argument("--workers", type=int, default=1, metavar="N",
                         help="evaluate in N worker processes on this machine (default 1)")
     parser.add_argument("--scheduler", default=None, metavar="ADDRESS",

@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import math
 
+from simulator.cli import common
 from simulator.cli.common import add_format_option, positive_int
 
 
@@ -19,11 +20,10 @@ def _batches(text: str) -> tuple[int, ...]:
 
 def configure(validate: argparse.ArgumentParser) -> None:
     validate.add_argument("model", help="path to an .onnx file (with a symbolic batch for several batches)")
-    validate.add_argument("--device", required=True, help="device profile (e.g. from `roofline calibrate`)")
+    common.add_device_option(validate, "device profile (e.g. from `roofline calibrate`)")
     validate.add_argument("--batch", type=_batches, default=(1, 4, 16), help="batch sizes (default 1,4,16)")
     validate.add_argument("--repeats", type=positive_int, default=5, help="timed runs per batch (default 5)")
-    validate.add_argument("--threads", type=positive_int, default=None,
-                          help="ONNX Runtime intra-op threads (default: one per core)")
+    common.add_threads_option(validate)
     validate.add_argument("--patience", type=float, default=10.0,
                           help="seconds to wait, per batch, for runs undisturbed by other processes "
                                "(default 10)")
