@@ -30,7 +30,7 @@ COMMANDS = {
     "compare": "networks side by side on one device, or one network on several devices, with the "
                "speed-up relative to the first",
     "sweep": "simulate the product of networks, devices, batches, precisions and hardware overrides",
-    "plot": "draw a chart (PNG or SVG)",
+    "plot": "draw a chart (PNG, SVG or PDF)",
     "export": "write a network as a runnable ONNX model (random weights)",
     "calibrate": "measure this machine (peaks, bandwidths, kernel efficiencies) into a profile",
     "validate": "measured latency of an ONNX model on this CPU against the predictions",
