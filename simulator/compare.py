@@ -31,6 +31,7 @@ from simulator.model.graph import Network
 from simulator.precision import bits_of, storage_bytes
 from simulator.results import SimulationResult
 from simulator.simulation import simulate
+from simulator.units import format_seconds
 
 #: columns of :meth:`Comparison.frame`, in order (SI units)
 COLUMNS = ("network", "device", "input_shape", "batch", "precision", "attention", "ideal", "latency_s",
@@ -50,6 +51,18 @@ def kind_latency_s(result: SimulationResult) -> dict[str, float]:
     return split
 
 
+def _check_distinct(entries: Sequence[object], what: str) -> None:
+    """Entries of a comparison are its columns: one given twice (``compare resnet18 resnet18``) is an
+    error naming it, before anything is simulated where the names are known up front."""
+    seen: set[str] = set()
+    for entry in entries:
+        name = entry.name if isinstance(entry, Network | Device) else str(entry)
+        if name in seen:
+            raise SimulatorError(f"{what} {name!r} is given twice; a comparison takes each {what} once "
+                                 f"(got {len(entries)} {what}s)")
+        seen.add(name)
+
+
 @dataclass(frozen=True)
 class Comparison:
     """Simulation results of several networks at one configuration; the first is the reference."""
@@ -59,6 +72,7 @@ class Comparison:
     def __post_init__(self) -> None:
         if not self.results:
             raise SimulatorError("a comparison needs at least one network")
+        _check_distinct(self.labels, self.axis)
 
     @property
     def reference(self) -> SimulationResult:
@@ -123,6 +137,21 @@ class Comparison:
             })
         return pd.DataFrame(rows, columns=list(COLUMNS))
 
+    def __repr__(self) -> str:
+        """One line: what is compared, and each entry's latency with its speed-up over the first."""
+        first = self.reference
+        where = f"of {first.network}" if self.axis == "device" else f"on {first.device}"
+        entries = ", ".join(f"{label} {format_seconds(result.latency_s)} ({speedup:.3g}×)"
+                            for label, result, speedup in zip(self.labels, self.results, self.speedups,
+                                                              strict=True))
+        return f"<Comparison of {len(self.results)} {self.axis}s {where}, batch {first.batch}: {entries}>"
+
+    def _repr_html_(self) -> str:
+        """The main columns of :meth:`frame` as an HTML table, for Jupyter."""
+        columns = ["network", "device", "precision", "batch", "latency_s", "speedup", "throughput_per_s",
+                   "energy_per_sample_j", "fits"]
+        return self.frame()[columns].to_html(index=False)
+
     def kinds_frame(self) -> pd.DataFrame:
         """Latency [s] per layer kind (rows, :attr:`kinds` order) and entry (columns, :attr:`labels`:
         networks, or devices); 0 where an entry has no layer of that kind."""
@@ -149,6 +178,7 @@ def compare(networks: Sequence[Network | str | Path], device: Device | str | Pat
         networks = [networks]
     if not networks:
         raise SimulatorError("a comparison needs at least one network")
+    _check_distinct(list(networks), "network")
     device = resolve_device(device)
     return Comparison(tuple(
         simulate(network, device, batch=batch, precision=precision, attention=attention, ideal=ideal,
@@ -170,6 +200,7 @@ def compare_devices(network: Network | str | Path, devices: Sequence[Device | st
         devices = [devices]
     if not devices:
         raise SimulatorError("a comparison across devices needs at least one device")
+    _check_distinct(list(devices), "device")
     if not isinstance(network, Network):  # built once, not once per device
         network = resolve_network(network, resolution, batch, params)
     return Comparison(tuple(

@@ -26,6 +26,14 @@ from simulator.precision import bits_of, compute_precision, normalize
 from simulator.results import MemoryCheck, SimulationResult, layer_results
 
 
+def check_flag(value: object, name: str) -> bool:
+    """An on/off argument of the API must be a bool (or numpy's): a string such as ``"false"`` or
+    ``"no"`` is truthy in Python and would silently turn the option on, so it is an error."""
+    if not isinstance(value, bool | np.bool_):
+        raise SimulatorError(f"{name} must be True or False, got {type(value).__name__} {value!r}")
+    return bool(value)
+
+
 def simulate(network: Network | str | Path, device: Device | str | Path, batch: int = 1,
              precision: str | None = None, weight_precision: str | None = None,
              activation_precision: str | None = None, fuse: bool = True, resolution: Resolution | None = None,
@@ -51,6 +59,8 @@ def simulate(network: Network | str | Path, device: Device | str | Path, batch: 
     and read back, as an unfused runtime does); by default the device profile's ``attention``.
     """
     check_batch(batch)
+    ideal, fuse, micro_batching = (check_flag(value, name) for value, name in (
+        (ideal, "ideal"), (fuse, "fuse"), (micro_batching, "micro_batching")))
     precision, weight_precision, activation_precision = (
         None if value is None else normalize(value, name) for value, name in (
             (precision, "precision"), (weight_precision, "weight_precision"),

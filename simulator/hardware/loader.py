@@ -477,6 +477,11 @@ def resolve_device(name_or_path: Device | str | Path) -> Device:
     if isinstance(name_or_path, str) and RUNTIME_SEPARATOR in text and not text.endswith(SUFFIXES):
         device_part, runtime_name = text.rsplit(RUNTIME_SEPARATOR, 1)
         return _with_runtime(device_part, runtime_name)
+    if isinstance(name_or_path, str) and RUNTIME_SEPARATOR in text and not Path(text).exists():
+        device_part, runtime_part = text.rsplit(RUNTIME_SEPARATOR, 1)  # DEVICE@./x.toml: a path as runtime
+        raise SimulatorError(f"device {text!r}: no profile file of that name, and the runtime after "
+                             f"{RUNTIME_SEPARATOR!r} must be a shipped runtime's name, not a path "
+                             f"({runtime_part!r}); runtimes: {', '.join(sorted(available_runtimes()))}")
     shipped = available_devices()
     if isinstance(name_or_path, Path) and not name_or_path.suffix and text in shipped:
         return _load_shipped(text)  # Path("jetson-agx-orin"): the shipped profile of that name

@@ -74,6 +74,9 @@ def llm_throughput_chart(result: LLMResult) -> Figure:
     """Output tokens/s (left axis, all devices) and TPOT in ms (right axis) against the batch sizes of
     ``result``. Hollow markers: the batch does not fit in device memory; the dotted line marks the
     largest batch that fits."""
+    if not isinstance(result, LLMResult):
+        raise SimulatorError(f"expected an LLMResult (from simulate_llm over a list of batch sizes), "
+                             f"got {result!r}")
     batch = result.batch.astype(float)
     tokens = result.metrics["output_tokens_per_s"]
     tpot_ms = result.metrics["tpot_s"] / MS

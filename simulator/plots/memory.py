@@ -16,6 +16,8 @@ never re-runs the engine.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
@@ -105,6 +107,9 @@ def _as_result(result, device, batch, precision, resolution, fuse, network):
                                  "it at the configuration to chart")
         results_device_name([result], device)
         return result, network
+    if not isinstance(result, Network | str | Path):
+        raise SimulatorError(f"expected a SimulationResult (from simulate()), a Network or a network name, "
+                             f"got {result!r}")
     if device is None:
         raise SimulatorError(f"network {result!r} needs a device to simulate it on: pass device=..., "
                              "or give a simulation result")
