@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 import textwrap
 from collections.abc import Callable, Iterable, Sequence
+from numbers import Real
 from pathlib import Path
 
 import matplotlib
@@ -37,6 +38,9 @@ BOUND_COLORS = {"compute": "#1f77b4", "memory": "#ff7f0e", "none": "#bbbbbb"}
 #: The most pixels a raster chart may have (100 megapixels, 400 MB of RGBA), and per side (Agg's limit).
 MAX_PIXELS = 100_000_000
 MAX_PIXELS_PER_SIDE = 2**16 - 1
+#: the lowest dpi a chart is saved at: the charts' smallest text (6 pt) is then 3 pixels high; at
+#: 5 dpi or less FreeType refuses to draw it at all (under one pixel per em)
+MIN_DPI = 36
 
 
 def new_figure(width_in: float, height_in: float, layout: str = "constrained") -> Figure:
@@ -128,9 +132,12 @@ def save_figure(figure: Figure, path: str | Path, dpi: float) -> None:
     """Write ``figure`` to ``path`` at ``dpi`` (PNG, SVG or PDF by the suffix, as matplotlib does), with
     SVG and PDF text kept as text (searchable, selectable).
 
-    A raster image larger than :data:`MAX_PIXELS` (or :data:`MAX_PIXELS_PER_SIDE` on a side) is
-    refused with a SimulatorError before any memory is taken for it.
+    ``dpi`` is at least :data:`MIN_DPI`. A raster image larger than :data:`MAX_PIXELS` (or
+    :data:`MAX_PIXELS_PER_SIDE` on a side) is refused with a SimulatorError before any memory is taken for it.
     """
+    if isinstance(dpi, bool) or not isinstance(dpi, Real) or not math.isfinite(dpi) or dpi < MIN_DPI:
+        raise SimulatorError(f"dpi must be a number of at least {MIN_DPI} (the charts' 6-pt text is then "
+                             f"3 pixels high), got {dpi!r}")
     width_in, height_in = figure.get_size_inches()
     width_px, height_px = round(width_in * dpi), round(height_in * dpi)
     if width_px * height_px > MAX_PIXELS or max(width_px, height_px) > MAX_PIXELS_PER_SIDE:
