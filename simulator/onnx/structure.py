@@ -21,6 +21,8 @@ tensor and what was found:
 
 from __future__ import annotations
 
+import heapq
+
 import onnx
 
 from simulator.errors import GraphError, SimulatorError
@@ -122,16 +124,15 @@ def _topological_order(nodes: list[onnx.NodeProto], writer: dict[str, int], name
         for producer in producers:
             readers.setdefault(producer, []).append(i)
     waiting = [len(producers) for producers in needs]
-    ready = [i for i, count in enumerate(waiting) if count == 0]
+    ready = [i for i, count in enumerate(waiting) if count == 0]  # a heap: sorted already
     order: list[int] = []
     while ready:
-        ready.sort(reverse=True)
-        i = ready.pop()
+        i = heapq.heappop(ready)
         order.append(i)
         for reader in readers.get(i, []):
             waiting[reader] -= 1
             if waiting[reader] == 0:
-                ready.append(reader)
+                heapq.heappush(ready, reader)
     if len(order) < len(nodes):
         raise GraphError(f"ONNX model {name!r}: {_describe_cycle(nodes, writer, needs, set(order))}; an ONNX "
                          f"graph must be acyclic")
