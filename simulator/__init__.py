@@ -44,7 +44,8 @@ _API = {
     "runtime_names": ("simulator.api", "runtime_names"),
     "llm_names": ("simulator.api", "llm_names"),
     "write_sweep": ("simulator.sweeps", "write_sweep"),
-    "compare": ("simulator.compare", "compare"),
+    # not "compare": importing the submodule simulator.compare binds that name to the module
+    "compare_networks": ("simulator.compare", "compare"),
     "compare_devices": ("simulator.compare", "compare_devices"),
     "Comparison": ("simulator.compare", "Comparison"),
     "simulate_llm": ("simulator.llm.inference", "simulate_llm"),
@@ -62,8 +63,8 @@ _API = {
 #: plot, export, calibrate, validate, llm, accuracy), and the types they take and return
 __all__ = [
     "Comparison", "Device", "LLMResult", "Network", "NetworkBuilder", "NetworkCounts", "SimulationResult",
-    "SimulatorError", "accuracy_table", "build_network", "calibrate", "compare", "compare_devices", "count",
-    "device_names", "export_onnx", "iter_sweep", "llm_names", "load_device", "load_llm_config",
+    "SimulatorError", "accuracy_table", "build_network", "calibrate", "compare_devices", "compare_networks",
+    "count", "device_names", "export_onnx", "iter_sweep", "llm_names", "load_device", "load_llm_config",
     "network_function", "network_names", "network_parameters", "plots", "resolve_device", "runtime_names",
     "simulate", "simulate_llm", "sweep", "sweep_llm", "validate", "write_sweep",
 ]
@@ -76,7 +77,8 @@ if TYPE_CHECKING:
     from simulator.calibration.validate import validate
     from simulator.catalog import available_networks as network_names
     from simulator.catalog import build_network, network_function, network_parameters
-    from simulator.compare import Comparison, compare, compare_devices
+    from simulator.compare import Comparison, compare_devices
+    from simulator.compare import compare as compare_networks
     from simulator.errors import SimulatorError
     from simulator.hardware.device import Device
     from simulator.hardware.loader import load_device, resolve_device

@@ -93,3 +93,12 @@ def test_plot_compares_across_devices_and_takes_set(capsys, tmp_path):
     code, _, err = run(capsys, "plot", "latency-throughput", "alexnet", "--device", "h100-sxm",
                        "--set", "dram.bandwidth_scale=2", "-o", str(tmp_path / "lt.svg"))
     assert code == 2 and len(err.strip().splitlines()) == 1 and "--set" in err
+
+
+def test_a_comparison_is_short_in_a_notebook(hopper):
+    text = repr(hopper)
+    assert "\n" not in text and len(text) < 200  # the dataclass repr held every layer of every result
+    assert "h100-sxm" in text and "h200-sxm" in text and f"({hopper.speedups[1]:.3g}×)" in text
+    html = hopper._repr_html_()
+    assert html.count("<tr") == 1 + 2  # a header row and one row per device
+

@@ -24,7 +24,7 @@ ENTRY_POINTS = {
     "list": ("network_names", "device_names", "llm_names", "runtime_names"),
     "count": ("count",),
     "simulate": ("simulate",),
-    "compare": ("compare", "compare_devices"),
+    "compare": ("compare_networks", "compare_devices"),
     "sweep": ("sweep", "iter_sweep", "write_sweep", "sweep_llm"),
     "plot": ("plots",),
     "export": ("export_onnx",),
@@ -40,6 +40,17 @@ def test_every_name_of_all_imports(name):
     namespace: dict = {}
     exec(f"from simulator import {name}", namespace)  # the statement a user writes
     assert namespace[name] is getattr(simulator, name)
+
+
+def test_no_name_is_shadowed_by_a_submodule():
+    """Importing ``simulator.X`` binds ``simulator.X`` to that module: a name of the API that is also a
+    submodule's (``compare``) would stop being the function once the submodule is imported."""
+    import pkgutil
+
+    submodules = {info.name for info in pkgutil.iter_modules(simulator.__path__)}
+    assert set(simulator.__all__) & submodules == {"plots"}  # the charts' module, on purpose
+    importlib.import_module("simulator.compare")
+    assert callable(simulator.compare_networks) and callable(simulator.compare_devices)
 
 
 def test_every_command_has_its_entry_points_listed():
