@@ -120,7 +120,8 @@ def kind_summaries(layers: Sequence[LayerResult]) -> tuple[KindSummary, ...]:
     """``layers`` grouped by kind, the slowest kind first (ties: the kind met first).
 
     ``latency_share = Σ latency of the kind / Σ latency of all layers``; the engine's total latency
-    is that sum, so the shares add up to 1. Energy is the layers' own (compute and data movement).
+    is that sum, so the shares add up to 1. Energy is the sum of the layers' ``energy_j`` (whatever
+    they count: arithmetic, data movement and, where the profile has one, their share of static power).
     """
     groups: dict[str, list[LayerResult]] = {}
     for layer in layers:
