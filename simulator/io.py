@@ -3,8 +3,10 @@
 A writer writes into a temporary folder beside the target (same file system) under the target's
 own name; only when it has finished is the file moved over the target with :func:`os.replace`,
 which is atomic. A writer interrupted midway (Ctrl-C, a kill, a full disk) leaves the previous
-file as it was, never a truncated one. Files the writer puts beside its output (an ONNX model's
-``<name>.data``) are moved too, before the main file.
+file as it was, never a truncated one. A writer killed outright (SIGKILL) cannot remove its
+temporary folder: the next writer of the same file removes it (:func:`remove_stale_temporaries`).
+Files the writer puts beside its output (an ONNX model's ``<name>.data``) are moved too, before
+the main file.
 
 A shipped device profile or energy table (``simulator.hardware_profiles``) is replaced only with
 ``force=True`` (the CLI's ``--force``).
@@ -19,8 +21,10 @@ import math
 import os
 import shutil
 import signal
+import socket
 import tempfile
 import threading
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -87,10 +91,7 @@ def atomic_path(path: str | Path, force: bool = False) -> Iterator[Path]:
     SimulatorError naming the file.
     """
     path = check_writable(path, force)
-    try:
-        folder = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
-    except OSError as error:
-        raise SimulatorError(f"cannot write {str(path)!r}: {error.strerror or error}") from None
+    folder = temporary_folder(path)
     temporary = folder / path.name
     try:
         try:
@@ -106,6 +107,65 @@ def atomic_path(path: str | Path, force: bool = False) -> Iterator[Path]:
             raise SimulatorError(f"cannot write {str(path)!r}: {error.strerror or error}") from None
     finally:
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def _host_tag() -> str:
+    """8 hex digits naming this machine in a temporary's name (a folder may be shared by several)."""
+    return f"{zlib.crc32(socket.gethostname().encode('utf-8', 'replace')):08x}"
+
+
+def _process_alive(pid: int) -> bool:
+    """Whether process ``pid`` exists on this machine (one of another user counts as alive)."""
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except (ProcessLookupError, OverflowError):  # none, or a number no pid can be
+        return False
+    except OSError:  # another user's process
+        return True
+    return True
+
+
+def remove_stale_temporaries(path: str | Path) -> list[Path]:
+    """Removes the temporaries that writers of ``path`` on this machine left beside it when they were
+    killed (SIGKILL, a power cut): the folders ``.<name>.<pid>-<host>.<random>.tmp`` of
+    :func:`temporary_folder` whose host is this one and whose process no longer exists. Returns
+    them. A live writer's temporary, or another machine's, is left alone."""
+    path = Path(path)
+    prefix, tag = f".{path.name}.", _host_tag()
+    try:
+        entries = list(path.parent.iterdir())
+    except OSError:
+        return []
+    removed = []
+    for entry in entries:
+        name = entry.name
+        if not (name.startswith(prefix) and name.endswith(".tmp")):
+            continue
+        pid_text, dash, host = name[len(prefix):-len(".tmp")].partition(".")[0].partition("-")
+        if not (dash and host == tag and pid_text.isdigit()) or _process_alive(int(pid_text)):
+            continue
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry, ignore_errors=True)
+        else:
+            with contextlib.suppress(OSError):
+                entry.unlink()
+        removed.append(entry)
+    return removed
+
+
+def temporary_folder(path: str | Path) -> Path:
+    """A new, empty folder beside ``path`` (same file system, so a rename is atomic), named
+    ``.<name>.<pid>-<host>.<random>.tmp`` so that a later writer can tell it stale
+    (:func:`remove_stale_temporaries`, run first). OSErrors become a SimulatorError."""
+    path = Path(path)
+    remove_stale_temporaries(path)
+    try:
+        return Path(tempfile.mkdtemp(prefix=f".{path.name}.{os.getpid()}-{_host_tag()}.", suffix=".tmp",
+                                     dir=path.parent))
+    except OSError as error:
+        raise SimulatorError(f"cannot write {str(path)!r}: {error.strerror or error}") from None
 
 
 def write_text(path: str | Path, text: str, force: bool = False) -> Path:

@@ -24,13 +24,18 @@ has the cluster's workers write one file per chunk into a directory. Library cod
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
+import functools
 import itertools
 import math
 import os
 import pickle
 import re
 import shutil
-import tempfile
+import signal
+import sys
+import threading
 import time
 import uuid
 from collections import deque
@@ -50,7 +55,7 @@ from simulator.engine.workload import Workload, simulated_workload
 from simulator.errors import SimulatorError
 from simulator.hardware.device import Device
 from simulator.hardware.loader import resolve_device
-from simulator.io import atomic_path, dumps_json, terminate_as_exit
+from simulator.io import atomic_path, dumps_json, temporary_folder, terminate_as_exit
 from simulator.model.counts import NetworkCounts, count_network
 from simulator.model.fusion import simulated_graph
 from simulator.model.graph import Network
@@ -60,6 +65,12 @@ from simulator.precision import bits_of, compute_precision
 MAX_CHUNK_ELEMENTS = 20_000_000
 #: Most rows one streamed chunk holds (a chunk is also bounded by :data:`MAX_CHUNK_ELEMENTS`).
 CHUNK_ROWS = 16_384
+#: The largest batch size a sweep takes: its batch column and arrays are int64.
+MAX_BATCH = 2**63 - 1
+#: Count columns: exact integers (int64, or Python ints where a value passes :data:`MAX_BATCH`).
+COUNT_COLUMNS = ("params", "macs", "flops", "model_size_bytes", "peak_activation_bytes")
+#: Decimal digits of a count column in Parquet when int64 cannot hold it (decimal128's most).
+PARQUET_DIGITS = 38
 #: Output formats of :func:`write_sweep`, by file suffix.
 FORMATS = {".csv": "csv", ".jsonl": "jsonl", ".json": "json", ".parquet": "parquet"}
 
@@ -80,6 +91,10 @@ def _check_batches(batches: Sequence[int]) -> tuple[int, ...]:
     bad = [b for b in batches if isinstance(b, bool) or not isinstance(b, Integral) or b < 1]
     if not batches or bad:
         raise SimulatorError(f"batch sizes must be integers of at least 1, got {list(batches)!r}")
+    large = [int(b) for b in batches if b > MAX_BATCH]
+    if large:
+        raise SimulatorError(f"batch sizes must be at most 2**63 - 1 = {MAX_BATCH:,} (the largest batch the "
+                             f"sweep's int64 arrays hold), got {large[0]}")
     return tuple(int(b) for b in batches)
 
 
@@ -216,6 +231,12 @@ def plan_sweep(networks, devices, batches: Sequence[int] = (1,), precisions: Seq
                                  device.default_precision if defaults else None) for device in devices)
     shapes = tuple(_shapes(networks, _tuple(resolutions, Integral | None) or (None,)))
     return SweepPlan(shapes, devices, grid, supported, tuple(parsed), fuse, ideal)
+
+
+def _ceil_bytes(bits: int) -> int:
+    """Bytes holding ``bits`` bits, ``ceil(bits / 8)``, in exact integers (as
+    :func:`simulator.precision.storage_bytes` in floats)."""
+    return -(-bits // 8)
 
 
 def effective_resolution(resolution: int | None, input_shape: tuple[int, ...]) -> int | None:
@@ -402,16 +423,66 @@ class SweepPlan:
             "weight_precision": self.grid.weight_precision[pair],
             "activation_precision": self.grid.activation_precision[pair],
             **{o.key: v for o, v in zip(self.overrides, values, strict=True)},
-            "params": np.full(n, counts.params, dtype=np.int64),
-            "macs": counts.macs * batch,
-            "flops": counts.flops * batch,
             **computed,
+            **self._exact_counts(batch, pair, counts, computed.get("micro_batch")),
         }
         table = pd.DataFrame(columns, index=pd.RangeIndex(n))
         return table.reindex(columns=self.columns)
 
     def counts(self, shape: int) -> NetworkCounts:
-        return count_network(simulated_graph(self.shapes[shape][1], self.fuse), 1)
+        """The per-sample counts of network shape ``shape`` (counted once per plan)."""
+        if shape not in self._counts:
+            self._counts[shape] = count_network(simulated_graph(self.shapes[shape][1], self.fuse), 1)
+        return self._counts[shape]
+
+    @functools.cached_property
+    def _counts(self) -> dict[int, NetworkCounts]:
+        return {}
+
+    @functools.cached_property
+    def wide_counts(self) -> bool:
+        """Whether a count column may pass 2**63 - 1, int64's largest (then every count column of the
+        table holds Python ints, dtype object): its largest values are ``macs``, ``flops`` and
+        ``peak_activation_bytes`` at the largest batch and ``model_size_bytes`` at the widest
+        precision, of each network."""
+        if not self.shapes or not self.grid.size:
+            return False
+        batch = int(self.grid.batches.max())
+        weight_bits, activation_bits = int(self.grid.weight_bits.max()), int(self.grid.activation_bits.max())
+        largest = 0
+        for shape in range(len(self.shapes)):
+            counts = self.counts(shape)
+            largest = max(largest, counts.params, batch * counts.macs, batch * counts.flops,
+                          _ceil_bytes(counts.params * weight_bits),
+                          _ceil_bytes(batch * counts.peak_activations * activation_bits))
+        return largest > MAX_BATCH
+
+    def _exact_counts(self, batch: np.ndarray, pair: np.ndarray, counts: NetworkCounts,
+                      micro_batch: np.ndarray | None) -> dict[str, np.ndarray]:
+        """The count columns of rows with ``batch`` and precision ``pair``, as exact integers:
+        ``macs = batch · macs per sample`` (``flops`` alike), ``model_size_bytes = ceil(params ·
+        weight bits / 8)``, ``peak_activation_bytes = ceil(batch · peak activations · activation bits
+        / 8)``, in Python ints (the engine's float64 figures lose digits past 2**53 and its int64 ones
+        wrap past 2**63). int64 columns unless :attr:`wide_counts`. ``micro_batch``: the engine's
+        (int64 of a float64) becomes the row's batch where it ran whole."""
+        batches = [int(b) for b in batch.tolist()]
+        weight_bits = [int(b) for b in self.grid.weight_bits[pair].tolist()]
+        activation_bits = [int(b) for b in self.grid.activation_bits[pair].tolist()]
+        values = {
+            "params": [counts.params] * len(batches),
+            "macs": [counts.macs * b for b in batches],
+            "flops": [counts.flops * b for b in batches],
+            "model_size_bytes": [_ceil_bytes(counts.params * w) for w in weight_bits],
+            "peak_activation_bytes": [_ceil_bytes(b * counts.peak_activations * a)
+                                      for b, a in zip(batches, activation_bits, strict=True)],
+        }
+        dtype = object if self.wide_counts else np.int64
+        columns = {key: np.array(column, dtype=dtype) for key, column in values.items()}
+        if micro_batch is not None:  # split: a power of two below the batch (as the engine's float64 sees it)
+            columns["micro_batch"] = np.array(
+                [m if m > 0 and float(m) < float(b) else b for m, b in zip(micro_batch.tolist(), batches,
+                                                                        strict=True)], dtype=np.int64)
+        return columns
 
     def sample(self, rows: int = 64) -> pd.DataFrame:
         """The first ``rows`` rows of the table (for a size estimate), or fewer if it has fewer."""
@@ -448,19 +519,12 @@ class SweepPlan:
     def _computed(self, workers, client, chunk_rows) -> Iterator[tuple[_Unit, dict[str, np.ndarray]]]:
         units = self.units(chunk_rows)
         if client is not None:
+            window = 4 * _dask_workers(client)
             plan = client.scatter(self, broadcast=True)
             submit = lambda unit: client.submit(_remote_compute, plan, unit, pure=False)  # noqa: E731
-            yield from zip(self.units(chunk_rows), _ordered(submit, units, 4 * _dask_workers(client)),
-                           strict=True)
+            yield from zip(self.units(chunk_rows), _ordered(submit, units, window), strict=True)
         elif workers > 1:
-            from concurrent.futures import ProcessPoolExecutor
-
-            pool = ProcessPoolExecutor(workers, initializer=_init_worker, initargs=(pickle.dumps(self),))
-            try:
-                submit = lambda unit: pool.submit(_worker_compute, unit)  # noqa: E731
-                yield from zip(self.units(chunk_rows), _ordered(submit, units, 2 * workers), strict=True)
-            finally:
-                pool.shutdown(wait=True, cancel_futures=True)
+            yield from zip(self.units(chunk_rows), _pool_results(self, units, workers), strict=True)
         else:
             cache: dict = {}
             for unit in units:
@@ -485,10 +549,92 @@ def _ordered(submit: Callable, units: Iterable[_Unit], window: int) -> Iterator:
 
 
 _WORKER: dict = {}  # in a worker process: the plan, and workloads by (plan, shape, device)
+#: Seconds between a worker's checks that its parent is alive (the fallback to PR_SET_PDEATHSIG).
+PARENT_POLL_S = 0.2
+_PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 
 
-def _init_worker(plan: bytes) -> None:
+def _pool_results(plan: SweepPlan, units: Iterable[_Unit], workers: int) -> Iterator[dict[str, np.ndarray]]:
+    """``plan.compute(unit)`` of each unit, in order, evaluated by ``workers`` processes on this
+    machine. The workers die with this process (:func:`_init_worker`). A worker that cannot be
+    started (``fork`` fails: no memory, a process limit) or that dies is a SimulatorError; the
+    workers already started are then killed, never waited for (they would wait for work forever)."""
+    from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures.process import BrokenProcessPool
+
+    pool = ProcessPoolExecutor(workers, initializer=_init_worker, initargs=(pickle.dumps(plan), os.getpid()))
+    finished = False
+
+    def submit(unit: _Unit):
+        try:
+            return pool.submit(_worker_compute, unit)
+        except OSError as error:
+            raise SimulatorError(f"cannot start {workers} worker processes: {error.strerror or error}; run "
+                                 "with fewer workers (--workers 1 evaluates here)") from None
+
+    try:
+        yield from _ordered(submit, units, 2 * workers)
+        finished = True
+    except BrokenProcessPool:
+        raise SimulatorError(f"a sweep worker process ended unexpectedly (killed, or out of memory); "
+                             f"run with fewer workers than {workers}, or --workers 1") from None
+    finally:
+        if finished:
+            pool.shutdown(wait=True)
+        else:  # an error, Ctrl-C, SIGTERM or a consumer that stopped early: stop the workers now
+            _kill_pool(pool)
+
+
+def _kill_pool(pool) -> None:
+    """Kills ``pool``'s worker processes and shuts it down without waiting for them."""
+    processes = list((getattr(pool, "_processes", None) or {}).values())
+    for process in processes:
+        with contextlib.suppress(OSError, ValueError, AttributeError):
+            process.kill()
+    pool.shutdown(wait=False, cancel_futures=True)
+    for process in processes:
+        with contextlib.suppress(OSError, ValueError, AttributeError, AssertionError):
+            process.join(timeout=1)
+
+
+def _init_worker(plan: bytes, parent_pid: int) -> None:
+    """A sweep worker's start: it dies with its parent, whatever ends the parent (SIGKILL included):
+    on Linux the kernel sends it SIGKILL (``prctl(PR_SET_PDEATHSIG)``), and everywhere a daemon thread
+    polls its parent every :data:`PARENT_POLL_S` and ends the process when the parent is gone. SIGTERM
+    takes its default action (not the parent's handler, which a fork copies) and Ctrl-C is left to
+    the parent, which stops the workers."""
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(OSError, AttributeError):
+            ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    parent = os.getppid()  # parent_pid itself with fork; a fork server's pid with forkserver
+    if not _parent_alive(parent, parent_pid):  # the parent ended before the prctl took effect
+        os._exit(1)
+    threading.Thread(target=_watch_parent, args=(parent, parent_pid), daemon=True,
+                     name="sweep-parent-watch").start()
     _WORKER["plan"] = pickle.loads(plan)
+
+
+def _parent_alive(parent: int, parent_pid: int) -> bool:
+    """Whether this worker's parent (``parent`` when it started) and the sweep's process live on."""
+    if os.getppid() != parent:  # re-parented: the parent is gone
+        return False
+    if parent == parent_pid:
+        return True
+    try:
+        os.kill(parent_pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # exists, another user's (cannot be ours): alive
+        return True
+    return True
+
+
+def _watch_parent(parent: int, parent_pid: int) -> None:
+    while _parent_alive(parent, parent_pid):
+        time.sleep(PARENT_POLL_S)
+    os._exit(1)
 
 
 def _worker_compute(unit: _Unit) -> dict[str, np.ndarray]:
@@ -508,11 +654,28 @@ def _remote_write(plan: SweepPlan, unit: _Unit, path: str, fmt: str) -> int:
     return len(table)
 
 
-def _dask_workers(client) -> int:
+#: Seconds a sweep waits for a dask cluster to have a worker before it gives up.
+DASK_WORKER_WAIT_S = 10.0
+
+
+def _dask_workers(client, wait_s: float | None = None) -> int:
+    """The number of workers of ``client``'s cluster, waiting up to ``wait_s`` for a first one:
+    a cluster without workers is a SimulatorError (scattering to it would fail, submitting would
+    wait forever)."""
     try:
-        return max(1, len(client.scheduler_info().get("workers", {})))
+        workers = len(client.scheduler_info().get("workers", {}))
     except Exception:  # an unusual client: a modest window
         return 2
+    if workers:
+        return workers
+    wait_s = DASK_WORKER_WAIT_S if wait_s is None else wait_s
+    try:
+        client.wait_for_workers(1, timeout=wait_s)
+    except Exception:  # dask's TimeoutError (asyncio's or its own), or a closed client
+        address = getattr(getattr(client, "scheduler", None), "address", None)
+        raise SimulatorError(f"the dask scheduler at {address!r} has no workers (waited {wait_s:g} s); start "
+                             "some with `dask worker ADDRESS`") from None
+    return max(1, len(client.scheduler_info().get("workers", {})))
 
 
 # -- writing --------------------------------------------------------------------------------------
@@ -541,6 +704,28 @@ def _arrow():
     return pyarrow
 
 
+def _parquet_schema(chunk: pd.DataFrame, pa):
+    """The Parquet schema of a sweep's chunks: pandas' own, but a count column of Python ints (a
+    sweep whose counts pass int64, :attr:`SweepPlan.wide_counts`) is ``decimal128(38, 0)``: exact,
+    read back as ``decimal.Decimal``."""
+    wide = [c for c in COUNT_COLUMNS if c in chunk and chunk[c].dtype == object]
+    schema = pa.Schema.from_pandas(chunk.assign(**{c: 0 for c in wide}), preserve_index=False)
+    for column in wide:
+        field = pa.field(column, pa.decimal128(PARQUET_DIGITS, 0))
+        schema = schema.set(schema.get_field_index(column), field)
+    return schema
+
+
+def _check_parquet_digits(chunk: pd.DataFrame) -> None:
+    """Refuses a count beyond decimal128's 38 digits (Parquet has no wider exact integer)."""
+    for column in COUNT_COLUMNS:
+        if column in chunk and chunk[column].dtype == object and len(chunk):
+            largest = max(chunk[column])
+            if largest >= 10**PARQUET_DIGITS:
+                raise SimulatorError(f"{column} reaches {largest:,}, more than the {PARQUET_DIGITS} digits a "
+                                     "Parquet decimal128 column holds; write .csv, .json or .jsonl instead")
+
+
 def _write_chunks(chunks: Iterable[pd.DataFrame], stream, fmt: str, plan: SweepPlan | None = None) -> int:
     """Writes ``chunks`` to the binary ``stream`` in ``fmt``; returns the number of rows."""
     rows = 0
@@ -550,8 +735,9 @@ def _write_chunks(chunks: Iterable[pd.DataFrame], stream, fmt: str, plan: SweepP
         try:
             for chunk in chunks:
                 if writer is None:
-                    schema = pa.Schema.from_pandas(chunk, preserve_index=False)
+                    schema = _parquet_schema(chunk, pa)
                     writer = pa.parquet.ParquetWriter(stream, schema)
+                _check_parquet_digits(chunk)
                 writer.write_table(pa.Table.from_pandas(chunk, schema=schema, preserve_index=False))
                 rows += len(chunk)
             if writer is None:  # no rows: the columns alone
@@ -589,10 +775,7 @@ def _replacing_directory(path: Path):
     path = Path(path)
     if path.exists() and not path.is_dir():
         raise SimulatorError(f"cannot write partitions to {str(path)!r}: it is a file, not a directory")
-    try:
-        temporary = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
-    except OSError as error:
-        raise SimulatorError(f"cannot write {str(path)!r}: {error.strerror or error}") from None
+    temporary = temporary_folder(path)
     try:
         with terminate_as_exit():
             yield temporary
@@ -638,10 +821,11 @@ def write_sweep_partitioned(plan: SweepPlan, directory: str | Path, fmt: str = "
     with _replacing_directory(Path(directory)) as temporary:
         name = lambda unit: str(temporary / f"part-{unit.number:05d}{suffix}")  # noqa: E731
         if client is not None:
+            window = 4 * _dask_workers(client)
             remote = client.scatter(plan, broadcast=True)
             submit = lambda unit: client.submit(_remote_write, remote, unit, name(unit), fmt,  # noqa: E731
                                                 pure=False)
-            written = _ordered(submit, plan.units(chunk_rows), 4 * _dask_workers(client))
+            written = _ordered(submit, plan.units(chunk_rows), window)
         else:
             written = (_remote_write(plan, unit, name(unit), fmt) for unit in plan.units(chunk_rows))
         for rows in written:

@@ -193,6 +193,7 @@ def test_columns_carry_units_and_energy_parts_add_up():
         total = row["energy_compute_j"]  # compute, then each level from the outermost: simulate's order
         for level in device.memory_levels:
             total += row[level_column(level.name)]
+        total += row["energy_static_j"]  # then static power x latency, last
         assert total == row["energy_j"]
 
 

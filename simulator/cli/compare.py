@@ -17,13 +17,14 @@ import json
 
 from simulator.cli import common
 from simulator.cli.common import (
+    BATCH_HELP,
     DEVICE_HELP,
+    BatchSize,
     add_attention_option,
     add_format_option,
     add_settings_option,
     add_size_options,
     network_params,
-    positive_int,
     single_settings,
     split_list,
 )
@@ -41,7 +42,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         help=DEVICE_HELP + "; several (comma-separated or --device repeated) compare one "
                              "network across devices, the first the reference")
     common.add_precision_options(parser, mixed=False)
-    parser.add_argument("--batch", type=positive_int, default=1, help="batch size (default 1)")
+    parser.add_argument("--batch", action=BatchSize, default=1, help=BATCH_HELP)
     add_size_options(parser)
     add_attention_option(parser)
     common.add_ideal_option(parser)

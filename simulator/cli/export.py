@@ -10,7 +10,7 @@ import argparse
 from pathlib import Path
 
 from simulator.cli import common
-from simulator.cli.common import positive_int
+from simulator.cli.common import BatchSize, positive_int
 from simulator.errors import SimulatorError
 
 
@@ -18,7 +18,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("network", help="built-in network name (see `roofline list`)")
     common.add_output_option(parser, "the .onnx file to write", type=Path)
     batch = parser.add_mutually_exclusive_group()
-    batch.add_argument("--batch", type=positive_int, default=None,
+    batch.add_argument("--batch", action=BatchSize, default=None,
                        help="a fixed batch size (default: a symbolic batch dimension named 'batch')")
     batch.add_argument("--dynamic-batch", action="store_true",
                        help="a symbolic batch dimension (the default; kept for explicitness)")

@@ -8,7 +8,11 @@ from typing import TYPE_CHECKING
 
 from simulator.cli import common
 from simulator.cli.common import (
+    BATCH_GRAMMAR,
+    BATCH_HELP,
     DEVICE_HELP,
+    BatchList,
+    BatchSize,
     add_attention_option,
     add_settings_option,
     add_size_options,
@@ -53,9 +57,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", action="append", required=True,
                         help=DEVICE_HELP + "; repeat for one latency-throughput curve per device, or to "
                              "compare one network across devices (compare chart)")
-    parser.add_argument("--batch", type=positive_int, default=1, help="batch size (default 1)")
-    parser.add_argument("--batches", type=batch_list, default=None,
-                        help="batch sizes of the latency-throughput chart (default 1,2,4,...,256)")
+    parser.add_argument("--batch", action=BatchSize, default=1, help=BATCH_HELP + "; several: --batches")
+    parser.add_argument("--batches", action=BatchList, default=None,
+                        help="batch sizes of the latency-throughput and LLM charts (default 1,2,4,...,256): "
+                             + BATCH_GRAMMAR)
     parser.add_argument("--precision", type=name_list, default=None,
                         help="precision(s), comma-separated (default fp16, or the device's first); several "
                              "only for roofline and latency-throughput")

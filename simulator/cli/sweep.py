@@ -28,16 +28,18 @@ records) or ``.jsonl`` (one JSON record per line); without it a compact table go
 from __future__ import annotations
 
 import argparse
-import math
 import sys
 from pathlib import Path
 
 from simulator.cli import common
 from simulator.cli.common import (
+    BATCH_GRAMMAR,
     DEVICE_HELP,
+    MAX_RANGE_VALUES,
     add_attention_option,
     add_param_options,
     network_params,
+    parse_batches,
     parse_setting,
     split_list,
     with_attention,
@@ -53,17 +55,18 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.description = ("One row per configuration of the product of the lists given; lists are "
                           "comma-separated.")
     parser.epilog = (
-        "--batch A..B means A, 2A, 4A, ... up to B (1..1024: powers of two); A-B every integer from A to B; "
-        "A..B:S steps by S (8..64:8). --set keys carry the unit of their values: peak_tera_ops_per_s, "
-        "<level>.bandwidth_gb_per_s, <level>.capacity_kib / _mib / _gib, <level>.energy_per_byte_pj, or a "
-        "relative peak_scale, <level>.bandwidth_scale, <level>.capacity_scale, "
-        "<level>.energy_per_byte_scale.")
+        f"--batch: {BATCH_GRAMMAR}; each size 1 to 2**63 - 1, at most {MAX_RANGE_VALUES:,} per range. "
+        "Counts (params, macs, flops, bytes) are exact integers: int64 columns, or, where a value passes "
+        "2**63 - 1, Python ints in CSV/JSON/JSONL and decimal(38, 0) in Parquet. --set keys carry the unit "
+        "of their values: peak_tera_ops_per_s, <level>.bandwidth_gb_per_s, <level>.capacity_kib / _mib / "
+        "_gib, <level>.energy_per_byte_pj, or a relative peak_scale, <level>.bandwidth_scale, "
+        "<level>.capacity_scale, <level>.energy_per_byte_scale.")
     parser.add_argument("network", nargs="+", help="built-in network names or .onnx paths")
     parser.add_argument("--device", nargs="+", action="extend", required=True,
                         help=DEVICE_HELP + "; several, space- or comma-separated")
     parser.add_argument("--batch", default="1",
                         help="batch sizes, e.g. 1,8,32, 1..1024 (doubling), 1-16 (every integer) or 8..64:8 "
-                             "(step 8) (default 1)")
+                             "(step 8); each 1 to 2**63 - 1 (default 1)")
     common.add_precision_options(parser, plural=True, precision_help=(
         "precisions, e.g. fp16,int8 (default: each device's own, as in simulate: fp16 where it has a peak "
         "for it, else its first; LLMs: fp16)"))
@@ -72,8 +75,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
                              "1024x2048,512x1024 (default: each network's own)")
     add_param_options(parser)
     add_attention_option(parser)
+    from simulator.engine.configs import RANGES_HELP
+
     parser.add_argument("--set", dest="settings", action="append", default=[], metavar="KEY=V1,V2,...",
-                        help="sweep a hardware field, e.g. dram.bandwidth_gb_per_s=100,200 (repeatable)")
+                        help="sweep a hardware field, e.g. dram.bandwidth_gb_per_s=100,200 (repeatable). "
+                             + RANGES_HELP)
     parser.add_argument("--skip-unsupported", action="store_true",
                         help="drop configurations whose precision a device has no peak for (default: error)")
     common.add_fuse_option(parser)
@@ -109,10 +115,6 @@ def _positive_int(text: str, what: str) -> int:
     return value
 
 
-#: The most batch sizes one range of ``--batch`` may give (a typo like ``1-10000000`` is an error).
-MAX_RANGE_VALUES = 100_000
-
-
 def _resolution(text: str) -> int | tuple[int, int]:
     """One ``--resolution`` item: ``224`` or ``1024x2048``."""
     from simulator.cli.common import resolution
@@ -121,41 +123,6 @@ def _resolution(text: str) -> int | tuple[int, int]:
         return resolution(text)
     except argparse.ArgumentTypeError as error:
         raise SimulatorError(f"--resolution: {error}") from None
-
-
-def parse_batches(text: str) -> list[int]:
-    """``"1..8,12"`` -> ``[1, 2, 4, 8, 12]``; duplicates dropped, in order of appearance.
-
-    ``A..B`` doubles from A while at most B (powers of two); ``A-B`` is every integer from A to B;
-    ``A..B:S`` steps linearly by S from A while at most B (``8..32:8``: 8, 16, 24, 32).
-    """
-    batches: list[int] = []
-    for item in split_list(text, "--batch"):
-        step_text = None
-        if ".." in item:
-            low_text, _, high_text = item.partition("..")
-            high_text, colon, step_text = high_text.partition(":")
-            if not colon:
-                step_text = None
-        elif "-" in item.lstrip("-"):
-            low_text, _, high_text = item.partition("-")
-            step_text = "1"
-        else:
-            low_text = high_text = item
-        low, high = _positive_int(low_text, "--batch"), _positive_int(high_text, "--batch")
-        if high < low:
-            raise SimulatorError(f"--batch range {item!r} must go from small to large (A..B with A <= B)")
-        if step_text is not None:
-            step = _positive_int(step_text, "--batch step")
-            if (high - low) // step + 1 > MAX_RANGE_VALUES:
-                raise SimulatorError(f"--batch range {item!r} gives {(high - low) // step + 1:,} batch "
-                                     f"sizes; at most {MAX_RANGE_VALUES:,} (use a larger step)")
-            values = list(range(low, high + 1, step))
-        else:
-            values = [low * 2**k for k in range(int(math.log2(high / low)) + 2) if low * 2**k <= high]
-        seen = set(batches)
-        batches += [b for b in values if b not in seen]
-    return batches
 
 
 def split_precisions(text: str, what: str) -> list[str]:
@@ -339,17 +306,42 @@ def _require_fit(args: argparse.Namespace, unfit: UnfitRows) -> int:
                          f"{name} on {row['device']} at batch {row['batch']}; --require-fit")
 
 
+#: Seconds ``--scheduler`` waits for the scheduler to answer (connection and handshake together).
+CONNECT_TIMEOUT_S = 10.0
+
+
 def _client(address: str):
-    """A dask.distributed Client connected to the scheduler at ``address``."""
+    """A dask.distributed Client connected to the scheduler at ``address``, within
+    :data:`CONNECT_TIMEOUT_S`: dask's own timeout bounds the TCP connection but not the handshake
+    (a listener that accepts and never answers kept it waiting for minutes), so the Client is
+    made in a daemon thread, given up on at the deadline."""
+    import threading
+
     try:
         from dask.distributed import Client
     except ImportError:
         raise SimulatorError("--scheduler needs dask.distributed: pip install 'roofline-simulator[dask]'") \
             from None
-    try:
-        return Client(address, timeout="10s")
-    except (OSError, TimeoutError, ValueError) as error:
+    outcome: dict = {}
+
+    def connect() -> None:
+        try:
+            outcome["client"] = Client(address, timeout=f"{CONNECT_TIMEOUT_S}s")
+        except BaseException as error:  # handed to the caller's thread
+            outcome["error"] = error
+
+    thread = threading.Thread(target=connect, daemon=True, name="dask-connect")
+    thread.start()
+    thread.join(CONNECT_TIMEOUT_S * 1.1)  # dask's own error, where it has one, comes first
+    if thread.is_alive():
+        raise SimulatorError(f"cannot connect to the dask scheduler at {address!r}: no answer within "
+                             f"{CONNECT_TIMEOUT_S:g} s (is a dask scheduler listening there?)")
+    error = outcome.get("error")
+    if isinstance(error, OSError | TimeoutError | ValueError):
         raise SimulatorError(f"cannot connect to the dask scheduler at {address!r}: {error}") from None
+    if error is not None:
+        raise error
+    return outcome["client"]
 
 
 def size_estimate(plan, fmt: str | None) -> str:

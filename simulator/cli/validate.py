@@ -7,21 +7,14 @@ import argparse
 import math
 
 from simulator.cli import common
-from simulator.cli.common import add_format_option, positive_int
-
-
-def _batches(text: str) -> tuple[int, ...]:
-    """argparse type for ``--batch 1,4,16``: comma-separated integers of at least 1."""
-    values = tuple(positive_int(part.strip()) for part in text.split(",") if part.strip())
-    if not values:
-        raise argparse.ArgumentTypeError(f"expected comma-separated batch sizes, got {text!r}")
-    return values
+from simulator.cli.common import BATCH_GRAMMAR, BatchList, add_format_option, positive_int
 
 
 def configure(validate: argparse.ArgumentParser) -> None:
     validate.add_argument("model", help="path to an .onnx file (with a symbolic batch for several batches)")
     common.add_device_option(validate, "device profile (e.g. from `roofline calibrate`)")
-    validate.add_argument("--batch", type=_batches, default=(1, 4, 16), help="batch sizes (default 1,4,16)")
+    validate.add_argument("--batch", action=BatchList, default=(1, 4, 16),
+                          help="batch sizes (default 1,4,16): " + BATCH_GRAMMAR)
     validate.add_argument("--repeats", type=positive_int, default=5, help="timed runs per batch (default 5)")
     common.add_threads_option(validate)
     validate.add_argument("--patience", type=float, default=10.0,
