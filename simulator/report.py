@@ -265,17 +265,19 @@ def energy_lines(result: SimulationResult) -> list[str]:
     def share(j: float) -> str:
         return f"{j / result.energy_j:.0%}" if result.energy_j else "-"
 
-    dynamic = ", ".join(f"{part} {format_joules(j)} ({share(j)})"
-                        for part, j in result.energy_breakdown_j.items() if part != STATIC_PART)
-    static = (f"{format_watts(result.static_power_w)} static power x {format_seconds(result.latency_s)}"
+    parts = {part: j for part, j in result.energy_breakdown_j.items() if part != STATIC_PART}
+    compute = parts.pop("compute", 0.0)
+    dynamic = f"arithmetic {format_joules(compute)} ({share(compute)}) + memory " + ", ".join(
+        f"{level} {format_joules(j)} ({share(j)})" for level, j in parts.items())
+    static = (f"static power {format_watts(result.static_power_w)} x latency {format_seconds(result.latency_s)}"
               if result.static_energy_j else "the profile's static power is 0 W")
     return [
         f"  energy      {format_joules(result.energy_j)} per batch, "
         f"{format_joules(result.energy_per_sample_j)} per sample; average power "
         f"{format_watts(result.average_power_w)} over the latency",
-        f"    dynamic   {format_joules(result.dynamic_energy_j)} ({share(result.dynamic_energy_j)}): "
+        f"    dynamic   {format_joules(result.dynamic_energy_j)} ({share(result.dynamic_energy_j)}) = "
         f"{dynamic}",
-        f"    static    {format_joules(result.static_energy_j)} ({share(result.static_energy_j)}): {static}",
+        f"    static    {format_joules(result.static_energy_j)} ({share(result.static_energy_j)}) = {static}",
     ]
 
 

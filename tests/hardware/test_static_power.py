@@ -133,8 +133,8 @@ def test_the_table_names_the_dynamic_and_the_static_part():
     dynamic = next(line for line in lines if line.strip().startswith("dynamic"))
     static = next(line for line in lines if line.strip().startswith("static"))
     total = next(line for line in lines if line.strip().startswith("energy"))
-    assert all(part in dynamic for part in ("compute", "dram", "l2", "register-file"))
-    assert "11.3 W static power x 674 µs" in static          # 11.34 W over the expected latency
+    assert all(part in dynamic for part in ("arithmetic 263 µJ", "memory dram", "l2", "register-file"))
+    assert "static power 11.3 W x latency 674 µs" in static  # 11.34 W over the expected latency
     assert "average power 16.7 W" in total                    # (3.62 mJ dynamic + 7.64 mJ static) / 674 µs
     assert result.static_energy_j == pytest.approx(11.34 * result.latency_s)
     assert result.dynamic_energy_j + result.static_energy_j == pytest.approx(result.energy_j)
