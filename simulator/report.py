@@ -269,8 +269,9 @@ def energy_lines(result: SimulationResult) -> list[str]:
     compute = parts.pop("compute", 0.0)
     dynamic = f"arithmetic {format_joules(compute)} ({share(compute)}) + memory " + ", ".join(
         f"{level} {format_joules(j)} ({share(j)})" for level, j in parts.items())
-    static = (f"static power {format_watts(result.static_power_w)} x latency {format_seconds(result.latency_s)}"
-              if result.static_energy_j else "the profile's static power is 0 W")
+    static = (f"static power {format_watts(result.static_power_w)} x latency "
+              f"{format_seconds(result.latency_s)}" if result.static_energy_j
+              else "the profile's static power is 0 W")
     return [
         f"  energy      {format_joules(result.energy_j)} per batch, "
         f"{format_joules(result.energy_per_sample_j)} per sample; average power "
