@@ -7,9 +7,11 @@
 * ``bytes_level`` follows the traffic rule of :func:`simulator.engine.timing.level_bytes`, and
   ``E_byte = energy per access / bytes per access`` of the level.
 
-``P_static`` is the device's static power (leakage, clocks and the rest of the board, from its
-profile; 0 when unknown) and ``t`` the layer's latency. The parts (compute, one per memory level,
-static) add up to the total by construction.
+``P_static`` is the device's static power (leakage, clocks and the rest of the board: every shipped
+profile states it with its source, an idle measurement, a data-sheet estimate or a fit; 0 where a
+profile gives none) and ``t`` the layer's latency, so ``E / t`` lies between ``P_static`` and the
+profile's ``max_power_w``. The parts (compute, one per memory level, static) add up to the total by
+construction; the first two are the dynamic energy.
 """
 
 from __future__ import annotations
