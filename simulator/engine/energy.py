@@ -9,9 +9,9 @@
 
 ``P_static`` is the device's static power (leakage, clocks and the rest of the board: every shipped
 profile states it with its source, an idle measurement, a data-sheet estimate or a fit; 0 where a
-profile gives none) and ``t`` the layer's latency, so ``E / t`` lies between ``P_static`` and the
-profile's ``max_power_w``. The parts (compute, one per memory level, static) add up to the total by
-construction; the first two are the dynamic energy.
+profile gives none) and ``t`` the layer's latency, so ``E / t`` is at least ``P_static`` (and on every
+shipped profile at most its ``max_power_w``: tests/hardware/test_static_power.py). The parts (compute,
+one per memory level, static) add up to the total by construction; the first two are the dynamic energy.
 """
 
 from __future__ import annotations
