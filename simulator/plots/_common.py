@@ -38,9 +38,9 @@ BOUND_COLORS = {"compute": "#1f77b4", "memory": "#ff7f0e", "none": "#bbbbbb"}
 #: The most pixels a raster chart may have (100 megapixels, 400 MB of RGBA), and per side (Agg's limit).
 MAX_PIXELS = 100_000_000
 MAX_PIXELS_PER_SIDE = 2**16 - 1
-#: the lowest dpi a chart is saved at: the charts' smallest text (6 pt) is then 3 pixels high; at
-#: 5 dpi or less FreeType refuses to draw it at all (under one pixel per em)
-MIN_DPI = 36
+#: the lowest dpi a chart is saved at (a thumbnail): the charts' smallest text (6 pt) is then 0.8
+#: pixel per em, twice what FreeType still draws (at 5 dpi it refuses, a traceback)
+MIN_DPI = 10
 
 
 def new_figure(width_in: float, height_in: float, layout: str = "constrained") -> Figure:
@@ -136,8 +136,8 @@ def save_figure(figure: Figure, path: str | Path, dpi: float) -> None:
     :data:`MAX_PIXELS_PER_SIDE` on a side) is refused with a SimulatorError before any memory is taken for it.
     """
     if isinstance(dpi, bool) or not isinstance(dpi, Real) or not math.isfinite(dpi) or dpi < MIN_DPI:
-        raise SimulatorError(f"dpi must be a number of at least {MIN_DPI} (the charts' 6-pt text is then "
-                             f"3 pixels high), got {dpi!r}")
+        raise SimulatorError(f"dpi must be a number of at least {MIN_DPI} (below it the charts' 6-pt text "
+                             f"cannot be drawn), got {dpi!r}")
     width_in, height_in = figure.get_size_inches()
     width_px, height_px = round(width_in * dpi), round(height_in * dpi)
     if width_px * height_px > MAX_PIXELS or max(width_px, height_px) > MAX_PIXELS_PER_SIDE:
