@@ -27,7 +27,7 @@ MOBILENET_V2_PARAMS = 3_504_872
 STM32F746_FLASH_BYTES = 2**20
 #: DS10916: 320 Kbytes of SRAM (DTCM 64 + SRAM1 240 + SRAM2 16 KB)
 STM32F746_SRAM_BYTES = 320 * 1024
-TEST_DPI = 30
+TEST_DPI = 40  # at least the lowest dpi a chart is saved at (36)
 
 
 def bars(ax) -> list[Rectangle]:
