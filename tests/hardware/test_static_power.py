@@ -93,29 +93,23 @@ def test_reference_maximum_power_is_every_unit_at_its_peak_rate():
         assert mac_w <= compute_w
 
 
-def _networks_held(device) -> list[str]:
-    bits = PRECISION_BITS[device.default_precision]
-    capacity = device.weight_store.capacity_bytes
-    return [name for name, params in PARAMS.items() if params * bits / 8 <= capacity]
-
-
-PARAMS = {name: count_network(NETWORKS[name]()).params for name in available_networks()}
-
-
 @pytest.fixture(scope="module")
 def built():
-    return {name: NETWORKS[name]() for name in available_networks()}
+    """Every built-in network, built once, with its parameter count."""
+    networks = {name: NETWORKS[name]() for name in available_networks()}
+    return {name: (network, count_network(network).params) for name, network in networks.items()}
 
 
 @pytest.mark.parametrize("name", DEVICES)
 def test_average_power_while_running_lies_between_static_and_maximum_power(name, built):
     device = resolve_device(name)
-    held = _networks_held(device)
+    bits, capacity = PRECISION_BITS[device.default_precision], device.weight_store.capacity_bytes
+    held = [network for network, params in built.values() if params * bits / 8 <= capacity]
     assert held, name
     for network in held:  # batch 1 at the device's default precision, expected model where it has one
-        result = simulate(built[network], device, batch=1)
+        result = simulate(network, device, batch=1)
         power_w = result.energy_j / result.latency_s
-        assert device.static_power_w <= power_w <= device.max_power_w, (network, power_w)
+        assert device.static_power_w <= power_w <= device.max_power_w, (network.name, power_w)
         assert result.static_energy_j == pytest.approx(device.static_power_w * result.latency_s)
 
 
