@@ -118,6 +118,10 @@ def build_chart(args: argparse.Namespace) -> Figure:
     from simulator.simulation import simulate
 
     chart = args.chart
+    if args.group_by is not None and chart not in ("energy", "layers"):
+        raise SimulatorError(f"--group-by applies to the energy and layers charts only, not to {chart}")
+    if args.top is not None and chart != "layers":
+        raise SimulatorError(f"--top applies to the layers chart only, not to {chart}")
     overrides = single_settings(args)
     if overrides and chart in ("latency-throughput", *LLM_CHARTS):
         raise SimulatorError(f"--set applies to the roofline, energy, layers, memory and compare charts, "
@@ -126,10 +130,6 @@ def build_chart(args: argparse.Namespace) -> Figure:
         return build_llm_chart(args)
     precisions = list(args.precision or [])
     params = network_params(args)
-    if args.group_by is not None and chart not in ("energy", "layers"):
-        raise SimulatorError(f"--group-by applies to the energy and layers charts only, not to {chart}")
-    if args.top is not None and chart != "layers":
-        raise SimulatorError(f"--top applies to the layers chart only, not to {chart}")
     if args.batches is not None and chart != "latency-throughput":
         raise SimulatorError(f"--batches applies to the latency-throughput chart only; use --batch for the "
                              f"{chart} chart")
