@@ -175,3 +175,14 @@ def test_the_energy_chart_stacks_the_static_energy_with_the_dynamic_parts():
     assert heights["static"] == pytest.approx(resolve_device(ORIN).static_power_w * result.latency_s)
     assert sum(heights.values()) == pytest.approx(result.energy_j)  # static + compute + every level
     assert "static power" in ax.figure.get_suptitle()
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    (["llm-throughput", "llama_3_8b", "--top", "3"], "--top applies to the layers chart only"),
+    (["llm-memory", "llama_3_8b", "--group-by", "kind"], "--group-by applies to the energy and layers"),
+])
+def test_layer_options_on_an_llm_chart_are_refused_not_ignored(tmp_path, capsys, argv, message):
+    path = tmp_path / "chart.png"
+    assert main(["plot", *argv, "--device", "h100-sxm", "-o", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert message in err and len(err.strip().splitlines()) == 1 and not path.exists()
