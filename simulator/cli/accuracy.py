@@ -16,6 +16,16 @@ def configure(parser: argparse.ArgumentParser) -> None:
                              "that runtime predicts")
     add_format_option(parser, "markdown")
     add_progress_option(parser, "row")
+    parser.add_argument("--cv", action="store_true",
+                        help="out-of-sample figures instead of the rows: the expected model's figures fitted "
+                             "in code per device family on every row of a training fold, scored on the "
+                             "held-out rows (leave-one-device-out, leave-one-family-out, time-split), beside "
+                             "the in-sample figure; per device class and device (--device: those lines)")
+    parser.add_argument("--protocol", action="append", default=None,
+                        choices=("leave-one-device-out", "leave-one-family-out", "time-split", "in-sample",
+                                 "shipped"),
+                        help="with --cv: only these protocols (repeatable; default all but shipped, the "
+                             "shipped profiles' in-sample figure, which simulates every row)")
     parser.set_defaults(handler=run)
 
 
@@ -32,7 +42,7 @@ def run(args: argparse.Namespace) -> int:
     from simulator.io import dumps_json
 
     rows = [row for row in load_measurements() if args.table is None or row["table"] in args.table]
-    if args.device is not None:
+    if args.device is not None and not args.cv:
         # a row answers to its device's name and to the DEVICE@RUNTIME it is predicted on
         names = {id(row): {row["device"], row_device(row)[0]} for row in rows}
         known = set().union(*names.values())
@@ -42,6 +52,10 @@ def run(args: argparse.Namespace) -> int:
         rows = [row for row in rows if names[id(row)] & set(args.device)]
     if not rows:
         raise SimulatorError("no dataset rows match " + ", ".join(f"--table {t}" for t in args.table or []))
+    if args.protocol and not args.cv:
+        raise SimulatorError("--protocol needs --cv (it chooses the cross-validation protocols)")
+    if args.cv:
+        return run_cv(args, rows)
     with Progress("accuracy", "lines" if args.progress else "auto", unit="rows") as line:
         table = accuracy_table(rows, progress=line.update)
     if args.format == "json":
@@ -52,4 +66,33 @@ def run(args: argparse.Namespace) -> int:
         print(format_markdown(table))
     else:
         print(format_accuracy(table))
+    return 0
+
+
+def run_cv(args: argparse.Namespace, rows: list[dict[str, str]]) -> int:
+    """``--cv``: the cross-validation of ``rows`` (every device's, so that each fold fits on all the
+    rows it may); ``--device`` keeps those devices' lines of the summary."""
+    from simulator.calibration import crossval
+    from simulator.cli.progress import Progress
+    from simulator.errors import UnknownNameError
+    from simulator.io import dumps_json
+
+    with Progress("accuracy --cv", "lines" if args.progress else "auto", unit="rows") as line:
+        protocols = args.protocol or crossval.DEFAULT_PROTOCOLS
+        table, selected = crossval.run(rows, protocols, progress=line.update)
+    if args.device is not None:
+        known = set(table.name[table.scope == "device"])
+        for name in args.device:
+            if name not in known:
+                raise UnknownNameError("device cross-validated", name, known)
+        table = table[(table.scope == "class") | table.name.isin(args.device)]
+    if args.format == "json":
+        print(dumps_json({"summary": table.to_dict(orient="records"), "not_cross_validated": dict(
+            selected.excluded)}))
+    elif args.format == "csv":
+        print(table.to_csv(index=False), end="")
+    elif args.format == "markdown":
+        print(crossval.format_markdown(table, selected))
+    else:
+        print(crossval.format_text(table, selected))
     return 0

@@ -1,0 +1,240 @@
+"""Out-of-sample accuracy by construction: the expected model's figures fitted in code on one part
+of the dataset and scored on the rest.
+
+Every protocol fits each device family's figures (:mod:`simulator.calibration.cv_model`, fitted by
+:mod:`simulator.calibration.cv_fit`) on ALL the rows of its training fold, whatever their
+hand-assigned ``role``, and predicts the held-out rows with them:
+
+* ``leave-one-device-out``: each device's rows from the figures fitted on the other devices of its
+  family (with none left, the family's documented defaults and the device's data sheet);
+* ``leave-one-family-out``: each network family's rows (:func:`~simulator.calibration.folds.network_family`)
+  from the figures fitted on the other networks;
+* ``time-split``: the rows published from 2024 on from those published before
+  (:func:`~simulator.calibration.folds.published`; undated rows are left out and counted);
+* ``in-sample``: every row from the figures fitted on all rows (a fit figure, labelled as such);
+* ``shipped``: the shipped profiles' expected model (fitted by hand-chosen ``fit`` rows), on every
+  row: in-sample where a row was a fit row, so also labelled in-sample.
+
+Rows in scope: the latency and throughput rows of ``gpu.csv`` and ``mcu.csv`` whose device has a
+family and whose runtime the expected model describes (the profile's own or a shipped runtime file).
+Energy rows, rows of runtimes without a runtime file (bound only) and the LLM rows are counted as
+not cross-validated (:func:`scope`). The shipped profiles are not changed: this module only reports.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from simulator.calibration.cv_fit import Fit, default_fit, fit_family
+from simulator.calibration.cv_model import FAMILIES, RowCase, family_of, row_case, stack
+from simulator.calibration.folds import before_split, network_family
+from simulator.errors import SimulatorError
+
+PROTOCOLS = ("leave-one-device-out", "leave-one-family-out", "time-split", "in-sample", "shipped")
+#: protocols whose figures are out of sample
+OUT_OF_SAMPLE = PROTOCOLS[:3]
+#: what ``roofline accuracy --cv`` runs without ``--protocol`` (``shipped`` simulates every row: ask for it)
+DEFAULT_PROTOCOLS = PROTOCOLS[:4]
+CLASSES = ("datacenter GPU", "edge GPU", "microcontroller", "LLM")
+METRICS = ("latency_s", "throughput_per_s")
+
+
+@dataclass(frozen=True)
+class Scope:
+    """The rows cross-validated (with the runtime file that covers each, or None) and, by reason,
+    how many rows of the dataset are not."""
+
+    rows: tuple[tuple[Mapping[str, str], str | None], ...]
+    excluded: Mapping[str, int]
+
+
+def scope(rows: Iterable[Mapping[str, str]]) -> Scope:
+    """Split ``rows`` into those the cross-validation predicts and the counts of the rest."""
+    from simulator.accuracy import row_device
+    from simulator.hardware.runtime import RUNTIME_SEPARATOR
+
+    kept, excluded = [], {}
+
+    def skip(reason: str) -> None:
+        excluded[reason] = excluded.get(reason, 0) + 1
+
+    for row in rows:
+        if row["table"] == "llm":
+            skip("LLM row (not cross-validated yet)")
+        elif row["metric"] not in METRICS:
+            skip(f"{row['metric']} row (latency and throughput only)")
+        elif family_of(row["device"]) is None:
+            skip("device in no family")
+        else:
+            device, modelled = row_device(row)
+            if not modelled:
+                skip("runtime the expected model does not describe (bound only)")
+            else:
+                kept.append((row, device.partition(RUNTIME_SEPARATOR)[2] or None))
+    return Scope(tuple(kept), excluded)
+
+
+def build_cases(selected: Scope, progress: Callable[[int, int, str], None] | None = None) -> list[RowCase]:
+    """One :class:`~simulator.calibration.cv_model.RowCase` per row in scope (built once; every fold
+    reuses them)."""
+    cases = []
+    for done, (row, runtime) in enumerate(selected.rows, 1):
+        cases.append(row_case(row, runtime))
+        if progress is not None:
+            progress(done, len(selected.rows), row["id"])
+    return cases
+
+
+def fit_or_default(train: Sequence[RowCase], family_cases: Sequence[RowCase]) -> Fit:
+    """The family's fit on ``train``, or its defaults when the fold leaves it no row."""
+    return fit_family(train) if train else default_fit(family_cases)
+
+
+def _predict(fit: Fit, test: Sequence[RowCase]) -> dict[str, float]:
+    return dict(zip((c.id for c in test), fit.predict(stack(test)), strict=True))
+
+
+def folds(protocol: str, cases: Sequence[RowCase], rows: Mapping[str, Mapping[str, str]]
+          ) -> list[tuple[list[RowCase], list[RowCase]]]:
+    """``(train, test)`` pairs of one family's ``cases`` under ``protocol`` (``rows``: by id)."""
+    if protocol == "in-sample":
+        return [(list(cases), list(cases))]
+    if protocol == "time-split":
+        dated = {c.id: before_split(rows[c.id]) for c in cases}
+        return [([c for c in cases if dated[c.id]], [c for c in cases if dated[c.id] is False])]
+    key = ((lambda c: c.device) if protocol == "leave-one-device-out"
+           else (lambda c: network_family(rows[c.id]["network"])))
+    groups = dict.fromkeys(key(c) for c in cases)
+    return [([c for c in cases if key(c) != g], [c for c in cases if key(c) == g]) for g in groups]
+
+
+def cross_validate(cases: Sequence[RowCase], rows: Mapping[str, Mapping[str, str]],
+                   protocols: Sequence[str] = PROTOCOLS[:4]) -> dict[str, dict[str, float]]:
+    """``protocol -> {row id: expected value}`` with every value predicted by figures fitted
+    without that row (``in-sample``: with every row)."""
+    out: dict[str, dict[str, float]] = {}
+    for protocol in protocols:
+        predicted: dict[str, float] = {}
+        for family in FAMILIES:
+            members = [c for c in cases if c.family is family]
+            if not members:
+                continue
+            for train, test in folds(protocol, members, rows):
+                if test:
+                    predicted.update(_predict(fit_or_default(train, members), test))
+        out[protocol] = predicted
+    return out
+
+
+def shipped_predictions(selected: Scope) -> dict[str, float]:
+    """The shipped profiles' expected value of each row in scope (``roofline accuracy``'s)."""
+    from simulator.accuracy import predict
+
+    out = {}
+    for row, runtime in selected.rows:
+        device = f"{row['device']}@{runtime}" if runtime else row["device"]
+        out[row["id"]] = predict({**row, "device": device})["expected"]
+    return out
+
+
+def error_table(selected: Scope, predictions: Mapping[str, Mapping[str, float]]) -> pd.DataFrame:
+    """One line per (row, protocol) that has a prediction: device, class, error = predicted /
+    measured − 1."""
+    lines = []
+    for row, _ in selected.rows:
+        cls = family_of(row["device"]).device_class
+        for protocol, values in predictions.items():
+            if row["id"] in values:
+                lines.append({"id": row["id"], "device": row["device"], "device_class": cls,
+                              "network_family": network_family(row["network"]), "protocol": protocol,
+                              "measured": float(row["value"]), "expected": values[row["id"]],
+                              "error": values[row["id"]] / float(row["value"]) - 1})
+    return pd.DataFrame(lines)
+
+
+def summary(errors: pd.DataFrame) -> pd.DataFrame:
+    """Per device class and per device, per protocol: ``n``, rows within ±10% and ±20%, the median
+    and the 90th percentile of |error| (linear interpolation, numpy's default)."""
+    lines = []
+    order = {cls: i for i, cls in enumerate(CLASSES)}
+    classes = sorted(set(errors.device_class), key=order.get)
+    groups = [("class", cls, errors.device_class == cls) for cls in classes]
+    devices = sorted(set(errors.device), key=lambda d: (order[family_of(d).device_class], d))
+    groups += [("device", d, errors.device == d) for d in devices]
+    for scope_name, name, mask in groups:
+        for protocol in PROTOCOLS:
+            part = errors[mask & (errors.protocol == protocol)].error.abs()
+            if part.empty:
+                continue
+            lines.append({"scope": scope_name, "name": name, "protocol": protocol,
+                          "out_of_sample": protocol in OUT_OF_SAMPLE, "n": len(part),
+                          "within_10": int((part <= 0.1).sum()), "within_20": int((part <= 0.2).sum()),
+                          "median_abs_error": float(np.median(part)),
+                          "p90_abs_error": float(np.percentile(part, 90))})
+    return pd.DataFrame(lines)
+
+
+def run(rows: Iterable[Mapping[str, str]] | None = None, protocols: Sequence[str] = DEFAULT_PROTOCOLS,
+        progress: Callable[[int, int, str], None] | None = None) -> tuple[pd.DataFrame, Scope]:
+    """The cross-validation of ``rows`` (default: the dataset) under ``protocols``: the summary
+    (:func:`summary`) and the scope. A family's fits see only its own rows, so selecting a dataset
+    table leaves the other tables' figures unchanged."""
+    from simulator.accuracy import load_measurements
+
+    unknown = [p for p in protocols if p not in PROTOCOLS]
+    if unknown:
+        raise SimulatorError(f"unknown protocol {unknown[0]!r}; valid: {', '.join(PROTOCOLS)}")
+    rows = list(rows if rows is not None else load_measurements())
+    selected = scope(rows)
+    cases = build_cases(selected, progress)
+    by_id = {row["id"]: row for row, _ in selected.rows}
+    predictions = cross_validate(cases, by_id, [p for p in protocols if p != "shipped"])
+    if "shipped" in protocols:
+        predictions["shipped"] = shipped_predictions(selected)
+    ordered = {p: predictions[p] for p in protocols}
+    return summary(error_table(selected, ordered)), selected
+
+
+LABELS = {"leave-one-device-out": "out of sample", "leave-one-family-out": "out of sample",
+          "time-split": "out of sample", "in-sample": "IN SAMPLE (fit on every row)",
+          "shipped": "IN SAMPLE (shipped profiles)"}
+
+
+def _cells(line) -> list[str]:
+    return [line.name, line.protocol, LABELS[line.protocol], str(line.n),
+            f"{line.within_10} ({line.within_10 / line.n:.0%})",
+            f"{line.within_20} ({line.within_20 / line.n:.0%})",
+            f"{line.median_abs_error:.0%}", f"{line.p90_abs_error:.0%}"]
+
+
+HEADERS = ["class / device", "protocol", "sample", "n", "within ±10%", "within ±20%", "median |error|",
+           "p90 |error|"]
+
+
+def format_text(table: pd.DataFrame, selected: Scope) -> str:
+    """The summary as a text table, then what was not cross-validated."""
+    from simulator.report import render_table
+
+    body = [_cells(line) for line in table.itertuples()]
+    return "\n".join([render_table(HEADERS, body, left=3), "", *excluded_lines(selected)])
+
+
+def excluded_lines(selected: Scope) -> list[str]:
+    """One line per reason a dataset row is not cross-validated, with the count."""
+    return [f"not cross-validated: {count} {reason}" for reason, count in sorted(selected.excluded.items())]
+
+
+def format_markdown(table: pd.DataFrame, selected: Scope) -> str:
+    """The summary as a Markdown table (device classes first, then devices), then the exclusions."""
+    escaped = [h.replace("|", "\\|") for h in HEADERS]
+    lines = ["| " + " | ".join(escaped) + " |", "|---|---|---|" + "---:|" * 5]
+    for line in table.itertuples():
+        cells = _cells(line)
+        if line.scope == "class":
+            cells[0] = f"**{cells[0]}**"
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join([*lines, "", *(f"- {text}" for text in excluded_lines(selected))])

@@ -1,0 +1,326 @@
+"""The expected model as a function of a few physical figures, evaluated fast on cached dataset rows.
+
+A device *family* (:data:`FAMILIES`) shares its ``[efficiency]`` figures between its devices; each
+figure is a :class:`Parameter` with a unit, a physical range it is clamped to, and a default (the
+value a fit falls back to where its rows say nothing). The figures, and the kernel classes they
+describe (the engine's, :mod:`simulator.engine.efficiency`):
+
+* ``kernel_overhead_s``: the time every kernel costs on top of its roofline time (launch, ramp-up
+  and drain) [s], 0.5–50 µs on a GPU;
+* ``conv_overhead_s``: a convolution kernel's extra fixed cost [s], 0–50 µs;
+* ``compute_fraction``: the share of the dense peak a kernel class reaches, 0.05–1 on a GPU
+  (0.005–1 for a microcontroller's depthwise and element-wise kernels);
+* ``bandwidth_fraction``: the share of DRAM bandwidth the memory-bound classes (depthwise and
+  element-wise kernels) reach, 0.05–1; the GEMM-like classes' share is 0.9 (a stream benchmark's),
+  not fitted;
+* ``tile`` (outputs per thread block of the GEMM-like classes, 1024–16384, a grid) and
+  ``buffer_fraction`` (the share of the L2 activations stay resident in, 1/128–1, a grid): they
+  change the waves and the residency in steps, which a gradient does not see;
+* ``scale:RUNTIME:CLASS``: a runtime's factor on a class's compute fraction, 0.01–10 (a shipped
+  runtime file names the classes; one factor when the file gives them all one value);
+* ``device:DEVICE`` (the microcontrollers): a board's factor on its family's compute fractions,
+  0.2–5 (its core and memory system), fitted where the fold holds rows of the board; a board with
+  none (leave-one-device-out) gets 1, its family's figures.
+
+For every row a :class:`RowCase` holds the per-layer roofline times of the row's workload on its
+device, once per tile (``T_compute / fill``) and once per buffer share (``T_memory``), built once
+(:func:`row_case`), so that a trial of the figures costs a few vector operations:
+
+``latency = Σ_layers max(T_compute / (fill · cf · s), T_memory / bf) + overhead_class + k · kernel_overhead``
+
+(:func:`simulator.engine.efficiency.expected_latency_s`; ``s`` the runtime factor, ``k`` the kernels
+the layer launches). On the Orin family the per-kernel overhead is read as GPU cycles: a device at
+lower clocks (``jetson-agx-orin-maxq``) pays it times the reference device's peak over its own.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from simulator.catalog import resolve_network
+from simulator.engine.configs import hardware_arrays
+from simulator.engine.efficiency import expected_latency_s
+from simulator.engine.timing import roofline_timing
+from simulator.engine.workload import simulated_workload
+from simulator.hardware.device import EfficiencyModel, KernelEfficiency
+from simulator.hardware.loader import resolve_device, resolve_runtime
+from simulator.kernels import CLASS_FALLBACK
+from simulator.precision import bits_of, compute_precision, normalize
+
+#: the GEMM-like classes' bandwidth share on a GPU (a stream benchmark's), not fitted
+GEMM_BANDWIDTH_FRACTION = 0.9
+#: the GEMM-like tiles a GPU fit tries [outputs per thread block]
+TILES = (1024, 2048, 4096, 8192, 16384)
+#: the shares of the on-chip activation buffer (L2) a GPU fit tries
+BUFFER_FRACTIONS = (1.0, 0.5, 0.25, 0.125, 0.0625, 0.03125, 0.015625, 0.0078125)
+
+
+@dataclass(frozen=True)
+class Parameter:
+    """One fitted figure: ``low <= value <= high`` [unit], searched on a log scale when ``log``."""
+
+    name: str
+    unit: str
+    low: float
+    high: float
+    default: float
+    log: bool = False
+
+    def value(self, z: float) -> float:
+        """The figure for the unconstrained coordinate ``z``: ``low + (high − low) · σ(z)`` (on
+        ``log`` values when ``log``), so that every trial lies in the range."""
+        share = 1.0 / (1.0 + math.exp(-max(min(z, 40.0), -40.0)))
+        if self.log:
+            return math.exp(math.log(self.low) + (math.log(self.high) - math.log(self.low)) * share)
+        return self.low + (self.high - self.low) * share
+
+    def coordinate(self, value: float) -> float:
+        """The inverse of :meth:`value` (a value at a bound is moved just inside)."""
+        if self.log:
+            share = (math.log(value) - math.log(self.low)) / (math.log(self.high) - math.log(self.low))
+        else:
+            share = (value - self.low) / (self.high - self.low)
+        share = min(max(share, 1e-6), 1 - 1e-6)
+        return math.log(share / (1 - share))
+
+
+def _fraction(name: str, low: float, default: float) -> Parameter:
+    return Parameter(name, "1", low, 1.0, default)
+
+
+def _overhead(name: str, low: float, default: float) -> Parameter:
+    return Parameter(name, "s", low, 50e-6, default, log=low > 0)
+
+
+@dataclass(frozen=True)
+class Family:
+    """Devices that share their figures. ``slots`` maps the engine's kernel classes (as a profile's
+    ``[efficiency]`` names them; a class not named falls back as the engine's lookup does) to a slot,
+    and each slot has a compute-fraction parameter, a bandwidth share (a parameter's name or a
+    number) and a fixed overhead parameter (or none)."""
+
+    name: str
+    device_class: str
+    devices: tuple[str, ...]
+    parameters: tuple[Parameter, ...]
+    slots: Mapping[str, str]
+    compute: Mapping[str, str]
+    bandwidth: Mapping[str, str | float]
+    class_overhead: Mapping[str, str] = field(default_factory=dict)
+    kernel_overhead: str | None = None
+    parallel: bool = False
+    #: the device whose clock the per-kernel overhead is read at (None: the same time on every device)
+    clock_reference: str | None = None
+    #: whether each device of a fold's rows has its own factor on every compute fraction (a board's
+    #: memory system and core; a device without a row in the fold gets 1, the family's figures)
+    device_factor: bool = False
+
+    @property
+    def tiles(self) -> tuple[int | None, ...]:
+        return TILES if self.parallel else (None,)
+
+    @property
+    def buffers(self) -> tuple[float | None, ...]:
+        return BUFFER_FRACTIONS if self.parallel else (None,)
+
+
+_GPU_SLOTS = {"conv": "conv", "gemm": "gemm", "attention": "gemm", "depthwise_conv": "other",
+              "elementwise": "other", "default": "other"}
+_MCU_SLOTS = {"default": "conv", "gemm": "gemm", "depthwise_conv": "depthwise", "elementwise": "depthwise"}
+
+#: the device families and their figures (ranges: see the module docstring)
+FAMILIES = (
+    Family("Ampere/Hopper datacenter (TensorRT)", "datacenter GPU",
+           ("a100-sxm-40gb", "a100-sxm-80gb", "h100-sxm", "h200-sxm"),
+           (_overhead("kernel_overhead_s", 0.5e-6, 5e-6), _overhead("conv_overhead_s", 0.0, 2e-6),
+            _fraction("compute_fraction", 0.05, 0.6)),
+           _GPU_SLOTS, dict.fromkeys(("conv", "gemm", "other"), "compute_fraction"),
+           dict.fromkeys(("conv", "gemm", "other"), GEMM_BANDWIDTH_FRACTION),
+           {"conv": "conv_overhead_s"}, "kernel_overhead_s", parallel=True),
+    Family("Jetson Orin (TensorRT)", "edge GPU", ("jetson-agx-orin", "jetson-agx-orin-maxq"),
+           (_overhead("kernel_overhead_s", 0.5e-6, 5e-6), _fraction("compute_fraction", 0.05, 0.6),
+            _fraction("bandwidth_fraction", 0.05, 0.5)),
+           _GPU_SLOTS, dict.fromkeys(("conv", "gemm", "other"), "compute_fraction"),
+           {"conv": GEMM_BANDWIDTH_FRACTION, "gemm": GEMM_BANDWIDTH_FRACTION, "other": "bandwidth_fraction"},
+           kernel_overhead="kernel_overhead_s", parallel=True, clock_reference="jetson-agx-orin"),
+    Family("Cortex-M (X-CUBE-AI 7.3/8.0 and runtimes)", "microcontroller",
+           ("nucleo-l4r5zi", "nucleo-h7a3zi-q", "nucleo-u575zi-q", "stm32h743"),
+           (_fraction("compute_fraction_conv", 0.01, 0.3), _fraction("compute_fraction_gemm", 0.01, 0.2),
+            _fraction("compute_fraction_depthwise", 0.005, 0.1)),
+           _MCU_SLOTS, {"conv": "compute_fraction_conv", "gemm": "compute_fraction_gemm",
+                        "depthwise": "compute_fraction_depthwise"},
+           dict.fromkeys(("conv", "gemm", "depthwise"), 1.0), device_factor=True),
+)
+#: a runtime's factor on a compute fraction: its range, and 1 (no change) where no row says otherwise
+SCALE_LOW, SCALE_HIGH = 0.01, 10.0
+#: a device's factor on its family's compute fractions (``device_factor``): its range
+DEVICE_LOW, DEVICE_HIGH = 0.2, 5.0
+
+
+def device_parameter(device: str) -> Parameter:
+    """A device's factor on its family's compute fractions, 0.2–5, 1 by default."""
+    return Parameter(f"device:{device}", "1", DEVICE_LOW, DEVICE_HIGH, 1.0, log=True)
+
+
+def family_of(device: str) -> Family | None:
+    """The family that describes ``device`` (None: no family, so no cross-validated figure)."""
+    return next((f for f in FAMILIES if device in f.devices), None)
+
+
+def runtime_parameters(runtime: str) -> dict[str, Parameter]:
+    """``class -> Parameter`` of a shipped runtime's factors: one per class its file names, or one
+    for all when the file gives every class the same factor."""
+    scales = resolve_runtime(runtime).compute_scale
+    tied = len(set(scales.values())) == 1
+    return {name: Parameter(f"scale:{runtime}:{'all' if tied else name}", "1", SCALE_LOW, SCALE_HIGH, 1.0,
+                            log=True) for name in scales}
+
+
+def _lookup_name(efficiency_class: str, names: Sequence[str]) -> str:
+    """The class name a profile's table answers ``efficiency_class`` with (the engine's fallback)."""
+    cls: str | None = efficiency_class
+    while cls is not None:
+        if cls in names:
+            return cls
+        cls = CLASS_FALLBACK.get(cls)
+    return "default"
+
+
+@dataclass(frozen=True, eq=False)
+class RowCase:
+    """One dataset row, ready to predict: its per-layer roofline times by tile and by buffer share,
+    the slot, runtime factor and kernels of each layer, and what to compare with."""
+
+    id: str
+    device: str
+    family: Family
+    metric: str
+    batch: int
+    measured: float
+    compute_s: Mapping[int | None, np.ndarray]   # tile -> per-layer T_compute / fill [s]
+    memory_s: Mapping[float | None, np.ndarray]  # buffer share -> per-layer T_memory [s]
+    slots: tuple[str, ...]
+    scales: tuple[str | None, ...]                # per layer: the runtime factor's parameter name
+    kernels: np.ndarray
+    overhead_scale: float
+
+
+def _trial_device(device, family: Family, tile: int | None, buffer: float | None):
+    """``device`` with ideal fractions but the family's fill and residency at ``tile``/``buffer``."""
+    one = KernelEfficiency(compute_fraction=1.0, bandwidth_fraction=1.0)
+    units = device.efficiency.parallel_units if family.parallel and device.efficiency else None
+    model = EfficiencyModel(source="cross-validation trial", classes={"default": one}, parallel_units=units,
+                            tile_outputs=dict.fromkeys(("conv", "gemm", "attention"), tile) if tile else {},
+                            buffer_capacity_fraction=buffer)
+    return device.model_copy(update={"efficiency": model})
+
+
+def row_case(row: Mapping[str, str], runtime: str | None) -> RowCase:
+    """Build ``row``'s network and workload once and its roofline times at every tile and buffer
+    share of its family (``runtime``: the shipped runtime file that covers the row, or None)."""
+    from simulator.accuracy import parse_params
+
+    device = resolve_device(row["device"])
+    family = family_of(row["device"])
+    params = parse_params(row.get("params", ""))
+    resolution = params.pop("resolution", None)
+    batch = int(row["batch"])
+    network = resolve_network(row["network"], resolution, batch, params)
+    workload = simulated_workload(network, True, device.attention)
+    precision = normalize(row["precision"], "precision")
+    compute = compute_precision(precision, precision)
+    bits = np.array([bits_of(precision)], float)
+    batches = np.array([batch], float)
+
+    def timing(tile, buffer):
+        hardware = hardware_arrays(_trial_device(device, family, tile, buffer), [compute])
+        return roofline_timing(workload, hardware, batches, bits, bits)
+
+    compute_s = {tile: timing(tile, None).t_compute_s[0] for tile in family.tiles}
+    memory_s = {buffer: timing(family.tiles[0], buffer).t_memory_s[0] for buffer in family.buffers}
+    base_names = tuple(family.slots)
+    factors = runtime_parameters(runtime) if runtime else {}
+    slots, scales = [], []
+    for cls in workload.efficiency_classes:
+        name = _lookup_name(cls, (*base_names, *factors))
+        slots.append(family.slots[_lookup_name(name, base_names)])
+        scales.append(factors[name].name if name in factors else None)
+    kernels = np.ones(workload.layers) if workload.kernels is None else np.asarray(workload.kernels, float)
+    overhead_scale = 1.0
+    if family.clock_reference and family.clock_reference != device.name:
+        overhead_scale = resolve_device(family.clock_reference).peak_for(compute) / device.peak_for(compute)
+    return RowCase(row["id"], row["device"], family, row["metric"], batch, float(row["value"]), compute_s,
+                   memory_s, tuple(slots), tuple(scales), kernels, overhead_scale)
+
+
+@dataclass(frozen=True, eq=False)
+class Stack:
+    """Many row cases of one family concatenated layer by layer, for a vectorized prediction."""
+
+    cases: tuple[RowCase, ...]
+    row_of_layer: np.ndarray
+    slot_index: np.ndarray
+    scale_index: np.ndarray       # index into the scale names (last: no factor)
+    scale_names: tuple[str, ...]
+    device_index: np.ndarray      # index into the device factors' names (last: none)
+    device_names: tuple[str, ...]
+    kernels: np.ndarray
+    overhead_scale: np.ndarray
+    compute_s: Mapping[int | None, np.ndarray]
+    memory_s: Mapping[float | None, np.ndarray]
+    log_measured: np.ndarray
+    throughput: np.ndarray
+    batch: np.ndarray
+
+    @property
+    def family(self) -> Family:
+        return self.cases[0].family
+
+
+def stack(cases: Sequence[RowCase]) -> Stack:
+    """Concatenate ``cases`` (one family) for :func:`predict_stack`."""
+    family = cases[0].family
+    slot_names = tuple(family.compute)
+    scale_names = tuple(sorted({s for c in cases for s in c.scales if s is not None}))
+    where = {name: i for i, name in enumerate(scale_names)}
+    devices = tuple(sorted({c.device for c in cases})) if family.device_factor else ()
+    cat = np.concatenate
+    return Stack(
+        tuple(cases), cat([np.full(len(c.slots), i) for i, c in enumerate(cases)]),
+        np.array([slot_names.index(s) for c in cases for s in c.slots], dtype=int),
+        np.array([len(scale_names) if s is None else where[s] for c in cases for s in c.scales], dtype=int),
+        scale_names,
+        np.array([devices.index(c.device) if c.device in devices else len(devices)
+                  for c in cases for _ in c.slots], dtype=int),
+        tuple(device_parameter(d).name for d in devices), cat([c.kernels for c in cases]),
+        cat([np.full(len(c.slots), c.overhead_scale) for c in cases]),
+        {t: cat([c.compute_s[t] for c in cases]) for t in family.tiles},
+        {b: cat([c.memory_s[b] for c in cases]) for b in family.buffers},
+        np.log([c.measured for c in cases]),
+        np.array([c.metric == "throughput_per_s" for c in cases]), np.array([c.batch for c in cases], float))
+
+
+def predict_stack(data: Stack, values: Mapping[str, float], tile: int | None,
+                  buffer: float | None) -> np.ndarray:
+    """Each stacked row's expected value (latency [s] or throughput [1/s]) at the figures ``values``
+    (by parameter name; a runtime or device factor not given is 1)."""
+    family = data.family
+    slot_names = tuple(family.compute)
+    compute = np.array([values[family.compute[s]] for s in slot_names])
+    bandwidth = np.array([b if isinstance(b, float) else values[b] for b in
+                          (family.bandwidth[s] for s in slot_names)])
+    fixed = np.array([values[family.class_overhead[s]] if s in family.class_overhead else 0.0
+                      for s in slot_names])
+    scale = np.array([values.get(name, 1.0) for name in data.scale_names] + [1.0])
+    device = np.array([values.get(name, 1.0) for name in data.device_names] + [1.0])
+    kernel_s = values[family.kernel_overhead] if family.kernel_overhead else 0.0
+    fraction = np.minimum(compute[data.slot_index] * scale[data.scale_index] * device[data.device_index], 1.0)
+    layers = expected_latency_s(data.compute_s[tile], data.memory_s[buffer], fraction,
+                                bandwidth[data.slot_index],
+                                fixed[data.slot_index] + kernel_s * data.overhead_scale * data.kernels)
+    latency = np.bincount(data.row_of_layer, weights=layers, minlength=len(data.cases))
+    return np.where(data.throughput, data.batch / latency, latency)
