@@ -40,7 +40,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from numbers import Real
@@ -203,9 +203,11 @@ def _values(key: str, raw: object) -> tuple[object, ...]:
     """An override's value or values as a tuple; anything else is an error naming the key."""
     if isinstance(raw, Real | Decimal | str):
         return (raw,)
-    if isinstance(raw, Mapping) or not isinstance(raw, Sequence | np.ndarray):
+    if isinstance(raw, np.ndarray):
+        return tuple(raw.ravel())
+    if isinstance(raw, Mapping | bytes) or not isinstance(raw, Iterable):
         raise SimulatorError(f"override {key!r} takes a number or a list of numbers, got {raw!r}")
-    return tuple(np.ravel(raw)) if isinstance(raw, np.ndarray) else tuple(raw)
+    return tuple(raw)
 
 
 def parse_overrides(overrides: Mapping[str, Sequence[float] | float] | None) -> list[Override]:
