@@ -55,6 +55,13 @@ def test_gpu_capacity_is_within_half_a_percent_above_what_the_driver_reports(nam
     assert driver <= capacity <= 1.005 * driver
 
 
+@pytest.mark.parametrize("name", ["jetson-agx-orin", "jetson-agx-orin-maxq"])
+def test_orin_capacity_is_the_modules_64_gib_above_what_the_os_reports(name):
+    # tegrastats "RAM x/62841MB" (MiB): the OS's share; firmware and carve-outs hold the other 4.1%
+    capacity = resolve_device(name).main_memory.capacity_bytes
+    assert 62841 * MIB < capacity <= 1.05 * 62841 * MIB
+
+
 def test_llama_3_1_70b_fp16_fits_on_one_h200_not_on_one_h100():
     # 70.55e9 params x 2 bytes = 141.1e9 bytes of weights (+ KV cache and activations, 1.1e9):
     # above 80 x 2^30 = 85.9e9 bytes, below 141 x 2^30 = 151.4e9 (and above 141e9, the decimal reading)
