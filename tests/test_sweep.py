@@ -357,3 +357,55 @@ def test_the_cli_sweep_of_an_int8_only_device_needs_no_precision(capsys):
     assert main(["sweep", "ds_cnn_kws", "--device", "nucleo-l4r5zi", "nucleo-l4r5zi@x-cube-ai-9.0"]) == 0
     out = capsys.readouterr().out
     assert out.count(" int8 ") == 2 and "nucleo-l4r5zi@x-cube-ai-9.0" in out
+
+
+# Micro-batching within a sweep of several configurations. Two bias-free D -> D linears over T tokens
+# (T = 256, D = 64, fp32) on a device with a 1 MiB SRAM for activations (the setup of
+# tests/engine/test_mutation_kills_engine_batches.py, whose docstring derives it): the intermediate
+# stays in the SRAM for passes of p <= 8 samples (p x 2·T·D x 4 bytes <= 1 MiB). Per pass of p
+# samples each layer moves W + A (+ A more when the intermediate spills) through the DRAM, with
+# W = D·D·4 weight bytes and A = p·T·D·4 bytes, 2A through the SRAM, and p·2·T·D·D ops; a batch of
+# n in passes of m (q = n // m, plus one of n - q·m) takes q·t(m) + t(n - q·m), the fastest of m = n
+# and the powers of two below it. Each row's plan is its own: the leftover pass of one
+# configuration never counts in another's.
+T, D = 256, 64
+PEAK_OPS_PER_S, DRAM_BYTES_PER_S, SRAM_BYTES_PER_S, SRAM_BYTES = 1000e12, 100e9, 10e12, 2**20
+
+
+def _pass_latency_s(p: int) -> float:
+    if p == 0:
+        return 0.0
+    a = p * T * D * 4
+    dram = D * D * 4 + a + (a if p * 2 * T * D * 4 > SRAM_BYTES else 0)
+    return 2 * max(p * 2 * T * D * D / PEAK_OPS_PER_S, dram / DRAM_BYTES_PER_S, 2 * a / SRAM_BYTES_PER_S)
+
+
+def _plan_latency_s(n: int) -> tuple[int, float]:
+    """(micro-batch, latency) of the fastest plan for a batch of ``n``, by the formula above."""
+    plans = [(m, n // m * _pass_latency_s(m) + _pass_latency_s(n - n // m * m))
+             for m in [n] + [2**j for j in range(n.bit_length()) if 2**j < n]]
+    return min(plans, key=lambda plan: plan[1])
+
+
+def test_each_row_of_a_micro_batched_sweep_has_its_own_plan(device_file):
+    from simulator.model.graph import NetworkBuilder
+
+    net = NetworkBuilder("two-linears", (T, D))
+    net.linear(net.linear(net.input, D, bias=False), D, bias=False)
+    network = net.build()
+    device = resolve_device(device_file("buffered", {"fp32_tera_ops_per_s": PEAK_OPS_PER_S / 1e12}, [
+        {"name": "dram", "capacity_gib": 8, "bandwidth_gb_per_s": DRAM_BYTES_PER_S / 1e9,
+         "stores": ["weights", "activations"], "energy_table_entry": "dram-32bit"},
+        {"name": "sram", "capacity_kib": SRAM_BYTES // 1024, "bandwidth_tb_per_s": SRAM_BYTES_PER_S / 1e12,
+         "stores": ["activations"], "energy_table_entry": "sram-32bit"},
+        {"name": "register-file", "capacity_kib": 64, "bandwidth_tb_per_s": 100, "stores": [],
+         "energy_table_entry": "rf-32bit"}]))
+    batches = [12, 13, 20, 28, 4, 16]  # 8 + 4, 8 + 5, 2 x 8 + 4, 3 x 8 + 4: leftover passes in four rows
+    assert [_plan_latency_s(n)[0] for n in batches] == [8, 8, 8, 8, 4, 8]
+    table = sweep(network, device, batches=batches, precisions=["fp32"], ideal=True)
+    for n, row in zip(batches, table.itertuples(), strict=True):
+        micro, latency_s = _plan_latency_s(n)
+        assert (row.batch, row.micro_batch) == (n, micro)
+        assert row.latency_s == pytest.approx(latency_s, rel=1e-12)
+        single = simulate(network, device, batch=n, precision="fp32", ideal=True)
+        assert row.latency_s == single.latency_s and row.energy_j == single.energy_j

@@ -19,7 +19,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     common.add_output_option(parser, "the .onnx file to write", type=Path)
     batch = parser.add_mutually_exclusive_group()
     batch.add_argument("--batch", action=BatchSize, default=None,
-                       help="a fixed batch size (default: a symbolic batch dimension named 'batch')")
+                       help="a fixed batch size, 1 to 2**63 - 1 (default: a symbolic batch dimension named "
+                            "'batch'); one size only: lists and ranges (1..64) are refused")
     batch.add_argument("--dynamic-batch", action="store_true",
                        help="a symbolic batch dimension (the default; kept for explicitness)")
     parser.add_argument("--resolution", type=positive_int, default=None,
