@@ -79,3 +79,18 @@ def test_slowest_layers(result):
     slowest = result.slowest_layers(2)
     ordered = sorted(result.layers, key=lambda layer: layer.latency_s, reverse=True)
     assert [layer.name for layer in slowest] == [layer.name for layer in ordered[:2]]
+
+
+def test_counts_are_short_in_a_notebook():
+    from simulator import count
+
+    counts = count("alexnet")
+    text = repr(counts)
+    # AlexNet's params by hand: weights + biases of conv1..conv5 and fc6..fc8
+    params = (96 * 3 * 11 * 11 + 96 + 256 * 48 * 5 * 5 + 256 + 384 * 256 * 9 + 384 + 384 * 192 * 9 + 384
+              + 256 * 192 * 9 + 256 + 9216 * 4096 + 4096 + 4096 * 4096 + 4096 + 4096 * 1000 + 1000)
+    assert "\n" not in text and len(text) < 200
+    assert f"{params:,} params" in text and f"{CONV_MACS + LINEAR_MACS:,} MACs" in text
+    frame = counts.to_frame()
+    assert len(frame) == len(counts.layers) and int(frame["params"].sum()) == params
+    assert int(frame.loc[frame["kind"] == "Conv2d", "macs"].sum()) == CONV_MACS

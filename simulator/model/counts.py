@@ -68,6 +68,23 @@ class NetworkCounts:
     def flops(self) -> int:
         return sum(layer.flops for layer in self.layers)
 
+    def __repr__(self) -> str:
+        """One line for a notebook (the dataclass repr would print every layer)."""
+        shape = "x".join(map(str, self.input_shape))
+        return (f"<NetworkCounts {self.network}, batch {self.batch}, input {shape}: {self.params:,} params, "
+                f"{self.macs:,} MACs, {len(self.layers)} layers>")
+
+    def to_frame(self):
+        """The layer table as a pandas DataFrame: ``layer``, ``kind``, ``output_shape``, ``params``,
+        ``macs``, ``flops``, ``new_activations`` (elements; 0 for in-place layers and views)."""
+        import pandas as pd
+
+        return pd.DataFrame(
+            [{"layer": layer.name, "kind": layer.kind, "output_shape": "x".join(map(str, layer.output_shape)),
+              "params": layer.params, "macs": layer.macs, "flops": layer.flops,
+              "new_activations": layer.output_elements if layer.allocates else 0} for layer in self.layers],
+            columns=["layer", "kind", "output_shape", "params", "macs", "flops", "new_activations"])
+
 
 @dataclass(frozen=True, eq=False)
 class NetworkAnalysis:
