@@ -17,14 +17,15 @@ ROOT = Path(__file__).resolve().parents[1]
 
 #: module prefix -> layer (the longest matching prefix wins); lower layers know nothing of higher ones
 LAYERS = {
-    "simulator.errors": 0,
+    "simulator.errors": 0, "simulator.compat": 0,
     "simulator.units": 1, "simulator.precision": 1, "simulator.kernels": 1, "simulator.io": 1,
     "simulator.model": 2, "simulator.hardware": 2, "simulator.hardware_profiles": 2,
     "simulator.networks": 3, "simulator.engine": 3, "simulator.onnx": 3,
     "simulator.catalog": 4,
     "simulator.results": 5,
     "simulator.simulation": 6,
-    "simulator.sweeps": 7, "simulator.llm": 7, "simulator.api": 8,
+    "simulator.sweeps": 7, "simulator.sweep_files": 7, "simulator.sweep_workers": 7, "simulator.llm": 7,
+    "simulator.api": 8,
     "simulator.report": 8, "simulator.compare": 8, "simulator.report_views": 9,
     "simulator.accuracy": 9, "simulator.plots": 9, "simulator.calibration": 9,
     "simulator.cli": 10, "simulator.__main__": 11, "simulator": 12,
