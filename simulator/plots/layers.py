@@ -72,13 +72,16 @@ def layer_latency_chart(result: SimulationResult, top: int | None = None,
         raise SimulatorError(f"unknown grouping {group_by!r}; choose one of {', '.join(GROUPINGS)}")
     layers = [layer for layer in result.layers if layer.bound != "none"]
     scale, prefix = subunit_scale(max(layer.latency_s for layer in layers))
-    groups = _groups(layers, group_by) if group_by is not None else {layer.name: [layer] for layer in layers}
+    # without a grouping each layer is its own group (keyed by position: names need not be unique)
+    groups = (_groups(layers, group_by) if group_by is not None
+              else {str(i): [layer] for i, layer in enumerate(layers)})
     if top is None and len(groups) > MAX_LAYER_BARS:
         top = DEFAULT_TOP
     names = list(groups)
     if top is not None and top < len(groups):
         slowest = sorted(names, key=lambda name: -_latency_s(groups[name]))[:top]  # stable: ties in order
-        names = slowest if group_by is None else [name for name in names if name in set(slowest)]
+        kept = set(slowest)
+        names = slowest if group_by is None else [name for name in names if name in kept]
     figure = new_figure(chart_width_in(len(names)), 5.5)
     ax = figure.add_subplot()
     unit = "layer" if group_by is None else group_by
