@@ -1,7 +1,9 @@
 """LLM inference on the roofline engine: what this subpackage owns.
 
 * :mod:`~simulator.llm.config`: architectures from Hugging Face ``config.json`` files and the built-in
-  configs (``llama_2_7b`` ... ``gpt2``);
+  configs (``llama_2_7b`` ... ``gpt2``), every field checked against its range (``LIMITS``);
+* :mod:`~simulator.llm.arguments`: the ranges of a run's arguments (batch, prompt + generate within the
+  model's positions, tp, pp at most the layers), checked where they enter;
 * :mod:`~simulator.llm.precision`: weight, activation and KV-cache precisions, and the arithmetic's;
 * :mod:`~simulator.llm.network`: one forward pass as a network of layer kinds, per tensor-parallel device;
 * :mod:`~simulator.llm.phases`: prefill and decode workloads and the generation summed in closed form;

@@ -70,7 +70,8 @@ def test_pipeline_refusal_message_counts_one_stage():
     assert (f"weights {weights / 1e9:.2f} GB + KV cache {512 * kv_seq / 1e9:.2f} GB + activations "
             f"{512 * act_seq / 1e9:.2f} GB = {(weights + 512 * (kv_seq + act_seq)) / 1e9:.2f} GB > "
             f"{capacity / 1e9:.2f} GB") in message
-    assert message.endswith(f"largest batch that fits: {largest} (try a smaller --weight-precision or more --tp)")
+    assert message.endswith(f"largest batch that fits: {largest} "
+                            f"(try a smaller --weight-precision or more --tp)")
     assert largest == 22
 
 

@@ -134,7 +134,8 @@ def test_llama_without_max_positions_takes_transformers_default(tmp_path):
 def test_prompt_beyond_a_small_context_is_refused(tmp_path, capsys):
     line = one_line_error(capsys, ["llm", str(write(tmp_path, LLAMA, max_position_embeddings=16)),
                                    "--device", "h100-sxm", "--prompt", "512"])
-    assert "prompt 512 + generate 128 needs 639 positions" in line and "has 16 (max_position_embeddings)" in line
+    assert "prompt 512 + generate 128 needs 639 positions" in line
+    assert "has 16 (max_position_embeddings)" in line
 
 
 def test_llama_3_8b_refuses_a_131072_token_prompt(capsys):
@@ -207,7 +208,7 @@ def test_an_llm_sweep_on_a_device_without_its_precision_is_one_line(capsys):
 
 @pytest.mark.parametrize(("kwargs", "expected"), [
     ({"batch": 1.5}, "batch must be an integer from 1 to 1,000,000,000,000, got 1.5"),
-    ({"batch": []}, "batch must be an integer from 1 to 1,000,000,000,000 or a non-empty list of them, got []"),
+    ({"batch": []}, "from 1 to 1,000,000,000,000 or a non-empty list of them, got []"),
     ({"batch": "8"}, "or a non-empty list of them, got '8'"),
     ({"batch": [1, 0]}, "batch must be an integer from 1 to 1,000,000,000,000, got 0"),
     ({"batch": True}, "batch must be an integer from 1 to 1,000,000,000,000, got True"),
