@@ -5,7 +5,11 @@ device into the README between its accuracy markers.
 Run ``python bench/update_readme_accuracy.py`` after a change to a profile, a runtime or the
 dataset; ``tests/test_accuracy.py`` checks that both files are what this script writes now. Both
 are written atomically (a temporary file renamed over the old one), and nothing is written unless
-both can be built.
+both can be built. Where the README holds the out-of-sample markers it also writes
+``docs/out_of_sample.md`` and the README's out-of-sample summary: the cross-validated figures of
+:mod:`simulator.calibration.crossval` (``roofline accuracy --cv``; ``tests/test_crossval.py`` checks
+both). The ``check``-row figures below are validation figures: rows were moved between roles by
+hand; the out-of-sample figures are the cross-validated ones.
 
 The summary, per device: the rows, how often the ideal bound held (a lower bound of the latency,
 an upper bound of the throughput), the ``check`` rows the expected model applies to (rows that no
@@ -29,6 +33,8 @@ from simulator.io import write_text  # noqa: E402
 
 README = ROOT / "README.md"
 DOCUMENT = ROOT / "docs" / "accuracy.md"
+#: the cross-validated (out-of-sample) figures, simulator.calibration.crossval.document
+OUT_OF_SAMPLE = ROOT / "docs" / "out_of_sample.md"
 START, END = "<!-- accuracy:start -->", "<!-- accuracy:end -->"
 #: the order of the device classes in the summary, as in simulator.accuracy.summarize
 CLASS_ORDER = ("datacenter GPU", "Jetson Orin", "microcontroller", "CPU")
@@ -89,14 +95,39 @@ def readme_text(readme: str, table: pd.DataFrame) -> str:
     return f"{head}{START}\n{readme_block(table)}\n{END}{tail}"
 
 
+def out_of_sample_text(readme: str, cv_table: pd.DataFrame) -> str:
+    """``readme`` with the text between the out-of-sample markers replaced by
+    :func:`simulator.calibration.crossval.readme_block`."""
+    from simulator.calibration import crossval
+
+    start, end = crossval.README_MARKERS
+    if readme.count(start) != 1 or readme.count(end) != 1:
+        raise SystemExit(f"{README} must hold {start} and {end} once each")
+    head, rest = readme.split(start, 1)
+    _, tail = rest.split(end, 1)
+    return f"{head}{start}\n{crossval.readme_block(cv_table)}\n{end}{tail}"
+
+
 def main() -> None:
+    from simulator.calibration import crossval
+
     table = accuracy_table()
-    readme = readme_text(README.read_text(encoding="utf-8"), table)  # both built before either is written
+    readme = readme_text(README.read_text(encoding="utf-8"), table)  # all built before any is written
     text = document(table)
+    # the out-of-sample figures (docs/out_of_sample.md beside DOCUMENT), where the README holds their
+    # markers (tests/test_crossval.py checks that the project's README does)
+    out_of_sample = None
+    if crossval.README_MARKERS[0] in readme:
+        cv_table, selected = crossval.run()
+        readme = out_of_sample_text(readme, cv_table)
+        out_of_sample = crossval.document(cv_table, selected)
     DOCUMENT.parent.mkdir(exist_ok=True)
     write_text(DOCUMENT, text)
+    if out_of_sample is not None:
+        write_text(DOCUMENT.parent / OUT_OF_SAMPLE.name, out_of_sample)
     write_text(README, readme)
-    print(f"wrote {DOCUMENT} ({len(table)} rows) and the summary in {README}")
+    print(f"wrote {DOCUMENT} ({len(table)} rows)" + (f", {OUT_OF_SAMPLE.name}" if out_of_sample else "")
+          + f" and the summaries in {README}")
 
 
 if __name__ == "__main__":

@@ -75,8 +75,10 @@ class Parameter:
         ``log`` values when ``log``), so that every trial lies in the range."""
         share = 1.0 / (1.0 + math.exp(-max(min(z, 40.0), -40.0)))
         if self.log:
-            return math.exp(math.log(self.low) + (math.log(self.high) - math.log(self.low)) * share)
-        return self.low + (self.high - self.low) * share
+            value = math.exp(math.log(self.low) + (math.log(self.high) - math.log(self.low)) * share)
+        else:
+            value = self.low + (self.high - self.low) * share
+        return min(max(value, self.low), self.high)  # rounding never leaves the range
 
     def coordinate(self, value: float) -> float:
         """The inverse of :meth:`value` (a value at a bound is moved just inside)."""
@@ -250,11 +252,8 @@ def row_case(row: Mapping[str, str], runtime: str | None) -> RowCase:
         slots.append(family.slots[_lookup_name(name, base_names)])
         scales.append(factors[name].name if name in factors else None)
     kernels = np.ones(workload.layers) if workload.kernels is None else np.asarray(workload.kernels, float)
-    overhead_scale = 1.0
-    if family.clock_reference and family.clock_reference != device.name:
-        overhead_scale = resolve_device(family.clock_reference).peak_for(compute) / device.peak_for(compute)
     return RowCase(row["id"], row["device"], family, row["metric"], batch, float(row["value"]), compute_s,
-                   memory_s, tuple(slots), tuple(scales), kernels, overhead_scale)
+                   memory_s, tuple(slots), tuple(scales), kernels, overhead_scale(family, device, compute))
 
 
 @dataclass(frozen=True, eq=False)
@@ -324,3 +323,32 @@ def predict_stack(data: Stack, values: Mapping[str, float], tile: int | None,
                                 fixed[data.slot_index] + kernel_s * data.overhead_scale * data.kernels)
     latency = np.bincount(data.row_of_layer, weights=layers, minlength=len(data.cases))
     return np.where(data.throughput, data.batch / latency, latency)
+
+
+def overhead_scale(family: Family, device, precision: str) -> float:
+    """The factor on the family's per-kernel overhead for ``device`` computing at ``precision``:
+    the clock reference's peak over the device's (the overhead read as GPU cycles), else 1."""
+    if not family.clock_reference or family.clock_reference == device.name:
+        return 1.0
+    return resolve_device(family.clock_reference).peak_for(precision) / device.peak_for(precision)
+
+
+def efficiency_model(family: Family, values: Mapping[str, float], tile: int | None, buffer: float | None,
+                     device, precision: str) -> EfficiencyModel:
+    """The ``[efficiency]`` of ``device`` (computing at ``precision``) that the figures ``values``
+    describe, as a profile would hold it (runtime factors are not part of a profile)."""
+    factor = values.get(device_parameter(device.name).name, 1.0) if family.device_factor else 1.0
+    classes = {}
+    for cls, slot in family.slots.items():
+        bandwidth = family.bandwidth[slot]
+        classes[cls] = KernelEfficiency(
+            compute_fraction=min(values[family.compute[slot]] * factor, 1.0),
+            bandwidth_fraction=bandwidth if isinstance(bandwidth, float) else values[bandwidth],
+            overhead_s=values[family.class_overhead[slot]] if slot in family.class_overhead else 0.0)
+    kernel_s = values[family.kernel_overhead] if family.kernel_overhead else 0.0
+    units = device.efficiency.parallel_units if family.parallel and device.efficiency else None
+    return EfficiencyModel(source=f"cross-validation fit ({family.name})", classes=classes,
+                           kernel_overhead_s=kernel_s * overhead_scale(family, device, precision),
+                           parallel_units=units,
+                           tile_outputs=dict.fromkeys(("conv", "gemm", "attention"), tile) if tile else {},
+                           buffer_capacity_fraction=buffer)

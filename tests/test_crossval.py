@@ -1,0 +1,199 @@
+"""Cross-validation of the expected model (simulator.calibration.crossval): the fast per-row model
+against simulate(), a fit that recovers figures set by hand, held-out rows that never reach their
+fold's fit, the fold rules by hand, the CLI, and the generated out-of-sample document."""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib.util
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from simulator.accuracy import load_measurements, parse_params
+from simulator.calibration import crossval
+from simulator.calibration.cv_fit import Fit, fit_family
+from simulator.calibration.cv_model import FAMILIES, Parameter, efficiency_model, family_of, stack
+from simulator.calibration.folds import before_split, network_family, published
+from simulator.cli import main
+from simulator.hardware.loader import resolve_device
+from simulator.simulation import simulate
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def dataset():
+    rows = load_measurements()
+    return rows, {row["id"]: row for row in rows}
+
+
+@pytest.fixture(scope="module")
+def mcu_cases(dataset):
+    """The microcontroller rows in scope, built once (they build in well under a second)."""
+    rows, _ = dataset
+    selected = crossval.scope(row for row in rows if row["table"] == "mcu")
+    return crossval.build_cases(selected), {row["id"]: row for row, _ in selected.rows}
+
+
+def _row(dataset, row_id):
+    return dataset[1][row_id]
+
+
+@pytest.mark.parametrize("row_id, values, tile, buffer", [
+    # a GEMM-heavy A100 row and an Orin row with depthwise kernels (the memory-bound share), at
+    # figures that are not the shipped ones, and an MCU row with a board factor
+    ("mlperf-v3.0-a100-sxm-80gb-x1-resnet50-multistream",
+     {"kernel_overhead_s": 7e-6, "conv_overhead_s": 2e-6, "compute_fraction": 0.5}, 2048, 0.25),
+    ("efficientvit-cls-jetson-agx-orin-efficientvit_b1-224x224-b1",
+     {"kernel_overhead_s": 4e-6, "compute_fraction": 0.7, "bandwidth_fraction": 0.3}, 4096, 0.125),
+    ("mlperf-v3.0-jetson-agx-orin-maxq-resnet50-singlestream",
+     {"kernel_overhead_s": 4e-6, "compute_fraction": 0.7, "bandwidth_fraction": 0.3}, 1024, 1.0),
+    ("mlperf-tiny-v1.0-nucleo-l4r5zi-ds_cnn_kws-x-cube-ai730-latency",
+     {"compute_fraction_conv": 0.3, "compute_fraction_gemm": 0.2, "compute_fraction_depthwise": 0.05,
+      "device:nucleo-l4r5zi": 0.8}, None, None),
+])
+def test_the_cached_row_model_equals_simulate_with_the_same_figures(dataset, row_id, values, tile, buffer):
+    """Two paths, one answer: the fit's vectorized model of a row and simulate() on a device whose
+    [efficiency] holds the same figures (MaxQ's per-kernel overhead scaled by the clocks' ratio)."""
+    row = _row(dataset, row_id)
+    (case,) = crossval.build_cases(crossval.Scope(((row, None),), {}))
+    fast = float(Fit("t", values, tile, buffer, 0.0, ()).predict(stack([case]))[0])
+    device = resolve_device(row["device"])
+    model = efficiency_model(family_of(row["device"]), values, tile, buffer, device, row["precision"])
+    params = parse_params(row.get("params", ""))
+    resolution = params.pop("resolution", None)
+    result = simulate(row["network"], device.model_copy(update={"efficiency": model}),
+                      batch=int(row["batch"]), precision=row["precision"], resolution=resolution,
+                      params=params, micro_batching=False)
+    slow = result.latency_s if row["metric"] == "latency_s" else result.throughput_per_s
+    assert fast == pytest.approx(slow, rel=1e-9)
+
+
+def test_maxq_pays_the_per_kernel_overhead_in_gpu_cycles():
+    """MaxQ runs the GPU at 624.75 MHz against MAXN's 1300 MHz (the profiles' sources): the same
+    per-kernel cycles take 1300 / 624.75 as long."""
+    family = family_of("jetson-agx-orin-maxq")
+    model = efficiency_model(family, {"kernel_overhead_s": 6e-6, "compute_fraction": 0.7,
+                                      "bandwidth_fraction": 0.3}, 1024, 1.0,
+                             resolve_device("jetson-agx-orin-maxq"), "int8")
+    assert model.kernel_overhead_s == pytest.approx(6e-6 * 1300 / 624.75, rel=1e-3)
+
+
+def test_a_fit_recovers_figures_set_by_hand(mcu_cases):
+    """Rows whose 'measured' values the model computes at chosen figures: the fit finds those figures
+    again."""
+    cases, _ = mcu_cases
+    base = [c for c in cases if c.device == "nucleo-l4r5zi" and all(s is None for s in c.scales)]
+    truth = {"compute_fraction_conv": 0.25, "compute_fraction_gemm": 0.15, "compute_fraction_depthwise": 0.04,
+             "device:nucleo-l4r5zi": 1.0}
+    synthetic = Fit("t", truth, None, None, 0.0, ()).predict(stack(base))
+    fitted = fit_family([dataclasses.replace(c, measured=float(v))
+                         for c, v in zip(base, synthetic, strict=True)])
+    # the board factor and the family figures trade off exactly; their products are what the rows fix
+    factor = fitted.values["device:nucleo-l4r5zi"]
+    for name in ("compute_fraction_conv", "compute_fraction_gemm", "compute_fraction_depthwise"):
+        # within 0.5%: the prior (weight 1e-3 per squared coordinate) pulls by about 0.1%
+        assert fitted.values[name] * factor == pytest.approx(truth[name], rel=5e-3)
+
+
+def test_every_figure_stays_in_its_stated_range():
+    """A parameter's coordinate maps into [low, high] whatever the search tries."""
+    for family in FAMILIES:
+        for parameter in family.parameters:
+            for z in (-1e6, -30.0, 0.0, 30.0, 1e6):
+                assert parameter.low <= parameter.value(z) <= parameter.high
+            back = parameter.value(parameter.coordinate(parameter.default))
+            assert back == pytest.approx(parameter.default)
+    log = Parameter("x", "s", 1e-6, 1e-4, 1e-5, log=True)
+    assert log.value(0.0) == pytest.approx(1e-5)  # the geometric middle of the range
+
+
+@pytest.mark.parametrize("protocol, held_out", [
+    ("leave-one-device-out", lambda row: row["device"] == "nucleo-u575zi-q"),
+    ("leave-one-family-out", lambda row: network_family(row["network"]) == "MobileNet"),
+    ("time-split", lambda row: before_split(row) is False),
+])
+def test_a_held_out_row_never_reaches_its_folds_fit(mcu_cases, protocol, held_out):
+    """Making the held-out rows' measured values absurd (x1000) leaves their predictions unchanged
+    under the protocol, while the in-sample prediction, which fits them, moves."""
+    cases, rows = mcu_cases
+    hidden = {c.id for c in cases if held_out(rows[c.id])}
+    assert hidden
+    absurd = [dataclasses.replace(c, measured=c.measured * 1000) if c.id in hidden else c for c in cases]
+    before = crossval.cross_validate(cases, rows, [protocol, "in-sample"])
+    after = crossval.cross_validate(absurd, rows, [protocol, "in-sample"])
+    for row_id in hidden:
+        assert after[protocol][row_id] == before[protocol][row_id]
+    assert any(not math.isclose(after["in-sample"][i], before["in-sample"][i], rel_tol=1e-3) for i in hidden)
+
+
+def test_leave_one_device_out_tests_each_row_once_without_its_device_in_training(mcu_cases):
+    cases, rows = mcu_cases
+    tested = []
+    for train, test in crossval.folds("leave-one-device-out", cases, rows):
+        assert {c.device for c in test}.isdisjoint(c.device for c in train)
+        tested += [c.id for c in test]
+    assert sorted(tested) == sorted(c.id for c in cases)
+
+
+@pytest.mark.parametrize("network, family", [
+    ("resnet50", "ResNet"), ("resnet8_cifar10", "ResNet"), ("mobilenet_v1_025_vww", "MobileNet"),
+    ("efficientvit_b1", "EfficientViT"), ("efficientvit_seg_l2", "EfficientViT"),
+    ("efficientvit_sam_xl1", "SAM"), ("segformer_b5", "SegFormer"), ("bert_large", "BERT"),
+    ("mcunet_in3", "MCUNet"), ("ds_cnn_kws", "MLPerf Tiny (DS-CNN, autoencoder)"),
+    ("fc_autoencoder_ad", "MLPerf Tiny (DS-CNN, autoencoder)"), ("llama_2_70b", "Llama 2"),
+    ("llama_3_8b", "Llama 3"), ("alexnet", "alexnet"),
+])
+def test_network_family_rule(network, family):
+    assert network_family(network) == family
+
+
+@pytest.mark.parametrize("source, version, month", [
+    # MLPerf Inference v3.0 was published in April 2023, v4.1 in August 2024; MLPerf Tiny v1.2 in
+    # April 2024; TensorRT-LLM 0.5.0 in October 2023; a README at a commit has no date here
+    ("mlcommons/inference_results_v3.0@1948f9b:closed/NVIDIA/results/Orin_TRT/resnet50", "", "2023-04"),
+    ("mlcommons/inference_results_v4.1@abc:closed/NVIDIA/results/H200", "", "2024-08"),
+    ("mlcommons/tiny_results_v1.2@abc:closed/STMicroelectronics", "", "2024-04"),
+    ("mlcommons/tiny_results_v1.0@abc:closed/STMicroelectronics", "", "2022-04"),
+    ("NVIDIA/TensorRT-LLM/docs/source/performance.md@138f96d", "0.5", "2023-10"),
+    ("mit-han-lab/efficientvit, README.md @ 1234", "", None),
+])
+def test_publication_date_rule(source, version, month):
+    row = {"source": source, "runtime_version": version}
+    assert published(row) == month
+    assert before_split(row) == (None if month is None else month < "2024-01")
+
+
+def test_the_dataset_rows_get_their_dates(dataset):
+    rows, _ = dataset
+    by_prefix = {row["id"]: published(row) for row in rows}
+    assert by_prefix["mlperf-v3.0-jetson-agx-orin-x1-resnet50-singlestream"] == "2023-04"
+    assert published(_row(dataset, "llm-001")) == "2023-12"  # TensorRT-LLM 0.6.1's table
+    assert all(published(row) is None for row in rows if row["id"].startswith(("trt-bert", "efficientvit")))
+
+
+def test_cli_protocol_needs_cv_and_an_unknown_device_is_one_line(capsys):
+    assert main(["accuracy", "--protocol", "in-sample"]) == 2
+    err = capsys.readouterr().err
+    assert "--protocol needs --cv" in err and len(err.strip().splitlines()) == 1
+
+
+def test_out_of_sample_document_and_readme_are_the_generators_output():
+    """docs/out_of_sample.md and the README's out-of-sample block are what the generator writes
+    from the dataset now (regenerate: python bench/update_readme_accuracy.py)."""
+    path = ROOT / "bench" / "update_readme_accuracy.py"
+    spec = importlib.util.spec_from_file_location("update_readme_accuracy", path)
+    generator = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(generator)
+    table, selected = crossval.run()
+    stale = "out of date: regenerate with `python bench/update_readme_accuracy.py`"
+    document = (ROOT / "docs" / "out_of_sample.md").read_text(encoding="utf-8")
+    assert document == crossval.document(table, selected), f"docs/out_of_sample.md is {stale}"
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    start, end = crossval.README_MARKERS
+    block = readme.split(start, 1)[1].split(end, 1)[0]
+    assert block.strip() == crossval.readme_block(table).strip(), f"README's out-of-sample block is {stale}"
+    assert np.isfinite(table.median_abs_error).all()
