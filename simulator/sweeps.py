@@ -20,27 +20,24 @@ processes on this machine; ``client=`` (a ``dask.distributed`` Client, the ``das
 cluster; both give exactly the in-process rows, in the same order. :func:`write_sweep_partitioned`
 has the cluster's workers write one file per chunk into a directory. Library code prints nothing:
 ``progress=`` takes a callable that receives a :class:`SweepProgress` after each chunk.
+
+Counts are exact: ``params, macs, flops, model_size_bytes, peak_activation_bytes`` are Python-int
+products (``macs = batch x MACs per sample``, ``peak_activation_bytes = ceil(batch x peak
+activations x bits / 8)``), int64 columns unless a value passes 2**63 - 1 (then Python ints; see
+:mod:`simulator.sweep_files` for each format). A batch is at most :data:`MAX_BATCH` = 2**63 - 1.
+Writing lives in :mod:`simulator.sweep_files`; worker processes (which die with their parent) and
+dask clusters in :mod:`simulator.sweep_workers`.
 """
 
 from __future__ import annotations
 
-import contextlib
-import ctypes
 import functools
 import itertools
 import math
-import os
-import pickle
 import re
-import shutil
-import signal
-import sys
-import threading
 import time
 import uuid
-from collections import deque
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from numbers import Integral
 from pathlib import Path
@@ -55,11 +52,23 @@ from simulator.engine.workload import Workload, simulated_workload
 from simulator.errors import SimulatorError
 from simulator.hardware.device import Device
 from simulator.hardware.loader import resolve_device
-from simulator.io import atomic_path, dumps_json, temporary_folder, terminate_as_exit
 from simulator.model.counts import NetworkCounts, count_network
 from simulator.model.fusion import simulated_graph
 from simulator.model.graph import Network
 from simulator.precision import bits_of, compute_precision
+from simulator.sweep_files import (  # noqa: F401 (written here: the sweep's API and its tests' entry points)
+    COUNT_COLUMNS,
+    FORMATS,
+    PARQUET_DIGITS,
+    _arrow,
+    _check_parquet_digits,
+    _records,
+    _replacing_directory,
+    _write_chunks,
+    sweep_format,
+    write_sweep,
+)
+from simulator.sweep_workers import _WORKER, _dask_workers, _ordered, _pool_results, _remote_compute
 
 #: Largest ``(configs, levels, layers)`` array one chunk may create (~160 MB of float64).
 MAX_CHUNK_ELEMENTS = 20_000_000
@@ -67,12 +76,6 @@ MAX_CHUNK_ELEMENTS = 20_000_000
 CHUNK_ROWS = 16_384
 #: The largest batch size a sweep takes: its batch column and arrays are int64.
 MAX_BATCH = 2**63 - 1
-#: Count columns: exact integers (int64, or Python ints where a value passes :data:`MAX_BATCH`).
-COUNT_COLUMNS = ("params", "macs", "flops", "model_size_bytes", "peak_activation_bytes")
-#: Decimal digits of a count column in Parquet when int64 cannot hold it (decimal128's most).
-PARQUET_DIGITS = 38
-#: Output formats of :func:`write_sweep`, by file suffix.
-FORMATS = {".csv": "csv", ".jsonl": "jsonl", ".json": "json", ".parquet": "parquet"}
 
 #: Columns of every sweep, in order; override keys follow ``activation_precision`` and the
 #: ``energy_<level>_j`` columns follow ``energy_compute_j``.
@@ -537,114 +540,6 @@ def _check_progress(progress) -> None:
                              f"got {progress!r} (library code prints nothing)")
 
 
-def _ordered(submit: Callable, units: Iterable[_Unit], window: int) -> Iterator:
-    """Results of ``submit(unit)`` in order, with at most ``window`` submitted and not yet taken."""
-    pending: deque = deque()
-    for unit in units:
-        pending.append(submit(unit))
-        if len(pending) >= window:
-            yield pending.popleft().result()
-    while pending:
-        yield pending.popleft().result()
-
-
-_WORKER: dict = {}  # in a worker process: the plan, and workloads by (plan, shape, device)
-#: Seconds between a worker's checks that its parent is alive (the fallback to PR_SET_PDEATHSIG).
-PARENT_POLL_S = 0.2
-_PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
-
-
-def _pool_results(plan: SweepPlan, units: Iterable[_Unit], workers: int) -> Iterator[dict[str, np.ndarray]]:
-    """``plan.compute(unit)`` of each unit, in order, evaluated by ``workers`` processes on this
-    machine. The workers die with this process (:func:`_init_worker`). A worker that cannot be
-    started (``fork`` fails: no memory, a process limit) or that dies is a SimulatorError; the
-    workers already started are then killed, never waited for (they would wait for work forever)."""
-    from concurrent.futures import ProcessPoolExecutor
-    from concurrent.futures.process import BrokenProcessPool
-
-    pool = ProcessPoolExecutor(workers, initializer=_init_worker, initargs=(pickle.dumps(plan), os.getpid()))
-    finished = False
-
-    def submit(unit: _Unit):
-        try:
-            return pool.submit(_worker_compute, unit)
-        except OSError as error:
-            raise SimulatorError(f"cannot start {workers} worker processes: {error.strerror or error}; run "
-                                 "with fewer workers (--workers 1 evaluates here)") from None
-
-    try:
-        yield from _ordered(submit, units, 2 * workers)
-        finished = True
-    except BrokenProcessPool:
-        raise SimulatorError(f"a sweep worker process ended unexpectedly (killed, or out of memory); "
-                             f"run with fewer workers than {workers}, or --workers 1") from None
-    finally:
-        if finished:
-            pool.shutdown(wait=True)
-        else:  # an error, Ctrl-C, SIGTERM or a consumer that stopped early: stop the workers now
-            _kill_pool(pool)
-
-
-def _kill_pool(pool) -> None:
-    """Kills ``pool``'s worker processes and shuts it down without waiting for them."""
-    processes = list((getattr(pool, "_processes", None) or {}).values())
-    for process in processes:
-        with contextlib.suppress(OSError, ValueError, AttributeError):
-            process.kill()
-    pool.shutdown(wait=False, cancel_futures=True)
-    for process in processes:
-        with contextlib.suppress(OSError, ValueError, AttributeError, AssertionError):
-            process.join(timeout=1)
-
-
-def _init_worker(plan: bytes, parent_pid: int) -> None:
-    """A sweep worker's start: it dies with its parent, whatever ends the parent (SIGKILL included):
-    on Linux the kernel sends it SIGKILL (``prctl(PR_SET_PDEATHSIG)``), and everywhere a daemon thread
-    polls its parent every :data:`PARENT_POLL_S` and ends the process when the parent is gone. SIGTERM
-    takes its default action (not the parent's handler, which a fork copies) and Ctrl-C is left to
-    the parent, which stops the workers."""
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    if sys.platform.startswith("linux"):
-        with contextlib.suppress(OSError, AttributeError):
-            ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-    parent = os.getppid()  # parent_pid itself with fork; a fork server's pid with forkserver
-    if not _parent_alive(parent, parent_pid):  # the parent ended before the prctl took effect
-        os._exit(1)
-    threading.Thread(target=_watch_parent, args=(parent, parent_pid), daemon=True,
-                     name="sweep-parent-watch").start()
-    _WORKER["plan"] = pickle.loads(plan)
-
-
-def _parent_alive(parent: int, parent_pid: int) -> bool:
-    """Whether this worker's parent (``parent`` when it started) and the sweep's process live on."""
-    if os.getppid() != parent:  # re-parented: the parent is gone
-        return False
-    if parent == parent_pid:
-        return True
-    try:
-        os.kill(parent_pid, 0)
-    except ProcessLookupError:
-        return False
-    except OSError:  # exists, another user's (cannot be ours): alive
-        return True
-    return True
-
-
-def _watch_parent(parent: int, parent_pid: int) -> None:
-    while _parent_alive(parent, parent_pid):
-        time.sleep(PARENT_POLL_S)
-    os._exit(1)
-
-
-def _worker_compute(unit: _Unit) -> dict[str, np.ndarray]:
-    return _WORKER["plan"].compute(unit, _WORKER)
-
-
-def _remote_compute(plan: SweepPlan, unit: _Unit) -> dict[str, np.ndarray]:
-    return plan.compute(unit, _WORKER)
-
-
 def _remote_write(plan: SweepPlan, unit: _Unit, path: str, fmt: str) -> int:
     table = plan.frame(unit, plan.compute(unit, _WORKER), plan.counts(unit.shape))
     if not len(table):  # a chunk the device skipped entirely: no part
@@ -652,157 +547,6 @@ def _remote_write(plan: SweepPlan, unit: _Unit, path: str, fmt: str) -> int:
     with open(path, "wb") as stream:
         _write_chunks([table], stream, fmt, plan)
     return len(table)
-
-
-#: Seconds a sweep waits for a dask cluster to have a worker before it gives up.
-DASK_WORKER_WAIT_S = 10.0
-
-
-def _dask_workers(client, wait_s: float | None = None) -> int:
-    """The number of workers of ``client``'s cluster, waiting up to ``wait_s`` for a first one:
-    a cluster without workers is a SimulatorError (scattering to it would fail, submitting would
-    wait forever)."""
-    try:
-        workers = len(client.scheduler_info().get("workers", {}))
-    except Exception:  # an unusual client: a modest window
-        return 2
-    if workers:
-        return workers
-    wait_s = DASK_WORKER_WAIT_S if wait_s is None else wait_s
-    try:
-        client.wait_for_workers(1, timeout=wait_s)
-    except Exception:  # dask's TimeoutError (asyncio's or its own), or a closed client
-        address = getattr(getattr(client, "scheduler", None), "address", None)
-        raise SimulatorError(f"the dask scheduler at {address!r} has no workers (waited {wait_s:g} s); start "
-                             "some with `dask worker ADDRESS`") from None
-    return max(1, len(client.scheduler_info().get("workers", {})))
-
-
-# -- writing --------------------------------------------------------------------------------------
-
-def sweep_format(path: str | Path) -> str:
-    """``csv``, ``jsonl``, ``json`` or ``parquet``, from the suffix of ``path``."""
-    suffix = Path(path).suffix.lower()
-    if suffix not in FORMATS:
-        raise SimulatorError(f"cannot tell the format of {str(path)!r}: use a file name ending in "
-                             f"{', '.join(FORMATS)}")
-    return FORMATS[suffix]
-
-
-def _records(table: pd.DataFrame) -> list[dict]:
-    """Rows as JSON-ready dicts: Python scalars, and null for a missing value (NaN, NA)."""
-    return table.astype(object).where(table.notna(), None).to_dict(orient="records")
-
-
-def _arrow():
-    try:
-        import pyarrow
-        import pyarrow.parquet
-    except ImportError:
-        raise SimulatorError("writing Parquet needs pyarrow: "
-                             "pip install 'roofline-simulator[parquet]'") from None
-    return pyarrow
-
-
-def _parquet_schema(chunk: pd.DataFrame, pa):
-    """The Parquet schema of a sweep's chunks: pandas' own, but a count column of Python ints (a
-    sweep whose counts pass int64, :attr:`SweepPlan.wide_counts`) is ``decimal128(38, 0)``: exact,
-    read back as ``decimal.Decimal``."""
-    wide = [c for c in COUNT_COLUMNS if c in chunk and chunk[c].dtype == object]
-    schema = pa.Schema.from_pandas(chunk.assign(**{c: 0 for c in wide}), preserve_index=False)
-    for column in wide:
-        field = pa.field(column, pa.decimal128(PARQUET_DIGITS, 0))
-        schema = schema.set(schema.get_field_index(column), field)
-    return schema
-
-
-def _check_parquet_digits(chunk: pd.DataFrame) -> None:
-    """Refuses a count beyond decimal128's 38 digits (Parquet has no wider exact integer)."""
-    for column in COUNT_COLUMNS:
-        if column in chunk and chunk[column].dtype == object and len(chunk):
-            largest = max(chunk[column])
-            if largest >= 10**PARQUET_DIGITS:
-                raise SimulatorError(f"{column} reaches {largest:,}, more than the {PARQUET_DIGITS} digits a "
-                                     "Parquet decimal128 column holds; write .csv, .json or .jsonl instead")
-
-
-def _write_chunks(chunks: Iterable[pd.DataFrame], stream, fmt: str, plan: SweepPlan | None = None) -> int:
-    """Writes ``chunks`` to the binary ``stream`` in ``fmt``; returns the number of rows."""
-    rows = 0
-    if fmt == "parquet":
-        pa = _arrow()
-        writer = schema = None
-        try:
-            for chunk in chunks:
-                if writer is None:
-                    schema = _parquet_schema(chunk, pa)
-                    writer = pa.parquet.ParquetWriter(stream, schema)
-                _check_parquet_digits(chunk)
-                writer.write_table(pa.Table.from_pandas(chunk, schema=schema, preserve_index=False))
-                rows += len(chunk)
-            if writer is None:  # no rows: the columns alone
-                empty = plan.empty() if plan is not None else pd.DataFrame()
-                writer = pa.parquet.ParquetWriter(stream, pa.Schema.from_pandas(empty, preserve_index=False))
-        finally:
-            if writer is not None:
-                writer.close()
-        return rows
-    first = True
-    for chunk in chunks:
-        if fmt == "csv":
-            stream.write(chunk.to_csv(index=False, header=first).encode("utf-8"))
-        elif fmt == "jsonl":
-            stream.write("".join(dumps_json(row) + "\n" for row in _records(chunk)).encode("utf-8"))
-        else:  # a JSON array, one indented record after another (as json.dumps(records, indent=1))
-            text = ",\n".join(" " + dumps_json(row, indent=1).replace("\n", "\n ") for row in _records(chunk))
-            stream.write((("[\n" if first else ",\n") + text).encode("utf-8"))
-        first, rows = False, rows + len(chunk)
-    if first:  # no rows
-        if fmt == "csv" and plan is not None:
-            stream.write(plan.empty().to_csv(index=False).encode("utf-8"))
-        elif fmt == "json":
-            stream.write(b"[]\n")
-    elif fmt == "json":
-        stream.write(b"\n]\n")
-    return rows
-
-
-@contextmanager
-def _replacing_directory(path: Path):
-    """A temporary directory beside ``path``, renamed over it only if the block completes: an
-    interrupted or failed write leaves the previous ``path`` as it was (files go through
-    :func:`simulator.io.atomic_path`), and no temporary directory, SIGTERM included."""
-    path = Path(path)
-    if path.exists() and not path.is_dir():
-        raise SimulatorError(f"cannot write partitions to {str(path)!r}: it is a file, not a directory")
-    temporary = temporary_folder(path)
-    try:
-        with terminate_as_exit():
-            yield temporary
-        old = None
-        if path.exists():
-            old = path.parent / f".{path.name}.{uuid.uuid4().hex}.old"
-            os.replace(path, old)
-        os.replace(temporary, path)
-        if old is not None:
-            shutil.rmtree(old)
-    except BaseException:
-        shutil.rmtree(temporary, ignore_errors=True)
-        raise
-
-
-def write_sweep(chunks: Iterable[pd.DataFrame] | pd.DataFrame, path: str | Path,
-                plan: SweepPlan | None = None, fmt: str | None = None) -> int:
-    """Writes a sweep (a DataFrame, or the chunks of :func:`iter_sweep` as they come) to ``path``
-    as CSV, JSON Lines, a JSON array or Parquet (by ``fmt`` or the suffix); chunk by chunk into a
-    temporary file renamed over ``path`` at the end (atomic). Returns the number of rows."""
-    fmt = fmt or sweep_format(path)
-    if isinstance(chunks, pd.DataFrame):
-        chunks = [chunks]
-    if fmt == "parquet":
-        _arrow()
-    with atomic_path(path) as temporary, open(temporary, "wb") as stream:
-        return _write_chunks(chunks, stream, fmt, plan)
 
 
 def write_sweep_partitioned(plan: SweepPlan, directory: str | Path, fmt: str = "parquet", client=None,

@@ -190,9 +190,9 @@ def test_a_dask_cluster_without_workers_is_one_line(monkeypatch, capsys, tmp_pat
     pytest.importorskip("distributed")
     from distributed import LocalCluster
 
-    import simulator.sweeps as sweeps
+    import simulator.sweep_workers as sweep_workers
 
-    monkeypatch.setattr(sweeps, "DASK_WORKER_WAIT_S", 0.5)
+    monkeypatch.setattr(sweep_workers, "DASK_WORKER_WAIT_S", 0.5)
     cluster = LocalCluster(n_workers=0, processes=False, dashboard_address=None)
     try:
         for output in ([], ["-o", str(tmp_path / "parts.csv")]):
