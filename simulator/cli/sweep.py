@@ -22,7 +22,9 @@ converted to SI here, once:
 
 The output has one column per ``--set`` key, named by its SI key (``dram.bandwidth_bytes_per_s``,
 in bytes/s) or scale key. ``-o`` picks the format by extension: ``.csv``, ``.json`` (a list of
-records) or ``.jsonl`` (one JSON record per line); without it a compact table goes to stdout.
+records), ``.jsonl`` (one JSON record per line) or ``.parquet``; without it a compact table goes to
+stdout. Counts are exact integers in every format (:mod:`simulator.sweep_files`). The batch
+grammar is every command's (:func:`simulator.cli.common.parse_batches`): sizes 1 to 2**63 - 1.
 """
 
 from __future__ import annotations
