@@ -9,9 +9,9 @@ maps it into the figure's physical range, so every trial is clamped there). The 
 figure that the rows cannot determine (a runtime with no row in the fold, a memory-bound share on
 compute-bound rows) at its documented default instead of wherever the search stopped. The continuous
 figures are fitted by Levenberg–Marquardt with a forward-difference Jacobian: first at the family
-grid's first tile and buffer share (from the defaults), then every grid point is ranked by the
-objective at those figures and the best :data:`REFINED` are fitted again from them; the lowest
-objective wins, the first in rank on a tie. Deterministic: no random start, no threads.
+grid's first tile and buffer share (from the defaults), then from those figures a few steps at
+every grid point, and the best :data:`REFINED` of those to convergence; the lowest objective wins,
+the first in rank on a tie. Deterministic: no random start, no threads.
 """
 
 from __future__ import annotations
@@ -31,12 +31,14 @@ from simulator.calibration.cv_model import (
     stack,
 )
 
-#: weight of the prior that holds an undetermined figure at its default (per squared coordinate)
-PRIOR_WEIGHT = 1e-3
+#: weight of the prior that holds an undetermined figure at its default (per squared coordinate; small
+#: beside a row's squared log error, so that determined figures move by well under 1%)
+PRIOR_WEIGHT = 1e-4
 #: Levenberg–Marquardt: iterations per grid point, finite-difference step on the coordinates
 MAX_ITERATIONS = 40
 STEP = 1e-5
-#: grid points (tile, buffer share) refined by a full fit, the best at a first fit's figures
+#: every grid point (tile, buffer share) gets SHORT_ITERATIONS; the REFINED best are fitted to the end
+SHORT_ITERATIONS = 5
 REFINED = 4
 
 
@@ -67,12 +69,14 @@ def parameters_for(cases: Sequence[RowCase]) -> tuple[Parameter, ...]:
             + tuple(device_parameter(d) for d in devices))
 
 
-def _levenberg_marquardt(residuals, z: np.ndarray) -> tuple[np.ndarray, float]:
-    """Minimize ``Σ residuals(z)²`` from ``z``; returns the best ``z`` and its objective."""
+def _levenberg_marquardt(residuals, z: np.ndarray,
+                         iterations: int = MAX_ITERATIONS) -> tuple[np.ndarray, float]:
+    """Minimize ``Σ residuals(z)²`` from ``z`` in at most ``iterations`` steps; returns the best ``z``
+    and its objective."""
     r = residuals(z)
     cost = float(r @ r)
     damping = 1e-3
-    for _ in range(MAX_ITERATIONS):
+    for _ in range(iterations):
         jacobian = np.empty((len(r), len(z)))
         for j in range(len(z)):
             step = z.copy()
@@ -116,12 +120,12 @@ def fit_family(cases: Sequence[RowCase]) -> Fit:
 
     grid = [(tile, buffer) for tile in data.family.tiles for buffer in data.family.buffers]
     z, _ = _levenberg_marquardt(objective(*grid[0]), prior.copy())
-    # the grid ranked by the objective at that fit; the best few refined (fill and residency move
-    # the objective in steps, so neighbours of a good point are good starts too)
-    ranked = sorted(grid, key=lambda point: float(np.sum(objective(*point)(z) ** 2)))
+    # every grid point fitted briefly from there, ranked, and the best few fitted to convergence
+    short = {point: _levenberg_marquardt(objective(*point), z.copy(), SHORT_ITERATIONS) for point in grid}
+    ranked = sorted(grid, key=lambda point: short[point][1])
     best = None
     for tile, buffer in ranked[:REFINED]:
-        found, cost = _levenberg_marquardt(objective(tile, buffer), z.copy())
+        found, cost = _levenberg_marquardt(objective(tile, buffer), short[tile, buffer][0])
         if best is None or cost < best[1] - 1e-12:
             best = (found, cost, tile, buffer)
     z, cost, tile, buffer = best

@@ -114,7 +114,11 @@ class Family:
     bandwidth: Mapping[str, str | float]
     class_overhead: Mapping[str, str] = field(default_factory=dict)
     kernel_overhead: str | None = None
-    parallel: bool = False
+    #: the GEMM-like tiles and L2 shares searched (a GPU's fill and residency); (None,): no such model
+    tiles: tuple[int | None, ...] = (None,)
+    buffers: tuple[float | None, ...] = (None,)
+    #: the SMs a kernel spreads over (a data sheet's); None: each device profile's ``parallel_units``
+    units: int | None = None
     #: the device whose clock the per-kernel overhead is read at (None: the same time on every device)
     clock_reference: str | None = None
     #: whether each device of a fold's rows has its own factor on every compute fraction (a board's
@@ -122,12 +126,9 @@ class Family:
     device_factor: bool = False
 
     @property
-    def tiles(self) -> tuple[int | None, ...]:
-        return TILES if self.parallel else (None,)
-
-    @property
-    def buffers(self) -> tuple[float | None, ...]:
-        return BUFFER_FRACTIONS if self.parallel else (None,)
+    def parallel(self) -> bool:
+        """Whether the devices spread a kernel over SMs (the profile's ``parallel_units``)."""
+        return self.tiles != (None,)
 
 
 _GPU_SLOTS = {"conv": "conv", "gemm": "gemm", "attention": "gemm", "depthwise_conv": "other",
@@ -142,13 +143,14 @@ FAMILIES = (
             _fraction("compute_fraction", 0.05, 0.6)),
            _GPU_SLOTS, dict.fromkeys(("conv", "gemm", "other"), "compute_fraction"),
            dict.fromkeys(("conv", "gemm", "other"), GEMM_BANDWIDTH_FRACTION),
-           {"conv": "conv_overhead_s"}, "kernel_overhead_s", parallel=True),
+           {"conv": "conv_overhead_s"}, "kernel_overhead_s", TILES, BUFFER_FRACTIONS),
     Family("Jetson Orin (TensorRT)", "edge GPU", ("jetson-agx-orin", "jetson-agx-orin-maxq"),
            (_overhead("kernel_overhead_s", 0.5e-6, 5e-6), _fraction("compute_fraction", 0.05, 0.6),
             _fraction("bandwidth_fraction", 0.05, 0.5)),
            _GPU_SLOTS, dict.fromkeys(("conv", "gemm", "other"), "compute_fraction"),
            {"conv": GEMM_BANDWIDTH_FRACTION, "gemm": GEMM_BANDWIDTH_FRACTION, "other": "bandwidth_fraction"},
-           kernel_overhead="kernel_overhead_s", parallel=True, clock_reference="jetson-agx-orin"),
+           kernel_overhead="kernel_overhead_s", tiles=TILES, buffers=BUFFER_FRACTIONS,
+           clock_reference="jetson-agx-orin"),
     Family("Cortex-M (X-CUBE-AI 7.3/8.0 and runtimes)", "microcontroller",
            ("nucleo-l4r5zi", "nucleo-h7a3zi-q", "nucleo-u575zi-q", "stm32h743"),
            (_fraction("compute_fraction_conv", 0.01, 0.3), _fraction("compute_fraction_gemm", 0.01, 0.2),
@@ -211,23 +213,31 @@ class RowCase:
     overhead_scale: float
 
 
+def _units(family: Family, device) -> int | None:
+    """The SMs of ``device`` for the fill model: the family's, else the profile's (None: no fill)."""
+    if not family.parallel:
+        return None
+    return family.units or (device.efficiency.parallel_units if device.efficiency else None)
+
+
 def _trial_device(device, family: Family, tile: int | None, buffer: float | None):
     """``device`` with ideal fractions but the family's fill and residency at ``tile``/``buffer``."""
     one = KernelEfficiency(compute_fraction=1.0, bandwidth_fraction=1.0)
-    units = device.efficiency.parallel_units if family.parallel and device.efficiency else None
-    model = EfficiencyModel(source="cross-validation trial", classes={"default": one}, parallel_units=units,
+    model = EfficiencyModel(source="cross-validation trial", classes={"default": one},
+                            parallel_units=_units(family, device),
                             tile_outputs=dict.fromkeys(("conv", "gemm", "attention"), tile) if tile else {},
                             buffer_capacity_fraction=buffer)
     return device.model_copy(update={"efficiency": model})
 
 
-def row_case(row: Mapping[str, str], runtime: str | None) -> RowCase:
+def row_case(row: Mapping[str, str], runtime: str | None, family: Family | None = None) -> RowCase:
     """Build ``row``'s network and workload once and its roofline times at every tile and buffer
-    share of its family (``runtime``: the shipped runtime file that covers the row, or None)."""
+    share of its family (``runtime``: the shipped runtime file that covers the row, or None;
+    ``family``: by default the device's, :func:`family_of`)."""
     from simulator.accuracy import parse_params
 
     device = resolve_device(row["device"])
-    family = family_of(row["device"])
+    family = family or family_of(row["device"])
     params = parse_params(row.get("params", ""))
     resolution = params.pop("resolution", None)
     batch = int(row["batch"])
@@ -346,9 +356,8 @@ def efficiency_model(family: Family, values: Mapping[str, float], tile: int | No
             bandwidth_fraction=bandwidth if isinstance(bandwidth, float) else values[bandwidth],
             overhead_s=values[family.class_overhead[slot]] if slot in family.class_overhead else 0.0)
     kernel_s = values[family.kernel_overhead] if family.kernel_overhead else 0.0
-    units = device.efficiency.parallel_units if family.parallel and device.efficiency else None
     return EfficiencyModel(source=f"cross-validation fit ({family.name})", classes=classes,
                            kernel_overhead_s=kernel_s * overhead_scale(family, device, precision),
-                           parallel_units=units,
+                           parallel_units=_units(family, device),
                            tile_outputs=dict.fromkeys(("conv", "gemm", "attention"), tile) if tile else {},
                            buffer_capacity_fraction=buffer)
