@@ -30,6 +30,8 @@ LLM_CHARTS = ("llm-throughput", "llm-ttft", "llm-memory")
 CHARTS = ("roofline", "latency-throughput", "energy", "layers", "memory", "compare", *LLM_CHARTS)
 FORMATS = (".png", ".svg", ".pdf")
 DEFAULT_DPI = 150
+#: the lowest --dpi (simulator.plots._common.MIN_DPI, not imported here: matplotlib loads only to draw)
+MIN_DPI = 10
 
 
 def batch_list(text: str) -> tuple[int, ...]:
@@ -82,8 +84,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     llm.add_argument("--weight-precision", default="fp16", help="fp16, bf16, fp8, int8 or int4")
     llm.add_argument("--kv-precision", default=None, help="KV-cache precision (default: the activations')")
     parser.add_argument("--dpi", type=positive_int, default=DEFAULT_DPI,
-                        help=f"resolution of a PNG in dots per inch (default {DEFAULT_DPI}; the image may "
-                             "have at most 100 megapixels)")
+                        help=f"resolution of a PNG in dots per inch (default {DEFAULT_DPI}; at least "
+                             f"{MIN_DPI}, and the image may have at most 100 megapixels)")
     common.add_output_option(parser, "output file, .png, .svg or .pdf")
     common.add_force_option(parser)
     parser.set_defaults(handler=run)
@@ -100,6 +102,9 @@ def run(args: argparse.Namespace) -> int:
     if output.suffix.lower() not in FORMATS:
         raise SimulatorError(f"cannot write a chart to {str(output)!r}: the extension must be one of "
                              f"{', '.join(FORMATS)}, got {output.suffix or 'none'!r}")
+    if args.dpi < MIN_DPI:  # before the chart is computed (save_figure checks it too)
+        raise SimulatorError(f"--dpi must be at least {MIN_DPI} (below it the charts' 6-pt text cannot be "
+                             f"drawn), got {args.dpi}")
     from simulator.io import atomic_path, check_writable
     from simulator.plots import save_figure
 
@@ -183,8 +188,10 @@ def build_llm_chart(args: argparse.Namespace) -> Figure:
     model = _one(args.networks, "network", args.chart)
     device = _one(args.device, "device", args.chart)
     cfg = load_config(model)
-    prompts = list(args.prompt or [128 * 2**k for k in range(12) if 128 * 2**k <= cfg.max_positions])
-    single = args.prompt[-1] if args.prompt else min(2048, cfg.max_positions)
+    # the longest default prompt: prompt + generate - 1 positions fit the model's (llm-ttft generates 1)
+    room = cfg.max_positions - (0 if args.chart == "llm-ttft" else args.generate - 1)
+    prompts = list(args.prompt or [128 * 2**k for k in range(12) if 128 * 2**k <= room])
+    single = args.prompt[-1] if args.prompt else max(1, min(2048, room))
     batches = list(args.batches or plots.DEFAULT_BATCHES)
 
     def run(batch: int | list[int], prompt: int, generate: int = args.generate):
