@@ -445,9 +445,9 @@ class SweepPlan:
     @functools.cached_property
     def wide_counts(self) -> bool:
         """Whether a count column may pass 2**63 - 1, int64's largest (then every count column of the
-        table holds Python ints, dtype object): its largest values are ``macs``, ``flops`` and
-        ``peak_activation_bytes`` at the largest batch and ``model_size_bytes`` at the widest
-        precision, of each network."""
+        table holds Python ints, dtype object): the bound is the largest ``macs`` and ``flops`` (at
+        the largest batch) and the largest bit counts the byte columns are computed from
+        (``params x weight bits``, ``batch x peak activations x activation bits``), of each network."""
         if not self.shapes or not self.grid.size:
             return False
         batch = int(self.grid.batches.max())
@@ -455,9 +455,8 @@ class SweepPlan:
         largest = 0
         for shape in range(len(self.shapes)):
             counts = self.counts(shape)
-            largest = max(largest, counts.params, batch * counts.macs, batch * counts.flops,
-                          _ceil_bytes(counts.params * weight_bits),
-                          _ceil_bytes(batch * counts.peak_activations * activation_bits))
+            largest = max(largest, batch * counts.macs, batch * counts.flops, counts.params * weight_bits,
+                          batch * counts.peak_activations * activation_bits)
         return largest > MAX_BATCH
 
     def _exact_counts(self, batch: np.ndarray, pair: np.ndarray, counts: NetworkCounts,
@@ -465,26 +464,36 @@ class SweepPlan:
         """The count columns of rows with ``batch`` and precision ``pair``, as exact integers:
         ``macs = batch · macs per sample`` (``flops`` alike), ``model_size_bytes = ceil(params ·
         weight bits / 8)``, ``peak_activation_bytes = ceil(batch · peak activations · activation bits
-        / 8)``, in Python ints (the engine's float64 figures lose digits past 2**53 and its int64 ones
-        wrap past 2**63). int64 columns unless :attr:`wide_counts`. ``micro_batch``: the engine's
-        (int64 of a float64) becomes the row's batch where it ran whole."""
-        batches = [int(b) for b in batch.tolist()]
-        weight_bits = [int(b) for b in self.grid.weight_bits[pair].tolist()]
-        activation_bits = [int(b) for b in self.grid.activation_bits[pair].tolist()]
-        values = {
-            "params": [counts.params] * len(batches),
-            "macs": [counts.macs * b for b in batches],
-            "flops": [counts.flops * b for b in batches],
-            "model_size_bytes": [_ceil_bytes(counts.params * w) for w in weight_bits],
-            "peak_activation_bytes": [_ceil_bytes(b * counts.peak_activations * a)
-                                      for b, a in zip(batches, activation_bits, strict=True)],
-        }
-        dtype = object if self.wide_counts else np.int64
-        columns = {key: np.array(column, dtype=dtype) for key, column in values.items()}
+        / 8)`` (the engine's float64 figures lose digits past 2**53 and its int64 ones wrap past
+        2**63): in int64 arrays where :attr:`wide_counts` says every product fits, else in Python
+        ints. ``micro_batch``: the engine's (int64 of a float64) becomes the row's batch where the
+        batch ran whole (the float64 of a batch near 2**63 is 2**63, which int64 wraps)."""
+        pair_bits = self.grid.weight_bits[pair], self.grid.activation_bits[pair]
+        if self.wide_counts:
+            batches = [int(b) for b in batch.tolist()]
+            weight_bits, activation_bits = ([int(b) for b in bits.tolist()] for bits in pair_bits)
+            columns = {key: np.array(values, dtype=object) for key, values in {
+                "params": [counts.params] * len(batches),
+                "macs": [counts.macs * b for b in batches],
+                "flops": [counts.flops * b for b in batches],
+                "model_size_bytes": [_ceil_bytes(counts.params * w) for w in weight_bits],
+                "peak_activation_bytes": [_ceil_bytes(b * counts.peak_activations * a)
+                                          for b, a in zip(batches, activation_bits, strict=True)],
+            }.items()}
+        else:  # every product below is at most 2**63 - 1 (wide_counts): exact in int64
+            batches = batch.astype(np.int64)
+            weight_bits, activation_bits = (bits.astype(np.int64) for bits in pair_bits)
+            columns = {
+                "params": np.full(len(batches), counts.params, dtype=np.int64),
+                "macs": counts.macs * batches,
+                "flops": counts.flops * batches,
+                "model_size_bytes": -(-(counts.params * weight_bits) // 8),
+                "peak_activation_bytes": -(-(batches * counts.peak_activations * activation_bits) // 8),
+            }
         if micro_batch is not None:  # split: a power of two below the batch (as the engine's float64 sees it)
-            columns["micro_batch"] = np.array(
-                [m if m > 0 and float(m) < float(b) else b for m, b in zip(micro_batch.tolist(), batches,
-                                                                        strict=True)], dtype=np.int64)
+            whole = batch.astype(np.int64)
+            split = (micro_batch > 0) & (micro_batch.astype(float) < whole.astype(float))
+            columns["micro_batch"] = np.where(split, micro_batch, whole).astype(np.int64)
         return columns
 
     def sample(self, rows: int = 64) -> pd.DataFrame:
