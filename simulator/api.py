@@ -7,7 +7,6 @@ from pathlib import Path
 
 from simulator.catalog import Resolution, resolve_network
 from simulator.errors import SimulatorError
-from simulator.hardware.loader import available_devices, available_runtimes
 from simulator.model.counts import NetworkCounts, count_network
 from simulator.model.fusion import simulated_graph
 from simulator.model.graph import Network
@@ -23,11 +22,15 @@ def count(network: Network | str | Path, batch: int = 1, resolution: Resolution 
 
 def device_names() -> list[str]:
     """Names of the shipped device profiles."""
+    from simulator.hardware.loader import available_devices  # profiles (pydantic) only when asked for
+
     return sorted(available_devices())
 
 
 def runtime_names() -> list[str]:
     """Names of the shipped runtimes (``DEVICE@RUNTIME``, ``roofline list runtimes``)."""
+    from simulator.hardware.loader import available_runtimes
+
     return sorted(available_runtimes())
 
 

@@ -13,13 +13,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-import pandas as pd
-
 from simulator.errors import SimulatorError
 from simulator.model.counts import NetworkCounts
 from simulator.units import format_bytes, format_joules, format_seconds
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # pandas is imported where a frame is built: a command that prints text never loads it
+    import pandas as pd
+
     from simulator.engine.evaluate import Evaluation
     from simulator.engine.workload import Workload
 
@@ -248,6 +248,8 @@ class SimulationResult:
             row.update({f"time_{level}_s": value for level, value in layer.level_time_s.items()})
             row.update({f"energy_{level}_j": value for level, value in layer.level_energy_j.items()})
             rows.append(row)
+        import pandas as pd
+
         return pd.DataFrame(rows)
 
     # notebook conveniences: a short repr, an HTML table, the layer table as a DataFrame, by kind
@@ -266,6 +268,8 @@ class SimulationResult:
         ``energy_j``."""
         rows = [vars(s) for s in kind_summaries(self.layers)]
         columns = [f for f in KindSummary.__dataclass_fields__ if f != "kind"]
+        import pandas as pd
+
         frame = pd.DataFrame(rows, columns=["kind", *columns])
         return frame.set_index("kind")
 

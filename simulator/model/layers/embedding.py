@@ -9,8 +9,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
-import numpy as np
-
 from simulator.errors import ShapeError
 from simulator.model.layers.base import (
     ONNX_READERS,
@@ -18,6 +16,7 @@ from simulator.model.layers.base import (
     Layer,
     Shape,
     builder_method,
+    elements,
     layer_kind,
     onnx_reader,
     onnx_writer,
@@ -60,6 +59,18 @@ class Embedding(Layer):
             raise ShapeError(f"sequence length {shape[0]} exceeds the {self.num_embeddings} positions")
         return (*shape, self.embedding_dim)
 
+    def gathered_weight_elements(self, inputs: tuple[Shape, ...]) -> int:
+        """Weight elements one lookup reads per sample: the ``L·E`` gathered rows (``L`` indices in the
+        input), not the ``V·E`` table (which stays the parameter count and the model size).
+
+        The one definition of an embedding's weight traffic: the engine's workload
+        (:func:`simulator.engine.workload.build_workload`) reads these per sample, at the weights'
+        precision, from the weight store, for BERT's lookups and an LLM's token embedding alike.
+        BERT-base at 128 tokens: ``128·768`` elements (196 kB in fp16), not ``30522·768`` (47 MB).
+        """
+        (shape,) = inputs
+        return elements(shape) * self.embedding_dim
+
 
 @builder_method("embedding", makes=Embedding)
 def embedding(net, x: str, num_embeddings: int, embedding_dim: int, source: str = "tokens",
@@ -79,6 +90,8 @@ def write_embedding(g: Any, node: Node) -> None:
     layer, name, (x,) = node.layer, node.name, node.inputs
     ids = g.op("Cast", [x], f"{name}/ids", to=_INT64)
     if layer.source != "tokens":
+        import numpy as np  # only the ONNX writer needs arrays: counting a network never loads numpy
+
         length = node.input_shapes[0][0]
         shape = g.batch_shape(x, (length,), f"{name}/shape")
         where = g.op("Expand", [g.const(f"{name}/positions", np.arange(length)), shape], f"{name}/where")

@@ -23,8 +23,6 @@ import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
-import numpy as np
-
 from simulator.errors import ShapeError
 from simulator.model.layers.base import (
     Layer,
@@ -37,6 +35,8 @@ from simulator.model.layers.base import (
 from simulator.model.layers.imported import unsupported
 
 if TYPE_CHECKING:
+    import numpy as np
+
     from simulator.model.graph import Node
 
 
@@ -210,6 +210,8 @@ def write_sr_attention(g: Any, node: Node) -> None:
 def relative_indices(size: int) -> np.ndarray:
     """``idx[i, j] = i − j + size − 1``: the row of the relative-position table for query ``i`` and key
     ``j`` (``get_rel_pos`` with equal query and key sizes)."""
+    import numpy as np  # only the ONNX writer needs arrays: counting a network never loads numpy
+
     coords = np.arange(size)
     return coords[:, None] - coords[None, :] + size - 1
 
