@@ -78,7 +78,9 @@ def level_bytes(workload: Workload, hardware: HardwareArrays, batch: np.ndarray,
     * a KV cache (``workload.kv_elements``, at ``kv_bits``) is activation traffic that always
       reaches the activation store: it persists across decode steps, so it is never resident;
     * mixture-of-experts weights: the dense part once per batch, plus each expert that the batch's
-      tokens touch (:meth:`~simulator.engine.workload.Workload.expected_experts`) once.
+      tokens touch (:meth:`~simulator.engine.workload.Workload.expected_experts`) once;
+    * a gather's weights (``workload.gathered_weight_elements``, an Embedding's looked-up rows) are
+      read per sample, as weights: ``n`` times the rows, never the whole table.
     """
     n = batch[:, None]
     weight_bytes_per_element = (weight_bits / BITS_PER_BYTE)[:, None]
@@ -88,6 +90,8 @@ def level_bytes(workload: Workload, hardware: HardwareArrays, batch: np.ndarray,
     if workload.expert_weight_elements is not None:
         experts = workload.expected_experts(batch)[:, None]
         weight_bytes = weight_bytes + weight_bytes_per_element * experts * workload.expert_weight_elements
+    if workload.gathered_weight_elements is not None:
+        weight_bytes = weight_bytes + n * weight_bytes_per_element * workload.gathered_weight_elements
     activation_bytes = n * activation_bytes_per_element * workload.activation_elements
     buffer = hardware.activation_buffer
     if buffer is None:

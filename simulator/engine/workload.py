@@ -74,6 +74,10 @@ class Workload:
     #: per layer, per sample: activation elements all-reduced across tensor-parallel devices
     #: after the layer (zero on one device)
     allreduce_elements: np.ndarray | None = None
+    #: per layer, per sample: weight elements a gather reads (an Embedding's looked-up rows, its
+    #: ``gathered_weight_elements``); such a layer's ``weight_elements`` is 0, since it never reads
+    #: its whole table. Read from the weight store at the weights' precision, times the batch
+    gathered_weight_elements: np.ndarray | None = None
 
     @property
     def layers(self) -> int:
@@ -134,6 +138,8 @@ def build_workload(network: Network, fuse: bool = True, attention: str = "fused"
     thresholds = np.unique(largest_live[np.isfinite(largest_live)])
     # row k: tensors whose largest live set exceeds the k-th threshold are spilled
     bounds = np.concatenate(([-np.inf], thresholds))
+    gathered = np.array([float(node.layer.gathered_weight_elements(node.input_shapes))
+                         if hasattr(node.layer, "gathered_weight_elements") else 0.0 for node in nodes])
     spilled_mask = largest_live[None, :] > bounds[:, None]
     return Workload(
         network=network.name,
@@ -143,7 +149,9 @@ def build_workload(network: Network, fuse: bool = True, attention: str = "fused"
         efficiency_classes=tuple(node.layer.efficiency_class for node in nodes),
         macs=np.array([c.macs for c in costs], dtype=np.float64),
         elementwise_ops=np.array([c.elementwise_ops for c in costs], dtype=np.float64),
-        weight_elements=np.array([c.params for c in costs], dtype=np.float64),
+        weight_elements=np.array([0.0 if gathered[i] else c.params for i, c in enumerate(costs)],
+                                 dtype=np.float64),
+        gathered_weight_elements=gathered if gathered.any() else None,
         activation_elements=traffic.sum(axis=1),
         spill_thresholds=thresholds,
         spilled_elements=spilled_mask.astype(np.float64) @ traffic.T,

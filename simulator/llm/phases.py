@@ -14,9 +14,10 @@
 
 Workload fields replaced on the engine's :func:`~simulator.engine.workload.build_workload` output:
 ``kv_elements`` (attention: ``2·KV·hd·(c + T)`` per sequence), mixture-of-experts fields (the experts'
-weights are read per expert the batch's tokens touch), ``allreduce_elements`` (tensor parallelism),
-embeddings' weight traffic (a gather reads ``T·d`` rows, not the table: moved to activation traffic that
-always reaches DRAM) and a tied LM head's weight traffic (``V·d``, though its parameters count once).
+weights are read per expert the batch's tokens touch), ``allreduce_elements`` (tensor parallelism)
+and a tied LM head's weight traffic (``V·d``, though its parameters count once). The token embedding's
+traffic is the kind's own (:meth:`~simulator.model.layers.Embedding.gathered_weight_elements`: ``T·d``
+rows per sequence, as in every network), kept at the head precision like its table.
 Arrays that vary by configuration (context, head precision) are ``(C, L)`` and broadcast in the engine.
 """
 
@@ -45,6 +46,7 @@ class PhaseWorkload:
     d_ops: np.ndarray
     d_kv: np.ndarray
     head_mask: np.ndarray  # layers whose weights stay at HEAD_BITS (embedding, LM head)
+    context_cap: np.ndarray | None = None  # a sliding-window layer's W − 1: its cost stops growing in c
 
 
 def _base_name(name: str) -> str:
@@ -70,17 +72,10 @@ def phase_workload(cfg: LLMConfig, tokens: int, tp: int = 1) -> PhaseWorkload:
     )
     d_ops = np.array([6.0 * k.num_heads * tokens if isinstance(k, CausalAttention) else 0.0 for k in kinds])
     weights = base.weight_elements.copy()
-    activations = base.activation_elements.copy()
-    spilled = base.spilled_elements.copy()
     experts = np.zeros(base.layers)
     moe: MoEExperts | None = None
     for i, layer in enumerate(kinds):
-        if isinstance(layer, Embedding):
-            rows = float(tokens * layer.embedding_dim)  # a gather reads T rows, from DRAM
-            weights[i] = 0.0
-            activations[i] += rows
-            spilled[:, i] += rows
-        elif isinstance(layer, LMHead):
+        if isinstance(layer, LMHead):
             weights[i] = float(layer.vocab_size * layer.hidden_size)
         elif isinstance(layer, MoEExperts):
             weights[i], experts[i], moe = 0.0, float(layer.expert_params), layer
@@ -93,8 +88,6 @@ def phase_workload(cfg: LLMConfig, tokens: int, tp: int = 1) -> PhaseWorkload:
     workload = dataclasses.replace(
         base,
         weight_elements=weights,
-        activation_elements=activations,
-        spilled_elements=spilled,
         kv_elements=kv,
         allreduce_elements=allreduce,
         expert_weight_elements=experts if moe else None,
@@ -102,13 +95,17 @@ def phase_workload(cfg: LLMConfig, tokens: int, tp: int = 1) -> PhaseWorkload:
         experts_per_token=moe.top_k if moe else 0,
         routed_tokens_per_sample=tokens if moe else 0,
     )
-    return PhaseWorkload(workload, d_macs, d_ops, d_kv, head_mask)
+    caps = [k.window - 1 if isinstance(k, CausalAttention) and k.window else np.inf for k in kinds]
+    context_cap = np.array(caps, dtype=float) if np.isfinite(caps).any() else None
+    return PhaseWorkload(workload, d_macs, d_ops, d_kv, head_mask, context_cap)
 
 
 def at_context(phase: PhaseWorkload, context: np.ndarray, weight_bits: np.ndarray) -> Workload:
     """The workload with ``context[k]`` cached tokens for configuration ``k``: ``(C, L)`` arrays."""
     w = phase.workload
     c = np.asarray(context, dtype=float)[:, None]
+    if phase.context_cap is not None:  # a decode step's query sees min(c + 1, W) keys of a windowed layer
+        c = np.minimum(c, phase.context_cap[None, :])
     head_scale = np.where(phase.head_mask[None, :], HEAD_BITS / np.asarray(weight_bits)[:, None], 1.0)
     return dataclasses.replace(
         w,
@@ -116,6 +113,8 @@ def at_context(phase: PhaseWorkload, context: np.ndarray, weight_bits: np.ndarra
         elementwise_ops=w.elementwise_ops + c * phase.d_ops,
         kv_elements=w.kv_elements + c * phase.d_kv,
         weight_elements=w.weight_elements * head_scale,
+        gathered_weight_elements=None if w.gathered_weight_elements is None
+        else w.gathered_weight_elements * head_scale,
     )
 
 
