@@ -36,14 +36,23 @@ COMMANDS = {
     "validate": "measured latency of an ONNX model on this CPU against the predictions",
     "llm": "LLM inference: time to first token, time per token, tokens/s, memory",
     "accuracy": "published measurements against the ideal bound and the expected model",
+    "report": "an interactive, self-contained HTML page over networks x devices x precisions x batches",
 }
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """argparse's parser whose usage errors are one line, as every other bad input is: the error
+    and where to read the usage, exit status 2 (argparse prints its whole usage block first)."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(2, f"{self.prog}: error: {message} (see `{self.prog} --help`)\n")
 
 
 def build_parser(configured: Iterable[str] = COMMANDS) -> argparse.ArgumentParser:
     """The ``roofline`` parser: every command listed, with the arguments of the ``configured`` ones
     (by default all). A command whose module cannot be imported is an error (ImportError), never a
     silent omission."""
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog="roofline",
         description="Roofline latency, throughput and energy of neural networks on devices.")
     parser.add_argument("--version", action="version", version=f"roofline {__version__}")

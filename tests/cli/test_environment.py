@@ -96,3 +96,21 @@ def test_a_value_that_starts_with_a_minus_is_the_options_value(argv, capsys):
     line = one_error_line(capsys.readouterr().err)
     assert "-1x224" in line or "-224" in line
     assert "usage:" not in line
+
+
+@pytest.mark.parametrize("argv", [
+    ["simulate"],
+    ["simulate", "resnet50", "--device", "h100-sxm", "--format", "xml"],
+    ["count", "resnet50", "--no-such-flag"],
+    [],
+])
+def test_usage_errors_are_one_line_with_where_to_read_the_usage(argv, capsys):
+    """A missing argument, an invalid choice or an unknown flag: argparse's message on one line
+    with the pointer to --help, exit 2; no usage block."""
+    from simulator.cli import main
+
+    with pytest.raises(SystemExit) as exit_info:
+        main(argv)
+    assert exit_info.value.code == 2
+    line = one_error_line(capsys.readouterr().err)
+    assert "--help" in line and not line.startswith("usage:")
