@@ -13,8 +13,8 @@ from pathlib import Path
 import numpy as np
 
 from simulator.catalog import Resolution, resolve_network
-from simulator.engine.configs import override_arrays, parse_overrides
 from simulator.engine.evaluate import evaluate
+from simulator.engine.overrides import override_arrays, parse_overrides
 from simulator.engine.workload import simulated_workload
 from simulator.errors import SimulatorError
 from simulator.hardware.device import Device
@@ -48,7 +48,7 @@ def simulate(network: Network | str | Path, device: Device | str | Path, batch: 
     it is the device's :attr:`~simulator.hardware.device.Device.default_precision`. ``fuse``
     (default) simulates the inference view, with BatchNorm and activations folded. ``ideal``
     ignores the device's efficiency model (the pure roofline bound). ``overrides`` changes device
-    figures for a what-if, one value per key, in the grammar of :mod:`simulator.engine.configs`
+    figures for a what-if, one value per key, in the grammar of :mod:`simulator.engine.overrides`
     (e.g. ``{"dram.bandwidth_gb_per_s": 409.6}`` or ``{"dram.energy_per_byte_scale": 2}``).
     ``resolution`` (an int or ``(height, width)``) and ``params`` (other keyword parameters of a
     built-in network's function, e.g. ``{"seq_len": 384}``) build a named network.

@@ -254,8 +254,8 @@ def split_list(text: str, what: str) -> list[str]:
 
 def parse_setting(text: str) -> tuple[str, list[float]]:
     """``"dram.bandwidth_gb_per_s=100,204.8"`` -> ``("dram.bandwidth_bytes_per_s", [1e11, 2.048e11])``,
-    in the override grammar of :mod:`simulator.engine.configs` (``_scale`` keys keep their values)."""
-    from simulator.engine.configs import ACCEPTED_KEYS, is_override_key, parse_overrides
+    in the override grammar of :mod:`simulator.engine.overrides` (``_scale`` keys keep their values)."""
+    from simulator.engine.overrides import ACCEPTED_KEYS, is_override_key, parse_overrides
 
     key, equals, values_text = (part.strip() for part in text.partition("="))
     if not equals or not key:
@@ -268,7 +268,7 @@ def parse_setting(text: str) -> tuple[str, list[float]]:
 
 def add_settings_option(parser: argparse.ArgumentParser) -> None:
     """``--set KEY=VALUE`` (repeatable): one hardware field of the override grammar, one value each."""
-    from simulator.engine.configs import RANGES_HELP
+    from simulator.engine.overrides import RANGES_HELP
 
     parser.add_argument("--set", dest="settings", action="append", default=[], metavar="KEY=VALUE",
                         help="a hardware field, e.g. dram.bandwidth_gb_per_s=100, l2.capacity_scale=0.5 or "
