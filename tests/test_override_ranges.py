@@ -1,4 +1,4 @@
-"""The range of every override key (simulator.engine.configs: issue 23, and issue 17's --help example).
+"""The range of every override key (simulator.engine.overrides: issue 23, and issue 17's --help example).
 
 Every overridden figure stays within 10^4 of the profile's own either way (a ``*_scale`` factor from
 1e-4 to 1e4; an absolute peak from the device's lowest peak / 1e4 to its highest x 1e4), a supply
@@ -24,7 +24,7 @@ import re
 import pytest
 
 from simulator.cli import main
-from simulator.engine.configs import FACTOR_LIMIT, RANGES_HELP
+from simulator.engine.overrides import FACTOR_LIMIT, RANGES_HELP
 from simulator.errors import SimulatorError
 from simulator.hardware.device import Supply
 from simulator.hardware.loader import available_devices, resolve_device
