@@ -57,16 +57,19 @@ _API = {
     "calibrate": ("simulator.calibration.calibrate", "calibrate"),
     "validate": ("simulator.calibration.validate", "validate"),
     "plots": ("simulator.plots", ""),  # the charts (matplotlib Figures): the module itself
+    "html_report_data": ("simulator.report_html", "html_report_data"),
+    "write_html_report": ("simulator.report_html", "write_html_report"),
 }
 
 #: every entry point: one or more per ``roofline`` command (list, count, simulate, compare, sweep,
-#: plot, export, calibrate, validate, llm, accuracy), and the types they take and return
+#: plot, export, calibrate, validate, llm, accuracy, report), and the types they take and return
 __all__ = [
     "Comparison", "Device", "LLMResult", "Network", "NetworkBuilder", "NetworkCounts", "SimulationResult",
     "SimulatorError", "accuracy_table", "build_network", "calibrate", "compare_devices", "compare_networks",
     "count", "device_names", "export_onnx", "iter_sweep", "llm_names", "load_device", "load_llm_config",
     "network_function", "network_names", "network_parameters", "plots", "resolve_device", "runtime_names",
     "simulate", "simulate_llm", "sweep", "sweep_llm", "validate", "write_sweep",
+    "html_report_data", "write_html_report",
 ]
 
 if TYPE_CHECKING:
@@ -89,6 +92,7 @@ if TYPE_CHECKING:
     from simulator.model.graph import Network, NetworkBuilder
     from simulator.results import SimulationResult
     from simulator.simulation import simulate
+    from simulator.report_html import html_report_data, write_html_report
     from simulator.sweeps import iter_sweep, sweep, write_sweep
 
 

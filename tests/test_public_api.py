@@ -32,6 +32,7 @@ ENTRY_POINTS = {
     "validate": ("validate",),
     "llm": ("simulate_llm",),
     "accuracy": ("accuracy_table",),
+    "report": ("html_report_data", "write_html_report"),
 }
 
 
