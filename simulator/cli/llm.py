@@ -39,15 +39,15 @@ FIELD_NOTES = {
     "max_positions": "default 2,048 (llama), 32,768 (qwen2), 131,072",
     "num_experts": "mixtral only; default 8",
     "experts_per_token": "mixtral only; <= experts; default 2",
+    "sliding_window": "mistral, mixtral, phi3, gemma2 (even layers), qwen2 (use_sliding_window)",
 }
 
 
 def epilog() -> str:
     """The ranges of the flags and of every config.json field (:data:`simulator.llm.config.LIMITS`)."""
-    from simulator.llm.config import KEYS, LIMITS
+    from simulator.llm.config import FAMILIES, KEYS, LIMITS
 
-    lines = [FLAG_RANGES, "integer fields of a config.json (model_type llama, mistral, qwen2, mixtral,"
-             " gpt2):"]
+    lines = [FLAG_RANGES, f"integer fields of a config.json (model_type {', '.join(FAMILIES)}):"]
     for field, (low, high) in LIMITS.items():
         gpt2 = KEYS["gpt2"].get(field, KEYS["llama"][field])
         key = KEYS["llama"][field] + (f" ({gpt2})" if gpt2 != KEYS["llama"][field] else "")
@@ -78,7 +78,8 @@ def configure(llm: argparse.ArgumentParser) -> None:
     llm.formatter_class = argparse.RawDescriptionHelpFormatter
     llm.epilog = epilog()
     llm.add_argument(
-        "model", help="a built-in LLM (llama_3_8b, ...) or a path to a Hugging Face config.json"
+        "model", help="a built-in LLM (llama_3_8b, ...), a Hugging Face config.json, a model folder holding "
+        "one, or a hub id (org/name) in the local Hugging Face cache (nothing is downloaded)"
     )
     add_device_option(llm)
     llm.add_argument("--batch", default="1", help="batch sizes, one row each (default 1): " + BATCH_GRAMMAR)

@@ -2,8 +2,24 @@
 ``transformers``), and the built-in configs shipped in ``simulator/llm/configs/``.
 
 Families (``model_type``): ``llama``, ``mistral``, ``qwen2`` (RMSNorm, RoPE, grouped-query attention,
-SwiGLU MLP; Qwen2 has q/k/v biases), ``mixtral`` (the same with a top-k mixture-of-experts MLP) and
-``gpt2`` (learned positions, LayerNorm, GELU MLP, biases, tied LM head).
+SwiGLU MLP; Qwen2 has q/k/v biases), ``mixtral`` (the same with a top-k mixture-of-experts MLP),
+``phi3`` (a Llama with fused qkv and gate_up projections: the same parameters), ``gemma`` and
+``gemma2`` (head_dim given, tied LM head, GeGLU; Gemma-2: four norms per layer, sliding window on even
+layers) and ``gpt2`` (learned positions, LayerNorm, GELU MLP, biases, tied LM head). Sliding windows
+(:func:`_sliding_window`) cap the KV cache and the keys attention reads.
+
+A model is named by a built-in name, a ``config.json`` path, a model folder (``DIR/config.json``) or a
+hub id found in the local Hugging Face cache (:func:`hub_config`; nothing is ever downloaded).
+
+Built-in configs added for issue 20, each the ``config.json`` of its Hugging Face repository:
+
+=================  ======================================  =========================================
+file               source (huggingface.co/...)             published parameters (model card)
+=================  ======================================  =========================================
+phi_3_mini_4k      microsoft/Phi-3-mini-4k-instruct        3.8B (3,821,079,552: keras-hub's preset)
+qwen2_5_7b         Qwen/Qwen2.5-7B-Instruct                7.61B, 6.53B non-embedding
+gemma_2_9b         google/gemma-2-9b                       9,241,705,984 (safetensors total)
+=================  ======================================  =========================================
 
 Built-in configs: copies of the published HF configs, checked by parameter count (research/llm:
 ``mlc-ai/llm-perf-bench/model_configs/Llama-2-{7b,13b,70b}-chat-hf.json@d401356f``, vidur
@@ -13,18 +29,24 @@ defaults).
 
 from __future__ import annotations
 
+import difflib
 import functools
 import importlib.resources
 import json
 import numbers
+import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from simulator.errors import SimulatorError, UnknownNameError
 
-LLAMA_FAMILY = ("llama", "mistral", "qwen2", "mixtral")
+LLAMA_FAMILY = ("llama", "mistral", "qwen2", "mixtral", "phi3", "gemma", "gemma2")
 FAMILIES = (*LLAMA_FAMILY, "gpt2")
+#: families whose config's ``sliding_window`` limits every layer's attention (transformers' classes);
+#: Qwen2 only with ``use_sliding_window`` (layers from ``max_window_layers`` on), Gemma-2 on even layers
+WINDOWED_FAMILIES = ("mistral", "mixtral", "phi3")
 
 #: ``(low, high)`` of every integer field of :class:`LLMConfig`, inclusive. The upper bounds lie far
 #: beyond every published model (the largest of each today: Llama-3.1-405B's 126 layers, 16,384
@@ -42,6 +64,7 @@ LIMITS: dict[str, tuple[int, int]] = {
     "max_positions": (1, 16_777_216),
     "num_experts": (0, 1_024),
     "experts_per_token": (0, 1_024),
+    "sliding_window": (0, 16_777_216),
 }
 #: the config.json key of each field, per family (GPT-2's own names; the Llama family's)
 KEYS: dict[str, dict[str, str]] = {
@@ -51,11 +74,16 @@ KEYS: dict[str, dict[str, str]] = {
               "num_layers": "num_hidden_layers", "num_heads": "num_attention_heads",
               "num_kv_heads": "num_key_value_heads", "head_dim": "head_dim", "vocab_size": "vocab_size",
               "max_positions": "max_position_embeddings", "num_experts": "num_local_experts",
-              "experts_per_token": "num_experts_per_tok"},
+              "experts_per_token": "num_experts_per_tok", "sliding_window": "sliding_window"},
 }
 #: ``max_position_embeddings`` when a config leaves it out: the transformers config class's default
 #: (``LlamaConfig`` 2048, ``MistralConfig``/``MixtralConfig`` 4096·32, ``Qwen2Config`` 32768)
-DEFAULT_MAX_POSITIONS = {"llama": 2048, "mistral": 131_072, "qwen2": 32_768, "mixtral": 131_072}
+DEFAULT_MAX_POSITIONS = {"llama": 2048, "mistral": 131_072, "qwen2": 32_768, "mixtral": 131_072, "phi3": 4096,
+                         "gemma": 8192, "gemma2": 8192}
+#: tied LM head when a config leaves ``tie_word_embeddings`` out (``GemmaConfig``/``Gemma2Config``: true)
+DEFAULT_TIED = {"gemma": True, "gemma2": True}
+#: ``sliding_window`` when a config leaves it out (``Gemma2Config``: 4096; ``Qwen2Config``: 4096)
+DEFAULT_WINDOW = {"gemma2": 4096, "qwen2": 4096}
 #: Mixtral's expert counts when its config leaves them out (``MixtralConfig``'s defaults)
 MIXTRAL_DEFAULTS = {"num_local_experts": 8, "num_experts_per_tok": 2}
 
@@ -106,6 +134,8 @@ class LLMConfig:
     mlp_bias: bool = False
     num_experts: int = 0  # E (0: dense MLP)
     experts_per_token: int = 0  # k
+    sliding_window: int = 0  # W: a windowed layer's query sees its last W positions (0: no window)
+    sliding_layers: tuple[bool, ...] = ()  # which layers the window limits (empty: all of them)
 
     def __post_init__(self) -> None:
         self.check()
@@ -119,6 +149,11 @@ class LLMConfig:
             check_int(getattr(self, field), f"{self.name}: {field}", low, high)
         for field in ("tie_word_embeddings", "attention_bias", "mlp_bias"):
             check_bool(getattr(self, field), f"{self.name}: {field}")
+        if not isinstance(self.sliding_layers, tuple) or \
+                any(not isinstance(flag, bool) for flag in self.sliding_layers) or \
+                len(self.sliding_layers) not in (0, self.num_layers):
+            raise SimulatorError(f"{self.name}: sliding_layers must be a tuple of {self.num_layers} booleans "
+                                 f"(one per layer) or empty (every layer), got {_shown(self.sliding_layers)}")
         if self.num_heads % self.num_kv_heads:
             raise SimulatorError(f"{self.name}: {self.num_heads} attention heads are not a multiple of "
                                  f"{self.num_kv_heads} key-value heads (grouped-query attention needs "
@@ -141,6 +176,18 @@ class LLMConfig:
         """KV-cache elements per token: ``2 · layers · KV · hd`` (K and V of every layer)."""
         return 2 * self.num_layers * self.num_kv_heads * self.head_dim
 
+    def window(self, layer: int) -> int:
+        """Layer ``layer``'s attention window ``W`` (0: it attends to the whole context)."""
+        if self.sliding_layers and not self.sliding_layers[layer]:
+            return 0
+        return self.sliding_window
+
+    def kv_tokens_held(self, tokens: int) -> int:
+        """Token slots of the KV cache summed over layers for a sequence of ``tokens`` positions:
+        ``Σ_layers min(tokens, W_layer)`` (a windowed layer keeps its last ``W`` positions only, as
+        Mistral's rolling buffer and vLLM's sliding-window blocks do; a full layer keeps all)."""
+        return sum(min(tokens, self.window(i) or tokens) for i in range(self.num_layers))
+
 
 def _int(cfg: dict[str, Any], source: str, family: str, field: str, default: Any = None) -> int:
     """The integer field ``field`` under its config.json key, in its :data:`LIMITS` range;
@@ -160,6 +207,17 @@ def _bool(cfg: dict[str, Any], source: str, key: str, default: bool) -> bool:
     return default if value is None else check_bool(value, f"{source}: {key}")
 
 
+def closest_family(model_type: str) -> str:
+    """The supported family nearest ``model_type``: the longest common prefix, then the nearest length,
+    then :mod:`difflib`'s similarity (``gemma3``: ``gemma2``; ``qwen2_moe``: ``qwen2``)."""
+    def score(family: str) -> tuple[int, int, float]:
+        prefix = next((i for i, (a, b) in enumerate(zip(model_type, family, strict=False)) if a != b),
+                      min(len(model_type), len(family)))
+        return prefix, -abs(len(family) - len(model_type)), \
+            difflib.SequenceMatcher(None, model_type, family).ratio()
+    return max(FAMILIES, key=score)
+
+
 def parse_config(cfg: dict[str, Any], name: str) -> LLMConfig:
     """An :class:`LLMConfig` from a parsed HF config.json; an unsupported ``model_type`` is an error.
 
@@ -176,6 +234,7 @@ def parse_config(cfg: dict[str, Any], name: str) -> LLMConfig:
     if not isinstance(family, str) or family not in FAMILIES:
         raise SimulatorError(
             f"{name}: model_type {_shown(family)} is not supported; supported: {', '.join(FAMILIES)}"
+            + (f" (closest: {closest_family(family)})" if isinstance(family, str) else "")
         )
     d = _int(cfg, name, family, "hidden_size")
     heads = _int(cfg, name, family, "num_heads")
@@ -222,18 +281,50 @@ def parse_config(cfg: dict[str, Any], name: str) -> LLMConfig:
             if cfg.get(key) is not None:
                 raise SimulatorError(f"{name}: {key} is read for model_type mixtral only, not {family} "
                                      f"(transformers builds a dense {family} MLP); remove it")
+    window, sliding_layers = _sliding_window(cfg, name, family, common["num_layers"])
     return LLMConfig(
         **common,
         intermediate_size=_int(cfg, name, family, "intermediate_size"),
         num_kv_heads=kv_heads,
         head_dim=head_dim or d // heads,
         max_positions=_int(cfg, name, family, "max_positions", default=DEFAULT_MAX_POSITIONS[family]),
-        tie_word_embeddings=_bool(cfg, name, "tie_word_embeddings", False),
+        tie_word_embeddings=_bool(cfg, name, "tie_word_embeddings", DEFAULT_TIED.get(family, False)),
         attention_bias=_bool(cfg, name, "attention_bias", family == "qwen2"),
         mlp_bias=_bool(cfg, name, "mlp_bias", False),
         num_experts=experts,
         experts_per_token=per_token,
+        sliding_window=window,
+        sliding_layers=sliding_layers,
     )
+
+
+def _sliding_window(cfg: dict[str, Any], name: str, family: str, layers: int) -> tuple[int, tuple[bool, ...]]:
+    """``(W, sliding_layers)`` as the family's transformers class reads them: ``sliding_window`` on
+    every layer (Mistral, Mixtral, Phi-3; null: none), on even layers (Gemma-2: local, global, ...),
+    on layers from ``max_window_layers`` when ``use_sliding_window`` (Qwen2); none for Llama and
+    Gemma. A ``layer_types`` list (``"sliding_attention"``/``"full_attention"``, newer configs)
+    names the windowed layers itself."""
+    if family not in (*WINDOWED_FAMILIES, "gemma2", "qwen2"):
+        return 0, ()
+    if family == "qwen2" and not _bool(cfg, name, "use_sliding_window", False):
+        return 0, ()
+    window = cfg.get("sliding_window", DEFAULT_WINDOW.get(family))
+    if window is None:
+        return 0, ()
+    window = check_int(window, f"{name}: sliding_window", 1, LIMITS["sliding_window"][1])
+    types = cfg.get("layer_types")
+    if types is not None:
+        kinds = ("sliding_attention", "full_attention")
+        if not isinstance(types, list) or len(types) != layers or any(t not in kinds for t in types):
+            raise SimulatorError(f"{name}: layer_types must list {layers} of {', '.join(kinds)} "
+                                 f"(one per layer), got {_shown(types)}")
+        return window, tuple(t == "sliding_attention" for t in types)
+    if family == "gemma2":
+        return window, tuple(i % 2 == 0 for i in range(layers))
+    if family == "qwen2":
+        first = check_int(cfg.get("max_window_layers", 28), f"{name}: max_window_layers", 0)
+        return window, tuple(i >= first for i in range(layers))
+    return window, ()
 
 
 def available_llms() -> dict[str, Path]:
@@ -245,9 +336,46 @@ def available_llms() -> dict[str, Path]:
 
 
 def is_llm(name_or_path: str | Path) -> bool:
-    """Whether ``name_or_path`` names a built-in LLM or is a path to a ``config.json``."""
+    """Whether ``name_or_path`` names a built-in LLM, a ``config.json``, a model folder holding one,
+    or a hub id (``org/name``) whose config is in the local Hugging Face cache."""
     text = str(name_or_path)
-    return text in available_llms() or (text.endswith(".json") and Path(text).is_file())
+    if text in available_llms() or (text.endswith(".json") and Path(text).is_file()):
+        return True
+    if Path(text).is_dir():
+        return (Path(text) / "config.json").is_file()
+    return bool(HUB_ID.match(text)) and not Path(text).exists() and hub_config(text) is not None
+
+
+#: a Hugging Face hub id: ``org/name`` (letters, digits, ``-``, ``_``, ``.``; no leading dot)
+HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[A-Za-z0-9][\w.-]*$")
+
+
+def hub_cache_dir() -> Path:
+    """The local hub cache as ``huggingface_hub`` finds it: ``$HF_HUB_CACHE``, else
+    ``$HUGGINGFACE_HUB_CACHE``, else ``$HF_HOME/hub``, else ``$XDG_CACHE_HOME/huggingface/hub``, else
+    ``~/.cache/huggingface/hub``."""
+    for variable in ("HF_HUB_CACHE", "HUGGINGFACE_HUB_CACHE"):
+        if os.environ.get(variable):
+            return Path(os.environ[variable]).expanduser()
+    if os.environ.get("HF_HOME"):
+        return Path(os.environ["HF_HOME"]).expanduser() / "hub"
+    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache").expanduser()
+    return cache / "huggingface" / "hub"
+
+
+def hub_config(hub_id: str) -> Path | None:
+    """``models--ORG--NAME/snapshots/<rev>/config.json`` in the local hub cache: the revision
+    ``refs/main`` points to, else the most recently written snapshot holding one; None when absent.
+    Reads the disk only (nothing is downloaded)."""
+    repo = hub_cache_dir() / ("models--" + hub_id.replace("/", "--"))
+    try:
+        main = (repo / "refs" / "main").read_text(encoding="utf-8").strip()
+    except (OSError, ValueError):
+        main = ""
+    if main and (repo / "snapshots" / main / "config.json").is_file():
+        return repo / "snapshots" / main / "config.json"
+    found = [p for p in (repo / "snapshots").glob("*/config.json") if p.is_file()]
+    return max(found, key=lambda p: p.stat().st_mtime) if found else None
 
 
 @functools.cache
@@ -263,14 +391,30 @@ def _load(path: str, name: str) -> LLMConfig:
 
 
 def load_config(name_or_path: str | Path | LLMConfig) -> LLMConfig:
-    """A built-in config by name (``"llama_3_8b"``) or a ``config.json`` by path."""
+    """A built-in config by name (``"llama_3_8b"``), a ``config.json`` by path, a model folder
+    (``./Phi-3-mini-4k-instruct``: reads ``DIR/config.json``) or a hub id (``meta-llama/Llama-3.1-8B``)
+    found in the local Hugging Face cache (:func:`hub_config`; never downloaded)."""
     if isinstance(name_or_path, LLMConfig):
         return name_or_path
     text = str(name_or_path)
     builtin = available_llms()
     if text in builtin:
         return _load(str(builtin[text]), text)
+    path = Path(text)
+    if path.is_dir():
+        if not (path / "config.json").is_file():
+            raise SimulatorError(f"{text}: a model folder must hold a config.json (Hugging Face format); "
+                                 f"none there")
+        return _load(str(path / "config.json"), path.resolve().name)
+    if HUB_ID.match(text) and not path.exists() and not text.endswith(".json"):
+        found = hub_config(text)
+        if found is None:
+            raise SimulatorError(
+                f"{text}: not in the local Hugging Face cache ({hub_cache_dir()}; HF_HUB_CACHE or HF_HOME "
+                f"move it); nothing is downloaded: run `huggingface-cli download {text} config.json` or "
+                f"give a config.json path, a model folder or a built-in LLM ({', '.join(builtin)})"
+            )
+        return _load(str(found), text)
     if text.endswith(".json") or "/" in text:
-        path = Path(text)
         return _load(str(path), path.parent.name if path.name == "config.json" else path.stem)
     raise UnknownNameError("LLM", text, builtin)

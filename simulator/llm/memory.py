@@ -5,7 +5,8 @@
 * weights: the per-device parameters (:mod:`simulator.llm.network` shards them over TP) at their
   stored bits (int4: 4.125 with group scales; embedding and LM head at 16 bits), divided over PP stages;
 * KV cache: ``2 · layers · kv_heads · head_dim · bytes · tokens`` for ``B · (P + G)`` tokens, per
-  device ``kv_heads/TP`` and ``layers/PP``;
+  device ``kv_heads/TP`` and ``layers/PP``; a sliding-window layer holds ``min(P + G, W)`` tokens
+  (:meth:`~simulator.llm.config.LLMConfig.kv_tokens_held`: Mistral-7B at a 16k prompt holds 4,096);
 * activations: the peak live activations of the prefill pass (``B · P`` tokens) at the activations'
   precision (the engine's ``peak_activations``; decode needs less).
 
@@ -60,6 +61,13 @@ def kv_bytes_per_token(cfg: LLMConfig, kv_bits: float, tp: int = 1, pp: int = 1)
     return 2 * cfg.num_layers * kv_heads * cfg.head_dim * kv_bits / 8 / pp
 
 
+def kv_bytes_per_sequence(cfg: LLMConfig, tokens: int, kv_bits: float, tp: int = 1, pp: int = 1) -> float:
+    """KV-cache bytes of one sequence of ``tokens`` positions on one device:
+    ``2 · kv_heads · head_dim · bits/8 · Σ_layers min(tokens, W_layer)`` (/TP, /PP)."""
+    _, kv_heads, _, _ = shard(cfg, tp)
+    return 2 * kv_heads * cfg.head_dim * kv_bits / 8 * cfg.kv_tokens_held(tokens) / pp
+
+
 def activation_bytes_per_sequence(cfg: LLMConfig, prompt: int, tp: int, activation_bits: float) -> float:
     return phase_workload(cfg, prompt, tp).workload.peak_activations * activation_bits / 8
 
@@ -84,7 +92,7 @@ def memory_table(
     ``capacity_bytes``, ``fits`` and ``max_batch`` (0 when not even one sequence fits)."""
     batch = np.asarray(batch, dtype=float)
     weights = weight_bytes_per_device(cfg, tp, pp, weight_bits)
-    kv_seq = kv_bytes_per_token(cfg, kv_bits, tp, pp) * (prompt + generate)
+    kv_seq = kv_bytes_per_sequence(cfg, prompt + generate, kv_bits, tp, pp)
     act_seq = activation_bytes_per_sequence(cfg, prompt, tp, activation_bits)
     cap = capacity_bytes(device)
     kv, act = batch * kv_seq, batch * act_seq

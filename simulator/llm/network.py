@@ -8,6 +8,16 @@ and the MLP's down projection are row-parallel and all-reduce their output (:dat
 
 Node names: ``l<i>.<part>`` (``l0.qkv``, ``l0.attn``, ``l0.o_proj``, ``l0.down`` ...), ``embed``,
 ``norm``, ``lm_head``.
+
+Families on the Llama layout (RMSNorm, RoPE, GQA, gated MLP): ``llama``, ``mistral``, ``mixtral``,
+``qwen2`` (q/k/v biases), ``phi3`` (its fused ``qkv_proj`` and ``gate_up_proj`` hold exactly Llama's
+q/k/v and gate/up matrices, which this builder fuses anyway), ``gemma`` and ``gemma2``. Gemma differs
+in what costs nothing or little here: ``head_dim`` 256 ≠ d/H (a config field), the tied LM head, the
+embedding scaled by ``sqrt(d)`` (not counted), a GeGLU MLP (``gelu_tanh(gate)·up``, costed as the
+SwiGLU kind: the same MACs and parameters) and, in Gemma-2, two more RMSNorms per layer
+(``post_attn_norm`` after ``o_proj``, ``post_mlp_norm`` after ``down``: four per layer), the
+attention and final logits soft-capping (``tanh``, a few element-wise ops per score: not counted) and
+sliding-window attention on even layers (:meth:`~simulator.llm.config.LLMConfig.window`).
 """
 
 from __future__ import annotations
@@ -72,9 +82,12 @@ def build_network(
         qkv = net.linear(h, (heads + 2 * kv_heads) * hd, bias=cfg.attention_bias, name=p + "qkv")
         if cfg.family != "gpt2":
             qkv = net.rotary_embedding(qkv, heads, kv_heads, hd, name=p + "rope")
-        a = net.causal_attention(qkv, heads, kv_heads, hd, cached, name=p + "attn")
+        a = net.causal_attention(qkv, heads, kv_heads, hd, cached, name=p + "attn", window=cfg.window(i))
         o_bias = cfg.attention_bias and cfg.family in ("llama", "gpt2")
-        x = net.add_(x, net.linear(a, d, bias=o_bias, name=p + "o_proj"), name=p + "attn_add")
+        o = net.linear(a, d, bias=o_bias, name=p + "o_proj")
+        if cfg.family == "gemma2":
+            o = norm(o, name=p + "post_attn_norm")
+        x = net.add_(x, o, name=p + "attn_add")
         h = norm(x, name=p + "mlp_norm")
         if cfg.family == "gpt2":
             m = net.linear(
@@ -88,6 +101,8 @@ def build_network(
         else:
             gate_up = net.linear(h, 2 * inter, bias=cfg.mlp_bias, name=p + "gate_up")
             m = net.linear(net.swiglu(gate_up, name=p + "swiglu"), d, bias=cfg.mlp_bias, name=p + "down")
+        if cfg.family == "gemma2":
+            m = norm(m, name=p + "post_mlp_norm")
         x = net.add_(x, m, name=p + "mlp_add")
     x = norm(x, name="norm")
     logits = net.lm_head(x, vocab, tied=cfg.tie_word_embeddings, last_only=last_only, name="lm_head")

@@ -46,6 +46,7 @@ class PhaseWorkload:
     d_ops: np.ndarray
     d_kv: np.ndarray
     head_mask: np.ndarray  # layers whose weights stay at HEAD_BITS (embedding, LM head)
+    context_cap: np.ndarray | None = None  # a sliding-window layer's W − 1: its cost stops growing in c
 
 
 def _base_name(name: str) -> str:
@@ -94,13 +95,17 @@ def phase_workload(cfg: LLMConfig, tokens: int, tp: int = 1) -> PhaseWorkload:
         experts_per_token=moe.top_k if moe else 0,
         routed_tokens_per_sample=tokens if moe else 0,
     )
-    return PhaseWorkload(workload, d_macs, d_ops, d_kv, head_mask)
+    caps = [k.window - 1 if isinstance(k, CausalAttention) and k.window else np.inf for k in kinds]
+    context_cap = np.array(caps, dtype=float) if np.isfinite(caps).any() else None
+    return PhaseWorkload(workload, d_macs, d_ops, d_kv, head_mask, context_cap)
 
 
 def at_context(phase: PhaseWorkload, context: np.ndarray, weight_bits: np.ndarray) -> Workload:
     """The workload with ``context[k]`` cached tokens for configuration ``k``: ``(C, L)`` arrays."""
     w = phase.workload
     c = np.asarray(context, dtype=float)[:, None]
+    if phase.context_cap is not None:  # a decode step's query sees min(c + 1, W) keys of a windowed layer
+        c = np.minimum(c, phase.context_cap[None, :])
     head_scale = np.where(phase.head_mask[None, :], HEAD_BITS / np.asarray(weight_bits)[:, None], 1.0)
     return dataclasses.replace(
         w,

@@ -76,7 +76,7 @@ def llm(path, *flags):
     (GPT2, "n_embd", 770, "n_embd 770 is not divisible by n_head 12"),
     (GPT2, "n_layer", 0.5, "n_layer must be an integer from 1 to 1,000, got 0.5"),
     (GPT2, "tie_word_embeddings", "true", "tie_word_embeddings must be true or false, got 'true'"),
-    (LLAMA, "model_type", "gemma2", "model_type 'gemma2' is not supported; supported: llama, mistral"),
+    (LLAMA, "model_type", "gemma3", "model_type 'gemma3' is not supported; supported: llama, mistral"),
     (LLAMA, "hidden_size", ..., "config.json has no hidden_size"),
 ])
 def test_config_field_out_of_range_is_one_line(tmp_path, capsys, base, key, value, expected):

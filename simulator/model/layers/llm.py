@@ -73,12 +73,17 @@ class CausalAttention(Layer):
     a causal kernel (FlashAttention) computes it: query ``i`` of the ``T`` sees ``c + i + 1`` keys,
     the lower triangle including the diagonal, not the full ``T × T`` square. Prefill: ``c = 0``;
     a decode step: ``T = 1`` over ``c`` cached keys (plus its own). ``KV < H`` is GQA, ``KV = 1`` MQA.
+
+    ``window`` ``W > 0``: sliding-window attention (Mistral, Gemma-2's local layers): the query at
+    position ``p`` sees the ``min(p + 1, W)`` positions ``p − W + 1 … p`` (transformers' mask drops
+    ``p − j >= W``), so attention reads at most the window, and the cache keeps ``W`` positions.
     """
 
     num_heads: int
     num_kv_heads: int
     head_dim: int
     cached_tokens: int = 0
+    window: int = 0
     kind: ClassVar[str] = "CausalAttention"
     efficiency_class: ClassVar[str] = "attention"
     exportable: ClassVar[bool] = False
@@ -90,17 +95,29 @@ class CausalAttention(Layer):
                              f"{self.num_kv_heads} KV heads")
         if self.cached_tokens < 0:
             raise ShapeError(f"cached_tokens must be at least 0, got {self.cached_tokens}")
+        if self.window < 0:
+            raise ShapeError(f"window must be at least 0 (0: no window), got {self.window}")
         _check_features(shape, (self.num_heads + 2 * self.num_kv_heads) * self.head_dim, "QKV")
         return (shape[0], self.num_heads * self.head_dim)
 
     def attended_pairs(self, tokens: int) -> int:
-        """(query, key) pairs per head: ``T·c + T(T+1)/2`` (the causal lower triangle with the cache)."""
-        return tokens * self.cached_tokens + tokens * (tokens + 1) // 2
+        """(query, key) pairs per head: ``T·c + T(T+1)/2`` (the causal lower triangle with the cache);
+        with a window ``Σ_{n=c+1}^{c+T} min(n, W)`` (query ``i`` sees ``min(c + i + 1, W)`` keys)."""
+        c, w = self.cached_tokens, self.window
+        if not w or c + tokens <= w:
+            return tokens * c + tokens * (tokens + 1) // 2
+        below = max(0, w - c)  # queries n = c+1 … min(c+T, W) see n keys, the rest see W
+        return below * c + below * (below + 1) // 2 + (tokens - below) * w
+
+    def cached_read(self) -> int:
+        """Cached positions the pass reads: ``c``, or ``min(c, W − 1)`` with a window (the first new
+        query sees ``W − 1`` earlier positions and itself)."""
+        return min(self.cached_tokens, self.window - 1) if self.window else self.cached_tokens
 
     def kv_cache_elements(self, tokens: int) -> int:
         """KV-cache elements one sequence's pass reads and writes: ``2·KV·hd·(c + T)`` (reads the
-        ``c`` cached keys and values, writes the ``T`` new ones)."""
-        return 2 * self.num_kv_heads * self.head_dim * (self.cached_tokens + tokens)
+        ``c`` cached keys and values, writes the ``T`` new ones); ``c`` is :meth:`cached_read`."""
+        return 2 * self.num_kv_heads * self.head_dim * (self.cached_read() + tokens)
 
 
 @layer_kind
@@ -186,8 +203,8 @@ def rotary_embedding(net, qkv: str, num_heads: int, num_kv_heads: int, head_dim:
 
 @builder_method("causal_attention", makes=CausalAttention)
 def causal_attention(net, qkv: str, num_heads: int, num_kv_heads: int, head_dim: int,
-                     cached_tokens: int = 0, name: str | None = None) -> str:
-    return net.add(CausalAttention(num_heads, num_kv_heads, head_dim, cached_tokens), qkv, name=name)
+                     cached_tokens: int = 0, name: str | None = None, window: int = 0) -> str:
+    return net.add(CausalAttention(num_heads, num_kv_heads, head_dim, cached_tokens, window), qkv, name=name)
 
 
 @builder_method("swiglu", makes=SwiGLU)

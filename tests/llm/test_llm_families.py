@@ -1,0 +1,193 @@
+"""LLM families from their own config.json (issue 20): Phi-3, Qwen2.5, Gemma-2 and Mistral's sliding
+window; a model folder and a hub id in the local Hugging Face cache. Expected parameter counts are
+written out from each published config and checked against the model card's figure."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from simulator.cli import main
+from simulator.engine.workload import build_workload
+from simulator.llm import load_config, simulate_llm
+from simulator.llm.config import available_llms, is_llm, parse_config
+from simulator.llm.network import build_network
+from simulator.llm.phases import at_context, phase_workload
+from simulator.model.counts import count_network
+from simulator.model.layers import CausalAttention, RMSNorm
+
+PHI3 = json.loads(available_llms()["phi_3_mini_4k"].read_text())
+
+
+def params(name: str) -> int:
+    return count_network(build_network(load_config(name), 8), 1).params
+
+
+def test_phi3_counts_as_a_llama_with_fused_projections():
+    # microsoft/Phi-3-mini-4k-instruct: d 3072, 32 layers, 32 heads (MHA), I 8192, V 32064, untied;
+    # qkv_proj (3d x d) and gate_up_proj (2I x d) hold Llama's q/k/v and gate/up exactly
+    d, layers, inter, vocab = 3072, 32, 8192, 32064
+    per_layer = 3 * d * d + d * d + 2 * inter * d + inter * d + 2 * d  # qkv, o, gate_up, down, 2 norms
+    expected = vocab * d + layers * per_layer + d + vocab * d  # embed, layers, final norm, lm_head
+    assert params("phi_3_mini_4k") == expected == 3_821_079_552  # "3.8B" (model card; keras-hub preset)
+
+
+def test_qwen2_5_counts_its_qkv_biases():
+    # Qwen/Qwen2.5-7B-Instruct: d 3584, 28 layers, 28 heads, 4 KV heads (hd 128), I 18944, V 152064
+    d, layers, kv, inter, vocab = 3584, 28, 4 * 128, 18944, 152064
+    attn = (d * d + d) + 2 * (d * kv + kv) + d * d  # q, k, v with biases; o without
+    expected = 2 * vocab * d + layers * (attn + 3 * d * inter + 2 * d) + d
+    assert params("qwen2_5_7b") == expected == 7_615_616_512
+    # the model card: 7.61B parameters, 6.53B of them non-embedding
+    assert abs(expected / 1e9 - 7.61) < 0.01 and abs((expected - 2 * vocab * d) / 1e9 - 6.53) < 0.01
+
+
+def test_gemma_2_9b_is_hugging_faces_count():
+    # google/gemma-2-9b: d 3584, 42 layers, 16 heads and 8 KV heads of head_dim 256 (not 3584/16 = 224),
+    # I 14336 (GeGLU: gate, up, down), V 256000 tied, four RMSNorms per layer and a final one
+    d, layers, heads, kv, hd, inter, vocab = 3584, 42, 16, 8, 256, 14336, 256000
+    per_layer = d * heads * hd + 2 * d * kv * hd + heads * hd * d + 3 * d * inter + 4 * d
+    expected = vocab * d + layers * per_layer + d
+    assert params("gemma_2_9b") == expected == 9_241_705_984  # Hugging Face's count (issue 20)
+    norms = [n for n in build_network(load_config("gemma_2_9b"), 8).nodes if isinstance(n.layer, RMSNorm)]
+    assert len(norms) == 4 * 42 + 1
+
+
+def test_gemma_2_alternates_local_and_global_layers():
+    cfg = load_config("gemma_2_9b")
+    assert [cfg.window(i) for i in range(4)] == [4096, 0, 4096, 0]  # even layers slide (Gemma2Config)
+    # at 8,192 positions: 21 local layers hold 4,096 tokens, 21 global layers all 8,192
+    assert cfg.kv_tokens_held(8192) == 21 * 4096 + 21 * 8192
+
+
+def test_mistral_kv_cache_is_capped_by_its_window_at_a_16k_prompt():
+    result = simulate_llm("mistral_7b", "h100-sxm", 1, 16384, 128)
+    # 32 layers x (K, V) x 8 KV heads x 128 head dim x 4,096 window tokens x 2 bytes (fp16)
+    assert result.metrics["kv_cache_bytes"][0] == 32 * 2 * 8 * 128 * 4096 * 2 == 536_870_912  # 0.54 GB
+    # below the window every position is held, as without one
+    short = simulate_llm("mistral_7b", "h100-sxm", 1, 1000, 24)
+    assert short.metrics["kv_cache_bytes"][0] == 32 * 2 * 8 * 128 * 1024 * 2
+
+
+def test_cli_reports_the_windowed_cache(capsys):
+    assert main(["llm", "mistral_7b", "--device", "h100-sxm", "--prompt", "16384", "--generate", "128",
+                 "--format", "json"]) == 0
+    row = json.loads(capsys.readouterr().out)["configurations"][0]
+    assert row["kv_cache_bytes"] == 2 * 32 * 8 * 128 * 4096 * 2
+
+
+def brute_pairs(cached: int, tokens: int, window: int) -> int:
+    """(query, key) pairs of transformers' sliding-window causal mask, enumerated: query position
+    ``p`` sees key ``j`` when ``j <= p`` and ``p - j < window``."""
+    return sum(1 for p in range(cached, cached + tokens) for j in range(p + 1)
+               if not window or p - j < window)
+
+
+@pytest.mark.parametrize("cached, tokens, window", [(0, 6, 4), (3, 3, 4), (0, 10, 0), (2, 5, 3), (9, 1, 4),
+                                                    (0, 4, 8), (5, 7, 6), (100, 1, 4096)])
+def test_windowed_attention_pairs_equal_the_mask(cached, tokens, window):
+    layer = CausalAttention(4, 2, 8, cached, window)
+    assert layer.attended_pairs(tokens) == brute_pairs(cached, tokens, window)
+
+
+def test_attention_reads_at_most_the_window_in_decode():
+    cfg = load_config("mistral_7b")
+    attn = next(n for n in build_network(cfg, 1, 16384).nodes if isinstance(n.layer, CausalAttention))
+    # one query sees its 4,095 latest cached positions and itself: K and V of 4,096 tokens
+    assert attn.layer.kv_cache_elements(1) == 2 * 8 * 128 * 4096
+    assert attn.layer.attended_pairs(1) == 4096
+
+
+@pytest.mark.parametrize("context", [100, 4095, 4096, 16384])
+def test_decode_step_at_a_context_agrees_with_the_network_built_there(context):
+    # the closed-form path (c = 0 workload plus slopes, capped at the window) equals the network
+    # built at that context: MACs (attention over min(c + 1, W) keys) per layer
+    cfg = load_config("mistral_7b")
+    direct = build_workload(build_network(cfg, 1, context))
+    capped = at_context(phase_workload(cfg, 1), [context], [16.0])
+    assert capped.macs[0].tolist() == pytest.approx(direct.macs.tolist())
+
+
+def test_a_model_folder_reads_its_config_json(tmp_path, monkeypatch, capsys):
+    folder = tmp_path / "Phi-3-mini-4k-instruct"
+    folder.mkdir()
+    (folder / "config.json").write_text(json.dumps(PHI3))
+    monkeypatch.chdir(tmp_path)
+    assert is_llm("./Phi-3-mini-4k-instruct")
+    assert main(["llm", "./Phi-3-mini-4k-instruct", "--device", "h100-sxm", "--prompt", "512"]) == 0
+    assert "Phi-3-mini-4k-instruct" in capsys.readouterr().out
+    assert count_network(build_network(load_config("./Phi-3-mini-4k-instruct"), 8), 1).params == 3_821_079_552
+
+
+def test_a_folder_without_config_json_is_one_line(tmp_path, capsys):
+    status = main(["llm", str(tmp_path), "--device", "h100-sxm"])
+    err = capsys.readouterr().err.strip()
+    assert status == 2 and "\n" not in err and "must hold a config.json" in err
+
+
+def hub_snapshot(cache, hub_id: str, revision: str = "abc123", main_ref: bool = True):
+    repo = cache / ("models--" + hub_id.replace("/", "--"))
+    (repo / "snapshots" / revision).mkdir(parents=True)
+    (repo / "snapshots" / revision / "config.json").write_text(json.dumps(PHI3))
+    if main_ref:
+        (repo / "refs").mkdir()
+        (repo / "refs" / "main").write_text(revision)
+
+
+@pytest.mark.parametrize("variable, sub", [("HF_HUB_CACHE", ""), ("HF_HOME", "hub")])
+def test_a_hub_id_is_read_from_the_local_cache(tmp_path, monkeypatch, capsys, variable, sub):
+    for name in ("HF_HUB_CACHE", "HUGGINGFACE_HUB_CACHE", "HF_HOME"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv(variable, str(tmp_path))
+    hub_snapshot(tmp_path / sub if sub else tmp_path, "microsoft/Phi-3-mini-4k-instruct")
+    monkeypatch.chdir(tmp_path)  # no folder of that name here
+    cfg = load_config("microsoft/Phi-3-mini-4k-instruct")
+    assert (cfg.name, cfg.family, cfg.hidden_size) == ("microsoft/Phi-3-mini-4k-instruct", "phi3", 3072)
+    assert main(["llm", "microsoft/Phi-3-mini-4k-instruct", "--device", "h100-sxm"]) == 0
+
+
+def test_a_hub_id_without_refs_uses_its_snapshot(tmp_path, monkeypatch):
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path))
+    hub_snapshot(tmp_path, "org/phi-copy", main_ref=False)
+    monkeypatch.chdir(tmp_path)
+    assert load_config("org/phi-copy").family == "phi3"
+
+
+def test_a_hub_id_not_in_the_cache_says_so_in_one_line(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path))
+    monkeypatch.chdir(tmp_path)
+    status = main(["llm", "meta-llama/Llama-3.1-8B", "--device", "h100-sxm"])
+    err = capsys.readouterr().err.strip()
+    assert status == 2 and "\n" not in err and "Traceback" not in err
+    assert "meta-llama/Llama-3.1-8B: not in the local Hugging Face cache" in err
+    assert str(tmp_path) in err and "nothing is downloaded" in err
+
+
+@pytest.mark.parametrize("model_type, closest", [("gemma3", "gemma2"), ("phi", "phi3"),
+                                                 ("qwen2_moe", "qwen2"), ("llama4", "llama")])
+def test_an_unsupported_model_type_names_the_supported_and_the_closest(model_type, closest):
+    from simulator.errors import SimulatorError
+
+    with pytest.raises(SimulatorError) as err:
+        parse_config({**PHI3, "model_type": model_type}, "x")
+    message = str(err.value)
+    assert "supported: llama, mistral, qwen2, mixtral, phi3, gemma, gemma2, gpt2" in message
+    assert message.endswith(f"(closest: {closest})")
+
+
+def test_qwen2_windows_only_with_use_sliding_window():
+    qwen = json.loads(available_llms()["qwen2_5_7b"].read_text())
+    assert parse_config(qwen, "q").sliding_window == 0  # use_sliding_window false: full attention
+    windowed = {"use_sliding_window": True, "sliding_window": 4096, "max_window_layers": 20}
+    cfg = parse_config({**qwen, **windowed}, "q")
+    assert [cfg.window(i) for i in (0, 19, 20, 27)] == [0, 0, 4096, 4096]  # layers from max_window_layers
+
+
+def test_layer_types_name_the_windowed_layers():
+    cfg = parse_config({**PHI3, "layer_types": ["full_attention", "sliding_attention"] * 16}, "x")
+    assert [cfg.window(i) for i in range(3)] == [0, 2047, 0]
+    from simulator.errors import SimulatorError
+
+    with pytest.raises(SimulatorError, match="layer_types must list 32"):
+        parse_config({**PHI3, "layer_types": ["sliding_attention"]}, "x")
