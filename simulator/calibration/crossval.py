@@ -16,9 +16,12 @@ hand-assigned ``role``, and predicts the held-out rows with them:
   row: in-sample where a row was a fit row, so also labelled in-sample.
 
 Rows in scope: the latency and throughput rows of ``gpu.csv`` and ``mcu.csv`` whose device has a
-family and whose runtime the expected model describes (the profile's own or a shipped runtime file).
-Energy rows, rows of runtimes without a runtime file (bound only) and the LLM rows are counted as
-not cross-validated (:func:`scope`). The shipped profiles are not changed: this module only reports.
+family and whose runtime the expected model describes (the profile's own or a shipped runtime file),
+and the rows of ``llm.csv`` of an LLM family's serving runtime (:mod:`simulator.calibration.cv_llm`:
+its three LLM terms fitted, the kernel figures the profile's). Energy rows, rows of runtimes without
+a runtime file (bound only) and LLM rows predicted through a runtime file (HuggingFace transformers
+on Orin) are counted as not cross-validated (:func:`scope`). The shipped profiles are not changed:
+this module only reports.
 """
 
 from __future__ import annotations
@@ -29,8 +32,16 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from simulator.calibration.cv_fit import Fit, default_fit, fit_family
-from simulator.calibration.cv_model import FAMILIES, RowCase, family_of, row_case, stack
+from simulator.calibration.cv_fit import default_fit, fit_family
+from simulator.calibration.cv_llm import (
+    LLM_FAMILIES,
+    LLMCase,
+    default_llm_fit,
+    fit_llm,
+    llm_case,
+    llm_family_of,
+)
+from simulator.calibration.cv_model import FAMILIES, RowCase, family_of, row_case
 from simulator.calibration.folds import before_split, network_family
 from simulator.errors import SimulatorError
 
@@ -64,7 +75,13 @@ def scope(rows: Iterable[Mapping[str, str]]) -> Scope:
 
     for row in rows:
         if row["table"] == "llm":
-            skip("LLM row (not cross-validated yet)")
+            device, _ = row_device(row)
+            if llm_family_of(row["device"]) is None:
+                skip("LLM row of a device in no LLM family")
+            elif RUNTIME_SEPARATOR in device:
+                skip("LLM row of a runtime file (HuggingFace transformers; its factor is not fitted here)")
+            else:
+                kept.append((row, None))
         elif row["metric"] not in METRICS:
             skip(f"{row['metric']} row (latency and throughput only)")
         elif family_of(row["device"]) is None:
@@ -78,24 +95,28 @@ def scope(rows: Iterable[Mapping[str, str]]) -> Scope:
     return Scope(tuple(kept), excluded)
 
 
-def build_cases(selected: Scope, progress: Callable[[int, int, str], None] | None = None) -> list[RowCase]:
-    """One :class:`~simulator.calibration.cv_model.RowCase` per row in scope (built once; every fold
-    reuses them)."""
+def build_cases(selected: Scope, progress: Callable[[int, int, str], None] | None = None
+                ) -> list[RowCase | LLMCase]:
+    """One case per row in scope (:class:`~simulator.calibration.cv_model.RowCase`, or
+    :class:`~simulator.calibration.cv_llm.LLMCase` for an LLM row), built once: every fold reuses
+    them."""
     cases = []
     for done, (row, runtime) in enumerate(selected.rows, 1):
-        cases.append(row_case(row, runtime))
+        cases.append(llm_case(row) if row["table"] == "llm" else row_case(row, runtime))
         if progress is not None:
             progress(done, len(selected.rows), row["id"])
     return cases
 
 
-def fit_or_default(train: Sequence[RowCase], family_cases: Sequence[RowCase]) -> Fit:
+def fit_or_default(train: Sequence[RowCase | LLMCase], family_cases: Sequence[RowCase | LLMCase]):
     """The family's fit on ``train``, or its defaults when the fold leaves it no row."""
+    if isinstance(family_cases[0], LLMCase):
+        return fit_llm(train) if train else default_llm_fit(family_cases[0].family)
     return fit_family(train) if train else default_fit(family_cases)
 
 
-def _predict(fit: Fit, test: Sequence[RowCase]) -> dict[str, float]:
-    return dict(zip((c.id for c in test), fit.predict(stack(test)), strict=True))
+def _predict(fit, test: Sequence[RowCase | LLMCase]) -> dict[str, float]:
+    return dict(zip((c.id for c in test), fit.predict_cases(test), strict=True))
 
 
 def folds(protocol: str, cases: Sequence[RowCase], rows: Mapping[str, Mapping[str, str]]
@@ -119,7 +140,7 @@ def cross_validate(cases: Sequence[RowCase], rows: Mapping[str, Mapping[str, str
     out: dict[str, dict[str, float]] = {}
     for protocol in protocols:
         predicted: dict[str, float] = {}
-        for family in FAMILIES:
+        for family in (*FAMILIES, *LLM_FAMILIES):
             members = [c for c in cases if c.family is family]
             if not members:
                 continue
@@ -146,10 +167,13 @@ def error_table(selected: Scope, predictions: Mapping[str, Mapping[str, float]])
     measured − 1."""
     lines = []
     for row, _ in selected.rows:
-        cls = family_of(row["device"]).device_class
+        llm = row["table"] == "llm"
+        cls = "LLM" if llm else family_of(row["device"]).device_class
+        # a device's LLM rows are a line of their own (an A100 has both)
+        device = f"{row['device']} (LLM)" if llm else row["device"]
         for protocol, values in predictions.items():
             if row["id"] in values:
-                lines.append({"id": row["id"], "device": row["device"], "device_class": cls,
+                lines.append({"id": row["id"], "device": device, "device_class": cls,
                               "network_family": network_family(row["network"]), "protocol": protocol,
                               "measured": float(row["value"]), "expected": values[row["id"]],
                               "error": values[row["id"]] / float(row["value"]) - 1})
@@ -163,7 +187,8 @@ def summary(errors: pd.DataFrame) -> pd.DataFrame:
     order = {cls: i for i, cls in enumerate(CLASSES)}
     classes = sorted(set(errors.device_class), key=order.get)
     groups = [("class", cls, errors.device_class == cls) for cls in classes]
-    devices = sorted(set(errors.device), key=lambda d: (order[family_of(d).device_class], d))
+    classes_of = dict(zip(errors.device, errors.device_class, strict=True))
+    devices = sorted(classes_of, key=lambda d: (order[classes_of[d]], d))
     groups += [("device", d, errors.device == d) for d in devices]
     for scope_name, name, mask in groups:
         for protocol in PROTOCOLS:
@@ -263,6 +288,9 @@ figure clamped to a physical range, and the held-out rows are predicted with the
   (undated rows take no part);
 * **in-sample** (NOT out of sample): every row from the figures fitted on every row: how well the
   model can describe the data at all;
+* LLM rows: the three LLM terms (step overhead, all-reduce overhead, GEMV bandwidth share) are
+  fitted per serving runtime; the kernel figures under them are the profile's, which were fitted on
+  CNN rows only;
 * `roofline accuracy --cv --protocol shipped` adds the shipped profiles' figure on the same rows
   (in sample too: their figures were fitted on hand-chosen `fit` rows).
 
@@ -276,6 +304,11 @@ def _families_text() -> str:
     lines = ["## Device families and their figures", "",
              "| family | class | devices | figure | range | default |", "|---|---|---|---|---|---|"]
     for family in FAMILIES:
+        for i, p in enumerate(family.parameters):
+            head = [family.name, family.device_class, ", ".join(family.devices)] if i == 0 else ["", "", ""]
+            figure = f"`{p.name}` [{p.unit}] | {p.low:g} – {p.high:g} | {p.default:g}"
+            lines.append(f"| {' | '.join(head)} | {figure} |")
+    for family in LLM_FAMILIES:
         for i, p in enumerate(family.parameters):
             head = [family.name, family.device_class, ", ".join(family.devices)] if i == 0 else ["", "", ""]
             figure = f"`{p.name}` [{p.unit}] | {p.low:g} – {p.high:g} | {p.default:g}"

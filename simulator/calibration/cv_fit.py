@@ -33,7 +33,7 @@ from simulator.calibration.cv_model import (
 
 #: weight of the prior that holds an undetermined figure at its default (per squared coordinate; small
 #: beside a row's squared log error, so that determined figures move by well under 1%)
-PRIOR_WEIGHT = 1e-4
+PRIOR_WEIGHT = 1e-6
 #: Levenberg–Marquardt: iterations per grid point, finite-difference step on the coordinates
 MAX_ITERATIONS = 40
 STEP = 1e-5
@@ -58,6 +58,10 @@ class Fit:
         """Expected values of the rows in ``data`` (of this family)."""
         return predict_stack(data, self.values, self.tile, self.buffer_fraction)
 
+    def predict_cases(self, cases: Sequence[RowCase]) -> np.ndarray:
+        """Expected values of ``cases`` (of this family), in their order."""
+        return self.predict(stack(cases))
+
 
 def parameters_for(cases: Sequence[RowCase]) -> tuple[Parameter, ...]:
     """The family's figures, and the factors of every runtime the cases name."""
@@ -69,7 +73,7 @@ def parameters_for(cases: Sequence[RowCase]) -> tuple[Parameter, ...]:
             + tuple(device_parameter(d) for d in devices))
 
 
-def _levenberg_marquardt(residuals, z: np.ndarray,
+def levenberg_marquardt(residuals, z: np.ndarray,
                          iterations: int = MAX_ITERATIONS) -> tuple[np.ndarray, float]:
     """Minimize ``Σ residuals(z)²`` from ``z`` in at most ``iterations`` steps; returns the best ``z``
     and its objective."""
@@ -119,13 +123,13 @@ def fit_family(cases: Sequence[RowCase]) -> Fit:
         return residuals
 
     grid = [(tile, buffer) for tile in data.family.tiles for buffer in data.family.buffers]
-    z, _ = _levenberg_marquardt(objective(*grid[0]), prior.copy())
+    z, _ = levenberg_marquardt(objective(*grid[0]), prior.copy())
     # every grid point fitted briefly from there, ranked, and the best few fitted to convergence
-    short = {point: _levenberg_marquardt(objective(*point), z.copy(), SHORT_ITERATIONS) for point in grid}
+    short = {point: levenberg_marquardt(objective(*point), z.copy(), SHORT_ITERATIONS) for point in grid}
     ranked = sorted(grid, key=lambda point: short[point][1])
     best = None
     for tile, buffer in ranked[:REFINED]:
-        found, cost = _levenberg_marquardt(objective(tile, buffer), short[tile, buffer][0])
+        found, cost = levenberg_marquardt(objective(tile, buffer), short[tile, buffer][0])
         if best is None or cost < best[1] - 1e-12:
             best = (found, cost, tile, buffer)
     z, cost, tile, buffer = best

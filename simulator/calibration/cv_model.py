@@ -35,6 +35,7 @@ lower clocks (``jetson-agx-orin-maxq``) pays it times the reference device's pea
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -43,7 +44,7 @@ import numpy as np
 
 from simulator.catalog import resolve_network
 from simulator.engine.configs import hardware_arrays
-from simulator.engine.efficiency import expected_latency_s
+from simulator.engine.efficiency import expected_latency_s, fill_fraction
 from simulator.engine.timing import roofline_timing
 from simulator.engine.workload import simulated_workload
 from simulator.hardware.device import EfficiencyModel, KernelEfficiency
@@ -230,6 +231,32 @@ def _trial_device(device, family: Family, tile: int | None, buffer: float | None
     return device.model_copy(update={"efficiency": model})
 
 
+def _roofline_times(workload, trial, family: Family, compute: str, bits: float, batch: int):
+    """Per-layer ``T_compute / fill`` by tile and ``T_memory`` by buffer share, each at fractions 1:
+    the buffer shares as configurations of one engine call (the activation buffer's capacity times
+    the share, rounded down to whole bytes, as the engine scales it); the fill of each tile by the
+    engine's :func:`~simulator.engine.efficiency.fill_fraction`."""
+    shares = [1.0 if b is None else b for b in family.buffers]
+    base = hardware_arrays(trial, [compute])
+    buffer = base.activation_buffer
+    overrides = None
+    if buffer is not None:
+        capacity = np.floor(base.capacity_bytes[0, buffer] * np.array(shares))
+        overrides = {f"{base.level_names[buffer]}.capacity_bytes": capacity}
+    count = len(shares)
+    hardware = hardware_arrays(trial, [compute] * count, overrides)
+    batches, bit_array = np.full(count, float(batch)), np.full(count, float(bits))
+    timing = roofline_timing(workload, hardware, batches, bit_array, bit_array)
+    memory_s = {b: timing.t_memory_s[i] for i, b in enumerate(family.buffers)}
+    ideal_compute = timing.ops[0] / hardware.peak_ops_per_s[0]
+    compute_s = {}
+    for tile in family.tiles:
+        tiles = {**(base.tile_outputs or {}), **dict.fromkeys(("conv", "gemm", "attention"), tile)}
+        fill = fill_fraction(workload, dataclasses.replace(base, tile_outputs=tiles), batches[:1])[0]
+        compute_s[tile] = ideal_compute / fill
+    return compute_s, memory_s
+
+
 def row_case(row: Mapping[str, str], runtime: str | None, family: Family | None = None) -> RowCase:
     """Build ``row``'s network and workload once and its roofline times at every tile and buffer
     share of its family (``runtime``: the shipped runtime file that covers the row, or None;
@@ -245,15 +272,8 @@ def row_case(row: Mapping[str, str], runtime: str | None, family: Family | None 
     workload = simulated_workload(network, True, device.attention)
     precision = normalize(row["precision"], "precision")
     compute = compute_precision(precision, precision)
-    bits = np.array([bits_of(precision)], float)
-    batches = np.array([batch], float)
-
-    def timing(tile, buffer):
-        hardware = hardware_arrays(_trial_device(device, family, tile, buffer), [compute])
-        return roofline_timing(workload, hardware, batches, bits, bits)
-
-    compute_s = {tile: timing(tile, None).t_compute_s[0] for tile in family.tiles}
-    memory_s = {buffer: timing(family.tiles[0], buffer).t_memory_s[0] for buffer in family.buffers}
+    compute_s, memory_s = _roofline_times(workload, _trial_device(device, family, None, None), family,
+                                          compute, bits_of(precision), batch)
     base_names = tuple(family.slots)
     factors = runtime_parameters(runtime) if runtime else {}
     slots, scales = [], []
