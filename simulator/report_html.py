@@ -71,7 +71,8 @@ def _roof(result, device) -> dict:
     peaks, levels = roof_figures([result], device, list(device.precisions))
     return {
         "peaks_ops_per_s": peaks,
-        "levels": [{"name": level.name, "bandwidth_bytes_per_s": level.bandwidth_bytes_per_s} for level in levels],
+        "levels": [{"name": level.name, "bandwidth_bytes_per_s": level.bandwidth_bytes_per_s}
+                   for level in levels],
         "ridges_ops_per_byte": {precision: [peak / level.bandwidth_bytes_per_s for level in levels]
                                 for precision, peak in peaks.items()},
     }
@@ -95,11 +96,13 @@ def _measurements(rows: Sequence[dict], networks: Sequence[str], devices: Sequen
     parameters only: rows measured at another resolution are left out)."""
     out = []
     for row in rows:
-        if (row.get("table") == "llm" or row["metric"] not in CHARTED_METRICS or row["network"] not in networks
-                or row["device"] not in devices or parse_params(row.get("params", ""))):
+        if (row.get("table") == "llm" or row["metric"] not in CHARTED_METRICS
+                or row["network"] not in networks or row["device"] not in devices
+                or parse_params(row.get("params", ""))):
             continue
         out.append({"id": row["id"], "network": row["network"], "device": row["device"],
-                    "precision": row.get("precision", ""), "batch": int(row["batch"]), "metric": row["metric"],
+                    "precision": row.get("precision", ""), "batch": int(row["batch"]),
+                    "metric": row["metric"],
                     "value": float(row["value"]), "role": row["role"], "runtime": row.get("runtime", ""),
                     "source": row.get("source", "")})
     return out
@@ -238,9 +241,10 @@ def render_html_report(data: dict) -> str:
     from simulator.report_html_page import PAGE
 
     payload = dumps_json(data, separators=(",", ":")).replace("</", "<\\/")
-    title = f"roofline report: {', '.join(data['networks'])} on {', '.join(d['name'] for d in data['devices'])}"
-    return (PAGE.replace("__TITLE__", html.escape(title)).replace("__VERSION__", html.escape(data["tool"]["version"]))
-            .replace("__DATA__", payload))
+    devices = ", ".join(d["name"] for d in data["devices"])
+    title = f"roofline report: {', '.join(data['networks'])} on {devices}"
+    return (PAGE.replace("__TITLE__", html.escape(title))
+            .replace("__VERSION__", html.escape(data["tool"]["version"])).replace("__DATA__", payload))
 
 
 def write_html_report(path: str | Path, data: dict) -> Path:

@@ -19,8 +19,10 @@ position:sticky;top:0;z-index:1;border-bottom:1px solid #ccc}
 .grid{display:grid;grid-template-columns:repeat(auto-fit,minmax(560px,1fr));gap:12px}
 .panel{border:1px solid #ddd;border-radius:4px;padding:8px;overflow-x:auto;min-width:0}
 svg{width:100%;height:auto;font-size:11px} svg text{fill:#333}
-table{border-collapse:collapse;font-size:11px} td,th{padding:2px 6px;border-bottom:1px solid #eee;text-align:left}
+table{border-collapse:collapse;font-size:11px}
+td,th{padding:2px 6px;border-bottom:1px solid #eee;text-align:left}
 td.n{text-align:right;font-variant-numeric:tabular-nums}
+td:first-child{max-width:240px;overflow-wrap:anywhere} pre{white-space:pre-wrap;overflow-wrap:anywhere}
 dl{display:grid;grid-template-columns:max-content 1fr;gap:2px 12px;margin:0} dt{color:#555} dd{margin:0}
 .note{color:#666;font-size:12px} .bad{color:#c00;font-weight:bold}
 """
@@ -78,13 +80,17 @@ function clear(id, w, h) {
 function logTicks(d) {
   const ticks = [], few = Math.log10(d[1] / d[0]) < 3;
   for (let e = Math.floor(Math.log10(d[0])); e <= Math.ceil(Math.log10(d[1])); e++)
-    for (const m of few ? [1, 2, 5] : [1]) { const v = m * 10 ** e; if (v >= d[0] && v <= d[1]) ticks.push(v); }
+    for (const m of few ? [1, 2, 5] : [1]) {
+      const v = m * 10 ** e;
+      if (v >= d[0] && v <= d[1]) ticks.push(v);
+    }
   return ticks;
 }
 /* log-log axes with a tick per decade; returns [x, y] scales */
 function logAxes(svg, box, xd, yd, xlabel, ylabel, xunit, yunit) {
   const x = logScale(xd[0], xd[1], box.l, box.r), y = logScale(yd[0], yd[1], box.b, box.t);
-  el("rect", {x: box.l, y: box.t, width: box.r - box.l, height: box.b - box.t, fill: "none", stroke: "#999"}, svg);
+  el("rect", {x: box.l, y: box.t, width: box.r - box.l, height: box.b - box.t, fill: "none",
+              stroke: "#999"}, svg);
   for (const v of logTicks(xd)) {
     const px = x(v);
     el("line", {x1: px, x2: px, y1: box.t, y2: box.b, stroke: "#eee"}, svg);
@@ -102,7 +108,8 @@ function logAxes(svg, box, xd, yd, xlabel, ylabel, xunit, yunit) {
 }
 
 const state = {network: D.networks[0], device: 0, precision: null, whatif: 0, batch: 0};
-const INDEX = new Map(D.configs.map((c, i) => [[c.network, c.device, c.precision, c.whatif, c.batch].join("|"), i]));
+const INDEX = new Map(D.configs.map((c, i) => [
+  [c.network, c.device, c.precision, c.whatif, c.batch].join("|"), i]));
 function configOf(batch) {
   const i = INDEX.get([state.network, state.device, state.precision, state.whatif, batch].join("|"));
   return i === undefined ? null : D.configs[i];
@@ -124,7 +131,8 @@ function select(id, options, onchange) {
 function setupControls() {
   select("network", D.networks.map(n => [n, n]), v => { state.network = v; });
   select("device", D.devices.map((d, i) => [i, d.name]), v => { state.device = Number(v); fixPrecision(); });
-  const whatif = select("whatif", D.whatifs.map((w, i) => [i, whatifLabel(w)]), v => { state.whatif = Number(v); });
+  const whatif = select("whatif", D.whatifs.map((w, i) => [i, whatifLabel(w)]),
+                        v => { state.whatif = Number(v); });
   whatif.parentNode.style.display = D.whatifs.length > 1 ? "" : "none";
   const batch = document.getElementById("batch");
   batch.max = D.batches.length - 1; batch.value = 0;
@@ -150,7 +158,8 @@ function update() {
   if (!c) return;
   summary(c); roofline(c); latencyChart(c); energy(c); slowest(c); kinds(c); memory(c);
   for (const svg of document.querySelectorAll("svg.chart"))
-    svg.setAttribute("data-config", [c.network, deviceRecord().name, c.precision, c.whatif, c.batch].join("|"));
+    svg.setAttribute("data-config",
+                     [c.network, deviceRecord().name, c.precision, c.whatif, c.batch].join("|"));
 }
 
 function summary(c) {
@@ -163,8 +172,8 @@ function summary(c) {
     ["expected value's error", acc ? `${signedPct(acc.min)} … ${signedPct(acc.max)} (median ` +
       `${signedPct(acc.median)}) on ${acc.rows} published check rows of this device; within ±20% on ` +
       `${acc.within_20}` : "no published check rows for this device", "error-band"],
-    ["throughput", fmt(c.throughput_per_s, "samples/s") + ` (ideal ${fmt(c.ideal_throughput_per_s, "samples/s")})`,
-      "throughput"],
+    ["throughput", fmt(c.throughput_per_s, "samples/s") +
+      ` (ideal ${fmt(c.ideal_throughput_per_s, "samples/s")})`, "throughput"],
     ["energy", `${fmt(c.energy_j, "J")} per batch, ${fmt(c.energy_per_sample_j, "J")} per sample`, "energy"],
     ["average power", fmt(c.average_power_w, "W"), "power"],
     ["bound", `${c.bound}-bound`, "bound"],
@@ -200,8 +209,9 @@ function roofline(c) {
   });
   for (const [p, peak] of Object.entries(peaks)) {
     const chosen = p === c.precision, start = Math.min(...roof.ridges_ops_per_byte[p]);
-    titled(el("line", {x1: x(Math.max(start, xd[0])), x2: x(xd[1]), y1: y(peak), y2: y(peak), stroke: chosen ? "#333" : "#aaa",
-      "stroke-width": chosen ? 2 : 1, "stroke-dasharray": chosen ? "" : "3 3", class: "ceiling"}, svg),
+    titled(el("line", {x1: x(Math.max(start, xd[0])), x2: x(xd[1]), y1: y(peak), y2: y(peak),
+      stroke: chosen ? "#333" : "#aaa", "stroke-width": chosen ? 2 : 1,
+      "stroke-dasharray": chosen ? "" : "3 3", class: "ceiling"}, svg),
       `${p} ceiling: ${fmt(peak, "ops/s")}`);
     el("text", {x: box.r - 4, y: y(peak) - 3, "text-anchor": "end", fill: chosen ? "#000" : "#888"}, svg,
        `${p} ${fmt(peak, "ops/s")}`);
@@ -214,11 +224,13 @@ function roofline(c) {
     const bound = BOUND[L.bound[i]];
     titled(el("circle", {cx: x(ai), cy: y(perf), r: 3.5, fill: COLORS[bound], "fill-opacity": 0.75,
       class: "layer"}, svg),
-      `${names.names[i]} (${names.kinds[i]})\nMACs ${fmt(L.macs[i], "")}\nbytes ${fmt(L.bytes_moved[i], "B")}\n` +
+      `${names.names[i]} (${names.kinds[i]})\nMACs ${fmt(L.macs[i], "")}\n` +
+      `bytes ${fmt(L.bytes_moved[i], "B")}\n` +
       `intensity ${fmt(ai, "ops/byte")}, ${fmt(perf, "ops/s")}\nlatency ${fmt(L.latency_s[i], "s")}\n` +
       `${bound}-bound; binding level ${L.levels[L.binding_level[i]]}`);
   }
-  legend(svg, box.l + 8, box.t + 10, [["compute-bound layer", COLORS.compute], ["memory-bound layer", COLORS.memory]]);
+  legend(svg, box.l + 8, box.t + 10, [["compute-bound layer", COLORS.compute],
+                                      ["memory-bound layer", COLORS.memory]]);
 }
 
 function legend(svg, x, y, items) {
@@ -233,17 +245,21 @@ function latencyChart(c) {
   const series = D.batches.map(b => configOf(b)).filter(Boolean);
   const base = deviceRecord().name.split("@")[0];
   const rows = D.measurements.filter(m => m.network === c.network && m.device === base);
-  const points = rows.map(m => m.metric === "latency_s" ? [m.batch / m.value, m.value, m] : [m.value, m.batch / m.value, m]);
-  const xs = series.flatMap(s => [s.throughput_per_s, s.ideal_throughput_per_s]).concat(points.map(p => p[0]));
+  // a latency row at (batch / latency, latency); a throughput row at (throughput, batch / throughput)
+  const points = rows.map(m => m.metric === "latency_s" ? [m.batch / m.value, m.value, m]
+                                                        : [m.value, m.batch / m.value, m]);
+  const xs = series.flatMap(s => [s.throughput_per_s, s.ideal_throughput_per_s])
+    .concat(points.map(p => p[0]));
   const ys = series.flatMap(s => [s.latency_s, s.ideal_latency_s]).concat(points.map(p => p[1]));
   const [x0, x1] = extent(xs), [y0, y1] = extent(ys);
-  const [x, y] = logAxes(svg, box, [x0 / 2, x1 * 2], [y0 / 2, y1 * 2], "throughput (samples/s)", "latency (s)",
-                         "", "s");
+  const [x, y] = logAxes(svg, box, [x0 / 2, x1 * 2], [y0 / 2, y1 * 2], "throughput (samples/s)",
+                         "latency (s)", "", "s");
   const draw = (key, tkey, color, dash, label) => {
-    el("polyline", {points: series.map(s => `${x(s[tkey])},${y(s[key])}`).join(" "), fill: "none", stroke: color,
-      "stroke-width": 2, "stroke-dasharray": dash}, svg);
-    for (const s of series) titled(el("circle", {cx: x(s[tkey]), cy: y(s[key]), r: s.batch === c.batch ? 6 : 3,
-      fill: color, class: "batch-point"}, svg), `${label}, batch ${s.batch}: ${fmt(s[key], "s")}, ` +
+    el("polyline", {points: series.map(s => `${x(s[tkey])},${y(s[key])}`).join(" "), fill: "none",
+      stroke: color, "stroke-width": 2, "stroke-dasharray": dash}, svg);
+    for (const s of series) titled(el("circle", {cx: x(s[tkey]), cy: y(s[key]),
+      r: s.batch === c.batch ? 6 : 3, fill: color, class: "batch-point"}, svg),
+      `${label}, batch ${s.batch}: ${fmt(s[key], "s")}, ` +
       `${fmt(s[tkey], "samples/s")}`);
   };
   draw("ideal_latency_s", "ideal_throughput_per_s", "#888", "5 3", "ideal bound");
@@ -255,8 +271,8 @@ function latencyChart(c) {
       `measured (${m.role}): ${m.id}\n${m.runtime}, ${m.precision}, batch ${m.batch}\n${m.metric} = ` +
       (m.metric === "latency_s" ? fmt(m.value, "s") : fmt(m.value, "samples/s")) + `\nsource: ${m.source}`);
   }
-  legend(svg, box.l + 8, box.t + 10, [[c.latency_model + " (this precision)", "#c44e52"], ["ideal bound", "#888"],
-    [`published measurements (${points.length}; filled: ${c.precision})`, "#2a7"]]);
+  legend(svg, box.l + 8, box.t + 10, [[c.latency_model + " (this precision)", "#c44e52"],
+    ["ideal bound", "#888"], [`published measurements (${points.length}; filled: ${c.precision})`, "#2a7"]]);
 }
 
 function energy(c) {
@@ -264,15 +280,18 @@ function energy(c) {
   const total = c.energy_j, x = linScale(0, total, 20, 620);
   let at = 0;
   parts.forEach(([name, j], k) => {
-    const color = name === "static" ? "#999" : name === "compute" ? "#1f77b4" : PALETTE[(k + 1) % PALETTE.length];
+    const color = name === "static" ? "#999"
+      : name === "compute" ? "#1f77b4" : PALETTE[(k + 1) % PALETTE.length];
     titled(el("rect", {x: x(at), y: 20, width: Math.max(0, x(at + j) - x(at)), height: 30, fill: color,
       class: "energy-part"}, svg), `${name}: ${fmt(j, "J")} (${pct(j / total)})`);
-    el("rect", {x: 20 + 200 * (k % 3), y: 66 + 20 * Math.floor(k / 3), width: 10, height: 10, fill: color}, svg);
+    el("rect", {x: 20 + 200 * (k % 3), y: 66 + 20 * Math.floor(k / 3), width: 10, height: 10,
+                fill: color}, svg);
     el("text", {x: 34 + 200 * (k % 3), y: 75 + 20 * Math.floor(k / 3)}, svg,
        `${name === "compute" ? "arithmetic" : name} ${fmt(j, "J")} (${pct(j / total)})`);
     at += j;
   });
-  el("text", {x: 20, y: 14}, svg, `energy per batch ${fmt(total, "J")}: dynamic ${fmt(c.energy_dynamic_j, "J")}, ` +
+  el("text", {x: 20, y: 14}, svg, `energy per batch ${fmt(total, "J")}: ` +
+     `dynamic ${fmt(c.energy_dynamic_j, "J")}, ` +
      `static ${fmt(c.energy_static_j, "J")} = static power ${fmt(c.static_power_w, "W")} × latency`);
 }
 
@@ -283,7 +302,8 @@ function slowest(c) {
   for (const i of L.slowest) {
     const tr = document.createElement("tr");
     const cells = [names.names[i], names.kinds[i], fmt(L.latency_s[i], "s"), pct(L.latency_s[i] / total),
-                   fmt(L.macs[i], ""), fmt(L.bytes_moved[i], "B"), BOUND[L.bound[i]], L.levels[L.binding_level[i]]];
+                   fmt(L.macs[i], ""), fmt(L.bytes_moved[i], "B"), BOUND[L.bound[i]],
+                   L.levels[L.binding_level[i]]];
     cells.forEach((text, k) => { const td = document.createElement("td"); td.textContent = text;
       if (k >= 2 && k <= 5) td.className = "n"; tr.appendChild(td); });
     body.appendChild(tr);
@@ -296,8 +316,9 @@ function kinds(c) {
   rows.forEach((r, k) => {
     const yy = 10 + 20 * k;
     el("text", {x: 146, y: yy + 12, "text-anchor": "end"}, svg, `${r.kind} (${r.layers})`);
-    titled(el("rect", {x: 150, y: yy, width: Math.max(1, x(r.latency_s) - 150), height: 15, fill: PALETTE[k % 10],
-      class: "kind-bar"}, svg), `${r.kind}: ${fmt(r.latency_s, "s")}, ${pct(r.share)} of the latency`);
+    titled(el("rect", {x: 150, y: yy, width: Math.max(1, x(r.latency_s) - 150), height: 15,
+      fill: PALETTE[k % 10], class: "kind-bar"}, svg),
+      `${r.kind}: ${fmt(r.latency_s, "s")}, ${pct(r.share)} of the latency`);
     el("text", {x: x(r.latency_s) + 4, y: yy + 12}, svg, `${fmt(r.latency_s, "s")} (${pct(r.share)})`);
   });
 }
@@ -311,10 +332,12 @@ function memory(c) {
       fill: m.fits ? "#4c72b0" : "#d62728", class: "memory-bar"}, svg),
       `${m.holds}: ${fmt(m.required_bytes, "B")} of ${fmt(m.capacity_bytes, "B")}`);
     el("text", {x: 20, y: yy + 10}, svg, `${m.level}: ${m.holds} need ${fmt(m.required_bytes, "B")} of ` +
-       `${fmt(m.capacity_bytes, "B")} (${pct(m.required_bytes / m.capacity_bytes)}) — ${m.fits ? "fits" : "does NOT fit"}`);
+       `${fmt(m.capacity_bytes, "B")} (${pct(m.required_bytes / m.capacity_bytes)}) — ` +
+       (m.fits ? "fits" : "does NOT fit"));
   });
   const top = 30 + 36 * c.memory.length, h = 120, n = live.elements.length;
-  const x = linScale(0, Math.max(1, n - 1), 20, 620), y = linScale(0, Math.max(...live.elements), top + h, top + 14);
+  const x = linScale(0, Math.max(1, n - 1), 20, 620);
+  const y = linScale(0, Math.max(...live.elements), top + h, top + 14);
   el("text", {x: 20, y: top + 6}, svg, "activation elements alive per sample while each layer runs " +
      `(peak at ${live.names[live.peak_index]}: ${fmt(live.elements[live.peak_index], "")} elements)`);
   el("polyline", {points: live.elements.map((v, i) => `${x(i)},${y(v)}`).join(" "), fill: "none",
@@ -327,16 +350,19 @@ function memory(c) {
 function describe() {
   const s = D.settings;
   document.getElementById("settings").textContent =
-    `${s.command || "roofline report"}\nnetworks: ${s.networks.join(", ")}\ndevices: ${s.devices.join(", ")}\n` +
+    `${s.command || "roofline report"}\nnetworks: ${s.networks.join(", ")}\n` +
+    `devices: ${s.devices.join(", ")}\n` +
     `precisions: ${Array.isArray(s.precisions) ? s.precisions.join(", ") : s.precisions}\n` +
-    `batches: ${s.batches.join(", ")}\nwhat-if: ${Object.keys(s.overrides).length ? JSON.stringify(s.overrides) : "none"}` +
+    `batches: ${s.batches.join(", ")}\n` +
+    `what-if: ${Object.keys(s.overrides).length ? JSON.stringify(s.overrides) : "none"}` +
     (s.skipped.length ? `\nnot in the devices' profiles, left out: ${s.skipped.join(", ")}` : "");
   const list = document.getElementById("sources");
   for (const d of D.devices) {
     const li = document.createElement("li");
     li.textContent = `${d.name}: ${d.description} Source: ${d.source} Peaks: ${d.peak_source} ` +
       `Static power ${fmt(d.static_power_w, "W")}: ${d.static_power_source || "not stated"}` +
-      (d.expected_model ? " Has an efficiency model (expected values)." : " No efficiency model: values are the ideal bound.");
+      (d.expected_model ? " Has an efficiency model (expected values)."
+                        : " No efficiency model: values are the ideal bound.");
     list.appendChild(li);
   }
 }
@@ -352,9 +378,9 @@ PAGE = """<!DOCTYPE html>
 <style>""" + STYLE + """</style></head>
 <body>
 <h1>__TITLE__</h1>
-<p class="note">roofline-simulator __VERSION__. Every number is the library's (<code>simulate</code>), printed
-to four significant digits: the expected value (the device's efficiency model) beside the ideal roofline bound,
-and the expected value's error on the published check rows of the device.</p>
+<p class="note">roofline-simulator __VERSION__. Every number is the library's (<code>simulate</code>),
+printed to four significant digits: the expected value (the device's efficiency model) beside the ideal
+roofline bound, and the expected value's error on the published check rows of the device.</p>
 <div id="controls">
 <label>network <select id="network"></select></label>
 <label>device <select id="device"></select></label>
@@ -367,10 +393,13 @@ and the expected value's error on the published check rows of the device.</p>
 <div class="panel"><h2>Summary</h2><dl id="summary"></dl></div>
 <div class="panel"><h2>Roofline: every layer, the ceilings per precision, the ridge points</h2>
 <svg id="roofline" class="chart"></svg></div>
-<div class="panel"><h2>Latency against throughput as the batch grows</h2><svg id="latency" class="chart"></svg></div>
-<div class="panel"><h2>Energy: arithmetic, each memory level, static power</h2><svg id="energy" class="chart"></svg></div>
+<div class="panel"><h2>Latency against throughput as the batch grows</h2>
+<svg id="latency" class="chart"></svg></div>
+<div class="panel"><h2>Energy: arithmetic, each memory level, static power</h2>
+<svg id="energy" class="chart"></svg></div>
 <div class="panel"><h2>Slowest layers</h2><table><thead><tr><th>layer</th><th>kind</th><th>latency</th>
-<th>share</th><th>MACs</th><th>bytes</th><th>bound</th><th>binding level</th></tr></thead><tbody id="slowest"></tbody>
+<th>share</th><th>MACs</th><th>bytes</th><th>bound</th><th>binding level</th></tr></thead>
+<tbody id="slowest"></tbody>
 </table><h2>Time by layer kind</h2><svg id="kinds" class="chart"></svg></div>
 <div class="panel"><h2>Memory fit</h2><svg id="memory" class="chart"></svg></div>
 </div>

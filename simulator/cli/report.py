@@ -28,8 +28,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--batch", dest="batches", action=BatchList, default=(1,),
                         help=f"batch sizes (default 1): {BATCH_GRAMMAR}")
     parser.add_argument("--set", dest="settings", action="append", default=[], metavar="KEY=V1,V2,...",
-                        help="what-if values of a hardware field, e.g. dram.bandwidth_scale=0.5,1,2 (repeatable; "
-                             "the report holds every combination)")
+                        help="what-if values of a hardware field, e.g. dram.bandwidth_scale=0.5,1,2 "
+                             "(repeatable; the report holds every combination)")
     add_output_option(parser, "the HTML file to write (replaced atomically)")
     parser.set_defaults(handler=run)
 
@@ -51,7 +51,8 @@ def run(args: argparse.Namespace) -> int:
                           *([f"--precision={args.precision}"] if precisions else []),
                           f"--batch={','.join(map(str, args.batches))}",
                           *(f"--set={text}" for text in args.settings), "-o", args.output])
-    data = html_report_data(args.networks, devices, precisions, list(args.batches), overrides or None, command=command)
+    data = html_report_data(args.networks, devices, precisions, list(args.batches), overrides or None,
+                            command=command)
     path = write_html_report(args.output, data)
     print(f"wrote {path} ({path.stat().st_size:,} bytes, {len(data['configs'])} configurations)")
     return 0
