@@ -34,7 +34,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # run as a script from anywhere
     sys.path.insert(0, str(ROOT))
 
-from simulator.accuracy import load_measurements, row_device, row_overrides  # noqa: E402
+from simulator.accuracy import load_measurements, parse_params, row_device, row_overrides  # noqa: E402
 from simulator.calibration.cv_fit import fit_family  # noqa: E402
 from simulator.calibration.cv_model import (  # noqa: E402
     BUFFER_FRACTIONS,
@@ -109,7 +109,7 @@ def main() -> None:
     if not rows:
         raise SystemExit(f"no fit rows for {', '.join(args.devices)}")
     family = family_from(args)
-    cases = [row_case(row, None, family) for row in rows]
+    cases = [row_case(row, parse_params(row.get("params", "")), None, family) for row in rows]
     fit = fit_family(cases)
     values = fit.values
     print(f"fit on {len(rows)} rows: {', '.join(r['id'] for r in rows)}")

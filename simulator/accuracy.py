@@ -13,6 +13,10 @@ value in SI units, and a role: ``fit`` rows may have been used to set a device's
 ``error = predicted / measured − 1`` in the row's own metric; ``bound_holds`` means the ideal time
 is at or below the measured time (for a throughput, at or above it). LLM rows
 (``llm.csv``) are predicted by :mod:`simulator.llm.validation`.
+
+The ``check``-row figures are validation figures, not out-of-sample ones: rows were moved between
+roles by hand as the model grew. The out-of-sample figures, with the figures fitted in code on
+every row of a training fold, are :mod:`simulator.calibration.crossval`'s (``roofline accuracy --cv``).
 """
 
 from __future__ import annotations

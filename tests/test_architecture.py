@@ -28,6 +28,7 @@ LAYERS = {
     "simulator.sweeps": 7, "simulator.llm": 7, "simulator.api": 8,
     "simulator.report": 8, "simulator.compare": 8, "simulator.report_views": 9,
     "simulator.accuracy": 9, "simulator.plots": 9, "simulator.calibration": 9,
+    "simulator.calibration.crossval": 9.5,  # cross-validation of the accuracy dataset's rows
     "simulator.report_html": 9.5, "simulator.report_html_page": 1,  # the HTML report: accuracy and plots
     "simulator.cli": 10, "simulator.__main__": 11, "simulator": 12,
 }

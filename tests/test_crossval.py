@@ -5,6 +5,7 @@ fold's fit, the fold rules by hand, the CLI, and the generated out-of-sample doc
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 from pathlib import Path
 
@@ -180,6 +181,22 @@ def test_cli_protocol_needs_cv_and_an_unknown_device_is_one_line(capsys):
     assert main(["accuracy", "--protocol", "in-sample"]) == 2
     err = capsys.readouterr().err
     assert "--protocol needs --cv" in err and len(err.strip().splitlines()) == 1
+    assert main(["accuracy", "--cv", "--table", "mcu", "--device", "nucleo-f999"]) == 2
+    err = capsys.readouterr().err
+    assert "nucleo-f999" in err and "nucleo-l4r5zi" in err and len(err.strip().splitlines()) == 1
+
+
+def test_cli_cv_json_names_each_protocol_and_what_was_left_out(capsys):
+    assert main(["accuracy", "--cv", "--table", "mcu", "--device", "stm32h743", "--protocol",
+                 "leave-one-device-out", "--format", "json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    lines = out["summary"]
+    assert {line["name"] for line in lines} == {"microcontroller", "stm32h743"}
+    assert {line["protocol"] for line in lines} == {"leave-one-device-out"}
+    assert all(line["out_of_sample"] for line in lines)
+    # the STM32H743's 18 rows: 5 TinyEngine, 4 CMSIS-NN, 4 TF-Lite Micro (runtime files) and 5 X-CUBE-AI
+    assert next(line["n"] for line in lines if line["name"] == "stm32h743") == 18
+    assert out["not_cross_validated"]["energy_per_sample_j row (latency and throughput only)"] > 0
 
 
 def test_out_of_sample_document_and_readme_hold_the_generators_figures():

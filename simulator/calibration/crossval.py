@@ -100,9 +100,12 @@ def build_cases(selected: Scope, progress: Callable[[int, int, str], None] | Non
     """One case per row in scope (:class:`~simulator.calibration.cv_model.RowCase`, or
     :class:`~simulator.calibration.cv_llm.LLMCase` for an LLM row), built once: every fold reuses
     them."""
+    from simulator.accuracy import parse_params
+
     cases = []
     for done, (row, runtime) in enumerate(selected.rows, 1):
-        cases.append(llm_case(row) if row["table"] == "llm" else row_case(row, runtime))
+        cases.append(llm_case(row) if row["table"] == "llm"
+                     else row_case(row, parse_params(row.get("params", "")), runtime))
         if progress is not None:
             progress(done, len(selected.rows), row["id"])
     return cases

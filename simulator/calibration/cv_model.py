@@ -257,15 +257,15 @@ def _roofline_times(workload, trial, family: Family, compute: str, bits: float, 
     return compute_s, memory_s
 
 
-def row_case(row: Mapping[str, str], runtime: str | None, family: Family | None = None) -> RowCase:
-    """Build ``row``'s network and workload once and its roofline times at every tile and buffer
-    share of its family (``runtime``: the shipped runtime file that covers the row, or None;
-    ``family``: by default the device's, :func:`family_of`)."""
-    from simulator.accuracy import parse_params
-
+def row_case(row: Mapping[str, str], params: Mapping[str, object], runtime: str | None,
+             family: Family | None = None) -> RowCase:
+    """Build ``row``'s network (with its parsed ``params``, :func:`simulator.accuracy.parse_params`)
+    and workload once and its roofline times at every tile and buffer share of its family
+    (``runtime``: the shipped runtime file that covers the row, or None; ``family``: by default the
+    device's, :func:`family_of`)."""
     device = resolve_device(row["device"])
     family = family or family_of(row["device"])
-    params = parse_params(row.get("params", ""))
+    params = dict(params)
     resolution = params.pop("resolution", None)
     batch = int(row["batch"])
     network = resolve_network(row["network"], resolution, batch, params)

@@ -81,11 +81,13 @@ def run_cv(args: argparse.Namespace, rows: list[dict[str, str]]) -> int:
         protocols = args.protocol or crossval.DEFAULT_PROTOCOLS
         table, selected = crossval.run(rows, protocols, progress=line.update)
     if args.device is not None:
-        known = set(table.name[table.scope == "device"])
+        # a device's LLM rows are a line of their own, "DEVICE (LLM)": the device's name selects both
+        devices = table.name.str.replace(" (LLM)", "", regex=False)
+        known = set(devices[table.scope == "device"])
         for name in args.device:
             if name not in known:
                 raise UnknownNameError("device cross-validated", name, known)
-        table = table[(table.scope == "class") | table.name.isin(args.device)]
+        table = table[(table.scope == "class") | devices.isin(args.device)]
     if args.format == "json":
         print(dumps_json({"summary": table.to_dict(orient="records"), "not_cross_validated": dict(
             selected.excluded)}))
