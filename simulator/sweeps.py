@@ -56,6 +56,7 @@ from simulator.model.counts import NetworkCounts, count_network
 from simulator.model.fusion import simulated_graph
 from simulator.model.graph import Network
 from simulator.precision import bits_of, compute_precision
+from simulator.simulation import check_flag
 from simulator.sweep_files import (  # noqa: F401 (written here: the sweep's API and its tests' entry points)
     COUNT_COLUMNS,
     FORMATS,
@@ -219,6 +220,8 @@ def plan_sweep(networks, devices, batches: Sequence[int] = (1,), precisions: Seq
     networks, devices = _tuple(networks, Network), _tuple(devices, Device)
     if not networks or not devices:
         raise SimulatorError("a sweep needs at least one network and one device")
+    fuse, ideal, skip_unsupported = (check_flag(value, name) for value, name in (
+        (fuse, "fuse"), (ideal, "ideal"), (skip_unsupported, "skip_unsupported")))
     parsed = parse_overrides(overrides)
     weight_precisions, activation_precisions = (None if axis is None else _tuple(axis, str)
                                                 for axis in (weight_precisions, activation_precisions))

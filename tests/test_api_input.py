@@ -193,3 +193,10 @@ def test_plot_at_the_lowest_dpi_draws_the_chart(capsys, tmp_path):
 def test_a_runtime_given_as_a_path_is_one_line_naming_the_runtimes(capsys):
     one_line_error(capsys, ["simulate", "resnet18", "--device", "h100-sxm@./x.toml"],
                    "'./x.toml'", "must be a shipped runtime's name, not a path", "x-cube-ai-9.0")
+
+
+@pytest.mark.parametrize("flag", ["ideal", "fuse", "skip_unsupported"])
+def test_sweep_flags_must_be_bools(flag):
+    """``sweep(ideal="false")`` would be truthy: the sweep refuses a non-bool flag as simulate does."""
+    with pytest.raises(SimulatorError, match=f"{flag} must be True or False"):
+        simulator.sweep(["alexnet"], ["h100-sxm"], **{flag: "false"})
