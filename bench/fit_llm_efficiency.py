@@ -20,14 +20,18 @@ a100-sxm-40gb: same chip and software stack).
 
 from __future__ import annotations
 
-import math
+import sys
+from pathlib import Path
 
-from scipy.optimize import brentq
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:  # run as a script from anywhere
+    sys.path.insert(0, str(ROOT))
 
-from simulator.accuracy import row_device
-from simulator.hardware.loader import resolve_device
-from simulator.llm.inference import simulate_llm
-from simulator.llm.validation import load_rows
+from simulator.accuracy import row_device  # noqa: E402
+from simulator.calibration.cv_llm import solve_term  # noqa: E402
+from simulator.hardware.loader import resolve_device  # noqa: E402
+from simulator.llm.inference import simulate_llm  # noqa: E402
+from simulator.llm.validation import load_rows  # noqa: E402
 
 
 def predict(row: dict, device) -> float:
@@ -47,14 +51,9 @@ def with_fields(device, efficiency: dict | None = None, interconnect: dict | Non
 
 
 def solve(row: dict, make, lo: float, hi: float) -> float:
-    """The value ``x`` in ``[lo, hi]`` with ``predict(row, make(x)) == measured`` (log residual 0)."""
-    measured = float(row["value"])
-    sign = -1.0 if row["metric"] == "output_tokens_per_s" else 1.0
-
-    def residual(x: float) -> float:
-        return sign * (math.log(predict(row, make(x))) - math.log(measured))
-
-    return brentq(residual, lo, hi, xtol=1e-12)
+    """The value ``x`` in ``[lo, hi]`` with ``predict(row, make(x)) == measured`` (log residual 0):
+    :func:`simulator.calibration.cv_llm.solve_term`, bisection to 1e-12."""
+    return solve_term(row, make, lo, hi)
 
 
 def main() -> None:

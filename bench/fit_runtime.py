@@ -7,21 +7,29 @@ A runtime (``hardware_profiles/runtimes/NAME.toml``, :mod:`simulator.hardware.ru
 compute fraction of the kernel classes it names, relative to the profile of ``fitted_on``. The fit rows
 are the dataset rows of that device whose runtime the file covers and whose role is ``fit``; the
 factors (one per class, or one for all with ``--tie``) minimize the squared log error of the expected
-prediction on them (``scipy.optimize.least_squares``). Every other row of the runtime, on the same
+prediction on them. Every other row of the runtime, on the same
 device or on the other ``devices``, is a check. Prints the ``compute_scale`` table to put in the file.
+The fit is the package's Levenberg–Marquardt (:func:`simulator.calibration.cv_fit.levenberg_marquardt`,
+numpy only) on the log factors.
 """
 
 from __future__ import annotations
 
 import argparse
 import math
+import sys
+from pathlib import Path
 
 import numpy as np
-from scipy.optimize import least_squares
 
-from simulator.accuracy import load_measurements, predict
-from simulator.hardware.loader import available_runtimes, load_runtime, resolve_device
-from simulator.hardware.runtime import with_runtime
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:  # run as a script from anywhere
+    sys.path.insert(0, str(ROOT))
+
+from simulator.accuracy import load_measurements, predict  # noqa: E402
+from simulator.calibration.cv_fit import levenberg_marquardt  # noqa: E402
+from simulator.hardware.loader import available_runtimes, load_runtime, resolve_device  # noqa: E402
+from simulator.hardware.runtime import with_runtime  # noqa: E402
 
 
 def main() -> None:
@@ -45,11 +53,11 @@ def main() -> None:
         return np.array([math.log(predict({**r, "device": trial})["expected"] / float(r["value"]))
                          for r in rows])
 
-    fit = least_squares(residuals, x0=np.zeros(1 if args.tie else len(classes)))
+    x, _ = levenberg_marquardt(residuals, np.zeros(1 if args.tie else len(classes)))
     print(f"fit on {len(rows)} rows of {runtime.fitted_on}:")
-    for row, r in zip(rows, residuals(fit.x), strict=True):
+    for row, r in zip(rows, residuals(x), strict=True):
         print(f"  {row['id']}: residual {math.expm1(r):+.1%}")
-    print("compute_scale = {" + ", ".join(f"{c} = {v:.3f}" for c, v in scales(fit.x).items()) + "}")
+    print("compute_scale = {" + ", ".join(f"{c} = {v:.3f}" for c, v in scales(x).items()) + "}")
 
 
 if __name__ == "__main__":

@@ -160,3 +160,28 @@ def fit_llm(cases: Sequence[LLMCase]) -> LLMFit:
 def default_llm_fit(family: LLMFamily) -> LLMFit:
     """The family's documented defaults (a fold that leaves it no row)."""
     return LLMFit(family.name, {p.name: p.default for p in family.parameters}, float("nan"))
+
+
+def solve_term(row: Mapping[str, str], make, low: float, high: float, tolerance: float = 1e-12) -> float:
+    """The value ``x`` in ``[low, high]`` at which ``row`` is predicted exactly on ``make(x)`` (a
+    device), by bisection on the log error (monotone in each LLM term); numpy only. A row the range
+    cannot reach gets the end nearer to it, which the caller can see in its residual."""
+    measured = float(row["value"])
+    measured_time = 1.0 / measured if row["metric"] == "output_tokens_per_s" else measured
+
+    def error(x: float) -> float:
+        return float(np.log(_time(row, make(x)) / measured_time))
+
+    at_low, at_high = error(low), error(high)
+    if at_low * at_high > 0:
+        return low if abs(at_low) < abs(at_high) else high
+    while high - low > tolerance * max(1.0, abs(high)):
+        middle = (low + high) / 2
+        at_middle = error(middle)
+        if at_middle == 0:
+            return middle
+        if (at_middle > 0) == (at_low > 0):
+            low, at_low = middle, at_middle
+        else:
+            high = middle
+    return (low + high) / 2
