@@ -5,18 +5,44 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 
-from simulator.catalog import Resolution, resolve_network
+from simulator.catalog import Resolution, is_network_path, resolve_network
 from simulator.errors import SimulatorError
 from simulator.model.counts import NetworkCounts, count_network
 from simulator.model.fusion import simulated_graph
 from simulator.model.graph import Network
+from simulator.model.registry import NETWORKS
+
+#: the parameters of an LLM's forward pass (:func:`simulator.llm.as_network.llm_network`)
+LLM_PARAMS = ("phase", "seq_len", "context")
+
+
+def _is_llm_name(network: object) -> bool:
+    """Whether ``network`` names an LLM (a built-in LLM or a config.json); a built-in network's name or
+    an .onnx path is answered without loading :mod:`simulator.llm` (``roofline count`` stays light)."""
+    if not isinstance(network, str | Path) or is_network_path(network) or str(network) in NETWORKS:
+        return False
+    from simulator.llm.config import is_llm
+
+    return is_llm(network)
 
 
 def count(network: Network | str | Path, batch: int = 1, resolution: Resolution | None = None,
           fused: bool = False, params: Mapping[str, object] | None = None) -> NetworkCounts:
     """Hardware-independent counts of ``network`` (a Network, built-in name or .onnx path; a name
     at ``resolution`` and with the keyword ``params`` of its function) at ``batch``; ``fused``
-    counts the inference view (BatchNorm and activations folded)."""
+    counts the inference view (BatchNorm and activations folded). An LLM (a name of
+    :func:`llm_names` or a config.json) counts one forward pass, with ``params`` among
+    :data:`LLM_PARAMS` (``{"phase": "prefill", "seq_len": 512}``; default one decode step over 2,048
+    cached tokens); its parameters are the whole model's."""
+    if _is_llm_name(network):
+        from simulator.llm.as_network import llm_network
+
+        params = dict(params or {})
+        unknown = sorted(set(params) - set(LLM_PARAMS))
+        if resolution is not None or unknown:
+            raise SimulatorError(f"LLM {str(network)!r} takes the parameters {', '.join(LLM_PARAMS)}, got "
+                                 f"{'resolution' if resolution is not None else unknown[0]!r}")
+        network, params = llm_network(network, **params)[0], None
     return count_network(simulated_graph(resolve_network(network, resolution, batch, params), fused), batch)
 
 

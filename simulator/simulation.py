@@ -9,17 +9,18 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from simulator.catalog import Resolution, resolve_network
-from simulator.engine.evaluate import evaluate
+from simulator.engine.evaluate import Evaluation, evaluate
 from simulator.engine.overrides import override_arrays, parse_overrides
-from simulator.engine.workload import simulated_workload
+from simulator.engine.workload import Workload, simulated_workload
 from simulator.errors import SimulatorError
 from simulator.hardware.device import Device
 from simulator.hardware.loader import resolve_device
-from simulator.model.counts import check_batch, count_network
+from simulator.model.counts import NetworkCounts, check_batch, count_network
 from simulator.model.fusion import simulated_graph
 from simulator.model.graph import Network
 from simulator.precision import bits_of, compute_precision, normalize
@@ -85,22 +86,39 @@ def simulate(network: Network | str | Path, device: Device | str | Path, batch: 
     batches = np.array([batch], dtype=float)
     evaluation = evaluate(workload, device, [compute], batches, weight_bits, activation_bits, si, ideal,
                           micro_batching=micro_batching)
-    totals = {key: value[0] for key, value in evaluation.totals.items()}
     expected_model = device.efficiency is not None and not ideal
-    ideal_latency_s = float(totals["latency_s"])
+    ideal_latency_s = None
     if expected_model:  # the bound of the same configuration, beside the expected value
         bound = evaluate(workload, device, [compute], batches, weight_bits, activation_bits, si, True,
                          micro_batching=micro_batching)
         ideal_latency_s = float(bound.totals["latency_s"][0])
+    return simulation_result(
+        network.name, device, batch, (compute, weight_precision, activation_precision),
+        count_network(simulated_graph(network, fuse), batch), workload, evaluation, ideal_latency_s,
+        ideal=ideal, fused=fuse, overrides={o.key: o.values[0] for o in parsed}, resolution=resolution,
+        params=dict(params or {}), attention=attention, expected_model=expected_model)
+
+
+def simulation_result(network: str, device: Device, batch: int, precisions: tuple[str, str, str],
+                      counts: NetworkCounts, workload: Workload, evaluation: Evaluation,
+                      ideal_latency_s: float | None, **settings: Any) -> SimulationResult:
+    """Configuration 0 of ``evaluation`` (``workload`` on ``device`` at ``batch``) as a SimulationResult:
+    the engine's totals read, never recomputed. ``precisions``: compute, weights, activations;
+    ``ideal_latency_s``: the bound of the same configuration (None: the evaluation is the bound);
+    ``settings``: the result's other fields (``ideal``, ``fused``, ``overrides``, ``resolution``,
+    ``params``, ``attention``, ``expected_model``). Shared by :func:`simulate` and an LLM's phase
+    (:func:`simulator.llm.as_network.simulate_phase`)."""
+    totals = {key: value[0] for key, value in evaluation.totals.items()}
     hardware = evaluation.hardware
+    compute, weight_precision, activation_precision = precisions
     return SimulationResult(
-        network=network.name,
+        network=network,
         device=device.name,
         batch=batch,
         precision=compute,
         weight_precision=weight_precision,
         activation_precision=activation_precision,
-        counts=count_network(simulated_graph(network, fuse), batch),
+        counts=counts,
         layers=layer_results(workload, evaluation, batch),
         model_size_bytes=int(totals["model_size_bytes"]),
         t_compute_s=float(totals["t_compute_s"]),
@@ -117,13 +135,7 @@ def simulate(network: Network | str | Path, device: Device | str | Path, batch: 
         energy_j=float(totals["energy_j"]),
         memory_bound_fraction=float(totals["memory_bound_fraction"]),
         bound=str(totals["bound"]),
-        ideal=ideal,
-        fused=fuse,
-        overrides={o.key: o.values[0] for o in parsed},
-        resolution=resolution,
-        params=dict(params or {}),
         micro_batch=int(totals["micro_batch"]),
-        attention=attention,
-        ideal_latency_s=ideal_latency_s,
-        expected_model=expected_model,
+        ideal_latency_s=float(totals["latency_s"]) if ideal_latency_s is None else ideal_latency_s,
+        **settings,
     )

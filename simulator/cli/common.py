@@ -215,9 +215,48 @@ def network_params(args: argparse.Namespace) -> dict[str, object]:
 
 def add_network_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("network",
-                        help="built-in network name (see `roofline list`) or path to an .onnx file")
+                        help="built-in network name (see `roofline list`), path to an .onnx file, or an LLM "
+                             "(`roofline list llms`, a config.json: see --phase)")
     parser.add_argument("--batch", action=BatchSize, default=1, help=BATCH_HELP)
     add_size_options(parser)
+    add_llm_phase_options(parser)
+
+
+def nonnegative_int(text: str) -> int:
+    """argparse type for a count that may be 0 (an LLM's cached tokens)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be at least 0, got {value}")
+    return value
+
+
+def add_llm_phase_options(parser: argparse.ArgumentParser) -> None:
+    """``--phase`` and ``--context``: the forward pass of an LLM given by name or config.json."""
+    parser.add_argument("--phase", choices=("prefill", "decode"), default=None,
+                        help="for an LLM (`roofline list llms` or a config.json): prefill of --seq-len "
+                             "prompt tokens, or one decode step (the default)")
+    parser.add_argument("--context", type=nonnegative_int, default=None, metavar="N",
+                        help="for an LLM: tokens already in the KV cache (decode default 2048, prefill 0)")
+
+
+def llm_phase(args: argparse.Namespace) -> dict[str, object] | None:
+    """``{"phase", "seq_len", "context"}`` (None where not given) when ``args.network`` is an LLM name
+    or config.json, refusing --resolution and --param; None for any other network, refusing --phase
+    and --context."""
+    from simulator.api import _is_llm_name  # one definition, light for built-in names (api keeps it private)
+
+    if not _is_llm_name(args.network):
+        if args.phase is not None or args.context is not None:
+            raise SimulatorError(f"--phase and --context apply to LLMs (`roofline list llms` or a "
+                                 f"config.json), not to the network {args.network!r}")
+        return None
+    if args.resolution is not None or args.params:
+        raise SimulatorError(f"--resolution and --param do not apply to the LLM {args.network!r}: give "
+                             f"--phase, --seq-len (prefill) and --context")
+    return {"phase": args.phase, "seq_len": args.seq_len, "context": args.context}
 
 
 def add_attention_option(parser: argparse.ArgumentParser) -> None:

@@ -15,6 +15,7 @@ from simulator.cli.common import (
     add_require_fit_option,
     add_settings_option,
     add_view_options,
+    llm_phase,
     network_params,
     single_settings,
 )
@@ -40,11 +41,22 @@ def run(args: argparse.Namespace) -> int:
     from simulator.report_views import format_simulation_view, view_of
     from simulator.simulation import simulate
 
-    params, overrides = network_params(args), single_settings(args)
-    result = simulate(args.network, args.device, batch=args.batch, precision=args.precision,
-                      weight_precision=args.weight_precision, activation_precision=args.activation_precision,
-                      fuse=not args.no_fuse, resolution=args.resolution, ideal=args.ideal,
-                      params=params, attention=args.attention, overrides=overrides)
+    phase = llm_phase(args)
+    if phase is not None:  # an LLM: one forward pass, as `roofline llm` computes it
+        from simulator.llm.as_network import simulate_phase
+
+        if args.settings or args.attention or args.no_fuse:
+            raise SimulatorError(f"--set, --attention and --no-fuse do not apply to the LLM {args.network!r}")
+        result = simulate_phase(args.network, args.device, args.batch, precision=args.precision,
+                                weight_precision=args.weight_precision,
+                                activation_precision=args.activation_precision, ideal=args.ideal, **phase)
+    else:
+        params, overrides = network_params(args), single_settings(args)
+        result = simulate(args.network, args.device, batch=args.batch, precision=args.precision,
+                          weight_precision=args.weight_precision,
+                          activation_precision=args.activation_precision, fuse=not args.no_fuse,
+                          resolution=args.resolution, ideal=args.ideal,
+                          params=params, attention=args.attention, overrides=overrides)
     if view_of(args.summary, args.top, args.by) is None:
         print(format_simulation(result, args.format))
     else:
