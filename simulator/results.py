@@ -73,33 +73,36 @@ class LayerResult:
 
 def layer_results(workload: Workload, evaluation: Evaluation, batch: int) -> tuple[LayerResult, ...]:
     """Configuration 0 of ``evaluation`` (of ``workload`` at ``batch`` samples), layer by layer: the
-    engine's own arrays, read, never recomputed."""
+    engine's own arrays, read, never recomputed (each array turned into Python floats in one call)."""
     timing, energy, names = evaluation.timing, evaluation.energy, evaluation.hardware.level_names
-    bounds, binding = evaluation.bound[0], evaluation.binding[0]
-    bytes_moved = timing.bytes_moved[0]
-    total_energy = energy.total_j[0]
-    results = []
-    for i, name in enumerate(workload.names):
-        ops = float(timing.ops[0, i])
-        results.append(LayerResult(
+    bounds, binding = evaluation.bound[0].tolist(), evaluation.binding[0].tolist()
+    ops, bytes_moved = timing.ops[0].tolist(), timing.bytes_moved[0].tolist()
+    t_compute, t_memory = timing.t_compute_s[0].tolist(), timing.t_memory_s[0].tolist()
+    latency, total_energy, compute_energy = (timing.latency_s[0].tolist(), energy.total_j[0].tolist(),
+                                             energy.compute_j[0].tolist())
+    # (layers, levels) rows: one dict per layer zips the level names with its row
+    level_bytes, level_time, level_energy = (array[0].T.tolist() for array in (
+        timing.level_bytes, timing.t_level_s, energy.level_j))
+    return tuple(
+        LayerResult(
             name=name,
             kind=workload.kinds[i],
             macs=workload.layer_macs[i] * batch,
-            ops=ops,
-            bytes_moved=float(bytes_moved[i]),
-            arithmetic_intensity=ops / bytes_moved[i] if bytes_moved[i] else 0.0,
-            t_compute_s=float(timing.t_compute_s[0, i]),
-            t_memory_s=float(timing.t_memory_s[0, i]),
-            latency_s=float(timing.latency_s[0, i]),
+            ops=ops[i],
+            bytes_moved=bytes_moved[i],
+            arithmetic_intensity=ops[i] / bytes_moved[i] if bytes_moved[i] else 0.0,
+            t_compute_s=t_compute[i],
+            t_memory_s=t_memory[i],
+            latency_s=latency[i],
             bound=str(bounds[i]),
-            energy_j=float(total_energy[i]),
-            level_bytes={lv: float(timing.level_bytes[0, v, i]) for v, lv in enumerate(names)},
-            level_time_s={lv: float(timing.t_level_s[0, v, i]) for v, lv in enumerate(names)},
-            level_energy_j={lv: float(energy.level_j[0, v, i]) for v, lv in enumerate(names)},
-            compute_energy_j=float(energy.compute_j[0, i]),
+            energy_j=total_energy[i],
+            level_bytes=dict(zip(names, level_bytes[i], strict=True)),
+            level_time_s=dict(zip(names, level_time[i], strict=True)),
+            level_energy_j=dict(zip(names, level_energy[i], strict=True)),
+            compute_energy_j=compute_energy[i],
             binding=str(binding[i]),
-        ))
-    return tuple(results)
+        )
+        for i, name in enumerate(workload.names))
 
 
 @dataclass(frozen=True)

@@ -64,6 +64,19 @@ class Network:
     nodes: tuple[Node, ...]
     outputs: tuple[str, ...]
 
+    def __hash__(self) -> int:
+        """The fields' hash, computed once: the caches keyed on a network (its inference view, its
+        counts, its workload) would otherwise hash every node on every lookup."""
+        cached = self.__dict__.get("_hash")
+        if cached is None:
+            cached = hash((self.name, self.input_shape, self.nodes, self.outputs))
+            object.__setattr__(self, "_hash", cached)
+        return cached
+
+    def __getstate__(self) -> dict[str, object]:
+        # a string's hash differs between processes: a pickled network recomputes its own
+        return {key: value for key, value in self.__dict__.items() if key != "_hash"}
+
     def shape_of(self, tensor: str) -> Shape:
         if tensor == INPUT:
             return self.input_shape
