@@ -83,7 +83,9 @@ def _device_accuracy(device_name: str, table) -> dict | None:
     runtime its efficiency model describes; None when there are none."""
     if table is None or table.empty:
         return None
-    rows = table[(table.device == device_name) & (table.role == "check") & table.expected_applies]
+    # the device as each row was predicted on: DEVICE, or DEVICE@RUNTIME when a runtime covers the row
+    predicted_on = table.device.where(table.runtime == "", table.device + RUNTIME_SEPARATOR + table.runtime)
+    rows = table[(predicted_on == device_name) & (table.role == "check") & table.expected_applies]
     if rows.empty:
         return None
     errors = [float(e) for e in rows.expected_error]
@@ -141,7 +143,7 @@ def _config(result, device_index: int, roof_index: int, whatif: int, names: dict
         "latency_s": result.latency_s, "ideal_latency_s": result.ideal_latency_s,
         "latency_model": "expected" if result.expected_model else "ideal",
         "throughput_per_s": result.throughput_per_s,
-        "ideal_throughput_per_s": result.batch / result.ideal_latency_s,
+        "ideal_throughput_per_s": result.batch / result.ideal_latency_s if result.ideal_latency_s else None,
         "energy_j": result.energy_j, "energy_per_sample_j": result.energy_per_sample_j,
         "energy_breakdown_j": result.energy_breakdown_j, "energy_dynamic_j": result.dynamic_energy_j,
         "energy_static_j": result.static_energy_j, "static_power_w": result.static_power_w,

@@ -127,6 +127,22 @@ def test_the_error_band_is_the_devices_check_rows(data):
     assert 0 <= orin["within_20"] <= orin["rows"]
 
 
+def test_a_runtime_devices_error_band_is_its_runtimes_check_rows():
+    """STM32H743 with TinyEngine's kernels: the check rows of that runtime on that board (mcu.csv:
+    MCUNet-in0, in2 and in4; in1 and in3 are fit rows), not the X-CUBE-AI rows the bare profile
+    describes."""
+    table = ROOT / "hardware_profiles" / "measurements" / "mcu.csv"
+    with open(table, newline="", encoding="utf-8") as handle:
+        rows = [row for row in csv.DictReader(handle)
+                if row["device"] == "stm32h743" and row["role"] == "check"]
+    tinyengine = sum(row["runtime"] == "TinyEngine" for row in rows)
+    cube = sum(row["runtime"] == "X-CUBE-AI" for row in rows)
+    data = html_report_data(["mcunet_in0"], ["stm32h743@tinyengine", "stm32h743"])
+    accuracy = {device["name"]: device["accuracy"] for device in data["devices"]}
+    assert accuracy["stm32h743@tinyengine"]["rows"] == tinyengine == 3
+    assert accuracy["stm32h743"]["rows"] == cube == 3
+
+
 def test_the_peak_activation_layer_holds_the_peak(data):
     live = data["liveness"]["mobilenet_v2"]
     # MobileNetV2's peak (inference view): the second block's 1x1 expansion to 96 channels at 112x112,
