@@ -5,8 +5,10 @@ Families (``model_type``): ``llama``, ``mistral``, ``qwen2`` (RMSNorm, RoPE, gro
 SwiGLU MLP; Qwen2 has q/k/v biases), ``mixtral`` (the same with a top-k mixture-of-experts MLP),
 ``phi3`` (a Llama with fused qkv and gate_up projections: the same parameters), ``gemma`` and
 ``gemma2`` (head_dim given, tied LM head, GeGLU; Gemma-2: four norms per layer, sliding window on even
-layers) and ``gpt2`` (learned positions, LayerNorm, GELU MLP, biases, tied LM head). Sliding windows
-(:func:`_sliding_window`) cap the KV cache and the keys attention reads.
+layers), ``deepseek_v2`` (multi-head latent attention caching a ``kv_lora_rank + qk_rope_head_dim``
+latent, routed + shared experts, dense first layers) and ``gpt2`` (learned positions, LayerNorm, GELU
+MLP, biases, tied LM head). Sliding windows (:func:`_sliding_window`) cap the KV cache and the keys
+attention reads.
 
 A model is named by a built-in name, a ``config.json`` path, a model folder (``DIR/config.json``) or a
 hub id found in the local Hugging Face cache (:func:`hub_config`; nothing is ever downloaded).
@@ -19,6 +21,7 @@ file               source (huggingface.co/...)             published parameters 
 phi_3_mini_4k      microsoft/Phi-3-mini-4k-instruct        3.8B (3,821,079,552: keras-hub's preset)
 qwen2_5_7b         Qwen/Qwen2.5-7B-Instruct                7.61B, 6.53B non-embedding
 gemma_2_9b         google/gemma-2-9b                       9,241,705,984 (safetensors total)
+deepseek_v2_lite   deepseek-ai/DeepSeek-V2-Lite            15.7B total, 2.4B activated per token
 =================  ======================================  =========================================
 
 Built-in configs: copies of the published HF configs, checked by parameter count (research/llm:
@@ -42,7 +45,7 @@ from typing import Any
 
 from simulator.errors import SimulatorError, UnknownNameError
 
-LLAMA_FAMILY = ("llama", "mistral", "qwen2", "mixtral", "phi3", "gemma", "gemma2")
+LLAMA_FAMILY = ("llama", "mistral", "qwen2", "mixtral", "phi3", "gemma", "gemma2", "deepseek_v2")
 FAMILIES = (*LLAMA_FAMILY, "gpt2")
 #: families whose config's ``sliding_window`` limits every layer's attention (transformers' classes);
 #: Qwen2 only with ``use_sliding_window`` (layers from ``max_window_layers`` on), Gemma-2 on even layers
@@ -65,6 +68,15 @@ LIMITS: dict[str, tuple[int, int]] = {
     "num_experts": (0, 1_024),
     "experts_per_token": (0, 1_024),
     "sliding_window": (0, 16_777_216),
+    "q_lora_rank": (0, 131_072),
+    "kv_lora_rank": (0, 131_072),
+    "qk_nope_head_dim": (0, 4_096),
+    "qk_rope_head_dim": (0, 4_096),
+    "v_head_dim": (0, 4_096),
+    "moe_intermediate_size": (0, 1_048_576),
+    "shared_experts": (0, 1_024),
+    "first_dense_layers": (0, 1_000),
+    "moe_layer_freq": (1, 1_000),
 }
 #: the config.json key of each field, per family (GPT-2's own names; the Llama family's)
 KEYS: dict[str, dict[str, str]] = {
@@ -74,12 +86,17 @@ KEYS: dict[str, dict[str, str]] = {
               "num_layers": "num_hidden_layers", "num_heads": "num_attention_heads",
               "num_kv_heads": "num_key_value_heads", "head_dim": "head_dim", "vocab_size": "vocab_size",
               "max_positions": "max_position_embeddings", "num_experts": "num_local_experts",
-              "experts_per_token": "num_experts_per_tok", "sliding_window": "sliding_window"},
+              "experts_per_token": "num_experts_per_tok", "sliding_window": "sliding_window",
+              "q_lora_rank": "q_lora_rank", "kv_lora_rank": "kv_lora_rank",
+              "qk_nope_head_dim": "qk_nope_head_dim", "qk_rope_head_dim": "qk_rope_head_dim",
+              "v_head_dim": "v_head_dim", "moe_intermediate_size": "moe_intermediate_size",
+              "shared_experts": "n_shared_experts", "first_dense_layers": "first_k_dense_replace",
+              "moe_layer_freq": "moe_layer_freq"},
 }
 #: ``max_position_embeddings`` when a config leaves it out: the transformers config class's default
 #: (``LlamaConfig`` 2048, ``MistralConfig``/``MixtralConfig`` 4096·32, ``Qwen2Config`` 32768)
 DEFAULT_MAX_POSITIONS = {"llama": 2048, "mistral": 131_072, "qwen2": 32_768, "mixtral": 131_072, "phi3": 4096,
-                         "gemma": 8192, "gemma2": 8192}
+                         "gemma": 8192, "gemma2": 8192, "deepseek_v2": 2048}
 #: tied LM head when a config leaves ``tie_word_embeddings`` out (``GemmaConfig``/``Gemma2Config``: true)
 DEFAULT_TIED = {"gemma": True, "gemma2": True}
 #: ``sliding_window`` when a config leaves it out (``Gemma2Config``: 4096; ``Qwen2Config``: 4096)
@@ -136,6 +153,17 @@ class LLMConfig:
     experts_per_token: int = 0  # k
     sliding_window: int = 0  # W: a windowed layer's query sees its last W positions (0: no window)
     sliding_layers: tuple[bool, ...] = ()  # which layers the window limits (empty: all of them)
+    # DeepSeek-V2 multi-head latent attention (kv_lora_rank 0: standard attention)
+    q_lora_rank: int = 0  # 0: q_proj d -> H·(dn+dr); else q_a_proj, q_a_layernorm, q_b_proj
+    kv_lora_rank: int = 0  # r: the cached latent's width (plus dr)
+    qk_nope_head_dim: int = 0  # dn
+    qk_rope_head_dim: int = 0  # dr
+    v_head_dim: int = 0  # dv
+    # DeepSeek's MoE: experts of their own width, shared experts, dense first layers
+    moe_intermediate_size: int = 0  # one expert's width (0: intermediate_size, as Mixtral)
+    shared_experts: int = 0  # always-on experts, one dense MLP of shared_experts·moe_intermediate_size
+    first_dense_layers: int = 0  # first_k_dense_replace: layers before it have a dense MLP
+    moe_layer_freq: int = 1  # MoE on layers i >= first_dense_layers with i % moe_layer_freq == 0
 
     def __post_init__(self) -> None:
         self.check()
@@ -158,6 +186,10 @@ class LLMConfig:
             raise SimulatorError(f"{self.name}: {self.num_heads} attention heads are not a multiple of "
                                  f"{self.num_kv_heads} key-value heads (grouped-query attention needs "
                                  f"num_attention_heads divisible by num_key_value_heads)")
+        if self.kv_lora_rank and not (self.qk_nope_head_dim and self.qk_rope_head_dim and self.v_head_dim):
+            raise SimulatorError(f"{self.name}: multi-head latent attention (kv_lora_rank "
+                                 f"{self.kv_lora_rank}) needs qk_nope_head_dim, qk_rope_head_dim and "
+                                 f"v_head_dim of at least 1")
         if (self.num_experts == 0) != (self.experts_per_token == 0) or \
                 self.experts_per_token > self.num_experts:
             raise SimulatorError(f"{self.name}: experts per token {self.experts_per_token} must be from 1 "
@@ -172,9 +204,32 @@ class LLMConfig:
         return self.num_experts > 0
 
     @property
+    def is_mla(self) -> bool:
+        """Multi-head latent attention (DeepSeek-V2): ``kv_lora_rank > 0``."""
+        return self.kv_lora_rank > 0
+
+    @property
+    def expert_intermediate_size(self) -> int:
+        """One routed expert's width: ``moe_intermediate_size``, else ``intermediate_size``."""
+        return self.moe_intermediate_size or self.intermediate_size
+
+    def is_moe_layer(self, layer: int) -> bool:
+        """Whether layer ``layer`` has the mixture of experts (DeepSeek: from ``first_k_dense_replace``,
+        every ``moe_layer_freq``-th; Mixtral: every layer)."""
+        return self.is_moe and layer >= self.first_dense_layers and layer % self.moe_layer_freq == 0
+
+    @property
+    def kv_elements_per_token_per_layer(self) -> int:
+        """Cached elements per token in one layer: ``2 · KV · hd`` (K and V), or the MLA latent
+        ``kv_lora_rank + qk_rope_head_dim`` (shared by all heads)."""
+        if self.is_mla:
+            return self.kv_lora_rank + self.qk_rope_head_dim
+        return 2 * self.num_kv_heads * self.head_dim
+
+    @property
     def kv_elements_per_token(self) -> int:
-        """KV-cache elements per token: ``2 · layers · KV · hd`` (K and V of every layer)."""
-        return 2 * self.num_layers * self.num_kv_heads * self.head_dim
+        """KV-cache elements per token: ``2 · layers · KV · hd`` (K and V of every layer; MLA: the latent)."""
+        return self.num_layers * self.kv_elements_per_token_per_layer
 
     def window(self, layer: int) -> int:
         """Layer ``layer``'s attention window ``W`` (0: it attends to the whole context)."""
@@ -263,6 +318,8 @@ def parse_config(cfg: dict[str, Any], name: str) -> LLMConfig:
             attention_bias=True,
             mlp_bias=True,
         )
+    if family == "deepseek_v2":
+        return _deepseek(cfg, name, common)
     kv_heads = _int(cfg, name, family, "num_kv_heads", default=heads)
     if heads % kv_heads:
         raise SimulatorError(f"{name}: num_attention_heads {heads} is not divisible by "
@@ -295,6 +352,45 @@ def parse_config(cfg: dict[str, Any], name: str) -> LLMConfig:
         experts_per_token=per_token,
         sliding_window=window,
         sliding_layers=sliding_layers,
+    )
+
+
+def _deepseek(cfg: dict[str, Any], name: str, common: dict[str, Any]) -> LLMConfig:
+    """DeepSeek-V2 (``DeepseekV2Config``): multi-head latent attention (``kv_lora_rank``, ``q_lora_rank``
+    or none, ``qk_nope_head_dim``, ``qk_rope_head_dim``, ``v_head_dim``), ``n_routed_experts`` of
+    ``moe_intermediate_size`` with ``num_experts_per_tok`` per token, ``n_shared_experts`` always on,
+    dense MLPs (``intermediate_size``) before ``first_k_dense_replace``. Defaults as the config class."""
+    family = "deepseek_v2"
+
+    def field(key: str, default: Any = None) -> int:
+        return _int(cfg, name, family, key, default)
+
+    rope, nope = field("qk_rope_head_dim", 64), field("qk_nope_head_dim", 128)
+    experts = check_int(cfg["n_routed_experts"], f"{name}: n_routed_experts", 1, LIMITS["num_experts"][1]) \
+        if cfg.get("n_routed_experts") is not None else 0
+    per_token = field("experts_per_token", 0) if experts else 0
+    if experts and not 1 <= per_token <= experts:
+        raise SimulatorError(f"{name}: num_experts_per_tok {per_token} must be from 1 to n_routed_experts "
+                             f"{experts}")
+    return LLMConfig(
+        **common,
+        intermediate_size=field("intermediate_size"),
+        num_kv_heads=common["num_heads"],  # MLA: every head reads the one latent (no GQA grouping)
+        head_dim=nope + rope,
+        max_positions=field("max_positions", 2048),
+        tie_word_embeddings=_bool(cfg, name, "tie_word_embeddings", False),
+        attention_bias=_bool(cfg, name, "attention_bias", False),
+        num_experts=experts,
+        experts_per_token=per_token,
+        q_lora_rank=field("q_lora_rank", 0) if "q_lora_rank" in cfg else 1536,  # null: no q compression
+        kv_lora_rank=field("kv_lora_rank", 512),
+        qk_nope_head_dim=nope,
+        qk_rope_head_dim=rope,
+        v_head_dim=field("v_head_dim", 128),
+        moe_intermediate_size=field("moe_intermediate_size", 1407) if experts else 0,
+        shared_experts=field("shared_experts", 0) if experts else 0,
+        first_dense_layers=field("first_dense_layers", 0) if experts else 0,
+        moe_layer_freq=field("moe_layer_freq", 1),
     )
 
 

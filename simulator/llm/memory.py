@@ -55,17 +55,24 @@ def _params_by_head(cfg: LLMConfig, tp: int) -> tuple[int, int]:
     return head, body
 
 
+def _kv_elements_per_layer_token(cfg: LLMConfig, tp: int) -> int:
+    """Cached elements per token and layer on one device: ``2 · kv_heads/TP · head_dim``, or MLA's
+    latent ``kv_lora_rank + qk_rope_head_dim``, which every device holds whole (vLLM replicates it)."""
+    if cfg.is_mla:
+        return cfg.kv_elements_per_token_per_layer
+    _, kv_heads, _, _ = shard(cfg, tp)
+    return 2 * kv_heads * cfg.head_dim
+
+
 def kv_bytes_per_token(cfg: LLMConfig, kv_bits: float, tp: int = 1, pp: int = 1) -> float:
     """KV-cache bytes per token on one device: ``2 · layers · kv_heads · head_dim · bits/8`` (/TP, /PP)."""
-    _, kv_heads, _, _ = shard(cfg, tp)
-    return 2 * cfg.num_layers * kv_heads * cfg.head_dim * kv_bits / 8 / pp
+    return cfg.num_layers * _kv_elements_per_layer_token(cfg, tp) * kv_bits / 8 / pp
 
 
 def kv_bytes_per_sequence(cfg: LLMConfig, tokens: int, kv_bits: float, tp: int = 1, pp: int = 1) -> float:
     """KV-cache bytes of one sequence of ``tokens`` positions on one device:
-    ``2 · kv_heads · head_dim · bits/8 · Σ_layers min(tokens, W_layer)`` (/TP, /PP)."""
-    _, kv_heads, _, _ = shard(cfg, tp)
-    return 2 * kv_heads * cfg.head_dim * kv_bits / 8 * cfg.kv_tokens_held(tokens) / pp
+    ``2 · kv_heads · head_dim · bits/8 · Σ_layers min(tokens, W_layer)`` (/TP, /PP; MLA: the latent)."""
+    return _kv_elements_per_layer_token(cfg, tp) * kv_bits / 8 * cfg.kv_tokens_held(tokens) / pp
 
 
 def activation_bytes_per_sequence(cfg: LLMConfig, prompt: int, tp: int, activation_bits: float) -> float:

@@ -44,10 +44,10 @@ def shard(cfg: LLMConfig, tp: int) -> tuple[int, int, int, int]:
             f"{cfg.name}: tensor parallelism {tp} must divide its {cfg.num_kv_heads} key-value heads or be "
             f"a multiple of them (each device holds whole KV heads)"
         )
-    if cfg.intermediate_size % tp:
-        raise SimulatorError(
-            f"{cfg.name}: tensor parallelism {tp} must divide intermediate size {cfg.intermediate_size}"
-        )
+    for what, size in (("intermediate size", cfg.intermediate_size),
+                       ("expert intermediate size", cfg.expert_intermediate_size if cfg.is_moe else 0)):
+        if size % tp:
+            raise SimulatorError(f"{cfg.name}: tensor parallelism {tp} must divide {what} {size}")
     return (
         cfg.num_heads // tp,
         max(1, cfg.num_kv_heads // tp),
@@ -79,10 +79,13 @@ def build_network(
     for i in range(cfg.num_layers):
         p = f"l{i}."
         h = norm(x, name=p + "attn_norm")
-        qkv = net.linear(h, (heads + 2 * kv_heads) * hd, bias=cfg.attention_bias, name=p + "qkv")
-        if cfg.family != "gpt2":
-            qkv = net.rotary_embedding(qkv, heads, kv_heads, hd, name=p + "rope")
-        a = net.causal_attention(qkv, heads, kv_heads, hd, cached, name=p + "attn", window=cfg.window(i))
+        if cfg.is_mla:
+            a = _latent_attention(net, cfg, h, heads, cached, p)
+        else:
+            qkv = net.linear(h, (heads + 2 * kv_heads) * hd, bias=cfg.attention_bias, name=p + "qkv")
+            if cfg.family != "gpt2":
+                qkv = net.rotary_embedding(qkv, heads, kv_heads, hd, name=p + "rope")
+            a = net.causal_attention(qkv, heads, kv_heads, hd, cached, name=p + "attn", window=cfg.window(i))
         o_bias = cfg.attention_bias and cfg.family in ("llama", "gpt2")
         o = net.linear(a, d, bias=o_bias, name=p + "o_proj")
         if cfg.family == "gemma2":
@@ -95,15 +98,46 @@ def build_network(
                 d,
                 name=p + "down",
             )
-        elif cfg.is_moe:
+        elif cfg.is_moe_layer(i):
+            expert = cfg.expert_intermediate_size // tp
             net.linear(h, cfg.num_experts, bias=False, name=p + "router")
-            m = net.moe_experts(h, cfg.num_experts, cfg.experts_per_token, inter, name=p + "experts")
+            m = net.moe_experts(h, cfg.num_experts, cfg.experts_per_token, expert, name=p + "experts")
+            if cfg.shared_experts:
+                shared = _gated_mlp(net, h, cfg.shared_experts * expert, d, False, p + "shared_")
+                m = net.add_(m, shared, name=p + "shared_add")
         else:
-            gate_up = net.linear(h, 2 * inter, bias=cfg.mlp_bias, name=p + "gate_up")
-            m = net.linear(net.swiglu(gate_up, name=p + "swiglu"), d, bias=cfg.mlp_bias, name=p + "down")
+            m = _gated_mlp(net, h, inter, d, cfg.mlp_bias, p)
         if cfg.family == "gemma2":
             m = norm(m, name=p + "post_mlp_norm")
         x = net.add_(x, m, name=p + "mlp_add")
     x = norm(x, name="norm")
     logits = net.lm_head(x, vocab, tied=cfg.tie_word_embeddings, last_only=last_only, name="lm_head")
     return net.build([logits])
+
+
+def _gated_mlp(net: NetworkBuilder, h: str, inter: int, d: int, bias: bool, prefix: str) -> str:
+    """``down(act(gate(h)) · up(h))``: a fused ``gate_up`` (``d -> 2I``), the gating and ``down``."""
+    gate_up = net.linear(h, 2 * inter, bias=bias, name=prefix + "gate_up")
+    return net.linear(net.swiglu(gate_up, name=prefix + "swiglu"), d, bias=bias, name=prefix + "down")
+
+
+def _latent_attention(net: NetworkBuilder, cfg: LLMConfig, h: str, heads: int, cached: int, p: str) -> str:
+    """DeepSeek-V2's MLA projections around the :class:`~simulator.model.layers.LatentAttention` core:
+    ``q_proj`` (``d -> H·(dn+dr)``; or ``q_a_proj`` ``d -> q_lora``, ``q_a_layernorm``, ``q_b_proj``),
+    ``kv_a_proj_with_mqa`` (``d -> r + dr``: here its ``r`` columns ``kv_a`` and its ``dr`` columns
+    ``k_rope``, the same parameters), ``kv_a_layernorm`` (``r``) and ``kv_b_proj`` (``r -> H·(dn+dv)``).
+    Under tensor parallelism the query and ``kv_b`` projections split by heads; ``kv_a`` is replicated
+    (vLLM). RoPE on the ``dr`` dimensions is not counted (a few element-wise ops per token)."""
+    qk = cfg.qk_nope_head_dim + cfg.qk_rope_head_dim
+    if cfg.q_lora_rank:
+        q_a = net.linear(h, cfg.q_lora_rank, bias=False, name=p + "q_a_proj")
+        q_a = net.rms_norm(q_a, name=p + "q_a_norm")
+        q = net.linear(q_a, heads * qk, bias=False, name=p + "q_b_proj")
+    else:
+        q = net.linear(h, heads * qk, bias=False, name=p + "q_proj")
+    latent = net.rms_norm(net.linear(h, cfg.kv_lora_rank, bias=False, name=p + "kv_a"), name=p + "kv_a_norm")
+    k_pe = net.linear(h, cfg.qk_rope_head_dim, bias=False, name=p + "k_rope")
+    kv = net.linear(latent, heads * (cfg.qk_nope_head_dim + cfg.v_head_dim), bias=False,
+                    name=p + "kv_b_proj")
+    return net.latent_attention(q, kv, k_pe, heads, cfg.qk_nope_head_dim, cfg.qk_rope_head_dim,
+                                cfg.v_head_dim, cfg.kv_lora_rank, cached, name=p + "attn")

@@ -13,8 +13,9 @@
   :func:`sum_max_affine` sums that exactly over the integers, splitting at the crossovers.
 
 Workload fields replaced on the engine's :func:`~simulator.engine.workload.build_workload` output:
-``kv_elements`` (attention: ``2·KV·hd·(c + T)`` per sequence), mixture-of-experts fields (the experts'
-weights are read per expert the batch's tokens touch), ``allreduce_elements`` (tensor parallelism)
+``kv_elements`` (attention: ``2·KV·hd·(c + T)`` per sequence; MLA: the latent's ``(r + dr)·(c + T)``;
+slopes in ``c`` from each kind's own formula, :func:`_context_slopes`), mixture-of-experts fields (the
+experts' weights are read per expert the batch's tokens touch), ``allreduce_elements`` (tensor parallelism)
 and a tied LM head's weight traffic (``V·d``, though its parameters count once). The token embedding's
 traffic is the kind's own (:meth:`~simulator.model.layers.Embedding.gathered_weight_elements`: ``T·d``
 rows per sequence, as in every network), kept at the head precision like its table.
@@ -34,7 +35,11 @@ from simulator.hardware.device import Device
 from simulator.llm.config import LLMConfig
 from simulator.llm.network import ALLREDUCE_SUFFIXES, build_network
 from simulator.llm.precision import HEAD_BITS
-from simulator.model.layers import CausalAttention, Embedding, LMHead, MoEExperts
+from simulator.model.formulas import layer_cost
+from simulator.model.layers import CausalAttention, Embedding, LatentAttention, LMHead, MoEExperts
+
+#: the layer kinds that read a KV cache of ``cached_tokens`` positions
+ATTENTION = (CausalAttention, LatentAttention)
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -58,19 +63,12 @@ def phase_workload(cfg: LLMConfig, tokens: int, tp: int = 1) -> PhaseWorkload:
     """The workload of ``tokens`` new tokens per sequence on one of ``tp`` devices (cache ``c = 0``)."""
     network = build_network(cfg, tokens, 0, tp)
     base = build_workload(network)
-    layers = {node.name: node.layer for node in network.nodes}
+    nodes = {node.name: node for node in network.nodes}
     names = [_base_name(n) for n in base.names]
-    kinds = [layers[n] for n in names]
-    kv = np.array(
-        [float(k.kv_cache_elements(tokens)) if isinstance(k, CausalAttention) else 0.0 for k in kinds]
-    )
-    d_kv = np.array(
-        [2.0 * k.num_kv_heads * k.head_dim if isinstance(k, CausalAttention) else 0.0 for k in kinds]
-    )
-    d_macs = np.array(
-        [2.0 * k.num_heads * k.head_dim * tokens if isinstance(k, CausalAttention) else 0.0 for k in kinds]
-    )
-    d_ops = np.array([6.0 * k.num_heads * tokens if isinstance(k, CausalAttention) else 0.0 for k in kinds])
+    kinds = [nodes[n].layer for n in names]
+    kv = np.array([float(k.kv_cache_elements(tokens)) if isinstance(k, ATTENTION) else 0.0 for k in kinds])
+    slopes = np.array([_context_slopes(nodes[n], tokens) for n in names]).reshape(len(names), 3)
+    d_macs, d_ops, d_kv = slopes[:, 0].copy(), slopes[:, 1].copy(), slopes[:, 2].copy()
     weights = base.weight_elements.copy()
     experts = np.zeros(base.layers)
     moe: MoEExperts | None = None
@@ -98,6 +96,20 @@ def phase_workload(cfg: LLMConfig, tokens: int, tp: int = 1) -> PhaseWorkload:
     caps = [k.window - 1 if isinstance(k, CausalAttention) and k.window else np.inf for k in kinds]
     context_cap = np.array(caps, dtype=float) if np.isfinite(caps).any() else None
     return PhaseWorkload(workload, d_macs, d_ops, d_kv, head_mask, context_cap)
+
+
+def _context_slopes(node, tokens: int) -> tuple[float, float, float]:
+    """An attention layer's MACs, element-wise ops and KV elements per cached token: its cost at
+    ``c = 1`` less its cost at ``c = 0`` (each is affine in ``c``: the layer's own formula, so
+    grouped-query, windowed and latent attention need no case here); 0 for other layers."""
+    layer = node.layer
+    if not isinstance(layer, ATTENTION):
+        return 0.0, 0.0, 0.0
+    one = dataclasses.replace(layer, cached_tokens=1)
+    at0 = layer_cost(layer, node.input_shapes, node.output_shape)
+    at1 = layer_cost(one, node.input_shapes, node.output_shape)
+    return (float(at1.macs - at0.macs), float(at1.elementwise_ops - at0.elementwise_ops),
+            float(one.kv_cache_elements(tokens) - layer.kv_cache_elements(tokens)))
 
 
 def at_context(phase: PhaseWorkload, context: np.ndarray, weight_bits: np.ndarray) -> Workload:

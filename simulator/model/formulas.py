@@ -37,6 +37,7 @@ from simulator.model.layers import (
     Fused,
     GenericOp,
     GroupNorm,
+    LatentAttention,
     Layer,
     LayerNorm,
     LayerNorm2d,
@@ -415,6 +416,16 @@ def _causal_attention(layer: CausalAttention, inputs: tuple[Shape, ...], output:
     """
     pairs = layer.attended_pairs(inputs[0][0])
     return LayerCost(0, 2 * layer.num_heads * layer.head_dim * pairs,
+                     layer.num_heads * pairs * (1 + OPS_PER_ELEMENT["softmax"]))
+
+
+@formula(LatentAttention)
+def _latent_attention(layer: LatentAttention, inputs: tuple[Shape, ...], output: Shape) -> LayerCost:
+    """Multi-head latent attention with absorbed projections over ``pairs = T·c + T(T+1)/2`` per head:
+    MACs ``H·(2r + dr)·pairs`` (scores over the ``r + dr`` latent, the weighted ``r``-latent sum);
+    element-wise ``H·pairs·(1 + softmax)`` (scale, softmax)."""
+    pairs = layer.attended_pairs(inputs[0][0])
+    return LayerCost(0, layer.num_heads * (2 * layer.kv_lora_rank + layer.qk_rope_dim) * pairs,
                      layer.num_heads * pairs * (1 + OPS_PER_ELEMENT["softmax"]))
 
 

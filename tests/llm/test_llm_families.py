@@ -99,14 +99,17 @@ def test_attention_reads_at_most_the_window_in_decode():
     assert attn.layer.attended_pairs(1) == 4096
 
 
-@pytest.mark.parametrize("context", [100, 4095, 4096, 16384])
-def test_decode_step_at_a_context_agrees_with_the_network_built_there(context):
+@pytest.mark.parametrize("name, context", [("mistral_7b", 100), ("mistral_7b", 4095), ("mistral_7b", 4096),
+                                           ("mistral_7b", 16384), ("gemma_2_9b", 6000),
+                                           ("deepseek_v2_lite", 3000)])
+def test_decode_step_at_a_context_agrees_with_the_network_built_there(name, context):
     # the closed-form path (c = 0 workload plus slopes, capped at the window) equals the network
-    # built at that context: MACs (attention over min(c + 1, W) keys) per layer
-    cfg = load_config("mistral_7b")
+    # built at that context: MACs and element-wise ops (attention over min(c + 1, W) keys) per layer
+    cfg = load_config(name)
     direct = build_workload(build_network(cfg, 1, context))
     capped = at_context(phase_workload(cfg, 1), [context], [16.0])
     assert capped.macs[0].tolist() == pytest.approx(direct.macs.tolist())
+    assert capped.elementwise_ops[0].tolist() == pytest.approx(direct.elementwise_ops.tolist())
 
 
 def test_a_model_folder_reads_its_config_json(tmp_path, monkeypatch, capsys):
@@ -172,7 +175,7 @@ def test_an_unsupported_model_type_names_the_supported_and_the_closest(model_typ
     with pytest.raises(SimulatorError) as err:
         parse_config({**PHI3, "model_type": model_type}, "x")
     message = str(err.value)
-    assert "supported: llama, mistral, qwen2, mixtral, phi3, gemma, gemma2, gpt2" in message
+    assert "supported: llama, mistral, qwen2, mixtral, phi3, gemma, gemma2, deepseek_v2, gpt2" in message
     assert message.endswith(f"(closest: {closest})")
 
 
@@ -191,3 +194,54 @@ def test_layer_types_name_the_windowed_layers():
 
     with pytest.raises(SimulatorError, match="layer_types must list 32"):
         parse_config({**PHI3, "layer_types": ["sliding_attention"]}, "x")
+
+
+def test_deepseek_v2_lite_is_hugging_faces_count():
+    # deepseek-ai/DeepSeek-V2-Lite: d 2048, 27 layers, 16 heads, MLA (q_lora_rank null, kv_lora_rank 512,
+    # qk_nope 128, qk_rope 64, v 128), layer 0 dense (I 10944), 26 MoE layers of 64 routed experts (1408
+    # wide, 6 per token) + 2 shared experts + a 64-way gate, V 102400, untied
+    d, heads, r, dn, dr, dv, vocab = 2048, 16, 512, 128, 64, 128, 102400
+    attn = d * heads * (dn + dr) + d * (r + dr) + r + r * heads * (dn + dv) + heads * dv * d  # q, kv_a, norm,
+    dense = 3 * d * 10944                                                                     # kv_b, o
+    moe = 64 * 3 * d * 1408 + 3 * d * (2 * 1408) + d * 64  # routed, shared, gate
+    expected = 2 * vocab * d + 27 * (attn + 2 * d) + dense + 26 * moe + d
+    assert params("deepseek_v2_lite") == expected == 15_706_484_224  # model card: 15.7B total
+    # activated per token: 6 of 64 routed experts; without the input embedding, the card's "2.4B"
+    active = expected - 26 * (64 - 6) * 3 * d * 1408 - vocab * d
+    assert abs(active / 1e9 - 2.4) < 0.06
+
+
+def test_deepseek_caches_the_latent_not_keys_and_values():
+    result = simulate_llm("deepseek_v2_lite", "h100-sxm", 1, 1000, 24)
+    # 27 layers x (kv_lora_rank 512 + rope 64) x 1,024 tokens x 2 bytes; one latent for all 16 heads
+    assert result.metrics["kv_cache_bytes"][0] == 27 * (512 + 64) * 1024 * 2
+    sharded = simulate_llm("deepseek_v2_lite", "h100-sxm", 1, 1000, 24, tp=2)
+    assert sharded.metrics["kv_cache_bytes"][0] == 2 * 27 * (512 + 64) * 1024 * 2  # replicated on both
+
+
+def test_latent_attention_formula_by_hand():
+    from simulator.model.formulas import layer_cost
+    from simulator.model.layers import LatentAttention
+
+    layer = LatentAttention(num_heads=2, qk_nope_dim=3, qk_rope_dim=2, v_head_dim=3, kv_lora_rank=4,
+                            cached_tokens=5)
+    inputs = ((2, 2 * (3 + 2)), (2, 2 * (3 + 3)), (2, 2))
+    assert layer.output_shape(inputs) == (2, 2 * 3)
+    cost = layer_cost(layer, inputs, (2, 6))
+    pairs = 2 * 5 + 1 + 2  # T·c + T(T+1)/2 with T = 2, c = 5
+    assert cost.params == 0
+    assert cost.macs == 2 * ((4 + 2) + 4) * pairs  # per head: scores over r + dr, weighted r-latent
+    assert layer.kv_cache_elements(2) == (4 + 2) * (5 + 2)
+
+
+def test_a_compressed_query_counts_its_two_projections_and_norm():
+    base = json.loads(available_llms()["deepseek_v2_lite"].read_text())
+    small = {**base, "hidden_size": 64, "num_hidden_layers": 2, "num_attention_heads": 4,
+             "num_key_value_heads": 4, "vocab_size": 100, "intermediate_size": 96,
+             "moe_intermediate_size": 16, "n_routed_experts": 4, "num_experts_per_tok": 2,
+             "n_shared_experts": 1, "kv_lora_rank": 8, "qk_nope_head_dim": 4, "qk_rope_head_dim": 2,
+             "v_head_dim": 4}
+    without = count_network(build_network(parse_config(small, "s"), 2), 1).params
+    with_q = count_network(build_network(parse_config({**small, "q_lora_rank": 12}, "s"), 2), 1).params
+    # per layer: q_proj 64·4·6 becomes q_a_proj 64·12 + q_a_layernorm 12 + q_b_proj 12·4·6
+    assert with_q - without == 2 * (64 * 12 + 12 + 12 * 4 * 6 - 64 * 4 * 6)

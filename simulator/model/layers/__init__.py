@@ -24,8 +24,8 @@ the readers of the ONNX operators that make it (:data:`ONNX_READERS`) beside it,
 * :mod:`~simulator.model.layers.resize`: Resize (interpolation) and Pad (zero padding);
 * :mod:`~simulator.model.layers.transformer`: SegFormer's and SAM's attention, imported Einsum;
 * :mod:`~simulator.model.layers.embedding`: table lookups (BERT's embeddings);
-* :mod:`~simulator.model.layers.llm`: the LLM kinds (RMSNorm, RoPE, CausalAttention, SwiGLU, MoEExperts,
-  LMHead);
+* :mod:`~simulator.model.layers.llm`: the LLM kinds (RMSNorm, RoPE, CausalAttention, LatentAttention, SwiGLU,
+  MoEExperts, LMHead);
 * :mod:`~simulator.model.layers.fused`: the inference view's Fused.
 """
 
@@ -60,6 +60,7 @@ from simulator.model.layers.fused import Fused
 from simulator.model.layers.imported import GenericOp, Unsupported
 from simulator.model.layers.llm import (
     CausalAttention,
+    LatentAttention,
     LMHead,
     MoEExperts,
     RMSNorm,
@@ -81,8 +82,9 @@ from simulator.model.layers.transformer import Einsum, SpatialReductionAttention
 __all__ = [
     "ACTIVATIONS", "BUILDER_METHODS", "LAYER_KINDS", "ONNX_READERS", "ONNX_WRITERS", "PRODUCERS",
     "RESIZE_MODES", "Activation", "AdaptivePool", "Add", "BatchNorm", "CausalAttention", "ClassToken",
-    "Concat", "Conv", "Einsum", "Embedding", "Flatten", "Fused", "GenericOp", "GroupNorm", "LMHead", "Layer",
-    "LayerNorm", "LayerNorm2d", "Linear", "MatMul", "MoEExperts", "Mul", "MultiheadSelfAttention", "Pad",
+    "Concat", "Conv", "Einsum", "Embedding", "Flatten", "Fused", "GenericOp", "GroupNorm", "LMHead",
+    "LatentAttention", "Layer", "LayerNorm", "LayerNorm2d", "Linear", "MatMul", "MoEExperts", "Mul",
+    "MultiheadSelfAttention", "Pad",
     "Permute", "Pool", "PositionalEmbedding", "RMSNorm", "ReLULinearAttention", "Reshape", "Resize",
     "RotaryEmbedding", "SelectToken", "Shape", "Softmax", "SpatialReductionAttention", "SwiGLU",
     "Unsupported", "WindowedAttention", "adaptive_windows", "broadcast_shapes", "elements",

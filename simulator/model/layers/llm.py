@@ -1,5 +1,6 @@
 """Layer kinds of decoder-only LLMs: RMSNorm, rotary position embedding, grouped-query causal
-attention over a KV cache, SwiGLU gating, mixture-of-experts feed-forward and the LM head.
+attention over a KV cache (with an optional sliding window), multi-head latent attention (MLA),
+SwiGLU gating, mixture-of-experts feed-forward and the LM head.
 
 Shapes are per sequence: ``(tokens, features)``, where ``tokens`` is the number of new tokens a
 forward pass processes (the prompt in prefill, 1 in a decode step). A KV cache of ``cached_tokens``
@@ -122,6 +123,58 @@ class CausalAttention(Layer):
 
 @layer_kind
 @dataclass(frozen=True)
+class LatentAttention(Layer):
+    """DeepSeek-V2's multi-head latent attention core (MLA), as serving runtimes run it (vLLM, FlashMLA).
+
+    Inputs: ``q (T, H·(dn + dr))`` (``q_proj``), ``kv (T, H·(dn + dv))`` (``kv_b_proj`` of the
+    normalized latent) and the shared rotary key ``k_pe (T, dr)``; output ``(T, H·dv)``. The cache
+    holds the latent, ``r + dr`` elements per token and layer (``kv_lora_rank`` 512 + 64 in
+    DeepSeek-V2), shared by every head; the key and value projections are absorbed into the query and
+    the output (their MACs are the ``kv_b_proj`` linear's on the ``T`` new tokens), so each (query,
+    key) pair costs ``r + dr`` MACs for the score and ``r`` for the weighted latent, per head.
+    Pairs as in :class:`CausalAttention`: ``T·c + T(T+1)/2``.
+    """
+
+    num_heads: int
+    qk_nope_dim: int
+    qk_rope_dim: int
+    v_head_dim: int
+    kv_lora_rank: int
+    cached_tokens: int = 0
+    kind: ClassVar[str] = "LatentAttention"
+    efficiency_class: ClassVar[str] = "attention"
+    exportable: ClassVar[bool] = False
+    arity: ClassVar[int | None] = 3
+
+    def output_shape(self, inputs: tuple[Shape, ...]) -> Shape:
+        if len(inputs) != 3:
+            raise ShapeError(f"LatentAttention takes q, kv and k_pe, got {len(inputs)} inputs")
+        q, kv, k_pe = inputs
+        if self.cached_tokens < 0:
+            raise ShapeError(f"cached_tokens must be at least 0, got {self.cached_tokens}")
+        _check_features(q, self.num_heads * (self.qk_nope_dim + self.qk_rope_dim), "MLA query")
+        _check_features(kv, self.num_heads * (self.qk_nope_dim + self.v_head_dim), "MLA key-value")
+        _check_features(k_pe, self.qk_rope_dim, "MLA rotary key")
+        if not q[0] == kv[0] == k_pe[0]:
+            raise ShapeError(f"MLA inputs must have one token count, got {q[0]}, {kv[0]}, {k_pe[0]}")
+        return (q[0], self.num_heads * self.v_head_dim)
+
+    @property
+    def latent_dim(self) -> int:
+        """Cached elements per token: ``kv_lora_rank + qk_rope_head_dim``."""
+        return self.kv_lora_rank + self.qk_rope_dim
+
+    def attended_pairs(self, tokens: int) -> int:
+        """(query, key) pairs per head: ``T·c + T(T+1)/2``."""
+        return tokens * self.cached_tokens + tokens * (tokens + 1) // 2
+
+    def kv_cache_elements(self, tokens: int) -> int:
+        """Latent-cache elements one sequence's pass reads and writes: ``(r + dr)·(c + T)``."""
+        return self.latent_dim * (self.cached_tokens + tokens)
+
+
+@layer_kind
+@dataclass(frozen=True)
 class SwiGLU(Layer):
     """``silu(gate) · up`` on a fused ``(tokens, 2·I)`` gate-and-up projection -> ``(tokens, I)``."""
 
@@ -205,6 +258,14 @@ def rotary_embedding(net, qkv: str, num_heads: int, num_kv_heads: int, head_dim:
 def causal_attention(net, qkv: str, num_heads: int, num_kv_heads: int, head_dim: int,
                      cached_tokens: int = 0, name: str | None = None, window: int = 0) -> str:
     return net.add(CausalAttention(num_heads, num_kv_heads, head_dim, cached_tokens, window), qkv, name=name)
+
+
+@builder_method("latent_attention", makes=LatentAttention)
+def latent_attention(net, q: str, kv: str, k_pe: str, num_heads: int, qk_nope_dim: int, qk_rope_dim: int,
+                     v_head_dim: int, kv_lora_rank: int, cached_tokens: int = 0,
+                     name: str | None = None) -> str:
+    layer = LatentAttention(num_heads, qk_nope_dim, qk_rope_dim, v_head_dim, kv_lora_rank, cached_tokens)
+    return net.add(layer, q, kv, k_pe, name=name)
 
 
 @builder_method("swiglu", makes=SwiGLU)
