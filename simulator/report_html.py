@@ -175,13 +175,13 @@ def _whatifs(overrides: Mapping[str, Sequence[float]] | None) -> list[dict[str, 
 
 def html_report_data(networks: Sequence[str], devices: Sequence[str], precisions: Sequence[str] | None = None,
                 batches: Sequence[int] = (1,), overrides: Mapping[str, Sequence[float]] | None = None,
-                command: str = "", progress: Callable[[int, int], None] | None = None) -> dict:
+                command: str = "", progress: Callable[[int, int, str], None] | None = None) -> dict:
     """Everything the page shows, for every configuration of the product (JSON-ready, SI units).
 
     ``precisions`` default to each device's default precision; a precision a device does not have is
     left out for that device (listed under ``skipped``), and an unknown precision name is an error.
     ``overrides`` map an override key to its values (what-if axes, :mod:`simulator.engine.configs`).
-    ``progress(done, total)`` is called after each configuration.
+    ``progress(done, total, label)`` is called after each configuration (the library prints nothing).
     """
     if not networks or not devices:
         raise SimulatorError("a report needs at least one network and one device")
@@ -211,7 +211,7 @@ def html_report_data(networks: Sequence[str], devices: Sequence[str], precisions
             roofs[d].append(_roof(result, device))
         configs.append(_config(result, d, roof_keys[key], w, names))
         if progress is not None:
-            progress(done, len(plan))
+            progress(done, len(plan), f"{net} on {device.name}, {p}, batch {b}")
     base_names = [device.name.partition(RUNTIME_SEPARATOR)[0] for device in resolved]
     rows = load_measurements()
     # the check rows whose runtime the device's efficiency model describes: the out-of-sample error

@@ -35,6 +35,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from simulator.cli.progress import Progress
     from simulator.report_html import html_report_data, write_html_report
 
     devices = [name for text in args.devices for name in split_list(text, "--device")]
@@ -51,8 +52,9 @@ def run(args: argparse.Namespace) -> int:
                           *([f"--precision={args.precision}"] if precisions else []),
                           f"--batch={','.join(map(str, args.batches))}",
                           *(f"--set={text}" for text in args.settings), "-o", args.output])
-    data = html_report_data(args.networks, devices, precisions, list(args.batches), overrides or None,
-                            command=command)
+    with Progress("report", "auto", unit="configurations") as line:  # a live line on a terminal only
+        data = html_report_data(args.networks, devices, precisions, list(args.batches), overrides or None,
+                                command=command, progress=line.update)
     path = write_html_report(args.output, data)
     print(f"wrote {path} ({path.stat().st_size:,} bytes, {len(data['configs'])} configurations)")
     return 0
