@@ -245,3 +245,16 @@ def test_a_compressed_query_counts_its_two_projections_and_norm():
     with_q = count_network(build_network(parse_config({**small, "q_lora_rank": 12}, "s"), 2), 1).params
     # per layer: q_proj 64·4·6 becomes q_a_proj 64·12 + q_a_layernorm 12 + q_b_proj 12·4·6
     assert with_q - without == 2 * (64 * 12 + 12 + 12 * 4 * 6 - 64 * 4 * 6)
+
+
+def test_gemma_7b_ties_its_head_and_keeps_two_norms_per_layer():
+    # google/gemma-7b's config.json (no tie_word_embeddings key: GemmaConfig ties by default)
+    cfg = parse_config({"model_type": "gemma", "hidden_size": 3072, "intermediate_size": 24576,
+                        "head_dim": 256, "num_attention_heads": 16, "num_key_value_heads": 16,
+                        "num_hidden_layers": 28, "max_position_embeddings": 8192, "vocab_size": 256000},
+                       "gemma_7b")
+    d, hd, heads, inter, vocab = 3072, 256, 16, 24576, 256000
+    per_layer = 4 * d * heads * hd + 3 * d * inter + 2 * d  # q, k, v, o (MHA, hd 256); GeGLU; 2 norms
+    expected = vocab * d + 28 * per_layer + d
+    assert count_network(build_network(cfg, 8), 1).params == expected == 8_537_680_896  # HF: 8.54B
+    assert cfg.sliding_window == 0  # Gemma 1 has no window
