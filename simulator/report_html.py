@@ -89,8 +89,20 @@ def _device_accuracy(device_name: str, table) -> dict | None:
     if rows.empty:
         return None
     errors = [float(e) for e in rows.expected_error]
+    latency = [float(e) for e in rows[rows.metric == "latency_s"].expected_error]
     return {"rows": len(errors), "min": min(errors), "median": statistics.median(errors), "max": max(errors),
-            "within_20": sum(abs(e) <= 0.2 for e in errors)}
+            "within_20": sum(abs(e) <= 0.2 for e in errors), "latency_rows": len(latency),
+            "latency_min": min(latency, default=None), "latency_max": max(latency, default=None)}
+
+
+def _measured_band(config: dict, accuracy: dict | None) -> list[float] | None:
+    """Where the device's published latencies fell around the expected value: ``[latency / (1 +
+    largest error), latency / (1 + smallest error)]`` [s], from ``measured = predicted / (1 + error)``
+    over its latency check rows; None without them or without an efficiency model."""
+    if config["latency_model"] != "expected" or not accuracy or not accuracy["latency_rows"]:
+        return None
+    latency_s = config["latency_s"]
+    return [latency_s / (1 + accuracy["latency_max"]), latency_s / (1 + accuracy["latency_min"])]
 
 
 def _measurements(rows: Sequence[dict], networks: Sequence[str], devices: Sequence[str]) -> list[dict]:
@@ -218,6 +230,9 @@ def html_report_data(networks: Sequence[str], devices: Sequence[str], precisions
     device_rows = [row for row in rows if row.get("table") != "llm" and row["device"] in base_names
                    and row["role"] == "check" and row_device(row)[1]]
     table = accuracy_table(device_rows) if device_rows else None
+    accuracy = [_device_accuracy(device.name, table) for device in resolved]
+    for config in configs:
+        config["measured_band_s"] = _measured_band(config, accuracy[config["device"]])
     return {
         "tool": tool_record(),
         "settings": {"command": command, "networks": list(built), "devices": [d.name for d in resolved],
@@ -225,8 +240,7 @@ def html_report_data(networks: Sequence[str], devices: Sequence[str], precisions
                      "overrides": {key: list(values) for key, values in (overrides or {}).items()},
                      "skipped": skipped},
         "networks": list(built),
-        "devices": [_device_record(device, roofs[d], _device_accuracy(device.name, table))
-                    for d, device in enumerate(resolved)],
+        "devices": [_device_record(device, roofs[d], accuracy[d]) for d, device in enumerate(resolved)],
         "precisions": list(dict.fromkeys(c["precision"] for c in configs)),
         "batches": list(batches),
         "whatifs": whatifs,

@@ -172,6 +172,10 @@ function summary(c) {
     ["expected value's error", acc ? `${signedPct(acc.min)} … ${signedPct(acc.max)} (median ` +
       `${signedPct(acc.median)}) on ${acc.rows} published check rows of this device; within ±20% on ` +
       `${acc.within_20}` : "no published check rows for this device", "error-band"],
+    ["measured latencies fell", c.measured_band_s ? `${fmt(c.measured_band_s[0], "s")} … ` +
+      `${fmt(c.measured_band_s[1], "s")} around this expected value on the device's ${acc.latency_rows} ` +
+      "published latency check rows" : "no band: no published latency check rows or no efficiency model",
+      "band"],
     ["throughput", fmt(c.throughput_per_s, "samples/s") +
       ` (ideal ${fmt(c.ideal_throughput_per_s, "samples/s")})`, "throughput"],
     ["energy", `${fmt(c.energy_j, "J")} per batch, ${fmt(c.energy_per_sample_j, "J")} per sample`, "energy"],
@@ -250,10 +254,19 @@ function latencyChart(c) {
                                                         : [m.value, m.batch / m.value, m]);
   const xs = series.flatMap(s => [s.throughput_per_s, s.ideal_throughput_per_s])
     .concat(points.map(p => p[0]));
-  const ys = series.flatMap(s => [s.latency_s, s.ideal_latency_s]).concat(points.map(p => p[1]));
-  const [x0, x1] = extent(xs), [y0, y1] = extent(ys);
+  const banded = series.filter(s => s.measured_band_s);
+  const ys = series.flatMap(s => [s.latency_s, s.ideal_latency_s]).concat(points.map(p => p[1]))
+    .concat(banded.flatMap(s => s.measured_band_s));
+  const xsBand = banded.flatMap(s => s.measured_band_s.map(l => s.batch / l));
+  const [x0, x1] = extent(xs.concat(xsBand)), [y0, y1] = extent(ys);
   const [x, y] = logAxes(svg, box, [x0 / 2, x1 * 2], [y0 / 2, y1 * 2], "throughput (samples/s)",
                          "latency (s)", "", "s");
+  if (banded.length) {  // each batch's band runs along latency = batch / throughput
+    const edge = k => banded.map(s => `${x(s.batch / s.measured_band_s[k])},${y(s.measured_band_s[k])}`);
+    titled(el("polygon", {points: edge(0).concat(edge(1).reverse()).join(" "), fill: "#c44e52",
+      "fill-opacity": 0.15, stroke: "none", class: "band"}, svg),
+      "where the device's published latencies fell around the expected value (its latency check rows)");
+  }
   const draw = (key, tkey, color, dash, label) => {
     el("polyline", {points: series.map(s => `${x(s[tkey])},${y(s[key])}`).join(" "), fill: "none",
       stroke: color, "stroke-width": 2, "stroke-dasharray": dash}, svg);
@@ -272,7 +285,8 @@ function latencyChart(c) {
       (m.metric === "latency_s" ? fmt(m.value, "s") : fmt(m.value, "samples/s")) + `\nsource: ${m.source}`);
   }
   legend(svg, box.l + 8, box.t + 10, [[c.latency_model + " (this precision)", "#c44e52"],
-    ["ideal bound", "#888"], [`published measurements (${points.length}; filled: ${c.precision})`, "#2a7"]]);
+    ["ideal bound", "#888"], ["band: the device's published latency check rows around expected", "#ecc"],
+    [`published measurements (${points.length}; filled: ${c.precision})`, "#2a7"]]);
 }
 
 function energy(c) {

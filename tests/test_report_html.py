@@ -141,6 +141,14 @@ def test_a_runtime_devices_error_band_is_its_runtimes_check_rows():
     accuracy = {device["name"]: device["accuracy"] for device in data["devices"]}
     assert accuracy["stm32h743@tinyengine"]["rows"] == tinyengine == 3
     assert accuracy["stm32h743"]["rows"] == cube == 3
+    # the band: measured = expected / (1 + error), error = expected / measured - 1 over those rows, so the
+    # band's ends are expected x the smallest and the largest measured / expected ratio
+    device = "stm32h743@tinyengine"
+    ratios = [float(row["value"]) / simulate(row["network"], device, precision="int8").latency_s
+              for row in rows if row["runtime"] == "TinyEngine"]
+    config = next(c for c in data["configs"] if data["devices"][c["device"]]["name"] == device)
+    assert config["measured_band_s"] == pytest.approx([config["latency_s"] * min(ratios),
+                                                       config["latency_s"] * max(ratios)], rel=1e-9)
 
 
 def test_the_peak_activation_layer_holds_the_peak(data):
