@@ -66,10 +66,10 @@ _API = {
 __all__ = [
     "Comparison", "Device", "LLMResult", "Network", "NetworkBuilder", "NetworkCounts", "SimulationResult",
     "SimulatorError", "accuracy_table", "build_network", "calibrate", "compare_devices", "compare_networks",
-    "count", "device_names", "export_onnx", "iter_sweep", "llm_names", "load_device", "load_llm_config",
+    "count", "device_names", "export_onnx", "html_report_data", "iter_sweep", "llm_names", "load_device",
+    "load_llm_config",
     "network_function", "network_names", "network_parameters", "plots", "resolve_device", "runtime_names",
-    "simulate", "simulate_llm", "sweep", "sweep_llm", "validate", "write_sweep",
-    "html_report_data", "write_html_report",
+    "simulate", "simulate_llm", "sweep", "sweep_llm", "validate", "write_html_report", "write_sweep",
 ]
 
 if TYPE_CHECKING:
@@ -90,9 +90,9 @@ if TYPE_CHECKING:
     from simulator.llm.sweep import sweep_llm
     from simulator.model.counts import NetworkCounts
     from simulator.model.graph import Network, NetworkBuilder
+    from simulator.report_html import html_report_data, write_html_report
     from simulator.results import SimulationResult
     from simulator.simulation import simulate
-    from simulator.report_html import html_report_data, write_html_report
     from simulator.sweeps import iter_sweep, sweep, write_sweep
 
 
