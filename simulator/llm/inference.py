@@ -6,7 +6,8 @@ For a batch of ``B`` sequences with ``P`` prompt tokens generating ``G`` tokens 
 * the expected model (not ``ideal``) adds the runtime's fixed cost per forward pass
   (``[efficiency] step_overhead_us``: scheduling, sampling, host synchronization) once to the prefill
   and once to each decode step;
-* decode: ``G − 1`` steps at ``c = P … P+G−2``, summed exactly (:func:`~simulator.llm.phases.sum_max_affine`);
+* decode: ``G − 1`` steps at ``c = P … P+G−2``, summed exactly (:func:`~simulator.llm.phases.sum_max_affine`;
+  split where a sliding window fills, :func:`_window_fill`);
   ``tpot_s`` is their mean (for ``G = 1``: the one step at ``c = P`` that would come next);
 * ``e2e_latency_s = ttft_s + Σ decode``; ``output_tokens_per_s = B·G / e2e``;
   ``total_tokens_per_s = B·(P+G) / e2e`` (prompt and output tokens);
@@ -168,27 +169,37 @@ def evaluate_llm(
     last = run_phase(
         cfg, device, 1, tp, prompt + np.maximum(steps - 1, 0), batch, compute, wb, ab, kb, ideal, link
     )
-    y0, const0 = components(first)
+    y0, _ = components(first)
     y1, _ = components(last)
-    decode_sum = (sum_max_affine(y0, y1, steps[:, None]) + steps[:, None] * const0).sum(
-        axis=1
-    ) + steps * (hand_off + step)
+    segments = [(first, last, steps)]
+    fill = _window_fill(cfg, prompt, steps)
+    if fill is not None and np.any((fill > 0) & (fill < steps)):  # the window fills mid-generation
+
+        def decode_at(context: np.ndarray) -> Evaluation:
+            return run_phase(cfg, device, 1, tp, context, batch, compute, wb, ab, kb, ideal, link)
+
+        segments = [(first, decode_at(prompt + np.maximum(fill - 1, 0)), fill),
+                    (decode_at(prompt + fill), last, steps - fill)]
+    decode_sum = steps * (hand_off + step)
+    decode_energy = np.zeros(count)
+    decode_comm = np.zeros(count)
+    for a, b, n in segments:  # each layer's cost is affine in c within a segment
+        ya, const_a = components(a)
+        yb, _ = components(b)
+        decode_sum = decode_sum + (sum_max_affine(ya, yb, n[:, None]) + n[:, None] * const_a).sum(axis=1)
+        decode_energy = decode_energy + n * (a.totals["energy_j"] + b.totals["energy_j"]) / 2
+        decode_comm = decode_comm + n * (
+            a.totals.get("t_comm_s", np.zeros(count)) + b.totals.get("t_comm_s", np.zeros(count))
+        ) / 2
     step_first = first.totals["latency_s"] + hand_off + step
     tpot = np.where(steps > 0, decode_sum / np.maximum(steps, 1), step_first)
     e2e = ttft + decode_sum
     devices = tps * pp
     # the PP stages split the layers: together, one whole-model pass per tensor-parallel rank
-    energy = (
-        prefill.totals["energy_j"] + steps * (first.totals["energy_j"] + last.totals["energy_j"]) / 2
-    ) * tps
+    energy = (prefill.totals["energy_j"] + decode_energy) * tps
     prefill_bound, prefill_dominant = _dominant(prefill)
     decode_bound, decode_dominant = _dominant(first, (y0 + y1) / 2)
-    comm = (
-        prefill.totals.get("t_comm_s", np.zeros(count))
-        + steps
-        * (first.totals.get("t_comm_s", np.zeros(count)) + last.totals.get("t_comm_s", np.zeros(count)))
-        / 2
-    )
+    comm = prefill.totals.get("t_comm_s", np.zeros(count)) + decode_comm
     memory = {
         key: np.zeros(count)
         for key in (
@@ -233,6 +244,15 @@ def evaluate_llm(
             "decode_s": decode_sum,
             "prefill_energy_j": prefill.totals["energy_j"] * tps,
         }
+
+
+def _window_fill(cfg: LLMConfig, prompt: np.ndarray, steps: np.ndarray) -> np.ndarray | None:
+    """Decode steps at contexts ``c <= W − 1``, where a sliding-window layer's cost still grows with
+    ``c`` (after them it is constant: the query sees ``W`` keys); None without a window. Summing the
+    generation in these two segments keeps it exact across the window."""
+    if not cfg.sliding_window:
+        return None
+    return np.clip(cfg.sliding_window - prompt, 0, steps)
 
 
 def pp_factor(hand_off: np.ndarray, prompt: int) -> np.ndarray:

@@ -258,3 +258,13 @@ def test_gemma_7b_ties_its_head_and_keeps_two_norms_per_layer():
     expected = vocab * d + 28 * per_layer + d
     assert count_network(build_network(cfg, 8), 1).params == expected == 8_537_680_896  # HF: 8.54B
     assert cfg.sliding_window == 0  # Gemma 1 has no window
+
+
+@pytest.mark.parametrize("name", ["mistral_7b", "gemma_2_9b"])
+def test_generation_across_the_window_equals_the_sum_of_its_steps(name):
+    # the window (4,096) fills at c = 4,095, mid-generation: the closed form splits there
+    prompt, generate = 4090, 12
+    whole = simulate_llm(name, "jetson-agx-orin", 4, prompt, generate, ideal=True)
+    steps = sum(simulate_llm(name, "jetson-agx-orin", 4, c, 2, ideal=True).metrics["tpot_s"][0]
+                for c in range(prompt, prompt + generate - 1))
+    assert whole.metrics["e2e_latency_s"][0] - whole.metrics["ttft_s"][0] == pytest.approx(steps, rel=1e-9)
