@@ -45,7 +45,7 @@ from typing import Any
 
 from simulator.errors import SimulatorError, UnknownNameError
 
-LLAMA_FAMILY = ("llama", "mistral", "qwen2", "mixtral", "phi3", "gemma", "gemma2", "deepseek_v2")
+LLAMA_FAMILY = ("llama", "mistral", "qwen2", "mixtral", "phi3", "gemma", "gemma2", "qwen2_moe", "deepseek_v2")
 FAMILIES = (*LLAMA_FAMILY, "gpt2")
 #: families whose config's ``sliding_window`` limits every layer's attention (transformers' classes);
 #: Qwen2 only with ``use_sliding_window`` (layers from ``max_window_layers`` on), Gemma-2 on even layers
@@ -74,9 +74,7 @@ LIMITS: dict[str, tuple[int, int]] = {
     "qk_rope_head_dim": (0, 4_096),
     "v_head_dim": (0, 4_096),
     "moe_intermediate_size": (0, 1_048_576),
-    "shared_experts": (0, 1_024),
-    "first_dense_layers": (0, 1_000),
-    "moe_layer_freq": (1, 1_000),
+    "shared_intermediate_size": (0, 1_048_576),
 }
 #: the config.json key of each field, per family (GPT-2's own names; the Llama family's)
 KEYS: dict[str, dict[str, str]] = {
@@ -90,8 +88,7 @@ KEYS: dict[str, dict[str, str]] = {
               "q_lora_rank": "q_lora_rank", "kv_lora_rank": "kv_lora_rank",
               "qk_nope_head_dim": "qk_nope_head_dim", "qk_rope_head_dim": "qk_rope_head_dim",
               "v_head_dim": "v_head_dim", "moe_intermediate_size": "moe_intermediate_size",
-              "shared_experts": "n_shared_experts", "first_dense_layers": "first_k_dense_replace",
-              "moe_layer_freq": "moe_layer_freq"},
+              "shared_intermediate_size": "shared_expert_intermediate_size"},
 }
 #: ``max_position_embeddings`` when a config leaves it out: the transformers config class's default
 #: (``LlamaConfig`` 2048, ``MistralConfig``/``MixtralConfig`` 4096·32, ``Qwen2Config`` 32768)
@@ -159,11 +156,11 @@ class LLMConfig:
     qk_nope_head_dim: int = 0  # dn
     qk_rope_head_dim: int = 0  # dr
     v_head_dim: int = 0  # dv
-    # DeepSeek's MoE: experts of their own width, shared experts, dense first layers
+    # DeepSeek's and Qwen-MoE's experts: their own width, shared experts, dense layers among them
     moe_intermediate_size: int = 0  # one expert's width (0: intermediate_size, as Mixtral)
-    shared_experts: int = 0  # always-on experts, one dense MLP of shared_experts·moe_intermediate_size
-    first_dense_layers: int = 0  # first_k_dense_replace: layers before it have a dense MLP
-    moe_layer_freq: int = 1  # MoE on layers i >= first_dense_layers with i % moe_layer_freq == 0
+    shared_intermediate_size: int = 0  # the always-on shared experts as one gated MLP of this width
+    shared_expert_gate: bool = False  # Qwen-MoE: sigmoid(Linear d -> 1) scales the shared output
+    moe_layers: tuple[bool, ...] = ()  # which layers have the experts (empty: all, when is_moe)
 
     def __post_init__(self) -> None:
         self.check()
@@ -177,11 +174,13 @@ class LLMConfig:
             check_int(getattr(self, field), f"{self.name}: {field}", low, high)
         for field in ("tie_word_embeddings", "attention_bias", "mlp_bias"):
             check_bool(getattr(self, field), f"{self.name}: {field}")
-        if not isinstance(self.sliding_layers, tuple) or \
-                any(not isinstance(flag, bool) for flag in self.sliding_layers) or \
-                len(self.sliding_layers) not in (0, self.num_layers):
-            raise SimulatorError(f"{self.name}: sliding_layers must be a tuple of {self.num_layers} booleans "
-                                 f"(one per layer) or empty (every layer), got {_shown(self.sliding_layers)}")
+        check_bool(self.shared_expert_gate, f"{self.name}: shared_expert_gate")
+        for field in ("sliding_layers", "moe_layers"):
+            flags = getattr(self, field)
+            if not isinstance(flags, tuple) or any(not isinstance(flag, bool) for flag in flags) or \
+                    len(flags) not in (0, self.num_layers):
+                raise SimulatorError(f"{self.name}: {field} must be a tuple of {self.num_layers} booleans "
+                                     f"(one per layer) or empty (every layer), got {_shown(flags)}")
         if self.num_heads % self.num_kv_heads:
             raise SimulatorError(f"{self.name}: {self.num_heads} attention heads are not a multiple of "
                                  f"{self.num_kv_heads} key-value heads (grouped-query attention needs "
@@ -214,9 +213,8 @@ class LLMConfig:
         return self.moe_intermediate_size or self.intermediate_size
 
     def is_moe_layer(self, layer: int) -> bool:
-        """Whether layer ``layer`` has the mixture of experts (DeepSeek: from ``first_k_dense_replace``,
-        every ``moe_layer_freq``-th; Mixtral: every layer)."""
-        return self.is_moe and layer >= self.first_dense_layers and layer % self.moe_layer_freq == 0
+        """Whether layer ``layer`` has the mixture of experts (:attr:`moe_layers`; Mixtral: every layer)."""
+        return self.is_moe and (not self.moe_layers or self.moe_layers[layer])
 
     @property
     def kv_elements_per_token_per_layer(self) -> int:
@@ -320,6 +318,8 @@ def parse_config(cfg: dict[str, Any], name: str) -> LLMConfig:
         )
     if family == "deepseek_v2":
         return _deepseek(cfg, name, common)
+    if family == "qwen2_moe":
+        return _qwen2_moe(cfg, name, common)
     kv_heads = _int(cfg, name, family, "num_kv_heads", default=heads)
     if heads % kv_heads:
         raise SimulatorError(f"{name}: num_attention_heads {heads} is not divisible by "
@@ -372,6 +372,10 @@ def _deepseek(cfg: dict[str, Any], name: str, common: dict[str, Any]) -> LLMConf
     if experts and not 1 <= per_token <= experts:
         raise SimulatorError(f"{name}: num_experts_per_tok {per_token} must be from 1 to n_routed_experts "
                              f"{experts}")
+    expert = field("moe_intermediate_size", 1407) if experts else 0
+    first = _key_int(cfg, name, "first_k_dense_replace", 0, 1_000)
+    freq = _key_int(cfg, name, "moe_layer_freq", 1, 1_000, 1)
+    layers = range(common["num_layers"])
     return LLMConfig(
         **common,
         intermediate_size=field("intermediate_size"),
@@ -387,11 +391,51 @@ def _deepseek(cfg: dict[str, Any], name: str, common: dict[str, Any]) -> LLMConf
         qk_nope_head_dim=nope,
         qk_rope_head_dim=rope,
         v_head_dim=field("v_head_dim", 128),
-        moe_intermediate_size=field("moe_intermediate_size", 1407) if experts else 0,
-        shared_experts=field("shared_experts", 0) if experts else 0,
-        first_dense_layers=field("first_dense_layers", 0) if experts else 0,
-        moe_layer_freq=field("moe_layer_freq", 1),
+        moe_intermediate_size=expert,
+        shared_intermediate_size=_key_int(cfg, name, "n_shared_experts", 0, 1_024) * expert,
+        moe_layers=tuple(i >= first and i % freq == 0 for i in layers) if experts else (),
     )
+
+
+def _qwen2_moe(cfg: dict[str, Any], name: str, common: dict[str, Any]) -> LLMConfig:
+    """Qwen-MoE (``Qwen2MoeConfig``): Qwen2's attention (q/k/v biases), ``num_experts`` routed experts of
+    ``moe_intermediate_size`` with ``num_experts_per_tok`` per token, one shared expert of
+    ``shared_expert_intermediate_size`` scaled by a sigmoid gate (``Linear d -> 1``), experts on layers
+    with ``(i + 1) % decoder_sparse_step == 0`` not in ``mlp_only_layers``. Defaults as the config class."""
+    family = "qwen2_moe"
+    heads = common["num_heads"]
+    kv_heads = _int(cfg, name, family, "num_kv_heads", default=heads)
+    if heads % kv_heads:
+        raise SimulatorError(f"{name}: num_attention_heads {heads} is not divisible by "
+                             f"num_key_value_heads {kv_heads}")
+    experts = _key_int(cfg, name, "num_experts", 1, LIMITS["num_experts"][1], 60)
+    per_token = _key_int(cfg, name, "num_experts_per_tok", 1, experts, 4)
+    step = _key_int(cfg, name, "decoder_sparse_step", 1, 1_000, 1)
+    dense = cfg.get("mlp_only_layers") or []
+    if not isinstance(dense, list) or any(isinstance(i, bool) or not isinstance(i, int) for i in dense):
+        raise SimulatorError(f"{name}: mlp_only_layers must list layer indices, got {_shown(dense)}")
+    layers = common["num_layers"]
+    return LLMConfig(
+        **common,
+        intermediate_size=_int(cfg, name, family, "intermediate_size", default=5632),
+        num_kv_heads=kv_heads,
+        head_dim=common["hidden_size"] // heads,
+        max_positions=_int(cfg, name, family, "max_positions", default=32_768),
+        tie_word_embeddings=_bool(cfg, name, "tie_word_embeddings", False),
+        attention_bias=_bool(cfg, name, "qkv_bias", True),
+        num_experts=experts,
+        experts_per_token=per_token,
+        moe_intermediate_size=_int(cfg, name, family, "moe_intermediate_size", default=1408),
+        shared_intermediate_size=_key_int(cfg, name, "shared_expert_intermediate_size", 0, 1_048_576, 5632),
+        shared_expert_gate=True,
+        moe_layers=tuple((i + 1) % step == 0 and i not in dense for i in range(layers)),
+    )
+
+
+def _key_int(cfg: dict[str, Any], source: str, key: str, low: int, high: int, default: int = 0) -> int:
+    """``cfg[key]`` as an integer in ``[low, high]``; ``default`` when missing or null."""
+    value = cfg.get(key)
+    return default if value is None else check_int(value, f"{source}: {key}", low, high)
 
 
 def _sliding_window(cfg: dict[str, Any], name: str, family: str, layers: int) -> tuple[int, tuple[bool, ...]]:

@@ -45,7 +45,8 @@ def shard(cfg: LLMConfig, tp: int) -> tuple[int, int, int, int]:
             f"a multiple of them (each device holds whole KV heads)"
         )
     for what, size in (("intermediate size", cfg.intermediate_size),
-                       ("expert intermediate size", cfg.expert_intermediate_size if cfg.is_moe else 0)):
+                       ("expert intermediate size", cfg.expert_intermediate_size if cfg.is_moe else 0),
+                       ("shared expert intermediate size", cfg.shared_intermediate_size)):
         if size % tp:
             raise SimulatorError(f"{cfg.name}: tensor parallelism {tp} must divide {what} {size}")
     return (
@@ -102,8 +103,10 @@ def build_network(
             expert = cfg.expert_intermediate_size // tp
             net.linear(h, cfg.num_experts, bias=False, name=p + "router")
             m = net.moe_experts(h, cfg.num_experts, cfg.experts_per_token, expert, name=p + "experts")
-            if cfg.shared_experts:
-                shared = _gated_mlp(net, h, cfg.shared_experts * expert, d, False, p + "shared_")
+            if cfg.shared_intermediate_size:
+                shared = _gated_mlp(net, h, cfg.shared_intermediate_size // tp, d, False, p + "shared_")
+                if cfg.shared_expert_gate:  # sigmoid(h W) scales the shared output (not counted: T·d ops)
+                    net.linear(h, 1, bias=False, name=p + "shared_gate")
                 m = net.add_(m, shared, name=p + "shared_add")
         else:
             m = _gated_mlp(net, h, inter, d, cfg.mlp_bias, p)

@@ -168,14 +168,15 @@ def test_a_hub_id_not_in_the_cache_says_so_in_one_line(tmp_path, monkeypatch, ca
 
 
 @pytest.mark.parametrize("model_type, closest", [("gemma3", "gemma2"), ("phi", "phi3"),
-                                                 ("qwen2_moe", "qwen2"), ("llama4", "llama")])
+                                                 ("qwen3_moe", "qwen2_moe"), ("llama4", "llama")])
 def test_an_unsupported_model_type_names_the_supported_and_the_closest(model_type, closest):
     from simulator.errors import SimulatorError
 
     with pytest.raises(SimulatorError) as err:
         parse_config({**PHI3, "model_type": model_type}, "x")
     message = str(err.value)
-    assert "supported: llama, mistral, qwen2, mixtral, phi3, gemma, gemma2, deepseek_v2, gpt2" in message
+    supported = "llama, mistral, qwen2, mixtral, phi3, gemma, gemma2, qwen2_moe, deepseek_v2, gpt2"
+    assert f"supported: {supported}" in message
     assert message.endswith(f"(closest: {closest})")
 
 
@@ -268,3 +269,19 @@ def test_generation_across_the_window_equals_the_sum_of_its_steps(name):
     steps = sum(simulate_llm(name, "jetson-agx-orin", 4, c, 2, ideal=True).metrics["tpot_s"][0]
                 for c in range(prompt, prompt + generate - 1))
     assert whole.metrics["e2e_latency_s"][0] - whole.metrics["ttft_s"][0] == pytest.approx(steps, rel=1e-9)
+
+
+def test_qwen1_5_moe_is_hugging_faces_count():
+    # Qwen/Qwen1.5-MoE-A2.7B: d 2048, 24 layers, 16 heads (MHA, q/k/v biases), 60 experts of 1408
+    # (4 per token) on every layer, a shared expert of 5632 with its sigmoid gate (d -> 1), V 151936
+    d, vocab = 2048, 151936
+    attn = 3 * (d * d + d) + d * d
+    moe = 60 * 3 * d * 1408 + d * 60 + 3 * d * 5632 + d  # experts, router, shared expert, shared gate
+    expected = 2 * vocab * d + 24 * (attn + moe + 2 * d) + d
+    assert params("qwen1_5_moe_a2_7b") == expected == 14_315_784_192  # model card: 14.3B in total
+
+
+def test_qwen_moe_dense_layers_follow_the_sparse_step_and_the_mlp_only_list():
+    base = json.loads(available_llms()["qwen1_5_moe_a2_7b"].read_text())
+    cfg = parse_config({**base, "decoder_sparse_step": 2, "mlp_only_layers": [3]}, "q")
+    assert [cfg.is_moe_layer(i) for i in range(6)] == [False, True, False, False, False, True]
