@@ -38,8 +38,15 @@ FIELD_NOTES = {
     "head_dim": "default hidden / heads",
     "max_positions": "default 2,048 (llama), 32,768 (qwen2), 131,072",
     "num_experts": "mixtral only; default 8",
-    "experts_per_token": "mixtral only; <= experts; default 2",
+    "experts_per_token": "mixtral (default 2), qwen2_moe, deepseek_v2; <= experts",
     "sliding_window": "mistral, mixtral, phi3, gemma2 (even layers), qwen2 (use_sliding_window)",
+    "q_lora_rank": "deepseek_v2 (multi-head latent attention); null: none",
+    "kv_lora_rank": "deepseek_v2: the cached latent (plus qk_rope_head_dim)",
+    "qk_nope_head_dim": "deepseek_v2",
+    "qk_rope_head_dim": "deepseek_v2",
+    "v_head_dim": "deepseek_v2",
+    "moe_intermediate_size": "qwen2_moe, deepseek_v2: one routed expert's width",
+    "shared_intermediate_size": "qwen2_moe (deepseek_v2: n_shared_experts x moe_intermediate_size)",
 }
 
 

@@ -5,7 +5,8 @@ Families (``model_type``): ``llama``, ``mistral``, ``qwen2`` (RMSNorm, RoPE, gro
 SwiGLU MLP; Qwen2 has q/k/v biases), ``mixtral`` (the same with a top-k mixture-of-experts MLP),
 ``phi3`` (a Llama with fused qkv and gate_up projections: the same parameters), ``gemma`` and
 ``gemma2`` (head_dim given, tied LM head, GeGLU; Gemma-2: four norms per layer, sliding window on even
-layers), ``deepseek_v2`` (multi-head latent attention caching a ``kv_lora_rank + qk_rope_head_dim``
+layers), ``qwen2_moe`` (Qwen2 with routed experts and a gated shared expert), ``deepseek_v2``
+(multi-head latent attention caching a ``kv_lora_rank + qk_rope_head_dim``
 latent, routed + shared experts, dense first layers) and ``gpt2`` (learned positions, LayerNorm, GELU
 MLP, biases, tied LM head). Sliding windows (:func:`_sliding_window`) cap the KV cache and the keys
 attention reads.
@@ -22,6 +23,7 @@ phi_3_mini_4k      microsoft/Phi-3-mini-4k-instruct        3.8B (3,821,079,552: 
 qwen2_5_7b         Qwen/Qwen2.5-7B-Instruct                7.61B, 6.53B non-embedding
 gemma_2_9b         google/gemma-2-9b                       9,241,705,984 (safetensors total)
 deepseek_v2_lite   deepseek-ai/DeepSeek-V2-Lite            15.7B total, 2.4B activated per token
+qwen1_5_moe_a2_7b  Qwen/Qwen1.5-MoE-A2.7B                  14.3B total, 2.7B activated
 =================  ======================================  =========================================
 
 Built-in configs: copies of the published HF configs, checked by parameter count (research/llm:
