@@ -121,7 +121,7 @@ def test_stm32_figures_are_converted_to_si():
     assert mcu.weight_store.name == "flash"
     assert mcu.weight_store.stores == frozenset({"weights"})
     assert mcu.weight_store.capacity_bytes == 2**20  # 1 Mbyte: 0x0800_0000 to 0x080F_FFFF
-    assert mcu.peak_for("int8") == OPS_PER_MAC * 0.5 * 216e6  # 0.5 MAC/cycle at 216 MHz
+    assert mcu.peak_for("int8") == OPS_PER_MAC * 2 * 216e6  # one SMLAD (2 MACs) per cycle at 216 MHz
     assert mcu.activation_store.bandwidth_bytes_per_s == 8 * 216e6  # one 64-bit access per cycle
     assert mcu.precisions == ("int8", "fp32")
 
