@@ -75,34 +75,23 @@ def layer_results(workload: Workload, evaluation: Evaluation, batch: int) -> tup
     """Configuration 0 of ``evaluation`` (of ``workload`` at ``batch`` samples), layer by layer: the
     engine's own arrays, read, never recomputed (each array turned into Python floats in one call)."""
     timing, energy, names = evaluation.timing, evaluation.energy, evaluation.hardware.level_names
-    bounds, binding = evaluation.bound[0].tolist(), evaluation.binding[0].tolist()
-    ops, bytes_moved = timing.ops[0].tolist(), timing.bytes_moved[0].tolist()
-    t_compute, t_memory = timing.t_compute_s[0].tolist(), timing.t_memory_s[0].tolist()
-    latency, total_energy, compute_energy = (timing.latency_s[0].tolist(), energy.total_j[0].tolist(),
-                                             energy.compute_j[0].tolist())
-    # (layers, levels) rows: one dict per layer zips the level names with its row
-    level_bytes, level_time, level_energy = (array[0].T.tolist() for array in (
-        timing.level_bytes, timing.t_level_s, energy.level_j))
+    per_layer = (timing.ops, timing.bytes_moved, timing.t_compute_s, timing.t_memory_s, timing.latency_s,
+                 evaluation.bound, energy.total_j)
+    # (layers, levels) rows: each layer's dicts zip the level names with its row
+    per_level = (timing.level_bytes, timing.t_level_s, energy.level_j)
+    columns = zip(workload.names, workload.kinds, workload.layer_macs, *(a[0].tolist() for a in per_layer),
+                  *(a[0].T.tolist() for a in per_level), energy.compute_j[0].tolist(),
+                  evaluation.binding[0].tolist(), strict=True)
     return tuple(
-        LayerResult(
-            name=name,
-            kind=workload.kinds[i],
-            macs=workload.layer_macs[i] * batch,
-            ops=ops[i],
-            bytes_moved=bytes_moved[i],
-            arithmetic_intensity=ops[i] / bytes_moved[i] if bytes_moved[i] else 0.0,
-            t_compute_s=t_compute[i],
-            t_memory_s=t_memory[i],
-            latency_s=latency[i],
-            bound=str(bounds[i]),
-            energy_j=total_energy[i],
-            level_bytes=dict(zip(names, level_bytes[i], strict=True)),
-            level_time_s=dict(zip(names, level_time[i], strict=True)),
-            level_energy_j=dict(zip(names, level_energy[i], strict=True)),
-            compute_energy_j=compute_energy[i],
-            binding=str(binding[i]),
-        )
-        for i, name in enumerate(workload.names))
+        LayerResult(name=name, kind=kind, macs=macs * batch, ops=ops, bytes_moved=moved,
+                    arithmetic_intensity=ops / moved if moved else 0.0, t_compute_s=t_compute,
+                    t_memory_s=t_memory, latency_s=latency, bound=str(bound), energy_j=energy_j,
+                    level_bytes=dict(zip(names, level_bytes, strict=True)),
+                    level_time_s=dict(zip(names, level_time, strict=True)),
+                    level_energy_j=dict(zip(names, level_energy, strict=True)), compute_energy_j=compute_j,
+                    binding=str(binding))
+        for (name, kind, macs, ops, moved, t_compute, t_memory, latency, bound, energy_j, level_bytes,
+             level_time, level_energy, compute_j, binding) in columns)
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,9 @@ and the calibration's fit (:mod:`simulator.calibration.fit`) evaluate.
 
 from __future__ import annotations
 
+from collections.abc import Hashable, Mapping
+from functools import lru_cache
+
 import numpy as np
 from numpy.typing import ArrayLike
 
@@ -42,6 +45,22 @@ def expected_latency_s(t_compute_s: ArrayLike, t_memory_s: ArrayLike, compute_fr
     return latency + np.where(latency > 0, overhead_s, 0.0)
 
 
+def class_table(table: Mapping[str, Hashable], classes: tuple[str, ...],
+                missing: Hashable = None) -> np.ndarray:
+    """Each layer's entry of ``table`` (by its efficiency class, :func:`simulator.kernels.class_lookup`)
+    as a float array, read-only: built once per table and network, not per evaluation."""
+    return _class_table(tuple(table.items()), classes, missing)
+
+
+@lru_cache(maxsize=256)
+def _class_table(items: tuple[tuple[str, Hashable], ...], classes: tuple[str, ...],
+                 missing: Hashable) -> np.ndarray:
+    table = dict(items)
+    array = np.array([class_lookup(table, c, missing) for c in classes], dtype=float)
+    array.flags.writeable = False  # shared by every evaluation that asks for it
+    return array
+
+
 def fill_fraction(workload: Workload, hardware: HardwareArrays, batch: np.ndarray) -> np.ndarray:
     """``(C, L)`` share of a parallel device's arithmetic a kernel uses: ``n·outputs / (waves·units·tile)``.
 
@@ -55,8 +74,7 @@ def fill_fraction(workload: Workload, hardware: HardwareArrays, batch: np.ndarra
     """
     if hardware.parallel_units is None or workload.output_elements is None:
         return np.ones((len(batch), workload.layers))
-    tile = np.array([class_lookup(hardware.tile_outputs, c) for c in workload.efficiency_classes],
-                    dtype=float)
+    tile = class_table(hardware.tile_outputs, workload.efficiency_classes)
     useful = batch[:, None] * workload.output_elements
     waves = np.ceil(np.ceil(useful / tile) / hardware.parallel_units)
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -71,8 +89,7 @@ def efficiency_arrays(workload: Workload, hardware: HardwareArrays,
     if hardware.efficiency is None:
         return np.ones(workload.layers), np.ones(workload.layers), np.zeros(workload.layers)
     # a class the profile lacks: the class it refines (kernels.CLASS_FALLBACK), then default, then ideal
-    rows = np.array([class_lookup(hardware.efficiency, c, (1.0, 1.0, 0.0))
-                     for c in workload.efficiency_classes], dtype=float)
+    rows = class_table(hardware.efficiency, workload.efficiency_classes, (1.0, 1.0, 0.0))
     kernels = np.ones(workload.layers) if workload.kernels is None else workload.kernels
     if hardware.parallel_units is None:
         return rows[:, 0], rows[:, 1], rows[:, 2] + hardware.kernel_overhead_s * kernels
