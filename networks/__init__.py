@@ -16,6 +16,7 @@ from simulator.networks import (  # noqa: F401  (registers them)  # noqa: F401  
     mlperf_tiny,
     mobilenet,
     resnet,
+    retinanet,
     sam,
     segformer,
     vgg,

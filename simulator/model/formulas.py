@@ -58,6 +58,7 @@ from simulator.model.layers import (
     RotaryEmbedding,
     SelectToken,
     Shape,
+    SharedConv,
     Softmax,
     SpatialReductionAttention,
     SwiGLU,
@@ -158,6 +159,13 @@ def _conv(layer: Conv, inputs: tuple[Shape, ...], output: Shape) -> LayerCost:
     bias = layer.out_channels if layer.bias else 0
     return LayerCost(weights + bias, weights * elements(output[1:]),
                      elements(output) * OPS_PER_ELEMENT["bias"] if layer.bias else 0)
+
+
+@formula(SharedConv)
+def _shared_conv(layer: SharedConv, inputs: tuple[Shape, ...], output: Shape) -> LayerCost:
+    """A Conv's MACs and bias adds; params 0 (its weights are the owner's, counted there once)."""
+    cost = _conv(layer, inputs, output)
+    return LayerCost(0, cost.macs, cost.elementwise_ops)
 
 
 @formula(Pool)

@@ -19,6 +19,7 @@ from simulator.model.layers import (
     AdaptivePool,
     Conv,
     Fused,
+    SharedConv,
 )
 
 BOOLEAN_TRAITS = ("is_view", "inplace_capable", "absorbs_batchnorm", "absorbs_activation", "exportable")
@@ -27,6 +28,7 @@ BOOLEAN_TRAITS = ("is_view", "inplace_capable", "absorbs_batchnorm", "absorbs_ac
 EXAMPLES = {
     Conv: [Conv(8, (3, 3), (1, 1), (1, 1), (1, 1)), Conv(8, (3, 3), (1, 1), (1, 1), (1, 1), groups=8)],
     AdaptivePool: [AdaptivePool("avg", (1, 1)), AdaptivePool("avg", (7, 7))],
+    SharedConv: [SharedConv(8, (3, 3), (1, 1), (1, 1), (1, 1), shares="head.conv")],
     Fused: [Fused(Conv(8, (1, 1), (1, 1), (0, 0), (1, 1)), (Activation("relu"),), ((8, 4, 4),))],
 }
 

@@ -85,7 +85,12 @@ def run_onnxruntime(model, batch):
 
 # Export → import round trips.
 
-@pytest.mark.parametrize("name", sorted(NETWORKS))
+#: networks with a layer kind that has no ONNX writer (SharedConv, Conv3d, EmbeddingBag): export refuses
+#: them in one line (tests/model/test_mlperf_networks.py)
+NOT_EXPORTABLE = {"retinanet", "unet3d", "dlrm_v2"}
+
+
+@pytest.mark.parametrize("name", sorted(set(NETWORKS) - NOT_EXPORTABLE))
 def test_every_network_round_trips_with_identical_counts(name):
     network = NETWORKS[name](**small_size(name))
     back = import_onnx(to_onnx(network, batch=1, weights=False))

@@ -26,6 +26,7 @@ the readers of the ONNX operators that make it (:data:`ONNX_READERS`) beside it,
 * :mod:`~simulator.model.layers.embedding`: table lookups (BERT's embeddings);
 * :mod:`~simulator.model.layers.llm`: the LLM kinds (RMSNorm, RoPE, CausalAttention, LatentAttention, SwiGLU,
   MoEExperts, LMHead);
+* :mod:`~simulator.model.layers.shared`: SharedConv (a convolution running another's weights);
 * :mod:`~simulator.model.layers.fused`: the inference view's Fused.
 """
 
@@ -68,6 +69,7 @@ from simulator.model.layers.llm import (
     SwiGLU,
 )
 from simulator.model.layers.resize import RESIZE_MODES, Pad, Resize
+from simulator.model.layers.shared import SharedConv
 from simulator.model.layers.tensor import (
     ClassToken,
     Concat,
@@ -86,7 +88,7 @@ __all__ = [
     "LatentAttention", "Layer", "LayerNorm", "LayerNorm2d", "Linear", "MatMul", "MoEExperts", "Mul",
     "MultiheadSelfAttention", "Pad",
     "Permute", "Pool", "PositionalEmbedding", "RMSNorm", "ReLULinearAttention", "Reshape", "Resize",
-    "RotaryEmbedding", "SelectToken", "Shape", "Softmax", "SpatialReductionAttention", "SwiGLU",
+    "RotaryEmbedding", "SelectToken", "Shape", "SharedConv", "Softmax", "SpatialReductionAttention", "SwiGLU",
     "Unsupported", "WindowedAttention", "adaptive_windows", "broadcast_shapes", "elements",
     "window_output_size"
 ]

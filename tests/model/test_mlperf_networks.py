@@ -1,0 +1,83 @@
+"""The MLPerf Inference networks (issue #20): parameters and MACs derived by hand from each reference's
+layer table, or a published count with its source; each runs through count, simulate and export."""
+
+import pytest
+
+from simulator.api import count
+from simulator.errors import SimulatorError
+from simulator.model.counts import count_network
+from simulator.networks.retinanet import build_retinanet
+from simulator.simulation import simulate
+
+CONV3 = 256 * 256 * 9 + 256   # a 3×3 conv 256 -> 256 with bias (FPN output, P6, P7, head convs)
+
+
+# RetinaNet: mlcommons/inference resnext50/retinanet.py, ResNeXt50-32x4d FPN, 264 classes, 800×800.
+
+def _retinanet_params(num_classes: int) -> int:
+    """Body: torchvision's resnext50_32x4d (25,028,904, torchvision ResNeXt50_32X4D_Weights meta) less the
+    fc (2048·1000 + 1000) and the BatchNorm affine elements, which FrozenBatchNorm2d keeps as buffers:
+    2·(stem 64 + per stage blocks·(w + w + 4p) + 4p for the downsample), widths w = 128, 256, 512,
+    1024 for planes p = 64, 128, 256, 512 and 3, 4, 6, 3 blocks."""
+    bn = 64 + sum(n * (2 * w + 4 * p) + 4 * p for n, w, p in
+                  ((3, 128, 64), (4, 256, 128), (6, 512, 256), (3, 1024, 512)))
+    assert bn == 34_112
+    body = 25_028_904 - (2048 * 1000 + 1000) - 2 * bn
+    fpn = (512 + 1024 + 2048) * 256 + 3 * 256 + 3 * CONV3 + 2 * CONV3   # laterals, outputs, P6, P7
+    heads = 8 * CONV3 + (256 * 9 + 1) * 9 * (num_classes + 4)           # 4 + 4 convs, logits, boxes
+    return body + fpn + heads
+
+
+def test_retinanet_parameters_equal_the_reference_layer_table():
+    assert _retinanet_params(264) == 37_060_652
+    assert count("retinanet").params == _retinanet_params(264)
+
+
+def test_the_same_code_with_a_resnet50_body_gives_torchvisions_published_count():
+    # torchvision RetinaNet_ResNet50_FPN_Weights.COCO_V1 meta: num_params 34,014,999 (91 classes)
+    network = build_retinanet("retinanet_resnet50_fpn", 800, 91, groups=1, width_per_group=64)
+    assert count_network(network).params == 34_014_999
+
+
+def test_retinanet_macs_scale_the_backbone_and_add_fpn_and_heads_by_hand():
+    # 800 = 25·32 and 224 = 7·32: every body map is (25/7)² the 224×224 one, the fc drops out
+    body = (count("resnext50_32x4d").macs - 2048 * 1000) * 625 // 49
+    sides = (100, 50, 25, 13, 7)                     # P3..P7: 800/8 .. 800/32, then ceil-halvings
+    area = [s * s for s in sides]
+    fpn = (area[0] * 512 + area[1] * 1024 + area[2] * 2048) * 256 + sum(area) * 256 * 256 * 9
+    heads = sum(area) * 256 * 9 * (8 * 256 + 9 * 264 + 9 * 4)
+    assert count("retinanet").macs == body + fpn + heads
+
+
+def test_retinanet_outputs_one_row_per_anchor():
+    counts = count("retinanet")
+    anchors = 9 * (100**2 + 50**2 + 25**2 + 13**2 + 7**2)
+    shapes = {layer.name: layer.output_shape for layer in counts.layers}
+    assert shapes["head.classification_head.cat"] == (1, anchors, 264)
+    assert shapes["head.regression_head.cat"] == (1, anchors, 4)
+    shared = [layer for layer in counts.layers if "@P" in layer.name and layer.kind == "Conv2d"]
+    assert len(shared) == 2 * 5 * 4 and all(layer.params == 0 for layer in shared)   # levels P4..P7
+
+
+# Every new network runs through count and simulate; export writes it or refuses it in one line.
+
+NEW_NETWORKS = ["retinanet"]
+
+
+@pytest.mark.parametrize("name", NEW_NETWORKS)
+def test_new_networks_count_and_simulate(name):
+    counts = count(name)
+    assert counts.params > 0 and counts.macs > 0
+    result = simulate(name, "h100-sxm")
+    assert result.latency_s > 0
+
+
+@pytest.mark.parametrize("name", NEW_NETWORKS)
+def test_new_networks_export_or_refuse_in_one_line(name, tmp_path):
+    pytest.importorskip("onnx")
+    from simulator.catalog import build_network
+    from simulator.onnx.writer import to_onnx
+
+    with pytest.raises(SimulatorError) as error:
+        to_onnx(build_network(name), weights=False)
+    assert "\n" not in str(error.value) and "no ONNX mapping" in str(error.value)
