@@ -135,7 +135,10 @@ def build_workload(network: Network, fuse: bool = True, attention: str = "fused"
     pinned = {storage[t] for t in (*network.outputs, "input")}
     largest_live = np.array([np.inf if owner in pinned else live[start:end + 1].max()
                              for owner, (start, end, _) in lifetimes.items()])
-    thresholds = np.unique(largest_live[np.isfinite(largest_live)])
+    # the distinct values, ascending (np.unique's result; np.unique would import numpy.ma, a tenth of
+    # a command's start-up)
+    finite = np.sort(largest_live[np.isfinite(largest_live)])
+    thresholds = finite[np.concatenate(([True], finite[1:] != finite[:-1]))] if len(finite) else finite
     # row k: tensors whose largest live set exceeds the k-th threshold are spilled
     bounds = np.concatenate(([-np.inf], thresholds))
     gathered = np.array([float(node.layer.gathered_weight_elements(node.input_shapes))
