@@ -98,8 +98,34 @@ def row_overrides(row: dict[str, str], device) -> dict[str, float] | None:
     return {"supply_voltage_v": voltage} if voltage else None
 
 
+#: the length distribution of each MLPerf Inference benchmark's data set (a key of
+#: :data:`simulator.model.lengths.DISTRIBUTIONS`), by the network a row names
+MLPERF_SEQUENCE_LENGTHS = {"bert_large": "squad-v1.1", "bert_base": "squad-v1.1"}
+
+
+def row_sequence_lengths(row: dict[str, str]) -> dict[str, object]:
+    """The sequence lengths and padding a row ran with, by this rule: an MLPerf Inference result
+    (its ``source`` in ``mlcommons/inference_results_*``) of a BERT network in a LoadGen scenario
+    (SingleStream, MultiStream, Offline, Server) ran the benchmark's data set (SQuAD v1.1 dev,
+    :data:`MLPERF_SEQUENCE_LENGTHS`), and on TensorRT with the padding removed: NVIDIA's submission
+    packs the batch's real tokens and runs variable-sequence-length kernels
+    (mlcommons/inference_results_v3.0@dad59af09e9e62eceec4bee48794e201d6cf9170
+    ``closed/NVIDIA/code/bert/tensorrt/fp16_builder_var_seqlen.py``: inputs ``cu_seqlens`` and
+    ``max_seqlen``, ``CustomQKVToContextPluginDynamic`` with ``var_seqlen=1``). Other runtimes are taken
+    as padding to the data set's ``max_seq_length``. ``{}`` for every other row, or when the row's
+    ``params`` state ``seq_lengths`` themselves."""
+    network, scenario = row.get("network", ""), row.get("scenario", "")
+    mlperf = row.get("source", "").startswith("mlcommons/inference_results")
+    if (network not in MLPERF_SEQUENCE_LENGTHS or not mlperf
+            or scenario.split(" ")[0] not in ("SingleStream", "MultiStream", "Offline", "Server")
+            or "seq_lengths" in row.get("params", "")):
+        return {}
+    padding = "none" if row.get("runtime", "").startswith("TensorRT") else "max"
+    return {"seq_lengths": MLPERF_SEQUENCE_LENGTHS[network], "padding": padding}
+
+
 def _predict_cnn(row: dict[str, str], ideal: bool) -> float:
-    params = parse_params(row.get("params", ""))
+    params = parse_params(row.get("params", "")) | row_sequence_lengths(row)
     resolution = params.pop("resolution", None)
     batch = int(row["batch"])
     # a TensorRT engine (every GPU row) runs its batch whole: the bound is for that execution

@@ -225,6 +225,7 @@ def simulation_summary_lines(result: SimulationResult) -> list[str]:
          f"  latency     {format_seconds(result.latency_s)} ideal bound ({result.bound}-bound; sum of "
          f"per-layer max(T_compute, T_memory))"),
         f"  throughput  {result.throughput_per_s:,.1f} samples/s",
+        *sequence_lines(result.params),
         *energy_lines(result),
         f"  model size  {format_bytes(result.model_size_bytes)} ({result.counts.params:,} params)",
         f"  work        {result.counts.macs:,} MACs, {result.counts.flops:,} ops; peak activations "
@@ -235,6 +236,15 @@ def simulation_summary_lines(result: SimulationResult) -> list[str]:
         lines.append(f"  WARNING: {result.network} does not fit on {result.device} at batch {result.batch}; "
                      "the times assume it did")
     return lines
+
+
+def sequence_lines(params: Mapping[str, object]) -> list[str]:
+    """The line on a variable-length batch (:mod:`simulator.model.lengths`): its lengths and padding."""
+    if "padding" not in params:
+        return []
+    how = ("removed: each sequence runs at its own length" if params["padding"] == "none"
+           else f"every sequence padded to {params.get('seq_len')} tokens")
+    return [f"  sequences   {params.get('seq_lengths')}, padding {params['padding']} ({how})"]
 
 
 def energy_includes(result: SimulationResult) -> str:

@@ -40,7 +40,8 @@ def simulate(network: Network | str | Path, device: Device | str | Path, batch: 
              activation_precision: str | None = None, fuse: bool = True, resolution: Resolution | None = None,
              ideal: bool = False, overrides: Mapping[str, float] | None = None,
              params: Mapping[str, object] | None = None, micro_batching: bool = True,
-             attention: str | None = None) -> SimulationResult:
+             attention: str | None = None, seq_lengths: object = None,
+             padding: str | None = None) -> SimulationResult:
     """Simulate ``network`` (a Network, a built-in name or an .onnx path) on ``device`` (a Device,
     a shipped name or a profile path) at ``batch`` samples.
 
@@ -58,15 +59,25 @@ def simulate(network: Network | str | Path, device: Device | str | Path, batch: 
     runtime can choose); off, the batch runs whole, as a TensorRT engine runs its batch.
     ``attention``: ``fused`` (the score matrix never leaves the chip) or ``materialized`` (written
     and read back, as an unfused runtime does); by default the device profile's ``attention``.
+    ``seq_lengths`` (a network with a ``seq_len``: a shipped distribution such as ``"squad-v1.1"``, a
+    list of lengths or one effective length) and ``padding`` (``none``: removed, ``max``: every
+    sequence padded) run a batch of variable-length sequences (:mod:`simulator.model.lengths`); they
+    may also come in ``params`` and are reported there.
     """
     check_batch(batch)
+    variable = None
+    if seq_lengths is not None or padding is not None or {"seq_lengths", "padding"} & set(params or {}):
+        from simulator.model.lengths import variable_batch
+
+        variable = variable_batch(network, resolution, batch, params, seq_lengths, padding)
+        params = variable.params
     ideal, fuse, micro_batching = (check_flag(value, name) for value, name in (
         (ideal, "ideal"), (fuse, "fuse"), (micro_batching, "micro_batching")))
     precision, weight_precision, activation_precision = (
         None if value is None else normalize(value, name) for value, name in (
             (precision, "precision"), (weight_precision, "weight_precision"),
             (activation_precision, "activation_precision")))
-    network = resolve_network(network, resolution, batch, params)
+    network = resolve_network(network, resolution, batch, variable.network_params if variable else params)
     device = resolve_device(device)
     precision = precision or device.default_precision
     weight_precision = weight_precision or precision
@@ -82,7 +93,8 @@ def simulate(network: Network | str | Path, device: Device | str | Path, batch: 
                                  f"{list(override.values)} (sweep takes several)")
     si = override_arrays(device, parsed, [compute], [np.array(o.values) for o in parsed])
     attention = attention or device.attention
-    workload = simulated_workload(network, fuse, attention)
+    workload, count_batch = (variable.prepare(fuse, attention) if variable
+                             else (simulated_workload(network, fuse, attention), None))
     batches = np.array([batch], dtype=float)
     evaluation = evaluate(workload, device, [compute], batches, weight_bits, activation_bits, si, ideal,
                           micro_batching=micro_batching)
@@ -94,7 +106,8 @@ def simulate(network: Network | str | Path, device: Device | str | Path, batch: 
         ideal_latency_s = float(bound.totals["latency_s"][0])
     return simulation_result(
         network.name, device, batch, (compute, weight_precision, activation_precision),
-        count_network(simulated_graph(network, fuse), batch), workload, evaluation, ideal_latency_s,
+        count_batch(batch) if count_batch else count_network(simulated_graph(network, fuse), batch),
+        workload, evaluation, ideal_latency_s,
         ideal=ideal, fused=fuse, overrides={o.key: o.values[0] for o in parsed}, resolution=resolution,
         params=dict(params or {}), attention=attention, expected_model=expected_model)
 

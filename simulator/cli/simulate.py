@@ -31,6 +31,16 @@ def configure(parser: argparse.ArgumentParser) -> None:
     add_require_fit_option(parser)
     add_settings_option(parser)
     add_attention_option(parser)
+    parser.add_argument("--seq-lengths", default=None, metavar="SPEC",
+                        help="a batch of variable-length sequences (networks with --seq-len, e.g. "
+                             "bert_large): a shipped length distribution (squad-v1.1: SQuAD v1.1 dev as "
+                             "MLPerf BERT tokenizes it, max_seq_length 384), a list of lengths (128,256: a "
+                             "batch of those sequences) or one effective length (200)")
+    parser.add_argument("--padding", choices=("none", "max"), default=None,
+                        help="with --seq-lengths: none (padding removed: linear layers on the real tokens, "
+                             "attention on the sum of squared lengths; the default) or max (every sequence "
+                             "padded to --seq-len, by default the distribution's max_seq_length or the "
+                             "list's longest)")
     add_format_option(parser)
     add_view_options(parser, "latency")
     parser.set_defaults(handler=run)
@@ -45,18 +55,25 @@ def run(args: argparse.Namespace) -> int:
     if phase is not None:  # an LLM: one forward pass, as `roofline llm` computes it
         from simulator.llm.as_network import simulate_phase
 
-        if args.settings or args.attention or args.no_fuse:
-            raise SimulatorError(f"--set, --attention and --no-fuse do not apply to the LLM {args.network!r}")
+        if args.settings or args.attention or args.no_fuse or args.seq_lengths or args.padding:
+            raise SimulatorError(f"--set, --attention, --no-fuse, --seq-lengths and --padding do not apply "
+                                 f"to the LLM {args.network!r}")
         result = simulate_phase(args.network, args.device, args.batch, precision=args.precision,
                                 weight_precision=args.weight_precision,
                                 activation_precision=args.activation_precision, ideal=args.ideal, **phase)
     else:
         params, overrides = network_params(args), single_settings(args)
-        result = simulate(args.network, args.device, batch=args.batch, precision=args.precision,
+        batch = args.batch
+        if args.seq_lengths is not None and args.batch == 1:  # a list of lengths is its own batch
+            from simulator.model.lengths import parse_lengths
+
+            batch = parse_lengths(args.seq_lengths).batch or 1
+        result = simulate(args.network, args.device, batch=batch, precision=args.precision,
                           weight_precision=args.weight_precision,
                           activation_precision=args.activation_precision, fuse=not args.no_fuse,
                           resolution=args.resolution, ideal=args.ideal,
-                          params=params, attention=args.attention, overrides=overrides)
+                          params=params, attention=args.attention, overrides=overrides,
+                          seq_lengths=args.seq_lengths, padding=args.padding)
     if view_of(args.summary, args.top, args.by) is None:
         print(format_simulation(result, args.format))
     else:
