@@ -5,7 +5,8 @@ Families (``model_type``): ``llama``, ``mistral``, ``qwen2`` (RMSNorm, RoPE, gro
 SwiGLU MLP; Qwen2 has q/k/v biases), ``mixtral`` (the same with a top-k mixture-of-experts MLP),
 ``phi3`` (a Llama with fused qkv and gate_up projections: the same parameters), ``gemma`` and
 ``gemma2`` (head_dim given, tied LM head, GeGLU; Gemma-2: four norms per layer, sliding window on even
-layers), ``qwen2_moe`` (Qwen2 with routed experts and a gated shared expert), ``deepseek_v2``
+layers), ``gemma3_text`` (Gemma-2's layout with q/k norms, five local layers per global one), ``qwen3``
+(a Llama with q/k norms), ``qwen2_moe`` (Qwen2 with routed experts and a gated shared expert), ``deepseek_v2``
 (multi-head latent attention caching a ``kv_lora_rank + qk_rope_head_dim``
 latent, routed + shared experts, dense first layers) and ``gpt2`` (learned positions, LayerNorm, GELU
 MLP, biases, tied LM head). Sliding windows (:func:`_sliding_window`) cap the KV cache and the keys
@@ -24,6 +25,9 @@ qwen2_5_7b         Qwen/Qwen2.5-7B-Instruct                7.61B, 6.53B non-embe
 gemma_2_9b         google/gemma-2-9b                       9,241,705,984 (safetensors total)
 deepseek_v2_lite   deepseek-ai/DeepSeek-V2-Lite            15.7B total, 2.4B activated per token
 qwen1_5_moe_a2_7b  Qwen/Qwen1.5-MoE-A2.7B                  14.3B total, 2.7B activated
+qwen3_8b           Qwen/Qwen3-8B                           8.2B
+gemma_3_1b         google/gemma-3-1b-pt                    999,885,952 ("1B")
+gemma_7b           google/gemma-7b                         8.54B
 =================  ======================================  =========================================
 
 Built-in configs: copies of the published HF configs, checked by parameter count (research/llm:
@@ -47,7 +51,12 @@ from typing import Any
 
 from simulator.errors import SimulatorError, UnknownNameError
 
-LLAMA_FAMILY = ("llama", "mistral", "qwen2", "mixtral", "phi3", "gemma", "gemma2", "qwen2_moe", "deepseek_v2")
+LLAMA_FAMILY = ("llama", "mistral", "qwen2", "mixtral", "phi3", "gemma", "gemma2", "qwen2_moe", "deepseek_v2",
+                "qwen3", "gemma3_text")
+#: families with an RMSNorm of head_dim on every query and key head (``q_norm``, ``k_norm``)
+QK_NORM_FAMILIES = ("qwen3", "gemma3_text")
+#: families with Gemma-2's four norms per layer (after attention and after the MLP as well)
+POST_NORM_FAMILIES = ("gemma2", "gemma3_text")
 FAMILIES = (*LLAMA_FAMILY, "gpt2")
 #: families whose config's ``sliding_window`` limits every layer's attention (transformers' classes);
 #: Qwen2 only with ``use_sliding_window`` (layers from ``max_window_layers`` on), Gemma-2 on even layers
@@ -95,11 +104,12 @@ KEYS: dict[str, dict[str, str]] = {
 #: ``max_position_embeddings`` when a config leaves it out: the transformers config class's default
 #: (``LlamaConfig`` 2048, ``MistralConfig``/``MixtralConfig`` 4096·32, ``Qwen2Config`` 32768)
 DEFAULT_MAX_POSITIONS = {"llama": 2048, "mistral": 131_072, "qwen2": 32_768, "mixtral": 131_072, "phi3": 4096,
-                         "gemma": 8192, "gemma2": 8192, "deepseek_v2": 2048}
+                         "gemma": 8192, "gemma2": 8192, "deepseek_v2": 2048, "qwen3": 40_960,
+                         "gemma3_text": 131_072}
 #: tied LM head when a config leaves ``tie_word_embeddings`` out (``GemmaConfig``/``Gemma2Config``: true)
-DEFAULT_TIED = {"gemma": True, "gemma2": True}
+DEFAULT_TIED = {"gemma": True, "gemma2": True, "gemma3_text": True}
 #: ``sliding_window`` when a config leaves it out (``Gemma2Config``: 4096; ``Qwen2Config``: 4096)
-DEFAULT_WINDOW = {"gemma2": 4096, "qwen2": 4096}
+DEFAULT_WINDOW = {"gemma2": 4096, "qwen2": 4096, "qwen3": 4096, "gemma3_text": 4096}
 #: Mixtral's expert counts when its config leaves them out (``MixtralConfig``'s defaults)
 MIXTRAL_DEFAULTS = {"num_local_experts": 8, "num_experts_per_tok": 2}
 
@@ -162,6 +172,7 @@ class LLMConfig:
     moe_intermediate_size: int = 0  # one expert's width (0: intermediate_size, as Mixtral)
     shared_intermediate_size: int = 0  # the always-on shared experts as one gated MLP of this width
     shared_expert_gate: bool = False  # Qwen-MoE: sigmoid(Linear d -> 1) scales the shared output
+    qk_norm: bool = False  # an RMSNorm of head_dim on every query and key head (Qwen3, Gemma-3)
     moe_layers: tuple[bool, ...] = ()  # which layers have the experts (empty: all, when is_moe)
 
     def __post_init__(self) -> None:
@@ -177,6 +188,7 @@ class LLMConfig:
         for field in ("tie_word_embeddings", "attention_bias", "mlp_bias"):
             check_bool(getattr(self, field), f"{self.name}: {field}")
         check_bool(self.shared_expert_gate, f"{self.name}: shared_expert_gate")
+        check_bool(self.qk_norm, f"{self.name}: qk_norm")
         for field in ("sliding_layers", "moe_layers"):
             flags = getattr(self, field)
             if not isinstance(flags, tuple) or any(not isinstance(flag, bool) for flag in flags) or \
@@ -264,7 +276,7 @@ def _bool(cfg: dict[str, Any], source: str, key: str, default: bool) -> bool:
 
 def closest_family(model_type: str) -> str:
     """The supported family nearest ``model_type``: the longest common prefix, then the nearest length,
-    then :mod:`difflib`'s similarity (``gemma3``: ``gemma2``; ``qwen2_moe``: ``qwen2``)."""
+    then :mod:`difflib`'s similarity (``gemma3``: ``gemma3_text``; ``qwen3_moe``: ``qwen3``)."""
     def score(family: str) -> tuple[int, int, float]:
         prefix = next((i for i, (a, b) in enumerate(zip(model_type, family, strict=False)) if a != b),
                       min(len(model_type), len(family)))
@@ -354,6 +366,7 @@ def parse_config(cfg: dict[str, Any], name: str) -> LLMConfig:
         experts_per_token=per_token,
         sliding_window=window,
         sliding_layers=sliding_layers,
+        qk_norm=family in QK_NORM_FAMILIES,
     )
 
 
@@ -446,9 +459,9 @@ def _sliding_window(cfg: dict[str, Any], name: str, family: str, layers: int) ->
     on layers from ``max_window_layers`` when ``use_sliding_window`` (Qwen2); none for Llama and
     Gemma. A ``layer_types`` list (``"sliding_attention"``/``"full_attention"``, newer configs)
     names the windowed layers itself."""
-    if family not in (*WINDOWED_FAMILIES, "gemma2", "qwen2"):
+    if family not in (*WINDOWED_FAMILIES, "gemma2", "gemma3_text", "qwen2", "qwen3"):
         return 0, ()
-    if family == "qwen2" and not _bool(cfg, name, "use_sliding_window", False):
+    if family in ("qwen2", "qwen3") and not _bool(cfg, name, "use_sliding_window", False):
         return 0, ()
     window = cfg.get("sliding_window", DEFAULT_WINDOW.get(family))
     if window is None:
@@ -463,7 +476,10 @@ def _sliding_window(cfg: dict[str, Any], name: str, family: str, layers: int) ->
         return window, tuple(t == "sliding_attention" for t in types)
     if family == "gemma2":
         return window, tuple(i % 2 == 0 for i in range(layers))
-    if family == "qwen2":
+    if family == "gemma3_text":  # sliding_window_pattern 6: five local layers, then a global one
+        pattern = _key_int(cfg, name, "sliding_window_pattern", 1, 1_000, 6)
+        return window, tuple((i + 1) % pattern != 0 for i in range(layers))
+    if family in ("qwen2", "qwen3"):
         first = check_int(cfg.get("max_window_layers", 28), f"{name}: max_window_layers", 0)
         return window, tuple(i >= first for i in range(layers))
     return window, ()

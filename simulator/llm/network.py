@@ -25,8 +25,9 @@ from __future__ import annotations
 import functools
 
 from simulator.errors import SimulatorError
-from simulator.llm.config import LLMConfig
+from simulator.llm.config import POST_NORM_FAMILIES, LLMConfig
 from simulator.model.graph import Network, NetworkBuilder
+from simulator.model.layers import RMSNorm
 
 #: layers after which a tensor-parallel group all-reduces its ``(tokens, d)`` output
 ALLREDUCE_SUFFIXES = (".o_proj", ".down", ".experts", "embed")
@@ -84,12 +85,15 @@ def build_network(
             a = _latent_attention(net, cfg, h, heads, cached, p)
         else:
             qkv = net.linear(h, (heads + 2 * kv_heads) * hd, bias=cfg.attention_bias, name=p + "qkv")
+            if cfg.qk_norm:  # q_norm and k_norm, each of head_dim (element-wise ops counted over q, k, v)
+                qkv = net.add(RMSNorm(hd), qkv, name=p + "q_norm")
+                qkv = net.add(RMSNorm(hd), qkv, name=p + "k_norm")
             if cfg.family != "gpt2":
                 qkv = net.rotary_embedding(qkv, heads, kv_heads, hd, name=p + "rope")
             a = net.causal_attention(qkv, heads, kv_heads, hd, cached, name=p + "attn", window=cfg.window(i))
         o_bias = cfg.attention_bias and cfg.family in ("llama", "gpt2")
         o = net.linear(a, d, bias=o_bias, name=p + "o_proj")
-        if cfg.family == "gemma2":
+        if cfg.family in POST_NORM_FAMILIES:
             o = norm(o, name=p + "post_attn_norm")
         x = net.add_(x, o, name=p + "attn_add")
         h = norm(x, name=p + "mlp_norm")
@@ -110,7 +114,7 @@ def build_network(
                 m = net.add_(m, shared, name=p + "shared_add")
         else:
             m = _gated_mlp(net, h, inter, d, cfg.mlp_bias, p)
-        if cfg.family == "gemma2":
+        if cfg.family in POST_NORM_FAMILIES:
             m = norm(m, name=p + "post_mlp_norm")
         x = net.add_(x, m, name=p + "mlp_add")
     x = norm(x, name="norm")

@@ -167,15 +167,16 @@ def test_a_hub_id_not_in_the_cache_says_so_in_one_line(tmp_path, monkeypatch, ca
     assert str(tmp_path) in err and "nothing is downloaded" in err
 
 
-@pytest.mark.parametrize("model_type, closest", [("gemma3", "gemma2"), ("phi", "phi3"),
-                                                 ("qwen3_moe", "qwen2_moe"), ("llama4", "llama")])
+@pytest.mark.parametrize("model_type, closest", [("gemma3", "gemma3_text"), ("phi", "phi3"),
+                                                 ("qwen3_moe", "qwen3"), ("llama4", "llama")])
 def test_an_unsupported_model_type_names_the_supported_and_the_closest(model_type, closest):
     from simulator.errors import SimulatorError
 
     with pytest.raises(SimulatorError) as err:
         parse_config({**PHI3, "model_type": model_type}, "x")
     message = str(err.value)
-    supported = "llama, mistral, qwen2, mixtral, phi3, gemma, gemma2, qwen2_moe, deepseek_v2, gpt2"
+    supported = ("llama, mistral, qwen2, mixtral, phi3, gemma, gemma2, qwen2_moe, deepseek_v2, qwen3, "
+                 "gemma3_text, gpt2")
     assert f"supported: {supported}" in message
     assert message.endswith(f"(closest: {closest})")
 
@@ -250,10 +251,7 @@ def test_a_compressed_query_counts_its_two_projections_and_norm():
 
 def test_gemma_7b_ties_its_head_and_keeps_two_norms_per_layer():
     # google/gemma-7b's config.json (no tie_word_embeddings key: GemmaConfig ties by default)
-    cfg = parse_config({"model_type": "gemma", "hidden_size": 3072, "intermediate_size": 24576,
-                        "head_dim": 256, "num_attention_heads": 16, "num_key_value_heads": 16,
-                        "num_hidden_layers": 28, "max_position_embeddings": 8192, "vocab_size": 256000},
-                       "gemma_7b")
+    cfg = load_config("gemma_7b")
     d, hd, heads, inter, vocab = 3072, 256, 16, 24576, 256000
     per_layer = 4 * d * heads * hd + 3 * d * inter + 2 * d  # q, k, v, o (MHA, hd 256); GeGLU; 2 norms
     expected = vocab * d + 28 * per_layer + d
@@ -285,3 +283,33 @@ def test_qwen_moe_dense_layers_follow_the_sparse_step_and_the_mlp_only_list():
     base = json.loads(available_llms()["qwen1_5_moe_a2_7b"].read_text())
     cfg = parse_config({**base, "decoder_sparse_step": 2, "mlp_only_layers": [3]}, "q")
     assert [cfg.is_moe_layer(i) for i in range(6)] == [False, True, False, False, False, True]
+
+
+def test_qwen3_8b_counts_its_query_and_key_norms():
+    # Qwen/Qwen3-8B: d 4096, 36 layers, 32 heads, 8 KV heads of head_dim 128, I 12288, V 151936,
+    # untied, no biases; q_norm and k_norm of head_dim in every layer
+    d, hd, inter, vocab = 4096, 128, 12288, 151936
+    per_layer = d * 32 * hd + 2 * d * 8 * hd + 32 * hd * d + 2 * hd + 3 * d * inter + 2 * d
+    expected = 2 * vocab * d + 36 * per_layer + d
+    assert params("qwen3_8b") == expected == 8_190_735_360  # model card: 8.2B
+
+
+def test_gemma_3_1b_is_hugging_faces_count_with_five_local_layers_per_global():
+    # google/gemma-3-1b-pt: d 1152, 26 layers, 4 heads, 1 KV head of head_dim 256, I 6912, V 262144 tied,
+    # four norms per layer and q/k norms of head_dim; sliding window 512 with sliding_window_pattern 6
+    d, hd, inter, vocab = 1152, 256, 6912, 262144
+    per_layer = d * 4 * hd + 2 * d * hd + 4 * hd * d + 2 * hd + 3 * d * inter + 4 * d
+    expected = vocab * d + 26 * per_layer + d
+    assert params("gemma_3_1b") == expected == 999_885_952  # Hugging Face's count ("1B")
+    cfg = load_config("gemma_3_1b")
+    assert [cfg.window(i) for i in range(12)] == [512] * 5 + [0] + [512] * 5 + [0]
+    # at 32,768 positions: 22 local layers hold 512 tokens, the 4 global layers (5, 11, 17, 23) all
+    assert cfg.kv_tokens_held(32768) == 22 * 512 + 4 * 32768
+
+
+def test_a_grouped_rms_norm_needs_a_multiple_of_its_width():
+    from simulator.errors import ShapeError
+
+    assert RMSNorm(4).output_shape(((3, 12),)) == (3, 12)  # three heads of 4 share one γ
+    with pytest.raises(ShapeError, match="multiple of 4 features, got 10"):
+        RMSNorm(4).output_shape(((3, 10),))

@@ -33,7 +33,9 @@ def _check_features(shape: Shape, features: int, what: str) -> None:
 @layer_kind
 @dataclass(frozen=True)
 class RMSNorm(Layer):
-    """``x / sqrt(mean(x²) + eps) · γ`` over the last dimension (Llama's ``LlamaRMSNorm``)."""
+    """``x / sqrt(mean(x²) + eps) · γ`` over the last dimension (Llama's ``LlamaRMSNorm``), or over
+    each group of ``dim`` features with one shared ``γ`` when the features are a multiple of ``dim``
+    (Qwen3's and Gemma-3's ``q_norm``/``k_norm``: one norm of ``head_dim`` applied to every head)."""
 
     dim: int
     kind: ClassVar[str] = "RMSNorm"
@@ -41,7 +43,9 @@ class RMSNorm(Layer):
 
     def output_shape(self, inputs: tuple[Shape, ...]) -> Shape:
         (shape,) = inputs
-        _check_features(shape, self.dim, "RMSNorm")
+        _check_rank(shape, 2, "(tokens, features)")
+        if self.dim < 1 or shape[1] % self.dim:
+            raise ShapeError(f"RMSNorm: expects a multiple of {self.dim} features, got {shape[1]}")
         return shape
 
 
