@@ -19,6 +19,7 @@ from simulator.networks import (  # noqa: F401  (registers them)  # noqa: F401  
     retinanet,
     sam,
     segformer,
+    unet3d,
     vgg,
     vit,
 )

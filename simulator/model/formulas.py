@@ -31,6 +31,8 @@ from simulator.model.layers import (
     ClassToken,
     Concat,
     Conv,
+    Conv3d,
+    ConvTranspose3d,
     Einsum,
     Embedding,
     Flatten,
@@ -158,6 +160,28 @@ def _conv(layer: Conv, inputs: tuple[Shape, ...], output: Shape) -> LayerCost:
     weights = layer.out_channels * (inputs[0][0] // layer.groups) * elements(layer.kernel_size)
     bias = layer.out_channels if layer.bias else 0
     return LayerCost(weights + bias, weights * elements(output[1:]),
+                     elements(output) * OPS_PER_ELEMENT["bias"] if layer.bias else 0)
+
+
+@formula(Conv3d)
+def _conv3d(layer: Conv3d, inputs: tuple[Shape, ...], output: Shape) -> LayerCost:
+    """params ``c_o·(c_i/g)·k_d·k_h·k_w (+ c_o)``; MACs ``c_o·(c_i/g)·k_d·k_h·k_w·d_o·h_o·w_o`` (a 2-D
+    convolution's with a depth axis); bias: one add per output element."""
+    weights = layer.out_channels * (inputs[0][0] // layer.groups) * elements(layer.kernel_size)
+    bias = layer.out_channels if layer.bias else 0
+    return LayerCost(weights + bias, weights * elements(output[1:]),
+                     elements(output) * OPS_PER_ELEMENT["bias"] if layer.bias else 0)
+
+
+@formula(ConvTranspose3d)
+def _conv_transpose3d(layer: ConvTranspose3d, inputs: tuple[Shape, ...], output: Shape) -> LayerCost:
+    """params ``c_i·(c_o/g)·k_d·k_h·k_w (+ c_o)`` (PyTorch's weight ``(c_i, c_o/g, k…)``); MACs
+    ``c_i·(c_o/g)·k_d·k_h·k_w·d_i·h_i·w_i``: every input voxel scatters its kernel into the output
+    (k = s, p = 0, as 3D-UNet's 2×2×2/2: each output voxel receives exactly ``c_i/g`` products);
+    bias: one add per output element."""
+    weights = inputs[0][0] * (layer.out_channels // layer.groups) * elements(layer.kernel_size)
+    bias = layer.out_channels if layer.bias else 0
+    return LayerCost(weights + bias, weights * elements(inputs[0][1:]),
                      elements(output) * OPS_PER_ELEMENT["bias"] if layer.bias else 0)
 
 

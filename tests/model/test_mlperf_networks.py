@@ -59,9 +59,54 @@ def test_retinanet_outputs_one_row_per_anchor():
     assert len(shared) == 2 * 5 * 4 and all(layer.params == 0 for layer in shared)   # levels P4..P7
 
 
+# 3D-UNet: mlcommons/training image_segmentation unet3d.py + layers.py, Unet3D(1, 3, instancenorm, relu).
+
+UNET_DOWN = [(32, 64), (64, 128), (128, 256), (256, 320), (320, 320)]   # the last: the bottleneck
+UNET_UP = [(320, 320), (320, 256), (256, 128), (128, 64), (64, 32)]
+
+
+def _unet3d_counts(side: int) -> tuple[int, int]:
+    """(params, MACs) from the layer table: a conv block is Conv3d k3 (no bias, ``c_i·c_o·27``) and
+    InstanceNorm3d (affine, ``2·c_o``); an upsample is ConvTranspose3d k2/2 (``c_i·c_o·8 + c_o``) on
+    the coarse side, then blocks ``2·c_o -> c_o -> c_o``; the output conv is ``32·3 + 3``."""
+    def block(c_in, c_out, out_side):
+        return 27 * c_in * c_out + 2 * c_out, 27 * c_in * c_out * out_side**3
+
+    parts = [block(1, 32, side), block(32, 32, side)]
+    s = side
+    for c_in, c_out in UNET_DOWN:
+        s //= 2
+        parts += [block(c_in, c_out, s), block(c_out, c_out, s)]
+    for c_in, c_out in UNET_UP:
+        parts.append((8 * c_in * c_out + c_out, 8 * c_in * c_out * s**3))
+        s *= 2
+        parts += [block(2 * c_out, c_out, s), block(c_out, c_out, s)]
+    parts.append((32 * 3 + 3, 32 * 3 * side**3))
+    return sum(p for p, _ in parts), sum(m for _, m in parts)
+
+
+def test_unet3d_parameters_and_macs_equal_the_layer_table_at_mlperfs_128_cube():
+    params, macs = _unet3d_counts(128)
+    assert params == 31_190_243
+    counts = count("unet3d")
+    assert (counts.params, counts.macs) == (params, macs)
+    assert counts.layers[-1].output_shape == (1, 3, 128, 128, 128)
+
+
+def test_unet3d_patch_size_scales_macs_by_the_volume_and_refuses_what_cannot_meet():
+    small = count("unet3d", params={"patch_size": 64})
+    assert (small.params, small.macs) == _unet3d_counts(64)
+    assert small.macs * 8 == count("unet3d").macs       # every map has 1/8 of the voxels
+    for bad in (100, 16):
+        with pytest.raises(SimulatorError, match=f"patch_size must be a positive multiple of 32.*got {bad}"):
+            count("unet3d", params={"patch_size": bad})
+    with pytest.raises(SimulatorError, match=r"patch_size .*got 0"):   # the catalog's own range check
+        count("unet3d", params={"patch_size": 0})
+
+
 # Every new network runs through count and simulate; export writes it or refuses it in one line.
 
-NEW_NETWORKS = ["retinanet"]
+NEW_NETWORKS = ["retinanet", "unet3d"]
 
 
 @pytest.mark.parametrize("name", NEW_NETWORKS)

@@ -26,6 +26,7 @@ the readers of the ONNX operators that make it (:data:`ONNX_READERS`) beside it,
 * :mod:`~simulator.model.layers.embedding`: table lookups (BERT's embeddings);
 * :mod:`~simulator.model.layers.llm`: the LLM kinds (RMSNorm, RoPE, CausalAttention, LatentAttention, SwiGLU,
   MoEExperts, LMHead);
+* :mod:`~simulator.model.layers.conv3d`: Conv3d and ConvTranspose3d on ``(C, D, H, W)`` (3D-UNet);
 * :mod:`~simulator.model.layers.shared`: SharedConv (a convolution running another's weights);
 * :mod:`~simulator.model.layers.fused`: the inference view's Fused.
 """
@@ -45,6 +46,7 @@ from simulator.model.layers.base import (
     window_output_size,
 )
 from simulator.model.layers.compute import AdaptivePool, Conv, Linear, MatMul, MultiheadSelfAttention, Pool
+from simulator.model.layers.conv3d import Conv3d, ConvTranspose3d
 from simulator.model.layers.elementwise import (
     ACTIVATIONS,
     Activation,
@@ -84,7 +86,8 @@ from simulator.model.layers.transformer import Einsum, SpatialReductionAttention
 __all__ = [
     "ACTIVATIONS", "BUILDER_METHODS", "LAYER_KINDS", "ONNX_READERS", "ONNX_WRITERS", "PRODUCERS",
     "RESIZE_MODES", "Activation", "AdaptivePool", "Add", "BatchNorm", "CausalAttention", "ClassToken",
-    "Concat", "Conv", "Einsum", "Embedding", "Flatten", "Fused", "GenericOp", "GroupNorm", "LMHead",
+    "Concat", "Conv", "Conv3d", "ConvTranspose3d", "Einsum", "Embedding", "Flatten", "Fused", "GenericOp",
+    "GroupNorm", "LMHead",
     "LatentAttention", "Layer", "LayerNorm", "LayerNorm2d", "Linear", "MatMul", "MoEExperts", "Mul",
     "MultiheadSelfAttention", "Pad",
     "Permute", "Pool", "PositionalEmbedding", "RMSNorm", "ReLULinearAttention", "Reshape", "Resize",
