@@ -24,7 +24,8 @@ SOURCE = ("mlcommons/inference_results_v3.0@dad59af09e9e62eceec4bee48794e201d6cf
 
 def mlperf_row(scenario: str, batch: int, metric: str, value: float, runtime: str = "TensorRT") -> dict:
     return {"id": f"orin-bert-99-{scenario}", "table": "gpu", "network": "bert_large",
-            "params": "seq_len=384", "device": "jetson-agx-orin", "precision": "int8", "batch": str(batch), "scenario": scenario,
+            "params": "seq_len=384", "device": "jetson-agx-orin", "precision": "int8", "batch": str(batch),
+            "scenario": scenario,
             "runtime": runtime, "runtime_version": "8.5.2", "power_mode": "MAXN", "metric": metric,
             "value": str(value), "source": SOURCE.format(scenario)}
 
