@@ -40,6 +40,15 @@ from simulator.model.fusion import simulated_graph
 from simulator.plots.roofline import binding_level, layer_points, roof_figures
 from simulator.precision import normalize
 from simulator.report import tool_record
+from simulator.report_html_llm import (
+    check_llm_arguments,
+    decode_network,
+    decode_step,
+    is_llm_name,
+    llm_contexts,
+    llm_views,
+    pass_context,
+)
 from simulator.results import kind_summaries, slowest_layers
 from simulator.simulation import simulate
 
@@ -187,13 +196,17 @@ def _whatifs(overrides: Mapping[str, Sequence[float]] | None) -> list[dict[str, 
 
 def html_report_data(networks: Sequence[str], devices: Sequence[str], precisions: Sequence[str] | None = None,
                 batches: Sequence[int] = (1,), overrides: Mapping[str, Sequence[float]] | None = None,
-                command: str = "", progress: Callable[[int, int, str], None] | None = None) -> dict:
+                command: str = "", progress: Callable[[int, int, str], None] | None = None,
+                contexts: Sequence[int] | None = None, generate: int | None = None) -> dict:
     """Everything the page shows, for every configuration of the product (JSON-ready, SI units).
 
     ``precisions`` default to each device's default precision; a precision a device does not have is
     left out for that device (listed under ``skipped``), and an unknown precision name is an error.
     ``overrides`` map an override key to its values (what-if axes, :mod:`simulator.engine.configs`).
     ``progress(done, total, label)`` is called after each configuration (the library prints nothing).
+    An LLM among ``networks`` (:mod:`simulator.report_html_llm`) adds its views over ``contexts``
+    (prompt tokens) and ``generate`` output tokens, precisions being its weights'; the other views
+    show one decode step over its first context. What-if ``overrides`` do not apply to an LLM.
     """
     if not networks or not devices:
         raise SimulatorError("a report needs at least one network and one device")
@@ -201,7 +214,20 @@ def html_report_data(networks: Sequence[str], devices: Sequence[str], precisions
         raise SimulatorError("a report needs at least one batch size")
     precisions = None if precisions is None else [normalize(p, "precision") for p in precisions]
     resolved = [resolve_device(device) for device in devices]
-    built = {name: resolve_network(name) for name in dict.fromkeys(networks)}
+    llms = [name for name in dict.fromkeys(networks) if is_llm_name(name)]
+    contexts, generate = check_llm_arguments(contexts, generate)
+    if llms and overrides:
+        raise SimulatorError(f"what-if values ({', '.join(overrides)}) do not apply to the LLM {llms[0]!r}")
+    llm_skipped: list[str] = []
+    llm_contexts_of, step_contexts = {}, {}
+    for name in llms:
+        llm_contexts_of[name], notes = llm_contexts(name, contexts, generate)
+        llm_skipped += notes
+        if not llm_contexts_of[name]:
+            raise SimulatorError(f"none of the contexts {', '.join(map(str, contexts))} fits the LLM "
+                                 f"{name!r} with {generate} generated tokens ({notes[0]})")
+        step_contexts[name] = pass_context(llm_contexts_of[name])
+    built = {name: (name if name in llms else resolve_network(name)) for name in dict.fromkeys(networks)}
     whatifs = _whatifs(overrides)
     plan = [(net, d, p, w, b) for net in built for d, device in enumerate(resolved)
             for p in (precisions or [device.default_precision]) if p in device.precisions
@@ -214,16 +240,31 @@ def html_report_data(networks: Sequence[str], devices: Sequence[str], precisions
     roofs: list[list[dict]] = [[] for _ in resolved]
     roof_keys: dict = {}
     configs = []
+    llm_pairs: dict[str, list[tuple[int, str]]] = {name: [] for name in llms}
     for done, (net, d, p, w, b) in enumerate(plan, 1):
         device = resolved[d]
-        result = simulate(built[net], device, batch=b, precision=p, overrides=whatifs[w] or None)
+        if net in llms:
+            try:
+                result = decode_step(net, device, b, p, step_contexts[net])
+            except SimulatorError as error:  # a precision the LLM rules do not have: left out
+                llm_skipped.append(f"{net} on {device.name} {p} ({error})")
+                continue
+            if (d, p) not in llm_pairs[net]:
+                llm_pairs[net].append((d, p))
+        else:
+            result = simulate(built[net], device, batch=b, precision=p, overrides=whatifs[w] or None)
         key = (d, w)
         if key not in roof_keys:
             roof_keys[key] = len(roofs[d])
             roofs[d].append(_roof(result, device))
         configs.append(_config(result, d, roof_keys[key], w, names))
+        configs[-1]["network"] = net  # as the report names it (an .onnx path, a config.json)
         if progress is not None:
             progress(done, len(plan), f"{net} on {device.name}, {p}, batch {b}")
+    if not configs:
+        raise SimulatorError(f"no configuration of the report could be simulated: {'; '.join(llm_skipped)}")
+    llm_data = {name: llm_views(name, resolved, llm_pairs[name], batches, llm_contexts_of[name], generate)
+                for name in llms if llm_pairs[name]}
     base_names = [device.name.partition(RUNTIME_SEPARATOR)[0] for device in resolved]
     rows = load_measurements()
     # the check rows whose runtime the device's efficiency model describes: the out-of-sample error
@@ -238,14 +279,19 @@ def html_report_data(networks: Sequence[str], devices: Sequence[str], precisions
         "settings": {"command": command, "networks": list(built), "devices": [d.name for d in resolved],
                      "precisions": precisions or "each device's default", "batches": list(batches),
                      "overrides": {key: list(values) for key, values in (overrides or {}).items()},
-                     "skipped": skipped},
-        "networks": list(built),
+                     "skipped": skipped + sorted(dict.fromkeys(llm_skipped)),
+                     **({"contexts": contexts, "generate": generate} if llms else {})},
+        "networks": [name for name in built if any(c["network"] == name for c in configs)],
         "devices": [_device_record(device, roofs[d], accuracy[d]) for d, device in enumerate(resolved)],
         "precisions": list(dict.fromkeys(c["precision"] for c in configs)),
         "batches": list(batches),
         "whatifs": whatifs,
         "layersets": [{"names": [n for n, _ in key], "kinds": [k for _, k in key]} for key in names],
-        "liveness": {name: _liveness(network) for name, network in built.items()},
+        "liveness": {name: _liveness(decode_network(name, step_contexts[name]) if name in llms
+                                     else network) for name, network in built.items()},
+        "llm": llm_data,
+        "llm_pass": {name: f"one decode step over {step_contexts[name]:,} cached tokens"
+                     for name in llm_data},
         "measurements": _measurements(rows, list(built), base_names),
         "configs": configs,
     }

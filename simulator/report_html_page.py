@@ -10,6 +10,8 @@ row, ``batch / throughput`` (so that it can be drawn on the latency axis).
 
 from __future__ import annotations
 
+from simulator.report_html_page_llm import LLM_PANEL, LLM_SCRIPT
+
 STYLE = """
 body{font:14px system-ui,sans-serif;margin:16px;color:#222;max-width:1400px}
 h1{font-size:20px;margin:0 0 4px} h2{font-size:16px;margin:8px 0 4px}
@@ -29,7 +31,7 @@ dl{display:grid;grid-template-columns:max-content 1fr;gap:2px 12px;margin:0} dt{
 
 SCRIPT = r"""
 "use strict";
-const D = JSON.parse(document.getElementById("report-data").textContent);
+let D = null, INDEX = null;  /* the report's data and its index, set by start() */
 const NS = "http:/" + "/www.w3.org/2000/svg";
 const COLORS = {compute: "#1f77b4", memory: "#ff7f0e", none: "#bbbbbb"};
 const BOUND = {c: "compute", m: "memory", n: "none"};
@@ -107,9 +109,15 @@ function logAxes(svg, box, xd, yd, xlabel, ylabel, xunit, yunit) {
   return [x, y];
 }
 
-const state = {network: D.networks[0], device: 0, precision: null, whatif: 0, batch: 0};
-const INDEX = new Map(D.configs.map((c, i) => [
-  [c.network, c.device, c.precision, c.whatif, c.batch].join("|"), i]));
+const state = {network: null, device: 0, precision: null, whatif: 0, batch: 0, context: 0};
+/* shows the report of `data` from its first configuration (the page's own, or one the server sent) */
+function start(data) {
+  D = data;
+  INDEX = new Map(D.configs.map((c, i) => [
+    [c.network, c.device, c.precision, c.whatif, c.batch].join("|"), i]));
+  Object.assign(state, {network: D.networks[0], device: 0, precision: null, whatif: 0, batch: 0, context: 0});
+  describe(); setupControls(); update();
+}
 function configOf(batch) {
   const i = INDEX.get([state.network, state.device, state.precision, state.whatif, batch].join("|"));
   return i === undefined ? null : D.configs[i];
@@ -137,7 +145,7 @@ function setupControls() {
   const batch = document.getElementById("batch");
   batch.max = D.batches.length - 1; batch.value = 0;
   batch.oninput = () => { state.batch = Number(batch.value); update(); };
-  fixPrecision();
+  fixPrecision(); setupContext();
 }
 function whatifLabel(w) {
   const parts = Object.entries(w).map(([k, v]) => `${k}=${v}`);
@@ -153,6 +161,7 @@ function fixPrecision() {
 function update() {
   document.getElementById("batch-value").textContent = D.batches[state.batch];
   const c = current();
+  llm();
   const missing = document.getElementById("missing");
   missing.textContent = c ? "" : "this combination is not in the report";
   if (!c) return;
@@ -167,6 +176,7 @@ function summary(c) {
   const rows = [
     ["configuration", `${c.network} on ${deviceRecord().name}, ${c.precision}, batch ${c.batch}` +
       (D.whatifs.length > 1 ? `, ${whatifLabel(D.whatifs[c.whatif])}` : ""), "config"],
+    ...(D.llm_pass && D.llm_pass[c.network] ? [["pass", D.llm_pass[c.network], "pass"]] : []),
     [`latency (${c.latency_model})`, fmt(c.latency_s, "s"), "latency"],
     ["latency (ideal bound)", fmt(c.ideal_latency_s, "s"), "ideal-latency"],
     ["expected value's error", acc ? `${signedPct(acc.min)} … ${signedPct(acc.max)} (median ` +
@@ -371,6 +381,7 @@ function describe() {
     `what-if: ${Object.keys(s.overrides).length ? JSON.stringify(s.overrides) : "none"}` +
     (s.skipped.length ? `\nnot in the devices' profiles, left out: ${s.skipped.join(", ")}` : "");
   const list = document.getElementById("sources");
+  list.innerHTML = "";
   for (const d of D.devices) {
     const li = document.createElement("li");
     li.textContent = `${d.name}: ${d.description} Source: ${d.source} Peaks: ${d.peak_source} ` +
@@ -380,10 +391,11 @@ function describe() {
     list.appendChild(li);
   }
 }
+"""
 
-describe();
-setupControls();
-update();
+#: what the report page runs once its scripts are defined: the embedded data
+START = """
+start(JSON.parse(document.getElementById("report-data").textContent));
 """
 
 PAGE = """<!DOCTYPE html>
@@ -401,6 +413,7 @@ roofline bound, and the expected value's error on the published check rows of th
 <label>precision <select id="precision"></select></label>
 <label>what-if <select id="whatif"></select></label>
 <label>batch <input id="batch" type="range" min="0" max="0" step="1"> <span id="batch-value"></span></label>
+<label id="context-label">LLM context <select id="context"></select></label>
 <span id="missing" class="bad"></span>
 </div>
 <div class="grid">
@@ -417,9 +430,10 @@ roofline bound, and the expected value's error on the published check rows of th
 </table><h2>Time by layer kind</h2><svg id="kinds" class="chart"></svg></div>
 <div class="panel"><h2>Memory fit</h2><svg id="memory" class="chart"></svg></div>
 </div>
+""" + LLM_PANEL + """
 <h2>Configuration</h2><pre id="settings"></pre>
 <h2>Device profiles</h2><ul id="sources"></ul>
 <script id="report-data" type="application/json">__DATA__</script>
-<script>""" + SCRIPT + """</script>
+<script>""" + SCRIPT + LLM_SCRIPT + START + """</script>
 </body></html>
 """

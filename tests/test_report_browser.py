@@ -179,3 +179,70 @@ def test_a_report_of_396_configurations_opens_quickly(browser, tmp_path):
     print(f"\n396-configuration report ({path.stat().st_size:,} bytes): opened in {opened_s:.2f} s "
           f"(navigation to load event {load_ms / 1000:.2f} s)")
     assert not _errors(browser)
+
+
+LLM_REPORT = ["llama_3_8b", "resnet18", "--device", "h100-sxm,jetson-agx-orin", "--precision", "fp16,int8",
+              "--batch", "1..16", "--context", "512,2048"]
+LLM_CHARTS = ("llm-summary", "llm-batch", "llm-tokens", "llm-context", "llm-memory")
+
+
+@pytest.fixture(scope="module")
+def llm_report(tmp_path_factory):
+    path = tmp_path_factory.mktemp("report") / "llm.html"
+    with contextlib.redirect_stdout(io.StringIO()):
+        assert main(["report", *LLM_REPORT, "-o", str(path)]) == 0
+    return path
+
+
+def _llm_drawn(browser) -> dict[str, str]:
+    return {chart: browser.find_element(By.ID, chart).get_attribute("innerHTML") for chart in LLM_CHARTS}
+
+
+def test_the_llm_panel_shows_for_an_llm_only(browser, llm_report):
+    _open(browser, llm_report)
+    assert browser.find_element(By.ID, "llm-panel").is_displayed()  # the first network: llama_3_8b
+    assert browser.find_element(By.ID, "context-label").is_displayed()
+    Select(browser.find_element(By.ID, "network")).select_by_visible_text("resnet18")
+    assert not browser.find_element(By.ID, "llm-panel").is_displayed()
+    assert not browser.find_element(By.ID, "context-label").is_displayed()
+    assert not _errors(browser)
+
+
+@pytest.mark.parametrize("control", ["context", "batch", "device", "precision"])
+def test_moving_each_control_redraws_the_llm_charts(browser, llm_report, control):
+    _open(browser, llm_report)
+    before = _llm_drawn(browser)
+    _move(browser, control)
+    after = _llm_drawn(browser)
+    # the TTFT/TPOT-against-batch and tokens/s charts mark the batch, so a new batch redraws them too
+    assert {chart for chart in LLM_CHARTS if after[chart] != before[chart]} == set(LLM_CHARTS), control
+    assert not _errors(browser)
+
+
+@pytest.mark.parametrize(("device", "precision", "context", "batch"), [
+    ("h100-sxm", "fp16", 2048, 1),
+    ("jetson-agx-orin", "int8", 512, 8),
+    ("h100-sxm", "int8", 512, 16),
+])
+def test_the_llm_values_shown_are_roofline_llms(browser, llm_report, device, precision, context, batch):
+    _open(browser, llm_report)
+    Select(browser.find_element(By.ID, "device")).select_by_visible_text(device)
+    Select(browser.find_element(By.ID, "precision")).select_by_visible_text(precision)
+    Select(browser.find_element(By.ID, "context")).select_by_visible_text(f"{context} tokens")
+    slider = browser.find_element(By.ID, "batch")
+    slider.send_keys(Keys.HOME)
+    for _ in range([1, 2, 4, 8, 16].index(batch)):
+        slider.send_keys(Keys.ARROW_RIGHT)
+    output = io.StringIO()
+    with contextlib.redirect_stdout(output):
+        assert main(["llm", "llama_3_8b", "--device", device, "--precision", precision, "--batch", str(batch),
+                     "--prompt", str(context), "--format", "json"]) == 0
+    row = json.loads(output.getvalue())["configurations"][0]
+    keys = {"ttft": "ttft_s", "tpot": "tpot_s", "e2e": "e2e_latency_s", "output": "output_tokens_per_s",
+            "total": "total_tokens_per_s", "energy": "energy_per_token_j", "weights": "weight_bytes",
+            "kv": "kv_cache_bytes", "activations": "activation_bytes", "memory": "memory_bytes"}
+    shown = {key: _number(browser.find_element(By.ID, f"v-llm-{key}").text) for key in keys}
+    assert shown == pytest.approx({key: _four_digits(row[name]) for key, name in keys.items()}, rel=1e-12)
+    assert browser.find_element(By.ID, "v-llm-max-batch").text == str(row["max_batch"])
+    assert browser.find_element(By.ID, "v-llm-fits").text == ("yes" if row["fits"] else "NO")
+    assert not _errors(browser)

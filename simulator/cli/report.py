@@ -11,15 +11,28 @@ from simulator.cli.common import (
     DEVICE_HELP,
     BatchList,
     add_output_option,
+    parse_batches,
     parse_setting,
     split_list,
 )
 from simulator.errors import SimulatorError
 
 
+def _tokens(text: str, flag: str) -> int:
+    """``text`` as an integer of at least 1; else one line naming ``flag``."""
+    try:
+        value = int(text.strip())
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise SimulatorError(f"{flag} must be an integer of at least 1, got {text!r}")
+    return value
+
+
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("networks", nargs="+", metavar="NETWORK",
-                        help="built-in network names (see `roofline list`) or .onnx paths")
+                        help="built-in network names (see `roofline list`), .onnx paths, LLMs "
+                             "(`roofline list llms`) or config.json files")
     parser.add_argument("--device", dest="devices", action="append", required=True, metavar="DEVICE",
                         help=DEVICE_HELP + "; repeat it or give a comma-separated list for several")
     parser.add_argument("--precision", default=None,
@@ -30,6 +43,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--set", dest="settings", action="append", default=[], metavar="KEY=V1,V2,...",
                         help="what-if values of a hardware field, e.g. dram.bandwidth_scale=0.5,1,2 "
                              "(repeatable; the report holds every combination)")
+    parser.add_argument("--context", default=None, metavar="TOKENS",
+                        help="for an LLM (`roofline list llms`, a config.json): prompt lengths of its views, "
+                             f"{BATCH_GRAMMAR} (default 256..8192, those within the model's positions)")
+    parser.add_argument("--generate", default=None, metavar="TOKENS",
+                        help="for an LLM: output tokens per sequence, >= 1 (default 128)")
     add_output_option(parser, "the HTML file to write (replaced atomically)")
     parser.set_defaults(handler=run)
 
@@ -46,15 +64,19 @@ def run(args: argparse.Namespace) -> int:
         if key in overrides:
             raise SimulatorError(f"--set {text!r} sets {key!r} a second time")
         overrides[key] = values
+    contexts = parse_batches(args.context, "--context") if args.context is not None else None
+    generate = _tokens(args.generate, "--generate") if args.generate is not None else None
     if not args.output.lower().endswith((".html", ".htm")):
         raise SimulatorError(f"-o {args.output!r}: the report is an HTML file; give a name ending in .html")
     command = shlex.join(["roofline", "report", *args.networks, *(f"--device={d}" for d in devices),
                           *([f"--precision={args.precision}"] if precisions else []),
                           f"--batch={','.join(map(str, args.batches))}",
-                          *(f"--set={text}" for text in args.settings), "-o", args.output])
+                          *(f"--set={text}" for text in args.settings),
+                          *([f"--context={args.context}"] if contexts else []),
+                          *([f"--generate={generate}"] if generate else []), "-o", args.output])
     with Progress("report", "auto", unit="configurations") as line:  # a live line on a terminal only
         data = html_report_data(args.networks, devices, precisions, list(args.batches), overrides or None,
-                                command=command, progress=line.update)
+                                command=command, progress=line.update, contexts=contexts, generate=generate)
     path = write_html_report(args.output, data)
     print(f"wrote {path} ({path.stat().st_size:,} bytes, {len(data['configs'])} configurations)")
     return 0
