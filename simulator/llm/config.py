@@ -52,12 +52,14 @@ from typing import Any
 from simulator.errors import SimulatorError, UnknownNameError
 
 LLAMA_FAMILY = ("llama", "mistral", "qwen2", "mixtral", "phi3", "gemma", "gemma2", "qwen2_moe", "deepseek_v2",
-                "qwen3", "gemma3_text")
+                "qwen3", "gemma3_text", "falcon")
+#: families with learned positions, LayerNorm and biases (GPT-2, OPT)
+GPT_FAMILY = ("gpt2", "opt")
 #: families with an RMSNorm of head_dim on every query and key head (``q_norm``, ``k_norm``)
 QK_NORM_FAMILIES = ("qwen3", "gemma3_text")
 #: families with Gemma-2's four norms per layer (after attention and after the MLP as well)
 POST_NORM_FAMILIES = ("gemma2", "gemma3_text")
-FAMILIES = (*LLAMA_FAMILY, "gpt2")
+FAMILIES = (*LLAMA_FAMILY, *GPT_FAMILY)
 #: families whose config's ``sliding_window`` limits every layer's attention (transformers' classes);
 #: Qwen2 only with ``use_sliding_window`` (layers from ``max_window_layers`` on), Gemma-2 on even layers
 WINDOWED_FAMILIES = ("mistral", "mixtral", "phi3")
@@ -103,7 +105,8 @@ KEYS: dict[str, dict[str, str]] = {
 }
 #: ``max_position_embeddings`` when a config leaves it out: the transformers config class's default
 #: (``LlamaConfig`` 2048, ``MistralConfig``/``MixtralConfig`` 4096·32, ``Qwen2Config`` 32768)
-DEFAULT_MAX_POSITIONS = {"llama": 2048, "mistral": 131_072, "qwen2": 32_768, "mixtral": 131_072, "phi3": 4096,
+DEFAULT_MAX_POSITIONS = {"llama": 2048, "falcon": 2048, "opt": 2048, "mistral": 131_072, "qwen2": 32_768,
+                         "mixtral": 131_072, "phi3": 4096,
                          "gemma": 8192, "gemma2": 8192, "deepseek_v2": 2048, "qwen3": 40_960,
                          "gemma3_text": 131_072}
 #: tied LM head when a config leaves ``tie_word_embeddings`` out (``GemmaConfig``/``Gemma2Config``: true)
@@ -112,6 +115,15 @@ DEFAULT_TIED = {"gemma": True, "gemma2": True, "gemma3_text": True}
 DEFAULT_WINDOW = {"gemma2": 4096, "qwen2": 4096, "qwen3": 4096, "gemma3_text": 4096}
 #: Mixtral's expert counts when its config leaves them out (``MixtralConfig``'s defaults)
 MIXTRAL_DEFAULTS = {"num_local_experts": 8, "num_experts_per_tok": 2}
+
+
+KEYS["opt"] = {**KEYS["llama"], "intermediate_size": "ffn_dim"}
+KEYS["falcon"] = {**KEYS["llama"], "num_kv_heads": "num_kv_heads"}
+
+
+def keys_of(family: str) -> dict[str, str]:
+    """The config.json key of each field in ``family`` (GPT-2's, OPT's and Falcon's own names)."""
+    return KEYS.get(family, KEYS["llama"])
 
 
 def _shown(value: Any) -> str:
@@ -173,6 +185,9 @@ class LLMConfig:
     shared_intermediate_size: int = 0  # the always-on shared experts as one gated MLP of this width
     shared_expert_gate: bool = False  # Qwen-MoE: sigmoid(Linear d -> 1) scales the shared output
     qk_norm: bool = False  # an RMSNorm of head_dim on every query and key head (Qwen3, Gemma-3)
+    parallel_block: int = 0  # Falcon: attention and MLP side by side from 1 shared norm or 2 (0: in turn)
+    embed_proj_dim: int = 0  # OPT's word_embed_proj_dim when it differs from d (project_in/out); 0: none
+    final_norm: bool = True  # a norm before the LM head (OPT with do_layer_norm_before false: none)
     moe_layers: tuple[bool, ...] = ()  # which layers have the experts (empty: all, when is_moe)
 
     def __post_init__(self) -> None:
@@ -189,6 +204,9 @@ class LLMConfig:
             check_bool(getattr(self, field), f"{self.name}: {field}")
         check_bool(self.shared_expert_gate, f"{self.name}: shared_expert_gate")
         check_bool(self.qk_norm, f"{self.name}: qk_norm")
+        check_bool(self.final_norm, f"{self.name}: final_norm")
+        check_int(self.parallel_block, f"{self.name}: parallel_block", 0, 2)
+        check_int(self.embed_proj_dim, f"{self.name}: embed_proj_dim", 0, LIMITS["hidden_size"][1])
         for field in ("sliding_layers", "moe_layers"):
             flags = getattr(self, field)
             if not isinstance(flags, tuple) or any(not isinstance(flag, bool) for flag in flags) or \
@@ -210,7 +228,7 @@ class LLMConfig:
 
     def key(self, field: str) -> str:
         """The config.json key of ``field`` in this family (``num_layers``: ``num_hidden_layers``)."""
-        return KEYS["gpt2" if self.family == "gpt2" else "llama"].get(field, field)
+        return keys_of(self.family).get(field, field)
 
     @property
     def is_moe(self) -> bool:
@@ -259,7 +277,7 @@ class LLMConfig:
 def _int(cfg: dict[str, Any], source: str, family: str, field: str, default: Any = None) -> int:
     """The integer field ``field`` under its config.json key, in its :data:`LIMITS` range;
     ``default`` when the key is missing or null (an error when there is no default)."""
-    key = KEYS["gpt2" if family == "gpt2" else "llama"][field]
+    key = keys_of(family)[field]
     value = cfg.get(key)
     if value is None:
         if default is None:
@@ -305,8 +323,7 @@ def parse_config(cfg: dict[str, Any], name: str) -> LLMConfig:
         )
     d = _int(cfg, name, family, "hidden_size")
     heads = _int(cfg, name, family, "num_heads")
-    key_d, key_heads = KEYS["gpt2" if family == "gpt2" else "llama"]["hidden_size"], \
-        KEYS["gpt2" if family == "gpt2" else "llama"]["num_heads"]
+    key_d, key_heads = keys_of(family)["hidden_size"], keys_of(family)["num_heads"]
     head_dim = None if family == "gpt2" else _int(cfg, name, family, "head_dim", default=0) or None
     if head_dim is None and d % heads:
         raise SimulatorError(f"{name}: {key_d} {d:,} is not divisible by {key_heads} {heads} "
@@ -330,6 +347,10 @@ def parse_config(cfg: dict[str, Any], name: str) -> LLMConfig:
             attention_bias=True,
             mlp_bias=True,
         )
+    if family == "opt":
+        return _opt(cfg, name, common)
+    if family == "falcon":
+        return _falcon(cfg, name, common, head_dim)
     if family == "deepseek_v2":
         return _deepseek(cfg, name, common)
     if family == "qwen2_moe":
@@ -444,6 +465,59 @@ def _qwen2_moe(cfg: dict[str, Any], name: str, common: dict[str, Any]) -> LLMCon
         shared_intermediate_size=_key_int(cfg, name, "shared_expert_intermediate_size", 0, 1_048_576, 5632),
         shared_expert_gate=True,
         moe_layers=tuple((i + 1) % step == 0 and i not in dense for i in range(layers)),
+    )
+
+
+def _opt(cfg: dict[str, Any], name: str, common: dict[str, Any]) -> LLMConfig:
+    """OPT (``OPTConfig``): GPT-2's layout with ReLU, ``ffn_dim``, learned positions of
+    ``max_position_embeddings + 2`` rows (OPT's offset), ``enable_bias`` on every projection, the LM
+    head tied; ``word_embed_proj_dim`` other than ``hidden_size`` adds ``project_in``/``project_out``
+    (OPT-350m); ``do_layer_norm_before`` false (post-norm) drops the final LayerNorm."""
+    d, family = common["hidden_size"], "opt"
+    proj = _key_int(cfg, name, "word_embed_proj_dim", 1, LIMITS["hidden_size"][1], d)
+    bias = _bool(cfg, name, "enable_bias", True)
+    return LLMConfig(
+        **common,
+        intermediate_size=_int(cfg, name, family, "intermediate_size"),
+        num_kv_heads=common["num_heads"],
+        head_dim=d // common["num_heads"],
+        max_positions=_int(cfg, name, family, "max_positions", default=2048),
+        tie_word_embeddings=_bool(cfg, name, "tie_word_embeddings", True),
+        attention_bias=bias,
+        mlp_bias=bias,
+        embed_proj_dim=0 if proj == d else proj,
+        final_norm=_bool(cfg, name, "do_layer_norm_before", True)
+        and not _bool(cfg, name, "_remove_final_layer_norm", False),
+    )
+
+
+def _falcon(cfg: dict[str, Any], name: str, common: dict[str, Any], head_dim: int | None) -> LLMConfig:
+    """Falcon (``FalconConfig``): LayerNorm, rotary, ``bias`` on every projection or none, a GELU MLP
+    of ``ffn_hidden_size`` (default ``4·d``), the LM head tied; ``parallel_attn``: attention and MLP
+    side by side on one LayerNorm (Falcon-7B); ``new_decoder_architecture``: ``num_kv_heads`` and
+    ``num_ln_in_parallel_attn`` norms (default 2: Falcon-40B/180B); else ``multi_query`` (one KV head)."""
+    d, heads, family = common["hidden_size"], common["num_heads"], "falcon"
+    new = _bool(cfg, name, "new_decoder_architecture", False)
+    if new:
+        kv_heads = _int(cfg, name, family, "num_kv_heads", default=heads)
+    else:
+        kv_heads = 1 if _bool(cfg, name, "multi_query", True) else heads
+    if heads % kv_heads:
+        raise SimulatorError(f"{name}: num_attention_heads {heads} is not divisible by num_kv_heads "
+                             f"{kv_heads}")
+    norms = _key_int(cfg, name, "num_ln_in_parallel_attn", 1, 2, 2) if new else 1
+    parallel = new or _bool(cfg, name, "parallel_attn", True)
+    bias = _bool(cfg, name, "bias", False)
+    return LLMConfig(
+        **common,
+        intermediate_size=_key_int(cfg, name, "ffn_hidden_size", 1, LIMITS["intermediate_size"][1], 4 * d),
+        num_kv_heads=kv_heads,
+        head_dim=head_dim or d // heads,
+        max_positions=_int(cfg, name, family, "max_positions", default=2048),
+        tie_word_embeddings=_bool(cfg, name, "tie_word_embeddings", True),
+        attention_bias=bias,
+        mlp_bias=bias,
+        parallel_block=norms if parallel else 0,
     )
 
 

@@ -25,9 +25,12 @@ from __future__ import annotations
 import functools
 
 from simulator.errors import SimulatorError
-from simulator.llm.config import POST_NORM_FAMILIES, LLMConfig
+from simulator.llm.config import GPT_FAMILY, POST_NORM_FAMILIES, LLMConfig
 from simulator.model.graph import Network, NetworkBuilder
 from simulator.model.layers import RMSNorm
+
+#: the activation of the plain (ungated) MLP: ``fc`` (d -> I), activation, ``down`` (I -> d)
+PLAIN_MLP_ACTIVATION = {"gpt2": "gelu_tanh", "opt": "relu", "falcon": "gelu"}
 
 #: layers after which a tensor-parallel group all-reduces its ``(tokens, d)`` output
 ALLREDUCE_SUFFIXES = (".o_proj", ".down", ".experts", "embed")
@@ -69,15 +72,14 @@ def build_network(
     heads, kv_heads, inter, vocab = shard(cfg, tp)
     d, hd = cfg.hidden_size, cfg.head_dim
     net = NetworkBuilder(cfg.name, (tokens,))
-    if cfg.family == "gpt2":
-        x = net.add_(
-            net.embedding(net.input, vocab, d, name="embed"),
-            net.embedding(net.input, cfg.max_positions, d, source="positions", name="wpe"),
-            name="embed_add",
-        )
-    else:
-        x = net.embedding(net.input, vocab, d, name="embed")
-    norm = net.layer_norm if cfg.family == "gpt2" else net.rms_norm
+    gpt = cfg.family in GPT_FAMILY
+    x = net.embedding(net.input, vocab, cfg.embed_proj_dim or d, name="embed")
+    if cfg.embed_proj_dim:  # OPT-350m: embeddings narrower than the model
+        x = net.linear(x, d, bias=False, name="project_in")
+    if gpt:  # learned positions; OPT's table has 2 more rows (its position offset)
+        rows = cfg.max_positions + (2 if cfg.family == "opt" else 0)
+        x = net.add_(x, net.embedding(net.input, rows, d, source="positions", name="wpe"), name="embed_add")
+    norm = net.layer_norm if gpt or cfg.family == "falcon" else net.rms_norm
     for i in range(cfg.num_layers):
         p = f"l{i}."
         h = norm(x, name=p + "attn_norm")
@@ -88,21 +90,22 @@ def build_network(
             if cfg.qk_norm:  # q_norm and k_norm, each of head_dim (element-wise ops counted over q, k, v)
                 qkv = net.add(RMSNorm(hd), qkv, name=p + "q_norm")
                 qkv = net.add(RMSNorm(hd), qkv, name=p + "k_norm")
-            if cfg.family != "gpt2":
+            if not gpt:
                 qkv = net.rotary_embedding(qkv, heads, kv_heads, hd, name=p + "rope")
             a = net.causal_attention(qkv, heads, kv_heads, hd, cached, name=p + "attn", window=cfg.window(i))
-        o_bias = cfg.attention_bias and cfg.family in ("llama", "gpt2")
+        o_bias = cfg.attention_bias and cfg.family in ("llama", "falcon", *GPT_FAMILY)
         o = net.linear(a, d, bias=o_bias, name=p + "o_proj")
         if cfg.family in POST_NORM_FAMILIES:
             o = norm(o, name=p + "post_attn_norm")
-        x = net.add_(x, o, name=p + "attn_add")
-        h = norm(x, name=p + "mlp_norm")
-        if cfg.family == "gpt2":
-            m = net.linear(
-                net.activation(net.linear(h, inter, name=p + "fc"), "gelu_tanh", name=p + "gelu"),
-                d,
-                name=p + "down",
-            )
+        if cfg.parallel_block:  # Falcon: the MLP reads the block's input too (its own norm with 2)
+            h = h if cfg.parallel_block == 1 else norm(x, name=p + "mlp_norm")
+        else:
+            x = net.add_(x, o, name=p + "attn_add")
+            h = norm(x, name=p + "mlp_norm")
+        if gpt or cfg.family == "falcon":
+            fc = net.linear(h, inter, bias=cfg.mlp_bias, name=p + "fc")
+            m = net.linear(net.activation(fc, PLAIN_MLP_ACTIVATION[cfg.family], name=p + "act"), d,
+                           bias=cfg.mlp_bias, name=p + "down")
         elif cfg.is_moe_layer(i):
             expert = cfg.expert_intermediate_size // tp
             net.linear(h, cfg.num_experts, bias=False, name=p + "router")
@@ -116,8 +119,13 @@ def build_network(
             m = _gated_mlp(net, h, inter, d, cfg.mlp_bias, p)
         if cfg.family in POST_NORM_FAMILIES:
             m = norm(m, name=p + "post_mlp_norm")
+        if cfg.parallel_block:
+            m = net.add_(o, m, name=p + "branch_add")
         x = net.add_(x, m, name=p + "mlp_add")
-    x = norm(x, name="norm")
+    if cfg.final_norm:
+        x = norm(x, name="norm")
+    if cfg.embed_proj_dim:
+        x = net.linear(x, cfg.embed_proj_dim, bias=False, name="project_out")
     logits = net.lm_head(x, vocab, tied=cfg.tie_word_embeddings, last_only=last_only, name="lm_head")
     return net.build([logits])
 

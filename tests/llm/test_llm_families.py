@@ -176,7 +176,7 @@ def test_an_unsupported_model_type_names_the_supported_and_the_closest(model_typ
         parse_config({**PHI3, "model_type": model_type}, "x")
     message = str(err.value)
     supported = ("llama, mistral, qwen2, mixtral, phi3, gemma, gemma2, qwen2_moe, deepseek_v2, qwen3, "
-                 "gemma3_text, gpt2")
+                 "gemma3_text, falcon, gpt2, opt")
     assert f"supported: {supported}" in message
     assert message.endswith(f"(closest: {closest})")
 
@@ -313,3 +313,47 @@ def test_a_grouped_rms_norm_needs_a_multiple_of_its_width():
     assert RMSNorm(4).output_shape(((3, 12),)) == (3, 12)  # three heads of 4 share one γ
     with pytest.raises(ShapeError, match="multiple of 4 features, got 10"):
         RMSNorm(4).output_shape(((3, 10),))
+
+
+def test_opt_125m_is_hugging_faces_count():
+    # facebook/opt-125m: d 768, 12 layers, ffn_dim 3072 (ReLU), V 50272 tied, learned positions of
+    # max_position_embeddings + 2 rows (OPT's offset), biases everywhere, LayerNorms with biases
+    d, ffn, vocab, rows = 768, 3072, 50272, 2048 + 2
+    per_layer = 4 * (d * d + d) + (d * ffn + ffn) + (ffn * d + d) + 2 * 2 * d
+    expected = vocab * d + rows * d + 12 * per_layer + 2 * d
+    assert params("opt_125m") == expected == 125_239_296  # model card: 125M
+
+
+def test_opt_350m_projects_its_embeddings_and_has_no_final_norm():
+    # facebook/opt-350m's fields: d 1024, 24 layers, 16 heads, ffn 4096, word_embed_proj_dim 512,
+    # do_layer_norm_before false (post-norm: no final LayerNorm)
+    base = json.loads(available_llms()["opt_125m"].read_text())
+    cfg = parse_config({**base, "hidden_size": 1024, "ffn_dim": 4096, "num_hidden_layers": 24,
+                        "num_attention_heads": 16, "word_embed_proj_dim": 512,
+                        "do_layer_norm_before": False}, "opt_350m")
+    d, ffn, vocab, proj = 1024, 4096, 50272, 512
+    per_layer = 4 * (d * d + d) + (d * ffn + ffn) + (ffn * d + d) + 2 * 2 * d
+    expected = vocab * proj + 2 * proj * d + 2050 * d + 24 * per_layer  # embed, project_in/out, positions
+    assert count_network(build_network(cfg, 8), 1).params == expected == 331_196_416  # HF: 331M
+
+
+def test_falcon_7b_is_hugging_faces_count_with_one_kv_head():
+    # tiiuae/falcon-7b: d 4544, 32 layers, 71 heads of 64, multi_query (1 KV head), parallel attention
+    # and MLP on one LayerNorm, MLP 4d with GELU, no biases, V 65024 tied
+    d, hd, vocab = 4544, 64, 65024
+    per_layer = 2 * d + d * (71 + 2) * hd + d * d + 2 * d * 4 * d
+    expected = vocab * d + 32 * per_layer + 2 * d
+    assert params("falcon_7b") == expected == 6_921_720_704  # model card: 7B
+    result = simulate_llm("falcon_7b", "h100-sxm", 1, 1000, 24)
+    assert result.metrics["kv_cache_bytes"][0] == 32 * 2 * 1 * 64 * 1024 * 2  # MQA: one K and V head
+
+
+def test_falcon_new_architecture_has_two_norms_and_grouped_kv_heads():
+    base = json.loads(available_llms()["falcon_7b"].read_text())
+    small = {**base, "hidden_size": 64, "num_attention_heads": 8, "num_hidden_layers": 2, "vocab_size": 100}
+    old = count_network(build_network(parse_config(small, "f"), 2), 1).params
+    cfg = parse_config({**small, "new_decoder_architecture": True, "num_kv_heads": 2}, "f")
+    assert (cfg.num_kv_heads, cfg.parallel_block) == (2, 2)
+    new = count_network(build_network(cfg, 2), 1).params
+    # per layer: one more LayerNorm (2·64); K and V for 2 heads of 8 instead of 1
+    assert new - old == 2 * (2 * 64 + 2 * 64 * (2 - 1) * 8)
