@@ -8,9 +8,10 @@ SwiGLU MLP; Qwen2 has q/k/v biases), ``mixtral`` (the same with a top-k mixture-
 layers), ``gemma3_text`` (Gemma-2's layout with q/k norms, five local layers per global one), ``qwen3``
 (a Llama with q/k norms), ``qwen2_moe`` (Qwen2 with routed experts and a gated shared expert), ``deepseek_v2``
 (multi-head latent attention caching a ``kv_lora_rank + qk_rope_head_dim``
-latent, routed + shared experts, dense first layers) and ``gpt2`` (learned positions, LayerNorm, GELU
-MLP, biases, tied LM head). Sliding windows (:func:`_sliding_window`) cap the KV cache and the keys
-attention reads.
+latent, routed + shared experts, dense first layers), ``falcon`` (LayerNorm, multi-query or grouped KV
+heads, attention and MLP side by side), ``gpt2`` (learned positions, LayerNorm, GELU MLP, biases, tied
+LM head) and ``opt`` (GPT-2's layout with ReLU). Sliding windows (:func:`_sliding_window`) cap the KV
+cache and the keys attention reads.
 
 A model is named by a built-in name, a ``config.json`` path, a model folder (``DIR/config.json``) or a
 hub id found in the local Hugging Face cache (:func:`hub_config`; nothing is ever downloaded).
@@ -28,6 +29,8 @@ qwen1_5_moe_a2_7b  Qwen/Qwen1.5-MoE-A2.7B                  14.3B total, 2.7B act
 qwen3_8b           Qwen/Qwen3-8B                           8.2B
 gemma_3_1b         google/gemma-3-1b-pt                    999,885,952 ("1B")
 gemma_7b           google/gemma-7b                         8.54B
+opt_125m           facebook/opt-125m                       125M (125,239,296)
+falcon_7b          tiiuae/falcon-7b                        7B (6,921,720,704)
 =================  ======================================  =========================================
 
 Built-in configs: copies of the published HF configs, checked by parameter count (research/llm:
