@@ -30,6 +30,8 @@ LAYERS = {
     "simulator.accuracy": 9, "simulator.plots": 9, "simulator.calibration": 9,
     "simulator.calibration.crossval": 9.5,  # cross-validation of the accuracy dataset's rows
     "simulator.report_html": 9.5, "simulator.report_html_page": 1,  # the HTML report: accuracy and plots
+    "simulator.report_html_llm": 9.4, "simulator.report_html_page_llm": 0.5,  # its LLM views
+    "simulator.serve": 10.5, "simulator.cli.serve": 10.7,  # the report served live: the CLI's parsers
     "simulator.cli": 10, "simulator.__main__": 11, "simulator": 12,
 }
 
