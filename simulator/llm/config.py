@@ -29,6 +29,7 @@ qwen1_5_moe_a2_7b  Qwen/Qwen1.5-MoE-A2.7B                  14.3B total, 2.7B act
 qwen3_8b           Qwen/Qwen3-8B                           8.2B
 gemma_3_1b         google/gemma-3-1b-pt                    999,885,952 ("1B")
 gemma_7b           google/gemma-7b                         8.54B
+llama_3_2_1b       meta-llama/Llama-3.2-1B                 1.23B (tied LM head)
 opt_125m           facebook/opt-125m                       125M (125,239,296)
 falcon_7b          tiiuae/falcon-7b                        7B (6,921,720,704)
 =================  ======================================  =========================================

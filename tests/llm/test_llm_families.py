@@ -357,3 +357,11 @@ def test_falcon_new_architecture_has_two_norms_and_grouped_kv_heads():
     new = count_network(build_network(cfg, 2), 1).params
     # per layer: one more LayerNorm (2·64); K and V for 2 heads of 8 instead of 1
     assert new - old == 2 * (2 * 64 + 2 * 64 * (2 - 1) * 8)
+
+
+def test_llama_3_2_1b_ties_its_lm_head():
+    # meta-llama/Llama-3.2-1B: d 2048, 16 layers, 32 heads, 8 KV heads of 64, I 8192, V 128256, tied
+    d, hd, inter, vocab = 2048, 64, 8192, 128256
+    per_layer = d * 32 * hd + 2 * d * 8 * hd + 32 * hd * d + 3 * d * inter + 2 * d
+    expected = vocab * d + 16 * per_layer + d  # the LM head shares the embedding's matrix
+    assert params("llama_3_2_1b") == expected == 1_235_814_400  # model card: 1.23B
