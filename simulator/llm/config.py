@@ -647,8 +647,9 @@ def load_config(name_or_path: str | Path | LLMConfig) -> LLMConfig:
         if found is None:
             raise SimulatorError(
                 f"{text}: not in the local Hugging Face cache ({hub_cache_dir()}; HF_HUB_CACHE or HF_HOME "
-                f"move it); nothing is downloaded: run `huggingface-cli download {text} config.json` or "
-                f"give a config.json path, a model folder or a built-in LLM ({', '.join(builtin)})"
+                f"move it) and no model folder of that name here; nothing is downloaded: run "
+                f"`huggingface-cli download {text} config.json` or give a config.json path, a model "
+                f"folder or a built-in LLM ({', '.join(builtin)})"
             )
         return _load(str(found), text)
     if text.endswith(".json") or "/" in text:
