@@ -107,13 +107,20 @@ def configure(llm: argparse.ArgumentParser) -> None:
     )
     add_ideal_option(llm)
     add_format_option(llm)
+    from simulator.cli import llm_serving
+
+    llm_serving.add_options(llm)
+    llm.epilog = f"{llm.epilog}\n\n{llm_serving.SERVING_HELP}"
     llm.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    from simulator.cli import llm_serving
     from simulator.io import dumps_json
     from simulator.llm import simulate_llm
 
+    if llm_serving.wanted(args):
+        return llm_serving.run(args, _positive(args.tp, "--tp"), _positive(args.pp, "--pp"))
     batch = _batches(args.batch)
     prompt, generate = _positive(args.prompt, "--prompt"), _positive(args.generate, "--generate")
     tp, pp = _positive(args.tp, "--tp"), _positive(args.pp, "--pp")
