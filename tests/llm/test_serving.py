@@ -139,14 +139,15 @@ def test_mlperf_offline_configurations_are_accepted_and_fit(model, device, tp, c
     ====================  =======  ===========  =========  ======
     configuration         model    expected     ratio      ideal
     ====================  =======  ===========  =========  ======
-    Llama-2-70B 2xH100    5,774    5,595 tok/s  1.03       1.97
-    Llama-2-70B 1xH200    3,773    3,946        0.96       1.60
-    Mixtral 1xH100        12,263   7,242        1.69       2.71
-    Mixtral 1xH200        13,711   8,430        1.63       2.60
+    Llama-2-70B 2xH100    6,576    5,595 tok/s  1.18       1.97
+    Llama-2-70B 1xH200    3,816    3,946        0.97       1.60
+    Mixtral 1xH100        10,931   7,242        1.51       2.75
+    Mixtral 1xH200        14,019   8,430        1.66       2.64
     ====================  =======  ===========  =========  ======
 
-    (tokens/s per TP group). Llama within 5%; Mixtral over-predicted by 60-70% (the expert GEMMs of a
-    large decode batch run far below the profile's fitted fractions, which were fitted on dense models).
+    (tokens/s per TP group, when written; they move when the efficiency model is refitted, hence the
+    factor-of-2 band). Mixtral is over-predicted by 50-70%: its expert GEMMs at a large decode batch run
+    below the fractions fitted on dense models, and its mean input (294) is assumed.
     The ideal bound stays above every expected rate, as a bound must."""
     published = qps * MEAN_OUTPUT[model]
     result = simulate_serving(model, device, concurrency, MEAN_INPUT, output, tp=tp, weight_precision="fp8",
