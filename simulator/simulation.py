@@ -7,7 +7,7 @@ equals the single simulation of its configuration by construction.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -69,7 +69,8 @@ def simulate(network: Network | str | Path, device: Device | str | Path, batch: 
     if seq_lengths is not None or padding is not None or {"seq_lengths", "padding"} & set(params or {}):
         from simulator.model.lengths import variable_batch
 
-        variable = variable_batch(network, resolution, batch, params, seq_lengths, padding)
+        variable = variable_batch(batch, params, seq_lengths, padding)
+        build = _sequence_builder(network, variable.network_params, resolution)
         params = variable.params
     ideal, fuse, micro_batching = (check_flag(value, name) for value, name in (
         (ideal, "ideal"), (fuse, "fuse"), (micro_batching, "micro_batching")))
@@ -93,8 +94,13 @@ def simulate(network: Network | str | Path, device: Device | str | Path, batch: 
                                  f"{list(override.values)} (sweep takes several)")
     si = override_arrays(device, parsed, [compute], [np.array(o.values) for o in parsed])
     attention = attention or device.attention
-    workload, count_batch = (variable.prepare(fuse, attention) if variable
-                             else (simulated_workload(network, fuse, attention), None))
+    if variable:
+        from simulator.engine.lengths import variable_length_workload
+
+        workload, count_batch = variable_length_workload(build, variable.run_lengths, variable.padding, fuse,
+                                                         attention)
+    else:
+        workload, count_batch = simulated_workload(network, fuse, attention), None
     batches = np.array([batch], dtype=float)
     evaluation = evaluate(workload, device, [compute], batches, weight_bits, activation_bits, si, ideal,
                           micro_batching=micro_batching)
@@ -110,6 +116,21 @@ def simulate(network: Network | str | Path, device: Device | str | Path, batch: 
         workload, evaluation, ideal_latency_s,
         ideal=ideal, fused=fuse, overrides={o.key: o.values[0] for o in parsed}, resolution=resolution,
         params=dict(params or {}), attention=attention, expected_model=expected_model)
+
+
+def _sequence_builder(network: object, params: Mapping[str, object],
+                      resolution: Resolution | None) -> Callable[[int], Network]:
+    """``L -> Network``: the built-in ``network`` with ``seq_len=L`` and its other ``params``; a
+    network without a ``seq_len`` parameter is refused, naming those that have one."""
+    from simulator.catalog import network_parameters
+    from simulator.model.registry import NETWORKS
+
+    if (not isinstance(network, str) or network not in NETWORKS
+            or "seq_len" not in network_parameters(network)):
+        takes = sorted(name for name in NETWORKS if "seq_len" in network_parameters(name))
+        raise SimulatorError(f"sequence lengths apply to built-in networks with a seq_len parameter "
+                             f"({', '.join(takes)}), got {network!r}")
+    return lambda length: resolve_network(network, resolution, 1, {**params, "seq_len": length})
 
 
 def simulation_result(network: str, device: Device, batch: int, precisions: tuple[str, str, str],

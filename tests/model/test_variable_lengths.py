@@ -18,14 +18,10 @@ import sys
 
 import pytest
 
+from simulator.engine.lengths import variable_length_workload
 from simulator.errors import SimulatorError
 from simulator.model.graph import NetworkBuilder
-from simulator.model.lengths import (
-    lagrange_weights,
-    load_distribution,
-    parse_lengths,
-    variable_length_workload,
-)
+from simulator.model.lengths import lagrange_weights, load_distribution, parse_lengths
 from simulator.networks.bert import bert
 from simulator.simulation import simulate
 
