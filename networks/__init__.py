@@ -9,6 +9,7 @@ take their natural keyword parameters (``resolution``, ``num_classes``; MobileNe
 from simulator.networks import (  # noqa: F401  (registers them)  # noqa: F401  (registers them)  # noqa: F401  (registers them)
     alexnet,
     bert,
+    dlrm,
     efficientvit,
     efficientvit_sam,
     efficientvit_seg,

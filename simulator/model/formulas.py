@@ -35,6 +35,7 @@ from simulator.model.layers import (
     ConvTranspose3d,
     Einsum,
     Embedding,
+    EmbeddingBag,
     Flatten,
     Fused,
     GenericOp,
@@ -379,6 +380,16 @@ def _embedding(layer: Embedding, inputs: tuple[Shape, ...], output: Shape) -> La
     """params ``V·E`` (the whole table, as ``nn.Embedding``); a gather: no MACs, no element-wise ops
     (the time model still moves the ``L·E`` looked-up elements)."""
     return LayerCost(layer.num_embeddings * layer.embedding_dim, 0, 0)
+
+
+@formula(EmbeddingBag)
+def _embedding_bag(layer: EmbeddingBag, inputs: tuple[Shape, ...], output: Shape) -> LayerCost:
+    """params ``V·E`` (the whole table); no MACs; pooling ``(n − 1)·E`` adds for ``sum`` over ``n``
+    lookups, ``n·E`` for ``mean`` (the adds and a divide per element). The time model reads the
+    ``n·E`` gathered elements (:meth:`EmbeddingBag.gathered_weight_elements`), not the table."""
+    adds = (layer.lookups - 1) * layer.embedding_dim * OPS_PER_ELEMENT["add"]
+    return LayerCost(layer.num_embeddings * layer.embedding_dim, 0,
+                     adds + (layer.embedding_dim if layer.mode == "mean" else 0))
 
 
 @formula(ClassToken)

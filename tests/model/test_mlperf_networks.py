@@ -1,6 +1,8 @@
 """The MLPerf Inference networks (issue #20): parameters and MACs derived by hand from each reference's
 layer table, or a published count with its source; each runs through count, simulate and export."""
 
+import itertools
+
 import pytest
 
 from simulator.api import count
@@ -104,9 +106,50 @@ def test_unet3d_patch_size_scales_macs_by_the_volume_and_refuses_what_cannot_mee
         count("unet3d", params={"patch_size": 0})
 
 
+# DLRM-v2: mlcommons/inference dlrm_v2 backend_pytorch_native.py (torchrec DLRM_DCN), Criteo 1TB multi-hot.
+
+CRITEO_ROWS = [40_000_000, 39_060, 17_295, 7_424, 20_265, 3, 7_122, 1_543, 63, 40_000_000, 3_067_956,
+               405_282, 10, 2_209, 11_938, 155, 4, 976, 14, 40_000_000, 40_000_000, 40_000_000, 590_152,
+               12_973, 108, 36]
+MULTI_HOT = [3, 2, 1, 2, 6, 1, 1, 1, 1, 7, 3, 8, 1, 6, 9, 5, 1, 1, 1, 12, 100, 27, 10, 3, 1, 1]
+
+
+def _mlp(sizes):
+    """(params, MACs) of Linear layers with biases through ``sizes``."""
+    pairs = list(itertools.pairwise(sizes))
+    return sum(i * o + o for i, o in pairs), sum(i * o for i, o in pairs)
+
+
+def test_dlrm_v2_parameters_and_macs_from_the_reference_config():
+    tables = sum(CRITEO_ROWS) * 128
+    assert sum(CRITEO_ROWS) == 204_184_588                    # 5 tables of 40 M rows and 21 small ones
+    n, r = 27 * 128, 512                                      # dense output and 26 bags, concatenated
+    bottom, top = _mlp([13, 512, 256, 128]), _mlp([n, 1024, 1024, 512, 256, 1])
+    cross = (3 * (2 * n * r + n), 3 * 2 * n * r)              # V (r·N), W (N·r) and b (N) per layer
+    counts = count("dlrm_v2")
+    assert counts.params == tables + bottom[0] + cross[0] + top[0] == 26_151_671_809
+    assert counts.macs == bottom[1] + cross[1] + top[1]
+    assert counts.params * 4 > 100 * 10**9                   # MLPerf: "about 100 GB" of fp32 weights
+
+
+def test_dlrm_v2_is_gather_bound_reading_214_rows_per_sample():
+    assert sum(MULTI_HOT) == 214
+    from simulator.catalog import build_network
+    from simulator.engine.workload import build_workload
+
+    workload = build_workload(build_network("dlrm_v2"))
+    assert workload.gathered_weight_elements.sum() == 214 * 128
+    # the dense weights are streamed once per batch; the gathers once per sample
+    assert workload.weight_elements.sum() == count("dlrm_v2").params - sum(CRITEO_ROWS) * 128
+    small = count("dlrm_v2", params={"max_table_rows": 1000})
+    assert small.params == count("dlrm_v2").params - 128 * sum(r - min(r, 1000) for r in CRITEO_ROWS)
+    with pytest.raises(SimulatorError, match="max_table_rows must be from 1 to 40,000,000"):
+        count("dlrm_v2", params={"max_table_rows": 50_000_000})
+
+
 # Every new network runs through count and simulate; export writes it or refuses it in one line.
 
-NEW_NETWORKS = ["retinanet", "unet3d"]
+NEW_NETWORKS = ["retinanet", "unet3d", "dlrm_v2"]
 
 
 @pytest.mark.parametrize("name", NEW_NETWORKS)

@@ -26,6 +26,7 @@ the readers of the ONNX operators that make it (:data:`ONNX_READERS`) beside it,
 * :mod:`~simulator.model.layers.embedding`: table lookups (BERT's embeddings);
 * :mod:`~simulator.model.layers.llm`: the LLM kinds (RMSNorm, RoPE, CausalAttention, LatentAttention, SwiGLU,
   MoEExperts, LMHead);
+* :mod:`~simulator.model.layers.embedding_bag`: pooled lookups (DLRM's EmbeddingBag);
 * :mod:`~simulator.model.layers.conv3d`: Conv3d and ConvTranspose3d on ``(C, D, H, W)`` (3D-UNet);
 * :mod:`~simulator.model.layers.shared`: SharedConv (a convolution running another's weights);
 * :mod:`~simulator.model.layers.fused`: the inference view's Fused.
@@ -59,6 +60,7 @@ from simulator.model.layers.elementwise import (
     Softmax,
 )
 from simulator.model.layers.embedding import Embedding  # after tensor: it takes over Gather's reader
+from simulator.model.layers.embedding_bag import EmbeddingBag
 from simulator.model.layers.fused import Fused
 from simulator.model.layers.imported import GenericOp, Unsupported
 from simulator.model.layers.llm import (
@@ -86,8 +88,8 @@ from simulator.model.layers.transformer import Einsum, SpatialReductionAttention
 __all__ = [
     "ACTIVATIONS", "BUILDER_METHODS", "LAYER_KINDS", "ONNX_READERS", "ONNX_WRITERS", "PRODUCERS",
     "RESIZE_MODES", "Activation", "AdaptivePool", "Add", "BatchNorm", "CausalAttention", "ClassToken",
-    "Concat", "Conv", "Conv3d", "ConvTranspose3d", "Einsum", "Embedding", "Flatten", "Fused", "GenericOp",
-    "GroupNorm", "LMHead",
+    "Concat", "Conv", "Conv3d", "ConvTranspose3d", "Einsum", "Embedding", "EmbeddingBag", "Flatten",
+    "Fused", "GenericOp", "GroupNorm", "LMHead",
     "LatentAttention", "Layer", "LayerNorm", "LayerNorm2d", "Linear", "MatMul", "MoEExperts", "Mul",
     "MultiheadSelfAttention", "Pad",
     "Permute", "Pool", "PositionalEmbedding", "RMSNorm", "ReLULinearAttention", "Reshape", "Resize",
