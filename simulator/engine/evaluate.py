@@ -15,10 +15,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from simulator.engine.configs import HardwareArrays, hardware_arrays
+from simulator.engine.efficiency import class_table
 from simulator.engine.energy import Energy, layer_energy
 from simulator.engine.timing import BITS_PER_BYTE, Timing, roofline_timing
 from simulator.engine.workload import Workload
 from simulator.hardware.device import Device
+from simulator.model.formulas import OPS_PER_MAC
 from simulator.precision import storage_bytes
 
 
@@ -157,6 +159,72 @@ def _run(workload: Workload, hardware: HardwareArrays, batch: np.ndarray, weight
     return timing, layer_energy(workload, hardware, timing, batch)
 
 
+class _PlanFloor:
+    """A lower bound of a micro-batching plan's latency, cheap enough to decide which plans to run.
+
+    A plan runs ``q`` passes of ``m`` samples and one of ``r = n − q·m``. In a pass of ``k > 0``
+    samples each layer's latency is at least its compute time ``k·c``, with ``c = ops / (peak ·
+    compute_fraction)`` per sample (the fill of a parallel device is at most 1), and at least the
+    time of the bytes it moves at the weight store and at the activation store over that level's
+    bandwidth times the bandwidth fraction: its weights (read once per pass) and the activations
+    the residency rule spills at ``m`` samples (``Workload.spilled_for_budget``, a step function of
+    ``m`` that changes where the residency set does), ``M(m)`` in all; plus its fixed overhead
+    ``o`` when it does work.
+    So the plan's latency is at least ``Σ_layers max(n·c, q·M(m)) + q·o`` (the remainder's
+    traffic, scores, KV cache and expert weights only add to it). A plan whose bound, less a
+    relative margin far above rounding, exceeds the best latency found so far cannot be better.
+    """
+
+    #: relative margin: the engine's sums round to ~1e-16 per term; this is a million times more
+    MARGIN = 1e-9
+
+    def __init__(self, workload: Workload, hardware: HardwareArrays, weight_bits: np.ndarray,
+                 activation_bits: np.ndarray) -> None:
+        if hardware.efficiency is None:
+            compute_fraction = bandwidth_fraction = np.ones(workload.layers)
+            overhead_s = np.zeros(workload.layers)
+        else:
+            rows = class_table(hardware.efficiency, workload.efficiency_classes, (1.0, 1.0, 0.0))
+            compute_fraction, bandwidth_fraction = rows[:, 0], rows[:, 1]
+            kernels = np.ones(workload.layers) if workload.kernels is None else workload.kernels
+            overhead_s = rows[:, 2] + hardware.kernel_overhead_s * kernels
+        ops = OPS_PER_MAC * workload.macs + workload.elementwise_ops
+        busy = (ops > 0) | (workload.weight_elements > 0)
+        self.hardware, self.workload = hardware, workload
+        self.weight_bytes_per_element = weight_bits / BITS_PER_BYTE
+        self.activation_bytes_per_element = activation_bits / BITS_PER_BYTE
+        self.ops_per_fraction = ops / compute_fraction
+        self.bandwidth_fraction = bandwidth_fraction
+        self.overhead_s = np.where(busy, overhead_s, 0.0).sum()
+
+    def bound_s(self, index: np.ndarray, n: np.ndarray, m: float) -> np.ndarray:
+        """``(len(index),)``: the lower bound of running batches ``n`` of configurations ``index`` in
+        passes of ``m`` samples [s]."""
+        hardware, workload = self.hardware, self.workload
+        q = np.floor(n / m)
+        compute_s = (n / hardware.peak_ops_per_s[index])[:, None] * self.ops_per_fraction
+        weights = self.weight_bytes_per_element[index][:, None] * workload.weight_elements
+        activation_bytes = self.activation_bytes_per_element[index]
+        budget = hardware.capacity_bytes[index, hardware.activation_buffer] / (m * activation_bytes)
+        spilled = (m * activation_bytes)[:, None] * workload.spilled_for_budget(budget)
+        bandwidth = hardware.bandwidth_bytes_per_s[index]
+        weight_store, activation_store = hardware.weight_store, hardware.activation_store
+        if weight_store == activation_store:
+            pass_s = (weights + spilled) / bandwidth[:, weight_store, None]
+        else:
+            pass_s = np.maximum(weights / bandwidth[:, weight_store, None],
+                                spilled / bandwidth[:, activation_store, None])
+        pass_s = pass_s / self.bandwidth_fraction
+        return np.maximum(compute_s, q[:, None] * pass_s).sum(axis=1) + q * self.overhead_s
+
+    def can_win(self, index: np.ndarray, n: np.ndarray, m: float, best_s: np.ndarray) -> np.ndarray:
+        """``(len(index),)``: True where running batches ``n`` of configurations ``index`` in passes of
+        ``m`` samples may have a latency below ``best_s``."""
+        if not len(index):
+            return np.zeros(0, dtype=bool)
+        return self.bound_s(index, n, m) * (1.0 - self.MARGIN) <= best_s
+
+
 def _run_batches(workload: Workload, hardware: HardwareArrays, batch: np.ndarray, weight_bits: np.ndarray,
                  activation_bits: np.ndarray, kv_bits: np.ndarray | None,
                  ) -> tuple[Timing, Energy, np.ndarray]:
@@ -171,7 +239,10 @@ def _run_batches(workload: Workload, hardware: HardwareArrays, batch: np.ndarray
     materialized attention scores) than one sample does can gain: the others run whole, which is
     best for them (weights are read once, overheads are paid once). Without an on-chip activation
     buffer nothing is split. Splitting keeps per-sample time non-increasing in the batch over
-    powers of two, in the ideal and in the expected model alike.
+    powers of two, in the ideal and in the expected model alike. Plans are tried from ``m = 1`` up,
+    and a plan runs only for the configurations where its lower bound (:class:`_PlanFloor`: compute,
+    weights once per pass, the activations spilled at ``m``, overheads) is below the best latency
+    so far; the others could not have won, so the result is the exhaustive search's.
     """
     timing, energy = _run(workload, hardware, batch, weight_bits, activation_bits, kv_bits)
     micro = batch.astype(float).copy()
@@ -193,9 +264,13 @@ def _run_batches(workload: Workload, hardware: HardwareArrays, batch: np.ndarray
         return timing, energy, micro
     best = timing.latency_s.sum(axis=1)
     configs = len(batch)
+    floor = _PlanFloor(workload, hardware, weight_bits, activation_bits)
     for j in range(int(np.log2(batch[candidates].max())) + 1):
         m = 2.0 ** j
         index = candidates[batch[candidates] > m]
+        # only the plans whose lower bound can beat the best so far are run (the same plans win as
+        # when every one is run: a plan skipped here would not have been better)
+        index = index[floor.can_win(index, batch[index], m, best[index])]
         if not len(index):
             continue
         q = np.floor(batch[index] / m)
