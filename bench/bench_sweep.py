@@ -5,7 +5,9 @@ The sweep: 2 devices x 11 batches (1..1024) x 3 precisions x 160 DRAM bandwidth 
 configurations. The loop's total is estimated from a random sample of those configurations, each
 simulated alone on a device copy with the scaled bandwidth (the network is built once and passed
 in, so the loop is not charged for building the graph). The sampled rows are also checked to equal
-the sweep exactly.
+the sweep exactly. A baseline in the same process: the same sweep with every micro-batching plan run
+for every configuration that spills (the exhaustive search, before plans were bounded,
+:class:`simulator.engine.evaluate._PlanFloor`); its table must equal the sweep's.
 
     python bench/bench_sweep.py [--sample 200] [--repeat 3]
 """
@@ -18,6 +20,7 @@ import time
 
 import numpy as np
 
+import simulator.engine.evaluate as engine
 from simulator.catalog import build_network
 from simulator.hardware.device import Device
 from simulator.hardware.loader import resolve_device
@@ -55,6 +58,19 @@ def main() -> None:
     configs = len(table)
     assert configs == len(DEVICES) * len(BATCHES) * len(PRECISIONS) * len(SCALES)
 
+    bounded = engine._PlanFloor.can_win
+    engine._PlanFloor.can_win = lambda self, index, n, m, best: np.ones(len(index), bool)
+    every_plan_s = []
+    try:
+        for _ in range(args.repeat):
+            start = time.perf_counter()
+            every_plan = sweep(network, devices, batches=BATCHES, precisions=PRECISIONS, overrides=overrides,
+                               progress=None)
+            every_plan_s.append(time.perf_counter() - start)
+    finally:
+        engine._PlanFloor.can_win = bounded
+    assert every_plan.equals(table)
+
     rows = random.Random(0).sample(range(configs), args.sample)
     by_name = {device.name: device for device in devices}
     simulate(network, devices[0])  # warm the workload cache, as the sweep was warmed
@@ -73,6 +89,8 @@ def main() -> None:
           f"{len(SCALES)} DRAM bandwidth scales = {configs:,} configurations")
     print(f"  sweep              {best_s:8.3f} s  (best of {args.repeat}: "
           f"{', '.join(f'{s:.3f}' for s in sweep_s)})  {configs / best_s:,.0f} configs/s")
+    print(f"  every micro-batching plan run (baseline): {min(every_plan_s):.3f} s, the sweep "
+          f"{min(every_plan_s) / best_s:.2f}x faster, the same table")
     print(f"  simulate, one      {loop_s * 1e3:8.3f} ms  (mean of {args.sample} random configurations)")
     print(f"  simulate, looped   {loop_s * configs:8.1f} s  (estimated for all {configs:,})")
     print(f"  speed-up           {loop_s * configs / best_s:8.0f} x")
