@@ -63,6 +63,7 @@ passes here, an upper bound on the step time when the prefill share is small).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -94,6 +95,8 @@ from simulator.llm.precision import (
 
 #: vLLM's default KV block size in tokens (``--block-size``, ``CacheConfig.block_size = 16``)
 DEFAULT_BLOCK_TOKENS = 16
+#: concurrencies up to this are all evaluated by :func:`concurrency_for_target`
+EXHAUSTIVE_UP_TO = 4096
 #: the share of free memory given to the KV block pool (TensorRT-LLM / NVIDIA's MLPerf configs: 0.90)
 DEFAULT_KV_MEMORY_FRACTION = 0.90
 
@@ -332,8 +335,10 @@ def concurrency_for_target(
     **kwargs: Any,
 ) -> tuple[int, ServingResult]:
     """The largest concurrency (1 … the largest that fits) whose TPOT and TTFT (its ``percentile``) meet the
-    targets, and the result at it; 0 and the result at concurrency 1 when none does. Every concurrency is
-    evaluated (no monotonicity assumed), in one vectorized pass."""
+    targets, and the result at it; 0 and the result at concurrency 1 when none does. Up to
+    :data:`EXHAUSTIVE_UP_TO` every concurrency is evaluated (no monotonicity assumed), in one vectorized
+    pass; above it a geometric grid (ratio 1.02) finds the last grid point that meets the targets and a
+    bisection the largest integer before the next one (the step time grows with the concurrency there)."""
     for name, value in (("target_tpot_s", target_tpot_s), ("target_ttft_s", target_ttft_s)):
         bad = isinstance(value, bool) or not isinstance(value, int | float) or value <= 0
         if value is not None and bad:
@@ -346,19 +351,33 @@ def concurrency_for_target(
     top = probe.max_concurrency
     if kwargs.get("chunk_tokens") is not None:
         top = min(top, int(kwargs["chunk_tokens"]) - 1)
+
+    def meets(levels: list[int]) -> np.ndarray:
+        result = simulate_serving(model, device, levels, **kwargs)
+        ok = np.ones(len(levels), dtype=bool)
+        if target_tpot_s is not None:
+            ok &= result.metrics["tpot_s"] <= target_tpot_s
+        if target_ttft_s is not None:
+            ok &= result.metrics["ttft_p_s"] <= target_ttft_s
+        return ok
+
     if top < 1:
         return 0, probe
-    result = simulate_serving(model, device, list(range(1, top + 1)), **kwargs)
-    ok = np.ones(top, dtype=bool)
-    if target_tpot_s is not None:
-        ok &= result.metrics["tpot_s"] <= target_tpot_s
-    if target_ttft_s is not None:
-        ok &= result.metrics["ttft_p_s"] <= target_ttft_s
+    grid = list(range(1, min(top, EXHAUSTIVE_UP_TO) + 1))
+    while grid[-1] < top:
+        grid.append(min(top, math.ceil(grid[-1] * 1.02)))
+    ok = meets(grid)
     if not ok.any():
         return 0, probe
-    best = int(np.flatnonzero(ok).max()) + 1
+    last = int(np.flatnonzero(ok).max())
+    best = grid[last]
+    if last + 1 < len(grid) and grid[last + 1] > best + 1:  # between two grid points above 4,096
+        low, high = best, grid[last + 1]  # low meets the targets, high does not
+        while high - low > 1:
+            mid = (low + high) // 2
+            low, high = (mid, high) if meets([mid])[0] else (low, mid)
+        best = low
     return best, simulate_serving(model, device, best, **kwargs)
-
 
 __all__ = [
     "DEFAULT_BLOCK_TOKENS",

@@ -200,6 +200,16 @@ def test_target_tpot_gives_the_largest_concurrency_meeting_it(capsys):
     assert "with a unit" in capsys.readouterr().err
 
 
+def test_target_search_above_the_exhaustive_range_is_exact_at_its_edge():
+    """GPT-2 on an H200 holds some 18,000 sequences of 128 + 128 tokens: above 4,096 the search runs on a
+    grid and a bisection, and still returns C with TPOT(C) <= 20 ms < TPOT(C + 1)."""
+    best, _ = concurrency_for_target("gpt2", "h200-sxm", target_tpot_s=0.02, input_tokens=128,
+                                     output_tokens=128)
+    assert best > 4_096
+    around = simulate_serving("gpt2", "h200-sxm", [best, best + 1], 128, 128)
+    assert around.metrics["tpot_s"][0] <= 0.02 < around.metrics["tpot_s"][1]
+
+
 def test_chunked_prefill_spreads_a_prompt_over_steps_and_caps_what_the_budget_can_feed():
     """Budget T = 2,048 tokens per step, I = 1,000, O = 100: at C = 64 the prompt tokens wanted per step
     are 64 · 1000/100 = 640 <= 2,048 − 64, so all 64 stay in flight and a prompt takes ⌈1000/1984⌉ = 1
