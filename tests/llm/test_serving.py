@@ -198,6 +198,11 @@ def test_target_tpot_gives_the_largest_concurrency_meeting_it(capsys):
     assert f"largest concurrency meeting TPOT <= 20ms: {best:,}" in capsys.readouterr().out
     assert main(["llm", "llama_3_8b", "--device", "h100-sxm", "--target-tpot", "20"]) == 2
     assert "with a unit" in capsys.readouterr().err
+    # a TTFT target (at the 99th percentile of the prompts 256 and 2,048) bounds the same way
+    best, _ = concurrency_for_target("llama_3_8b", "h100-sxm", target_ttft_s=0.15, input_tokens=[256, 2_048],
+                                     output_tokens=128)
+    around = simulate_serving("llama_3_8b", "h100-sxm", [best, best + 1], [256, 2_048], 128)
+    assert around.metrics["ttft_p_s"][0] <= 0.15 < around.metrics["ttft_p_s"][1]
 
 
 def test_target_search_above_the_exhaustive_range_is_exact_at_its_edge():
