@@ -20,6 +20,7 @@ from simulator.networks import (  # noqa: F401  (registers them)  # noqa: F401  
     retinanet,
     sam,
     segformer,
+    tinyengine_baselines,
     unet3d,
     vgg,
     vit,
