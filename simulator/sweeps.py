@@ -47,7 +47,7 @@ import pandas as pd
 
 from simulator.catalog import resolve_network
 from simulator.engine.configs import Override, check_applies, override_arrays, parse_overrides
-from simulator.engine.evaluate import evaluate
+from simulator.engine.evaluate import evaluate_totals
 from simulator.engine.workload import Workload, simulated_workload
 from simulator.errors import SimulatorError
 from simulator.hardware.device import Device
@@ -128,15 +128,16 @@ def _column_name(level: str) -> str:
 def _evaluate(workload: Workload, device: Device, ideal: bool, compute: list[str], batch: np.ndarray,
               weight_bits: np.ndarray, activation_bits: np.ndarray,
               overrides: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """The sweep's columns of one chunk of configurations: the engine's totals, by level."""
-    evaluation = evaluate(workload, device, compute, batch, weight_bits, activation_bits, overrides, ideal)
-    totals = dict(evaluation.totals)
+    """The sweep's columns of one chunk of configurations: the engine's totals, by level (evaluated in
+    cache-sized blocks, :func:`~simulator.engine.evaluate.evaluate_totals`)."""
+    totals, level_names = evaluate_totals(workload, device, compute, batch, weight_bits, activation_bits,
+                                          overrides, ideal)
     level_j = totals.pop("energy_level_j")
     totals.pop("memory_bound_s")
     columns = {key: totals[key] for key in COLUMNS if key in totals}
     split = list(columns).index("energy_compute_j") + 1
     items = list(columns.items())
-    levels = [(_column_name(name), level_j[:, v]) for v, name in enumerate(evaluation.hardware.level_names)]
+    levels = [(_column_name(name), level_j[:, v]) for v, name in enumerate(level_names)]
     return dict(items[:split] + levels + items[split:])
 
 
