@@ -1,25 +1,32 @@
 """The LLM terms of the expected model as fitted figures, for the cross-validation of the LLM rows.
 
 An LLM row (``llm.csv``) is predicted by :func:`simulator.llm.inference.simulate_llm` with the
-device profile's kernel figures (its ``[efficiency]`` classes, per-kernel overhead and fill, fitted
-on CNN rows only: no LLM row is behind them) and three LLM terms, fitted here per family:
+device profile's kernel figures (its ``[efficiency]`` classes, per-kernel launch cost and fill, fitted
+on CNN rows only: no LLM row is behind them). A forward pass costs its kernels' roofline times, plus
+one launch per kernel counted from the built network (:func:`simulator.llm.phases.kernels_per_step`,
+each all-reduce one NCCL kernel), plus the runtime's host cost per pass. Two LLM terms are fitted here
+per family, each in a physical range:
 
-* ``step_overhead_s``: a serving runtime's fixed cost per forward pass (scheduling, sampling, host
-  synchronization), added once to the prefill and once per decode step [s], 0–10 ms;
-* ``allreduce_overhead_s``: the fixed cost of one all-reduce on top of its ring time [s], 0–100 µs
-  (NCCL's small-message latency is 10–20 µs);
-* ``gemv_bandwidth_fraction``: the share of bandwidth a decode step's GEMV-like projections reach,
-  0.05–1.
+* ``step_overhead_s``: the serving runtime's host cost per forward pass outside its kernels (the
+  per-step synchronization and bookkeeping of a C++ generation loop) [s], 0–100 µs (default 20 µs,
+  the profiles' documented estimate); TinyChat's Python loop 0–2 ms;
+* ``gemv_bandwidth_fraction``: the share of bandwidth the runtime's projection kernels stream their
+  weights at (a batch-1 decode Linear is a GEMV: ``weight bytes / (bandwidth · fraction)``), 0.3–1
+  for TensorRT-LLM (0.05–1 for TinyChat).
 
-A figure's default (what a fold with no row of the family predicts with, and the prior's centre) is
-the engine's value when a profile omits it: no fixed cost, and the ``gemm`` class's 0.9.
+The all-reduce has no fitted term any more: its fixed cost is the launch of its kernel
+(:func:`simulator.llm.parallel.allreduce_launch_s`) on top of the ring time. A figure's default
+(what a fold with no row of the family predicts with, and the prior's centre) is the profiles'
+documented value or the engine's (the ``gemm`` class's 0.9).
 
-The first two enter every metric linearly: a row's time ``L`` (``ttft_s``, ``tpot_s``, or one over
-``output_tokens_per_s``) is ``L0(g) + a·step_overhead + b·allreduce_overhead``. :func:`llm_case`
-simulates each row once per value of :data:`GEMV_GRID` and once more per linear term (``a``, ``b``
-from the difference), and :func:`predict_llm` interpolates ``L0`` linearly in ``1/g`` between the
-grid values (exact at them; a decode step's time is a sum of ``max(compute, bytes / (g · bandwidth))``,
-piecewise linear in ``1/g``). Rows that never decode (``ttft_s``) do not depend on ``g``.
+The step cost enters every metric linearly: a row's time ``L`` (``ttft_s``, ``tpot_s``, or one over
+``output_tokens_per_s``) is ``L0(g) + a·step_overhead (+ b·allreduce_overhead``, a link's extra cost
+per all-reduce, 0 in every fitted family). :func:`llm_case` simulates each row once per value of
+:data:`GEMV_GRID` and once more per linear term (``a``, ``b`` from the difference), and
+:func:`predict_llm` interpolates ``L0`` linearly in ``1/g`` between the grid values (exact at them; a
+pass's time is a sum of ``max(compute, bytes / (g · bandwidth))``, piecewise linear in ``1/g``). The
+fraction applies to prefill and decode alike (the runtime's small-M GEMMs and its GEMVs), so every
+row is simulated on the grid.
 """
 
 from __future__ import annotations
@@ -50,15 +57,21 @@ class LLMFamily:
     parameters: tuple[Parameter, ...]
 
 
-# defaults: the engine's value when a profile omits the figure (no fixed cost; the GEMM class's 0.9)
-_STEP = Parameter("step_overhead_s", "s", 0.0, 10e-3, 0.0)
-_ALLREDUCE = Parameter("allreduce_overhead_s", "s", 0.0, 100e-6, 0.0)
-_GEMV = Parameter("gemv_bandwidth_fraction", "1", 0.05, 1.0, 0.9)
-#: the LLM families (TensorRT-LLM on the datacenter GPUs, TinyChat on Orin)
+#: TensorRT-LLM's host cost per pass: 0–100 µs, default the profiles' documented 20 µs (a C++ loop:
+#: two sampling/stop-check kernel launches and one device-to-host synchronization per step)
+HOST_STEP_TRTLLM = Parameter("step_overhead_s", "s", 0.0, 100e-6, 20e-6)
+#: TinyChat's generation loop runs in Python (PyTorch eager): its host cost per pass up to 2 ms
+HOST_STEP_TINYCHAT = Parameter("step_overhead_s", "s", 0.0, 2e-3, 0.0)
+#: the share of bandwidth the runtime's projections stream weights at (default the gemm class's 0.9)
+GEMV_TRTLLM = Parameter("gemv_bandwidth_fraction", "1", 0.3, 1.0, 0.9)
+GEMV_TINYCHAT = Parameter("gemv_bandwidth_fraction", "1", 0.05, 1.0, 0.9)
+#: the LLM families: TensorRT-LLM per architecture (the projections' share of bandwidth is the
+#: runtime's kernels on that chip: the profiles fit Ampere's FP16 and Hopper's FP8 apart), TinyChat on Orin
 LLM_FAMILIES = (
-    LLMFamily("TensorRT-LLM (Ampere/Hopper)", "LLM",
-              ("a100-sxm-80gb", "a100-sxm-40gb", "h100-sxm", "h200-sxm"), (_STEP, _ALLREDUCE, _GEMV)),
-    LLMFamily("TinyChat (Orin)", "LLM", ("jetson-agx-orin",), (_STEP, _GEMV)),
+    LLMFamily("TensorRT-LLM (Ampere)", "LLM", ("a100-sxm-80gb", "a100-sxm-40gb"),
+              (HOST_STEP_TRTLLM, GEMV_TRTLLM)),
+    LLMFamily("TensorRT-LLM (Hopper)", "LLM", ("h100-sxm", "h200-sxm"), (HOST_STEP_TRTLLM, GEMV_TRTLLM)),
+    LLMFamily("TinyChat (Orin)", "LLM", ("jetson-agx-orin",), (HOST_STEP_TINYCHAT, GEMV_TINYCHAT)),
 )
 
 
@@ -101,8 +114,7 @@ def llm_case(row: Mapping[str, str]) -> LLMCase:
     """Simulate ``row`` at every grid value of ``g`` (once, for a row that does not decode) and once
     per linear term."""
     base = resolve_device(row["device"])
-    decodes = row["metric"] != "ttft_s"
-    grid = GEMV_GRID if decodes else GEMV_GRID[-1:]
+    grid = GEMV_GRID  # the projections' fraction applies to prefill and decode alike
     base_s = np.array([_time(row, _device(base, 0.0, 0.0, g)) for g in grid])
     step = (_time(row, _device(base, _STEP_S, 0.0, grid[-1])) - base_s[-1]) / _STEP_S
     allreduce = 0.0
@@ -114,7 +126,7 @@ def llm_case(row: Mapping[str, str]) -> LLMCase:
 
 def predict_llm(cases: Sequence[LLMCase], values: Mapping[str, float]) -> np.ndarray:
     """Each case's expected value in its metric at the figures ``values`` (a figure the family lacks:
-    0 for an overhead)."""
+    0 for an overhead, 1 for the fraction)."""
     gemv = values.get("gemv_bandwidth_fraction", 1.0)
     grid_u = 1.0 / np.array(GEMV_GRID)[::-1]  # increasing 1/g
     out = []
@@ -160,6 +172,36 @@ def fit_llm(cases: Sequence[LLMCase]) -> LLMFit:
 def default_llm_fit(family: LLMFamily) -> LLMFit:
     """The family's documented defaults (a fold that leaves it no row)."""
     return LLMFit(family.name, {p.name: p.default for p in family.parameters}, float("nan"))
+
+
+def least_squares_term(rows: Sequence[Mapping], make, low: float, high: float,
+                       tolerance: float = 1e-6) -> float:
+    """The value ``x`` in ``[low, high]`` that minimizes ``Σ_rows log²(predicted / measured)`` on
+    ``make(x)`` (a device), by golden-section search (deterministic, numpy only): the least-squares
+    figure behind rows from more than one source. Assumes one minimum in the range (each row's log
+    error is monotone in the figure)."""
+    def cost(x: float) -> float:
+        total = 0.0
+        for row in rows:
+            measured = float(row["value"])
+            measured_time = 1.0 / measured if row["metric"] == "output_tokens_per_s" else measured
+            total += float(np.log(_time(row, make(x)) / measured_time)) ** 2
+        return total
+
+    ratio = (np.sqrt(5.0) - 1) / 2
+    a, b = low, high
+    c, d = b - ratio * (b - a), a + ratio * (b - a)
+    fc, fd = cost(c), cost(d)
+    while b - a > tolerance * max(1.0, abs(b)):
+        if fc <= fd:
+            b, d, fd = d, c, fc
+            c = b - ratio * (b - a)
+            fc = cost(c)
+        else:
+            a, c, fc = c, d, fd
+            d = a + ratio * (b - a)
+            fd = cost(d)
+    return (a + b) / 2
 
 
 def solve_term(row: Mapping[str, str], make, low: float, high: float, tolerance: float = 1e-12) -> float:

@@ -4,9 +4,12 @@
   MLP (and every expert) and the vocabulary (:func:`simulator.llm.network.shard`); the attention output
   and the MLP output (and the vocab-parallel embedding) are all-reduced: a ring all-reduce of the
   ``(tokens, d)`` activations costs ``2(N−1)·latency + 2(N−1)/N · bytes / bandwidth``
-  (:func:`simulator.engine.timing.comm_time_s`) over the profile's ``[interconnect]`` (NVLink); the
-  expected model adds a fixed cost per all-reduce (``allreduce_overhead_us``: NCCL's launch, the
-  synchronization of the devices and the protocol's own steps, which the message latency leaves out).
+  (:func:`simulator.engine.timing.comm_time_s`) over the profile's ``[interconnect]`` (NVLink:
+  ``latency_us`` is the per-message step of NCCL's small-message ring, its source in the profile).
+  The expected model adds the launch of the all-reduce's one kernel (NCCL runs a collective as one
+  kernel), at the profile's per-kernel launch cost ``[efficiency] kernel_overhead_us``: derived, not
+  fitted. A profile's ``[interconnect] allreduce_overhead_us`` is added on top (none shipped: the fitted
+  53.6–57.9 µs it once held, 3–5× NCCL's small-message figure, had no physical reading).
 * **Pipeline parallelism** over ``S`` stages: each stage holds ``1/S`` of the layers; one forward pass
   runs through the stages in turn, so its latency is that of the whole model plus ``S − 1``
   activation transfers (one message of ``B·T·d`` activations each).
@@ -27,8 +30,8 @@ from simulator.hardware.device import Device
 
 def link_arrays(device: Device, tp: np.ndarray, ideal: bool = True) -> dict[str, np.ndarray] | None:
     """The engine's ``link`` arrays for tensor parallelism ``tp`` per configuration (None on one device);
-    unless ``ideal`` (and when the device has an efficiency model), with the link's fixed cost per
-    all-reduce (``[interconnect] allreduce_overhead_us``)."""
+    unless ``ideal`` (and when the device has an efficiency model), with the fixed cost of one
+    all-reduce: :func:`allreduce_launch_s`."""
     tp = np.asarray(tp, dtype=float)
     if np.all(tp == 1):
         return None
@@ -42,10 +45,17 @@ def link_arrays(device: Device, tp: np.ndarray, ideal: bool = True) -> dict[str,
         "devices": tp,
         "link_bandwidth_bytes_per_s": np.full(len(tp), device.interconnect.bandwidth_bytes_per_s),
         "link_latency_s": np.full(len(tp), device.interconnect.latency_s),
-        "allreduce_overhead_s": np.full(
-            len(tp), 0.0 if ideal or device.efficiency is None else device.interconnect.allreduce_overhead_s
-        ),
+        "allreduce_overhead_s": np.full(len(tp), 0.0 if ideal else allreduce_launch_s(device)),
     }
+
+
+def allreduce_launch_s(device: Device) -> float:
+    """The expected model's fixed cost of one all-reduce [s]: the launch of its one NCCL kernel at the
+    profile's per-kernel cost (``kernel_overhead_s``) plus the link's ``allreduce_overhead_s`` (0 in
+    every shipped profile); 0 without an efficiency model (the ideal roofline's ring time only)."""
+    if device.efficiency is None or device.interconnect is None:
+        return 0.0
+    return float(device.efficiency.kernel_overhead_s) + float(device.interconnect.allreduce_overhead_s)
 
 
 def pipeline_transfer_s(device: Device, pp: np.ndarray, activation_bytes: np.ndarray) -> np.ndarray:

@@ -98,6 +98,21 @@ def phase_workload(cfg: LLMConfig, tokens: int, tp: int = 1) -> PhaseWorkload:
     return PhaseWorkload(workload, d_macs, d_ops, d_kv, head_mask, context_cap)
 
 
+def kernels_per_step(cfg: LLMConfig, tokens: int = 1, tp: int = 1) -> int:
+    """Kernels one forward pass of ``tokens`` per sequence launches on one of ``tp`` devices, counted
+    from the built network: each layer's own (:meth:`~simulator.model.layers.Layer.kernel_count`: one
+    per projection, norm, element-wise step, a fused attention kernel; none for a view), plus one
+    NCCL kernel per all-reduce under tensor parallelism. Llama-2-7B: 11 per decoder layer (two norms,
+    qkv, rope, attention, o_proj, add, gate_up, swiglu, down, add) × 32 + embedding, final norm and
+    LM head = 355. The expected model charges each the profile's ``kernel_overhead_s`` (its launch)."""
+    workload = phase_workload(cfg, tokens, tp).workload
+    kernels = workload.kernels
+    launched = int(np.sum(kernels)) if kernels is not None else workload.layers
+    reduced = workload.allreduce_elements
+    allreduces = 0 if reduced is None else int(np.count_nonzero(reduced))
+    return launched + allreduces
+
+
 def _context_slopes(node, tokens: int) -> tuple[float, float, float]:
     """An attention layer's MACs, element-wise ops and KV elements per cached token: its cost at
     ``c = 1`` less its cost at ``c = 0`` (each is affine in ``c``: the layer's own formula, so
@@ -145,12 +160,12 @@ def run_phase(
     link: dict[str, np.ndarray] | None,
 ) -> Evaluation:
     """One forward pass of ``tokens`` per sequence at ``context`` cached tokens, for C configurations;
-    a decode step (``tokens = 1``) on a device with a ``gemv_bandwidth_fraction`` runs its GEMM-class
-    projections at that share of bandwidth (:func:`decode_device`)."""
+    on a device with a ``gemv_bandwidth_fraction`` the projections (GEMM class) stream their weights at
+    that share of bandwidth, in prefill and decode alike (:func:`decode_device`)."""
     phase = phase_workload(cfg, tokens, tp)
     return evaluate(
         at_context(phase, context, weight_bits),
-        decode_device(device) if tokens == 1 and not ideal else device,
+        device if ideal else decode_device(device),
         compute,
         batch,
         weight_bits,
@@ -165,10 +180,12 @@ def run_phase(
 @functools.lru_cache(maxsize=64)
 def decode_device(device: Device) -> Device:
     """``device`` with its ``gemm`` class's bandwidth fraction replaced by the efficiency model's
-    ``gemv_bandwidth_fraction``: a decode step's projections multiply a weight matrix by one token
-    per sequence (GEMV-like kernels, split over K to stream the weights), which reach another share
-    of bandwidth than the streaming kernels a profile's classes were fitted on. The device unchanged
-    without that field (its ``gemm`` class, or the class it falls back to, applies)."""
+    ``gemv_bandwidth_fraction``: the share of bandwidth the LLM runtime's projection kernels stream
+    their weights at. A single-row Linear (batch-1 decode) is a GEMV, memory-bound, so its time is
+    ``weight bytes / (bandwidth · fraction)`` through the same roofline as every memory-bound kernel;
+    the runtime runs its small-M GEMMs (a 128-token prompt, a decode batch) with the same kernels, so
+    the fraction applies to every LLM phase (where a GEMM is compute-bound it does not matter). The
+    device unchanged without that field (its ``gemm`` class, or the class it falls back to, applies)."""
     eff = device.efficiency
     if eff is None or eff.gemv_bandwidth_fraction is None:
         return device
