@@ -23,6 +23,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from simulator.api import LLM_PARAMS, _is_llm_name
 from simulator.catalog import Resolution, resolve_network
 from simulator.errors import SimulatorError
 from simulator.hardware.device import Device
@@ -36,7 +37,8 @@ from simulator.units import format_seconds
 #: columns of :meth:`Comparison.frame`, in order (SI units)
 COLUMNS = ("network", "device", "input_shape", "batch", "precision", "attention", "ideal", "latency_s",
            "throughput_per_s", "energy_j", "energy_per_sample_j", "macs", "params", "model_size_bytes",
-           "peak_activations", "peak_activation_bytes", "fits", "bound", "speedup", "relative_latency")
+           "kv_cache_bytes", "peak_activations", "peak_activation_bytes", "fits", "bound", "speedup",
+           "relative_latency")
 
 
 def kind_latency_s(result: SimulationResult) -> dict[str, float]:
@@ -130,6 +132,7 @@ class Comparison:
                 "latency_s": result.latency_s, "throughput_per_s": result.throughput_per_s,
                 "energy_j": result.energy_j, "energy_per_sample_j": result.energy_per_sample_j,
                 "macs": counts.macs, "params": counts.params, "model_size_bytes": result.model_size_bytes,
+                "kv_cache_bytes": result.kv_cache_bytes,
                 "peak_activations": counts.peak_activations,
                 "peak_activation_bytes": int(storage_bytes(counts.peak_activations,
                                                            bits_of(result.activation_precision))),
@@ -180,10 +183,14 @@ def compare(networks: Sequence[Network | str | Path], device: Device | str | Pat
         raise SimulatorError("a comparison needs at least one network")
     _check_distinct(list(networks), "network")
     device = resolve_device(device)
+    llms = [_is_llm_name(network) for network in networks]
+    params = _network_params(params, any(llms))
     return Comparison(tuple(
+        _simulate_llm(network, device, batch, precision, attention, ideal, resolution, params, fuse,
+                      overrides) if llm else
         simulate(network, device, batch=batch, precision=precision, attention=attention, ideal=ideal,
-                 resolution=resolution, params=params, fuse=fuse, overrides=overrides)
-        for network in networks))
+                 resolution=resolution, params=_cnn_params(params), fuse=fuse, overrides=overrides)
+        for network, llm in zip(networks, llms, strict=True)))
 
 
 def compare_devices(network: Network | str | Path, devices: Sequence[Device | str | Path], batch: int = 1,
@@ -201,9 +208,57 @@ def compare_devices(network: Network | str | Path, devices: Sequence[Device | st
     if not devices:
         raise SimulatorError("a comparison across devices needs at least one device")
     _check_distinct(list(devices), "device")
+    if _is_llm_name(network):
+        params = _network_params(params, True)
+        return Comparison(tuple(
+            _simulate_llm(network, device, batch, precision, attention, ideal, resolution, params, fuse,
+                          overrides) for device in devices))
+    params = _network_params(params, False)
     if not isinstance(network, Network):  # built once, not once per device
         network = resolve_network(network, resolution, batch, params)
     return Comparison(tuple(
         simulate(network, resolve_device(device), batch=batch, precision=precision, attention=attention,
                  ideal=ideal, fuse=fuse, overrides=overrides)
         for device in devices))
+
+
+#: the parameters of an LLM's pass that no other network takes (``seq_len`` is BERT's too)
+_LLM_ONLY = ("phase", "context")
+
+
+def _network_params(params: Mapping[str, object] | None, any_llm: bool) -> dict[str, object]:
+    """``params`` checked: ``phase`` and ``context`` need an LLM among the entries."""
+    params = dict(params or {})
+    given = [key for key in _LLM_ONLY if params.get(key) is not None]
+    if given and not any_llm:
+        verb = "apply" if len(given) > 1 else "applies"
+        raise SimulatorError(f"{' and '.join(given)} {verb} to LLMs (`roofline list llms` or a config.json); "
+                             f"no network compared is one")
+    return params
+
+
+def _cnn_params(params: Mapping[str, object]) -> dict[str, object]:
+    """The parameters of a network that is no LLM: the LLM's ``phase`` and ``context`` left out."""
+    return {key: value for key, value in params.items() if key not in _LLM_ONLY}
+
+
+def _simulate_llm(model: str | Path, device: Device | str | Path, batch: int, precision: str | None,
+                  attention: str | None, ideal: bool, resolution: Resolution | None,
+                  params: Mapping[str, object], fuse: bool,
+                  overrides: Mapping[str, float] | None) -> SimulationResult:
+    """One pass of the LLM ``model`` (:func:`simulator.llm.as_network.simulate_phase`): ``params`` among
+    ``phase``, ``seq_len`` (a prefill's prompt) and ``context``; ``precision`` sets weights and
+    activations. Resolution, attention, eager graphs and overrides do not apply to it: each is refused
+    in one line."""
+    from simulator.llm.as_network import simulate_phase
+
+    unknown = sorted(set(params) - set(LLM_PARAMS))
+    refused = [what for what, given in (("resolution", resolution is not None), ("attention", attention),
+                                        ("fuse=False", not fuse), ("overrides", overrides),
+                                        (f"parameter {unknown[0]!r}" if unknown else "", unknown)) if given]
+    if refused:
+        verb = "do" if len(refused) > 1 else "does"
+        raise SimulatorError(f"{', '.join(refused)} {verb} not apply to the LLM {str(model)!r}, which takes "
+                             f"{', '.join(LLM_PARAMS)} and a precision")
+    return simulate_phase(model, device, batch, precision=precision, ideal=ideal,
+                          **{key: params.get(key) for key in LLM_PARAMS})

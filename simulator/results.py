@@ -183,6 +183,8 @@ class SimulationResult:
     expected_model: bool = False
     #: other keyword parameters of the network's function the result was built with
     params: Mapping[str, object] = field(default_factory=dict)
+    #: an LLM pass's KV cache held at its end, ``batch x kv_bytes_per_sequence`` [bytes] (0 otherwise)
+    kv_cache_bytes: int = 0
 
     @property
     def throughput_per_s(self) -> float:

@@ -590,3 +590,79 @@ def write_sweep_partitioned(plan: SweepPlan, directory: str | Path, fmt: str = "
             if progress is not None:
                 progress(SweepProgress(done, total, str(directory), time.perf_counter() - start))
     return done
+
+
+#: columns of an LLM pass's sweep (:func:`sweep_phase`) after :data:`COLUMNS`
+PHASE_COLUMNS = ("phase", "seq_len", "context", "kv_cache_bytes")
+
+
+def sweep_phase(models: Sequence[str | Path] | str | Path,
+                devices: Sequence[str | Path | Device] | str | Path | Device, batches: Sequence[int] = (1,),
+                precisions: Sequence[str] | None = None,
+                weight_precisions: Sequence[str] | None = None,
+                activation_precisions: Sequence[str] | None = None, phase: str | None = None,
+                seq_len: int | None = None, context: int | None = None, ideal: bool = False,
+                skip_unsupported: bool = False) -> pd.DataFrame:
+    """One row per LLM x device x batch x precision x weight precision x activation precision (the
+    last varies fastest) of one forward pass (``phase``, ``seq_len``, ``context`` as
+    :func:`simulator.llm.as_network.phase_of`), each row the :class:`~simulator.results.SimulationResult`
+    of :func:`simulator.llm.as_network.simulate_phase` at that configuration (so a row equals the single
+    call), in :data:`COLUMNS` plus :data:`PHASE_COLUMNS`: ``params`` is the whole model's parameter
+    count, ``model_size_bytes`` its weights at their precision, ``kv_cache_bytes`` the cache held at the
+    pass's end. Precisions absent: the LLM's (weights fp16, activations as
+    :func:`~simulator.llm.precision.default_activation_precision`). A compute precision a device has
+    no peak for is an error, or dropped with ``skip_unsupported``."""
+    from simulator.llm.as_network import simulate_phase
+
+    models, devices = _tuple(models, str), tuple(resolve_device(d) for d in _tuple(devices, Device))
+    if not models or not devices:
+        raise SimulatorError("a sweep needs at least one network and one device")
+    ideal, skip_unsupported = (check_flag(value, name) for value, name in (
+        (ideal, "ideal"), (skip_unsupported, "skip_unsupported")))
+    axes = [tuple(axis) if axis is not None else (None,) for axis in
+            (precisions, weight_precisions, activation_precisions)]
+    rows = []
+    for model, device, batch in itertools.product(models, devices, _check_batches(_tuple(batches, Integral))):
+        for precision, weights, activations in itertools.product(*axes):
+            try:
+                result = simulate_phase(model, device, batch, phase, seq_len, context, precision=precision,
+                                        weight_precision=weights, activation_precision=activations,
+                                        ideal=ideal)
+            except SimulatorError as error:
+                if skip_unsupported and "has no peak for precision" in str(error):
+                    continue
+                raise
+            rows.append(_phase_row(result))
+    if not rows:
+        raise SimulatorError(f"no configuration of the sweep runs: the devices' precisions are "
+                             f"{'; '.join(f'{d.name}: {chr(44).join(d.precisions)}' for d in devices)}")
+    levels = list(dict.fromkeys(key for row in rows for key in row if key.startswith("energy_")
+                                and key not in ("energy_j", "energy_per_sample_j", "energy_compute_j",
+                                                "energy_static_j")))
+    columns = list(COLUMNS)
+    at = columns.index("energy_compute_j") + 1
+    columns[at:at] = levels
+    return pd.DataFrame(rows, columns=[*columns, *PHASE_COLUMNS])
+
+
+def _phase_row(result) -> dict[str, object]:
+    """A sweep row of one LLM pass's result (SI units; counts exact)."""
+    counts, bits = result.counts, bits_of(result.activation_precision)
+    breakdown = result.energy_breakdown_j
+    return {
+        "network": result.network, "device": result.device,
+        "input_shape": "×".join(map(str, counts.input_shape)), "resolution": None, "batch": result.batch,
+        "precision": result.precision, "weight_precision": result.weight_precision,
+        "activation_precision": result.activation_precision, "params": counts.params, "macs": counts.macs,
+        "flops": counts.flops, "model_size_bytes": result.model_size_bytes,
+        "peak_activation_bytes": _ceil_bytes(counts.peak_activations * int(bits)) if float(bits).is_integer()
+        else math.ceil(counts.peak_activations * bits / 8),
+        "t_compute_s": result.t_compute_s, "t_memory_s": result.t_memory_s, "latency_s": result.latency_s,
+        "throughput_per_s": result.throughput_per_s, "energy_j": result.energy_j,
+        "energy_per_sample_j": result.energy_per_sample_j, "energy_compute_j": breakdown.get("compute", 0.0),
+        **{_column_name(level): joules for level, joules in breakdown.items()
+           if level not in ("compute", "static")},
+        "energy_static_j": breakdown.get("static", 0.0), "bound": result.bound, "fits": result.fits,
+        "memory_bound_fraction": result.memory_bound_fraction, "micro_batch": result.micro_batch,
+        **{key: result.params.get(key) for key in PHASE_COLUMNS[:3]}, "kv_cache_bytes": result.kv_cache_bytes,
+    }

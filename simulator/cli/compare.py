@@ -37,13 +37,15 @@ def configure(parser: argparse.ArgumentParser) -> None:
                           "split by layer kind, and the speed-up relative to the first network "
                           "(its latency / each one's).")
     parser.add_argument("networks", nargs="+", metavar="NETWORK",
-                        help="built-in network names or .onnx paths; the first is the reference")
+                        help="built-in network names, .onnx paths or LLMs (`roofline list llms`, a "
+                             "config.json: one pass, see --phase); the first is the reference")
     parser.add_argument("--device", action="append", required=True,
                         help=DEVICE_HELP + "; several (comma-separated or --device repeated) compare one "
                              "network across devices, the first the reference")
     common.add_precision_options(parser, mixed=False)
     parser.add_argument("--batch", action=BatchSize, default=1, help=BATCH_HELP)
     add_size_options(parser)
+    common.add_llm_phase_options(parser)
     add_attention_option(parser)
     common.add_ideal_option(parser)
     common.add_require_fit_option(parser, "a network", otherwise="reported in the fits row")
@@ -56,8 +58,11 @@ def run(args: argparse.Namespace) -> int:
     from simulator.compare import compare, compare_devices
 
     devices = [name for text in args.device for name in split_list(text, "--device")]
+    params = network_params(args)
+    params.update({key: value for key, value in (("phase", args.phase), ("context", args.context))
+                   if value is not None})
     options = {"batch": args.batch, "precision": args.precision, "attention": args.attention,
-               "ideal": args.ideal, "resolution": args.resolution, "params": network_params(args),
+               "ideal": args.ideal, "resolution": args.resolution, "params": params,
                "overrides": single_settings(args)}
     if len(devices) > 1:
         if len(args.networks) > 1:
@@ -133,6 +138,8 @@ def _table(comparison) -> str:
         ("MACs", [format_count(v) for v in frame["macs"]]),
         ("params", [format_count(v) for v in frame["params"]]),
         ("model size", [format_bytes(v) for v in frame["model_size_bytes"]]),
+        *([("KV cache", [format_bytes(v) if v else "-" for v in frame["kv_cache_bytes"]])]
+          if frame["kv_cache_bytes"].any() else []),
         ("peak activations", [f"{format_count(e)} ({format_bytes(b)})"
                               for e, b in zip(frame["peak_activations"], frame["peak_activation_bytes"],
                                               strict=True)]),

@@ -33,6 +33,7 @@ from simulator.hardware.device import Device
 from simulator.hardware.loader import resolve_device
 from simulator.llm.arguments import check_batches, check_flag
 from simulator.llm.config import LLMConfig, check_int, load_config
+from simulator.llm.memory import kv_bytes_per_sequence
 from simulator.llm.network import build_network
 from simulator.llm.phases import at_context, phase_workload, run_phase
 from simulator.llm.precision import (
@@ -44,7 +45,7 @@ from simulator.llm.precision import (
 )
 from simulator.model.counts import NetworkCounts, count_network
 from simulator.model.graph import Network
-from simulator.results import SimulationResult
+from simulator.results import MemoryCheck, SimulationResult
 from simulator.simulation import simulation_result
 
 PHASES = ("prefill", "decode")
@@ -145,6 +146,8 @@ def simulate_phase(model: str | Path | LLMConfig, device: str | Path | Device, b
         float(run(True).totals["latency_s"][0]) if expected_model else None,
         ideal=ideal, fused=True, overrides={}, resolution=None, params=step.params(),
         attention=dev.attention, expected_model=expected_model)
+    kv_bytes = kv_cache_bytes(cfg, step, int(batches[0]), float(kb[0]))
+    result = dataclasses.replace(result, kv_cache_bytes=kv_bytes, memory=_with_kv(result.memory, kv_bytes))
     overhead_s = float(dev.efficiency.step_overhead_s) if expected_model else 0.0
     if not overhead_s:
         return result
@@ -155,3 +158,20 @@ def simulate_phase(model: str | Path | LLMConfig, device: str | Path | Device, b
         breakdown["static"] += static_j
     return dataclasses.replace(result, latency_s=result.latency_s + overhead_s,
                                energy_j=result.energy_j + static_j, energy_breakdown_j=breakdown)
+
+
+def kv_cache_bytes(cfg: LLMConfig, step: Phase, batch: int, kv_bits: float) -> int:
+    """The KV cache a pass holds at its end [bytes]: ``ceil(batch · kv_bytes_per_sequence(context +
+    tokens))`` (:func:`simulator.llm.memory.kv_bytes_per_sequence`: ``2·KV·hd·bits/8`` per position and
+    layer, a sliding-window layer holding at most its window), as ``roofline llm``'s memory table."""
+    return int(np.ceil(batch * kv_bytes_per_sequence(cfg, step.context + step.tokens, kv_bits)))
+
+
+def _with_kv(checks: tuple[MemoryCheck, ...], kv_bytes: int) -> tuple[MemoryCheck, ...]:
+    """The memory checks with the KV cache added to the store of the activations (it is activation
+    state kept across passes), so that ``fits`` means weights + KV cache + peak activations fit."""
+    held = [i for i, check in enumerate(checks) if "activations" in check.holds] or [len(checks) - 1]
+    return tuple(dataclasses.replace(check, holds=check.holds.replace("activations", "activations + KV cache")
+                                     if "activations" in check.holds else check.holds + " + KV cache",
+                                     required_bytes=check.required_bytes + kv_bytes)
+                 if i == held[0] else check for i, check in enumerate(checks))
