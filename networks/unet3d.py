@@ -16,7 +16,8 @@ blocks: ConvTranspose3d (k 2, stride 2, bias, no norm or activation), concatenat
 256->128, 128->64, 64->32. Output: a 1×1×1 Conv3d 32->3 with bias. InstanceNorm3d is GroupNorm with
 one group per channel (the same statistics, a per-channel affine).
 
-Parameters 31,190,243 (the tests derive it from this table).
+Parameters 31,190,243 (the tests derive it from this table). It exports to ONNX and reads back with the
+same counts (``Conv``/``ConvTranspose`` with 5-D weights).
 """
 
 from __future__ import annotations

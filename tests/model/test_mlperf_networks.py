@@ -160,12 +160,26 @@ def test_new_networks_count_and_simulate(name):
     assert result.latency_s > 0
 
 
-@pytest.mark.parametrize("name", NEW_NETWORKS)
-def test_new_networks_export_or_refuse_in_one_line(name, tmp_path):
+@pytest.mark.parametrize("name", ["retinanet", "dlrm_v2"])
+def test_networks_with_kinds_that_do_not_export_are_refused_in_one_line(name):
     pytest.importorskip("onnx")
     from simulator.catalog import build_network
     from simulator.onnx.writer import to_onnx
 
     with pytest.raises(SimulatorError) as error:
         to_onnx(build_network(name), weights=False)
-    assert "\n" not in str(error.value) and "no ONNX mapping" in str(error.value)
+    message = str(error.value)
+    assert "\n" not in message and "no ONNX mapping for layer kind" in message
+    assert ("SharedConv" if name == "retinanet" else "EmbeddingBag") in message
+
+
+def test_unet3d_exports_and_round_trips_with_identical_counts():
+    pytest.importorskip("onnx")
+    from simulator.catalog import build_network
+    from simulator.onnx.reader import import_onnx
+    from simulator.onnx.writer import to_onnx
+
+    network = build_network("unet3d", params={"patch_size": 32})
+    back, ours = count_network(import_onnx(to_onnx(network, weights=False))), count_network(network)
+    assert (back.params, back.macs, back.flops) == (ours.params, ours.macs, ours.flops)
+    assert ours.params == 31_190_243

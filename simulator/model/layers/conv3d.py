@@ -1,25 +1,37 @@
 """Volumetric layers: 3-D convolution and 3-D transposed convolution on ``(C, D, H, W)`` (3D-UNet).
 
-Each kind with its builder method. Neither has an ONNX writer yet (the ONNX reader maps 3-D ``Conv``
-to Unsupported and has no ``ConvTranspose``, so no round trip could keep the counts): export refuses
-them in one line. Cost formulas: :mod:`simulator.model.formulas`.
+Each kind with its builder method, its ONNX writer (``Conv``, ``ConvTranspose``) and reader: this
+module takes over the reader of ``Conv`` (a 5-D weight makes a Conv3d, any other goes on to
+:func:`simulator.model.layers.compute.read_conv`) and reads ``ConvTranspose`` with a 5-D weight
+(others: Unsupported). Cost formulas: :mod:`simulator.model.formulas`.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from simulator.errors import ShapeError
 from simulator.model.layers.base import (
+    ONNX_READERS,
+    PRODUCERS,
     Layer,
     Shape,
     _check_rank,
     builder_method,
     layer_kind,
+    onnx_reader,
+    onnx_writer,
     pair,
     window_output_size,
 )
+from simulator.model.layers.compute import Conv
+from simulator.model.layers.compute import read_conv as read_other_conv
+from simulator.model.layers.imported import unsupported
+
+if TYPE_CHECKING:
+    from simulator.model.graph import Node
 
 _AXES = ("depth", "height", "width")
 
@@ -50,7 +62,6 @@ class Conv3d(Layer):
     absorbs_batchnorm: ClassVar[bool] = True
     absorbs_activation: ClassVar[bool] = True
     efficiency_class: ClassVar[str] = "conv"
-    exportable: ClassVar[bool] = False
 
     def output_shape(self, inputs: tuple[Shape, ...]) -> Shape:
         (shape,) = inputs
@@ -80,7 +91,6 @@ class ConvTranspose3d(Layer):
     kind: ClassVar[str] = "ConvTranspose3d"
     absorbs_activation: ClassVar[bool] = True
     efficiency_class: ClassVar[str] = "conv"
-    exportable: ClassVar[bool] = False
 
     def output_shape(self, inputs: tuple[Shape, ...]) -> Shape:
         (shape,) = inputs
@@ -118,3 +128,90 @@ def conv_transpose3d(net, x: str, out_channels: int, kernel_size: int | Shape, s
     layer = ConvTranspose3d(out_channels, pair(kernel_size, 3), pair(stride, 3), pair(padding, 3),
                             pair(output_padding, 3), pair(dilation, 3), groups, bias)
     return net.add(layer, x, name=name)
+
+
+# ONNX writers (:func:`simulator.onnx.writer.to_onnx`), readers (:class:`simulator.onnx.reader.Translator`).
+
+
+def _write(g: Any, node: Node, op_type: str, weight_shape: Shape, **attributes) -> None:
+    layer, name = node.layer, node.name
+    std = g.fan_in_std(node.input_shapes[0][0] // layer.groups * math.prod(layer.kernel_size))
+    inputs = [node.inputs[0], g.param(f"{name}.weight", weight_shape, std)]
+    if layer.bias:
+        inputs.append(g.param(f"{name}.bias", (layer.out_channels,), std))
+    g.op(op_type, inputs, name, kernel_shape=list(layer.kernel_size), strides=list(layer.stride),
+         pads=list(layer.padding) * 2, dilations=list(layer.dilation), group=layer.groups, **attributes)
+
+
+@onnx_writer(Conv3d)
+def write_conv3d(g: Any, node: Node) -> None:
+    """``Conv`` with a ``(c_o, c_i/g, k_d, k_h, k_w)`` weight."""
+    layer = node.layer
+    _write(g, node, "Conv", (layer.out_channels, node.input_shapes[0][0] // layer.groups, *layer.kernel_size))
+
+
+@onnx_writer(ConvTranspose3d)
+def write_conv_transpose3d(g: Any, node: Node) -> None:
+    """``ConvTranspose`` with a ``(c_i, c_o/g, k_d, k_h, k_w)`` weight and ``output_padding``."""
+    layer = node.layer
+    _write(g, node, "ConvTranspose", (node.input_shapes[0][0], layer.out_channels // layer.groups,
+                                      *layer.kernel_size), output_padding=list(layer.output_padding))
+
+
+def _window(t: Any, node: Any, kernel: Shape) -> tuple[Shape, Shape, Shape] | None:
+    """Strides, symmetric pads and dilations of a 3-D window; None for ``auto_pad`` or asymmetric pads."""
+    auto = t.attribute(node, "auto_pad", b"NOTSET")
+    pads = tuple(t.attribute(node, "pads", [0] * 6))
+    if (auto.decode() if isinstance(auto, bytes) else auto) != "NOTSET" or pads[:3] != pads[3:]:
+        return None
+    return (tuple(t.attribute(node, "strides", [1] * 3)), pads[:3],
+            tuple(t.attribute(node, "dilations", [1] * 3)))
+
+
+# ``Conv`` has one reader: this one, which makes a Conv3d of a 5-D weight and hands the others to
+# compute.read_conv (as embedding.py takes over Gather)
+if ONNX_READERS.pop("Conv") is not read_other_conv:
+    raise RuntimeError("ONNX Conv has a reader other than simulator.model.layers.compute.read_conv")
+PRODUCERS[Conv].remove("ONNX Conv")
+
+
+@onnx_reader("Conv", makes=(Conv, Conv3d))
+def read_conv(t: Any, node: Any) -> None:
+    """Conv3d for a constant 5-D weight with explicit symmetric pads; else the 1-D/2-D reader."""
+    x, weight = node.input[0], node.input[1]
+    if t.is_const(x) or not t.is_const(weight) or len(t.full(weight)) != 5:
+        read_other_conv(t, node)
+        return
+    shape = t.full(weight)
+    kernel = tuple(t.attribute(node, "kernel_shape", shape[2:]))
+    window = _window(t, node, kernel)
+    if window is None:
+        unsupported(t, node)
+        return
+    bias = len(node.input) > 2 and bool(node.input[2])
+    layer = Conv3d(shape[0], kernel, *window, t.attribute(node, "group", 1), bias)
+    t.add(layer, [x], node.output[0], t.param_name(weight))
+
+
+@onnx_reader("ConvTranspose", makes=ConvTranspose3d)
+def read_conv_transpose(t: Any, node: Any) -> None:
+    """ConvTranspose3d for a constant 5-D weight ``(c_i, c_o/g, k…)`` with explicit symmetric pads and
+    no ``output_shape``; every other ConvTranspose is Unsupported."""
+    x, weight = node.input[0], node.input[1]
+    if (t.is_const(x) or not t.is_const(weight) or len(t.full(weight)) != 5
+            or t.attribute(node, "output_shape") is not None):
+        unsupported(t, node)
+        return
+    shape = t.full(weight)
+    groups = t.attribute(node, "group", 1)
+    kernel = tuple(t.attribute(node, "kernel_shape", shape[2:]))
+    window = _window(t, node, kernel)
+    if window is None:
+        unsupported(t, node)
+        return
+    stride, padding, dilation = window
+    output_padding = tuple(t.attribute(node, "output_padding", [0] * 3))
+    bias = len(node.input) > 2 and bool(node.input[2])
+    layer = ConvTranspose3d(shape[1] * groups, kernel, stride, padding, output_padding, dilation, groups,
+                            bias)
+    t.add(layer, [x], node.output[0], t.param_name(weight))
