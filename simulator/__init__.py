@@ -59,17 +59,20 @@ _API = {
     "plots": ("simulator.plots", ""),  # the charts (matplotlib Figures): the module itself
     "html_report_data": ("simulator.report_html", "html_report_data"),
     "write_html_report": ("simulator.report_html", "write_html_report"),
+    "report_widget": ("simulator.report_html", "report_widget"),
+    "serve_report": ("simulator.serve", "serve_report"),
 }
 
 #: every entry point: one or more per ``roofline`` command (list, count, simulate, compare, sweep,
-#: plot, export, calibrate, validate, llm, accuracy, report), and the types they take and return
+#: plot, export, calibrate, validate, llm, accuracy, report, serve), and the types they take and return
 __all__ = [
     "Comparison", "Device", "LLMResult", "Network", "NetworkBuilder", "NetworkCounts", "SimulationResult",
     "SimulatorError", "accuracy_table", "build_network", "calibrate", "compare_devices", "compare_networks",
     "count", "device_names", "export_onnx", "html_report_data", "iter_sweep", "llm_names", "load_device",
     "load_llm_config",
-    "network_function", "network_names", "network_parameters", "plots", "resolve_device", "runtime_names",
-    "simulate", "simulate_llm", "sweep", "sweep_llm", "validate", "write_html_report", "write_sweep",
+    "network_function", "network_names", "network_parameters", "plots", "report_widget", "resolve_device",
+    "runtime_names", "serve_report", "simulate", "simulate_llm", "sweep", "sweep_llm", "validate",
+    "write_html_report", "write_sweep",
 ]
 
 if TYPE_CHECKING:
@@ -90,8 +93,9 @@ if TYPE_CHECKING:
     from simulator.llm.sweep import sweep_llm
     from simulator.model.counts import NetworkCounts
     from simulator.model.graph import Network, NetworkBuilder
-    from simulator.report_html import html_report_data, write_html_report
+    from simulator.report_html import html_report_data, report_widget, write_html_report
     from simulator.results import SimulationResult
+    from simulator.serve import serve_report
     from simulator.simulation import simulate
     from simulator.sweeps import iter_sweep, sweep, write_sweep
 

@@ -320,3 +320,38 @@ def embedded_data(page: str) -> dict:
     start = page.index(">", start) + 1
     end = page.index("</script>", start)
     return json.loads(page[start:end].replace("<\\/", "</"))
+
+
+class ReportWidget:
+    """The report's page shown inline in Jupyter: an ``<iframe srcdoc>`` holding the whole page (its
+    scripts run inside the frame, nothing is loaded from the network). ``data`` is the report's data,
+    ``html`` the page; ``height_px`` the frame's height."""
+
+    def __init__(self, data: dict, height_px: int = 900) -> None:
+        self.data = data
+        self.html = render_html_report(data)
+        self.height_px = height_px
+
+    def _repr_html_(self) -> str:
+        return (f'<iframe srcdoc="{html.escape(self.html, quote=True)}" sandbox="allow-scripts" '
+                f'style="width:100%;height:{int(self.height_px)}px;border:1px solid #ddd"></iframe>')
+
+    def save(self, path: str | Path) -> Path:
+        """Writes the page to ``path`` (as ``roofline report -o`` does)."""
+        return write_text(path, self.html)
+
+
+def report_widget(networks: Sequence[str] | str, devices: Sequence[str] | str,
+                  precisions: Sequence[str] | None = None, batches: Sequence[int] = (1,),
+                  overrides: Mapping[str, Sequence[float]] | None = None,
+                  contexts: Sequence[int] | None = None, generate: int | None = None,
+                  height_px: int = 900) -> ReportWidget:
+    """The report of :func:`html_report_data` (same arguments; one name may be given as a string) as
+    a :class:`ReportWidget`: the last expression of a notebook cell, it shows the page with its controls."""
+    networks = [networks] if isinstance(networks, str) else list(networks)
+    devices = [devices] if isinstance(devices, str) else list(devices)
+    if isinstance(height_px, bool) or not isinstance(height_px, int) or height_px < 100:
+        raise SimulatorError(f"height_px must be an integer of at least 100 (pixels), got {height_px!r}")
+    data = html_report_data(networks, devices, precisions, batches, overrides,
+                            command="simulator.report_widget", contexts=contexts, generate=generate)
+    return ReportWidget(data, height_px)

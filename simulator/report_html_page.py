@@ -398,16 +398,21 @@ START = """
 start(JSON.parse(document.getElementById("report-data").textContent));
 """
 
-PAGE = """<!DOCTYPE html>
+NOTE = """<p class="note">roofline-simulator __VERSION__. Every number is the library's
+(<code>simulate</code>), printed to four significant digits: the expected value (the device's efficiency
+model) beside the ideal roofline bound, and the expected value's error on the published check rows of
+the device.</p>"""
+
+HEAD = """<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>__TITLE__</title>
 <link rel="icon" href="data:,">
 <style>""" + STYLE + """</style></head>
 <body>
 <h1>__TITLE__</h1>
-<p class="note">roofline-simulator __VERSION__. Every number is the library's (<code>simulate</code>),
-printed to four significant digits: the expected value (the device's efficiency model) beside the ideal
-roofline bound, and the expected value's error on the published check rows of the device.</p>
-<div id="controls">
+"""
+
+#: the controls and every view (the report's and ``roofline serve``'s page)
+VIEWS = """<div id="controls">
 <label>network <select id="network"></select></label>
 <label>device <select id="device"></select></label>
 <label>precision <select id="precision"></select></label>
@@ -433,7 +438,9 @@ roofline bound, and the expected value's error on the published check rows of th
 """ + LLM_PANEL + """
 <h2>Configuration</h2><pre id="settings"></pre>
 <h2>Device profiles</h2><ul id="sources"></ul>
-<script id="report-data" type="application/json">__DATA__</script>
+"""
+
+PAGE = HEAD + NOTE + VIEWS + """<script id="report-data" type="application/json">__DATA__</script>
 <script>""" + SCRIPT + LLM_SCRIPT + START + """</script>
 </body></html>
 """

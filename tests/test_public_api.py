@@ -32,7 +32,8 @@ ENTRY_POINTS = {
     "validate": ("validate",),
     "llm": ("simulate_llm",),
     "accuracy": ("accuracy_table",),
-    "report": ("html_report_data", "write_html_report"),
+    "report": ("html_report_data", "write_html_report", "report_widget"),
+    "serve": ("serve_report",),
 }
 
 

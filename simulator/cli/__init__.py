@@ -37,6 +37,7 @@ COMMANDS = {
     "llm": "LLM inference: time to first token, time per token, tokens/s, memory",
     "accuracy": "published measurements against the ideal bound and the expected model",
     "report": "an interactive, self-contained HTML page over networks x devices x precisions x batches",
+    "serve": "the report's views computed live in the browser, on 127.0.0.1 unless --host is given",
 }
 
 
