@@ -23,7 +23,6 @@ from pathlib import Path
 
 import pandas as pd
 
-from simulator.api import LLM_PARAMS, _is_llm_name
 from simulator.catalog import Resolution, resolve_network
 from simulator.errors import SimulatorError
 from simulator.hardware.device import Device
@@ -222,6 +221,19 @@ def compare_devices(network: Network | str | Path, devices: Sequence[Device | st
         for device in devices))
 
 
+def _is_llm_name(network: object) -> bool:
+    """Whether ``network`` names an LLM (:func:`simulator.llm.as_network.is_llm_network`; the LLM
+    package loads only when a name is neither a built-in network nor an .onnx path)."""
+    from simulator.catalog import is_network_path
+    from simulator.model.registry import NETWORKS
+
+    if not isinstance(network, str | Path) or is_network_path(network) or str(network) in NETWORKS:
+        return False
+    from simulator.llm.as_network import is_llm_network
+
+    return is_llm_network(network)
+
+
 #: the parameters of an LLM's pass that no other network takes (``seq_len`` is BERT's too)
 _LLM_ONLY = ("phase", "context")
 
@@ -250,6 +262,7 @@ def _simulate_llm(model: str | Path, device: Device | str | Path, batch: int, pr
     ``phase``, ``seq_len`` (a prefill's prompt) and ``context``; ``precision`` sets weights and
     activations. Resolution, attention, eager graphs and overrides do not apply to it: each is refused
     in one line."""
+    from simulator.llm.as_network import PASS_PARAMS as LLM_PARAMS
     from simulator.llm.as_network import simulate_phase
 
     unknown = sorted(set(params) - set(LLM_PARAMS))

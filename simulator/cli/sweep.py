@@ -63,7 +63,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "of their values: peak_tera_ops_per_s, <level>.bandwidth_gb_per_s, <level>.capacity_kib / _mib / "
         "_gib, <level>.energy_per_byte_pj, or a relative peak_scale, <level>.bandwidth_scale, "
         "<level>.capacity_scale, <level>.energy_per_byte_scale.")
-    parser.add_argument("network", nargs="+", help="built-in network names or .onnx paths")
+    parser.add_argument("network", nargs="+",
+                        help="built-in network names, .onnx paths or LLMs (`roofline list llms`, a "
+                             "config.json): generation with --prompt/--generate, or one pass with --phase")
     parser.add_argument("--device", nargs="+", action="extend", required=True,
                         help=DEVICE_HELP + "; several, space- or comma-separated")
     parser.add_argument("--batch", default="1",
@@ -104,6 +106,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
     llm.add_argument("--generate", default=None, help="output tokens, e.g. 128,512 (default 128)")
     llm.add_argument("--tp", default=None, help="tensor-parallel devices, e.g. 1,2,4 (default 1)")
     llm.add_argument("--kv-precision", default=None, help="KV-cache precision (default: the activations')")
+    llm.add_argument("--phase", choices=("prefill", "decode"), default=None,
+                     help="sweep one forward pass as a network (rows as simulate's, with params, model size "
+                          "and KV cache): prefill of --seq-len prompt tokens or one decode step")
+    llm.add_argument("--context", type=common.nonnegative_int, default=None, metavar="N",
+                     help="with --phase: tokens already in the KV cache (decode default 2048, prefill 0)")
     parser.set_defaults(handler=run)
 
 
@@ -146,6 +153,7 @@ def run_llm(args: argparse.Namespace) -> int | None:
     llms = [is_llm(name) for name in args.network]
     given = [f"--{o.replace('_', '-')}" for o in LLM_OPTIONS if getattr(args, o, None) is not None]
     if not any(llms):
+        given += [f"--{o}" for o in ("phase", "context") if getattr(args, o, None) is not None]
         if given:
             verb = "apply" if len(given) > 1 else "applies"
             raise SimulatorError(f"{', '.join(given)} {verb} to LLM networks only, not to "
@@ -154,6 +162,8 @@ def run_llm(args: argparse.Namespace) -> int | None:
     if not all(llms):
         raise SimulatorError("sweep LLMs and other networks separately; not LLMs: "
                              + ", ".join(n for n, llm in zip(args.network, llms, strict=True) if not llm))
+    if args.phase is not None or args.context is not None:
+        return run_phase(args, given)
     if args.settings or args.resolution is not None or args.params or args.seq_len or args.attention:
         raise SimulatorError("--set, --resolution, --seq-len, --param and --attention do not apply to LLM "
                              "networks")
@@ -168,6 +178,7 @@ def run_llm(args: argparse.Namespace) -> int | None:
         weight_precisions=split_list(args.weight_precision or args.precision or "fp16", "--weight-precision"),
         tps=ints["tp"], kv_precision=args.kv_precision, ideal=args.ideal) for name in args.network],
         ignore_index=True)
+    table.insert(list(table.columns).index("batch") + 1, "params", _llm_params(table["model"]))
     if args.output is not None:
         write_sweep(table, Path(args.output))
         print(f"wrote {_configurations(len(table))} to {args.output}", file=sys.stderr)
@@ -180,6 +191,48 @@ def run_llm(args: argparse.Namespace) -> int | None:
             for r in table.to_dict(orient="records")]
     print(render_table([*keys, "TTFT ms", "TPOT ms", "out tok/s", "fits"], rows, left=len(keys))
           + f"\n\n{_configurations(len(table))}")
+    return _require_fit(args, UnfitRows.of(table))
+
+
+def _llm_params(models) -> list[int]:
+    """Each row's model's parameter count (the whole model's, every device of a TP group together)."""
+    from simulator.llm.as_network import count_llm
+
+    counts = {name: count_llm(name).params for name in dict.fromkeys(models)}
+    return [counts[name] for name in models]
+
+
+def run_phase(args: argparse.Namespace, given: list[str]) -> int:
+    """One forward pass of each LLM (:func:`simulator.sweeps.sweep_phase`) over devices, batches and
+    precisions; --prompt, --generate and --tp belong to the generation sweep and are refused."""
+    from simulator.llm.as_network import sweep_phase
+
+    if given or args.settings or args.resolution is not None or args.params or args.attention or args.no_fuse:
+        refused = [*given, *(["--set"] if args.settings else []),
+                   *(["--resolution"] if args.resolution is not None else []),
+                   *(["--param"] if args.params else []), *(["--attention"] if args.attention else []),
+                   *(["--no-fuse"] if args.no_fuse else [])]
+        verb = "do" if len(refused) > 1 else "does"
+        raise SimulatorError(f"{', '.join(refused)} {verb} not apply to a sweep of one LLM pass (--phase, "
+                             f"--context); it takes --device, --batch, precisions, --seq-len (prefill) and "
+                             f"--context")
+    if args.output is not None and Path(args.output).suffix.lower() not in OUTPUT_SUFFIXES:
+        raise SimulatorError(f"cannot tell the format of {args.output!r}: use a file name ending in "
+                             f"{', '.join(OUTPUT_SUFFIXES)}")
+    precisions = {name: split_precisions(getattr(args, name), f"--{name.replace('_', '-')}")
+                  if getattr(args, name) is not None else None
+                  for name in ("precision", "weight_precision", "activation_precision")}
+    table = sweep_phase(args.network, [d for text in args.device for d in split_list(text, "--device")],
+                        batches=parse_batches(args.batch), precisions=precisions["precision"],
+                        weight_precisions=precisions["weight_precision"],
+                        activation_precisions=precisions["activation_precision"], phase=args.phase,
+                        seq_len=args.seq_len, context=args.context, ideal=args.ideal,
+                        skip_unsupported=args.skip_unsupported)
+    if args.output is not None:
+        write_sweep(table, Path(args.output))
+        print(f"wrote {_configurations(len(table))} to {args.output}", file=sys.stderr)
+    else:
+        print(format_sweep(table, ["params", "kv_cache_bytes"]))
     return _require_fit(args, UnfitRows.of(table))
 
 

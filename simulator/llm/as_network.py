@@ -23,8 +23,14 @@ tensor or pipeline parallelism: that is ``roofline llm``'s).
 from __future__ import annotations
 
 import dataclasses
+import itertools
+import math
+import re
+from collections.abc import Sequence
 from dataclasses import dataclass
+from numbers import Integral
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -32,7 +38,7 @@ from simulator.errors import SimulatorError
 from simulator.hardware.device import Device
 from simulator.hardware.loader import resolve_device
 from simulator.llm.arguments import check_batches, check_flag
-from simulator.llm.config import LLMConfig, check_int, load_config
+from simulator.llm.config import LLMConfig, check_int, is_llm, load_config
 from simulator.llm.memory import kv_bytes_per_sequence
 from simulator.llm.network import build_network
 from simulator.llm.phases import at_context, phase_workload, run_phase
@@ -45,10 +51,16 @@ from simulator.llm.precision import (
 )
 from simulator.model.counts import NetworkCounts, count_network
 from simulator.model.graph import Network
+from simulator.precision import bits_of
 from simulator.results import MemoryCheck, SimulationResult
 from simulator.simulation import simulation_result
 
+if TYPE_CHECKING:  # pandas is imported where a sweep's frame is built
+    import pandas as pd
+
 PHASES = ("prefill", "decode")
+#: the parameters of a pass (:func:`phase_of`), as ``params`` of the API and the results
+PASS_PARAMS = ("phase", "seq_len", "context")
 #: the default prompt (prefill) and cached context (decode): ``roofline llm``'s default prompt
 DEFAULT_TOKENS = 2048
 
@@ -64,6 +76,17 @@ class Phase:
     def params(self) -> dict[str, object]:
         """The pass as a result's network parameters."""
         return {"phase": self.phase, "seq_len": self.tokens, "context": self.context}
+
+
+def is_llm_network(network: object) -> bool:
+    """Whether ``network`` names an LLM (a built-in LLM, a config.json, a model folder or a cached hub
+    id) rather than a Network, a built-in network or an .onnx path."""
+    from simulator.catalog import is_network_path
+    from simulator.model.registry import NETWORKS
+
+    if not isinstance(network, str | Path) or is_network_path(network) or str(network) in NETWORKS:
+        return False
+    return is_llm(network)
 
 
 def phase_of(cfg: LLMConfig, phase: object = None, seq_len: object = None, context: object = None) -> Phase:
@@ -175,3 +198,97 @@ def _with_kv(checks: tuple[MemoryCheck, ...], kv_bytes: int) -> tuple[MemoryChec
                                      if "activations" in check.holds else check.holds + " + KV cache",
                                      required_bytes=check.required_bytes + kv_bytes)
                  if i == held[0] else check for i, check in enumerate(checks))
+
+
+#: the columns of :func:`simulator.sweeps.sweep` that an LLM pass's sweep (:func:`sweep_phase`) has too,
+#: in its order (``energy_<level>_j`` columns follow ``energy_compute_j``); the sweep modules are of the
+#: same layer as this package, so the tuple is restated here and a test pins it to theirs
+SWEEP_COLUMNS = ("network", "device", "input_shape", "resolution", "batch", "precision", "weight_precision",
+                 "activation_precision", "params", "macs", "flops", "model_size_bytes",
+                 "peak_activation_bytes", "t_compute_s", "t_memory_s", "latency_s", "throughput_per_s",
+                 "energy_j", "energy_per_sample_j", "energy_compute_j", "energy_static_j", "bound", "fits",
+                 "memory_bound_fraction", "micro_batch")
+#: columns of an LLM pass's sweep (:func:`sweep_phase`) after :data:`SWEEP_COLUMNS`
+PHASE_COLUMNS = ("phase", "seq_len", "context", "kv_cache_bytes")
+
+
+def sweep_phase(models: Sequence[str | Path] | str | Path,
+                devices: Sequence[str | Path | Device] | str | Path | Device, batches: Sequence[int] = (1,),
+                precisions: Sequence[str] | None = None,
+                weight_precisions: Sequence[str] | None = None,
+                activation_precisions: Sequence[str] | None = None, phase: str | None = None,
+                seq_len: int | None = None, context: int | None = None, ideal: bool = False,
+                skip_unsupported: bool = False) -> pd.DataFrame:
+    """One row per LLM x device x batch x precision x weight precision x activation precision (the
+    last varies fastest) of one forward pass (``phase``, ``seq_len``, ``context`` as
+    :func:`simulator.llm.as_network.phase_of`), each row the :class:`~simulator.results.SimulationResult`
+    of :func:`simulator.llm.as_network.simulate_phase` at that configuration (so a row equals the single
+    call), in :data:`SWEEP_COLUMNS` plus :data:`PHASE_COLUMNS`: ``params`` is the whole model's parameter
+    count, ``model_size_bytes`` its weights at their precision, ``kv_cache_bytes`` the cache held at the
+    pass's end. Precisions absent: the LLM's (weights fp16, activations as
+    :func:`~simulator.llm.precision.default_activation_precision`). A compute precision a device has
+    no peak for is an error, or dropped with ``skip_unsupported``."""
+    import pandas as pd
+
+    models, devices = _items(models, str | Path), tuple(resolve_device(d) for d in _items(devices, Device))
+    if not models or not devices:
+        raise SimulatorError("a sweep needs at least one network and one device")
+    ideal, skip_unsupported = check_flag(ideal, "ideal"), check_flag(skip_unsupported, "skip_unsupported")
+    axes = [tuple(axis) if axis is not None else (None,) for axis in
+            (precisions, weight_precisions, activation_precisions)]
+    rows = []
+    batches = [int(b) for b in check_batches(list(_items(batches, Integral)))]
+    for model, device, batch in itertools.product(models, devices, batches):
+        for precision, weights, activations in itertools.product(*axes):
+            try:
+                result = simulate_phase(model, device, batch, phase, seq_len, context, precision=precision,
+                                        weight_precision=weights, activation_precision=activations,
+                                        ideal=ideal)
+            except SimulatorError as error:
+                if skip_unsupported and "has no peak for precision" in str(error):
+                    continue
+                raise
+            rows.append(_phase_row(result))
+    if not rows:
+        raise SimulatorError(f"no configuration of the sweep runs: the devices' precisions are "
+                             f"{'; '.join(f'{d.name}: {chr(44).join(d.precisions)}' for d in devices)}")
+    levels = list(dict.fromkeys(key for row in rows for key in row if key.startswith("energy_")
+                                and key not in ("energy_j", "energy_per_sample_j", "energy_compute_j",
+                                                "energy_static_j")))
+    columns = list(SWEEP_COLUMNS)
+    at = columns.index("energy_compute_j") + 1
+    columns[at:at] = levels
+    return pd.DataFrame(rows, columns=[*columns, *PHASE_COLUMNS])
+
+
+def _items(items, kind) -> tuple:
+    """One item (a name, a path, a number, a Device) or a sequence of them, as a tuple."""
+    return (items,) if isinstance(items, str | Path | kind) else tuple(items)
+
+
+def _level_column(level: str) -> str:
+    """``energy_<level>_j`` as :mod:`simulator.sweeps` names it (``register file``: ``register_file``)."""
+    return "energy_" + re.sub(r"[^0-9a-zA-Z]+", "_", level).strip("_").lower() + "_j"
+
+
+def _phase_row(result: SimulationResult) -> dict[str, object]:
+    """A sweep row of one LLM pass's result (SI units; counts exact)."""
+    counts, bits = result.counts, bits_of(result.activation_precision)
+    breakdown = result.energy_breakdown_j
+    return {
+        "network": result.network, "device": result.device,
+        "input_shape": "×".join(map(str, counts.input_shape)), "resolution": None, "batch": result.batch,
+        "precision": result.precision, "weight_precision": result.weight_precision,
+        "activation_precision": result.activation_precision, "params": counts.params, "macs": counts.macs,
+        "flops": counts.flops, "model_size_bytes": result.model_size_bytes,
+        "peak_activation_bytes": -(-counts.peak_activations * int(bits) // 8) if float(bits).is_integer()
+        else math.ceil(counts.peak_activations * bits / 8),
+        "t_compute_s": result.t_compute_s, "t_memory_s": result.t_memory_s, "latency_s": result.latency_s,
+        "throughput_per_s": result.throughput_per_s, "energy_j": result.energy_j,
+        "energy_per_sample_j": result.energy_per_sample_j, "energy_compute_j": breakdown.get("compute", 0.0),
+        **{_level_column(level): joules for level, joules in breakdown.items()
+           if level not in ("compute", "static")},
+        "energy_static_j": breakdown.get("static", 0.0), "bound": result.bound, "fits": result.fits,
+        "memory_bound_fraction": result.memory_bound_fraction, "micro_batch": result.micro_batch,
+        **{key: result.params.get(key) for key in PHASE_COLUMNS[:3]}, "kv_cache_bytes": result.kv_cache_bytes,
+    }
