@@ -253,7 +253,9 @@ TOTAL_KEYS = COUNT_KEYS | {"model_size_bytes", "t_compute_s", "t_memory_s", "lat
                            "ideal_latency_s", "latency_model",
                            # the energy's dynamic and static parts and the average power (issue 17)
                            "energy_dynamic_j", "energy_static_j", "static_power_w", "average_power_w",
-                           "energy_includes"}
+                           "energy_includes",
+                           # the expected value's out-of-sample error on its device class (issue 19)
+                           "expected_error_band"}
 LAYER_KEYS = {"name", "kind", "macs", "bytes_moved", "arithmetic_intensity", "t_compute_s", "t_memory_s",
               "latency_s", "bound", "energy_j"}
 # the brief's keys, plus the two operand precisions (mixed precision), the memory-fit checks, and
@@ -357,8 +359,8 @@ def test_a_network_that_does_not_fit_reports_the_numbers(capsys):
 
 @pytest.mark.parametrize(("argv", "message"), [
     (["simulate", "resnet50", "--device", "jetson-agx-orn"],
-     # the MaxQ profile is a close name too; the closer one (one letter missing) comes first
-     "unknown device 'jetson-agx-orn'; did you mean 'jetson-agx-orin', 'jetson-agx-orin-maxq'?"),
+     # the MaxQ profile is a close name too (and the Orin NX after it); the closest comes first
+     "unknown device 'jetson-agx-orn'; did you mean 'jetson-agx-orin', 'jetson-agx-orin-maxq'"),
     (["simulate", "resnet05", "--device", "jetson-agx-orin"], "unknown network 'resnet05'; did you mean"),
     (["simulate", "alexnet", "--device", "stm32f746", "--precision", "fp16"],
      "device 'stm32f746' has no peak for precision 'fp16'; its precisions: int8, fp32"),

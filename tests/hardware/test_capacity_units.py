@@ -25,9 +25,13 @@ BINARY_KEYS = {"capacity_bytes", "capacity_kib", "capacity_mib", "capacity_gib"}
 VENDOR = {"h100-sxm": 80 * GIB, "h200-sxm": 141 * GIB, "a100-sxm-80gb": 80 * GIB, "a100-sxm-40gb": 40 * GIB,
           "jetson-agx-orin": 64 * GIB, "jetson-agx-orin-maxq": 64 * GIB, "reference-45nm": 8 * GIB,
           "stm32f746": 1 * MIB, "stm32h743": 2 * MIB, "nucleo-h7a3zi-q": 2 * MIB, "nucleo-l4r5zi": 2 * MIB,
-          "nucleo-u575zi-q": 2 * MIB}
+          "nucleo-u575zi-q": 2 * MIB,
+          # data-sheet profiles (issue 19); L4 and L40S run GDDR6 with in-band ECC: the driver shows 15/16
+          "l4": 24 * GIB, "l40s": 48 * GIB, "h100-nvl": 94 * GIB, "gh200": 96 * GIB, "b200": 180 * GIB,
+          "jetson-orin-nx-16gb": 16 * GIB, "jetson-orin-nano-8gb": 8 * GIB}
 # nvidia-smi "memory.total" of the idle GPUs the profiles cite [MiB]
-DRIVER_MIB = {"h100-sxm": 81559, "h200-sxm": 143771, "a100-sxm-80gb": 81920, "a100-sxm-40gb": 40960}
+DRIVER_MIB = {"h100-sxm": 81559, "h200-sxm": 143771, "a100-sxm-80gb": 81920, "a100-sxm-40gb": 40960,
+              "h100-nvl": 95830}
 
 
 def test_every_shipped_device_is_listed_here():
