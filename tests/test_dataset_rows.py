@@ -1,0 +1,182 @@
+"""Every row of ``hardware_profiles/measurements/*.csv`` is well formed: a source that names a
+repository, a commit and a path; a device with a profile; a network the catalog builds; a precision
+the device (or the LLM model) has; an id used once; a role ``fit`` or ``check``. And the rules of
+``tools/collect_mlperf_rows.py`` checked on hand-written inputs, and its per-accelerator Offline rows
+against the system totals their notes quote."""
+
+from __future__ import annotations
+
+import csv
+import importlib.util
+import re
+from pathlib import Path
+
+import pytest
+
+from simulator.catalog import available_networks
+from simulator.hardware.loader import available_devices, resolve_device
+from simulator.llm.config import available_llms
+from simulator.llm.precision import ACTIVATION_BITS, KV_BITS, WEIGHT_BITS
+
+ROOT = Path(__file__).resolve().parents[1]
+TABLES = ("gpu", "mcu", "llm")
+HEX = r"[0-9a-f]{7,40}"
+REPO = r"[\w.\-]+/[\w.\-]+"
+#: the forms a source takes (each gives repository, commit, path); the first is the one new rows use
+SOURCE_FORMS = (
+    re.compile(rf"^(?P<repo>{REPO})@(?P<commit>{HEX}):(?P<path>\S+)(?: \(.*\))?$"),  # owner/repo@C:path
+    re.compile(rf"^(?P<repo>{REPO})/(?P<path>\S+)@(?P<commit>{HEX})$"),  # owner/repo/path@C
+    re.compile(rf"^(?P<repo>{REPO}) (?P<path>\S+)(?: .*)? @ ?(?P<commit>{HEX})$"),  # owner/repo path @ C
+    re.compile(rf"^(?P<repo>{REPO}), (?P<path>\S+), (?P<commit>{HEX})$"),  # owner/repo, path, C
+)
+#: rows whose source is not a repository (a lecture's slide); no other row may join them
+NOT_A_REPOSITORY = {"lecture-segformer_b5-jetson-agx-orin"}
+
+
+def rows() -> list[dict[str, str]]:
+    out = []
+    for table in TABLES:
+        path = ROOT / "hardware_profiles" / "measurements" / f"{table}.csv"
+        with open(path, newline="", encoding="utf-8") as f:
+            out += [{**row, "table": table} for row in csv.DictReader(f)]
+    return out
+
+
+ROWS = rows()
+
+
+def sources(text: str) -> list[re.Match]:
+    """Each ``" ; "``-separated source of a row, matched by one of :data:`SOURCE_FORMS` (None: none)."""
+    return [next((m for m in (f.match(part.strip()) for f in SOURCE_FORMS) if m), None)
+            for part in text.split(" ; ")]
+
+
+def test_the_tables_are_not_empty():
+    assert {row["table"] for row in ROWS} == set(TABLES)
+
+
+def test_every_source_names_repository_commit_and_path():
+    bad = [(row["id"], row["source"]) for row in ROWS
+           if row["id"] not in NOT_A_REPOSITORY and not all(sources(row["source"]))]
+    assert bad == []
+
+
+def test_the_non_repository_sources_are_only_the_known_ones():
+    ids = {row["id"] for row in ROWS}
+    assert ids >= NOT_A_REPOSITORY
+    assert all(not all(sources(row["source"])) for row in ROWS if row["id"] in NOT_A_REPOSITORY)
+
+
+def test_source_forms_read_each_part():
+    parsed = sources("mlcommons/x_v1@" + "a" * 40 + ":closed/A/b.txt ; o/r@abcdef1:README.md")
+    assert [(m["repo"], m["commit"], m["path"]) for m in parsed] == [
+        ("mlcommons/x_v1", "a" * 40, "closed/A/b.txt"), ("o/r", "abcdef1", "README.md")]
+    assert sources("o/r closed/p.txt @ abcdef12")[0]["path"] == "closed/p.txt"
+    assert sources("just words") == [None]
+    assert sources("o/r@nothex:p") == [None]
+
+
+def test_ids_are_unique_across_tables():
+    seen: dict[str, int] = {}
+    for row in ROWS:
+        seen[row["id"]] = seen.get(row["id"], 0) + 1
+    assert [name for name, count in seen.items() if count > 1] == []
+
+
+def test_roles_are_fit_or_check():
+    assert {row["role"] for row in ROWS} <= {"fit", "check"}
+
+
+def test_devices_have_profiles():
+    devices = set(available_devices())
+    assert sorted({row["device"] for row in ROWS} - devices) == []
+
+
+def test_networks_are_known():
+    cnn, llm = set(available_networks()), set(available_llms())
+    unknown = {row["network"] for row in ROWS
+               if row["network"] not in (llm if row["table"] == "llm" else cnn)}
+    assert sorted(unknown) == []
+
+
+def test_precisions_are_the_devices_or_the_llm_models():
+    bad = []
+    for row in ROWS:
+        if row["table"] == "llm":
+            ok = (row["weight_precision"] in WEIGHT_BITS and row["activation_precision"] in ACTIVATION_BITS
+                  and row["kv_precision"] in KV_BITS)
+        else:
+            ok = row["precision"] in resolve_device(row["device"]).precisions
+        if not ok:
+            bad.append(row["id"])
+    assert bad == []
+
+
+def test_per_accelerator_offline_rows_equal_the_system_total_over_the_count():
+    """A multi-accelerator Offline row is the system's samples/s divided by its accelerator count,
+    both quoted in its notes ("system total T / N")."""
+    checked = 0
+    for row in ROWS:
+        found = re.search(r"system total ([\d.e+]+) / (\d+)", row.get("notes", ""))
+        if row.get("scenario") == "Offline" and found:
+            assert float(row["value"]) == pytest.approx(float(found[1]) / int(found[2]), rel=1e-8), row["id"]
+            assert f"-x{found[2]}-" in row["id"]
+            checked += 1
+    assert checked >= 50
+
+
+# --- the collector's rules, on hand-written inputs -------------------------------------------------
+
+def collector():
+    path = ROOT / "tools" / "collect_mlperf_rows.py"
+    spec = importlib.util.spec_from_file_location("collect_mlperf_rows", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_summary_parse_reads_the_early_stopping_estimate():
+    text = ("Scenario : SingleStream\n90th percentile latency (ns) : 633478\nResult is : VALID\n"
+            "Early Stopping Result:\n * Processed at least 64 queries (944092).\n"
+            " * Early stopping 90th percentile estimate: 633479\n")
+    summary = collector().parse_summary(text)
+    assert summary["Result is"] == "VALID"
+    assert summary["Early stopping 90th percentile estimate"] == "633479"
+
+
+def test_config_batches_follow_inheritance_and_skip_variants():
+    source = (
+        "class Base:\n    pass\n"
+        "class H100_SXM_80GBx1(Base):\n    system = KnownSystem.H100_SXM_80GBx1\n"
+        "    gpu_batch_size = {'resnet50': 2048}\n"
+        "class H100_SXM_80GBx8(H100_SXM_80GBx1):\n    system = KnownSystem.H100_SXM_80GBx8\n"
+        "class H100_SXM_80GBx8_MaxQ(H100_SXM_80GBx8):\n    gpu_batch_size = {'resnet50': 99}\n"
+        "class L4x1(Base):\n    system = KnownSystem.L4x1\n    gpu_batch_size = 32\n")
+    batches = collector().config_batches(source, "resnet50")
+    # x8 inherits x1's 2048; the MaxQ class's 99 is not read; a plain integer batch is read too
+    assert batches == {"H100_SXM_80GBx1": 2048, "H100_SXM_80GBx8": 2048, "L4x1": 32}
+
+
+@pytest.mark.parametrize(("accelerator", "system", "expected"), [
+    ("NVIDIA H100-SXM-80GB", "DGX-H100_H100-SXM-80GBx8_TRT", "h100-sxm"),
+    ("NVIDIA H100-SXM-80GB", "DGX-H100_H100-SXM-80GBx8_TRT_Triton", None),   # Triton serving
+    ("NVIDIA H100-SXM-80GB", "H100-SXM-80GBx8_TRT_MaxQ", None),              # power-capped
+    ("NVIDIA A100-SXM-80C", "vXE8545_A100_SXM_80GBx4_TRT", None),            # vGPU profile
+    ("NVIDIA A100-SXM-80GB (1x1g.10gb MIG)", "DGX-A100_MIG_TRT", None),      # MIG slice
+    ("NVIDIA A100-SXM-80GB CTS", "XE8545_A100_SXM4_80GBx4_TRT", "a100-sxm-80gb"),
+    ("NVIDIA L4", "L4x1_TRT", "l4"),
+    ("NVIDIA L40S", "Lenovo_2xL40S_TRT", "l40s"),
+    ("NVIDIA L40", "L40x8_TRT", None),                                       # no L40 profile
+    ("NVIDIA Jetson AGX Orin 64G", "Orin_TRT_MaxQ", "jetson-agx-orin-maxq"),
+    ("NVIDIA Jetson Orin NX 16G", "Orin_NX_TRT", "jetson-orin-nx-16gb"),
+])
+def test_device_of_maps_accelerators_to_profiles(accelerator, system, expected):
+    devices = {"h100-sxm", "a100-sxm-80gb", "l4", "l40s", "jetson-agx-orin", "jetson-agx-orin-maxq",
+               "jetson-orin-nx-16gb"}
+    assert collector().device_of(accelerator, system, devices) == expected
+
+
+def test_source_key_reads_both_table_forms():
+    module = collector()
+    assert module.source_key("o/r@abcdef1:closed/a.txt") == ("o/r", "closed/a.txt")
+    assert module.source_key("o/r closed/a.txt @ abcdef1") == ("o/r", "closed/a.txt")
