@@ -19,6 +19,7 @@ largest absolute error of the expected value on them.
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
@@ -35,6 +36,9 @@ README = ROOT / "README.md"
 DOCUMENT = ROOT / "docs" / "accuracy.md"
 #: the cross-validated (out-of-sample) figures, simulator.calibration.crossval.document
 OUT_OF_SAMPLE = ROOT / "docs" / "out_of_sample.md"
+#: the per-class out-of-sample error a prediction prints beside its expected value
+#: (simulator.hardware.error_band), from the same cross-validation
+ERROR_BANDS = ROOT / "hardware_profiles" / "measurements" / "out_of_sample.json"
 START, END = "<!-- accuracy:start -->", "<!-- accuracy:end -->"
 #: the order of the device classes in the summary, as in simulator.accuracy.summarize
 CLASS_ORDER = ("datacenter GPU", "Jetson Orin", "microcontroller", "CPU")
@@ -116,15 +120,17 @@ def main() -> None:
     text = document(table)
     # the out-of-sample figures (docs/out_of_sample.md beside DOCUMENT), where the README holds their
     # markers (tests/test_crossval.py checks that the project's README does)
-    out_of_sample = None
+    out_of_sample = bands = None
     if crossval.README_MARKERS[0] in readme:
         cv_table, selected = crossval.run()
         readme = out_of_sample_text(readme, cv_table)
         out_of_sample = crossval.document(cv_table, selected)
+        bands = json.dumps(crossval.error_bands(cv_table), indent=2, sort_keys=True) + "\n"
     DOCUMENT.parent.mkdir(exist_ok=True)
     write_text(DOCUMENT, text)
     if out_of_sample is not None:
         write_text(DOCUMENT.parent / OUT_OF_SAMPLE.name, out_of_sample)
+        write_text(DOCUMENT.parent.parent / "hardware_profiles" / "measurements" / ERROR_BANDS.name, bands)
     write_text(README, readme)
     print(f"wrote {DOCUMENT} ({len(table)} rows)" + (f", {OUT_OF_SAMPLE.name}" if out_of_sample else "")
           + f" and the summaries in {README}")

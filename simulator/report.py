@@ -160,6 +160,7 @@ def simulation_to_dict(result: SimulationResult) -> dict:
             "latency_s": result.latency_s,
             "ideal_latency_s": result.ideal_latency_s,
             "latency_model": "expected" if result.expected_model else "ideal",
+            "expected_error_band": error_band_record(result.device, result.expected_model),
             "throughput_per_s": result.throughput_per_s,
             "energy_j": result.energy_j,
             **energy_to_dict(result),
@@ -214,6 +215,23 @@ def format_simulation(result: SimulationResult, fmt: str = "table") -> str:
     return "\n".join([render_table(headers, rows, footer), "", *simulation_summary_lines(result)])
 
 
+def expected_trust(device: str, llm: bool = False) -> str:
+    """The expected value's out-of-sample error on ``device``'s class
+    (:mod:`simulator.hardware.error_band`), or the statement that there is none."""
+    from simulator.hardware.error_band import NO_BAND, error_band
+
+    band = error_band(device, llm)
+    return "expected value " + band.describe() if band is not None else NO_BAND
+
+
+def error_band_record(device: str, expected: bool, llm: bool = False) -> dict | None:
+    """The JSON form of :func:`expected_trust` (None for the ideal bound, or no cross-validated class)."""
+    from simulator.hardware.error_band import error_band
+
+    band = error_band(device, llm) if expected else None
+    return None if band is None else band.to_dict()
+
+
 def simulation_summary_lines(result: SimulationResult) -> list[str]:
     """The lines under the layer table: configuration, latency, throughput, energy, size, memory."""
     lines = [
@@ -224,6 +242,7 @@ def simulation_summary_lines(result: SimulationResult) -> list[str]:
          f"(per-layer max(T_compute, T_memory), summed)" if result.expected_model else
          f"  latency     {format_seconds(result.latency_s)} ideal bound ({result.bound}-bound; sum of "
          f"per-layer max(T_compute, T_memory))"),
+        *([f"  trust       {expected_trust(result.device)}"] if result.expected_model else []),
         f"  throughput  {result.throughput_per_s:,.1f} samples/s",
         *sequence_lines(result.params),
         *energy_lines(result),

@@ -227,6 +227,24 @@ def run(rows: Iterable[Mapping[str, str]] | None = None, protocols: Sequence[str
     return summary(error_table(selected, ordered)), selected
 
 
+def error_bands(table: pd.DataFrame, protocol: str = "leave-one-device-out") -> dict:
+    """The figures a prediction quotes beside its expected value
+    (:mod:`simulator.hardware.error_band`): per device class, ``protocol``'s n, share within ±20%,
+    median and 90th-percentile |error|; and the class of every shipped device in a family."""
+    from simulator.hardware.error_band import ErrorBand
+    from simulator.hardware.loader import available_devices
+
+    classes = {}
+    for line in table[(table.scope == "class") & (table.protocol == protocol)].itertuples():
+        classes[line.name] = ErrorBand(
+            line.name, protocol, int(line.n), round(line.within_20 / line.n, 4),
+            round(line.median_abs_error, 4), round(line.p90_abs_error, 4)).to_dict()
+    devices = {name: family.device_class for name in sorted(available_devices())
+               if (family := family_of(name)) is not None}
+    return {"generated_by": "python bench/update_readme_accuracy.py (roofline accuracy --cv)",
+            "classes": classes, "devices": devices}
+
+
 LABELS = {"leave-one-device-out": "out of sample", "leave-one-family-out": "out of sample",
           "time-split": "out of sample", "in-sample": "IN SAMPLE (fit on every row)",
           "shipped": "IN SAMPLE (shipped profiles)"}

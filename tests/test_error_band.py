@@ -1,0 +1,78 @@
+"""The out-of-sample error printed beside an expected value: the cross-validation's own figures.
+
+``hardware_profiles/measurements/out_of_sample.json`` is written by ``python bench/update_readme_accuracy.py``
+from the same cross-validation as the README's out-of-sample table; here each class's figures are
+read back from that table's text (a second path) and from a simulation's output."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from simulator.cli import main
+from simulator.hardware.error_band import NO_BAND, PROTOCOL, error_band
+from simulator.hardware.loader import available_devices
+
+ROOT = Path(__file__).resolve().parents[1]
+BANDS = json.loads((ROOT / "hardware_profiles" / "measurements" / "out_of_sample.json").read_text(encoding="utf-8"))
+README = (ROOT / "README.md").read_text(encoding="utf-8")
+LINE = re.compile(r"^\| \*\*(?P<cls>[^*]+)\*\* \| (?P<protocol>[a-z-]+) \| [^|]+ \| (?P<n>\d+) \| "
+                  r"\d+ \(\d+%\) \| (?P<within20>\d+) \(\d+%\) \| (?P<median>\d+)% \| (?P<p90>\d+)% \|$")
+
+
+def readme_lines() -> dict[str, dict[str, int]]:
+    start, end = "<!-- out-of-sample:start -->", "<!-- out-of-sample:end -->"
+    block = README.split(start, 1)[1].split(end, 1)[0]
+    found = {}
+    for text in block.splitlines():
+        match = LINE.match(text)
+        if match and match["protocol"] == PROTOCOL:
+            found[match["cls"]] = {key: int(match[key]) for key in ("n", "within20", "median", "p90")}
+    return found
+
+
+def test_every_class_of_the_readme_table_has_its_band_with_the_same_figures():
+    lines = readme_lines()
+    assert set(lines) == set(BANDS["classes"]) and lines
+    for cls, figures in BANDS["classes"].items():
+        line = lines[cls]
+        assert figures["n"] == line["n"]
+        assert round(figures["within_20_share"] * figures["n"]) == line["within20"]
+        assert round(100 * figures["median_abs_error"]) == line["median"]
+        assert round(100 * figures["p90_abs_error"]) == line["p90"]
+
+
+def test_the_classified_devices_are_shipped_profiles():
+    assert set(BANDS["devices"]) <= set(available_devices())
+    assert set(BANDS["devices"].values()) <= set(BANDS["classes"])
+
+
+def test_simulate_prints_and_records_its_class_band(capsys):
+    assert main(["simulate", "resnet50", "--device", "jetson-agx-orin", "--format", "json"]) == 0
+    totals = json.loads(capsys.readouterr().out)["totals"]
+    cls = BANDS["devices"]["jetson-agx-orin"]
+    assert totals["expected_error_band"] == BANDS["classes"][cls]
+    assert main(["simulate", "resnet50", "--device", "jetson-agx-orin", "--summary"]) == 0
+    out = capsys.readouterr().out
+    median = round(100 * BANDS["classes"][cls]["median_abs_error"])
+    assert f"typically within ±{median}%" in out and "not fitted to" in out
+
+
+def test_the_ideal_bound_carries_no_band_and_an_unclassified_device_says_so(capsys):
+    assert main(["simulate", "resnet50", "--device", "h100-sxm", "--ideal", "--format", "json"]) == 0
+    assert json.loads(capsys.readouterr().out)["totals"]["expected_error_band"] is None
+    assert error_band("reference-45nm") is None
+    assert main(["simulate", "resnet18", "--device", "reference-45nm", "--summary"]) == 0
+    out = capsys.readouterr().out
+    if "expected" in out.split("latency", 1)[1].split("\n", 1)[0]:
+        assert NO_BAND in out
+
+
+@pytest.mark.parametrize("device", ["h100-sxm@hf-transformers", "jetson-agx-orin@hf-transformers"])
+def test_a_runtime_suffix_reads_the_devices_class(device):
+    band = error_band(device)
+    if device.partition("@")[0] in BANDS["devices"]:
+        assert band is not None and band.device_class == BANDS["devices"][device.partition("@")[0]]
