@@ -24,4 +24,5 @@ from simulator.networks import (  # noqa: F401  (registers them)  # noqa: F401  
     unet3d,
     vgg,
     vit,
+    whisper,
 )

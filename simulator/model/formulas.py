@@ -50,6 +50,7 @@ from simulator.model.layers import (
     MoEExperts,
     Mul,
     MultiheadSelfAttention,
+    NoKeyBiasSelfAttention,
     Pad,
     Permute,
     Pool,
@@ -307,6 +308,16 @@ def _attention(layer: MultiheadSelfAttention, inputs: tuple[Shape, ...], output:
     ops = (4 * tokens * embed * OPS_PER_ELEMENT["bias"] if layer.bias else 0) + scores * (
         1 + OPS_PER_ELEMENT["softmax"])
     return LayerCost(params, macs, ops)
+
+
+@formula(NoKeyBiasSelfAttention)
+def _attention_no_key_bias(layer: NoKeyBiasSelfAttention, inputs: tuple[Shape, ...],
+                           output: Shape) -> LayerCost:
+    """:func:`_attention` less the key bias: params ``4·E² + 3·E``, bias adds ``3·L·E``; MACs the same."""
+    tokens, embed = inputs[0]
+    cost = _attention(layer, inputs, output)
+    return LayerCost(cost.params - embed, cost.macs,
+                     cost.elementwise_ops - tokens * embed * OPS_PER_ELEMENT["bias"])
 
 
 @formula(ReLULinearAttention)

@@ -147,9 +147,37 @@ def test_dlrm_v2_is_gather_bound_reading_214_rows_per_sample():
         count("dlrm_v2", params={"max_table_rows": 50_000_000})
 
 
+# Whisper's encoder: HF WhisperEncoder with openai/whisper-large-v3's config.
+
+def test_whisper_large_v3_encoder_parameters_and_macs_by_hand():
+    e, f, length, layers = 1280, 5120, 1500, 32
+    attention = 4 * e * e + 3 * e                 # q, v, out with bias; k without (WhisperAttention)
+    layer = 2 * 2 * e + attention + (e * f + f) + (f * e + e)       # two LayerNorms, fc1, fc2
+    encoder = (128 * e * 3 + e) + (e * e * 3 + e) + length * e + layers * layer + 2 * e
+    counts = count("whisper_large_v3_encoder")
+    assert counts.params == encoder == 636_968_960
+    # with the decoder derived the same way (51,866-token embedding, 448 positions, self- and cross-
+    # attention, three LayerNorms a layer, the output projection tied): the model card's 1.54 B
+    decoder = 51_866 * e + 448 * e + layers * (2 * attention + 3 * 2 * e + e * f + f + f * e + e) + 2 * e
+    assert round((encoder + decoder) / 1e9, 2) == 1.54
+    per_layer = 4 * length * e * e + 2 * length * length * e + 2 * length * e * f
+    assert counts.macs == 128 * 3 * e * 3000 + e * 3 * e * 1500 + layers * per_layer
+
+
+def test_attention_without_a_key_bias_by_hand():
+    from simulator.model.graph import NetworkBuilder
+
+    net = NetworkBuilder("attn", (4, 8))                  # L = 4 tokens, E = 8, 2 heads
+    net.self_attention_no_key_bias(net.input, 2, name="attn")
+    (layer,) = count_network(net.build()).layers
+    assert layer.params == 4 * 8 * 8 + 3 * 8              # q, k, v, out weights; q, v, out biases
+    assert layer.macs == 4 * 4 * 8 * 8 + 2 * 4 * 4 * 8     # projections, Q·Kᵀ and A·V
+    assert layer.flops == 2 * layer.macs + 3 * 4 * 8 + 2 * 4 * 4 * (1 + 5)  # biases; scale + softmax
+
+
 # Every new network runs through count and simulate; export writes it or refuses it in one line.
 
-NEW_NETWORKS = ["retinanet", "unet3d", "dlrm_v2"]
+NEW_NETWORKS = ["retinanet", "unet3d", "dlrm_v2", "whisper_large_v3_encoder"]
 
 
 @pytest.mark.parametrize("name", NEW_NETWORKS)
@@ -160,8 +188,9 @@ def test_new_networks_count_and_simulate(name):
     assert result.latency_s > 0
 
 
-@pytest.mark.parametrize("name", ["retinanet", "dlrm_v2"])
-def test_networks_with_kinds_that_do_not_export_are_refused_in_one_line(name):
+@pytest.mark.parametrize("name, kind", [("retinanet", "SharedConv"), ("dlrm_v2", "EmbeddingBag"),
+                                        ("whisper_large_v3_encoder", "NoKeyBiasSelfAttention")])
+def test_networks_with_kinds_that_do_not_export_are_refused_in_one_line(name, kind):
     pytest.importorskip("onnx")
     from simulator.catalog import build_network
     from simulator.onnx.writer import to_onnx
@@ -170,7 +199,7 @@ def test_networks_with_kinds_that_do_not_export_are_refused_in_one_line(name):
         to_onnx(build_network(name), weights=False)
     message = str(error.value)
     assert "\n" not in message and "no ONNX mapping for layer kind" in message
-    assert ("SharedConv" if name == "retinanet" else "EmbeddingBag") in message
+    assert kind in message
 
 
 def test_unet3d_exports_and_round_trips_with_identical_counts():

@@ -90,9 +90,9 @@ def run_onnxruntime(model, batch):
 
 # Export → import round trips.
 
-#: networks with a layer kind that has no ONNX writer (SharedConv, EmbeddingBag): export refuses
-#: them in one line (tests/model/test_mlperf_networks.py)
-NOT_EXPORTABLE = {"retinanet", "dlrm_v2"}
+#: networks with a layer kind that has no ONNX writer (SharedConv, EmbeddingBag, NoKeyBiasSelfAttention):
+#: export refuses them in one line (tests/model/test_mlperf_networks.py)
+NOT_EXPORTABLE = {"retinanet", "dlrm_v2", "whisper_large_v3_encoder"}
 
 
 @pytest.mark.parametrize("name", sorted(set(NETWORKS) - NOT_EXPORTABLE))

@@ -28,6 +28,7 @@ the readers of the ONNX operators that make it (:data:`ONNX_READERS`) beside it,
   MoEExperts, LMHead);
 * :mod:`~simulator.model.layers.embedding_bag`: pooled lookups (DLRM's EmbeddingBag);
 * :mod:`~simulator.model.layers.conv3d`: Conv3d and ConvTranspose3d on ``(C, D, H, W)`` (3D-UNet);
+* :mod:`~simulator.model.layers.whisper_attention`: self-attention without a key bias (Whisper);
 * :mod:`~simulator.model.layers.shared`: SharedConv (a convolution running another's weights);
 * :mod:`~simulator.model.layers.fused`: the inference view's Fused.
 """
@@ -84,6 +85,7 @@ from simulator.model.layers.tensor import (
     SelectToken,
 )
 from simulator.model.layers.transformer import Einsum, SpatialReductionAttention, WindowedAttention
+from simulator.model.layers.whisper_attention import NoKeyBiasSelfAttention
 
 __all__ = [
     "ACTIVATIONS", "BUILDER_METHODS", "LAYER_KINDS", "ONNX_READERS", "ONNX_WRITERS", "PRODUCERS",
@@ -91,7 +93,7 @@ __all__ = [
     "Concat", "Conv", "Conv3d", "ConvTranspose3d", "Einsum", "Embedding", "EmbeddingBag", "Flatten",
     "Fused", "GenericOp", "GroupNorm", "LMHead",
     "LatentAttention", "Layer", "LayerNorm", "LayerNorm2d", "Linear", "MatMul", "MoEExperts", "Mul",
-    "MultiheadSelfAttention", "Pad",
+    "MultiheadSelfAttention", "NoKeyBiasSelfAttention", "Pad",
     "Permute", "Pool", "PositionalEmbedding", "RMSNorm", "ReLULinearAttention", "Reshape", "Resize",
     "RotaryEmbedding", "SelectToken", "Shape", "SharedConv", "Softmax", "SpatialReductionAttention", "SwiGLU",
     "Unsupported", "WindowedAttention", "adaptive_windows", "broadcast_shapes", "elements",
