@@ -15,7 +15,8 @@ from simulator.errors import SimulatorError
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("network", help="built-in network name (see `roofline list`)")
+    parser.add_argument("network", help="built-in network name (see `roofline list`), or an LLM (`roofline "
+                        "list llms`, a config.json: one pass, see --phase) whose layer kinds all export")
     common.add_output_option(parser, "the .onnx file to write", type=Path)
     batch = parser.add_mutually_exclusive_group()
     batch.add_argument("--batch", action=BatchSize, default=None,
@@ -30,6 +31,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0, help="seed of the random weights (default 0)")
     parser.add_argument("--no-weights", action="store_true",
                         help="write parameter shapes only: a small file for analysis tools, not runnable")
+    common.add_llm_phase_options(parser)
+    parser.add_argument("--seq-len", type=positive_int, default=None, metavar="N",
+                        help="for an LLM's prefill: prompt tokens")
     common.add_force_option(parser)
     parser.set_defaults(handler=run)
 
@@ -45,7 +49,7 @@ def run(args: argparse.Namespace) -> int:
     if args.output.suffix.lower() != ".onnx":
         raise SimulatorError(f"cannot write {str(args.output)!r}: the output must end in .onnx (the file is "
                              "an ONNX model, which every command reads back by that suffix)")
-    network = build_network(args.network, args.resolution)
+    network = _llm_network(args) or build_network(args.network, args.resolution)
     batch = args.batch
     with atomic_path(args.output, force=args.force) as temporary:
         export_onnx(network, temporary, batch=batch, opset=args.opset, seed=args.seed,
@@ -55,3 +59,28 @@ def run(args: argparse.Namespace) -> int:
     print(f"wrote {path}: {network.name}, {len(network.nodes)} layers, input {shape}, opset {args.opset}"
           f"{', shapes only' if args.no_weights else ''}")
     return 0
+
+
+def _llm_network(args: argparse.Namespace):
+    """The network of one pass of an LLM (``--phase``, ``--seq-len``, ``--context``), None for another
+    network; an LLM with a layer kind that has no ONNX writer (``exportable`` false: RMSNorm, RoPE, the
+    causal attention with its KV cache, the LM head) is refused in one line naming those kinds."""
+    from simulator.api import _is_llm_name  # light for built-in names (as cli.common's llm_phase)
+
+    if not _is_llm_name(args.network):
+        if args.phase is not None or args.context is not None or args.seq_len is not None:
+            raise SimulatorError(f"--phase, --seq-len and --context apply to LLMs, not to {args.network!r}")
+        return None
+    from simulator.llm.as_network import llm_network
+
+    if args.resolution is not None:
+        raise SimulatorError(f"--resolution does not apply to the LLM {args.network!r}: give --phase, "
+                             f"--seq-len (prefill) and --context")
+    network, _ = llm_network(args.network, args.phase, args.seq_len, args.context)
+    blocked = list(dict.fromkeys(node.layer.kind for node in network.nodes if not node.layer.exportable))
+    if blocked:
+        raise SimulatorError(f"cannot export the LLM {args.network!r} as ONNX: its layer kinds "
+                             f"{', '.join(blocked)} have no ONNX writer (an ONNX model of an LLM pass comes "
+                             f"from its own exporter, e.g. optimum); count, simulate, compare, sweep and "
+                             f"plot take it by name")
+    return network

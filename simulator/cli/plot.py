@@ -67,6 +67,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         help="precision(s), comma-separated (default fp16, or the device's first); several "
                              "only for roofline and latency-throughput")
     add_size_options(parser)
+    common.add_llm_phase_options(parser)
     add_attention_option(parser)
     add_settings_option(parser)
     parser.add_argument("--group-by", choices=("kind", "block"), default=None,
@@ -135,6 +136,9 @@ def build_chart(args: argparse.Namespace) -> Figure:
         return build_llm_chart(args)
     precisions = list(args.precision or [])
     params = network_params(args)
+    llm = _llm_pass(args, chart)
+    if llm is not None:
+        params = {key: value for key, value in llm.items() if value is not None}
     if args.batches is not None and chart != "latency-throughput":
         raise SimulatorError(f"--batches applies to the latency-throughput chart only; use --batch for the "
                              f"{chart} chart")
@@ -158,8 +162,9 @@ def build_chart(args: argparse.Namespace) -> Figure:
         return plots.compare_chart(compare_devices(network, args.device, batch=args.batch,
                                                    precision=precision, **size))
     device = resolve_device(_one(args.device, "device", chart))
+    simulate_one = simulate if llm is None else _simulate_pass
     if chart == "roofline":
-        results = [simulate(network, device, batch=args.batch, precision=precision, **size)
+        results = [simulate_one(network, device, batch=args.batch, precision=precision, **size)
                    for network in args.networks for precision in (precisions or [device.default_precision])]
         return plots.roofline_chart(results)
     precision = _one(precisions, "precision", chart) if precisions else device.default_precision
@@ -170,13 +175,52 @@ def build_chart(args: argparse.Namespace) -> Figure:
                                            **size))
     if chart == "energy":
         return plots.energy_breakdown_chart(
-            [simulate(network, device, batch=args.batch, precision=precision, **size)
+            [simulate_one(network, device, batch=args.batch, precision=precision, **size)
              for network in args.networks], group_by=args.group_by)
-    result = simulate(_one(args.networks, "network", chart), device, batch=args.batch, precision=precision,
-                      **size)
+    network = _one(args.networks, "network", chart)
+    result = simulate_one(network, device, batch=args.batch, precision=precision, **size)
     if chart == "layers":
         return plots.layer_latency_chart(result, top=args.top, group_by=args.group_by)
+    if llm is not None:  # the pass's network, as simulate_phase built it
+        from simulator.llm.as_network import llm_network
+
+        return plots.memory_chart(result, network=llm_network(network, **params)[0])
     return plots.memory_chart(result)
+
+
+def _llm_pass(args: argparse.Namespace, chart: str) -> dict[str, object] | None:
+    """``{"phase", "seq_len", "context"}`` when the chart's networks are LLMs (one pass each, as
+    ``roofline simulate`` runs it), None when none is; LLMs mixed with other networks, and the
+    latency-throughput chart of an LLM (its charts are llm-throughput and llm-ttft), are refused."""
+    from simulator.api import _is_llm_name  # light for built-in names (as cli.common's llm_phase)
+
+    llms = [_is_llm_name(network) for network in args.networks]
+    if not any(llms):
+        if args.phase is not None or args.context is not None:
+            raise SimulatorError(f"--phase and --context apply to LLMs (`roofline list llms` or a "
+                                 f"config.json), not to {', '.join(args.networks)}")
+        return None
+    if not all(llms):
+        raise SimulatorError("chart LLMs and other networks separately; not LLMs: "
+                             + ", ".join(n for n, llm in zip(args.networks, llms, strict=True) if not llm))
+    if chart == "latency-throughput":
+        raise SimulatorError("the latency-throughput chart takes a network, not an LLM: an LLM's throughput "
+                             "over batches is the llm-throughput chart (TTFT: llm-ttft)")
+    if args.resolution is not None or args.params:
+        raise SimulatorError(f"--resolution and --param do not apply to the LLM {args.networks[0]!r}: give "
+                             f"--phase, --seq-len (prefill) and --context")
+    return {"phase": args.phase, "seq_len": args.seq_len, "context": args.context}
+
+
+def _simulate_pass(model, device, batch: int, precision: str | None, resolution=None, params=None,
+                   attention: str | None = None, overrides=None):
+    """One pass of the LLM ``model`` (:func:`simulator.llm.as_network.simulate_phase`) for a chart;
+    attention and --set do not apply to it."""
+    from simulator.llm.as_network import simulate_phase
+
+    if attention or overrides:
+        raise SimulatorError(f"--attention and --set do not apply to the LLM {str(model)!r}")
+    return simulate_phase(model, device, batch, precision=precision, **(params or {}))
 
 
 def build_llm_chart(args: argparse.Namespace) -> Figure:
