@@ -138,3 +138,23 @@ def test_bad_options_are_one_line(capsys, argv, message):
     assert main(["serve", *argv]) == 2
     err = capsys.readouterr().err
     assert message in err and err.count("\n") == 1
+
+
+def test_an_uploaded_config_json_and_profile_are_read(server):
+    from pathlib import Path
+
+    from simulator.llm import simulate_llm
+
+    root = Path(__file__).resolve().parents[1]
+    files = {"config.json": root / "simulator" / "llm" / "configs" / "llama_3_8b.json",
+             "my-orin.toml": root / "hardware_profiles" / "jetson-agx-orin.toml"}
+    uploads = [{"name": name, "data": base64.b64encode(path.read_bytes()).decode()}
+               for name, path in files.items()]
+    body = {"batches": "1,4", "contexts": "512", "uploads": uploads}
+    status, data = _request(server, "POST", "/api/report", body)
+    assert status == 200
+    report = json.loads(data)
+    assert report["networks"] == ["config.json (uploaded)"]  # not the temporary path
+    run = report["llm"]["config.json (uploaded)"]["runs"][0]
+    expected = simulate_llm("llama_3_8b", "jetson-agx-orin", [1, 4], 512, 128)
+    assert run["ttft_s"] == expected.metrics["ttft_s"].tolist()
