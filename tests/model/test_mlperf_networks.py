@@ -188,7 +188,7 @@ def test_new_networks_count_and_simulate(name):
     assert result.latency_s > 0
 
 
-@pytest.mark.parametrize("name, kind", [("retinanet", "SharedConv"), ("dlrm_v2", "EmbeddingBag"),
+@pytest.mark.parametrize("name, kind", [("dlrm_v2", "EmbeddingBag"),
                                         ("whisper_large_v3_encoder", "NoKeyBiasSelfAttention")])
 def test_networks_with_kinds_that_do_not_export_are_refused_in_one_line(name, kind):
     pytest.importorskip("onnx")
@@ -200,6 +200,28 @@ def test_networks_with_kinds_that_do_not_export_are_refused_in_one_line(name, ki
     message = str(error.value)
     assert "\n" not in message and "no ONNX mapping for layer kind" in message
     assert kind in message
+
+
+def test_retinanet_exports_each_shared_weight_once_and_reads_it_back_shared():
+    pytest.importorskip("onnx")
+    import math
+
+    from simulator.onnx.reader import import_onnx
+    from simulator.onnx.writer import to_onnx
+
+    network = build_retinanet("retinanet", 64, 264)
+    model = to_onnx(network, weights=False)
+    learned = sum(math.prod(t.dims) for t in model.graph.initializer
+                  if not t.name.endswith(("running_mean", "running_var", "/scale")))
+    assert learned == 37_060_652                          # the five levels' head convs: one weight each
+    back = import_onnx(model)
+    ours, theirs = count_network(network), count_network(back)
+    assert (theirs.params, theirs.macs, theirs.flops) == (ours.params, ours.macs, ours.flops)
+    shared = [n for n in back.nodes if type(n.layer).__name__ == "SharedConv"]
+    assert len(shared) == 2 * 5 * 4 and {n.layer.shares for n in shared} == {
+        f"head.{head}.{conv}" for head, last in (("classification_head", "cls_logits"),
+                                                 ("regression_head", "bbox_reg"))
+        for conv in ("conv.0", "conv.2", "conv.4", "conv.6", last)}
 
 
 def test_unet3d_exports_and_round_trips_with_identical_counts():
