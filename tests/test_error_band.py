@@ -17,7 +17,8 @@ from simulator.hardware.error_band import NO_BAND, PROTOCOL, error_band
 from simulator.hardware.loader import available_devices
 
 ROOT = Path(__file__).resolve().parents[1]
-BANDS = json.loads((ROOT / "hardware_profiles" / "measurements" / "out_of_sample.json").read_text(encoding="utf-8"))
+BANDS_PATH = ROOT / "hardware_profiles" / "measurements" / "out_of_sample.json"
+BANDS = json.loads(BANDS_PATH.read_text(encoding="utf-8"))
 README = (ROOT / "README.md").read_text(encoding="utf-8")
 LINE = re.compile(r"^\| \*\*(?P<cls>[^*]+)\*\* \| (?P<protocol>[a-z-]+) \| [^|]+ \| (?P<n>\d+) \| "
                   r"\d+ \(\d+%\) \| (?P<within20>\d+) \(\d+%\) \| (?P<median>\d+)% \| (?P<p90>\d+)% \|$")
@@ -76,3 +77,14 @@ def test_a_runtime_suffix_reads_the_devices_class(device):
     band = error_band(device)
     if device.partition("@")[0] in BANDS["devices"]:
         assert band is not None and band.device_class == BANDS["devices"][device.partition("@")[0]]
+
+
+def test_llm_prints_and_records_the_llm_class_band(capsys):
+    args = ["llm", "llama_3_8b", "--device", "h100-sxm", "--prompt", "256", "--generate", "16"]
+    assert main([*args, "--format", "json"]) == 0
+    assert json.loads(capsys.readouterr().out)["expected_error_band"] == BANDS["classes"]["LLM"]
+    assert main(args) == 0
+    median = round(100 * BANDS["classes"]["LLM"]["median_abs_error"])
+    assert f"typically within ±{median}%" in capsys.readouterr().out
+    assert main([*args, "--ideal", "--format", "json"]) == 0
+    assert json.loads(capsys.readouterr().out)["expected_error_band"] is None

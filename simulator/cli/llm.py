@@ -118,6 +118,7 @@ def run(args: argparse.Namespace) -> int:
     from simulator.cli import llm_serving
     from simulator.io import dumps_json
     from simulator.llm import simulate_llm
+    from simulator.report import error_band_record, expected_trust
 
     if llm_serving.wanted(args):
         return llm_serving.run(args, _positive(args.tp, "--tp"), _positive(args.pp, "--pp"))
@@ -141,7 +142,9 @@ def run(args: argparse.Namespace) -> int:
     rows = result.rows()
     if args.format == "json":
         print(
-            dumps_json({"model": result.model, "device": result.device, "configurations": rows}, indent=2)
+            dumps_json({"model": result.model, "device": result.device,
+                        "expected_error_band": error_band_record(result.device, not result.ideal, llm=True),
+                        "configurations": rows}, indent=2)
         )
     elif args.format == "csv":
         out = io.StringIO()
@@ -189,4 +192,6 @@ def run(args: argparse.Namespace) -> int:
                 f"{r['decode_bound']}/{r['decode_dominant']}",
             )
             print("  ".join(f"{c!s:>10}" for c in cells))
+        if not result.ideal:
+            print(f"trust: {expected_trust(result.device, llm=True)}")
     return 0
