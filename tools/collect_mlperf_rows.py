@@ -250,8 +250,10 @@ def inference_rows(gitdir: str, repository: str, commit: str) -> list[dict[str, 
             value = int(estimate) * 1e-9
             batch = 1 if scenario == "SingleStream" else 8
             metric, unit = "latency_s", "s"
+            where = ("on one accelerator" if count == 1 or batch == 1 else
+                     f"on a system of {count} (the harness may spread a query's samples over them)")
             notes.append(f"{scenario}: early-stopping {percentile}-percentile latency of {batch}-sample "
-                         f"queries on one accelerator")
+                         f"queries {where}")
         notes.append(precision_note)
         notes.append("host preprocessing and copies excluded; TensorRT engine")
         power = ("MaxQ" if "maxq" in device else "MAXN") if jetson else "default"
