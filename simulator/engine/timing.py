@@ -85,8 +85,7 @@ def level_bytes(workload: Workload, hardware: HardwareArrays, batch: np.ndarray,
     n = batch[:, None]
     weight_bytes_per_element = (weight_bits / BITS_PER_BYTE)[:, None]
     activation_bytes_per_element = (activation_bits / BITS_PER_BYTE)[:, None]
-    weight_bytes = np.broadcast_to(weight_bytes_per_element * workload.weight_elements, (len(batch),
-                                                                                       workload.layers))
+    weight_bytes = weight_bytes_per_element * workload.weight_elements  # (C, L), computed once
     if workload.expert_weight_elements is not None:
         experts = workload.expected_experts(batch)[:, None]
         weight_bytes = weight_bytes + weight_bytes_per_element * experts * workload.expert_weight_elements
@@ -122,7 +121,7 @@ def level_bytes(workload: Workload, hardware: HardwareArrays, batch: np.ndarray,
         if v == hardware.operand_level:
             levels[:, v] += n * (workload.macs * ((weight_bits + activation_bits) / BITS_PER_BYTE)[:, None]
                                  + workload.elementwise_ops * activation_bytes_per_element)
-    return levels, np.array(weight_bytes), activation_bytes
+    return levels, weight_bytes, activation_bytes
 
 
 def comm_time_s(workload: Workload, hardware: HardwareArrays, batch: np.ndarray,
