@@ -158,3 +158,38 @@ def test_an_uploaded_config_json_and_profile_are_read(server):
     run = report["llm"]["config.json (uploaded)"]["runs"][0]
     expected = simulate_llm("llama_3_8b", "jetson-agx-orin", [1, 4], 512, 128)
     assert run["ttft_s"] == expected.metrics["ttft_s"].tolist()
+
+
+def test_the_command_serves_on_loopback_and_stops(tmp_path):
+    """``roofline serve --port 0`` in a subprocess: it prints its URL on 127.0.0.1, answers there, and is
+    always stopped (terminated, then killed if it lingers)."""
+    import os
+    import subprocess
+    import sys
+
+    process = subprocess.Popen([sys.executable, "-m", "simulator", "serve", "--port", "0"], cwd=tmp_path,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    try:
+        lines: list[str] = []
+        reader = threading.Thread(target=lambda: lines.append(process.stdout.readline()), daemon=True)
+        reader.start()
+        reader.join(timeout=60)
+        assert lines and lines[0].startswith("serving http://127.0.0.1:"), (lines, process.poll())
+        port = int(lines[0].split()[1].rstrip("/").rsplit(":", 1)[1])
+        connection = http.client.HTTPConnection(LOOPBACK, port, timeout=30)  # no proxy in between
+        try:
+            connection.request("GET", "/")
+            response = connection.getresponse()
+            assert response.status == 200 and b'id="compute"' in response.read()
+        finally:
+            connection.close()
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)
+        process.stdout.close()
+        process.stderr.close()
