@@ -147,7 +147,7 @@ def test_an_uploaded_config_json_and_profile_are_read(server):
 
     root = Path(__file__).resolve().parents[1]
     files = {"config.json": root / "simulator" / "llm" / "configs" / "llama_3_8b.json",
-             "my-orin.toml": root / "hardware_profiles" / "jetson-agx-orin.toml"}
+             "jetson-agx-orin.toml": root / "hardware_profiles" / "jetson-agx-orin.toml"}
     uploads = [{"name": name, "data": base64.b64encode(path.read_bytes()).decode()}
                for name, path in files.items()]
     body = {"batches": "1,4", "contexts": "512", "uploads": uploads}
