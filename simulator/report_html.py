@@ -12,11 +12,14 @@ time by layer kind (:mod:`simulator.results`), the activations alive per layer
 (:func:`simulator.model.counts.analyze`) with the peak layer, the published measurements of each
 network on each device (:func:`simulator.accuracy.load_measurements`) and, per device, the
 expected value's error on its check rows (:func:`simulator.accuracy.accuracy_table`: ``predicted
-/ measured − 1``, out of sample).
+/ measured − 1``, out of sample). An LLM among the networks adds its views
+(:mod:`simulator.report_html_llm`: ``simulate_llm`` per device, weight precision and context) and
+shows one decode step in the others.
 
 :func:`render_html_report` embeds that data as JSON in the page of :mod:`simulator.report_html_page`
 (its own SVG drawing code, no library, nothing loaded from the network); :func:`write_html_report`
-writes the file atomically. Per-layer numbers are kept to :data:`LAYER_DIGITS` significant digits
+writes the file atomically; :func:`report_widget` shows the page inline in Jupyter. Per-layer
+numbers are kept to :data:`LAYER_DIGITS` significant digits
 (the page prints four), totals in full.
 """
 

@@ -5,7 +5,9 @@ computes none of them, except positions on the charts and the latency of a publi
 row, ``batch / throughput`` (so that it can be drawn on the latency axis).
 
 ``__TITLE__``, ``__VERSION__`` and ``__DATA__`` (JSON) are filled in by
-:func:`simulator.report_html.render_html_report`.
+:func:`simulator.report_html.render_html_report`. The script draws from ``start(data)`` (the page's
+embedded data, :data:`START`); ``roofline serve`` (:mod:`simulator.serve`) shows the same
+:data:`VIEWS` and calls ``start`` with each answer of its server.
 """
 
 from __future__ import annotations
