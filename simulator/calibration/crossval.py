@@ -18,7 +18,7 @@ hand-assigned ``role``, and predicts the held-out rows with them:
 Rows in scope: the latency and throughput rows of ``gpu.csv`` and ``mcu.csv`` whose device has a
 family and whose runtime the expected model describes (the profile's own or a shipped runtime file),
 and the rows of ``llm.csv`` of an LLM family's serving runtime (:mod:`simulator.calibration.cv_llm`:
-its three LLM terms fitted, the kernel figures the profile's). Energy rows, rows of runtimes without
+its two LLM terms fitted, the kernel figures the profile's). Energy rows, rows of runtimes without
 a runtime file (bound only) and LLM rows predicted through a runtime file (HuggingFace transformers
 on Orin) are counted as not cross-validated (:func:`scope`). The shipped profiles are not changed:
 this module only reports.
@@ -325,9 +325,10 @@ figure clamped to a physical range, and the held-out rows are predicted with the
   (undated rows take no part);
 * **in-sample** (NOT out of sample): every row from the figures fitted on every row: how well the
   model can describe the data at all;
-* LLM rows: the three LLM terms (step overhead, all-reduce overhead, GEMV bandwidth share) are
-  fitted per serving runtime; the kernel figures under them are the profile's, which were fitted on
-  CNN rows only;
+* LLM rows: the two LLM terms (host cost per pass, the projections' share of bandwidth) are
+  fitted per serving runtime and architecture, each in its physical range; the kernel figures under
+  them (launch cost per kernel included) are the profile's, which were fitted on CNN rows only; an
+  all-reduce costs its ring time and one kernel launch, nothing fitted;
 * `roofline accuracy --cv --protocol shipped` adds the shipped profiles' figure on the same rows
   (in sample too: their figures were fitted on hand-chosen `fit` rows).
 
