@@ -10,8 +10,9 @@ layers), ``gemma3_text`` (Gemma-2's layout with q/k norms, five local layers per
 (multi-head latent attention caching a ``kv_lora_rank + qk_rope_head_dim``
 latent, routed + shared experts, dense first layers), ``falcon`` (LayerNorm, multi-query or grouped KV
 heads, attention and MLP side by side), ``gpt2`` (learned positions, LayerNorm, GELU MLP, biases, tied
-LM head) and ``opt`` (GPT-2's layout with ReLU). Sliding windows (:func:`_sliding_window`) cap the KV
-cache and the keys attention reads.
+LM head), ``opt`` (GPT-2's layout with ReLU) and ``gptj`` (GPT-2's keys; Falcon-7B's parallel block
+without attention biases, rotary on ``rotary_dim`` dimensions, an untied LM head with a bias). Sliding
+windows (:func:`_sliding_window`) cap the KV cache and the keys attention reads.
 
 A model is named by a built-in name, a ``config.json`` path, a model folder (``DIR/config.json``) or a
 hub id found in the local Hugging Face cache (:func:`hub_config`; nothing is ever downloaded).
@@ -32,7 +33,19 @@ gemma_7b           google/gemma-7b                         8.54B
 llama_3_2_1b       meta-llama/Llama-3.2-1B                 1.23B (tied LM head)
 opt_125m           facebook/opt-125m                       125M (125,239,296)
 falcon_7b          tiiuae/falcon-7b                        7B (6,921,720,704)
+llama_3_1_8b       meta-llama/Llama-3.1-8B                 8.03B (8,030,261,248)
+llama_3_1_70b      meta-llama/Llama-3.1-70B                70.6B (70,553,706,496)
+llama_3_1_405b     meta-llama/Llama-3.1-405B               406B (405,853,388,800)
+gpt_j_6b           EleutherAI/gpt-j-6b                     6,053,381,344 (see below: HF 6,050,882,784)
 =================  ======================================  =========================================
+
+Llama-3.1 (``rope_scaling`` ``rope_type`` llama3, factor 8 over ``original_max_position_embeddings``
+8,192) holds ``max_position_embeddings`` = 131,072 positions: that is its context limit here. GPT-J's
+model card counts mesh-transformer-jax's checkpoint, whose 8 model-parallel shards each hold a copy
+of the replicated parameters: ``ln_1`` and ``fc_out``'s bias in each of the 28 layers, ``ln_f``, and
+the input embedding's bias (a one-hot ``hk.Linear``, absent from Hugging Face's ``wte``):
+``6,050,882,784 + 7·(28·(2·4096 + 4096) + 2·4096) + 8·4096 = 6,053,381,344``; transformers'
+``GPTJForCausalLM`` holds 6,050,882,784 parameters, the count here.
 
 Built-in configs: copies of the published HF configs, checked by parameter count (research/llm:
 ``mlc-ai/llm-perf-bench/model_configs/Llama-2-{7b,13b,70b}-chat-hf.json@d401356f``, vidur
@@ -56,7 +69,7 @@ from typing import Any
 from simulator.errors import SimulatorError, UnknownNameError
 
 LLAMA_FAMILY = ("llama", "mistral", "qwen2", "mixtral", "phi3", "gemma", "gemma2", "qwen2_moe", "deepseek_v2",
-                "qwen3", "gemma3_text", "falcon")
+                "qwen3", "gemma3_text", "falcon", "gptj")
 #: families with learned positions, LayerNorm and biases (GPT-2, OPT)
 GPT_FAMILY = ("gpt2", "opt")
 #: families with an RMSNorm of head_dim on every query and key head (``q_norm``, ``k_norm``)
@@ -123,6 +136,7 @@ MIXTRAL_DEFAULTS = {"num_local_experts": 8, "num_experts_per_tok": 2}
 
 KEYS["opt"] = {**KEYS["llama"], "intermediate_size": "ffn_dim"}
 KEYS["falcon"] = {**KEYS["llama"], "num_kv_heads": "num_kv_heads"}
+KEYS["gptj"] = KEYS["gpt2"]
 
 
 def keys_of(family: str) -> dict[str, str]:
@@ -193,6 +207,7 @@ class LLMConfig:
     embed_proj_dim: int = 0  # OPT's word_embed_proj_dim when it differs from d (project_in/out); 0: none
     final_norm: bool = True  # a norm before the LM head (OPT with do_layer_norm_before false: none)
     moe_layers: tuple[bool, ...] = ()  # which layers have the experts (empty: all, when is_moe)
+    lm_head_bias: bool = False  # GPT-J: the LM head has a bias of V
 
     def __post_init__(self) -> None:
         self.check()
@@ -209,6 +224,7 @@ class LLMConfig:
         check_bool(self.shared_expert_gate, f"{self.name}: shared_expert_gate")
         check_bool(self.qk_norm, f"{self.name}: qk_norm")
         check_bool(self.final_norm, f"{self.name}: final_norm")
+        check_bool(self.lm_head_bias, f"{self.name}: lm_head_bias")
         check_int(self.parallel_block, f"{self.name}: parallel_block", 0, 2)
         check_int(self.embed_proj_dim, f"{self.name}: embed_proj_dim", 0, LIMITS["hidden_size"][1])
         for field in ("sliding_layers", "moe_layers"):
@@ -328,7 +344,7 @@ def parse_config(cfg: dict[str, Any], name: str) -> LLMConfig:
     d = _int(cfg, name, family, "hidden_size")
     heads = _int(cfg, name, family, "num_heads")
     key_d, key_heads = keys_of(family)["hidden_size"], keys_of(family)["num_heads"]
-    head_dim = None if family == "gpt2" else _int(cfg, name, family, "head_dim", default=0) or None
+    head_dim = None if family in ("gpt2", "gptj") else _int(cfg, name, family, "head_dim", default=0) or None
     if head_dim is None and d % heads:
         raise SimulatorError(f"{name}: {key_d} {d:,} is not divisible by {key_heads} {heads} "
                              f"(each head needs hidden / heads features; give head_dim otherwise)")
@@ -353,6 +369,8 @@ def parse_config(cfg: dict[str, Any], name: str) -> LLMConfig:
         )
     if family == "opt":
         return _opt(cfg, name, common)
+    if family == "gptj":
+        return _gptj(cfg, name, common)
     if family == "falcon":
         return _falcon(cfg, name, common, head_dim)
     if family == "deepseek_v2":
@@ -492,6 +510,28 @@ def _opt(cfg: dict[str, Any], name: str, common: dict[str, Any]) -> LLMConfig:
         embed_proj_dim=0 if proj == d else proj,
         final_norm=_bool(cfg, name, "do_layer_norm_before", True)
         and not _bool(cfg, name, "_remove_final_layer_norm", False),
+    )
+
+
+def _gptj(cfg: dict[str, Any], name: str, common: dict[str, Any]) -> LLMConfig:
+    """GPT-J (``GPTJConfig``, transformers' ``modeling_gptj.py``): GPT-2's keys (``n_embd``, ``n_layer``,
+    ``n_head``, ``n_inner`` default ``4·d``, ``n_positions``), q/k/v/out projections without bias,
+    ``fc_in``/``fc_out`` with biases, one LayerNorm ``ln_1`` feeding attention and the MLP side by
+    side, rotary positions on ``rotary_dim`` of each head's dimensions (checked: at most ``d/H``; no
+    parameters), the final ``ln_f``, and an LM head (untied by default) with a bias of ``V``."""
+    d, heads, family = common["hidden_size"], common["num_heads"], "gptj"
+    _key_int(cfg, name, "rotary_dim", 1, d // heads, d // heads)
+    return LLMConfig(
+        **common,
+        intermediate_size=_int(cfg, name, family, "intermediate_size", default=4 * d),
+        num_kv_heads=heads,
+        head_dim=d // heads,
+        max_positions=_int(cfg, name, family, "max_positions", default=2048),
+        tie_word_embeddings=_bool(cfg, name, "tie_word_embeddings", False),
+        attention_bias=False,
+        mlp_bias=True,
+        parallel_block=1,
+        lm_head_bias=True,
     )
 
 

@@ -18,6 +18,11 @@ SwiGLU kind: the same MACs and parameters) and, in Gemma-2, two more RMSNorms pe
 (``post_attn_norm`` after ``o_proj``, ``post_mlp_norm`` after ``down``: four per layer), the
 attention and final logits soft-capping (``tanh``, a few element-wise ops per score: not counted) and
 sliding-window attention on even layers (:meth:`~simulator.llm.config.LLMConfig.window`).
+
+GPT-J (``gptj``) is Falcon-7B's block without attention biases: one LayerNorm feeding attention and
+a GELU MLP side by side (``fc_in``/``fc_out`` with biases), rotary positions, and an untied LM head
+with a bias. Its rotary embedding turns only ``rotary_dim`` (64) of each head's 256 dimensions; the
+RoPE kind is costed over the whole head (a few element-wise ops per token more, no parameters).
 """
 
 from __future__ import annotations
@@ -30,7 +35,9 @@ from simulator.model.graph import Network, NetworkBuilder
 from simulator.model.layers import RMSNorm
 
 #: the activation of the plain (ungated) MLP: ``fc`` (d -> I), activation, ``down`` (I -> d)
-PLAIN_MLP_ACTIVATION = {"gpt2": "gelu_tanh", "opt": "relu", "falcon": "gelu"}
+PLAIN_MLP_ACTIVATION = {"gpt2": "gelu_tanh", "opt": "relu", "falcon": "gelu", "gptj": "gelu_tanh"}
+#: families with LayerNorm and a plain MLP but rotary positions (no learned table)
+ROTARY_LAYER_NORM = ("falcon", "gptj")
 
 #: layers after which a tensor-parallel group all-reduces its ``(tokens, d)`` output
 ALLREDUCE_SUFFIXES = (".o_proj", ".down", ".experts", "embed")
@@ -79,7 +86,7 @@ def build_network(
     if gpt:  # learned positions; OPT's table has 2 more rows (its position offset)
         rows = cfg.max_positions + (2 if cfg.family == "opt" else 0)
         x = net.add_(x, net.embedding(net.input, rows, d, source="positions", name="wpe"), name="embed_add")
-    norm = net.layer_norm if gpt or cfg.family == "falcon" else net.rms_norm
+    norm = net.layer_norm if gpt or cfg.family in ROTARY_LAYER_NORM else net.rms_norm
     for i in range(cfg.num_layers):
         p = f"l{i}."
         h = norm(x, name=p + "attn_norm")
@@ -102,7 +109,7 @@ def build_network(
         else:
             x = net.add_(x, o, name=p + "attn_add")
             h = norm(x, name=p + "mlp_norm")
-        if gpt or cfg.family == "falcon":
+        if gpt or cfg.family in ROTARY_LAYER_NORM:
             fc = net.linear(h, inter, bias=cfg.mlp_bias, name=p + "fc")
             m = net.linear(net.activation(fc, PLAIN_MLP_ACTIVATION[cfg.family], name=p + "act"), d,
                            bias=cfg.mlp_bias, name=p + "down")
@@ -126,7 +133,8 @@ def build_network(
         x = norm(x, name="norm")
     if cfg.embed_proj_dim:
         x = net.linear(x, cfg.embed_proj_dim, bias=False, name="project_out")
-    logits = net.lm_head(x, vocab, tied=cfg.tie_word_embeddings, last_only=last_only, name="lm_head")
+    logits = net.lm_head(x, vocab, tied=cfg.tie_word_embeddings, last_only=last_only, name="lm_head",
+                         bias=cfg.lm_head_bias)
     return net.build([logits])
 
 

@@ -502,6 +502,9 @@ def _moe_experts(layer: MoEExperts, inputs: tuple[Shape, ...], output: Shape) ->
 
 @formula(LMHead)
 def _lm_head(layer: LMHead, inputs: tuple[Shape, ...], output: Shape) -> LayerCost:
-    """params ``V·d``, or 0 when tied to the token embedding (counted there); MACs ``rows·V·d``."""
+    """params ``V·d``, or 0 when tied to the token embedding (counted there), ``+ V`` with a bias;
+    MACs ``rows·V·d``; a bias adds one op per logit (``rows·V``)."""
     weights = layer.vocab_size * layer.hidden_size
-    return LayerCost(0 if layer.tied else weights, output[0] * weights, 0)
+    bias = layer.vocab_size if layer.bias else 0
+    return LayerCost((0 if layer.tied else weights) + bias, output[0] * weights,
+                     elements(output) * OPS_PER_ELEMENT["bias"] if layer.bias else 0)

@@ -224,16 +224,18 @@ class MoEExperts(Layer):
 @layer_kind
 @dataclass(frozen=True)
 class LMHead(Layer):
-    """The output projection to the vocabulary, ``(tokens, d) -> (rows, V)``, no bias.
+    """The output projection to the vocabulary, ``(tokens, d) -> (rows, V)``.
 
     ``tied``: shares the token embedding's matrix (GPT-2), so its parameters are counted once, there.
     ``last_only``: logits of the last token only (``rows = 1``), as serving runtimes compute in prefill.
+    ``bias``: a bias of ``V`` (GPT-J's ``lm_head``), its own parameters even when the matrix is tied.
     """
 
     vocab_size: int
     hidden_size: int
     tied: bool = False
     last_only: bool = False
+    bias: bool = False
     kind: ClassVar[str] = "LMHead"
     efficiency_class: ClassVar[str] = "gemm"
     exportable: ClassVar[bool] = False
@@ -285,5 +287,5 @@ def moe_experts(net, x: str, num_experts: int, top_k: int, intermediate_size: in
 
 @builder_method("lm_head", makes=LMHead)
 def lm_head(net, x: str, vocab_size: int, tied: bool = False, last_only: bool = False,
-            name: str | None = None) -> str:
-    return net.add(LMHead(vocab_size, net.shape(x)[-1], tied, last_only), x, name=name)
+            name: str | None = None, bias: bool = False) -> str:
+    return net.add(LMHead(vocab_size, net.shape(x)[-1], tied, last_only, bias), x, name=name)
