@@ -25,6 +25,7 @@ numbers are kept to :data:`LAYER_DIGITS` significant digits
 
 from __future__ import annotations
 
+import functools
 import html
 import itertools
 import json
@@ -105,6 +106,14 @@ def _device_accuracy(device_name: str, table) -> dict | None:
     return {"rows": len(errors), "min": min(errors), "median": statistics.median(errors), "max": max(errors),
             "within_20": sum(abs(e) <= 0.2 for e in errors), "latency_rows": len(latency),
             "latency_min": min(latency, default=None), "latency_max": max(latency, default=None)}
+
+
+@functools.lru_cache(maxsize=8)
+def _accuracy_table(rows_json: str):
+    """:func:`simulator.accuracy.accuracy_table` of the rows (as JSON), kept for the next report over the
+    same rows: it simulates every check row of the devices (seconds), the largest cost of a small report
+    and of each request of ``roofline serve``. Read only: the page takes figures from it."""
+    return accuracy_table(json.loads(rows_json))
 
 
 def _measured_band(config: dict, accuracy: dict | None) -> list[float] | None:
@@ -273,7 +282,7 @@ def html_report_data(networks: Sequence[str], devices: Sequence[str], precisions
     # the check rows whose runtime the device's efficiency model describes: the out-of-sample error
     device_rows = [row for row in rows if row.get("table") != "llm" and row["device"] in base_names
                    and row["role"] == "check" and row_device(row)[1]]
-    table = accuracy_table(device_rows) if device_rows else None
+    table = _accuracy_table(json.dumps(device_rows, sort_keys=True)) if device_rows else None
     accuracy = [_device_accuracy(device.name, table) for device in resolved]
     for config in configs:
         config["measured_band_s"] = _measured_band(config, accuracy[config["device"]])
