@@ -239,7 +239,10 @@ _LLM_ONLY = ("phase", "context")
 
 
 def _network_params(params: Mapping[str, object] | None, any_llm: bool) -> dict[str, object]:
-    """``params`` checked: ``phase`` and ``context`` need an LLM among the entries."""
+    """``params`` checked: a mapping; ``phase`` and ``context`` need an LLM among the entries."""
+    if params is not None and not isinstance(params, Mapping):
+        raise SimulatorError(f"network parameters must be a mapping of name to value (e.g. "
+                             f"{{'num_classes': 150}}), got {params!r}")
     params = dict(params or {})
     given = [key for key in _LLM_ONLY if params.get(key) is not None]
     if given and not any_llm:
