@@ -171,7 +171,8 @@ FORM = """<form id="form" onsubmit="computeReport(); return false;">
 <label>batch <input id="f-batches" size="10" value="1..64"></label>
 <label>LLM context <input id="f-contexts" size="12" placeholder="256..8192"></label>
 <label>LLM generate <input id="f-generate" size="5" placeholder="128"></label>
-<label>what-if <input id="f-settings" size="28" placeholder="dram.bandwidth_scale=0.5,1,2"></label>
+<label>what-if <input id="f-settings" size="28" placeholder="dram.bandwidth_scale=0.5,1,2"
+  title="KEY=V1,V2,... as roofline report --set; several separated by ;"></label>
 <button id="compute" type="submit">compute</button> <span id="status" class="note"></span>
 </div></form>
 <p id="error" class="bad"></p>
