@@ -193,3 +193,16 @@ def test_the_command_serves_on_loopback_and_stops(tmp_path):
             process.wait(timeout=10)
         process.stdout.close()
         process.stderr.close()
+
+
+def test_what_if_values_are_the_reports_axes(server):
+    from simulator.simulation import simulate
+
+    body = {"networks": "resnet18", "devices": "jetson-agx-orin", "settings": "dram.bandwidth_scale=0.5,1"}
+    status, data = _request(server, "POST", "/api/report", body)
+    assert status == 200
+    report = json.loads(data)
+    assert report["whatifs"] == [{"dram.bandwidth_scale": 0.5}, {"dram.bandwidth_scale": 1.0}]
+    halved = simulate("resnet18", "jetson-agx-orin", overrides={"dram.bandwidth_scale": 0.5})
+    assert report["configs"][0]["latency_s"] == halved.latency_s
+    assert "dram.bandwidth_scale" in _error(server, {**body, "settings": "dram.bandwidth_scale=0"})
