@@ -66,6 +66,9 @@ def simulate(network: Network | str | Path, device: Device | str | Path, batch: 
     """
     check_batch(batch)
     variable = None
+    if params is not None and not isinstance(params, Mapping):
+        raise SimulatorError(f"network parameters must be a mapping of name to value, got "
+                             f"{type(params).__name__} {params!r}")
     if seq_lengths is not None or padding is not None or {"seq_lengths", "padding"} & set(params or {}):
         from simulator.model.lengths import variable_batch
 
