@@ -6,7 +6,8 @@
   stored bits (int4: 4.125 with group scales; embedding and LM head at 16 bits), divided over PP stages;
 * KV cache: ``2 · layers · kv_heads · head_dim · bytes · tokens`` for ``B · (P + G)`` tokens, per
   device ``kv_heads/TP`` and ``layers/PP``; a sliding-window layer holds ``min(P + G, W)`` tokens
-  (:meth:`~simulator.llm.config.LLMConfig.kv_tokens_held`: Mistral-7B at a 16k prompt holds 4,096);
+  (Mistral-7B at a 16k prompt holds 4,096). One definition: each attention kind's own
+  ``kv_cache_elements`` (:func:`kv_elements_per_sequence`), what the last decode step reads;
 * activations: the peak live activations of the prefill pass (``B · P`` tokens) at the activations'
   precision (the engine's ``peak_activations``; decode needs less).
 
@@ -16,6 +17,8 @@ Workspace, CUDA context and allocator fragmentation are not counted.
 
 from __future__ import annotations
 
+import collections
+import dataclasses
 import functools
 
 import numpy as np
@@ -23,11 +26,11 @@ import numpy as np
 from simulator.errors import SimulatorError
 from simulator.hardware.device import Device
 from simulator.llm.config import LLMConfig
-from simulator.llm.network import build_network, shard
+from simulator.llm.network import build_network
 from simulator.llm.phases import phase_workload
 from simulator.llm.precision import HEAD_BITS
 from simulator.model.formulas import layer_cost
-from simulator.model.layers import Embedding, LMHead
+from simulator.model.layers import CausalAttention, Embedding, LatentAttention, LMHead
 
 GB = 1e9
 
@@ -55,24 +58,38 @@ def _params_by_head(cfg: LLMConfig, tp: int) -> tuple[int, int]:
     return head, body
 
 
-def _kv_elements_per_layer_token(cfg: LLMConfig, tp: int) -> int:
-    """Cached elements per token and layer on one device: ``2 · kv_heads/TP · head_dim``, or MLA's
-    latent ``kv_lora_rank + qk_rope_head_dim``, which every device holds whole (vLLM replicates it)."""
-    if cfg.is_mla:
-        return cfg.kv_elements_per_token_per_layer
-    _, kv_heads, _, _ = shard(cfg, tp)
-    return 2 * kv_heads * cfg.head_dim
+@functools.lru_cache(maxsize=64)
+def _attention_layers(cfg: LLMConfig, tp: int) -> tuple[tuple[CausalAttention | LatentAttention, int], ...]:
+    """The distinct attention layers of one device's network (:func:`build_network`) with how many
+    times each occurs (Llama: one layer kind × ``L``; Gemma-2: a windowed and a full one, ``L/2`` each)."""
+    layers = [node.layer for node in build_network(cfg, 1, 0, tp).nodes
+              if isinstance(node.layer, CausalAttention | LatentAttention)]
+    return tuple(collections.Counter(layers).items())
+
+
+def kv_elements_per_sequence(cfg: LLMConfig, positions: int, tp: int = 1) -> int:
+    """KV-cache elements one sequence of ``positions`` positions holds on one of ``tp`` devices (all its
+    layers): what the decode step of its last position reads and writes, by each attention kind's own
+    formula (:meth:`~simulator.model.layers.CausalAttention.kv_cache_elements` at ``c = positions − 1``,
+    ``T = 1``): ``Σ_layers 2·KV/TP·hd·min(positions, W)`` for grouped-query attention (a windowed layer
+    keeps its last ``W`` positions, Mistral's rolling buffer), MLA's latent ``(r + dr)·positions``
+    (replicated on every device, as vLLM holds it)."""
+    if positions < 1:
+        return 0
+    return sum(count * dataclasses.replace(layer, cached_tokens=positions - 1).kv_cache_elements(1)
+               for layer, count in _attention_layers(cfg, tp))
 
 
 def kv_bytes_per_token(cfg: LLMConfig, kv_bits: float, tp: int = 1, pp: int = 1) -> float:
-    """KV-cache bytes per token on one device: ``2 · layers · kv_heads · head_dim · bits/8`` (/TP, /PP)."""
-    return cfg.num_layers * _kv_elements_per_layer_token(cfg, tp) * kv_bits / 8 / pp
+    """KV-cache bytes per token on one device when no window caps it: the elements of one position
+    (:func:`kv_elements_per_sequence` of 1) · bits/8 (/PP): ``2 · layers · KV/TP · hd · bits/8``."""
+    return kv_elements_per_sequence(cfg, 1, tp) * kv_bits / 8 / pp
 
 
 def kv_bytes_per_sequence(cfg: LLMConfig, tokens: int, kv_bits: float, tp: int = 1, pp: int = 1) -> float:
     """KV-cache bytes of one sequence of ``tokens`` positions on one device:
-    ``2 · kv_heads · head_dim · bits/8 · Σ_layers min(tokens, W_layer)`` (/TP, /PP; MLA: the latent)."""
-    return _kv_elements_per_layer_token(cfg, tp) * kv_bits / 8 * cfg.kv_tokens_held(tokens) / pp
+    :func:`kv_elements_per_sequence` · bits/8 (/PP): ``2 · KV/TP · hd · bits/8 · Σ_layers min(tokens, W)``."""
+    return kv_elements_per_sequence(cfg, tokens, tp) * kv_bits / 8 / pp
 
 
 def activation_bytes_per_sequence(cfg: LLMConfig, prompt: int, tp: int, activation_bits: float) -> float:

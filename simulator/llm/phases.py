@@ -14,7 +14,7 @@
 
 Workload fields replaced on the engine's :func:`~simulator.engine.workload.build_workload` output:
 ``kv_elements`` (attention: ``2·KV·hd·(c + T)`` per sequence; MLA: the latent's ``(r + dr)·(c + T)``;
-slopes in ``c`` from each kind's own formula, :func:`_context_slopes`), mixture-of-experts fields (the
+slopes in ``c`` the difference of two built networks, :func:`context_slopes`), mixture-of-experts fields (the
 experts' weights are read per expert the batch's tokens touch), ``allreduce_elements`` (tensor parallelism)
 and a tied LM head's weight traffic (``V·d``, though its parameters count once). The token embedding's
 traffic is the kind's own (:meth:`~simulator.model.layers.Embedding.gathered_weight_elements`: ``T·d``
@@ -35,7 +35,6 @@ from simulator.hardware.device import Device
 from simulator.llm.config import LLMConfig
 from simulator.llm.network import ALLREDUCE_SUFFIXES, build_network
 from simulator.llm.precision import HEAD_BITS
-from simulator.model.formulas import layer_cost
 from simulator.model.layers import CausalAttention, Embedding, LatentAttention, LMHead, MoEExperts
 
 #: the layer kinds that read a KV cache of ``cached_tokens`` positions
@@ -63,12 +62,10 @@ def phase_workload(cfg: LLMConfig, tokens: int, tp: int = 1) -> PhaseWorkload:
     """The workload of ``tokens`` new tokens per sequence on one of ``tp`` devices (cache ``c = 0``)."""
     network = build_network(cfg, tokens, 0, tp)
     base = build_workload(network)
-    nodes = {node.name: node for node in network.nodes}
     names = [_base_name(n) for n in base.names]
-    kinds = [nodes[n].layer for n in names]
-    kv = np.array([float(k.kv_cache_elements(tokens)) if isinstance(k, ATTENTION) else 0.0 for k in kinds])
-    slopes = np.array([_context_slopes(nodes[n], tokens) for n in names]).reshape(len(names), 3)
-    d_macs, d_ops, d_kv = slopes[:, 0].copy(), slopes[:, 1].copy(), slopes[:, 2].copy()
+    kinds = _layers_of(network, base.names)
+    kv = _kv_elements(kinds, tokens)
+    d_macs, d_ops, d_kv = context_slopes(cfg, tokens, tp)
     weights = base.weight_elements.copy()
     experts = np.zeros(base.layers)
     moe: MoEExperts | None = None
@@ -113,18 +110,36 @@ def kernels_per_step(cfg: LLMConfig, tokens: int = 1, tp: int = 1) -> int:
     return launched + allreduces
 
 
-def _context_slopes(node, tokens: int) -> tuple[float, float, float]:
-    """An attention layer's MACs, element-wise ops and KV elements per cached token: its cost at
-    ``c = 1`` less its cost at ``c = 0`` (each is affine in ``c``: the layer's own formula, so
-    grouped-query, windowed and latent attention need no case here); 0 for other layers."""
-    layer = node.layer
-    if not isinstance(layer, ATTENTION):
-        return 0.0, 0.0, 0.0
-    one = dataclasses.replace(layer, cached_tokens=1)
-    at0 = layer_cost(layer, node.input_shapes, node.output_shape)
-    at1 = layer_cost(one, node.input_shapes, node.output_shape)
-    return (float(at1.macs - at0.macs), float(at1.elementwise_ops - at0.elementwise_ops),
-            float(one.kv_cache_elements(tokens) - layer.kv_cache_elements(tokens)))
+def _layers_of(network, names: tuple[str, ...]) -> list:
+    """The layer kind of each workload entry (a fused entry ``a+b`` is its first node's)."""
+    nodes = {node.name: node.layer for node in network.nodes}
+    return [nodes[_base_name(n)] for n in names]
+
+
+def _kv_elements(kinds: list, tokens: int) -> np.ndarray:
+    """KV-cache elements each entry reads and writes per sequence: the attention kind's own
+    ``kv_cache_elements`` (``2·KV·hd·(c + T)``; MLA's latent ``(r + dr)·(c + T)``), 0 elsewhere."""
+    return np.array([float(k.kv_cache_elements(tokens)) if isinstance(k, ATTENTION) else 0.0 for k in kinds])
+
+
+@functools.lru_cache(maxsize=256)
+def context_slopes(cfg: LLMConfig, tokens: int, tp: int = 1) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per-entry MACs, element-wise ops and KV elements per cached token (per sequence): the
+    difference of two built networks, the pass at ``c = 1`` less the pass at ``c = 0``
+    (:func:`build_network`, :func:`~simulator.engine.workload.build_workload`). Every count is affine
+    in ``c`` (each attention kind's own formula, so grouped-query, windowed and latent attention need no
+    case here; nothing else depends on ``c``), so this slope gives the pass at any context below a
+    window (a windowed layer's slope stops at ``c = W − 1``: :attr:`PhaseWorkload.context_cap`)."""
+    at0 = build_workload(build_network(cfg, tokens, 0, tp))
+    net1 = build_network(cfg, tokens, 1, tp)
+    at1 = build_workload(net1)
+    if at1.names != at0.names:  # the cache changes costs only, never the graph
+        raise AssertionError(f"{cfg.name}: the passes at c = 0 and c = 1 differ in layers")
+    kv0 = _kv_elements(_layers_of(build_network(cfg, tokens, 0, tp), at0.names), tokens)
+    kv1 = _kv_elements(_layers_of(net1, at1.names), tokens)
+    return (np.asarray(at1.macs - at0.macs, dtype=float),
+            np.asarray(at1.elementwise_ops - at0.elementwise_ops, dtype=float),
+            kv1 - kv0)
 
 
 def at_context(phase: PhaseWorkload, context: np.ndarray, weight_bits: np.ndarray) -> Workload:

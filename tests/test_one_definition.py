@@ -1,0 +1,95 @@
+"""One definition per quantity (issue 18), pinned by tests that cross two paths.
+
+* KV-cache bytes: the LLM memory table (capacity, :mod:`simulator.llm.memory`) equals what the attention
+  kinds of the built network read in the last decode step, and what the phases' workload carries.
+* Generation slopes: the per-token slopes of :mod:`simulator.llm.phases` equal the difference of two built
+  networks, by hand for grouped-query attention, and the counts are affine in the context (checked on
+  networks built at other contexts).
+
+(The decode step through ``simulate()`` equals ``roofline llm``'s: ``tests/llm/test_llm_as_network.py``.)
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from simulator.engine.workload import build_workload
+from simulator.hardware.loader import resolve_device
+from simulator.llm.config import load_config
+from simulator.llm.memory import kv_bytes_per_token, memory_table
+from simulator.llm.network import build_network
+from simulator.llm.phases import at_context, context_slopes, phase_workload
+from simulator.model.layers import CausalAttention, LatentAttention
+
+ATTENTION = (CausalAttention, LatentAttention)
+
+
+def attention_reads(model: str, positions: int, tp: int) -> int:
+    """KV elements the attention kinds of the decode step at ``c = positions − 1`` read and write."""
+    network = build_network(load_config(model), 1, positions - 1, tp)
+    return sum(node.layer.kv_cache_elements(1) for node in network.nodes if isinstance(node.layer, ATTENTION))
+
+
+@pytest.mark.parametrize(("model", "tp", "prompt", "generate", "by_hand"), [
+    # 2 (K, V) · 32 layers · 32 KV heads · 128 hd · 600 positions
+    ("llama_2_7b", 1, 500, 100, 2 * 32 * 32 * 128 * 600),
+    # Llama-2-70B at TP 4: 8 KV heads split into 2 per device, 80 layers
+    ("llama_2_70b", 4, 1000, 24, 2 * 80 * (8 // 4) * 128 * 1024),
+    # Mistral-7B: 6,000 positions, but every layer's window keeps 4,096
+    ("mistral_7b", 1, 5000, 1000, 2 * 32 * 8 * 128 * 4096),
+    # Gemma-2-9B: 21 local layers keep 4,096 of 6,000 positions, 21 global layers keep all
+    ("gemma_2_9b", 1, 5000, 1000, 2 * 8 * 256 * (21 * 4096 + 21 * 6000)),
+    # DeepSeek-V2-Lite (MLA): the latent kv_lora_rank 512 + rope 64, 27 layers, replicated under TP
+    ("deepseek_v2_lite", 2, 300, 20, (512 + 64) * 27 * 320),
+])
+def test_kv_bytes_of_the_memory_table_equal_the_attention_kinds_reads(model, tp, prompt, generate, by_hand):
+    cfg = load_config(model)
+    table = memory_table(cfg, resolve_device("h100-sxm"), np.array([1.0, 3.0]), prompt, generate, tp, 1,
+                         16.0, 16.0, 8.0)
+    reads = attention_reads(model, prompt + generate, tp)
+    assert reads == by_hand
+    assert table["kv_cache_bytes"][0] == reads * 8 / 8           # fp8 cache: 1 byte per element
+    assert table["kv_cache_bytes"][1] == 3 * reads               # per sequence
+    # the phases' decode workload at the last position carries the same elements
+    decode = at_context(phase_workload(cfg, 1, tp), np.array([prompt + generate - 1]), np.array([16.0]))
+    assert float(np.sum(decode.kv_elements)) == reads
+
+
+def test_kv_bytes_per_token_is_one_position_of_the_attention_kinds():
+    # Llama-2-7B: 2 · 32 layers · 32 heads · 128 · 2 bytes = 512 KiB per token, 128 KiB per device at TP 4
+    assert kv_bytes_per_token(load_config("llama_2_7b"), 16.0) == attention_reads("llama_2_7b", 1, 1) * 2
+    assert kv_bytes_per_token(load_config("llama_2_7b"), 16.0, tp=4) == 2 * 32 * 8 * 128 * 2
+
+
+def _counts(model: str, tokens: int, cached: int):
+    w = build_workload(build_network(load_config(model), tokens, cached))
+    return w.macs, w.elementwise_ops
+
+
+@pytest.mark.parametrize("tokens", [1, 16])
+def test_generation_slopes_equal_the_difference_of_two_built_networks(tokens):
+    cfg = load_config("llama_2_7b")
+    d_macs, d_ops, d_kv = context_slopes(cfg, tokens)
+    (m0, o0), (m1, o1) = _counts("llama_2_7b", tokens, 0), _counts("llama_2_7b", tokens, 1)
+    np.testing.assert_array_equal(d_macs, m1 - m0)
+    np.testing.assert_array_equal(d_ops, o1 - o0)
+    attention = np.flatnonzero(d_macs)
+    assert len(attention) == 32                                  # one attention per layer, nothing else
+    # each of T queries sees one more key per cached token: Q·Kᵀ and A·V, hd MACs each, per head
+    assert set(d_macs[attention]) == {2 * 32 * 128 * tokens}
+    assert set(d_kv[attention]) == {2 * 32 * 128}                # one more cached K and V per layer
+    assert np.count_nonzero(d_kv) == 32
+
+
+@pytest.mark.parametrize(("model", "context"), [
+    ("llama_2_7b", 7), ("llama_2_7b", 3000), ("mistral_7b", 100), ("mistral_7b", 4095), ("mistral_7b", 9000),
+    ("deepseek_v2_lite", 513),
+])
+def test_counts_are_affine_in_the_context_on_other_built_networks(model, context):
+    """The closed-form decode (base + c · slope, capped at a window's W − 1) equals the network built at c."""
+    cfg = load_config(model)
+    closed = at_context(phase_workload(cfg, 1), np.array([context]), np.array([16.0]))
+    built = build_workload(build_network(cfg, 1, context))
+    np.testing.assert_allclose(closed.macs[0], built.macs, rtol=0, atol=0)
+    np.testing.assert_allclose(closed.elementwise_ops[0], built.elementwise_ops, rtol=0, atol=0)
