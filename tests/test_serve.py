@@ -81,11 +81,11 @@ def test_the_report_is_simulates(server):
     from simulator.simulation import simulate
 
     status, data = _request(server, "POST", "/api/report",
-                            {"networks": "mobilenet_v2", "devices": "h100-sxm", "batches": "1,4"})
+                            {"networks": "mobilenet_v2", "devices": "jetson-agx-orin", "batches": "1,4"})
     assert status == 200
     configs = json.loads(data)["configs"]
     assert [c["batch"] for c in configs] == [1, 4]
-    assert configs[1]["latency_s"] == simulate("mobilenet_v2", "h100-sxm", batch=4).latency_s
+    assert configs[1]["latency_s"] == simulate("mobilenet_v2", "jetson-agx-orin", batch=4).latency_s
 
 
 @pytest.mark.parametrize(("body", "message"), [
