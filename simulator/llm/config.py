@@ -268,19 +268,6 @@ class LLMConfig:
         """Whether layer ``layer`` has the mixture of experts (:attr:`moe_layers`; Mixtral: every layer)."""
         return self.is_moe and (not self.moe_layers or self.moe_layers[layer])
 
-    @property
-    def kv_elements_per_token_per_layer(self) -> int:
-        """Cached elements per token in one layer: ``2 · KV · hd`` (K and V), or the MLA latent
-        ``kv_lora_rank + qk_rope_head_dim`` (shared by all heads)."""
-        if self.is_mla:
-            return self.kv_lora_rank + self.qk_rope_head_dim
-        return 2 * self.num_kv_heads * self.head_dim
-
-    @property
-    def kv_elements_per_token(self) -> int:
-        """KV-cache elements per token: ``2 · layers · KV · hd`` (K and V of every layer; MLA: the latent)."""
-        return self.num_layers * self.kv_elements_per_token_per_layer
-
     def window(self, layer: int) -> int:
         """Layer ``layer``'s attention window ``W`` (0: it attends to the whole context)."""
         if self.sliding_layers and not self.sliding_layers[layer]:
