@@ -88,3 +88,15 @@ def test_llm_prints_and_records_the_llm_class_band(capsys):
     assert f"typically within ±{median}%" in capsys.readouterr().out
     assert main([*args, "--ideal", "--format", "json"]) == 0
     assert json.loads(capsys.readouterr().out)["expected_error_band"] is None
+
+
+def test_compare_across_devices_records_each_devices_band(capsys):
+    """An expected figure carries its class's band; a device with only the ideal bound (no efficiency
+    model, e.g. a data-sheet L4) carries none and prints no trust line."""
+    assert main(["compare", "resnet50", "--device", "h100-sxm,l4", "--format", "json"]) == 0
+    records = json.loads(capsys.readouterr().out)["networks"]
+    assert records[0]["expected_error_band"] == BANDS["classes"][BANDS["devices"]["h100-sxm"]]
+    assert records[1]["expected_error_band"] is None
+    assert main(["compare", "resnet50", "--device", "h100-sxm,l4"]) == 0
+    out = capsys.readouterr().out
+    assert "trust (h100-sxm): expected value typically within" in out and "trust (l4)" not in out

@@ -88,12 +88,14 @@ def comparison_to_dict(comparison) -> dict:
     the tool and its version, each entry's settings (:func:`simulator.report.simulation_settings`),
     ``compared`` (``network`` or ``device``), the reference (the first entry) and one record per
     entry under ``networks``."""
-    from simulator.report import simulation_settings, tool_record
+    from simulator.report import error_band_record, simulation_settings, tool_record
 
     frame = comparison.frame()
     records = frame.astype(object).to_dict(orient="records")
-    for record, split in zip(records, comparison.kind_latency_s(), strict=True):
+    for record, split, result in zip(records, comparison.kind_latency_s(), comparison.results, strict=True):
         record["latency_by_kind_s"] = split
+        record["expected_error_band"] = error_band_record(result.device, result.expected_model,
+                                                          llm=bool(result.kv_cache_bytes))
     first = comparison.reference
     return {"tool": tool_record(), "settings": [simulation_settings(r) for r in comparison.results],
             "compared": comparison.axis, "device": first.device, "precision": first.precision,
@@ -121,7 +123,7 @@ def _plain(value):
 
 
 def _table(comparison) -> str:
-    from simulator.report import render_table
+    from simulator.report import expected_trust, render_table
     from simulator.units import format_bytes, format_count, format_joules, format_seconds
 
     frame = comparison.frame()
@@ -162,4 +164,7 @@ def _table(comparison) -> str:
     else:
         header = (f"on {first.device}, {first.precision}, batch {first.batch}, attention {first.attention}, "
                   f"{mode}{overrides}; speed-up = latency of {first.network} / latency of each")
-    return "\n".join([header, "", summary, "", by_kind])
+    expected = dict.fromkeys(r.device for r in comparison.results if r.expected_model)
+    trust = [""] + [f"trust ({device}): {expected_trust(device, llm=bool(first.kv_cache_bytes))}"
+                    for device in expected] if expected else []
+    return "\n".join([header, "", summary, "", by_kind, *trust])
