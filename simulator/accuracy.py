@@ -43,7 +43,7 @@ ROLES = ("fit", "check")
 
 def device_class(device: str) -> str:
     """``datacenter GPU``, ``Jetson Orin``, ``microcontroller`` or ``CPU``, for the summary."""
-    if device.startswith(("a100", "h100", "h200")):
+    if device.startswith(("a100", "h100", "h200", "gh200", "b200", "l4")):  # "l4" covers L4 and L40S
         return "datacenter GPU"
     if device.startswith("jetson"):
         return "Jetson Orin"
