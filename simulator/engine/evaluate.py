@@ -233,6 +233,31 @@ class _PlanFloor:
         self.ops_per_fraction = ops / compute_fraction
         self.bandwidth_fraction = bandwidth_fraction
         self.overhead_s = np.where(busy, overhead_s, 0.0).sum()
+        # the network's sums, for a first bound in O(configs) (Σ max ≥ max Σ): ops over the compute
+        # fraction, weights and each residency segment's spilled elements over the bandwidth fraction
+        self.ops_sum = self.ops_per_fraction.sum()
+        self.weight_sum = (workload.weight_elements / bandwidth_fraction).sum()
+        self.spilled_sums = (workload.spilled_elements / bandwidth_fraction).sum(axis=1)
+
+    def quick_bound_s(self, index: np.ndarray, n: np.ndarray, m: float) -> np.ndarray:
+        """``(len(index),)``: a weaker bound than :meth:`bound_s`, from the network's sums alone:
+        ``max(n·Σc, q·ΣM(m)) + q·o`` (``Σ_layers max(a, b) ≥ max(Σa, Σb)``) [s]."""
+        hardware, workload = self.hardware, self.workload
+        q = np.floor(n / m)
+        compute_s = n / hardware.peak_ops_per_s[index] * self.ops_sum
+        weights = self.weight_bytes_per_element[index] * self.weight_sum
+        activation_bytes = self.activation_bytes_per_element[index]
+        budget = hardware.capacity_bytes[index, hardware.activation_buffer] / (m * activation_bytes)
+        segment = np.searchsorted(workload.spill_thresholds, budget, side="right")
+        spilled = m * activation_bytes * self.spilled_sums[segment]
+        bandwidth = hardware.bandwidth_bytes_per_s[index]
+        weight_store, activation_store = hardware.weight_store, hardware.activation_store
+        if weight_store == activation_store:
+            pass_s = (weights + spilled) / bandwidth[:, weight_store]
+        else:
+            pass_s = np.maximum(weights / bandwidth[:, weight_store],
+                                spilled / bandwidth[:, activation_store])
+        return np.maximum(compute_s, q * pass_s) + q * self.overhead_s
 
     def bound_s(self, index: np.ndarray, n: np.ndarray, m: float) -> np.ndarray:
         """``(len(index),)``: the lower bound of running batches ``n`` of configurations ``index`` in
@@ -257,9 +282,11 @@ class _PlanFloor:
     def can_win(self, index: np.ndarray, n: np.ndarray, m: float, best_s: np.ndarray) -> np.ndarray:
         """``(len(index),)``: True where running batches ``n`` of configurations ``index`` in passes of
         ``m`` samples may have a latency below ``best_s``."""
-        if not len(index):
-            return np.zeros(0, dtype=bool)
-        return self.bound_s(index, n, m) * (1.0 - self.MARGIN) <= best_s
+        keep = self.quick_bound_s(index, n, m) * (1.0 - self.MARGIN) <= best_s
+        if keep.any():  # the per-layer bound for those the network's sums leave in
+            rows = np.flatnonzero(keep)
+            keep[rows] = self.bound_s(index[rows], n[rows], m) * (1.0 - self.MARGIN) <= best_s[rows]
+        return keep
 
 
 def _run_batches(workload: Workload, hardware: HardwareArrays, batch: np.ndarray, weight_bits: np.ndarray,

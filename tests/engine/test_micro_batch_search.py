@@ -3,9 +3,11 @@
 :func:`simulator.engine.evaluate._run_batches` tries passes of ``m = 1, 2, 4, ...`` samples; a plan of
 ``q = n // m`` passes runs only where its lower bound (:class:`simulator.engine.evaluate._PlanFloor`:
 ``Σ_layers max(n·c, q·M(m)) + q·o``, compute, the weights read once per pass and the activations the
-residency rule spills at ``m`` samples, overheads) is below the best latency so far. Checked here:
+residency rule spills at ``m`` samples, overheads; first from the network's sums alone, a weaker
+bound) is below the best latency so far. Checked here:
 
 * the bound never exceeds the plan's latency as the engine computes it (``q·L(m) + L(n − q·m)``),
+  nor the first bound the per-layer one,
   for every power of two below the batch, in the ideal and the expected model, with the weights
   and activations in one memory and in two;
 * every array of the evaluation (totals, per-layer timing and energy, the micro-batch) equals the
@@ -83,6 +85,8 @@ def test_the_bound_never_exceeds_the_plan_latency(network, device_name, attentio
         plan_s = q * passes.latency_s.sum(axis=1) + np.where(rest > 0, remainder.latency_s.sum(axis=1), 0.0)
         bound_s = floor.bound_s(rows, batches[rows], m)
         assert np.all(bound_s <= plan_s * (1 + 1e-12)), (m, (bound_s / plan_s).max())
+        # the first, cheaper bound (the network's sums) lies below the per-layer one
+        assert np.all(floor.quick_bound_s(rows, batches[rows], m) <= bound_s * (1 + 1e-12))
         checked += len(rows)
     assert checked >= len(batches) * 2  # every configuration, at several plans
 
