@@ -180,3 +180,14 @@ def test_source_key_reads_both_table_forms():
     module = collector()
     assert module.source_key("o/r@abcdef1:closed/a.txt") == ("o/r", "closed/a.txt")
     assert module.source_key("o/r closed/a.txt @ abcdef1") == ("o/r", "closed/a.txt")
+
+
+def test_data_sheet_gpus_are_summarised_as_datacenter_gpus():
+    # simulator.accuracy's summary once put every device it did not know by prefix under "CPU":
+    # the MLPerf rows of the L4, L40S and GH200 came out as 86 CPU rows
+    from simulator.accuracy import device_class
+
+    for device in ("l4", "l40s", "gh200", "b200", "h100-nvl", "a100-sxm-80gb"):
+        assert device_class(device) == "datacenter GPU", device
+    assert device_class("jetson-orin-nx-16gb") == "Jetson Orin"
+    assert device_class("stm32f746") == "microcontroller"
