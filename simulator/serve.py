@@ -159,7 +159,9 @@ def _named(text: str, shown: dict[str, str], folder: Path) -> str:
     return text.replace(str(folder), "(uploads)")
 
 
-FORM = """<form id="form" onsubmit="computeReport(); return false;">
+FORM = """<style>#form-fields{display:flex;flex-wrap:wrap;gap:8px 14px;align-items:center;margin:8px 0}
+#form-fields label{display:flex;gap:6px;align-items:center}</style>
+<form id="form" onsubmit="computeReport(); return false;">
 <div id="form-fields">
 <label>network <input id="f-networks" list="network-names" size="28" value="__NETWORK__"
   title="built-in names, LLMs, .onnx or config.json paths under the working directory"></label>
