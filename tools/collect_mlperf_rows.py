@@ -5,7 +5,9 @@ Usage::
     python tools/collect_mlperf_rows.py GITDIR REPOSITORY [--commit C] [--append]
 
 ``GITDIR`` is a git directory of an MLCommons results repository (no work tree needed: every file is
-read with ``git show COMMIT:PATH``), ``REPOSITORY`` its name (``mlcommons/inference_results_v4.1``,
+read with ``git show COMMIT:PATH``), or a folder of files copied from one at ``--commit`` and laid
+out as in it (a round too large to fetch whole: the rows are those its copied files give),
+``REPOSITORY`` its name (``mlcommons/inference_results_v4.1``,
 ``mlcommons/tiny_results_v1.1``, ...). The rows go to stdout as CSV, or with ``--append`` to the end of
 ``gpu.csv`` (MLPerf Inference) or ``mcu.csv`` (MLPerf Tiny); a row whose id, or whose source file and
 metric, is already in the table is left out, so a rerun appends nothing. Every row is a ``check`` row.
@@ -67,14 +69,27 @@ TINY_SOCS = (("f746", "stm32f746"), ("h7a3", "nucleo-h7a3zi-q"), ("l4r5", "nucle
              ("u575", "nucleo-u575zi-q"), ("h743", "stm32h743"))
 
 
+def is_tree(gitdir: str) -> bool:
+    """Whether ``gitdir`` is a folder of copied files (laid out as in the repository) rather than a
+    git directory: for a round too large to fetch whole, a copy of the files its rows need, read
+    from the repository at the commit given with ``--commit``."""
+    return not (Path(gitdir) / "HEAD").is_file()
+
+
 def git_show(gitdir: str, commit: str, path: str) -> str | None:
     """The text of ``path`` at ``commit`` (None when it is not there)."""
+    if is_tree(gitdir):
+        copied = Path(gitdir) / path
+        return copied.read_text(encoding="utf-8", errors="replace") if copied.is_file() else None
     done = subprocess.run(["git", "--git-dir", gitdir, "show", f"{commit}:{path}"],
                           capture_output=True, text=True, errors="replace")
     return done.stdout if done.returncode == 0 else None
 
 
 def git_files(gitdir: str, commit: str) -> list[str]:
+    if is_tree(gitdir):
+        root = Path(gitdir)
+        return sorted(p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file())
     done = subprocess.run(["git", "--git-dir", gitdir, "ls-tree", "-r", "--name-only", commit],
                           capture_output=True, text=True, check=True)
     return sorted(done.stdout.splitlines())
@@ -182,7 +197,8 @@ def _precision(gitdir: str, commit: str, submitter: str, system: str, benchmark:
     path = f"closed/{submitter}/measurements/{system}/{benchmark}/{scenario}/{system}_{scenario}.json"
     text = git_show(gitdir, commit, path)
     if text is None:
-        return "int8", "precision: no measurements JSON, int8 (NVIDIA TensorRT's convention)"
+        absent = "not in the copied files" if is_tree(gitdir) else "no measurements JSON"
+        return "int8", f"precision: {absent}, int8 (NVIDIA TensorRT's convention)"
     try:
         weights = str(json.loads(text).get("weight_data_types", "")).lower()
     except json.JSONDecodeError:
@@ -364,8 +380,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--commit", default="HEAD")
     parser.add_argument("--append", action="store_true", help="append the new rows to the table")
     args = parser.parse_args(argv)
-    commit = subprocess.run(["git", "--git-dir", args.gitdir, "rev-parse", args.commit],
-                            capture_output=True, text=True, check=True).stdout.strip()
+    if is_tree(args.gitdir):
+        if not re.fullmatch(r"[0-9a-f]{40}", args.commit):
+            parser.error("a folder of copied files needs --commit: the 40-digit commit they were read at")
+        commit = args.commit
+    else:
+        commit = subprocess.run(["git", "--git-dir", args.gitdir, "rev-parse", args.commit],
+                                capture_output=True, text=True, check=True).stdout.strip()
     tiny = "tiny_results" in args.repository
     rows = (tiny_rows if tiny else inference_rows)(args.gitdir, args.repository, commit)
     table = MEASUREMENTS / ("mcu.csv" if tiny else "gpu.csv")
