@@ -154,10 +154,12 @@ def hardware_arrays(device: Device, precisions: Sequence[str],
     """
     count = len(precisions)
     levels = device.memory_levels
-    columns = {
-        "bandwidth_bytes_per_s": np.array([[lv.bandwidth_bytes_per_s for lv in levels]] * count, dtype=float),
-        "capacity_bytes": np.array([[lv.capacity_bytes for lv in levels]] * count, dtype=float),
-        "energy_per_byte_pj": np.array([[lv.energy_per_byte_pj for lv in levels]] * count, dtype=float),
+    columns = {  # one row per configuration, each a copy of the profile's (overrides change them)
+        "bandwidth_bytes_per_s": np.tile(np.array([lv.bandwidth_bytes_per_s for lv in levels], dtype=float),
+                                         (count, 1)),
+        "capacity_bytes": np.tile(np.array([lv.capacity_bytes for lv in levels], dtype=float), (count, 1)),
+        "energy_per_byte_pj": np.tile(np.array([lv.energy_per_byte_pj for lv in levels], dtype=float),
+                                      (count, 1)),
     }
     distinct = dict.fromkeys(precisions)
     peaks = {p: device.peak_for(p) for p in distinct}
