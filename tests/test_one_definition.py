@@ -5,6 +5,8 @@
 * Generation slopes: the per-token slopes of :mod:`simulator.llm.phases` equal the difference of two built
   networks, by hand for grouped-query attention, and the counts are affine in the context (checked on
   networks built at other contexts).
+* Precisions: one compute-precision rule for CNNs and LLMs (the wider of weights and activations), and
+  one group-scale rule (int4 group-quantized weights store 4 + 16/128 bits) in :mod:`simulator.precision`.
 
 (The decode step through ``simulate()`` equals ``roofline llm``'s: ``tests/llm/test_llm_as_network.py``.)
 """
@@ -17,10 +19,14 @@ import pytest
 from simulator.engine.workload import build_workload
 from simulator.hardware.loader import resolve_device
 from simulator.llm.config import load_config
-from simulator.llm.memory import kv_bytes_per_token, memory_table
+from simulator.llm.inference import simulate_llm
+from simulator.llm.memory import kv_bytes_per_token, memory_table, weight_bytes_per_device
 from simulator.llm.network import build_network
 from simulator.llm.phases import at_context, context_slopes, phase_workload
+from simulator.llm.precision import WEIGHT_BITS, llm_compute_precision
 from simulator.model.layers import CausalAttention, LatentAttention
+from simulator.precision import compute_precision, weight_bits
+from simulator.simulation import simulate
 
 ATTENTION = (CausalAttention, LatentAttention)
 
@@ -93,3 +99,34 @@ def test_counts_are_affine_in_the_context_on_other_built_networks(model, context
     built = build_workload(build_network(cfg, 1, context))
     np.testing.assert_allclose(closed.macs[0], built.macs, rtol=0, atol=0)
     np.testing.assert_allclose(closed.elementwise_ops[0], built.elementwise_ops, rtol=0, atol=0)
+
+
+@pytest.mark.parametrize(("weights", "activations", "by_hand"), [
+    ("int4", "fp16", "fp16"),   # W4A16: dequantized into fp16 (AWQ)
+    ("int8", "fp16", "fp16"),   # W8A16
+    ("int4", "int8", "int8"),   # W4A8
+    ("fp8", "fp8", "fp8"),      # W8A8 FP8
+    ("fp8", "int8", "int8"),    # a tie: the activations'
+    ("bf16", "fp16", "fp16"),   # a tie: the activations'
+    ("fp16", "fp8", "fp16"),    # wider weights: the multiply runs at the weights' width (was fp8 for LLMs)
+    ("bf16", "int8", "bf16"),
+])
+def test_one_compute_precision_rule_for_cnns_and_llms(weights, activations, by_hand):
+    assert compute_precision(weights, activations) == by_hand
+    assert llm_compute_precision(weights, activations) == by_hand
+    cnn = simulate("resnet18", "h100-sxm", weight_precision=weights, activation_precision=activations)
+    llm = simulate_llm("llama_3_2_1b", "h100-sxm", prompt=8, generate=2, weight_precision=weights,
+                       activation_precision=activations)
+    assert cnn.precision == llm.compute_precision == by_hand
+
+
+def test_group_scale_rule_in_one_place():
+    # AWQ/GPTQ: one 16-bit scale per 128 weights; the CNN path's per-channel scales are not counted
+    assert WEIGHT_BITS["int4"] == weight_bits("int4", group_scales=True) == 4 + 16 / 128
+    assert WEIGHT_BITS["int8"] == 8 + 16 / 128 and WEIGHT_BITS["fp8"] == 8.0
+    assert weight_bits("int4") == 4.0
+    cfg = load_config("llama_2_7b")
+    # Llama-2-7B: embedding + LM head 2 · 32000 · 4096 at 16 bits, the other 6,476,005,376 at 4.125 bits
+    head = 2 * 32000 * 4096
+    body = 6_738_415_616 - head
+    assert weight_bytes_per_device(cfg, 1, 1, WEIGHT_BITS["int4"]) == (head * 16 + body * 4.125) / 8

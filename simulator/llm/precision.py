@@ -1,35 +1,34 @@
-"""LLM precisions, kept apart: weights, activations and the KV cache, and the precision the arithmetic
-runs at. The one place these rules are stated.
+"""Which precisions each LLM stream accepts: weights, activations and the KV cache, kept apart.
+
+The widths, the group-scale rule and the compute-precision rule are :mod:`simulator.precision`'s, the
+same as every network's; this module only names the LLM choices and the LLM-specific defaults.
 
 * Weights: ``fp16``/``bf16`` (16 bits), ``fp8`` (8 bits, one per-tensor scale: negligible), ``int8`` and
-  ``int4`` with a 16-bit scale per group of :data:`GROUP_SIZE` weights (AWQ/GPTQ's group 128):
-  ``8 + 16/128 = 8.125`` and ``4 + 16/128 = 4.125`` bits per weight. The token embedding and the LM
-  head stay at 16 bits (AWQ does not quantize them; TensorRT-LLM's FP8 recipe excludes ``lm_head``).
+  ``int4`` group-quantized (AWQ/GPTQ), with a 16-bit scale per group of 128 weights:
+  ``8.125`` and ``4.125`` bits per weight (:func:`simulator.precision.weight_bits` with group scales).
+  The token embedding and the LM head stay at 16 bits (AWQ does not quantize them; TensorRT-LLM's FP8
+  recipe excludes ``lm_head``).
 * Activations: ``fp16``/``bf16`` or ``fp8`` (W8A8 FP8) or ``int8`` (W8A8, SmoothQuant).
 * KV cache: ``fp16``/``bf16``, ``fp8`` or ``int8`` (per-head scales not counted).
-* Arithmetic: at the **activations'** precision. Quantized weights are dequantized into the
-  activation format before the multiply (W4A16 and W8A16 compute in fp16, as AWQ's and TensorRT-LLM's
-  weight-only kernels do); W8A8 FP8 computes in fp8 and W8A8 INT8 in int8.
+* Arithmetic: :func:`simulator.precision.compute_precision`, the wider of the two (W4A16 and W8A16
+  compute in fp16, W8A8 FP8 in fp8, W8A8 INT8 in int8).
 """
 
 from __future__ import annotations
 
 from simulator.errors import UnknownNameError
+from simulator.precision import PRECISION_BITS, compute_precision
+from simulator.precision import weight_bits as stored_weight_bits
 
-#: weights per 16-bit group scale of the integer formats
-GROUP_SIZE = 128
-SCALE_BITS = 16
-WEIGHT_BITS: dict[str, float] = {
-    "fp16": 16.0,
-    "bf16": 16.0,
-    "fp8": 8.0,
-    "int8": 8 + SCALE_BITS / GROUP_SIZE,
-    "int4": 4 + SCALE_BITS / GROUP_SIZE,
-}
-ACTIVATION_BITS: dict[str, float] = {"fp16": 16.0, "bf16": 16.0, "fp8": 8.0, "int8": 8.0}
-KV_BITS: dict[str, float] = {"fp16": 16.0, "bf16": 16.0, "fp8": 8.0, "int8": 8.0}
+WEIGHT_PRECISIONS = ("fp16", "bf16", "fp8", "int8", "int4")
+ACTIVATION_PRECISIONS = ("fp16", "bf16", "fp8", "int8")
+KV_PRECISIONS = ("fp16", "bf16", "fp8", "int8")
+#: stored bits per weight, group scales included (int4: 4.125)
+WEIGHT_BITS: dict[str, float] = {p: stored_weight_bits(p, group_scales=True) for p in WEIGHT_PRECISIONS}
+ACTIVATION_BITS: dict[str, float] = {p: float(PRECISION_BITS[p]) for p in ACTIVATION_PRECISIONS}
+KV_BITS: dict[str, float] = {p: float(PRECISION_BITS[p]) for p in KV_PRECISIONS}
 #: the embedding and LM head stay at this width whatever the weights' precision
-HEAD_BITS = 16.0
+HEAD_BITS = float(PRECISION_BITS["fp16"])
 
 
 def weight_bits(precision: str) -> float:
@@ -52,10 +51,11 @@ def kv_bits(precision: str) -> float:
 
 
 def llm_compute_precision(weight_precision: str, activation_precision: str) -> str:
-    """The precision the arithmetic runs at: the activations' (see the module docstring)."""
+    """The precision the arithmetic runs at, after checking both names are LLM choices: the one rule of
+    :func:`simulator.precision.compute_precision` (the wider of the two; ties: the activations')."""
     weight_bits(weight_precision)
     activation_bits(activation_precision)
-    return activation_precision
+    return compute_precision(weight_precision, activation_precision)
 
 
 def default_activation_precision(weight_precision: str) -> str:
