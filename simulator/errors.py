@@ -1,6 +1,9 @@
 """Errors raised at the simulator's boundaries, each with a message a user can act on.
 
-The CLI catches :class:`SimulatorError` and prints its message without a traceback.
+The CLI catches :class:`SimulatorError` and prints its message without a traceback. Every bad-input
+error of every path (networks, devices, LLMs, sweeps) is a :class:`SimulatorError` subclass; the ones
+that were a builtin ``ValueError`` or ``TypeError`` are still one too (:class:`InvalidValueError`,
+:class:`InvalidTypeError`), so a caller's ``except ValueError`` keeps catching them.
 """
 
 from __future__ import annotations
@@ -11,6 +14,14 @@ from collections.abc import Iterable
 
 class SimulatorError(Exception):
     """Base class of every error the simulator raises on bad input."""
+
+
+class InvalidValueError(SimulatorError, ValueError):
+    """An argument of the right type with a value outside its range or form: names it and what is valid."""
+
+
+class InvalidTypeError(SimulatorError, TypeError):
+    """An argument of the wrong type: names it, the type it got and the type it needs."""
 
 
 class ShapeError(SimulatorError):

@@ -5,6 +5,8 @@
 * Generation slopes: the per-token slopes of :mod:`simulator.llm.phases` equal the difference of two built
   networks, by hand for grouped-query attention, and the counts are affine in the context (checked on
   networks built at other contexts).
+* Errors: every bad-input error is a :class:`~simulator.errors.SimulatorError` (one line, exit 2 in the
+  CLI), still a ``ValueError``/``TypeError`` where it was one.
 * Precisions: one compute-precision rule for CNNs and LLMs (the wider of weights and activations), and
   one group-scale rule (int4 group-quantized weights store 4 + 16/128 bits) in :mod:`simulator.precision`.
 
@@ -16,15 +18,19 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from simulator.cli.progress import Progress
 from simulator.engine.workload import build_workload
+from simulator.errors import SimulatorError
 from simulator.hardware.loader import resolve_device
 from simulator.llm.config import load_config
-from simulator.llm.inference import simulate_llm
+from simulator.llm.inference import evaluate_llm, simulate_llm
 from simulator.llm.memory import kv_bytes_per_token, memory_table, weight_bytes_per_device
 from simulator.llm.network import build_network
 from simulator.llm.phases import at_context, context_slopes, phase_workload
 from simulator.llm.precision import WEIGHT_BITS, llm_compute_precision
+from simulator.model.counts import count_network
 from simulator.model.layers import CausalAttention, LatentAttention
+from simulator.model.registry import height_width
 from simulator.precision import compute_precision, weight_bits
 from simulator.simulation import simulate
 
@@ -130,3 +136,20 @@ def test_group_scale_rule_in_one_place():
     head = 2 * 32000 * 4096
     body = 6_738_415_616 - head
     assert weight_bytes_per_device(cfg, 1, 1, WEIGHT_BITS["int4"]) == (head * 16 + body * 4.125) / 8
+
+
+def _two_prompt_lengths():
+    evaluate_llm(load_config("llama_3_2_1b"), resolve_device("h100-sxm"), np.array([1.0, 1.0]),
+                 np.array([8, 16]), np.array([2, 2]), 1, ["fp16"] * 2, ["fp16"] * 2, ["fp16"] * 2)
+
+
+@pytest.mark.parametrize(("call", "builtin", "words"), [
+    (_two_prompt_lengths, ValueError, "one prompt length per call, got [8, 16]"),
+    (lambda: height_width(2.5), ValueError, "resolution must be an int or (height, width), got 2.5"),
+    (lambda: count_network("resnet18"), TypeError, "takes a Network"),
+    (lambda: Progress("sweep", mode="loud"), ValueError, "progress mode must be one of auto"),
+])
+def test_bad_input_errors_are_simulator_errors_and_keep_their_builtin_base(call, builtin, words):
+    with pytest.raises(SimulatorError) as caught:
+        call()
+    assert isinstance(caught.value, builtin) and words in str(caught.value)

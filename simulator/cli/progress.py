@@ -21,6 +21,8 @@ import sys
 import time
 from typing import TextIO
 
+from simulator.errors import InvalidValueError
+
 MODES = ("auto", "live", "lines", "off")
 #: width of the built-in bar, in characters
 BAR_WIDTH = 30
@@ -63,7 +65,7 @@ class Progress:
     def __init__(self, what: str, mode: str = "auto", unit: str = "", stream: TextIO | None = None,
                  interval_s: float = REDRAW_INTERVAL_S) -> None:
         if mode not in MODES:
-            raise ValueError(f"progress mode must be one of {', '.join(MODES)}, got {mode!r}")
+            raise InvalidValueError(f"progress mode must be one of {', '.join(MODES)}, got {mode!r}")
         self.what, self.unit, self.interval_s = what, unit, interval_s
         self.stream = stream if stream is not None else sys.stderr
         terminal = _is_terminal(self.stream)

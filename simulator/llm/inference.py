@@ -36,6 +36,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from simulator.engine.evaluate import Evaluation
+from simulator.errors import InvalidValueError
 from simulator.hardware.device import Device
 from simulator.hardware.loader import resolve_device
 from simulator.llm.arguments import check_batches, check_context, check_flag, check_parallelism
@@ -164,7 +165,8 @@ def evaluate_llm(
     step = 0.0 if ideal or device.efficiency is None else float(device.efficiency.step_overhead_s)
     p = int(prompt[0])
     if np.any(prompt != p):
-        raise ValueError("evaluate_llm takes one prompt length per call")
+        lengths = sorted({int(n) for n in prompt})
+        raise InvalidValueError(f"evaluate_llm takes one prompt length per call, got {lengths}")
     prefill = run_phase(cfg, device, p, tp, np.zeros(count), batch, compute, wb, ab, kb, ideal, link)
     hand_off = pipeline_transfer_s(device, pp, batch * cfg.hidden_size * ab / 8)
     ttft = prefill.totals["latency_s"] + pp_factor(hand_off, p) + step

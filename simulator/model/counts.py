@@ -18,7 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import lru_cache
 
-from simulator.errors import SimulatorError
+from simulator.errors import InvalidTypeError, SimulatorError
 from simulator.model.formulas import LayerCost, layer_cost
 from simulator.model.graph import INPUT, Network, storage_of
 from simulator.model.layers import Shape, elements
@@ -186,8 +186,8 @@ def _live(network: Network, lifetimes: dict[str, tuple[int, int, int]]) -> list[
 def count_network(network: Network, batch: int = 1) -> NetworkCounts:
     """Counts of ``network`` at ``batch`` samples (exact ints)."""
     if not isinstance(network, Network):
-        raise TypeError(f"count_network() takes a Network (build one from a name with "
-                        f"simulator.catalog.build_network or use simulator.count), got {network!r}")
+        raise InvalidTypeError(f"count_network() takes a Network (build one from a name with "
+                               f"simulator.catalog.build_network or use simulator.count), got {network!r}")
     check_batch(batch)
     analysis = analyze(network)
     layers = tuple(

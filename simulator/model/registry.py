@@ -12,6 +12,7 @@ import fnmatch
 from collections.abc import Callable
 from typing import TypeVar
 
+from simulator.errors import InvalidValueError
 from simulator.model.graph import Network
 
 NetworkFunction = Callable[..., Network]
@@ -46,11 +47,12 @@ def network_names(pattern: str = "*") -> list[str]:
 def height_width(resolution: Resolution) -> tuple[int, int]:
     """``(height, width)`` of ``resolution``: ``(r, r)`` for an int ``r``, else the pair itself.
 
-    Raises ``ValueError`` for anything else (a bool, a float, a pair of non-integers, three sizes).
+    Raises :class:`~simulator.errors.InvalidValueError` (a ``ValueError`` too) for anything else (a bool,
+    a float, a pair of non-integers, three sizes).
     """
     if isinstance(resolution, int) and not isinstance(resolution, bool):
         return resolution, resolution
     if (isinstance(resolution, tuple | list) and len(resolution) == 2
             and all(isinstance(r, int) and not isinstance(r, bool) for r in resolution)):
         return int(resolution[0]), int(resolution[1])
-    raise ValueError(f"resolution must be an int or (height, width), got {resolution!r}")
+    raise InvalidValueError(f"resolution must be an int or (height, width), got {resolution!r}")
