@@ -100,3 +100,15 @@ def test_compare_across_devices_records_each_devices_band(capsys):
     assert main(["compare", "resnet50", "--device", "h100-sxm,l4"]) == 0
     out = capsys.readouterr().out
     assert "trust (h100-sxm): expected value typically within" in out and "trust (l4)" not in out
+
+
+def test_llm_json_records_the_tool_and_the_settings_that_produced_it(capsys):
+    from importlib.metadata import version
+
+    args = ["llm", "llama_3_8b", "--device", "h100-sxm", "--batch", "1,4", "--prompt", "128",
+            "--generate", "8", "--tp", "2", "--format", "json"]
+    assert main(args) == 0
+    document = json.loads(capsys.readouterr().out)
+    assert document["tool"] == {"name": "roofline-simulator", "version": version("roofline-simulator")}
+    assert document["settings"] | {} == {**document["settings"], "model": "llama_3_8b", "batch": [1, 4],
+                                         "prompt": 128, "generate": 8, "tp": 2, "pp": 1, "ideal": False}

@@ -118,7 +118,7 @@ def run(args: argparse.Namespace) -> int:
     from simulator.cli import llm_serving
     from simulator.io import dumps_json
     from simulator.llm import simulate_llm
-    from simulator.report import error_band_record, expected_trust
+    from simulator.report import error_band_record, expected_trust, tool_record
 
     if llm_serving.wanted(args):
         return llm_serving.run(args, _positive(args.tp, "--tp"), _positive(args.pp, "--pp"))
@@ -142,7 +142,13 @@ def run(args: argparse.Namespace) -> int:
     rows = result.rows()
     if args.format == "json":
         print(
-            dumps_json({"model": result.model, "device": result.device,
+            dumps_json({"tool": tool_record(),
+                        "settings": {"model": args.model, "device": args.device, "batch": batch,
+                                     "prompt": prompt, "generate": generate, "tp": tp, "pp": pp,
+                                     "weight_precision": result.weight_precision,
+                                     "activation_precision": result.activation_precision,
+                                     "kv_precision": result.kv_precision, "ideal": result.ideal},
+                        "model": result.model, "device": result.device,
                         "expected_error_band": error_band_record(result.device, not result.ideal, llm=True),
                         "configurations": rows}, indent=2)
         )
