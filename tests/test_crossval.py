@@ -12,12 +12,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from simulator.accuracy import load_measurements, parse_params
-from simulator.calibration import crossval
+from simulator.accuracy import load_measurements, parse_params, row_sequence_lengths
+from simulator.calibration import crossval, host_transfer
 from simulator.calibration.cv_fit import Fit, fit_family
 from simulator.calibration.cv_llm import GEMV_GRID, llm_case, predict_llm
 from simulator.calibration.cv_model import FAMILIES, Parameter, efficiency_model, family_of, stack
 from simulator.calibration.folds import before_split, network_family, published
+from simulator.catalog import resolve_network
 from simulator.cli import main
 from simulator.hardware.loader import resolve_device
 from simulator.llm.inference import simulate_llm
@@ -44,33 +45,47 @@ def _row(dataset, row_id):
     return dataset[1][row_id]
 
 
-@pytest.mark.parametrize("row_id, values, tile, buffer", [
+#: the EfficientViT README's B1 at 224x224, batch 1, fp16 on Orin ("data transfer time included"): one
+#: copy in (3x224x224 fp16 elements) and one out (1000 logits), each a 10 us call and synchronization,
+#: over Orin's LPDDR5 copy rate (80 GB/s taken)
+ORIN_B1_HOST_S = 2 * 10e-6 + (3 * 224 * 224 + 1000) * 2 / 80e9
+
+
+@pytest.mark.parametrize("row_id, values, tile, buffer, host_s", [
     # a GEMM-heavy A100 row and an Orin row with depthwise kernels (the memory-bound share), at
     # figures that are not the shipped ones, and an MCU row with a board factor
     ("mlperf-v3.0-a100-sxm-80gb-x1-resnet50-multistream",
-     {"kernel_overhead_s": 7e-6, "conv_overhead_s": 2e-6, "compute_fraction": 0.5}, 2048, 0.25),
+     {"kernel_overhead_s": 7e-6, "conv_overhead_s": 2e-6, "compute_fraction": 0.5}, 2048, 0.25, 0.0),
     ("efficientvit-cls-jetson-agx-orin-efficientvit_b1-224x224-b1",
-     {"kernel_overhead_s": 4e-6, "compute_fraction": 0.7, "bandwidth_fraction": 0.3}, 4096, 0.125),
+     {"kernel_overhead_s": 4e-6, "compute_fraction": 0.7, "bandwidth_fraction": 0.3}, 4096, 0.125,
+     ORIN_B1_HOST_S),
     ("mlperf-v3.0-jetson-agx-orin-maxq-resnet50-singlestream",
-     {"kernel_overhead_s": 4e-6, "compute_fraction": 0.7, "bandwidth_fraction": 0.3}, 1024, 1.0),
+     {"kernel_overhead_s": 4e-6, "compute_fraction": 0.7, "bandwidth_fraction": 0.3}, 1024, 1.0, 0.0),
     ("mlperf-tiny-v1.0-nucleo-l4r5zi-ds_cnn_kws-x-cube-ai730-latency",
      {"compute_fraction_conv": 0.3, "compute_fraction_gemm": 0.2, "compute_fraction_depthwise": 0.05,
-      "device:nucleo-l4r5zi": 0.8}, None, None),
+      "device:nucleo-l4r5zi": 0.8}, None, None, 0.0),
+    # MLPerf BERT-99 runs SQuAD v1.1's lengths with the padding removed on TensorRT, as the shipped
+    # prediction does (simulator.accuracy.row_sequence_lengths), not 384 padded tokens
+    ("mlperf-v3.0-a100-sxm-80gb-x1-bert_large-singlestream-nvidia_dgx_a100_a100_sxm_80gbx1_trt",
+     {"kernel_overhead_s": 6e-6, "conv_overhead_s": 2e-6, "compute_fraction": 0.55}, 1024, 1.0, 0.0),
 ])
-def test_the_cached_row_model_equals_simulate_with_the_same_figures(dataset, row_id, values, tile, buffer):
+def test_the_cached_row_model_equals_simulate_with_the_same_figures(dataset, row_id, values, tile, buffer,
+                                                                    host_s):
     """Two paths, one answer: the fit's vectorized model of a row and simulate() on a device whose
-    [efficiency] holds the same figures (MaxQ's per-kernel overhead scaled by the clocks' ratio)."""
+    [efficiency] holds the same figures (MaxQ's per-kernel overhead scaled by the clocks' ratio), plus
+    the host copies where the row's conditions include them (by hand above)."""
     row = _row(dataset, row_id)
     (case,) = crossval.build_cases(crossval.Scope(((row, None),), {}))
     fast = float(Fit("t", values, tile, buffer, 0.0, ()).predict(stack([case]))[0])
     device = resolve_device(row["device"])
     model = efficiency_model(family_of(row["device"]), values, tile, buffer, device, row["precision"])
-    params = parse_params(row.get("params", ""))
+    params = parse_params(row.get("params", "")) | row_sequence_lengths(row)
     resolution = params.pop("resolution", None)
     result = simulate(row["network"], device.model_copy(update={"efficiency": model}),
                       batch=int(row["batch"]), precision=row["precision"], resolution=resolution,
                       params=params, micro_batching=False)
-    slow = result.latency_s if row["metric"] == "latency_s" else result.throughput_per_s
+    latency_s = result.latency_s + host_s
+    slow = latency_s if row["metric"] == "latency_s" else int(row["batch"]) / latency_s
     assert fast == pytest.approx(slow, rel=1e-9)
 
 
@@ -259,3 +274,49 @@ def test_an_llm_device_held_out_never_reaches_its_folds_fit(llm_rows):
     hidden = [c.id for c in cases if c.device == "h100-sxm"]
     assert all(after["leave-one-device-out"][i] == before["leave-one-device-out"][i] for i in hidden)
     assert any(not math.isclose(after["in-sample"][i], before["in-sample"][i], rel_tol=1e-3) for i in hidden)
+
+
+def test_host_links_are_their_data_sheets_rates_and_stay_in_range():
+    """PCIe 4.0 x16 (A100 SXM4, data sheet "PCIe Gen4: 64 GB/s" both ways): 16 GT/s x 16 lanes,
+    128b/130b, 8 bits a byte = 31.5 GB/s a direction; PCIe 5.0 twice that (H100/H200 "128 GB/s");
+    Orin's copy reads and writes its 204.8 GB/s LPDDR5. Achievable rates 60-100% of nominal, a copy's
+    fixed cost 2-20 us (the ranges the module states)."""
+    pcie4, pcie5 = host_transfer.PCIE4_X16_BYTES_PER_S, host_transfer.PCIE5_X16_BYTES_PER_S
+    assert pcie4 == pytest.approx(64e9 / 2, rel=0.02)
+    assert pcie4 == pytest.approx(16e9 * 16 * 128 / 130 / 8)
+    assert pcie5 == pytest.approx(128e9 / 2, rel=0.02)
+    assert host_transfer.HOST_LINKS["a100-sxm-80gb"].nominal_bytes_per_s == pcie4
+    assert host_transfer.HOST_LINKS["h100-sxm"].nominal_bytes_per_s == pcie5
+    assert host_transfer.HOST_LINKS["jetson-agx-orin"].nominal_bytes_per_s == pytest.approx(204.8e9 / 2)
+    for link in host_transfer.HOST_LINKS.values():
+        assert 0.6 * link.nominal_bytes_per_s <= link.bandwidth_bytes_per_s <= link.nominal_bytes_per_s
+        assert 2e-6 <= link.latency_s <= 20e-6
+    # every datacenter and Orin device the cross-validation covers has its link
+    assert set(FAMILIES[0].devices) | set(FAMILIES[1].devices) <= set(host_transfer.HOST_LINKS)
+
+
+def test_host_copies_count_only_where_the_rows_conditions_include_them(dataset):
+    """The rule reads the documented conditions: the EfficientViT READMEs' "data transfer time
+    included" rows (on Orin and the A100) take the term; MLPerf's "host preprocessing and copies
+    excluded" rows do not."""
+    rows, _ = dataset
+    included = [row for row in rows if host_transfer.transfers_included(row)]
+    assert included and all(row["source"].startswith("mit-han-lab/efficientvit") for row in included)
+    assert {row["device"] for row in included} == {"jetson-agx-orin", "a100-sxm-80gb"}
+    assert not any(host_transfer.transfers_included(row) for row in rows if "copies excluded" in row["notes"])
+    # a 1024x2048 fp16 image in and out of an A100 over PCIe 4.0 at 25 GB/s: at least 2 x 10 us plus
+    # the input's 3 x 1024 x 2048 x 2 bytes / 25 GB/s = 503 us
+    network = resolve_network("efficientvit_seg_l1", (1024, 2048), 1, {})
+    assert host_transfer.host_transfer_s(network, 1, 16, "a100-sxm-80gb") > 20e-6 + 3 * 1024 * 2048 * 2 / 25e9
+    assert host_transfer.host_transfer_s(network, 1, 16, "stm32h743") == 0.0
+
+
+def test_datacenter_kernel_costs_stay_in_the_launch_range_the_gpu_profiles_state():
+    """The datacenter family's per-kernel overhead is searched in the range the GPU profiles state for
+    kernel_overhead_us ("range 2-10 us per kernel", NVIDIA's CUDA Graphs blog), and a convolution's
+    extra fixed cost at most one more such kernel (10 us)."""
+    text = (ROOT / "hardware_profiles" / "a100-sxm-80gb.toml").read_text(encoding="utf-8")
+    assert "range 2-10 us per kernel" in text
+    figures = {p.name: p for p in FAMILIES[0].parameters}
+    assert (figures["kernel_overhead_s"].low, figures["kernel_overhead_s"].high) == (2e-6, 10e-6)
+    assert (figures["conv_overhead_s"].low, figures["conv_overhead_s"].high) == (0.0, 10e-6)

@@ -6,8 +6,9 @@ value a fit falls back to where its rows say nothing). The figures, and the kern
 describe (the engine's, :mod:`simulator.engine.efficiency`):
 
 * ``kernel_overhead_s``: the time every kernel costs on top of its roofline time (launch, ramp-up
-  and drain) [s], 0.5–50 µs on a GPU;
-* ``conv_overhead_s``: a convolution kernel's extra fixed cost [s], 0–50 µs;
+  and drain) [s], 2–10 µs on a datacenter GPU (:data:`LAUNCH_RANGE_S`), 0.5–50 µs on Orin;
+* ``conv_overhead_s``: a convolution kernel's extra fixed cost [s], 0–10 µs
+  (:data:`CONV_EXTRA_RANGE_S`);
 * ``compute_fraction``: the share of the dense peak a kernel class reaches, 0.05–1 on a GPU
   (0.005–1 for a microcontroller's depthwise and element-wise kernels);
 * ``bandwidth_fraction``: the share of DRAM bandwidth the memory-bound classes (depthwise and
@@ -42,6 +43,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from simulator.calibration.host_transfer import host_transfer_s, transfers_included
 from simulator.catalog import resolve_network
 from simulator.engine.configs import hardware_arrays
 from simulator.engine.efficiency import expected_latency_s, fill_fraction
@@ -95,8 +97,19 @@ def _fraction(name: str, low: float, default: float) -> Parameter:
     return Parameter(name, "1", low, 1.0, default)
 
 
-def _overhead(name: str, low: float, default: float) -> Parameter:
-    return Parameter(name, "s", low, 50e-6, default, log=low > 0)
+def _overhead(name: str, low: float, default: float, high: float = 50e-6) -> Parameter:
+    return Parameter(name, "s", low, high, default, log=low > 0)
+
+
+#: a datacenter GPU kernel's fixed cost (low, default, high) [s]: 3.4 µs a kernel in a CUDA graph,
+#: 3.8 µs launched back to back from a stream, 9.6 µs with a synchronization after each (NVIDIA
+#: Technical Blog, "Getting Started with CUDA Graphs", A. Gray, 2019): 2–10 µs, the range the GPU
+#: profiles state for their ``kernel_overhead_us``
+LAUNCH_RANGE_S = (2e-6, 5e-6, 10e-6)
+#: a convolution kernel's extra fixed cost on a datacenter GPU (low, default, high) [s]: at most one
+#: more kernel's worth (10 µs, the same blog's synchronized launch); it was 0–50 µs before the
+#: leave-one-device-out errors were seen (docs/out_of_sample_analysis.md)
+CONV_EXTRA_RANGE_S = (0.0, 2e-6, 10e-6)
 
 
 @dataclass(frozen=True)
@@ -140,8 +153,8 @@ _MCU_SLOTS = {"default": "conv", "gemm": "gemm", "depthwise_conv": "depthwise", 
 FAMILIES = (
     Family("Ampere/Hopper datacenter (TensorRT)", "datacenter GPU",
            ("a100-sxm-40gb", "a100-sxm-80gb", "h100-sxm", "h200-sxm"),
-           (_overhead("kernel_overhead_s", 0.5e-6, 5e-6), _overhead("conv_overhead_s", 0.0, 2e-6),
-            _fraction("compute_fraction", 0.05, 0.6)),
+           (_overhead("kernel_overhead_s", *LAUNCH_RANGE_S),
+            _overhead("conv_overhead_s", *CONV_EXTRA_RANGE_S), _fraction("compute_fraction", 0.05, 0.6)),
            _GPU_SLOTS, dict.fromkeys(("conv", "gemm", "other"), "compute_fraction"),
            dict.fromkeys(("conv", "gemm", "other"), GEMM_BANDWIDTH_FRACTION),
            {"conv": "conv_overhead_s"}, "kernel_overhead_s", TILES, BUFFER_FRACTIONS),
@@ -212,6 +225,8 @@ class RowCase:
     scales: tuple[str | None, ...]                # per layer: the runtime factor's parameter name
     kernels: np.ndarray
     overhead_scale: float
+    #: the host copies the row's conditions include, per batch [s] (:mod:`.host_transfer`; 0: none)
+    host_s: float = 0.0
 
 
 def _units(family: Family, device) -> int | None:
@@ -257,6 +272,24 @@ def _roofline_times(workload, trial, family: Family, compute: str, bits: float, 
     return compute_s, memory_s
 
 
+def _row_workload(name: str, resolution, batch: int, params: Mapping[str, object], attention: str):
+    """The per-sample workload of ``name`` as the row ran it: with ``seq_lengths``/``padding`` in
+    ``params`` (an MLPerf BERT row: SQuAD v1.1's lengths, padding removed on TensorRT, by
+    :func:`simulator.accuracy.row_sequence_lengths`) the variable-length batch's workload, as
+    :func:`simulator.simulation.simulate` builds it; else the network at its fixed shape."""
+    if {"seq_lengths", "padding"} & set(params):
+        from simulator.engine.lengths import variable_length_workload
+        from simulator.model.lengths import variable_batch
+
+        variable = variable_batch(batch, params, None, None)
+        fixed = variable.network_params
+        workload, _ = variable_length_workload(
+            lambda length: resolve_network(name, resolution, 1, {**fixed, "seq_len": length}),
+            variable.run_lengths, variable.padding, True, attention)
+        return workload
+    return simulated_workload(resolve_network(name, resolution, batch, params), True, attention)
+
+
 def row_case(row: Mapping[str, str], params: Mapping[str, object], runtime: str | None,
              family: Family | None = None) -> RowCase:
     """Build ``row``'s network (with its parsed ``params``, :func:`simulator.accuracy.parse_params`)
@@ -268,8 +301,7 @@ def row_case(row: Mapping[str, str], params: Mapping[str, object], runtime: str 
     params = dict(params)
     resolution = params.pop("resolution", None)
     batch = int(row["batch"])
-    network = resolve_network(row["network"], resolution, batch, params)
-    workload = simulated_workload(network, True, device.attention)
+    workload = _row_workload(row["network"], resolution, batch, params, device.attention)
     precision = normalize(row["precision"], "precision")
     compute = compute_precision(precision, precision)
     compute_s, memory_s = _roofline_times(workload, _trial_device(device, family, None, None), family,
@@ -282,8 +314,11 @@ def row_case(row: Mapping[str, str], params: Mapping[str, object], runtime: str 
         slots.append(family.slots[_lookup_name(name, base_names)])
         scales.append(factors[name].name if name in factors else None)
     kernels = np.ones(workload.layers) if workload.kernels is None else np.asarray(workload.kernels, float)
+    host_s = (host_transfer_s(resolve_network(row["network"], resolution, batch, params), batch,
+                              bits_of(precision), row["device"]) if transfers_included(row) else 0.0)
     return RowCase(row["id"], row["device"], family, row["metric"], batch, float(row["value"]), compute_s,
-                   memory_s, tuple(slots), tuple(scales), kernels, overhead_scale(family, device, compute))
+                   memory_s, tuple(slots), tuple(scales), kernels, overhead_scale(family, device, compute),
+                   host_s)
 
 
 @dataclass(frozen=True, eq=False)
@@ -304,6 +339,7 @@ class Stack:
     log_measured: np.ndarray
     throughput: np.ndarray
     batch: np.ndarray
+    host_s: np.ndarray
 
     @property
     def family(self) -> Family:
@@ -330,7 +366,8 @@ def stack(cases: Sequence[RowCase]) -> Stack:
         {t: cat([c.compute_s[t] for c in cases]) for t in family.tiles},
         {b: cat([c.memory_s[b] for c in cases]) for b in family.buffers},
         np.log([c.measured for c in cases]),
-        np.array([c.metric == "throughput_per_s" for c in cases]), np.array([c.batch for c in cases], float))
+        np.array([c.metric == "throughput_per_s" for c in cases]), np.array([c.batch for c in cases], float),
+        np.array([c.host_s for c in cases]))
 
 
 def predict_stack(data: Stack, values: Mapping[str, float], tile: int | None,
@@ -351,7 +388,7 @@ def predict_stack(data: Stack, values: Mapping[str, float], tile: int | None,
     layers = expected_latency_s(data.compute_s[tile], data.memory_s[buffer], fraction,
                                 bandwidth[data.slot_index],
                                 fixed[data.slot_index] + kernel_s * data.overhead_scale * data.kernels)
-    latency = np.bincount(data.row_of_layer, weights=layers, minlength=len(data.cases))
+    latency = np.bincount(data.row_of_layer, weights=layers, minlength=len(data.cases)) + data.host_s
     return np.where(data.throughput, data.batch / latency, latency)
 
 
