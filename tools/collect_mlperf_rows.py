@@ -123,7 +123,9 @@ def device_of(accelerator: str, system: str, devices: set[str]) -> str | None:
     elif "h200" in name:
         device = None if "nvl" in name else "h200-sxm"
     elif "h100" in name:
-        device = "h100-nvl" if "nvl" in name else "h100-pcie" if "pcie" in name else "h100-sxm"
+        # an H100 PCIe profile may be named h100-pcie or h100-pcie-80gb: the first such name
+        pcie = next((d for d in sorted(devices) if d.startswith("h100-pcie")), None)
+        device = "h100-nvl" if "nvl" in name else pcie if "pcie" in name else "h100-sxm"
     elif "a100" in name:
         device = None if "pcie" in name else "a100-sxm-40gb" if "40gb" in name else "a100-sxm-80gb"
     elif re.search(r"\bl40s\b", name):
@@ -247,7 +249,8 @@ def inference_rows(gitdir: str, repository: str, commit: str) -> list[dict[str, 
                 config = f"closed/NVIDIA/configs/{benchmark.split('-')[0]}/Offline/__init__.py"
                 text = git_show(gitdir, commit, config)
                 batches[benchmark] = config_batches(text, benchmark) if text else {}
-            batch = batches[benchmark].get(NVIDIA_SYSTEM.get(device, ""))
+            key = NVIDIA_SYSTEM.get("h100-pcie" if device.startswith("h100-pcie") else device, "")
+            batch = batches[benchmark].get(key)
             if batch is None:
                 continue
             total = float(summary["Samples per second"])
@@ -256,7 +259,7 @@ def inference_rows(gitdir: str, repository: str, commit: str) -> list[dict[str, 
             notes.append(f"Offline: samples/s per accelerator (system total {total:g} / {count})"
                          if count > 1 else "Offline: samples/s")
             notes.append(f"engine batch {batch}: gpu_batch_size of NVIDIA's {round_} config "
-                         f"{NVIDIA_SYSTEM[device]} (closed/NVIDIA/configs/{benchmark.split('-')[0]}/Offline/"
+                         f"{key} (closed/NVIDIA/configs/{benchmark.split('-')[0]}/Offline/"
                          f"__init__.py), the submitter's own config not read")
         else:
             percentile = "90th" if scenario == "SingleStream" else "99th"
