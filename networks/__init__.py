@@ -18,6 +18,7 @@ from simulator.networks import (  # noqa: F401  (registers them)  # noqa: F401  
     mobilenet,
     resnet,
     retinanet,
+    rnnt,
     sam,
     segformer,
     tinyengine_baselines,

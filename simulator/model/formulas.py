@@ -23,6 +23,7 @@ from dataclasses import dataclass
 
 from simulator.errors import FormulaError
 from simulator.model.layers import (
+    LSTM,
     Activation,
     AdaptivePool,
     Add,
@@ -401,6 +402,19 @@ def _embedding_bag(layer: EmbeddingBag, inputs: tuple[Shape, ...], output: Shape
     adds = (layer.lookups - 1) * layer.embedding_dim * OPS_PER_ELEMENT["add"]
     return LayerCost(layer.num_embeddings * layer.embedding_dim, 0,
                      adds + (layer.embedding_dim if layer.mode == "mean" else 0))
+
+
+@formula(LSTM)
+def _lstm(layer: LSTM, inputs: tuple[Shape, ...], output: Shape) -> LayerCost:
+    """One ``nn.LSTM`` layer, ``L`` steps, input ``n``, hidden ``h``: params ``4h·(n + h) + 8h`` (``W_ih``,
+    ``W_hh``, ``b_ih``, ``b_hh``); MACs ``L·4h·(n + h)``; per step ``4h`` adds (the two products), ``8h``
+    bias adds, three sigmoids and two tanh on ``h`` each, ``3h`` for ``f⊙c + i⊙g`` and ``h`` for
+    ``o⊙tanh(c)``: ``30h`` with the table's costs."""
+    steps, n = inputs[0]
+    h = layer.hidden_size
+    per_step = (4 * h * OPS_PER_ELEMENT["add"] + 8 * h * OPS_PER_ELEMENT["bias"]
+                + 3 * h * OPS_PER_ELEMENT["sigmoid"] + 2 * h * OPS_PER_ELEMENT["tanh"] + 4 * h)
+    return LayerCost(4 * h * (n + h) + 8 * h, steps * 4 * h * (n + h), steps * per_step)
 
 
 @formula(ClassToken)

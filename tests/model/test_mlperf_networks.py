@@ -175,9 +175,45 @@ def test_attention_without_a_key_bias_by_hand():
     assert layer.flops == 2 * layer.macs + 3 * 4 * 8 + 2 * 4 * 4 * (1 + 5)  # biases; scale + softmax
 
 
+# RNN-T: mlcommons/inference rnnt.toml, model_separable_rnnt.py, rnn.py, decoders.py (greedy decoding).
+
+def _lstm(n, h):
+    """(params, MACs per step) of one nn.LSTM layer: W_ih (4h·n), W_hh (4h·h), b_ih and b_hh (4h each)."""
+    return 4 * h * (n + h) + 8 * h, 4 * h * (n + h)
+
+
+def test_lstm_layer_by_hand():
+    from simulator.model.graph import NetworkBuilder
+
+    net = NetworkBuilder("lstm", (5, 3))                  # 5 steps of 3 features, hidden 2
+    net.lstm(net.input, 2, name="lstm")
+    (layer,) = count_network(net.build()).layers
+    assert layer.output_shape == (1, 5, 2)
+    assert layer.params == 4 * 2 * (3 + 2) + 8 * 2 == 56
+    assert layer.macs == 5 * 4 * 2 * (3 + 2)
+    # per step and hidden unit: 4 adds (the two products), 8 bias adds, 3 sigmoids (4 each), 2 tanh,
+    # f·c + i·g (3) and o·tanh(c) (1): 30
+    assert layer.flops == 2 * layer.macs + 5 * 2 * 30
+
+
+@pytest.mark.parametrize("frames, symbols", [(557, None), (300, 120)])
+def test_rnnt_parameters_and_greedy_decoding_macs_by_hand(frames, symbols):
+    layers = [(240, 1024), (1024, 1024), (2048, 1024), (1024, 1024), (1024, 1024), (320, 320), (320, 320)]
+    joint = (1344 * 512 + 512) + (512 * 29 + 29)
+    params = sum(_lstm(n, h)[0] for n, h in layers) + 28 * 320 + joint
+    steps = -(-frames // 2)                               # StackTime: pad to even, stack pairs
+    decode = steps + (symbols or 0)                       # one blank per frame, one step per character
+    macs = (frames * (_lstm(240, 1024)[1] + _lstm(1024, 1024)[1])
+            + steps * (_lstm(2048, 1024)[1] + 2 * _lstm(1024, 1024)[1])
+            + decode * (2 * _lstm(320, 320)[1] + 1344 * 512 + 512 * 29))
+    counts = count("rnnt", params={"frames": frames, "symbols": symbols})
+    assert (counts.params, counts.macs) == (params, macs)
+    assert params == 45_323_037
+
+
 # Every new network runs through count and simulate; export writes it or refuses it in one line.
 
-NEW_NETWORKS = ["retinanet", "unet3d", "dlrm_v2", "whisper_large_v3_encoder"]
+NEW_NETWORKS = ["retinanet", "unet3d", "dlrm_v2", "whisper_large_v3_encoder", "rnnt"]
 
 
 @pytest.mark.parametrize("name", NEW_NETWORKS)
@@ -189,7 +225,8 @@ def test_new_networks_count_and_simulate(name):
 
 
 @pytest.mark.parametrize("name, kind", [("dlrm_v2", "EmbeddingBag"),
-                                        ("whisper_large_v3_encoder", "NoKeyBiasSelfAttention")])
+                                        ("whisper_large_v3_encoder", "NoKeyBiasSelfAttention"),
+                                        ("rnnt", "LSTM")])
 def test_networks_with_kinds_that_do_not_export_are_refused_in_one_line(name, kind):
     pytest.importorskip("onnx")
     from simulator.catalog import build_network

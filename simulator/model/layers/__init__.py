@@ -28,6 +28,7 @@ the readers of the ONNX operators that make it (:data:`ONNX_READERS`) beside it,
   MoEExperts, LMHead);
 * :mod:`~simulator.model.layers.embedding_bag`: pooled lookups (DLRM's EmbeddingBag);
 * :mod:`~simulator.model.layers.conv3d`: Conv3d and ConvTranspose3d on ``(C, D, H, W)`` (3D-UNet);
+* :mod:`~simulator.model.layers.lstm`: one LSTM layer over a sequence (RNN-T);
 * :mod:`~simulator.model.layers.whisper_attention`: self-attention without a key bias (Whisper);
 * :mod:`~simulator.model.layers.shared`: SharedConv (a convolution running another's weights);
 * :mod:`~simulator.model.layers.fused`: the inference view's Fused.
@@ -73,6 +74,7 @@ from simulator.model.layers.llm import (
     RotaryEmbedding,
     SwiGLU,
 )
+from simulator.model.layers.lstm import LSTM
 from simulator.model.layers.resize import RESIZE_MODES, Pad, Resize
 from simulator.model.layers.shared import SharedConv
 from simulator.model.layers.tensor import (
@@ -88,7 +90,7 @@ from simulator.model.layers.transformer import Einsum, SpatialReductionAttention
 from simulator.model.layers.whisper_attention import NoKeyBiasSelfAttention
 
 __all__ = [
-    "ACTIVATIONS", "BUILDER_METHODS", "LAYER_KINDS", "ONNX_READERS", "ONNX_WRITERS", "PRODUCERS",
+    "ACTIVATIONS", "BUILDER_METHODS", "LAYER_KINDS", "LSTM", "ONNX_READERS", "ONNX_WRITERS", "PRODUCERS",
     "RESIZE_MODES", "Activation", "AdaptivePool", "Add", "BatchNorm", "CausalAttention", "ClassToken",
     "Concat", "Conv", "Conv3d", "ConvTranspose3d", "Einsum", "Embedding", "EmbeddingBag", "Flatten",
     "Fused", "GenericOp", "GroupNorm", "LMHead",
