@@ -4,7 +4,11 @@
 already in the KV cache. With tensor parallelism over ``tp`` devices (Megatron-LM's split) each device
 holds ``H/tp`` query heads, ``max(1, KV/tp)`` KV heads (replicated when ``KV < tp``), ``I/tp`` of the MLP
 (of every expert), ``V/tp`` rows of the embedding and of the LM head; the attention output projection
-and the MLP's down projection are row-parallel and all-reduce their output (:data:`ALLREDUCE_SUFFIXES`).
+and the MLP's down projection (or the experts) are row-parallel and all-reduce their ``(tokens, d)``
+output, as does the vocab-parallel embedding: the builder marks those nodes as it adds them
+(:attr:`ShardedPass.allreduce_after`, empty on one device), two per decoder layer and one for the
+embedding (a shared expert's ``shared_down`` is summed with the routed experts' output before their one
+all-reduce, as vLLM runs it).
 
 Node names: ``l<i>.<part>`` (``l0.qkv``, ``l0.attn``, ``l0.o_proj``, ``l0.down`` ...), ``embed``,
 ``norm``, ``lm_head``.
@@ -27,6 +31,7 @@ RoPE kind is costed over the whole head (a few element-wise ops per token more, 
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 
 from simulator.errors import SimulatorError
@@ -39,8 +44,15 @@ PLAIN_MLP_ACTIVATION = {"gpt2": "gelu_tanh", "opt": "relu", "falcon": "gelu", "g
 #: families with LayerNorm and a plain MLP but rotary positions (no learned table)
 ROTARY_LAYER_NORM = ("falcon", "gptj")
 
-#: layers after which a tensor-parallel group all-reduces its ``(tokens, d)`` output
-ALLREDUCE_SUFFIXES = (".o_proj", ".down", ".experts", "embed")
+
+
+@dataclasses.dataclass(frozen=True)
+class ShardedPass:
+    """One device's forward pass and the nodes after which its tensor-parallel group all-reduces the
+    ``(tokens, d)`` output (the builder's marks; empty when ``tp = 1``)."""
+
+    network: Network
+    allreduce_after: frozenset[str]
 
 
 def shard(cfg: LLMConfig, tp: int) -> tuple[int, int, int, int]:
@@ -68,19 +80,34 @@ def shard(cfg: LLMConfig, tp: int) -> tuple[int, int, int, int]:
     )
 
 
-@functools.lru_cache(maxsize=256)
 def build_network(
     cfg: LLMConfig, tokens: int, cached: int = 0, tp: int = 1, last_only: bool = True
 ) -> Network:
     """The forward pass of ``tokens`` new tokens per sequence with ``cached`` tokens in the cache,
     on one of ``tp`` devices. ``last_only``: the LM head computes the last token's logits only."""
+    return build_pass(cfg, tokens, cached, tp, last_only).network
+
+
+@functools.lru_cache(maxsize=256)
+def build_pass(
+    cfg: LLMConfig, tokens: int, cached: int = 0, tp: int = 1, last_only: bool = True
+) -> ShardedPass:
+    """:func:`build_network`'s pass with the all-reduce points the builder marks under ``tp > 1``."""
     if tokens < 1:
         raise SimulatorError(f"tokens must be at least 1, got {tokens}")
     heads, kv_heads, inter, vocab = shard(cfg, tp)
     d, hd = cfg.hidden_size, cfg.head_dim
     net = NetworkBuilder(cfg.name, (tokens,))
     gpt = cfg.family in GPT_FAMILY
-    x = net.embedding(net.input, vocab, cfg.embed_proj_dim or d, name="embed")
+    reduced: list[str] = []
+
+    def all_reduced(tensor: str) -> str:
+        """Marks ``tensor``'s node: the group all-reduces its output (row-parallel, vocab-parallel)."""
+        if tp > 1:
+            reduced.append(tensor)
+        return tensor
+
+    x = all_reduced(net.embedding(net.input, vocab, cfg.embed_proj_dim or d, name="embed"))
     if cfg.embed_proj_dim:  # OPT-350m: embeddings narrower than the model
         x = net.linear(x, d, bias=False, name="project_in")
     if gpt:  # learned positions; OPT's table has 2 more rows (its position offset)
@@ -101,7 +128,7 @@ def build_network(
                 qkv = net.rotary_embedding(qkv, heads, kv_heads, hd, name=p + "rope")
             a = net.causal_attention(qkv, heads, kv_heads, hd, cached, name=p + "attn", window=cfg.window(i))
         o_bias = cfg.attention_bias and cfg.family in ("llama", "falcon", *GPT_FAMILY)
-        o = net.linear(a, d, bias=o_bias, name=p + "o_proj")
+        o = all_reduced(net.linear(a, d, bias=o_bias, name=p + "o_proj"))
         if cfg.family in POST_NORM_FAMILIES:
             o = norm(o, name=p + "post_attn_norm")
         if cfg.parallel_block:  # Falcon: the MLP reads the block's input too (its own norm with 2)
@@ -111,19 +138,20 @@ def build_network(
             h = norm(x, name=p + "mlp_norm")
         if gpt or cfg.family in ROTARY_LAYER_NORM:
             fc = net.linear(h, inter, bias=cfg.mlp_bias, name=p + "fc")
-            m = net.linear(net.activation(fc, PLAIN_MLP_ACTIVATION[cfg.family], name=p + "act"), d,
-                           bias=cfg.mlp_bias, name=p + "down")
+            m = all_reduced(net.linear(net.activation(fc, PLAIN_MLP_ACTIVATION[cfg.family], name=p + "act"),
+                                       d, bias=cfg.mlp_bias, name=p + "down"))
         elif cfg.is_moe_layer(i):
             expert = cfg.expert_intermediate_size // tp
             net.linear(h, cfg.num_experts, bias=False, name=p + "router")
-            m = net.moe_experts(h, cfg.num_experts, cfg.experts_per_token, expert, name=p + "experts")
+            m = all_reduced(net.moe_experts(h, cfg.num_experts, cfg.experts_per_token, expert,
+                                            name=p + "experts"))
             if cfg.shared_intermediate_size:
                 shared = _gated_mlp(net, h, cfg.shared_intermediate_size // tp, d, False, p + "shared_")
                 if cfg.shared_expert_gate:  # sigmoid(h W) scales the shared output (not counted: T·d ops)
                     net.linear(h, 1, bias=False, name=p + "shared_gate")
                 m = net.add_(m, shared, name=p + "shared_add")
         else:
-            m = _gated_mlp(net, h, inter, d, cfg.mlp_bias, p)
+            m = all_reduced(_gated_mlp(net, h, inter, d, cfg.mlp_bias, p))
         if cfg.family in POST_NORM_FAMILIES:
             m = norm(m, name=p + "post_mlp_norm")
         if cfg.parallel_block:
@@ -135,7 +163,7 @@ def build_network(
         x = net.linear(x, cfg.embed_proj_dim, bias=False, name="project_out")
     logits = net.lm_head(x, vocab, tied=cfg.tie_word_embeddings, last_only=last_only, name="lm_head",
                          bias=cfg.lm_head_bias)
-    return net.build([logits])
+    return ShardedPass(net.build([logits]), frozenset(reduced))
 
 
 def _gated_mlp(net: NetworkBuilder, h: str, inter: int, d: int, bias: bool, prefix: str) -> str:

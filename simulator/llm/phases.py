@@ -14,8 +14,9 @@
 
 Workload fields replaced on the engine's :func:`~simulator.engine.workload.build_workload` output:
 ``kv_elements`` (attention: ``2·KV·hd·(c + T)`` per sequence; MLA: the latent's ``(r + dr)·(c + T)``;
-slopes in ``c`` the difference of two built networks, :func:`context_slopes`), mixture-of-experts fields (the
-experts' weights are read per expert the batch's tokens touch), ``allreduce_elements`` (tensor parallelism)
+slopes in ``c`` the difference of two built networks, :func:`context_slopes`), mixture-of-experts
+fields (the experts' weights are read per expert the batch's tokens touch), ``allreduce_elements``
+(tensor parallelism: ``T·d`` after each node the builder marks, :func:`~simulator.llm.network.build_pass`)
 and a tied LM head's weight traffic (``V·d``, though its parameters count once). The token embedding's
 traffic is the kind's own (:meth:`~simulator.model.layers.Embedding.gathered_weight_elements`: ``T·d``
 rows per sequence, as in every network), kept at the head precision like its table.
@@ -33,7 +34,7 @@ from simulator.engine.evaluate import Evaluation, evaluate
 from simulator.engine.workload import Workload, build_workload
 from simulator.hardware.device import Device
 from simulator.llm.config import LLMConfig
-from simulator.llm.network import ALLREDUCE_SUFFIXES, build_network
+from simulator.llm.network import build_network, build_pass
 from simulator.llm.precision import HEAD_BITS
 from simulator.model.layers import CausalAttention, Embedding, LatentAttention, LMHead, MoEExperts
 
@@ -60,7 +61,8 @@ def _base_name(name: str) -> str:
 @functools.lru_cache(maxsize=256)
 def phase_workload(cfg: LLMConfig, tokens: int, tp: int = 1) -> PhaseWorkload:
     """The workload of ``tokens`` new tokens per sequence on one of ``tp`` devices (cache ``c = 0``)."""
-    network = build_network(cfg, tokens, 0, tp)
+    sharded = build_pass(cfg, tokens, 0, tp)
+    network = sharded.network
     base = build_workload(network)
     names = [_base_name(n) for n in base.names]
     kinds = _layers_of(network, base.names)
@@ -78,7 +80,7 @@ def phase_workload(cfg: LLMConfig, tokens: int, tp: int = 1) -> PhaseWorkload:
     allreduce = None
     if tp > 1:
         allreduce = np.array(
-            [float(tokens * cfg.hidden_size) if n.endswith(ALLREDUCE_SUFFIXES) else 0.0 for n in names]
+            [float(tokens * cfg.hidden_size) if n in sharded.allreduce_after else 0.0 for n in names]
         )
     workload = dataclasses.replace(
         base,
