@@ -153,3 +153,17 @@ def test_bad_input_errors_are_simulator_errors_and_keep_their_builtin_base(call,
     with pytest.raises(SimulatorError) as caught:
         call()
     assert isinstance(caught.value, builtin) and words in str(caught.value)
+
+
+def test_no_command_module_shadows_a_builtin():
+    """``roofline list`` lives in ``simulator/cli/listing.py``: a module named ``list`` bound ``list`` in
+    the package's namespace when imported."""
+    import builtins
+    import pkgutil
+
+    import simulator.cli as cli
+
+    modules = {info.name for info in pkgutil.iter_modules(cli.__path__)}
+    assert not modules & set(dir(builtins)), modules & set(dir(builtins))
+    assert {cli.command_module(c).rsplit(".", 1)[1] for c in cli.COMMANDS} <= modules
+    assert cli.command_module("list") == "simulator.cli.listing"

@@ -1,6 +1,7 @@
 """The ``roofline`` command: a thin layer over the :mod:`simulator` API.
 
-Each sub-command lives in a module of this package, named after it (:data:`COMMANDS`), that provides
+Each sub-command lives in a module of this package, named after it (:data:`COMMANDS`; ``list`` in
+:mod:`simulator.cli.listing`, so that no module shadows a builtin: :data:`MODULES`), that provides
 ``configure(parser)``. The parser is built on demand, so importing this module does nothing, and a
 run loads only the module of the command it runs: ``roofline simulate ...`` imports
 :mod:`simulator.cli.simulate` and no other command (``roofline --help`` imports none).
@@ -49,6 +50,15 @@ class OneLineParser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see `{self.prog} --help`)\n")
 
 
+#: commands whose module is not named after them: ``list`` would shadow the builtin
+MODULES = {"list": "listing"}
+
+
+def command_module(command: str) -> str:
+    """The module of ``command``: ``simulator.cli.<command>``, or the name :data:`MODULES` gives."""
+    return f"simulator.cli.{MODULES.get(command, command)}"
+
+
 def build_parser(configured: Iterable[str] = COMMANDS) -> argparse.ArgumentParser:
     """The ``roofline`` parser: every command listed, with the arguments of the ``configured`` ones
     (by default all). A command whose module cannot be imported is an error (ImportError), never a
@@ -61,7 +71,7 @@ def build_parser(configured: Iterable[str] = COMMANDS) -> argparse.ArgumentParse
     for command, help_text in COMMANDS.items():
         command_parser = subparsers.add_parser(command, help=help_text)
         if command in configured:
-            importlib.import_module(f"simulator.cli.{command}").configure(command_parser)
+            importlib.import_module(command_module(command)).configure(command_parser)
     return parser
 
 
@@ -163,7 +173,6 @@ def _attach_negative_values(argv: list[str]) -> list[str]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    # [*argv], not list(argv): importing simulator.cli.list binds `list` in this package's namespace
     argv = _attach_negative_values(sys.argv[1:] if argv is None else [*argv])
     _prepare_streams()
     # the commands draw into files only, never a window: an unusable MPLBACKEND does not matter

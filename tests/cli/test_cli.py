@@ -167,7 +167,7 @@ def test_a_run_loads_only_its_own_command_module():
     script = ("import contextlib, sys\nfrom simulator.cli import main\n"
               "with contextlib.suppress(SystemExit):\n    main({argv})\n"
               "print(sorted(m for m in sys.modules if m.startswith('simulator.cli.')))")
-    for argv, expected in ((["--help"], []), ([], []), (["list", "devices"], ["simulator.cli.list"]),
+    for argv, expected in ((["--help"], []), ([], []), (["list", "devices"], ["simulator.cli.listing"]),
                            (["count", "alexnet"], ["simulator.cli.common", "simulator.cli.count"])):
         run = subprocess.run([sys.executable, "-c", script.format(argv=argv)], capture_output=True, text=True,
                              check=True)
