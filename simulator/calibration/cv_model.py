@@ -27,11 +27,16 @@ For every row a :class:`RowCase` holds the per-layer roofline times of the row's
 device, once per tile (``T_compute / fill``) and once per buffer share (``T_memory``), built once
 (:func:`row_case`), so that a trial of the figures costs a few vector operations:
 
-``latency = Σ_layers max(T_compute / (fill · cf · s), T_memory / bf) + overhead_class + k · kernel_overhead``
+``latency = Σ_layers [max(T_compute / (fill · cf · s), T_memory / bf) + overhead_class + k · kernel_overhead]
++ t_host``
 
 (:func:`simulator.engine.efficiency.expected_latency_s`; ``s`` the runtime factor, ``k`` the kernels
-the layer launches). On the Orin family the per-kernel overhead is read as GPU cycles: a device at
-lower clocks (``jetson-agx-orin-maxq``) pays it times the reference device's peak over its own.
+the layer launches; ``t_host`` the host copies where the row's conditions include them,
+:mod:`simulator.calibration.host_transfer`, else 0). A row's workload is the one it ran: an MLPerf
+BERT row's SQuAD lengths, padding removed on TensorRT (:func:`simulator.accuracy.row_sequence_lengths`,
+passed in by :func:`simulator.calibration.crossval.build_cases`). On the Orin family the per-kernel
+overhead is read as GPU cycles: a device at lower clocks (``jetson-agx-orin-maxq``) pays it times
+the reference device's peak over its own.
 """
 
 from __future__ import annotations
