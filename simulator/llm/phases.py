@@ -25,8 +25,10 @@ Arrays that vary by configuration (context, head precision) are ``(C, L)`` and b
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
+from collections.abc import Iterator
 
 import numpy as np
 
@@ -60,7 +62,8 @@ def _base_name(name: str) -> str:
 
 @functools.lru_cache(maxsize=256)
 def phase_workload(cfg: LLMConfig, tokens: int, tp: int = 1) -> PhaseWorkload:
-    """The workload of ``tokens`` new tokens per sequence on one of ``tp`` devices (cache ``c = 0``)."""
+    """The workload of ``tokens`` new tokens per sequence on one of ``tp`` devices (cache ``c = 0``),
+    one entry per layer of the built network (:func:`grouped_phase` keeps one per distinct layer)."""
     sharded = build_pass(cfg, tokens, 0, tp)
     network = sharded.network
     base = build_workload(network)
@@ -95,6 +98,167 @@ def phase_workload(cfg: LLMConfig, tokens: int, tp: int = 1) -> PhaseWorkload:
     caps = [k.window - 1 if isinstance(k, CausalAttention) and k.window else np.inf for k in kinds]
     context_cap = np.array(caps, dtype=float) if np.isfinite(caps).any() else None
     return PhaseWorkload(workload, d_macs, d_ops, d_kv, head_mask, context_cap)
+
+
+#: switches every :func:`run_phase` to one evaluation per group of identical layers (the default);
+#: :func:`per_layer_evaluation` turns it off for a block of code (the equality tests, the benchmarks'
+#: baseline)
+GROUPED = True
+
+#: Workload fields with one entry per layer (on the last axis): a group keeps its first layer's
+PER_LAYER_FIELDS = (
+    "names", "kinds", "efficiency_classes", "layer_macs", "macs", "elementwise_ops", "weight_elements",
+    "activation_elements", "spilled_elements", "output_elements", "score_elements", "kernels",
+    "kv_elements", "expert_weight_elements", "allreduce_elements", "gathered_weight_elements",
+)
+#: Workload fields that describe the whole network, the same with or without grouping
+WHOLE_NETWORK_FIELDS = (
+    "network", "input_shape", "spill_thresholds", "live_elements", "params", "peak_activations",
+    "attention", "num_experts", "experts_per_token", "routed_tokens_per_sample",
+)
+#: PhaseWorkload fields with one entry per layer (beside the workload's)
+PHASE_PER_LAYER_FIELDS = ("d_macs", "d_ops", "d_kv", "head_mask", "context_cap")
+#: names and layer_macs label a layer (a name differs per block; layer_macs restates macs): not compared
+_UNCOMPARED = ("names", "layer_macs")
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class LayerGroups:
+    """Layers of a phase grouped by their signature: every per-layer input of the engine
+    (:data:`PER_LAYER_FIELDS` but the names, :data:`PHASE_PER_LAYER_FIELDS`). The engine computes each
+    layer's figures from its own column of these and from per-configuration arrays only (the residency
+    budget is per configuration, the layer's column of ``spilled_elements`` per layer), so layers with
+    equal signatures have equal figures: ``L`` layers, ``G`` groups."""
+
+    first: np.ndarray         # (G,) index of each group's first layer, ascending
+    multiplicity: np.ndarray  # (G,) layers in each group (float, a weight)
+    inverse: np.ndarray       # (L,) each layer's group
+
+
+def layer_groups(phase: PhaseWorkload) -> LayerGroups:
+    """Group ``phase``'s layers by signature, keyed on the exact bytes of each layer's values: a
+    transformer block's 11 kernels repeat per decoder layer (Llama: 355 entries, 14 groups); a
+    sliding-window or a mixture-of-experts layer differs in its cap or its expert weights, so Gemma-2's
+    alternating and DeepSeek's first dense layers fall into groups of their own."""
+    w = phase.workload
+    columns = [np.asarray(getattr(w, name), dtype=float).reshape(-1, w.layers)
+               for name in PER_LAYER_FIELDS
+               if name not in _UNCOMPARED and name not in ("kinds", "efficiency_classes")
+               and getattr(w, name) is not None]
+    columns += [np.asarray(getattr(phase, name), dtype=float).reshape(-1, w.layers)
+                for name in PHASE_PER_LAYER_FIELDS if getattr(phase, name) is not None]
+    values = np.ascontiguousarray(np.vstack(columns).T)  # (L, F)
+    index: dict[tuple, int] = {}
+    first, inverse, counts = [], [], []
+    for i in range(w.layers):
+        key = (w.kinds[i], w.efficiency_classes[i], values[i].tobytes())
+        g = index.setdefault(key, len(first))
+        if g == len(first):
+            first.append(i)
+            counts.append(0)
+        counts[g] += 1
+        inverse.append(g)
+    return LayerGroups(np.array(first), np.array(counts, dtype=float), np.array(inverse))
+
+
+@functools.lru_cache(maxsize=256)
+def grouped_phase(cfg: LLMConfig, tokens: int, tp: int = 1) -> tuple[PhaseWorkload, LayerGroups]:
+    """:func:`phase_workload` with one entry per group of identical layers (:func:`layer_groups`),
+    and the groups; the whole-network fields (parameters, peak activations, residency thresholds)
+    unchanged."""
+    phase = phase_workload(cfg, tokens, tp)
+    groups = layer_groups(phase)
+    keep = groups.first
+    w = phase.workload
+    changes = {}
+    for name in PER_LAYER_FIELDS:
+        value = getattr(w, name)
+        if isinstance(value, tuple):
+            changes[name] = tuple(value[i] for i in keep)
+        elif value is not None:
+            changes[name] = value[..., keep]
+    per_layer = {name: getattr(phase, name)[keep] for name in PHASE_PER_LAYER_FIELDS
+                 if getattr(phase, name) is not None}
+    return dataclasses.replace(phase, workload=dataclasses.replace(w, **changes), **per_layer), groups
+
+
+class _Expanded:
+    """The per-layer view of a per-group :class:`~simulator.engine.timing.Timing` or
+    :class:`~simulator.engine.energy.Energy`: an attribute (a field or a property) read from the
+    per-group object and, when its last axis is the groups', expanded to the layers on first access."""
+
+    def __init__(self, per_group: object, groups: LayerGroups) -> None:
+        self._per_group = per_group
+        self._groups = groups
+
+    def __getattr__(self, name: str) -> object:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        value = getattr(self._per_group, name)
+        if isinstance(value, np.ndarray) and value.ndim >= 2 and value.shape[-1] == len(self._groups.first):
+            value = np.take(value, self._groups.inverse, axis=-1)
+        self.__dict__[name] = value
+        return value
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class GroupedEvaluation(Evaluation):
+    """An :class:`~simulator.engine.evaluate.Evaluation` of a phase computed one layer per group of
+    identical layers. ``totals`` weigh each group's figures by its size (``Σ_g m_g·x_g = Σ_layers x``,
+    equal to the per-layer sums up to rounding: tests/llm/test_repeated_blocks.py); ``timing`` and
+    ``energy`` are the per-layer views (:class:`_Expanded`), the layer order of the built network;
+    ``per_group`` the engine's own evaluation of one layer per group."""
+
+    groups: LayerGroups
+    per_group: Evaluation
+
+    @classmethod
+    def of(cls, ev: Evaluation, groups: LayerGroups) -> GroupedEvaluation:
+        """``ev`` (of :func:`grouped_phase`'s workload) with totals summed over the layers, the sums
+        of :func:`~simulator.engine.evaluate.evaluate` with each group's column weighted by its size."""
+        m, t, e = groups.multiplicity, ev.timing, ev.energy
+        latency_s = t.latency_s @ m
+        memory_bound_s = np.where(t.memory_bound, t.latency_s, 0.0) @ m
+        compute_j = e.compute_j @ m
+        level_j = e.level_j @ m
+        static_j = e.static_j @ m
+        energy_j = compute_j
+        for v in range(level_j.shape[1]):
+            energy_j = energy_j + level_j[:, v]
+        energy_j = energy_j + static_j
+        batch = ev.batch
+        totals = dict(ev.totals)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            totals.update({
+                "t_compute_s": t.t_compute_s @ m,
+                "t_memory_s": t.t_memory_s @ m,
+                "latency_s": latency_s,
+                "throughput_per_s": batch / latency_s,
+                "energy_j": energy_j,
+                "energy_per_sample_j": energy_j / batch,
+                "energy_compute_j": compute_j,
+                "energy_level_j": level_j,
+                "energy_static_j": static_j,
+                "memory_bound_s": memory_bound_s,
+                "memory_bound_fraction": memory_bound_s / latency_s,
+                "bound": np.where(memory_bound_s > latency_s / 2, "memory", "compute"),
+            })
+            if t.t_comm_s is not None:
+                totals["t_comm_s"] = t.t_comm_s @ m
+        return cls(ev.hardware, _Expanded(t, groups), _Expanded(e, groups), batch, ev.memory_checks, totals,
+                   groups, ev)
+
+
+@contextlib.contextmanager
+def per_layer_evaluation() -> Iterator[None]:
+    """Within the block, :func:`run_phase` evaluates every layer (:data:`GROUPED` off): the reference
+    that the grouped evaluation is tested and timed against."""
+    global GROUPED
+    before, GROUPED = GROUPED, False
+    try:
+        yield
+    finally:
+        GROUPED = before
 
 
 def kernels_per_step(cfg: LLMConfig, tokens: int = 1, tp: int = 1) -> int:
@@ -175,12 +339,19 @@ def run_phase(
     kv_bits: np.ndarray,
     ideal: bool,
     link: dict[str, np.ndarray] | None,
+    grouped: bool | None = None,
 ) -> Evaluation:
     """One forward pass of ``tokens`` per sequence at ``context`` cached tokens, for C configurations;
     on a device with a ``gemv_bandwidth_fraction`` the projections (GEMM class) stream their weights at
-    that share of bandwidth, in prefill and decode alike (:func:`decode_device`)."""
-    phase = phase_workload(cfg, tokens, tp)
-    return evaluate(
+    that share of bandwidth, in prefill and decode alike (:func:`decode_device`).
+
+    ``grouped`` (default: :data:`GROUPED`, true): the engine evaluates one layer per group of identical
+    layers (:func:`grouped_phase`) and the result is a :class:`GroupedEvaluation`, whose totals weigh each
+    group by its size and whose per-layer arrays expand on first access; false: every layer is evaluated."""
+    if grouped is None:
+        grouped = GROUPED
+    phase, groups = grouped_phase(cfg, tokens, tp) if grouped else (phase_workload(cfg, tokens, tp), None)
+    ev = evaluate(
         at_context(phase, context, weight_bits),
         device if ideal else decode_device(device),
         compute,
@@ -192,6 +363,7 @@ def run_phase(
         link=link if tp > 1 else None,
         micro_batching=False,
     )
+    return ev if groups is None else GroupedEvaluation.of(ev, groups)
 
 
 @functools.lru_cache(maxsize=64)
@@ -213,7 +385,15 @@ def decode_device(device: Device) -> Device:
 
 def components(ev: Evaluation) -> tuple[np.ndarray, np.ndarray]:
     """``(K, C, L)`` times that the roofline maximizes (compute, then each memory level) and the
-    ``(C, L)`` constant added to the maximum (kernel overhead and all-reduce time)."""
+    ``(C, L)`` constant added to the maximum (kernel overhead and all-reduce time).
+
+    Of a :class:`GroupedEvaluation`: ``(K, C, G)`` and ``(C, G)``, one column per group of ``m``
+    identical layers holding ``m`` times one layer's times. A sum over the columns is then the sum over
+    the layers, also of ``max_k`` of the lines and of :func:`sum_max_affine` (``max_k m·y_k = m·max_k y_k``
+    for ``m > 0``), and which line is the maximum does not change."""
+    if isinstance(ev, GroupedEvaluation):
+        lines, constant = components(ev.per_group)
+        return lines * ev.groups.multiplicity, constant * ev.groups.multiplicity
     t = ev.timing
     lines = np.concatenate([t.t_compute_s[None], np.moveaxis(t.t_level_s, 1, 0)], axis=0)
     constant = t.latency_s - lines.max(axis=0)
