@@ -21,6 +21,10 @@ from simulator.llm.inference import METRICS, evaluate_llm
 from simulator.llm.network import shard
 from simulator.llm.precision import default_activation_precision, llm_compute_precision, weight_bits
 
+#: the columns before the metrics, one row per configuration
+CONDITIONS = ("model", "device", "tp", "prompt", "generate", "weight_precision", "activation_precision",
+              "kv_precision", "batch")
+
 
 def sweep_llm(
     model: str,
@@ -47,41 +51,44 @@ def sweep_llm(
     ideal = check_flag(ideal, "ideal")
     for w in weight_precisions:
         weight_bits(w)
-    frames = []
+    columns: dict[str, list] = {key: [] for key in (*CONDITIONS, *METRICS)}
     skipped = {}
+    computes = {w: llm_compute_precision(w, default_activation_precision(w)) for w in weight_precisions}
+    resolved = {name: resolve_device(name) for name in devices}  # each profile read once
     for device_name, tp, prompt in itertools.product(devices, tps, prompts):
-        device = resolve_device(device_name)
+        device = resolved[device_name]
         combos = [
             (g, w, b)
             for g, w, b in itertools.product(generates, weight_precisions, batches)
-            if llm_compute_precision(w, default_activation_precision(w)) in device.peak_ops_per_s
+            if computes[w] in device.peak_ops_per_s
         ]
         if not combos:
             skipped[device.name] = ", ".join(device.precisions)
             continue
+        count = len(combos)
         gen = np.array([c[0] for c in combos], dtype=float)
         weights = [c[1] for c in combos]
         acts = [default_activation_precision(w) for w in weights]
         kvs = [kv_precision or a for a in acts]
         batch = np.array([c[2] for c in combos], dtype=float)
         metrics = evaluate_llm(
-            cfg, device, batch, np.full(len(batch), float(prompt)), gen, tp, weights, acts, kvs, ideal=ideal
+            cfg, device, batch, np.full(count, float(prompt)), gen, tp, weights, acts, kvs, ideal=ideal
         )
-        frame = pd.DataFrame(
-            {
-                "model": cfg.name,
-                "device": device.name,
-                "tp": tp,
-                "prompt": prompt,
-                "generate": gen.astype(int),
-                "weight_precision": weights,
-                "activation_precision": acts,
-                "kv_precision": kvs,
-                "batch": batch.astype(int),
-                **{key: metrics[key] for key in METRICS},
-            }
-        )
-        frames.append(frame)
+        block = {
+            "model": [cfg.name] * count,
+            "device": [device.name] * count,
+            "tp": np.full(count, tp),
+            "prompt": np.full(count, prompt),
+            "generate": gen.astype(int),
+            "weight_precision": weights,
+            "activation_precision": acts,
+            "kv_precision": kvs,
+            "batch": batch.astype(int),
+            **{key: metrics[key] for key in METRICS},
+        }
+        for key, values in block.items():
+            columns[key].append(values)
+    frames = columns["model"]
     if not frames:
         computes = sorted({llm_compute_precision(w, default_activation_precision(w))
                            for w in weight_precisions})
@@ -92,4 +99,13 @@ def sweep_llm(
             f"in its weights' default activations: fp16, bf16 or fp8 (roofline llm takes "
             f"--activation-precision)"
         )
-    return pd.concat(frames, ignore_index=True)
+    # one frame built once from each column's blocks (a frame per block and a concat cost more than
+    # the blocks' evaluation)
+    return pd.DataFrame({key: _joined(parts) for key, parts in columns.items()})
+
+
+def _joined(parts: list) -> np.ndarray | list:
+    """One column from its blocks: numpy arrays concatenated, lists of names chained."""
+    if isinstance(parts[0], np.ndarray):
+        return np.concatenate(parts)
+    return list(itertools.chain.from_iterable(parts))
