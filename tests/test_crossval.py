@@ -320,3 +320,26 @@ def test_datacenter_kernel_costs_stay_in_the_launch_range_the_gpu_profiles_state
     figures = {p.name: p for p in FAMILIES[0].parameters}
     assert (figures["kernel_overhead_s"].low, figures["kernel_overhead_s"].high) == (2e-6, 10e-6)
     assert (figures["conv_overhead_s"].low, figures["conv_overhead_s"].high) == (0.0, 10e-6)
+
+
+@pytest.mark.parametrize(("device", "family_device"), [
+    ("jetson-orin-nx-16gb", "jetson-agx-orin"), ("jetson-orin-nano-8gb", "jetson-agx-orin"),
+    ("gh200", "h100-sxm"), ("h100-nvl", "h100-sxm")])
+def test_a_profile_that_extends_a_family_member_is_in_its_family(device, family_device):
+    from simulator.calibration.cv_model import family_of
+
+    assert family_of(device) is family_of(family_device) is not None
+
+
+@pytest.mark.parametrize(("device", "gpu_clock_mhz"), [
+    # NVIDIA Jetson Orin data sheets: GPU maximum frequency of the AGX Orin 64GB (MAXN) 1300 MHz,
+    # Orin NX 16GB 918 MHz, Orin Nano 8GB 625 MHz; MLPerf Power's MaxQ run 624.75 MHz
+    ("jetson-orin-nx-16gb", 918), ("jetson-orin-nano-8gb", 625), ("jetson-agx-orin-maxq", 624.75)])
+def test_the_kernel_overhead_scales_with_the_clock_not_the_sm_count(device, gpu_clock_mhz):
+    """The per-kernel overhead is read as GPU cycles: an Orin NX (8 SMs) at 918 MHz pays 1300 / 918
+    of the AGX's (16 SMs) overhead, not the ratio of the two peaks (which also halves with the SMs)."""
+    from simulator.calibration.cv_model import family_of, overhead_scale
+    from simulator.hardware.loader import resolve_device
+
+    scale = overhead_scale(family_of(device), resolve_device(device), "int8")
+    assert scale == pytest.approx(1300 / gpu_clock_mhz, rel=0.01)

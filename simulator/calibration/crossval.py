@@ -228,21 +228,6 @@ def run(rows: Iterable[Mapping[str, str]] | None = None, protocols: Sequence[str
     return summary(error_table(selected, ordered)), selected
 
 
-def _inherited_class(name: str, shipped: Mapping[str, object], depth: int = 0) -> str | None:
-    """The device class of ``name``'s family, or of the shipped profile it ``extends`` (a profile
-    written from a data sheet inherits its family's expected model, and so its error); None if none."""
-    from simulator.compat import tomllib
-
-    family = family_of(name)
-    if family is not None:
-        return family.device_class
-    path = shipped.get(name)
-    if path is None or depth > 8:
-        return None
-    base = tomllib.loads(path.read_text(encoding="utf-8")).get("extends")
-    return _inherited_class(base, shipped, depth + 1) if isinstance(base, str) else None
-
-
 def error_bands(table: pd.DataFrame, protocol: str = "leave-one-device-out") -> dict:
     """The figures a prediction quotes beside its expected value
     (:mod:`simulator.hardware.error_band`): per device class, ``protocol``'s n, share within ±20%,
@@ -255,8 +240,8 @@ def error_bands(table: pd.DataFrame, protocol: str = "leave-one-device-out") -> 
         classes[line.name] = ErrorBand(
             line.name, protocol, int(line.n), round(line.within_20 / line.n, 4),
             round(line.median_abs_error, 4), round(line.p90_abs_error, 4)).to_dict()
-    shipped = available_devices()
-    devices = {name: cls for name in sorted(shipped) if (cls := _inherited_class(name, shipped)) is not None}
+    devices = {name: family.device_class for name in sorted(available_devices())
+               if (family := family_of(name)) is not None}
     return {"generated_by": "python bench/update_readme_accuracy.py (roofline accuracy --cv)",
             "classes": classes, "devices": devices}
 

@@ -189,9 +189,22 @@ def device_parameter(device: str) -> Parameter:
     return Parameter(f"device:{device}", "1", DEVICE_LOW, DEVICE_HIGH, 1.0, log=True)
 
 
-def family_of(device: str) -> Family | None:
-    """The family that describes ``device`` (None: no family, so no cross-validated figure)."""
-    return next((f for f in FAMILIES if device in f.devices), None)
+def family_of(device: str, _depth: int = 0) -> Family | None:
+    """The family that describes ``device`` (None: no family, so no cross-validated figure): the one
+    that lists it, else the family of the shipped profile it ``extends`` (a profile written from a
+    data sheet on top of a family member inherits that member's expected model, so its rows are
+    that family's: GH200 and H100 NVL from h100-sxm, the Orin NX and Nano from the AGX Orin)."""
+    family = next((f for f in FAMILIES if device in f.devices), None)
+    if family is not None or _depth > 8:
+        return family
+    from simulator.compat import tomllib
+    from simulator.hardware.loader import available_devices
+
+    path = available_devices().get(device)
+    if path is None:
+        return None
+    base = tomllib.loads(path.read_text(encoding="utf-8")).get("extends")
+    return family_of(base, _depth + 1) if isinstance(base, str) else None
 
 
 def runtime_parameters(runtime: str) -> dict[str, Parameter]:
@@ -399,10 +412,18 @@ def predict_stack(data: Stack, values: Mapping[str, float], tile: int | None,
 
 def overhead_scale(family: Family, device, precision: str) -> float:
     """The factor on the family's per-kernel overhead for ``device`` computing at ``precision``:
-    the clock reference's peak over the device's (the overhead read as GPU cycles), else 1."""
+    the clock reference's clock over the device's (the overhead read as GPU cycles), else 1. The
+    clock ratio is the ratio of peak per SM (``peak / parallel_units``): a module with fewer SMs at
+    the same clock (an Orin NX against the AGX) pays the same overhead."""
     if not family.clock_reference or family.clock_reference == device.name:
         return 1.0
-    return resolve_device(family.clock_reference).peak_for(precision) / device.peak_for(precision)
+    reference = resolve_device(family.clock_reference)
+
+    def per_unit(d) -> float:
+        units = d.efficiency.parallel_units if d.efficiency and d.efficiency.parallel_units else 1
+        return d.peak_for(precision) / units
+
+    return per_unit(reference) / per_unit(device)
 
 
 def efficiency_model(family: Family, values: Mapping[str, float], tile: int | None, buffer: float | None,
