@@ -62,7 +62,9 @@ def _matmul_model(n: int, integer: bool) -> Any:
     graph = helper.make_graph([node], "matmul", [helper.make_tensor_value_info("a", a_type, [n, n])],
                               [helper.make_tensor_value_info("y", y_type, None)],
                               [numpy_helper.from_array(weight, "b")])
-    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    opsets = [helper.make_opsetid("", 17)]
+    # the oldest IR version that holds opset 17, which every supported ONNX Runtime reads
+    return helper.make_model(graph, opset_imports=opsets, ir_version=helper.find_min_ir_version_for(opsets))
 
 
 def ort_matmul_ops_per_s(n: int = 2048, threads: int | None = None, integer: bool = False,
