@@ -37,6 +37,21 @@ BERT row's SQuAD lengths, padding removed on TensorRT (:func:`simulator.accuracy
 passed in by :func:`simulator.calibration.crossval.build_cases`). On the Orin family the per-kernel
 overhead is read as GPU cycles: a device at lower clocks (``jetson-agx-orin-maxq``) pays it times
 the reference device's peak over its own.
+
+**The family rule** (what transfers between devices, decided on physical grounds, never from a held-out
+device's errors). NVIDIA GPUs running TensorRT share, across Ampere, Ada and Hopper, the figures that
+describe the software stack and the SM, not the chip: the per-kernel overhead (a launch cost [s], the
+CUDA driver's and TensorRT's, the same on every such GPU, read as time, not cycles), a convolution's
+extra fixed cost [s], the compute fraction (the share of the dense tensor peak TensorRT's GEMM and
+convolution kernels reach), the GEMM-like tile (outputs per thread block, TensorRT's tactic shapes) and
+the share of the L2 activations stay resident in. Each device keeps its own data-sheet figures: peaks,
+SMs (``parallel_units``, which set the waves the tile fills), memory capacity and bandwidth, L2 size,
+clocks. So the "NVIDIA datacenter GPUs (TensorRT)" family holds the A100s, H100 and H200 (the fitted
+rows) and the Ada data-center cards L4 and L40S (profiles written from their data sheets, whose
+``[efficiency]`` carries the family's shipped figures with their own SM counts); GH200 and H100 NVL
+join through ``extends``. The Jetson Orins stay a family of their own: a shared-LPDDR5 SoC whose
+memory-bound kernels reach a share of DRAM bandwidth a datacenter GPU's stream figure does not
+describe.
 """
 
 from __future__ import annotations
@@ -156,8 +171,8 @@ _MCU_SLOTS = {"default": "conv", "gemm": "gemm", "depthwise_conv": "depthwise", 
 
 #: the device families and their figures (ranges: see the module docstring)
 FAMILIES = (
-    Family("Ampere/Hopper datacenter (TensorRT)", "datacenter GPU",
-           ("a100-sxm-40gb", "a100-sxm-80gb", "h100-sxm", "h200-sxm"),
+    Family("NVIDIA datacenter GPUs (TensorRT)", "datacenter GPU",
+           ("a100-sxm-40gb", "a100-sxm-80gb", "h100-sxm", "h200-sxm", "l4", "l40s"),
            (_overhead("kernel_overhead_s", *LAUNCH_RANGE_S),
             _overhead("conv_overhead_s", *CONV_EXTRA_RANGE_S), _fraction("compute_fraction", 0.05, 0.6)),
            _GPU_SLOTS, dict.fromkeys(("conv", "gemm", "other"), "compute_fraction"),

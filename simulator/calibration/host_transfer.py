@@ -14,7 +14,8 @@ float32 binding would double the bytes, which the README does not state). Links
 (:data:`HOST_LINKS`), each per direction:
 
 * **PCIe 4.0 x16** (A100 SXM4: NVIDIA A100 Tensor Core GPU data sheet, "PCIe Gen4: 64 GB/s", both
-  directions): 16 GT/s · 16 lanes · 128/130 (encoding) / 8 = 31.5 GB/s nominal per direction;
+  directions; the L4 and L40S are PCIe Gen4 x16 cards, their data sheets' "64 GB/s"): 16 GT/s · 16
+  lanes · 128/130 (encoding) / 8 = 31.5 GB/s nominal per direction;
   achievable taken as 25 GB/s (about 80%: transaction-layer headers and flow control; a documented
   estimate, range 20–31.5 GB/s enforced by a test);
 * **PCIe 5.0 x16** (H100 SXM5 and H200 SXM: data sheets, "PCIe Gen5: 128 GB/s"): 63 GB/s nominal per
@@ -65,6 +66,7 @@ _ORIN = HostLink("LPDDR5 copy (integrated GPU)", ORIN_COPY_BYTES_PER_S, 80e9, CO
 #: device -> its host link (a device not here has no host-transfer term)
 HOST_LINKS: Mapping[str, HostLink] = {
     "a100-sxm-40gb": _PCIE4, "a100-sxm-80gb": _PCIE4, "h100-sxm": _PCIE5, "h200-sxm": _PCIE5,
+    "l4": _PCIE4, "l40s": _PCIE4,
     "jetson-agx-orin": _ORIN, "jetson-agx-orin-maxq": _ORIN,
 }
 
