@@ -315,6 +315,17 @@ def add_settings_option(parser: argparse.ArgumentParser) -> None:
                              + RANGES_HELP.replace("%", "%%"))
 
 
+def swept_settings(args: argparse.Namespace) -> dict[str, list[float]]:
+    """The ``--set KEY=V1,V2,...`` options as overrides with their values (a key given twice: one line)."""
+    overrides: dict[str, list[float]] = {}
+    for text in args.settings:
+        key, values = parse_setting(text)
+        if key in overrides:
+            raise SimulatorError(f"--set {text!r} sets {key!r} a second time")
+        overrides[key] = values
+    return overrides
+
+
 def single_settings(args: argparse.Namespace) -> dict[str, float] | None:
     """The ``--set`` options as overrides with one value each (None when there are none)."""
     overrides: dict[str, float] = {}

@@ -12,8 +12,8 @@ from simulator.cli.common import (
     BatchList,
     add_output_option,
     parse_batches,
-    parse_setting,
     split_list,
+    swept_settings,
 )
 from simulator.errors import SimulatorError
 
@@ -58,12 +58,7 @@ def run(args: argparse.Namespace) -> int:
 
     devices = [name for text in args.devices for name in split_list(text, "--device")]
     precisions = split_list(args.precision, "--precision") if args.precision is not None else None
-    overrides: dict[str, list[float]] = {}
-    for text in args.settings:
-        key, values = parse_setting(text)
-        if key in overrides:
-            raise SimulatorError(f"--set {text!r} sets {key!r} a second time")
-        overrides[key] = values
+    overrides = swept_settings(args)
     contexts = parse_batches(args.context, "--context") if args.context is not None else None
     generate = _tokens(args.generate, "--generate") if args.generate is not None else None
     if not args.output.lower().endswith((".html", ".htm")):

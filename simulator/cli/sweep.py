@@ -42,8 +42,8 @@ from simulator.cli.common import (
     add_param_options,
     network_params,
     parse_batches,
-    parse_setting,
     split_list,
+    swept_settings,
     with_attention,
 )
 from simulator.errors import SimulatorError
@@ -243,12 +243,7 @@ def run(args: argparse.Namespace) -> int:
     if code is not None:
         return code
 
-    overrides: dict[str, list[float]] = {}
-    for text in args.settings:
-        key, values = parse_setting(text)
-        if key in overrides:
-            raise SimulatorError(f"--set {text!r} sets {key!r} a second time")
-        overrides[key] = values
+    overrides = swept_settings(args)
     if args.output is not None and Path(args.output).suffix.lower() not in OUTPUT_SUFFIXES:
         raise SimulatorError(f"cannot tell the format of {args.output!r}: use a file name ending in "
                              f"{', '.join(OUTPUT_SUFFIXES)}")
