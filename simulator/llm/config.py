@@ -8,11 +8,13 @@ SwiGLU MLP; Qwen2 has q/k/v biases), ``mixtral`` (the same with a top-k mixture-
 layers), ``gemma3_text`` (Gemma-2's layout with q/k norms, five local layers per global one), ``qwen3``
 (a Llama with q/k norms), ``qwen2_moe`` (Qwen2 with routed experts and a gated shared expert), ``deepseek_v2``
 (multi-head latent attention caching a ``kv_lora_rank + qk_rope_head_dim``
-latent, routed + shared experts, dense first layers), ``falcon`` (LayerNorm, multi-query or grouped KV
-heads, attention and MLP side by side), ``gpt2`` (learned positions, LayerNorm, GELU MLP, biases, tied
-LM head), ``opt`` (GPT-2's layout with ReLU) and ``gptj`` (GPT-2's keys; Falcon-7B's parallel block
-without attention biases, rotary on ``rotary_dim`` dimensions, an untied LM head with a bias). Sliding
-windows (:func:`_sliding_window`) cap the KV cache and the keys attention reads.
+latent, routed + shared experts, dense first layers), ``deepseek_v3`` (V2's layout with a sigmoid
+router and its per-expert score-correction bias; the MTP module is not built), ``falcon`` (LayerNorm,
+multi-query or grouped KV heads, attention and MLP side by side), ``gpt2`` (learned positions,
+LayerNorm, GELU MLP, biases, tied LM head), ``opt`` (GPT-2's layout with ReLU) and ``gptj`` (GPT-2's
+keys; Falcon-7B's parallel block without attention biases, rotary on ``rotary_dim`` dimensions, an
+untied LM head with a bias). Sliding windows (:func:`_sliding_window`) cap the KV cache and the keys
+attention reads.
 
 A model is named by a built-in name, a ``config.json`` path, a model folder (``DIR/config.json``) or a
 hub id found in the local Hugging Face cache (:func:`hub_config`; nothing is ever downloaded).
@@ -26,6 +28,7 @@ phi_3_mini_4k      microsoft/Phi-3-mini-4k-instruct        3.8B (3,821,079,552: 
 qwen2_5_7b         Qwen/Qwen2.5-7B-Instruct                7.61B, 6.53B non-embedding
 gemma_2_9b         google/gemma-2-9b                       9,241,705,984 (safetensors total)
 deepseek_v2_lite   deepseek-ai/DeepSeek-V2-Lite            15.7B total, 2.4B activated per token
+deepseek_v3        deepseek-ai/DeepSeek-V3                 671B main model + 14B MTP module = 685B
 qwen1_5_moe_a2_7b  Qwen/Qwen1.5-MoE-A2.7B                  14.3B total, 2.7B activated
 qwen3_8b           Qwen/Qwen3-8B                           8.2B
 gemma_3_1b         google/gemma-3-1b-pt                    999,885,952 ("1B")
@@ -69,7 +72,7 @@ from typing import Any
 from simulator.errors import SimulatorError, UnknownNameError
 
 LLAMA_FAMILY = ("llama", "mistral", "qwen2", "mixtral", "phi3", "gemma", "gemma2", "qwen2_moe", "deepseek_v2",
-                "qwen3", "gemma3_text", "falcon", "gptj")
+                "deepseek_v3", "qwen3", "gemma3_text", "falcon", "gptj")
 #: families with learned positions, LayerNorm and biases (GPT-2, OPT)
 GPT_FAMILY = ("gpt2", "opt")
 #: families with an RMSNorm of head_dim on every query and key head (``q_norm``, ``k_norm``)
@@ -124,7 +127,8 @@ KEYS: dict[str, dict[str, str]] = {
 #: (``LlamaConfig`` 2048, ``MistralConfig``/``MixtralConfig`` 4096·32, ``Qwen2Config`` 32768)
 DEFAULT_MAX_POSITIONS = {"llama": 2048, "falcon": 2048, "opt": 2048, "mistral": 131_072, "qwen2": 32_768,
                          "mixtral": 131_072, "phi3": 4096,
-                         "gemma": 8192, "gemma2": 8192, "deepseek_v2": 2048, "qwen3": 40_960,
+                         "gemma": 8192, "gemma2": 8192, "deepseek_v2": 2048, "deepseek_v3": 4096,
+                         "qwen3": 40_960,
                          "gemma3_text": 131_072}
 #: tied LM head when a config leaves ``tie_word_embeddings`` out (``GemmaConfig``/``Gemma2Config``: true)
 DEFAULT_TIED = {"gemma": True, "gemma2": True, "gemma3_text": True}
@@ -208,6 +212,7 @@ class LLMConfig:
     final_norm: bool = True  # a norm before the LM head (OPT with do_layer_norm_before false: none)
     moe_layers: tuple[bool, ...] = ()  # which layers have the experts (empty: all, when is_moe)
     lm_head_bias: bool = False  # GPT-J: the LM head has a bias of V
+    router_bias: bool = False  # DeepSeek-V3: the router's e_score_correction_bias (E per MoE layer)
 
     def __post_init__(self) -> None:
         self.check()
@@ -225,6 +230,7 @@ class LLMConfig:
         check_bool(self.qk_norm, f"{self.name}: qk_norm")
         check_bool(self.final_norm, f"{self.name}: final_norm")
         check_bool(self.lm_head_bias, f"{self.name}: lm_head_bias")
+        check_bool(self.router_bias, f"{self.name}: router_bias")
         check_int(self.parallel_block, f"{self.name}: parallel_block", 0, 2)
         check_int(self.embed_proj_dim, f"{self.name}: embed_proj_dim", 0, LIMITS["hidden_size"][1])
         for field in ("sliding_layers", "moe_layers"):
@@ -360,7 +366,7 @@ def parse_config(cfg: dict[str, Any], name: str) -> LLMConfig:
         return _gptj(cfg, name, common)
     if family == "falcon":
         return _falcon(cfg, name, common, head_dim)
-    if family == "deepseek_v2":
+    if family in ("deepseek_v2", "deepseek_v3"):
         return _deepseek(cfg, name, common)
     if family == "qwen2_moe":
         return _qwen2_moe(cfg, name, common)
@@ -404,8 +410,20 @@ def _deepseek(cfg: dict[str, Any], name: str, common: dict[str, Any]) -> LLMConf
     """DeepSeek-V2 (``DeepseekV2Config``): multi-head latent attention (``kv_lora_rank``, ``q_lora_rank``
     or none, ``qk_nope_head_dim``, ``qk_rope_head_dim``, ``v_head_dim``), ``n_routed_experts`` of
     ``moe_intermediate_size`` with ``num_experts_per_tok`` per token, ``n_shared_experts`` always on,
-    dense MLPs (``intermediate_size``) before ``first_k_dense_replace``. Defaults as the config class."""
-    family = "deepseek_v2"
+    dense MLPs (``intermediate_size``) before ``first_k_dense_replace``. Defaults as the config class.
+
+    DeepSeek-V3 (``deepseek_v3``) is the same layout; its router scores with a sigmoid and, under
+    ``topk_method`` ``noaux_tc`` (``DeepseekV3Config``'s default), adds an ``e_score_correction_bias`` of
+    ``n_routed_experts`` to the scores it ranks: a bias of the router here (:attr:`LLMConfig.router_bias`,
+    ``E`` parameters per MoE layer). DeepSeek's ``modeling_deepseek.py`` (the repository's ``auto_map``)
+    holds it as an ``nn.Parameter`` and the checkpoint stores it; transformers' native
+    ``DeepseekV3TopkRouter`` registers it as a buffer, so its ``num_parameters()`` is ``58 · 256`` =
+    14,848 lower for DeepSeek-V3. The multi-token-prediction module (``num_nextn_predict_layers``: the
+    checkpoint's ``model.layers.61``, 14B of the model card's 685B) is not built: transformers builds no
+    MTP layer and a runtime runs it only for speculative decoding, so counts and costs are the 671B main
+    model's. Sigmoid scoring and group-limited routing (``n_group``, ``topk_group``) cost a few
+    element-wise operations per expert per token, counted as the softmax router's."""
+    family = common["family"]
 
     def field(key: str, default: Any = None) -> int:
         return _int(cfg, name, family, key, default)
@@ -439,6 +457,8 @@ def _deepseek(cfg: dict[str, Any], name: str, common: dict[str, Any]) -> LLMConf
         moe_intermediate_size=expert,
         shared_intermediate_size=_key_int(cfg, name, "n_shared_experts", 0, 1_024) * expert,
         moe_layers=tuple(i >= first and i % freq == 0 for i in layers) if experts else (),
+        router_bias=bool(experts) and family == "deepseek_v3"
+        and cfg.get("topk_method", "noaux_tc") == "noaux_tc",
     )
 
 

@@ -142,7 +142,7 @@ def build_pass(
                                        d, bias=cfg.mlp_bias, name=p + "down"))
         elif cfg.is_moe_layer(i):
             expert = cfg.expert_intermediate_size // tp
-            net.linear(h, cfg.num_experts, bias=False, name=p + "router")
+            net.linear(h, cfg.num_experts, bias=cfg.router_bias, name=p + "router")  # V3: correction bias
             m = all_reduced(net.moe_experts(h, cfg.num_experts, cfg.experts_per_token, expert,
                                             name=p + "experts"))
             if cfg.shared_intermediate_size:

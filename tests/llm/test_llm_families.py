@@ -175,8 +175,8 @@ def test_an_unsupported_model_type_names_the_supported_and_the_closest(model_typ
     with pytest.raises(SimulatorError) as err:
         parse_config({**PHI3, "model_type": model_type}, "x")
     message = str(err.value)
-    supported = ("llama, mistral, qwen2, mixtral, phi3, gemma, gemma2, qwen2_moe, deepseek_v2, qwen3, "
-                 "gemma3_text, falcon, gptj, gpt2, opt")
+    supported = ("llama, mistral, qwen2, mixtral, phi3, gemma, gemma2, qwen2_moe, deepseek_v2, deepseek_v3, "
+                 "qwen3, gemma3_text, falcon, gptj, gpt2, opt")
     assert f"supported: {supported}" in message
     assert message.endswith(f"(closest: {closest})")
 
