@@ -7,32 +7,39 @@ equals the single simulation of its configuration by construction.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from simulator.catalog import Resolution, resolve_network
+from simulator.catalog import Resolution
+from simulator.configuration import (
+    ResolvedConfig,
+    SimulatedNetwork,
+    check_flag,
+    resolve_config,
+    simulated_network,
+)
 from simulator.engine.evaluate import Evaluation, evaluate
-from simulator.engine.overrides import override_arrays, parse_overrides
-from simulator.engine.workload import Workload, simulated_workload
-from simulator.errors import SimulatorError
+from simulator.engine.workload import Workload
 from simulator.hardware.device import Device
-from simulator.hardware.loader import resolve_device
-from simulator.model.counts import NetworkCounts, check_batch, count_network
-from simulator.model.fusion import simulated_graph
+from simulator.model.counts import NetworkCounts
 from simulator.model.graph import Network
-from simulator.precision import bits_of, compute_precision, normalize
 from simulator.results import MemoryCheck, SimulationResult, layer_results
 
+__all__ = ["Evaluated", "check_flag", "evaluate_config", "result_of", "simulate", "simulation_result"]
 
-def check_flag(value: object, name: str) -> bool:
-    """An on/off argument of the API must be a bool (or numpy's): a string such as ``"false"`` or
-    ``"no"`` is truthy in Python and would silently turn the option on, so it is an error."""
-    if not isinstance(value, bool | np.bool_):
-        raise SimulatorError(f"{name} must be True or False, got {type(value).__name__} {value!r}")
-    return bool(value)
+
+@dataclass(frozen=True, eq=False)
+class Evaluated:
+    """The engine's evaluation of one configuration, and the bound of the same configuration beside
+    it (``ideal_latency_s``; None when the evaluation is itself the bound: no efficiency model, or
+    ``ideal``)."""
+
+    evaluation: Evaluation
+    ideal_latency_s: float | None
 
 
 def simulate(network: Network | str | Path, device: Device | str | Path, batch: int = 1,
@@ -63,77 +70,41 @@ def simulate(network: Network | str | Path, device: Device | str | Path, batch: 
     list of lengths or one effective length) and ``padding`` (``none``: removed, ``max``: every
     sequence padded) run a batch of variable-length sequences (:mod:`simulator.model.lengths`); they
     may also come in ``params`` and are reported there.
+
+    Four stages, each handing the next a typed value: the configuration resolved
+    (:func:`~simulator.configuration.resolve_config`), the workload and counts it simulates, the
+    engine's evaluation (with the bound beside it), the result.
     """
-    check_batch(batch)
-    variable = None
-    if params is not None and not isinstance(params, Mapping):
-        raise SimulatorError(f"network parameters must be a mapping of name to value, got "
-                             f"{type(params).__name__} {params!r}")
-    if seq_lengths is not None or padding is not None or {"seq_lengths", "padding"} & set(params or {}):
-        from simulator.model.lengths import variable_batch
+    config = resolve_config(network, device, batch, precision, weight_precision, activation_precision, fuse,
+                            resolution, ideal, overrides, params, micro_batching, attention, seq_lengths,
+                            padding)
+    simulated = simulated_network(config)
+    evaluated = evaluate_config(config, simulated.workload)
+    return result_of(config, simulated, evaluated)
 
-        variable = variable_batch(batch, params, seq_lengths, padding)
-        build = _sequence_builder(network, variable.network_params, resolution)
-        params = variable.params
-    ideal, fuse, micro_batching = (check_flag(value, name) for value, name in (
-        (ideal, "ideal"), (fuse, "fuse"), (micro_batching, "micro_batching")))
-    precision, weight_precision, activation_precision = (
-        None if value is None else normalize(value, name) for value, name in (
-            (precision, "precision"), (weight_precision, "weight_precision"),
-            (activation_precision, "activation_precision")))
-    network = resolve_network(network, resolution, batch, variable.network_params if variable else params)
-    device = resolve_device(device)
-    precision = precision or device.default_precision
-    weight_precision = weight_precision or precision
-    activation_precision = activation_precision or precision
-    compute = compute_precision(weight_precision, activation_precision)
-    weight_bits = np.array([bits_of(weight_precision)], float)
-    activation_bits = np.array([bits_of(activation_precision)], float)
-    device.peak_for(compute)
-    parsed = parse_overrides(overrides)
-    for override in parsed:
-        if len(override.values) != 1:
-            raise SimulatorError(f"simulate takes one value per override, got {override.key!r}: "
-                                 f"{list(override.values)} (sweep takes several)")
-    si = override_arrays(device, parsed, [compute], [np.array(o.values) for o in parsed])
-    attention = attention or device.attention
-    if variable:
-        from simulator.engine.lengths import variable_length_workload
 
-        workload, count_batch = variable_length_workload(build, variable.run_lengths, variable.padding, fuse,
-                                                         attention)
-    else:
-        workload, count_batch = simulated_workload(network, fuse, attention), None
-    batches = np.array([batch], dtype=float)
-    evaluation = evaluate(workload, device, [compute], batches, weight_bits, activation_bits, si, ideal,
-                          micro_batching=micro_batching)
-    expected_model = device.efficiency is not None and not ideal
-    ideal_latency_s = None
-    if expected_model:  # the bound of the same configuration, beside the expected value
-        bound = evaluate(workload, device, [compute], batches, weight_bits, activation_bits, si, True,
-                         micro_batching=micro_batching)
-        ideal_latency_s = float(bound.totals["latency_s"][0])
+def evaluate_config(config: ResolvedConfig, workload: Workload) -> Evaluated:
+    """``workload`` through the engine (:func:`~simulator.engine.evaluate.evaluate`) at ``config``, one
+    configuration; with the device's efficiency model, the bound of the same configuration beside it."""
+    expected_model = config.expected_model
+    batches = np.array([config.batch], dtype=float)
+    args = (workload, config.device, [config.compute], batches, config.weight_bits, config.activation_bits,
+            config.overrides_si)
+    evaluation = evaluate(*args, config.ideal, micro_batching=config.micro_batching)
+    if not expected_model:
+        return Evaluated(evaluation, None)
+    bound = evaluate(*args, True, micro_batching=config.micro_batching)
+    return Evaluated(evaluation, float(bound.totals.latency_s[0]))
+
+
+def result_of(config: ResolvedConfig, simulated: SimulatedNetwork, evaluated: Evaluated) -> SimulationResult:
+    """The :class:`~simulator.results.SimulationResult` of ``config`` (:func:`simulation_result`)."""
     return simulation_result(
-        network.name, device, batch, (compute, weight_precision, activation_precision),
-        count_batch(batch) if count_batch else count_network(simulated_graph(network, fuse), batch),
-        workload, evaluation, ideal_latency_s,
-        ideal=ideal, fused=fuse, overrides={o.key: o.values[0] for o in parsed}, resolution=resolution,
-        params=dict(params or {}), attention=attention, expected_model=expected_model)
-
-
-def _sequence_builder(network: object, params: Mapping[str, object],
-                      resolution: Resolution | None) -> Callable[[int], Network]:
-    """``L -> Network``: the built-in ``network`` with ``seq_len=L`` and its other ``params``; a
-    network without a ``seq_len`` parameter is refused, naming those that have one."""
-    from simulator.catalog import network_parameters
-    from simulator.model.registry import NETWORKS
-
-    if (not isinstance(network, str) or network not in NETWORKS
-            or "seq_len" not in network_parameters(network)):
-        takes = sorted(name for name in NETWORKS if "seq_len" in network_parameters(name))
-        raise SimulatorError(f"sequence lengths apply to built-in networks with a seq_len parameter "
-                             f"({', '.join(takes)}), got {network!r}")
-    return lambda length: resolve_network(network, resolution, 1, {**params, "seq_len": length})
+        config.network.name, config.device, config.batch,
+        (config.compute, config.weight_precision, config.activation_precision), simulated.counts,
+        simulated.workload, evaluated.evaluation, evaluated.ideal_latency_s, ideal=config.ideal,
+        fused=config.fuse, overrides=config.overrides, resolution=config.resolution, params=config.params,
+        attention=config.attention, expected_model=evaluated.ideal_latency_s is not None)
 
 
 def simulation_result(network: str, device: Device, batch: int, precisions: tuple[str, str, str],
@@ -145,7 +116,7 @@ def simulation_result(network: str, device: Device, batch: int, precisions: tupl
     ``settings``: the result's other fields (``ideal``, ``fused``, ``overrides``, ``resolution``,
     ``params``, ``attention``, ``expected_model``). Shared by :func:`simulate` and an LLM's phase
     (:func:`simulator.llm.as_network.simulate_phase`)."""
-    totals = {key: value[0] for key, value in evaluation.totals.items()}
+    totals = evaluation.totals
     hardware = evaluation.hardware
     compute, weight_precision, activation_precision = precisions
     return SimulationResult(
@@ -157,22 +128,22 @@ def simulation_result(network: str, device: Device, batch: int, precisions: tupl
         activation_precision=activation_precision,
         counts=counts,
         layers=layer_results(workload, evaluation, batch),
-        model_size_bytes=int(totals["model_size_bytes"]),
-        t_compute_s=float(totals["t_compute_s"]),
-        t_memory_s=float(totals["t_memory_s"]),
-        latency_s=float(totals["latency_s"]),
-        energy_breakdown_j={"compute": float(totals["energy_compute_j"]),
-                            **{name: float(totals["energy_level_j"][v])
+        model_size_bytes=int(totals.model_size_bytes[0]),
+        t_compute_s=float(totals.t_compute_s[0]),
+        t_memory_s=float(totals.t_memory_s[0]),
+        latency_s=float(totals.latency_s[0]),
+        energy_breakdown_j={"compute": float(totals.energy_compute_j[0]),
+                            **{name: float(totals.energy_level_j[0, v])
                                for v, name in enumerate(hardware.level_names)},
-                            **({"static": float(totals["energy_static_j"])}
+                            **({"static": float(totals.energy_static_j[0])}
                                if device.static_power_w else {})},
         memory=tuple(MemoryCheck(hardware.level_names[v], what, int(required[0]),
                                  int(hardware.capacity_bytes[0, v]))
                      for v, what, required in evaluation.memory_checks),
-        energy_j=float(totals["energy_j"]),
-        memory_bound_fraction=float(totals["memory_bound_fraction"]),
-        bound=str(totals["bound"]),
-        micro_batch=int(totals["micro_batch"]),
-        ideal_latency_s=float(totals["latency_s"]) if ideal_latency_s is None else ideal_latency_s,
+        energy_j=float(totals.energy_j[0]),
+        memory_bound_fraction=float(totals.memory_bound_fraction[0]),
+        bound=str(totals.bound[0]),
+        micro_batch=int(totals.micro_batch[0]),
+        ideal_latency_s=float(totals.latency_s[0]) if ideal_latency_s is None else ideal_latency_s,
         **settings,
     )

@@ -132,9 +132,9 @@ def _evaluate(workload: Workload, device: Device, ideal: bool, compute: list[str
     cache-sized blocks, :func:`~simulator.engine.evaluate.evaluate_totals`)."""
     totals, level_names = evaluate_totals(workload, device, compute, batch, weight_bits, activation_bits,
                                           overrides, ideal)
-    level_j = totals.pop("energy_level_j")
-    totals.pop("memory_bound_s")
-    columns = {key: totals[key] for key in COLUMNS if key in totals}
+    level_j = totals.energy_level_j
+    present = totals.columns()
+    columns = {key: present[key] for key in COLUMNS if key in present}
     split = list(columns).index("energy_compute_j") + 1
     items = list(columns.items())
     levels = [(_column_name(name), level_j[:, v]) for v, name in enumerate(level_names)]

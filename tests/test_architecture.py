@@ -22,7 +22,7 @@ LAYERS = {
     "simulator.model": 2, "simulator.hardware": 2, "simulator.hardware_profiles": 2,
     "simulator.networks": 3, "simulator.engine": 3, "simulator.onnx": 3,
     "simulator.catalog": 4,
-    "simulator.results": 5,
+    "simulator.results": 5, "simulator.configuration": 5,
     "simulator.simulation": 6,
     "simulator.sweep_files": 6, "simulator.sweep_workers": 6,
     "simulator.sweeps": 7, "simulator.llm": 7, "simulator.api": 8,

@@ -18,6 +18,7 @@ from simulator.engine.configs import HardwareArrays, hardware_arrays
 from simulator.engine.efficiency import class_table
 from simulator.engine.energy import Energy, layer_energy
 from simulator.engine.timing import BITS_PER_BYTE, Timing, roofline_timing
+from simulator.engine.totals import Totals
 from simulator.engine.workload import Workload
 from simulator.hardware.device import Device
 from simulator.model.formulas import OPS_PER_MAC
@@ -34,7 +35,7 @@ class Evaluation:
     batch: np.ndarray                 # (C,)
     #: (level index, what it holds, required bytes (C,)) per memory check
     memory_checks: tuple[tuple[int, str, np.ndarray], ...]
-    totals: Mapping[str, np.ndarray]  # (C,) each, SI units
+    totals: Totals
 
     @property
     def bound(self) -> np.ndarray:
@@ -75,11 +76,8 @@ def evaluate(workload: Workload, device: Device, compute: Sequence[str], batch: 
              micro_batching: bool = True) -> Evaluation:
     """``workload`` on ``device`` for C configurations (arrays of length C; ``compute`` names the
     compute precision of each), with SI ``overrides`` as :func:`~simulator.engine.configs.override_arrays`
-    gives them. ``totals`` hold, per configuration: ``model_size_bytes``, ``peak_activation_bytes``,
-    ``t_compute_s``, ``t_memory_s``, ``latency_s`` (sums over layers), ``throughput_per_s``,
-    ``energy_j``, ``energy_per_sample_j``, ``energy_compute_j``, ``energy_level_j`` (C, V),
-    ``memory_bound_s`` (latency of memory-bound layers), ``memory_bound_fraction``, ``bound`` and
-    ``fits``, and ``t_comm_s`` when there is tensor-parallel communication. ``kv_bits``: the KV
+    gives them. ``totals``: the per-configuration sums, a :class:`~simulator.engine.totals.Totals`
+    (``t_comm_s`` set when there is tensor-parallel communication). ``kv_bits``: the KV
     cache's precision per configuration (default: the activations'); ``link``: ``devices``,
     ``link_bandwidth_bytes_per_s`` and ``link_latency_s`` arrays for tensor parallelism.
     ``micro_batching``: let a batch that spills run in micro-batches when faster (see
@@ -108,34 +106,33 @@ def evaluate(workload: Workload, device: Device, compute: Sequence[str], batch: 
     for v, _, required in checks:
         fits &= required <= hardware.capacity_bytes[:, v]
     with np.errstate(divide="ignore", invalid="ignore"):
-        totals = {
-            "model_size_bytes": storage_bytes(workload.params, weight_bits).astype(np.int64),
-            "peak_activation_bytes": storage_bytes(batch * workload.peak_activations,
-                                                   activation_bits).astype(np.int64),
-            "micro_batch": micro_batch.astype(np.int64),
-            "t_compute_s": timing.t_compute_s.sum(axis=1),
-            "t_memory_s": timing.t_memory_s.sum(axis=1),
-            "latency_s": latency_s,
-            "throughput_per_s": batch / latency_s,
-            "energy_j": energy_j,
-            "energy_per_sample_j": energy_j / batch,
-            "energy_compute_j": compute_j,
-            "energy_level_j": level_j,
-            "energy_static_j": static_j,
-            "memory_bound_s": memory_bound_s,
-            "memory_bound_fraction": memory_bound_s / latency_s,
-            "bound": np.where(memory_bound_s > latency_s / 2, "memory", "compute"),
-            "fits": fits,
-        }
-        if timing.t_comm_s is not None:
-            totals["t_comm_s"] = timing.t_comm_s.sum(axis=1)
+        totals = Totals(
+            model_size_bytes=storage_bytes(workload.params, weight_bits).astype(np.int64),
+            peak_activation_bytes=storage_bytes(batch * workload.peak_activations,
+                                                activation_bits).astype(np.int64),
+            micro_batch=micro_batch.astype(np.int64),
+            t_compute_s=timing.t_compute_s.sum(axis=1),
+            t_memory_s=timing.t_memory_s.sum(axis=1),
+            latency_s=latency_s,
+            throughput_per_s=batch / latency_s,
+            energy_j=energy_j,
+            energy_per_sample_j=energy_j / batch,
+            energy_compute_j=compute_j,
+            energy_level_j=level_j,
+            energy_static_j=static_j,
+            memory_bound_s=memory_bound_s,
+            memory_bound_fraction=memory_bound_s / latency_s,
+            bound=np.where(memory_bound_s > latency_s / 2, "memory", "compute"),
+            fits=fits,
+            t_comm_s=None if timing.t_comm_s is None else timing.t_comm_s.sum(axis=1),
+        )
     return Evaluation(hardware, timing, energy, batch, checks, totals)
 
 
 def evaluate_totals(workload: Workload, device: Device, compute: Sequence[str], batch: np.ndarray,
                     weight_bits: np.ndarray, activation_bits: np.ndarray,
                     overrides: Mapping[str, np.ndarray] | None = None, ideal: bool = False,
-                    micro_batching: bool = True) -> tuple[dict[str, np.ndarray], tuple[str, ...]]:
+                    micro_batching: bool = True) -> tuple[Totals, tuple[str, ...]]:
     """:func:`evaluate`'s ``totals`` for C configurations, and the device's memory level names, what a
     sweep keeps. The configurations go through the engine in blocks of at most
     :data:`BLOCK_ELEMENTS` ``(configs, levels, layers)`` elements, each block's per-layer arrays
@@ -148,7 +145,7 @@ def evaluate_totals(workload: Workload, device: Device, compute: Sequence[str], 
     def rows(values: np.ndarray, block: slice) -> np.ndarray:  # an override may be one value for all
         return values[block] if np.ndim(values) and len(values) == configs else values
 
-    parts: list[Mapping[str, np.ndarray]] = []
+    parts: list[Totals] = []
     names: tuple[str, ...] = ()
     for start in range(0, max(configs, 1), step):
         block = slice(start, start + step)
@@ -158,9 +155,7 @@ def evaluate_totals(workload: Workload, device: Device, compute: Sequence[str], 
                               ideal, micro_batching=micro_batching)
         parts.append(evaluation.totals)
         names = evaluation.hardware.level_names
-    if len(parts) == 1:
-        return dict(parts[0]), names
-    return {key: np.concatenate([part[key] for part in parts]) for key in parts[0]}, names
+    return Totals.concatenate(parts), names
 
 
 def _take(arrays: object, index: np.ndarray, configs: int) -> object:

@@ -166,7 +166,7 @@ def simulate_phase(model: str | Path | LLMConfig, device: str | Path | Device, b
         cfg.name, dev, int(batches[0]), (compute, weights, activations),
         count_network(network, int(batches[0])),
         at_context(phase_workload(cfg, step.tokens), context_arr, wb), evaluation,
-        float(run(True).totals["latency_s"][0]) if expected_model else None,
+        float(run(True).totals.latency_s[0]) if expected_model else None,
         ideal=ideal, fused=True, overrides={}, resolution=None, params=step.params(),
         attention=dev.attention, expected_model=expected_model)
     kv_bytes = kv_cache_bytes(cfg, step, int(batches[0]), float(kb[0]))

@@ -169,7 +169,7 @@ def evaluate_llm(
         raise InvalidValueError(f"evaluate_llm takes one prompt length per call, got {lengths}")
     prefill = run_phase(cfg, device, p, tp, np.zeros(count), batch, compute, wb, ab, kb, ideal, link)
     hand_off = pipeline_transfer_s(device, pp, batch * cfg.hidden_size * ab / 8)
-    ttft = prefill.totals["latency_s"] + pp_factor(hand_off, p) + step
+    ttft = prefill.totals.latency_s + pp_factor(hand_off, p) + step
     steps = np.maximum(generate - 1, 0)
     first = run_phase(cfg, device, 1, tp, prompt, batch, compute, wb, ab, kb, ideal, link)
     last = run_phase(
@@ -193,19 +193,17 @@ def evaluate_llm(
         ya, const_a = components(a)
         yb, _ = components(b)
         decode_sum = decode_sum + (sum_max_affine(ya, yb, n[:, None]) + n[:, None] * const_a).sum(axis=1)
-        decode_energy = decode_energy + n * (a.totals["energy_j"] + b.totals["energy_j"]) / 2
-        decode_comm = decode_comm + n * (
-            a.totals.get("t_comm_s", np.zeros(count)) + b.totals.get("t_comm_s", np.zeros(count))
-        ) / 2
-    step_first = first.totals["latency_s"] + hand_off + step
+        decode_energy = decode_energy + n * (a.totals.energy_j + b.totals.energy_j) / 2
+        decode_comm = decode_comm + n * (a.totals.t_comm_or_zero_s + b.totals.t_comm_or_zero_s) / 2
+    step_first = first.totals.latency_s + hand_off + step
     tpot = np.where(steps > 0, decode_sum / np.maximum(steps, 1), step_first)
     e2e = ttft + decode_sum
     devices = tps * pp
     # the PP stages split the layers: together, one whole-model pass per tensor-parallel rank
-    energy = (prefill.totals["energy_j"] + decode_energy) * tps
+    energy = (prefill.totals.energy_j + decode_energy) * tps
     prefill_bound, prefill_dominant = _dominant(prefill)
     decode_bound, decode_dominant = _dominant(first, (y0 + y1) / 2)
-    comm = prefill.totals.get("t_comm_s", np.zeros(count)) + decode_comm
+    comm = prefill.totals.t_comm_or_zero_s + decode_comm
     memory = {
         key: np.zeros(count)
         for key in (
@@ -248,7 +246,7 @@ def evaluate_llm(
             "decode_dominant": decode_dominant,
             "t_comm_s": comm,
             "decode_s": decode_sum,
-            "prefill_energy_j": prefill.totals["energy_j"] * tps,
+            "prefill_energy_j": prefill.totals.energy_j * tps,
         }
 
 

@@ -227,24 +227,23 @@ class GroupedEvaluation(Evaluation):
             energy_j = energy_j + level_j[:, v]
         energy_j = energy_j + static_j
         batch = ev.batch
-        totals = dict(ev.totals)
         with np.errstate(divide="ignore", invalid="ignore"):
-            totals.update({
-                "t_compute_s": t.t_compute_s @ m,
-                "t_memory_s": t.t_memory_s @ m,
-                "latency_s": latency_s,
-                "throughput_per_s": batch / latency_s,
-                "energy_j": energy_j,
-                "energy_per_sample_j": energy_j / batch,
-                "energy_compute_j": compute_j,
-                "energy_level_j": level_j,
-                "energy_static_j": static_j,
-                "memory_bound_s": memory_bound_s,
-                "memory_bound_fraction": memory_bound_s / latency_s,
-                "bound": np.where(memory_bound_s > latency_s / 2, "memory", "compute"),
-            })
-            if t.t_comm_s is not None:
-                totals["t_comm_s"] = t.t_comm_s @ m
+            totals = dataclasses.replace(
+                ev.totals,
+                t_compute_s=t.t_compute_s @ m,
+                t_memory_s=t.t_memory_s @ m,
+                latency_s=latency_s,
+                throughput_per_s=batch / latency_s,
+                energy_j=energy_j,
+                energy_per_sample_j=energy_j / batch,
+                energy_compute_j=compute_j,
+                energy_level_j=level_j,
+                energy_static_j=static_j,
+                memory_bound_s=memory_bound_s,
+                memory_bound_fraction=memory_bound_s / latency_s,
+                bound=np.where(memory_bound_s > latency_s / 2, "memory", "compute"),
+                t_comm_s=None if t.t_comm_s is None else t.t_comm_s @ m,
+            )
         return cls(ev.hardware, _Expanded(t, groups), _Expanded(e, groups), batch, ev.memory_checks, totals,
                    groups, ev)
 

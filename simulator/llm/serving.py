@@ -186,8 +186,8 @@ def _pass(s: _Setup, tokens: int, context: np.ndarray, batch: np.ndarray) -> dic
     ev = run_phase(s.cfg, s.device, tokens, s.tp, context, batch, [s.compute] * k, np.full(k, s.wb),
                    np.full(k, s.ab), np.full(k, s.kb), s.ideal, link)
     hand_off = pipeline_transfer_s(s.device, np.full(k, float(s.pp)), batch * s.cfg.hidden_size * s.ab / 8)
-    latency = ev.totals["latency_s"] + (pp_factor(hand_off, tokens) if tokens > 1 else hand_off)
-    return {"latency_s": latency, "energy_j": ev.totals["energy_j"] * s.tp}
+    latency = ev.totals.latency_s + (pp_factor(hand_off, tokens) if tokens > 1 else hand_off)
+    return {"latency_s": latency, "energy_j": ev.totals.energy_j * s.tp}
 
 
 def simulate_serving(

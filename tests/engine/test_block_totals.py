@@ -39,6 +39,7 @@ def test_blocks_of_any_size_give_one_evaluation_s_totals(device_name, block_conf
     monkeypatch.setattr(engine, "BLOCK_ELEMENTS", block_configs * len(device.memory_levels) * workload.layers)
     totals, names = engine.evaluate_totals(workload, device, precisions, batch, bits, bits, si, False)
     assert names == whole.hardware.level_names
-    assert totals.keys() == whole.totals.keys()
-    for name, values in whole.totals.items():
-        assert values.shape == totals[name].shape and np.array_equal(totals[name], values), name
+    assert totals.columns().keys() == whole.totals.columns().keys()
+    for name, values in whole.totals.columns().items():
+        block = getattr(totals, name)
+        assert values.shape == block.shape and np.array_equal(block, values), name

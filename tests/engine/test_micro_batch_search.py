@@ -110,15 +110,15 @@ def test_the_search_picks_what_the_exhaustive_search_picks(network, device_name,
     searched = evaluate_all(workload, device, ideal)
     exhaustive(monkeypatch)
     every = evaluate_all(workload, device, ideal)
-    assert searched.totals.keys() == every.totals.keys()
-    for key in every.totals:
-        assert np.array_equal(searched.totals[key], every.totals[key]), key
+    assert searched.totals.columns().keys() == every.totals.columns().keys()
+    for key, value in every.totals.columns().items():
+        assert np.array_equal(getattr(searched.totals, key), value), key
     for part in ("timing", "energy"):
         for name, value in vars(getattr(every, part)).items():
             if isinstance(value, np.ndarray):
                 assert np.array_equal(getattr(getattr(searched, part), name), value), (part, name)
     if ideal:  # micro-batching wins somewhere (with the expected model's overheads it rarely does here)
-        assert (every.totals["micro_batch"] < every.batch).any()
+        assert (every.totals.micro_batch < every.batch).any()
 
 
 def test_the_search_runs_fewer_passes_than_the_exhaustive_search(monkeypatch):

@@ -167,5 +167,5 @@ def test_a_workload_without_score_elements_is_planned_as_without_scores(device):
     work = dataclasses.replace(build_workload(two_linears()), score_elements=None)
     bits = np.array([32.0])
     ev = evaluate(work, device, ["fp32"], np.array([16.0]), bits, bits, ideal=True)
-    assert ev.totals["micro_batch"][0] == 8
-    assert ev.totals["latency_s"][0] == pytest.approx(plan_latency_s(16, 8), rel=1e-12)
+    assert ev.totals.micro_batch[0] == 8
+    assert ev.totals.latency_s[0] == pytest.approx(plan_latency_s(16, 8), rel=1e-12)

@@ -122,11 +122,11 @@ def test_grouped_totals_and_per_layer_view_equal_the_per_layer_evaluation():
     reference = run_phase(*args, grouped=False)
     assert isinstance(grouped, GroupedEvaluation) and not isinstance(reference, GroupedEvaluation)
     assert grouped.per_group.timing.latency_s.shape == (2, len(grouped.groups.first))
-    for key, value in reference.totals.items():
+    for key, value in reference.totals.columns().items():
         if np.asarray(value).dtype.kind in "fc":
-            np.testing.assert_allclose(grouped.totals[key], value, rtol=RTOL, atol=0, err_msg=key)
+            np.testing.assert_allclose(getattr(grouped.totals, key), value, rtol=RTOL, atol=0, err_msg=key)
         else:
-            np.testing.assert_array_equal(grouped.totals[key], value, err_msg=key)
+            np.testing.assert_array_equal(getattr(grouped.totals, key), value, err_msg=key)
     # the expanded view is the engine's own per-layer figures, element for element
     for name in ("ops", "level_bytes", "t_level_s", "latency_s", "t_comm_s", "memory_bound"):
         np.testing.assert_array_equal(getattr(grouped.timing, name), getattr(reference.timing, name))
