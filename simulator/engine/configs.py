@@ -173,6 +173,9 @@ def hardware_arrays(device: Device, precisions: Sequence[str],
             peak = np.broadcast_to(np.asarray(values, dtype=float), (count,)).copy()
             continue
         if key == SUPPLY_KEY:
+            if device.supply is None:
+                raise SimulatorError(f"cannot override {SUPPLY_KEY!r} on device {device.name!r}: its profile "
+                                     "states no [supply] (voltage and a linear regulator)")
             volts = np.broadcast_to(np.asarray(values, dtype=float), (count,))
             energy_factor = volts / device.supply.voltage_v
             continue
@@ -185,6 +188,7 @@ def hardware_arrays(device: Device, precisions: Sequence[str],
     if overrides:
         _check_overridden(device, peak, columns, list(overrides))
     columns["energy_per_byte_pj"] = columns["energy_per_byte_pj"] * energy_factor[:, None]
+    model = None if ideal else device.efficiency
     hardware = HardwareArrays(
         level_names=tuple(lv.name for lv in levels),
         stores_weights=tuple("weights" in lv.stores for lv in levels),
@@ -193,14 +197,15 @@ def hardware_arrays(device: Device, precisions: Sequence[str],
         static_power_w=float(device.static_power_w) * energy_factor,
         mac_energy_pj=np.array([mac_energy[p] for p in precisions]) * energy_factor,
         op_energy_pj=np.array([add_energy[p] for p in precisions]) * energy_factor,
-        efficiency=None if ideal or device.efficiency is None else {
+        efficiency=None if model is None else {
             name: (entry.compute_fraction, entry.bandwidth_fraction, entry.overhead_s)
-            for name, entry in device.efficiency.classes.items()},
-        **({} if ideal or device.efficiency is None else {
-            "kernel_overhead_s": device.efficiency.kernel_overhead_s,
-            "parallel_units": device.efficiency.parallel_units,
-            "tile_outputs": {**TILE_OUTPUTS, **device.efficiency.tile_outputs}}),
-        **columns,
+            for name, entry in model.classes.items()},
+        kernel_overhead_s=0.0 if model is None else model.kernel_overhead_s,
+        parallel_units=None if model is None else model.parallel_units,
+        tile_outputs=None if model is None else {**TILE_OUTPUTS, **model.tile_outputs},
+        bandwidth_bytes_per_s=columns["bandwidth_bytes_per_s"],
+        capacity_bytes=columns["capacity_bytes"],
+        energy_per_byte_pj=columns["energy_per_byte_pj"],
     )
     fraction = None if ideal or device.efficiency is None else device.efficiency.buffer_capacity_fraction
     buffer = hardware.activation_buffer

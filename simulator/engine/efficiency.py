@@ -72,7 +72,7 @@ def fill_fraction(workload: Workload, hardware: HardwareArrays, batch: np.ndarra
     time is derated: a memory-bound kernel streams at full bandwidth from fewer blocks (split-K,
     GEMV kernels). 1 where the device has no such model or the layer runs nothing.
     """
-    if hardware.parallel_units is None or workload.output_elements is None:
+    if hardware.parallel_units is None or hardware.tile_outputs is None or workload.output_elements is None:
         return np.ones((len(batch), workload.layers))
     tile = class_table(hardware.tile_outputs, workload.efficiency_classes)
     useful = batch[:, None] * workload.output_elements

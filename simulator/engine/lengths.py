@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from fractions import Fraction
+from typing import Any
 
 import numpy as np
 
@@ -24,11 +25,12 @@ from simulator.model.graph import Network
 from simulator.model.lengths import SequenceLengths, check_padding, fit_lengths, lagrange_weights
 
 
-def _combine(arrays: list[object], weights: tuple[Fraction, ...]) -> object:
-    return sum(float(w) * np.asarray(a, dtype=float) for w, a in zip(weights, arrays, strict=True))
+def _combine(arrays: Sequence[object], weights: tuple[Fraction, ...]) -> np.ndarray:
+    return sum((float(w) * np.asarray(a, dtype=float) for w, a in zip(weights, arrays, strict=True)),
+               np.zeros(()))
 
 
-def _quadratic_holds(values: list[np.ndarray], nodes: tuple[int, ...], check: int,
+def _quadratic_holds(values: list[np.ndarray], nodes: tuple[int, int, int], check: int,
                      checked: np.ndarray) -> bool:
     single = SequenceLengths("check", (check,), (1,), check)
     predicted = _combine(values, lagrange_weights(nodes, single))
@@ -55,7 +57,7 @@ def variable_length_workload(build: Callable[[int], Network], lengths: SequenceL
     workloads = [simulated_workload(network, fuse, attention) for network in networks]
     checked = simulated_workload(build(check), fuse, attention)
     weights = lagrange_weights(nodes, lengths)
-    changes: dict[str, object] = {}
+    changes: dict[str, Any] = {}  # Workload fields of several types, by name
     for field in dataclasses.fields(workloads[0]):
         values = [getattr(w, field.name) for w in workloads]
         if not isinstance(values[0], np.ndarray):

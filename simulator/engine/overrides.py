@@ -161,8 +161,8 @@ def parse_overrides(overrides: Mapping[str, Sequence[float] | float] | None) -> 
     for key, raw in (overrides or {}).items():
         si_key, level, field, scale, factor = _parse_key(key)
         values = _values(key, raw)
-        si_values = [_to_si(v, factor) for v in values]
-        if not values or None in si_values:
+        si_values = [si for si in (_to_si(v, factor) for v in values) if si is not None]
+        if not values or len(si_values) != len(values):
             raise SimulatorError(f"override {key!r} needs one or more finite numbers greater than 0, "
                                  f"got {list(values)!r}")
         same = [o.key for o in parsed if (o.level or "").lower() == (level or "").lower()
@@ -175,6 +175,8 @@ def parse_overrides(overrides: Mapping[str, Sequence[float] | float] | None) -> 
 
 def level_index(device: Device, override: Override) -> int:
     """Index of the memory level an override names; an unknown level is an error naming the levels."""
+    if override.level is None:
+        raise SimulatorError(f"override {override.key!r} names no memory level")
     names = [level.name.lower() for level in device.memory_levels]
     if override.level.lower() not in names:
         raise SimulatorError(f"cannot override {override.key!r} on device {device.name!r}: it has no level "

@@ -28,6 +28,7 @@ import numpy as np
 from simulator.engine.configs import HardwareArrays
 from simulator.engine.efficiency import efficiency_arrays, expected_latency_s
 from simulator.engine.workload import MATERIALIZED_ACCESSES, Workload
+from simulator.errors import SimulatorError
 from simulator.model.formulas import OPS_PER_MAC
 
 BITS_PER_BYTE = 8
@@ -133,11 +134,14 @@ def comm_time_s(workload: Workload, hardware: HardwareArrays, batch: np.ndarray,
     with compute."""
     if workload.allreduce_elements is None or hardware.devices is None:
         return None
+    latency_s, bandwidth_bytes_per_s = hardware.link_latency_s, hardware.link_bandwidth_bytes_per_s
+    if latency_s is None or bandwidth_bytes_per_s is None:
+        raise SimulatorError("tensor-parallel devices need the link's bandwidth and latency")
     n_dev = hardware.devices[:, None]
     data = batch[:, None] * (activation_bits / BITS_PER_BYTE)[:, None] * workload.allreduce_elements
     with np.errstate(divide="ignore", invalid="ignore"):
-        t = (2 * (n_dev - 1) * hardware.link_latency_s[:, None]
-             + 2 * (n_dev - 1) / n_dev * data / hardware.link_bandwidth_bytes_per_s[:, None])
+        t = (2 * (n_dev - 1) * latency_s[:, None]
+             + 2 * (n_dev - 1) / n_dev * data / bandwidth_bytes_per_s[:, None])
     if hardware.allreduce_overhead_s is not None:
         t = t + hardware.allreduce_overhead_s[:, None]
     return np.where((workload.allreduce_elements > 0) & (n_dev > 1), t, 0.0)

@@ -291,7 +291,8 @@ class Supply(_Frozen):
     @model_validator(mode="after")
     def _check_range(self) -> Supply:
         low, high = self.min_voltage_v, self.max_voltage_v
-        if (low is None) != (high is None) or (low is not None and not low <= self.voltage_v <= high):
+        if (low is None) != (high is None) or (
+                low is not None and high is not None and not low <= self.voltage_v <= high):
             raise ValueError(f"give both min_voltage_v and max_voltage_v, with min_voltage_v <= voltage_v "
                              f"<= max_voltage_v; got {low}, {self.voltage_v}, {high}")
         return self
@@ -340,8 +341,10 @@ class Device(_Frozen):
         bad = [precision for precision, peak in value.items() if not peak > 0]
         if bad:
             raise ValueError(f"peaks must be greater than 0 ops/s; not so for {', '.join(bad)}")
-        energy = info.data.get("energy")  # absent when the table itself failed validation
-        missing = [p for p in value if p not in energy.precisions] if energy is not None else []
+        energy = info.data.get("energy")
+        if energy is None:  # the table itself failed validation
+            return value
+        missing = [p for p in value if p not in energy.precisions]
         if missing:
             raise ValueError(f"energy table {energy.name!r} has no add and mult energy for "
                              f"{', '.join(missing)} (it has: {', '.join(energy.precisions)})")

@@ -49,7 +49,9 @@ class ErrorBand:
 
 @functools.cache
 def _bands() -> dict:
-    path = importlib.resources.files("simulator.hardware_profiles").joinpath(*BANDS_FILE)
+    path = importlib.resources.files("simulator.hardware_profiles")
+    for part in BANDS_FILE:  # one part per joinpath: Traversable takes several only from Python 3.11
+        path = path.joinpath(part)
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except (FileNotFoundError, json.JSONDecodeError):

@@ -226,15 +226,16 @@ def _times(value: Any, factor: int) -> Any:
 def _convert_units(item: dict[str, Any], where: str, loc: Loc, locmap: dict[Loc, str]) -> None:
     """Replaces the unit keys of one memory level by its SI fields, in place, mapping them back."""
     for si_key, units in _LEVEL_UNITS.items():
+        field_loc = (*loc, si_key)  # not inside the subscript: mypy reads [(*a, b)] as 3.11's [*a, b]
         given = [key for key in units if key in item]
         if len(given) > 1:
             raise _FieldError(where, f"give only one of {', '.join(given)}")
         if given:
             item[si_key] = _times(item.pop(given[0]), units[given[0]])
-            locmap[(*loc, si_key)] = f"{where}.{given[0]}"
+            locmap[field_loc] = f"{where}.{given[0]}"
         else:
             stem = si_key.split("_")[0]
-            locmap[(*loc, si_key)] = f"{where}.{stem}_* (one of {', '.join(units)})"
+            locmap[field_loc] = f"{where}.{stem}_* (one of {', '.join(units)})"
 
 
 def _memory_levels(raw: Any, table: EnergyTable, locmap: dict[Loc, str]) -> Any:
@@ -341,7 +342,8 @@ def _efficiency(raw: Any, locmap: dict[Loc, str]) -> Any:
             if isinstance(value, int | float) and not isinstance(value, bool):
                 value = float(Decimal(repr(value)) / OVERHEAD_UNITS[given[0]])
             item["overhead_s"] = value
-            locmap[(*loc, "overhead_s")] = f"{where}.{given[0]}"
+            field_loc = (*loc, "overhead_s")  # as in _convert_units
+            locmap[field_loc] = f"{where}.{given[0]}"
         classes[name] = item
     return {**({"source": raw["source"]} if "source" in raw else {}), "classes": classes, **model}
 
