@@ -92,14 +92,15 @@ def test_llm_prints_and_records_the_llm_class_band(capsys):
 
 def test_compare_across_devices_records_each_devices_band(capsys):
     """An expected figure carries its class's band; a device with only the ideal bound (no efficiency
-    model, e.g. a data-sheet L4) carries none and prints no trust line."""
-    assert main(["compare", "resnet50", "--device", "h100-sxm,l4", "--format", "json"]) == 0
+    model, e.g. a data-sheet B200: no shipped Blackwell profile has an expected model) carries none and
+    prints no trust line."""
+    assert main(["compare", "resnet50", "--device", "h100-sxm,b200", "--format", "json"]) == 0
     records = json.loads(capsys.readouterr().out)["networks"]
     assert records[0]["expected_error_band"] == BANDS["classes"][BANDS["devices"]["h100-sxm"]]
     assert records[1]["expected_error_band"] is None
-    assert main(["compare", "resnet50", "--device", "h100-sxm,l4"]) == 0
+    assert main(["compare", "resnet50", "--device", "h100-sxm,b200"]) == 0
     out = capsys.readouterr().out
-    assert "trust (h100-sxm): expected value typically within" in out and "trust (l4)" not in out
+    assert "trust (h100-sxm): expected value typically within" in out and "trust (b200)" not in out
 
 
 def test_llm_json_records_the_tool_and_the_settings_that_produced_it(capsys):
