@@ -20,6 +20,7 @@ from simulator.networks import (  # noqa: F401  (registers them)  # noqa: F401  
     retinanet,
     rnnt,
     sam,
+    sdxl,
     segformer,
     tinyengine_baselines,
     unet3d,

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 
 from simulator.errors import FormulaError
 from simulator.model.layers import (
+    GEGLU,
     LSTM,
     Activation,
     AdaptivePool,
@@ -31,9 +32,11 @@ from simulator.model.layers import (
     CausalAttention,
     ClassToken,
     Concat,
+    ConditioningInput,
     Conv,
     Conv3d,
     ConvTranspose3d,
+    CrossAttention,
     Einsum,
     Embedding,
     EmbeddingBag,
@@ -52,6 +55,7 @@ from simulator.model.layers import (
     Mul,
     MultiheadSelfAttention,
     NoKeyBiasSelfAttention,
+    OutBiasSelfAttention,
     Pad,
     Permute,
     Pool,
@@ -319,6 +323,43 @@ def _attention_no_key_bias(layer: NoKeyBiasSelfAttention, inputs: tuple[Shape, .
     cost = _attention(layer, inputs, output)
     return LayerCost(cost.params - embed, cost.macs,
                      cost.elementwise_ops - tokens * embed * OPS_PER_ELEMENT["bias"])
+
+
+@formula(OutBiasSelfAttention)
+def _attention_out_bias(layer: OutBiasSelfAttention, inputs: tuple[Shape, ...], output: Shape) -> LayerCost:
+    """diffusers' self-attention (``attn1``): :func:`_attention` with the output bias only: params
+    ``4·E² + E``, bias adds ``L·E``; MACs ``4·L·E² + 2·L²·E``."""
+    tokens, embed = inputs[0]
+    scores = layer.num_heads * tokens * tokens
+    return LayerCost(4 * embed * embed + embed, 4 * tokens * embed * embed + 2 * tokens * tokens * embed,
+                     tokens * embed * OPS_PER_ELEMENT["bias"] + scores * (1 + OPS_PER_ELEMENT["softmax"]))
+
+
+@formula(CrossAttention)
+def _cross_attention(layer: CrossAttention, inputs: tuple[Shape, ...], output: Shape) -> LayerCost:
+    """Cross-attention, ``T`` query tokens of ``E``, ``L`` context tokens of ``D_c``, ``h`` heads.
+
+    params ``2·E² + 2·D_c·E + E`` (to_q, to_out with its bias; to_k, to_v). MACs ``2·T·E²`` (q, out)
+    ``+ 2·L·D_c·E`` (k, v) ``+ 2·T·L·E`` (``Q Kᵀ`` and ``A V`` over all heads). Other ops: the output
+    bias ``T·E``, score scaling and softmax on ``h·T·L`` scores."""
+    (tokens, embed), (context, context_dim) = inputs
+    scores = layer.num_heads * tokens * context
+    return LayerCost(2 * embed * embed + 2 * context_dim * embed + embed,
+                     2 * tokens * embed * embed + 2 * context * context_dim * embed
+                     + 2 * tokens * context * embed,
+                     tokens * embed * OPS_PER_ELEMENT["bias"] + scores * (1 + OPS_PER_ELEMENT["softmax"]))
+
+
+@formula(GEGLU)
+def _geglu(layer: GEGLU, inputs: tuple[Shape, ...], output: Shape) -> LayerCost:
+    """``hidden · gelu(gate)``: per output element a GELU and a multiply."""
+    return LayerCost(0, 0, elements(output) * (OPS_PER_ELEMENT["gelu"] + 1))
+
+
+@formula(ConditioningInput)
+def _conditioning_input(layer: ConditioningInput, inputs: tuple[Shape, ...], output: Shape) -> LayerCost:
+    """A conditioning tensor handed to the network: no parameters, no operations."""
+    return LayerCost(0, 0, 0)
 
 
 @formula(ReLULinearAttention)

@@ -30,6 +30,8 @@ the readers of the ONNX operators that make it (:data:`ONNX_READERS`) beside it,
 * :mod:`~simulator.model.layers.conv3d`: Conv3d and ConvTranspose3d on ``(C, D, H, W)`` (3D-UNet);
 * :mod:`~simulator.model.layers.lstm`: one LSTM layer over a sequence (RNN-T);
 * :mod:`~simulator.model.layers.whisper_attention`: self-attention without a key bias (Whisper);
+* :mod:`~simulator.model.layers.diffusion`: a diffusion UNet's conditioning input, cross-attention,
+  self-attention with an output bias only, GEGLU (Stable Diffusion XL);
 * :mod:`~simulator.model.layers.shared`: SharedConv (a convolution running another's weights);
 * :mod:`~simulator.model.layers.fused`: the inference view's Fused.
 """
@@ -50,6 +52,7 @@ from simulator.model.layers.base import (
 )
 from simulator.model.layers.compute import AdaptivePool, Conv, Linear, MatMul, MultiheadSelfAttention, Pool
 from simulator.model.layers.conv3d import Conv3d, ConvTranspose3d
+from simulator.model.layers.diffusion import GEGLU, ConditioningInput, CrossAttention, OutBiasSelfAttention
 from simulator.model.layers.elementwise import (
     ACTIVATIONS,
     Activation,
@@ -90,12 +93,14 @@ from simulator.model.layers.transformer import Einsum, SpatialReductionAttention
 from simulator.model.layers.whisper_attention import NoKeyBiasSelfAttention
 
 __all__ = [
-    "ACTIVATIONS", "BUILDER_METHODS", "LAYER_KINDS", "LSTM", "ONNX_READERS", "ONNX_WRITERS", "PRODUCERS",
+    "ACTIVATIONS", "BUILDER_METHODS", "GEGLU", "LAYER_KINDS", "LSTM", "ONNX_READERS", "ONNX_WRITERS",
+    "PRODUCERS",
     "RESIZE_MODES", "Activation", "AdaptivePool", "Add", "BatchNorm", "CausalAttention", "ClassToken",
-    "Concat", "Conv", "Conv3d", "ConvTranspose3d", "Einsum", "Embedding", "EmbeddingBag", "Flatten",
+    "Concat", "ConditioningInput", "Conv", "Conv3d", "ConvTranspose3d", "CrossAttention", "Einsum",
+    "Embedding", "EmbeddingBag", "Flatten",
     "Fused", "GenericOp", "GroupNorm", "LMHead",
     "LatentAttention", "Layer", "LayerNorm", "LayerNorm2d", "Linear", "MatMul", "MoEExperts", "Mul",
-    "MultiheadSelfAttention", "NoKeyBiasSelfAttention", "Pad",
+    "MultiheadSelfAttention", "NoKeyBiasSelfAttention", "OutBiasSelfAttention", "Pad",
     "Permute", "Pool", "PositionalEmbedding", "RMSNorm", "ReLULinearAttention", "Reshape", "Resize",
     "RotaryEmbedding", "SelectToken", "Shape", "SharedConv", "Softmax", "SpatialReductionAttention", "SwiGLU",
     "Unsupported", "WindowedAttention", "adaptive_windows", "broadcast_shapes", "elements",

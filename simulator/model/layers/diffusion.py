@@ -1,0 +1,129 @@
+"""The kinds of a diffusion UNet (diffusers' ``UNet2DConditionModel``, Stable Diffusion XL).
+
+* :class:`ConditioningInput`: a per-sample conditioning tensor the network is given beside its
+  latent (the text encoders' ``(77, 2048)`` hidden states, the ``(1, 320)`` sinusoidal timestep
+  features, the ``(1, 2816)`` pooled text and size features): no parameters, no operations; it
+  writes its tensor once, as the pipeline hands it over.
+* :class:`CrossAttention`: diffusers' ``Attention`` with ``cross_attention_dim``: queries from the
+  image tokens, keys and values from the context tokens.
+* :class:`OutBiasSelfAttention`: diffusers' ``Attention`` without ``cross_attention_dim`` (``attn1``):
+  q, k, v without bias, the output projection with one.
+* :class:`GEGLU`: ``hidden · gelu(gate)`` on the feed-forward's fused ``(tokens, 2·I)`` projection.
+
+None has an ONNX writer (the conditioning is a second input the single-input export does not carry):
+export refuses a network holding them in one line. Formulas: :mod:`simulator.model.formulas`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+from simulator.errors import ShapeError
+from simulator.model.layers.base import Layer, Shape, _check_rank, builder_method, layer_kind
+from simulator.model.layers.compute import MultiheadSelfAttention
+
+
+@layer_kind
+@dataclass(frozen=True)
+class ConditioningInput(Layer):
+    """A conditioning tensor of ``shape`` per sample, given to the network beside its input (which
+    this layer reads only to hang in the graph): ``what`` names it (``encoder_hidden_states``)."""
+
+    shape: Shape
+    what: str
+    kind: ClassVar[str] = "ConditioningInput"
+    exportable: ClassVar[bool] = False
+
+    def output_shape(self, inputs: tuple[Shape, ...]) -> Shape:
+        if not self.shape or any(isinstance(s, bool) or not isinstance(s, int) or s < 1 for s in self.shape):
+            raise ShapeError(f"{self.what}: shape {self.shape!r} must be positive integers")
+        return tuple(self.shape)
+
+
+@layer_kind
+@dataclass(frozen=True)
+class CrossAttention(Layer):
+    """Cross-attention on image tokens ``(T, E)`` and context tokens ``(L, D_c)`` -> ``(T, E)``.
+
+    diffusers ``Attention(query_dim=E, cross_attention_dim=D_c, heads=h, dim_head=E/h)``:
+    ``to_q`` ``E -> E``, ``to_k`` and ``to_v`` ``D_c -> E`` (no biases), per-head ``softmax(Q Kᵀ) V``
+    over the ``L`` context tokens, ``to_out.0`` ``E -> E`` with a bias."""
+
+    embed_dim: int
+    num_heads: int
+    context_dim: int
+    kind: ClassVar[str] = "CrossAttention"
+    arity: ClassVar[int | None] = 2
+    efficiency_class: ClassVar[str] = "attention"
+    projection_kernels: ClassVar[int] = 3  # q, the packed k and v, the output
+    exportable: ClassVar[bool] = False
+
+    def output_shape(self, inputs: tuple[Shape, ...]) -> Shape:
+        query, context = inputs
+        _check_rank(query, 2, "(tokens, embed_dim)")
+        _check_rank(context, 2, "(context tokens, context_dim)")
+        if query[1] != self.embed_dim:
+            raise ShapeError(f"embed_dim: expects {self.embed_dim}, got {query[1]}")
+        if context[1] != self.context_dim:
+            raise ShapeError(f"context_dim: expects {self.context_dim}, got {context[1]}")
+        if self.embed_dim % self.num_heads:
+            raise ShapeError(f"embed_dim {self.embed_dim} is not divisible by num_heads={self.num_heads}")
+        return query
+
+    def score_elements(self, inputs: tuple[Shape, ...]) -> int:
+        """Per-sample scores an unfused execution materializes: ``heads·T·L``."""
+        return self.num_heads * inputs[0][0] * inputs[1][0]
+
+
+@layer_kind
+@dataclass(frozen=True)
+class OutBiasSelfAttention(MultiheadSelfAttention):
+    """:class:`MultiheadSelfAttention` on ``(L, E)`` whose q, k, v projections have no bias and whose
+    output projection has one (diffusers' ``Attention``, ``bias=False``, ``out_bias=True``)."""
+
+    kind: ClassVar[str] = "Attention"
+    exportable: ClassVar[bool] = False
+
+
+@layer_kind
+@dataclass(frozen=True)
+class GEGLU(Layer):
+    """``hidden · gelu(gate)`` on a fused ``(tokens, 2·I)`` projection -> ``(tokens, I)`` (diffusers'
+    ``GEGLU``: ``hidden, gate = proj(x).chunk(2, dim=-1)``)."""
+
+    kind: ClassVar[str] = "GEGLU"
+    exportable: ClassVar[bool] = False
+
+    def output_shape(self, inputs: tuple[Shape, ...]) -> Shape:
+        (shape,) = inputs
+        _check_rank(shape, 2, "(tokens, 2·intermediate)")
+        if shape[1] % 2:
+            raise ShapeError(f"features: {shape[1]} is not even (hidden and gate halves)")
+        return (shape[0], shape[1] // 2)
+
+
+# Builder methods (``NetworkBuilder.<name>``).
+
+
+@builder_method("conditioning_input", makes=ConditioningInput)
+def conditioning_input(net, shape: Shape, what: str, name: str | None = None) -> str:
+    """A per-sample conditioning tensor of ``shape`` beside the network's input."""
+    return net.add(ConditioningInput(tuple(shape), what), net.input, name=name)
+
+
+@builder_method("cross_attention", makes=CrossAttention)
+def cross_attention(net, x: str, context: str, num_heads: int, name: str | None = None) -> str:
+    """Queries from ``x`` ``(T, E)``, keys and values from ``context`` ``(L, D_c)``."""
+    return net.add(CrossAttention(net.shape(x)[-1], num_heads, net.shape(context)[-1]), x, context, name=name)
+
+
+@builder_method("self_attention_out_bias", makes=OutBiasSelfAttention)
+def self_attention_out_bias(net, x: str, num_heads: int, name: str | None = None) -> str:
+    """diffusers' self-attention on ``(L, E)``: q, k, v without bias, the output with one."""
+    return net.add(OutBiasSelfAttention(net.shape(x)[-1], num_heads), x, name=name)
+
+
+@builder_method("geglu", makes=GEGLU)
+def geglu(net, x: str, name: str | None = None) -> str:
+    return net.add(GEGLU(), x, name=name)
