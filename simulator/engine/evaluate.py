@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
 import numpy as np
 
@@ -84,7 +85,9 @@ def evaluate(workload: Workload, device: Device, compute: Sequence[str], batch: 
     :func:`_run_batches`); off, every batch runs whole, as TensorRT runs an engine's batch."""
     hardware = hardware_arrays(device, compute, overrides, ideal)
     if link:
-        hardware = dataclasses.replace(hardware, **link)
+        hardware = dataclasses.replace(
+            hardware, devices=link["devices"], link_bandwidth_bytes_per_s=link["link_bandwidth_bytes_per_s"],
+            link_latency_s=link["link_latency_s"], allreduce_overhead_s=link.get("allreduce_overhead_s"))
     bits = (weight_bits, activation_bits, kv_bits)
     if micro_batching:
         timing, energy, micro_batch = _run_batches(workload, hardware, batch, *bits)
@@ -158,7 +161,11 @@ def evaluate_totals(workload: Workload, device: Device, compute: Sequence[str], 
     return Totals.concatenate(parts), names
 
 
-def _take(arrays: object, index: np.ndarray, configs: int) -> object:
+#: the dataclasses of per-configuration arrays that _take and _combine copy field by field
+_Arrays = TypeVar("_Arrays", HardwareArrays, Timing, Energy)
+
+
+def _take(arrays: _Arrays, index: np.ndarray, configs: int) -> _Arrays:
     """A copy of a dataclass of per-configuration arrays keeping configurations ``index``."""
     changes = {}
     for f in dataclasses.fields(arrays):
@@ -168,7 +175,8 @@ def _take(arrays: object, index: np.ndarray, configs: int) -> object:
     return dataclasses.replace(arrays, **changes)
 
 
-def _combine(full: object, part: object, q: np.ndarray, rest: object | None, where: np.ndarray) -> object:
+def _combine(full: _Arrays, part: _Arrays, q: np.ndarray, rest: _Arrays | None,
+             where: np.ndarray) -> _Arrays:
     """``full`` with configurations ``where`` replaced by ``q·part + rest`` (field by field)."""
     changes = {}
     for f in dataclasses.fields(full):

@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -68,7 +69,7 @@ class Totals:
         on the other blocks)."""
         if len(parts) == 1:
             return parts[0]
-        changes = {}
+        changes: dict[str, Any] = {}  # field -> array, or None for t_comm_s without a link
         for f in dataclasses.fields(cls):
             values = [getattr(part, f.name) for part in parts]
             changes[f.name] = None if values[0] is None else np.concatenate(values)
