@@ -147,12 +147,13 @@ def trace_entries(argv: tuple[str, ...] = DEFAULT_ARGV) -> list[tuple[str, str]]
             inside.pop(id(frame), None)
         return tracer
 
+    before = sys.gettrace()  # a coverage tool's tracer, put back afterwards
     sys.settrace(tracer)
     try:
         with contextlib.redirect_stdout(io.StringIO()), contextlib.suppress(SystemExit):
             main(list(argv))
     finally:
-        sys.settrace(None)
+        sys.settrace(before)
     return entries
 
 
