@@ -160,7 +160,8 @@ def simulation_to_dict(result: SimulationResult) -> dict:
             "latency_s": result.latency_s,
             "ideal_latency_s": result.ideal_latency_s,
             "latency_model": "expected" if result.expected_model else "ideal",
-            "expected_error_band": error_band_record(result.device, result.expected_model),
+            "expected_error_band": error_band_record(result.device, result.expected_model,
+                                                     llm=bool(result.kv_cache_bytes)),
             "throughput_per_s": result.throughput_per_s,
             "energy_j": result.energy_j,
             **energy_to_dict(result),
@@ -242,7 +243,8 @@ def simulation_summary_lines(result: SimulationResult) -> list[str]:
          f"(per-layer max(T_compute, T_memory), summed)" if result.expected_model else
          f"  latency     {format_seconds(result.latency_s)} ideal bound ({result.bound}-bound; sum of "
          f"per-layer max(T_compute, T_memory))"),
-        *([f"  trust       {expected_trust(result.device)}"] if result.expected_model else []),
+        *([f"  trust       {expected_trust(result.device, llm=bool(result.kv_cache_bytes))}"]
+          if result.expected_model else []),
         f"  throughput  {result.throughput_per_s:,.1f} samples/s",
         *sequence_lines(result.params),
         *energy_lines(result),

@@ -113,3 +113,12 @@ def test_llm_json_records_the_tool_and_the_settings_that_produced_it(capsys):
     assert document["tool"] == {"name": "roofline-simulator", "version": version("roofline-simulator")}
     assert document["settings"] | {} == {**document["settings"], "model": "llama_3_8b", "batch": [1, 4],
                                          "prompt": 128, "generate": 8, "tp": 2, "pp": 1, "ideal": False}
+
+
+def test_an_llm_pass_through_simulate_carries_the_llm_band(capsys):
+    """An LLM pass (roofline simulate LLM --phase decode) is an LLM figure: the LLM class's band, as
+    `roofline llm` prints for the same device."""
+    assert main(["simulate", "llama_3_8b", "--device", "h100-sxm", "--phase", "decode", "--context", "512",
+                 "--format", "json"]) == 0
+    totals = json.loads(capsys.readouterr().out)["totals"]
+    assert totals["expected_error_band"] == BANDS["classes"]["LLM"]
