@@ -19,7 +19,7 @@ from simulator.engine.configs import HardwareArrays, hardware_arrays
 from simulator.engine.efficiency import class_table
 from simulator.engine.energy import Energy, layer_energy
 from simulator.engine.timing import BITS_PER_BYTE, Timing, roofline_timing
-from simulator.engine.totals import Totals
+from simulator.engine.totals import Totals, summed_fields
 from simulator.engine.workload import Workload
 from simulator.hardware.device import Device
 from simulator.model.formulas import OPS_PER_MAC
@@ -101,34 +101,20 @@ def evaluate(workload: Workload, device: Device, compute: Sequence[str], batch: 
     compute_j = energy.compute_j.sum(axis=1)
     level_j = energy.level_j.sum(axis=2)
     static_j = energy.static_j.sum(axis=1)
-    energy_j = compute_j
-    for v in range(len(hardware.level_names)):
-        energy_j = energy_j + level_j[:, v]
-    energy_j = energy_j + static_j
     fits = np.ones(len(batch), dtype=bool)
     for v, _, required in checks:
         fits &= required <= hardware.capacity_bytes[:, v]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        totals = Totals(
-            model_size_bytes=storage_bytes(workload.params, weight_bits).astype(np.int64),
-            peak_activation_bytes=storage_bytes(batch * workload.peak_activations,
-                                                activation_bits).astype(np.int64),
-            micro_batch=micro_batch.astype(np.int64),
-            t_compute_s=timing.t_compute_s.sum(axis=1),
-            t_memory_s=timing.t_memory_s.sum(axis=1),
-            latency_s=latency_s,
-            throughput_per_s=batch / latency_s,
-            energy_j=energy_j,
-            energy_per_sample_j=energy_j / batch,
-            energy_compute_j=compute_j,
-            energy_level_j=level_j,
-            energy_static_j=static_j,
-            memory_bound_s=memory_bound_s,
-            memory_bound_fraction=memory_bound_s / latency_s,
-            bound=np.where(memory_bound_s > latency_s / 2, "memory", "compute"),
-            fits=fits,
-            t_comm_s=None if timing.t_comm_s is None else timing.t_comm_s.sum(axis=1),
-        )
+    totals = Totals(
+        model_size_bytes=storage_bytes(workload.params, weight_bits).astype(np.int64),
+        peak_activation_bytes=storage_bytes(batch * workload.peak_activations,
+                                            activation_bits).astype(np.int64),
+        micro_batch=micro_batch.astype(np.int64),
+        t_compute_s=timing.t_compute_s.sum(axis=1),
+        t_memory_s=timing.t_memory_s.sum(axis=1),
+        fits=fits,
+        t_comm_s=None if timing.t_comm_s is None else timing.t_comm_s.sum(axis=1),
+        **summed_fields(batch, latency_s, memory_bound_s, compute_j, level_j, static_j),
+    )
     return Evaluation(hardware, timing, energy, batch, checks, totals)
 
 

@@ -74,3 +74,30 @@ class Totals:
             values = [getattr(part, f.name) for part in parts]
             changes[f.name] = None if values[0] is None else np.concatenate(values)
         return cls(**changes)
+
+
+def summed_fields(batch: np.ndarray, latency_s: np.ndarray, memory_bound_s: np.ndarray,
+                  compute_j: np.ndarray, level_j: np.ndarray, static_j: np.ndarray) -> dict[str, np.ndarray]:
+    """The :class:`Totals` fields that follow from the layer sums, by name (the one place of these
+    rules): ``latency_s``; ``energy_j = compute_j + Σ_v level_j[:, v] + static_j`` (added in that
+    order); ``throughput_per_s = batch / latency_s``; ``energy_per_sample_j = energy_j / batch``;
+    ``memory_bound_fraction = memory_bound_s / latency_s``; ``bound``: ``"memory"`` when
+    ``memory_bound_s > latency_s / 2``, else ``"compute"``. A zero latency or batch gives inf/nan,
+    not a warning. ``level_j`` is ``(C, V)``; the other arrays ``(C,)``; seconds, joules."""
+    energy_j = compute_j
+    for v in range(level_j.shape[1]):
+        energy_j = energy_j + level_j[:, v]
+    energy_j = energy_j + static_j
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return {
+            "latency_s": latency_s,
+            "throughput_per_s": batch / latency_s,
+            "energy_j": energy_j,
+            "energy_per_sample_j": energy_j / batch,
+            "energy_compute_j": compute_j,
+            "energy_level_j": level_j,
+            "energy_static_j": static_j,
+            "memory_bound_s": memory_bound_s,
+            "memory_bound_fraction": memory_bound_s / latency_s,
+            "bound": np.where(memory_bound_s > latency_s / 2, "memory", "compute"),
+        }

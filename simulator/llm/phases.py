@@ -33,6 +33,7 @@ from collections.abc import Iterator
 import numpy as np
 
 from simulator.engine.evaluate import Evaluation, evaluate
+from simulator.engine.totals import summed_fields
 from simulator.engine.workload import Workload, build_workload
 from simulator.hardware.device import Device
 from simulator.llm.config import LLMConfig
@@ -222,30 +223,15 @@ class GroupedEvaluation(Evaluation):
         compute_j = e.compute_j @ m
         level_j = e.level_j @ m
         static_j = e.static_j @ m
-        energy_j = compute_j
-        for v in range(level_j.shape[1]):
-            energy_j = energy_j + level_j[:, v]
-        energy_j = energy_j + static_j
-        batch = ev.batch
-        with np.errstate(divide="ignore", invalid="ignore"):
-            totals = dataclasses.replace(
-                ev.totals,
-                t_compute_s=t.t_compute_s @ m,
-                t_memory_s=t.t_memory_s @ m,
-                latency_s=latency_s,
-                throughput_per_s=batch / latency_s,
-                energy_j=energy_j,
-                energy_per_sample_j=energy_j / batch,
-                energy_compute_j=compute_j,
-                energy_level_j=level_j,
-                energy_static_j=static_j,
-                memory_bound_s=memory_bound_s,
-                memory_bound_fraction=memory_bound_s / latency_s,
-                bound=np.where(memory_bound_s > latency_s / 2, "memory", "compute"),
-                t_comm_s=None if t.t_comm_s is None else t.t_comm_s @ m,
-            )
-        return cls(ev.hardware, _Expanded(t, groups), _Expanded(e, groups), batch, ev.memory_checks, totals,
-                   groups, ev)
+        totals = dataclasses.replace(
+            ev.totals,
+            t_compute_s=t.t_compute_s @ m,
+            t_memory_s=t.t_memory_s @ m,
+            t_comm_s=None if t.t_comm_s is None else t.t_comm_s @ m,
+            **summed_fields(ev.batch, latency_s, memory_bound_s, compute_j, level_j, static_j),
+        )
+        return cls(ev.hardware, _Expanded(t, groups), _Expanded(e, groups), ev.batch, ev.memory_checks,
+                   totals, groups, ev)
 
 
 @contextlib.contextmanager
