@@ -162,18 +162,11 @@ def _linear(layer: Linear, inputs: tuple[Shape, ...], output: Shape) -> LayerCos
 
 
 @formula(Conv)
-def _conv(layer: Conv, inputs: tuple[Shape, ...], output: Shape) -> LayerCost:
-    """params ``c_o·(c_i/g)·k_h·k_w (+ c_o)``; MACs ``c_o·(c_i/g)·k_h·k_w·h_o·w_o`` (lecture)."""
-    weights = layer.out_channels * (inputs[0][0] // layer.groups) * elements(layer.kernel_size)
-    bias = layer.out_channels if layer.bias else 0
-    return LayerCost(weights + bias, weights * elements(output[1:]),
-                     elements(output) * OPS_PER_ELEMENT["bias"] if layer.bias else 0)
-
-
 @formula(Conv3d)
-def _conv3d(layer: Conv3d, inputs: tuple[Shape, ...], output: Shape) -> LayerCost:
-    """params ``c_o·(c_i/g)·k_d·k_h·k_w (+ c_o)``; MACs ``c_o·(c_i/g)·k_d·k_h·k_w·d_o·h_o·w_o`` (a 2-D
-    convolution's with a depth axis); bias: one add per output element."""
+def _conv(layer: Conv | Conv3d, inputs: tuple[Shape, ...], output: Shape) -> LayerCost:
+    """params ``c_o·(c_i/g)·k_h·k_w (+ c_o)``; MACs ``c_o·(c_i/g)·k_h·k_w·h_o·w_o`` (lecture); a 3-D
+    convolution the same with a depth axis: params ``c_o·(c_i/g)·k_d·k_h·k_w (+ c_o)``, MACs
+    ``c_o·(c_i/g)·k_d·k_h·k_w·d_o·h_o·w_o``; bias: one add per output element."""
     weights = layer.out_channels * (inputs[0][0] // layer.groups) * elements(layer.kernel_size)
     bias = layer.out_channels if layer.bias else 0
     return LayerCost(weights + bias, weights * elements(output[1:]),
