@@ -9,6 +9,7 @@ model, fusion, overrides).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -102,7 +103,7 @@ class KindSummary:
     kind: str
     layers: int
     macs: int
-    bytes_moved: float
+    bytes_moved: int
     latency_s: float
     latency_share: float
     energy_j: float
@@ -121,10 +122,17 @@ def kind_summaries(layers: Sequence[LayerResult]) -> tuple[KindSummary, ...]:
     total_s = sum(layer.latency_s for layer in layers)
     summaries = [KindSummary(
         kind=kind, layers=len(members), macs=sum(m.macs for m in members),
-        bytes_moved=sum(m.bytes_moved for m in members), latency_s=sum(m.latency_s for m in members),
+        bytes_moved=_whole_bytes(sum(m.bytes_moved for m in members)),
+        latency_s=sum(m.latency_s for m in members),
         latency_share=sum(m.latency_s for m in members) / total_s if total_s else 0.0,
         energy_j=sum(m.energy_j for m in members)) for kind, members in groups.items()]
     return tuple(sorted(summaries, key=lambda s: -s.latency_s))
+
+
+def _whole_bytes(total: float) -> int:
+    """A byte count as an int: whole bytes, rounded up (sub-byte elements fill a byte); the sum is
+    first rounded to 6 decimals so float noise (``x.0000000001``) does not add a byte."""
+    return math.ceil(round(total, 6))
 
 
 def slowest_layers(layers: Sequence[LayerResult], n: int) -> tuple[LayerResult, ...]:

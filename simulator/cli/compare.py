@@ -122,6 +122,15 @@ def _plain(value):
     return value.item() if hasattr(value, "item") else str(value)
 
 
+def _input_text(result, shape: str) -> str:
+    """An LLM pass as its tokens per sequence and the context before them (``1 token, context 512``;
+    its input shape, batch x tokens, says neither); any other network as its input shape."""
+    if "phase" not in result.params:
+        return str(shape)
+    tokens, context = result.params["seq_len"], result.params["context"]
+    return f"{tokens} token{'' if tokens == 1 else 's'}, context {context}"
+
+
 def _table(comparison) -> str:
     from simulator.report import expected_trust, render_table
     from simulator.units import format_bytes, format_count, format_joules, format_seconds
@@ -131,7 +140,8 @@ def _table(comparison) -> str:
     across_devices = comparison.axis == "device"
     rows = [
         *([("precision", [str(v) for v in frame["precision"]])] if across_devices else []),
-        ("input", [str(v) for v in frame["input_shape"]]),
+        ("input", [_input_text(result, shape) for result, shape in zip(comparison.results,
+                                                                         frame["input_shape"], strict=True)]),
         ("latency", [format_seconds(v) for v in frame["latency_s"]]),
         ("speed-up vs first", [f"{v:.3g}×" for v in frame["speedup"]]),
         ("latency / first", [f"{v:.3g}×" for v in frame["relative_latency"]]),

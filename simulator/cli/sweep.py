@@ -439,6 +439,14 @@ def write_sweep(table, path: Path) -> None:
                                  encoding="utf-8")
 
 
+def _cell(value) -> str:
+    """A count (an integer, as the sweep's count columns hold) written whole; a setting's value to 6
+    significant digits."""
+    from numbers import Integral
+
+    return str(int(value)) if isinstance(value, Integral) and not isinstance(value, bool) else f"{value:.6g}"
+
+
 def format_sweep(table, override_keys: list[str]) -> str:
     """A compact text table: the configuration, latency, throughput, energy per sample, bound, fit."""
     from simulator.report import render_table
@@ -450,7 +458,7 @@ def format_sweep(table, override_keys: list[str]) -> str:
              *(["weight_precision", "activation_precision"] if mixed else [])]
     columns = [[str(value) for value in table[name]] for name in names]
     columns.append([str(batch) for batch in table["batch"]])
-    columns += [[f"{value:.6g}" for value in table[key]] for key in override_keys]
+    columns += [[_cell(value) for value in table[key]] for key in override_keys]
     columns += [
         [format_seconds(value) for value in table["latency_s"]],
         [f"{value:,.0f}" if value >= 100 else f"{value:.3g}" for value in table["throughput_per_s"]],

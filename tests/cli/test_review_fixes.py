@@ -1,0 +1,44 @@
+"""Review fixes: counts printed as integers, an LLM's input as tokens, the shared resolution option in
+export, help wording, left-aligned text in listings, and ``--set`` parsed one way in the server."""
+
+from __future__ import annotations
+
+from simulator.cli import main
+
+# llama_3_8b (Meta's config.json): vocab 128256, hidden 4096, 32 layers, MLP 14336, 8 KV heads of 128
+LLAMA3_8B_LAYER = 4096 * 4096 * 2 + 4096 * 1024 * 2 + 3 * 4096 * 14336 + 2 * 4096  # q, o, k, v, MLP, norms
+LLAMA3_8B_PARAMS = 2 * 128256 * 4096 + 32 * LLAMA3_8B_LAYER + 4096  # untied embedding and head, final norm
+
+
+def _run(capsys, *argv: str) -> str:
+    assert main(list(argv)) == 0
+    return capsys.readouterr().out
+
+
+def test_llm_sweep_table_prints_counts_as_integers(capsys):
+    out = _run(capsys, "sweep", "llama_3_8b", "--device", "h100-sxm", "--phase", "decode", "--context", "512",
+               "--batch", "1,8")
+    # decode at context 512 holds 513 tokens: 32 layers x (K, V) x 8 heads x 128 x 2 bytes (fp16) each
+    kv_bytes = [batch * 32 * 2 * 8 * 128 * 2 * 513 for batch in (1, 8)]
+    rows = [line.split() for line in out.splitlines() if line.startswith("llama_3_8b")]
+    assert [row[5:7] for row in rows] == [[str(LLAMA3_8B_PARAMS), str(kv)] for kv in kv_bytes]
+    assert "e+" not in out
+
+
+def test_llm_compare_shows_tokens_and_context(capsys):
+    out = _run(capsys, "compare", "llama_3_8b", "mistral_7b", "--device", "h100-sxm", "--phase", "decode",
+               "--context", "512")
+    row = next(line for line in out.splitlines() if line.startswith("input"))
+    assert row.split("  ")[0] == "input"
+    assert row.count("1 token, context 512") == 2
+    assert "1×1" not in out
+
+
+def test_by_kind_bytes_moved_is_an_int():
+    from simulator import simulate
+
+    frame = simulate("resnet50", "h100-sxm", precision="fp16").by_kind()
+    # resnet50's fc at fp16: weights 2048 x 1000, bias 1000, input 2048, output 1000, 2 bytes each
+    assert frame.loc["Linear", "bytes_moved"] == (2048 * 1000 + 1000 + 2048 + 1000) * 2
+    assert all(isinstance(value, int) for value in frame["bytes_moved"].astype(object))
+    assert str(frame["bytes_moved"].dtype) == "int64"
