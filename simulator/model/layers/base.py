@@ -51,6 +51,17 @@ def _check_rank(shape: Shape, rank: int, what: str) -> None:
         raise ShapeError(f"expects a {what} input of {rank} dimensions per sample, got shape {shape}")
 
 
+def gated_halves_output(inputs: tuple[Shape, ...], halves: str) -> Shape:
+    """A gated linear unit's output (GEGLU, SwiGLU): one ``(tokens, 2·I)`` input, the fused projection
+    of two halves named by ``halves`` (e.g. ``"gate and up"``), multiplied elementwise -> ``(tokens, I)``;
+    an odd feature count raises ShapeError."""
+    (shape,) = inputs
+    _check_rank(shape, 2, "(tokens, 2·intermediate)")
+    if shape[1] % 2:
+        raise ShapeError(f"features: {shape[1]} is not even ({halves} halves)")
+    return (shape[0], shape[1] // 2)
+
+
 def _spatial_output(shape: Shape, kernel: Shape, stride: Shape, padding: Shape, dilation: Shape,
                     ceil_mode: bool = False) -> Shape:
     names = ("height", "width") if len(kernel) == 2 else ("length",)

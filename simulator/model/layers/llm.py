@@ -21,7 +21,14 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from simulator.errors import ShapeError
-from simulator.model.layers.base import Layer, Shape, _check_rank, builder_method, layer_kind
+from simulator.model.layers.base import (
+    Layer,
+    Shape,
+    _check_rank,
+    builder_method,
+    gated_halves_output,
+    layer_kind,
+)
 
 
 def _check_features(shape: Shape, features: int, what: str) -> None:
@@ -186,11 +193,7 @@ class SwiGLU(Layer):
     exportable: ClassVar[bool] = False
 
     def output_shape(self, inputs: tuple[Shape, ...]) -> Shape:
-        (shape,) = inputs
-        _check_rank(shape, 2, "(tokens, 2·intermediate)")
-        if shape[1] % 2:
-            raise ShapeError(f"features: {shape[1]} is not even (gate and up halves)")
-        return (shape[0], shape[1] // 2)
+        return gated_halves_output(inputs, "gate and up")
 
 
 @layer_kind
