@@ -24,16 +24,13 @@ def configure(parser: argparse.ArgumentParser) -> None:
                             "'batch'); one size only: lists and ranges (1..64) are refused")
     batch.add_argument("--dynamic-batch", action="store_true",
                        help="a symbolic batch dimension (the default; kept for explicitness)")
-    parser.add_argument("--resolution", type=positive_int, default=None,
-                        help="input height and width in pixels (default: the network's own, 224)")
+    common.add_size_options(parser)
     parser.add_argument("--opset", type=positive_int, default=17,
                         help="ONNX opset (default 17; 20 writes Gelu, 21 GroupNormalization as single ops)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the random weights (default 0)")
     parser.add_argument("--no-weights", action="store_true",
                         help="write parameter shapes only: a small file for analysis tools, not runnable")
     common.add_llm_phase_options(parser)
-    parser.add_argument("--seq-len", type=positive_int, default=None, metavar="N",
-                        help="for an LLM's prefill: prompt tokens")
     common.add_force_option(parser)
     parser.set_defaults(handler=run)
 
@@ -49,7 +46,8 @@ def run(args: argparse.Namespace) -> int:
     if args.output.suffix.lower() != ".onnx":
         raise SimulatorError(f"cannot write {str(args.output)!r}: the output must end in .onnx (the file is "
                              "an ONNX model, which every command reads back by that suffix)")
-    network = _llm_network(args) or build_network(args.network, args.resolution)
+    network = _llm_network(args) or build_network(args.network, args.resolution,
+                                                  params=common.network_params(args))
     batch = args.batch
     with atomic_path(args.output, force=args.force) as temporary:
         export_onnx(network, temporary, batch=batch, opset=args.opset, seed=args.seed,
@@ -68,14 +66,14 @@ def _llm_network(args: argparse.Namespace):
     from simulator.api import _is_llm_name  # light for built-in names (as cli.common's llm_phase)
 
     if not _is_llm_name(args.network):
-        if args.phase is not None or args.context is not None or args.seq_len is not None:
-            raise SimulatorError(f"--phase, --seq-len and --context apply to LLMs, not to {args.network!r}")
+        if args.phase is not None or args.context is not None:
+            raise SimulatorError(f"--phase and --context apply to LLMs, not to {args.network!r}")
         return None
     from simulator.llm.as_network import llm_network
 
-    if args.resolution is not None:
-        raise SimulatorError(f"--resolution does not apply to the LLM {args.network!r}: give --phase, "
-                             f"--seq-len (prefill) and --context")
+    if args.resolution is not None or args.params:
+        raise SimulatorError(f"{'--resolution' if args.resolution is not None else '--param'} does not apply "
+                             f"to the LLM {args.network!r}: give --phase, --seq-len (prefill) and --context")
     network, _ = llm_network(args.network, args.phase, args.seq_len, args.context)
     blocked = list(dict.fromkeys(node.layer.kind for node in network.nodes if not node.layer.exportable))
     if blocked:

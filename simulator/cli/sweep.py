@@ -74,7 +74,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     common.add_precision_options(parser, plural=True, precision_help=(
         "precisions, e.g. fp16,int8 (default: each device's own, as in simulate: fp16 where it has a peak "
         "for it, else its first; LLMs: fp16)"))
-    parser.add_argument("--resolution", default=None,
+    parser.add_argument("--resolution", default=None, metavar="SIZE|HxW",
                         help="input resolutions in pixels, SIZE or HEIGHTxWIDTH, e.g. 224,320 or "
                              "1024x2048,512x1024 (default: each network's own)")
     add_param_options(parser)
@@ -112,16 +112,6 @@ def configure(parser: argparse.ArgumentParser) -> None:
     llm.add_argument("--context", type=common.nonnegative_int, default=None, metavar="N",
                      help="with --phase: tokens already in the KV cache (decode default 2048, prefill 0)")
     parser.set_defaults(handler=run)
-
-
-def _positive_int(text: str, what: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise SimulatorError(f"{what} must be integers of at least 1, got {text!r}") from None
-    if value < 1:
-        raise SimulatorError(f"{what} must be integers of at least 1, got {text!r}")
-    return value
 
 
 def _resolution(text: str) -> int | tuple[int, int]:
@@ -170,7 +160,7 @@ def run_llm(args: argparse.Namespace) -> int | None:
     if args.output is not None and Path(args.output).suffix.lower() not in OUTPUT_SUFFIXES:
         raise SimulatorError(f"cannot tell the format of {args.output!r}: use a file name ending in "
                              f"{', '.join(OUTPUT_SUFFIXES)}")
-    ints = {o: [_positive_int(v, f"--{o}") for v in split_list(getattr(args, o) or d, f"--{o}")]
+    ints = {o: [common.int_at_least(v, 1, f"--{o}") for v in split_list(getattr(args, o) or d, f"--{o}")]
             for o, d in (("prompt", "2048"), ("generate", "128"), ("tp", "1"))}
     table = pd.concat([sweep_llm(
         name, [d for text in args.device for d in split_list(text, "--device")],

@@ -3,6 +3,8 @@ export, help wording, left-aligned text in listings, and ``--set`` parsed one wa
 
 from __future__ import annotations
 
+import pytest
+
 from simulator.cli import main
 
 # llama_3_8b (Meta's config.json): vocab 128256, hidden 4096, 32 layers, MLP 14336, 8 KV heads of 128
@@ -42,3 +44,22 @@ def test_by_kind_bytes_moved_is_an_int():
     assert frame.loc["Linear", "bytes_moved"] == (2048 * 1000 + 1000 + 2048 + 1000) * 2
     assert all(isinstance(value, int) for value in frame["bytes_moved"].astype(object))
     assert str(frame["bytes_moved"].dtype) == "int64"
+
+
+def test_export_takes_a_non_square_resolution(capsys, tmp_path):
+    from simulator.catalog import build_network
+
+    path = tmp_path / "resnet18.onnx"
+    out = _run(capsys, "export", "resnet18", "--resolution", "64x96", "--no-weights", "-o", str(path))
+    assert "input batchx3x64x96" in out
+    network = build_network(path)
+    assert tuple(network.input_shape) == (3, 64, 96)
+    # conv1: 7x7, stride 2, pad 3, 3 -> 64 channels: each side halves
+    assert tuple(network.nodes[0].output_shape) == (64, 64 // 2, 96 // 2)
+
+
+@pytest.mark.parametrize("command", ["sweep", "export"])
+def test_resolution_placeholder_is_size_or_hxw(capsys, command):
+    with pytest.raises(SystemExit):
+        main([command, "--help"])
+    assert "--resolution SIZE|HxW" in capsys.readouterr().out
