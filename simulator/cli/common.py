@@ -25,15 +25,28 @@ DEVICE_HELP = ("device name (see `roofline list devices`) or profile path, optio
                "@RUNTIME for another runtime's kernels (see `roofline list runtimes`)")
 
 
+def int_at_least(text: str, minimum: int, what: str | None = None, noun: str = "integers") -> int:
+    """``text`` as an integer of at least ``minimum``: the one integer parser of the command line.
+
+    Without ``what`` (an argparse ``type``, argparse names the option): ``argparse.ArgumentTypeError``
+    ``expected an integer, got 'x'`` or ``must be at least N, got V``. With ``what`` (the option or
+    value named): one SimulatorError line ``{what} must be {noun} of at least N, got 'x'``."""
+    try:
+        value: int | None = int(text)
+    except ValueError:
+        value = None
+    if value is not None and value >= minimum:
+        return value
+    if what is not None:
+        raise SimulatorError(f"{what} must be {noun} of at least {minimum}, got {text!r}")
+    if value is None:
+        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}")
+    raise argparse.ArgumentTypeError(f"must be at least {minimum}, got {value}")
+
+
 def positive_int(text: str) -> int:
     """argparse type for batch sizes and resolutions: an integer of at least 1."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
+    return int_at_least(text, 1)
 
 
 #: The most batch sizes one range of a batch list may give (a typo like ``1-10000000`` is an error).
@@ -50,12 +63,7 @@ def _batch_int(text: str, what: str) -> int:
     """One integer of a batch list: at least 1 and at most :data:`simulator.sweeps.MAX_BATCH`."""
     from simulator.sweeps import MAX_BATCH
 
-    try:
-        value = int(text)
-    except ValueError:
-        raise SimulatorError(f"{what} must be integers of at least 1, got {text!r}") from None
-    if value < 1:
-        raise SimulatorError(f"{what} must be integers of at least 1, got {text!r}")
+    value = int_at_least(text, 1, what)
     if value > MAX_BATCH:
         raise SimulatorError(f"{what} must be at most 2**63 - 1 = {MAX_BATCH:,} (the largest batch the "
                              f"engine's int64 arrays hold), got {text}")
@@ -224,13 +232,7 @@ def add_network_options(parser: argparse.ArgumentParser) -> None:
 
 def nonnegative_int(text: str) -> int:
     """argparse type for a count that may be 0 (an LLM's cached tokens)."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be at least 0, got {value}")
-    return value
+    return int_at_least(text, 0)
 
 
 def add_llm_phase_options(parser: argparse.ArgumentParser) -> None:

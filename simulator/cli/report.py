@@ -11,22 +11,12 @@ from simulator.cli.common import (
     DEVICE_HELP,
     BatchList,
     add_output_option,
+    int_at_least,
     parse_batches,
     split_list,
     swept_settings,
 )
 from simulator.errors import SimulatorError
-
-
-def _tokens(text: str, flag: str) -> int:
-    """``text`` as an integer of at least 1; else one line naming ``flag``."""
-    try:
-        value = int(text.strip())
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise SimulatorError(f"{flag} must be an integer of at least 1, got {text!r}")
-    return value
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -60,7 +50,8 @@ def run(args: argparse.Namespace) -> int:
     precisions = split_list(args.precision, "--precision") if args.precision is not None else None
     overrides = swept_settings(args)
     contexts = parse_batches(args.context, "--context") if args.context is not None else None
-    generate = _tokens(args.generate, "--generate") if args.generate is not None else None
+    generate = (int_at_least(args.generate, 1, "--generate", "an integer")
+                if args.generate is not None else None)
     if not args.output.lower().endswith((".html", ".htm")):
         raise SimulatorError(f"-o {args.output!r}: the report is an HTML file; give a name ending in .html")
     command = shlex.join(["roofline", "report", *args.networks, *(f"--device={d}" for d in devices),
