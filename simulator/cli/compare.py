@@ -32,9 +32,10 @@ from simulator.errors import SimulatorError
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    parser.description = ("Simulate the networks at one configuration and print them side by side: latency, "
+    parser.description = ("Simulate several networks on one device, or one network on several devices "
+                          "(--device A,B), at one configuration and print them side by side: latency, "
                           "throughput, energy, MACs, params, model size, peak activations, fit, the latency "
-                          "split by layer kind, and the speed-up relative to the first network "
+                          "split by layer kind, and the speed-up relative to the first network or device "
                           "(its latency / each one's).")
     parser.add_argument("networks", nargs="+", metavar="NETWORK",
                         help="built-in network names, .onnx paths or LLMs (`roofline list llms`, a "

@@ -30,36 +30,45 @@ ranges of the flags:
   --pp         an integer from 1 to the number of layers (each stage holds its share of the
                layers and is charged its share of the energy)
 """
-#: what each config.json field may hold beyond its range (the ranges come from LIMITS)
-FIELD_NOTES = {
-    "hidden_size": "a multiple of the heads without head_dim",
-    "intermediate_size": "GPT-2: default 4 x n_embd",
-    "num_kv_heads": "divides the heads; default the heads",
-    "head_dim": "default hidden / heads",
-    "max_positions": "default 2,048 (llama), 32,768 (qwen2), 131,072",
-    "num_experts": "mixtral only; default 8",
-    "experts_per_token": "mixtral (default 2), qwen2_moe, deepseek_v2; <= experts",
-    "sliding_window": "mistral, mixtral, phi3, gemma2 (even layers), qwen2 (use_sliding_window)",
-    "q_lora_rank": "deepseek_v2 (multi-head latent attention); null: none",
-    "kv_lora_rank": "deepseek_v2: the cached latent (plus qk_rope_head_dim)",
-    "qk_nope_head_dim": "deepseek_v2",
-    "qk_rope_head_dim": "deepseek_v2",
-    "v_head_dim": "deepseek_v2",
-    "moe_intermediate_size": "qwen2_moe, deepseek_v2: one routed expert's width",
-    "shared_intermediate_size": "qwen2_moe (deepseek_v2: n_shared_experts x moe_intermediate_size)",
-}
+
+
+def field_notes() -> dict[str, str]:
+    """What each config.json field may hold beyond its range (the ranges come from LIMITS); the
+    multi-head-latent-attention and DeepSeek-MoE fields name every DeepSeek family the config reader
+    supports (:data:`simulator.llm.config.FAMILIES`), so a new one shows up here by itself."""
+    from simulator.llm.config import FAMILIES
+
+    deepseek = ", ".join(family for family in FAMILIES if family.startswith("deepseek"))
+    return {
+        "hidden_size": "a multiple of the heads without head_dim",
+        "intermediate_size": "GPT-2: default 4 x n_embd",
+        "num_kv_heads": "divides the heads; default the heads",
+        "head_dim": "default hidden / heads",
+        "max_positions": "default 2,048 (llama), 32,768 (qwen2), 131,072",
+        "num_experts": "mixtral only; default 8",
+        "experts_per_token": f"mixtral (default 2), qwen2_moe, {deepseek}; <= experts",
+        "sliding_window": "mistral, mixtral, phi3, gemma2 (even layers), qwen2 (use_sliding_window)",
+        "q_lora_rank": f"{deepseek} (multi-head latent attention); null: none",
+        "kv_lora_rank": f"{deepseek}: the cached latent (plus qk_rope_head_dim)",
+        "qk_nope_head_dim": deepseek,
+        "qk_rope_head_dim": deepseek,
+        "v_head_dim": deepseek,
+        "moe_intermediate_size": f"qwen2_moe, {deepseek}: one routed expert's width",
+        "shared_intermediate_size": f"qwen2_moe ({deepseek}: n_shared_experts x moe_intermediate_size)",
+    }
 
 
 def epilog() -> str:
     """The ranges of the flags and of every config.json field (:data:`simulator.llm.config.LIMITS`)."""
     from simulator.llm.config import FAMILIES, KEYS, LIMITS
 
+    notes = field_notes()
     lines = [FLAG_RANGES, f"integer fields of a config.json (model_type {', '.join(FAMILIES)}):"]
     for field, (low, high) in LIMITS.items():
         gpt2 = KEYS["gpt2"].get(field, KEYS["llama"][field])
         key = KEYS["llama"][field] + (f" ({gpt2})" if gpt2 != KEYS["llama"][field] else "")
         span = f"{max(low, 1):,} .. {high:,}"
-        lines.append(f"  {key:<38} {span:<16} {FIELD_NOTES.get(field, '')}".rstrip())
+        lines.append(f"  {key:<38} {span:<16} {notes.get(field, '')}".rstrip())
     lines.append("  tie_word_embeddings, attention_bias, mlp_bias: true or false (JSON booleans)")
     return "\n".join(lines)
 

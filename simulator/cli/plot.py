@@ -51,11 +51,15 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "with --group-by), layers (per-layer latency by bound; the slowest with --top, per group with "
         "--group-by), memory (live activations per layer vs the device's activation memory, and the "
         "weights vs their store where it is another, an MCU's Flash), compare (latency bars of several "
-        "networks split by layer kind, speed-up relative to the first).")
+        "networks split by layer kind, speed-up relative to the first), and an LLM's generation charts: "
+        "llm-throughput (tokens/s and time per output token over --batches), llm-ttft (time to first token "
+        "over --prompt lengths), llm-memory (weights, KV cache and activations vs the device's memory, over "
+        "batches and context lengths).")
     parser.add_argument("chart", choices=CHARTS, help="which chart")
     parser.add_argument("networks", nargs="+", metavar="NETWORK",
-                        help="built-in network name(s) or .onnx path(s); several only for roofline, "
-                             "energy and compare")
+                        help="built-in network name(s), .onnx path(s) or LLMs (`roofline list llms`, a "
+                             "config.json: one pass, see --phase; the llm-* charts take one LLM); several "
+                             "only for roofline, energy and compare")
     parser.add_argument("--device", action="append", required=True,
                         help=DEVICE_HELP + "; repeat for one latency-throughput curve per device, or to "
                              "compare one network across devices (compare chart)")

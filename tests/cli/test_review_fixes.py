@@ -63,3 +63,34 @@ def test_resolution_placeholder_is_size_or_hxw(capsys, command):
     with pytest.raises(SystemExit):
         main([command, "--help"])
     assert "--resolution SIZE|HxW" in capsys.readouterr().out
+
+
+def _help(capsys, command: str) -> str:
+    with pytest.MonkeyPatch.context() as patch, pytest.raises(SystemExit):
+        patch.setenv("COLUMNS", "10000")  # no wrapping (argparse breaks lines after hyphens)
+        main([command, "--help"])
+    return " ".join(capsys.readouterr().out.split())  # argparse's wrapping undone
+
+
+def test_plot_help_names_llms_and_the_llm_charts(capsys):
+    text = _help(capsys, "plot")
+    network_help = text[text.index("NETWORK built-in"):]
+    assert "LLMs" in network_help and "config.json" in network_help
+    description = text[text.index("Draw a chart"):text.index("positional arguments")]
+    for chart in ("llm-throughput", "llm-ttft", "llm-memory"):
+        assert chart in description
+
+
+def test_compare_description_names_devices(capsys):
+    text = _help(capsys, "compare")
+    assert "one network on several devices" in text[:text.index("positional arguments")]
+
+
+def test_llm_field_notes_name_every_deepseek_family():
+    from simulator.cli.llm import epilog
+
+    # the config reader's DeepSeek families: V2 and V3 (multi-head latent attention, DeepSeekMoE)
+    lines = {line.split()[0]: line for line in epilog().splitlines() if line.startswith("  ")}
+    for key in ("q_lora_rank", "kv_lora_rank", "qk_nope_head_dim", "qk_rope_head_dim", "v_head_dim",
+                "moe_intermediate_size"):
+        assert "deepseek_v2, deepseek_v3" in lines[key], lines[key]
