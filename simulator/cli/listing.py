@@ -72,8 +72,9 @@ def run(args: argparse.Namespace) -> int:
                      f"{dram.name} {format_bytes(dram.bandwidth_bytes_per_s)}/s",
                      f"{main.name} {_binary_bytes(main.capacity_bytes)}",
                      ", ".join(f"@{r.name}" for r in runtimes if name in r.devices) or "-"])
+    # every column is text (names, lists, quantities with their level and unit): all left-aligned
     print(render_table(["device", "computes in (peak)", "stores only", "outer memory bandwidth",
-                        "memory capacity", "runtimes"], rows))
+                        "memory capacity", "runtimes"], rows, left=6))
     return 0
 
 
@@ -88,7 +89,8 @@ def _list_runtimes(names: list[str]) -> int:
         others = [d for d in runtime.devices if d != runtime.fitted_on]
         rows.append([name, runtime.description, f"{runtime.fitted_on} (fit); {', '.join(others) or '-'}",
                      ", ".join(f"{c} x{f:g}" for c, f in runtime.compute_scale.items())])
-    print(render_table(["runtime", "description", "devices", "compute fraction scale"], rows))
+    # every column is text (the scales are a list of "kind xF"): all left-aligned
+    print(render_table(["runtime", "description", "devices", "compute fraction scale"], rows, left=4))
     return 0
 
 

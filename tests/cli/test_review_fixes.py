@@ -94,3 +94,20 @@ def test_llm_field_notes_name_every_deepseek_family():
     for key in ("q_lora_rank", "kv_lora_rank", "qk_nope_head_dim", "qk_rope_head_dim", "v_head_dim",
                 "moe_intermediate_size"):
         assert "deepseek_v2, deepseek_v3" in lines[key], lines[key]
+
+
+def _column_starts(out: str) -> tuple[list[int], list[str]]:
+    """Where each column starts (from the rule of dashes) and the data lines."""
+    lines = out.splitlines()
+    rule = lines[1]
+    starts = [i for i, ch in enumerate(rule) if ch == "-" and (i == 0 or rule[i - 1] == " ")]
+    return starts, lines[2:]
+
+
+@pytest.mark.parametrize("what", ["runtimes", "devices"])
+def test_listing_text_columns_are_left_aligned(capsys, what):
+    starts, rows = _column_starts(_run(capsys, "list", what))
+    # every column of these listings is text: each cell starts at its column's first character
+    for row in rows:
+        for start in starts:
+            assert row[start] != " ", (start, row)
