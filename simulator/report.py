@@ -39,6 +39,16 @@ def render_csv(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
     return buffer.getvalue()
 
 
+def render_csv_records(rows: Sequence[Mapping[str, object]]) -> str:
+    """Records as CSV (``csv.DictWriter``'s dialect, ``\\r\\n`` line ends): a header of the first
+    record's keys, then one line per record (``roofline llm`` and ``roofline llm-serving``)."""
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=list(rows[0]))
+    writer.writeheader()
+    writer.writerows(rows)
+    return buffer.getvalue()
+
+
 def _shape(shape: Sequence[int]) -> str:
     """``1x32x112x112``: shapes are written one way everywhere (ASCII ``x``, as the sweep writes them)."""
     return "x".join(map(str, shape))

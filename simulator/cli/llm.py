@@ -7,8 +7,6 @@ value is one line naming it (exit 2), never argparse's usage block.
 from __future__ import annotations
 
 import argparse
-import csv
-import io
 
 from simulator.cli.common import (
     BATCH_GRAMMAR,
@@ -127,7 +125,7 @@ def run(args: argparse.Namespace) -> int:
     from simulator.cli import llm_serving
     from simulator.io import dumps_json
     from simulator.llm import simulate_llm
-    from simulator.report import error_band_record, expected_trust, tool_record
+    from simulator.report import error_band_record, expected_trust, render_csv_records, tool_record
 
     if llm_serving.wanted(args):
         return llm_serving.run(args, _positive(args.tp, "--tp"), _positive(args.pp, "--pp"))
@@ -162,11 +160,7 @@ def run(args: argparse.Namespace) -> int:
                         "configurations": rows}, indent=2)
         )
     elif args.format == "csv":
-        out = io.StringIO()
-        writer = csv.DictWriter(out, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
-        print(out.getvalue(), end="")
+        print(render_csv_records(rows), end="")
     else:
         print(
             f"{result.model} on {tp * pp} x {result.device} (tp {tp}, pp {pp}): prompt "

@@ -7,8 +7,6 @@ for serving (``--serving`` or any serving-only option), :func:`run` prints it.
 from __future__ import annotations
 
 import argparse
-import csv
-import io
 import re
 
 from simulator.cli.common import BATCH_GRAMMAR, parse_batches
@@ -88,6 +86,7 @@ def _lengths(text: str, flag: str) -> list[int]:
 def run(args: argparse.Namespace, tp: int, pp: int) -> int:
     from simulator.io import dumps_json
     from simulator.llm.serving import concurrency_for_target, simulate_serving
+    from simulator.report import render_csv_records
 
     if args.batch != "1":
         raise SimulatorError("--batch is static batching; with --serving give --concurrency "
@@ -119,11 +118,7 @@ def run(args: argparse.Namespace, tp: int, pp: int) -> int:
                           "configurations": rows}, indent=2))
         return 0
     if args.format == "csv":
-        out = io.StringIO()
-        writer = csv.DictWriter(out, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
-        print(out.getvalue(), end="")
+        print(render_csv_records(rows), end="")
         return 0
     chunk = f"chunked prefill {result.chunk_tokens:,} tokens/step" if result.chunk_tokens else "no chunking"
     print(f"{result.model} on {tp * pp} x {result.device} (tp {tp}, pp {pp}), in-flight batching: input "
