@@ -28,8 +28,9 @@ from collections.abc import Callable
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from types import SimpleNamespace
 
-from simulator.cli.common import parse_batches, parse_setting, split_list
+from simulator.cli.common import parse_batches, split_list, swept_settings
 from simulator.errors import SimulatorError
 from simulator.hardware.runtime import RUNTIME_SEPARATOR
 from simulator.io import dumps_json
@@ -131,10 +132,9 @@ def report_for(body: dict, root: Path) -> dict:
         generate = parse_batches(_texts(body, "generate"), "generate") if _texts(body, "generate") else [None]
         if len(generate) != 1:
             raise SimulatorError(f"generate takes one number of tokens, got {_texts(body, 'generate')!r}")
-        overrides: dict[str, list[float]] = {}
-        for text in [line.strip() for line in _texts(body, "settings").splitlines() if line.strip()]:
-            key, values = parse_setting(text)
-            overrides[key] = values
+        # the CLI's parser (a key given twice is refused in one line, not silently the last one kept)
+        overrides = swept_settings(SimpleNamespace(
+            settings=[line.strip() for line in _texts(body, "settings").splitlines() if line.strip()]))
         whatifs = 1
         for values in overrides.values():
             whatifs *= len(values)
