@@ -244,6 +244,14 @@ def add_llm_phase_options(parser: argparse.ArgumentParser) -> None:
                         help="for an LLM: tokens already in the KV cache (decode default 2048, prefill 0)")
 
 
+def refuse_mixed_llms(networks: list[str], llms: list[bool], verb: str) -> None:
+    """One line ``{verb} LLMs and other networks separately; not LLMs: a, b`` when ``networks`` (with
+    ``llms``, whether each is an LLM) mix LLMs with other networks; nothing otherwise (sweep, plot)."""
+    if any(llms) and not all(llms):
+        raise SimulatorError(f"{verb} LLMs and other networks separately; not LLMs: "
+                             + ", ".join(n for n, llm in zip(networks, llms, strict=True) if not llm))
+
+
 def llm_phase(args: argparse.Namespace) -> dict[str, object] | None:
     """``{"phase", "seq_len", "context"}`` (None where not given) when ``args.network`` is an LLM name
     or config.json, refusing --resolution and --param; None for any other network, refusing --phase

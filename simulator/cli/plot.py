@@ -18,6 +18,7 @@ from simulator.cli.common import (
     add_size_options,
     network_params,
     positive_int,
+    refuse_mixed_llms,
     single_settings,
     with_attention,
 )
@@ -204,9 +205,7 @@ def _llm_pass(args: argparse.Namespace, chart: str) -> dict[str, object] | None:
             raise SimulatorError(f"--phase and --context apply to LLMs (`roofline list llms` or a "
                                  f"config.json), not to {', '.join(args.networks)}")
         return None
-    if not all(llms):
-        raise SimulatorError("chart LLMs and other networks separately; not LLMs: "
-                             + ", ".join(n for n, llm in zip(args.networks, llms, strict=True) if not llm))
+    refuse_mixed_llms(args.networks, llms, "chart")
     if chart == "latency-throughput":
         raise SimulatorError("the latency-throughput chart takes a network, not an LLM: an LLM's throughput "
                              "over batches is the llm-throughput chart (TTFT: llm-ttft)")

@@ -149,9 +149,7 @@ def run_llm(args: argparse.Namespace) -> int | None:
             raise SimulatorError(f"{', '.join(given)} {verb} to LLM networks only, not to "
                                  f"{', '.join(args.network)}")
         return None
-    if not all(llms):
-        raise SimulatorError("sweep LLMs and other networks separately; not LLMs: "
-                             + ", ".join(n for n, llm in zip(args.network, llms, strict=True) if not llm))
+    common.refuse_mixed_llms(args.network, llms, "sweep")
     if args.phase is not None or args.context is not None:
         return run_phase(args, given)
     if args.settings or args.resolution is not None or args.params or args.seq_len or args.attention:
