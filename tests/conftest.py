@@ -81,3 +81,14 @@ def dram_only_path(tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("devices") / "dram-only.toml"
     path.write_text(DRAM_ONLY_PROFILE, encoding="utf-8")
     return path
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """One headless Chromium per browser test module (:func:`tests.browser.chromium`; the module calls
+    :func:`tests.browser.require_chromium` first, so it is skipped where Chromium is missing)."""
+    from tests.browser import chromium
+
+    driver = chromium()
+    yield driver
+    driver.quit()

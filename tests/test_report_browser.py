@@ -16,47 +16,24 @@ import contextlib
 import io
 import json
 import re
-import shutil
 import time
 
 import pytest
 
-pytest.importorskip("selenium")
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-CHROMEDRIVER = shutil.which("chromedriver")
-if CHROMIUM is None or CHROMEDRIVER is None:
-    pytest.skip("Chromium and chromedriver are not installed (apt-get install chromium chromium-driver)",
-                allow_module_level=True)
+from simulator.cli import main
+from tests.browser import require_chromium
 
-from selenium import webdriver  # noqa: E402
-from selenium.webdriver.chrome.service import Service  # noqa: E402
+require_chromium()  # skips this module without Selenium, Chromium or chromedriver
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.common.keys import Keys  # noqa: E402
 from selenium.webdriver.support.ui import Select  # noqa: E402
 
-from simulator.cli import main  # noqa: E402
-
-FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync", "--no-first-run")
 CHARTS = ("summary", "roofline", "latency", "energy", "slowest", "kinds", "memory")
 #: SI prefixes the page prints (four significant digits and a prefix)
 PREFIXES = {"E": 1e18, "P": 1e15, "T": 1e12, "G": 1e9, "M": 1e6, "k": 1e3, "": 1.0, "m": 1e-3, "µ": 1e-6,
             "n": 1e-9, "p": 1e-12}
 REPORT = ["resnet50", "mobilenet_v2", "--device", "jetson-agx-orin,h100-sxm", "--precision", "fp16,int8",
           "--batch", "1..8", "--set", "dram.bandwidth_scale=0.5,1"]
-
-
-@pytest.fixture(scope="module")
-def browser():
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for flag in FLAGS:
-        options.add_argument(flag)
-    options.add_argument("--window-size=1400,1000")
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    driver = webdriver.Chrome(options=options, service=Service(CHROMEDRIVER))
-    yield driver
-    driver.quit()
 
 
 @pytest.fixture(scope="module")

@@ -8,27 +8,20 @@ from __future__ import annotations
 import contextlib
 import io
 import json
-import shutil
 import threading
 
 import pytest
 
-pytest.importorskip("selenium")
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-CHROMEDRIVER = shutil.which("chromedriver")
-if CHROMIUM is None or CHROMEDRIVER is None:
-    pytest.skip("Chromium and chromedriver are not installed (apt-get install chromium chromium-driver)",
-                allow_module_level=True)
+from simulator.cli import main
+from simulator.serve import make_server
+from tests.browser import require_chromium
 
-from selenium import webdriver  # noqa: E402
-from selenium.webdriver.chrome.service import Service  # noqa: E402
+require_chromium()  # skips this module without Selenium, Chromium or chromedriver
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.common.keys import Keys  # noqa: E402
 from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
 
-from simulator.cli import main  # noqa: E402
-from simulator.serve import make_server  # noqa: E402
-from tests.test_report_browser import FLAGS, _errors, _four_digits, _number  # noqa: E402
+from tests.test_report_browser import _errors, _four_digits, _number  # noqa: E402
 
 WAIT_S = 60
 
@@ -44,19 +37,6 @@ def url(tmp_path_factory):
         httpd.shutdown()
         httpd.server_close()
         thread.join(timeout=10)
-
-
-@pytest.fixture(scope="module")
-def browser():
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for flag in FLAGS:
-        options.add_argument(flag)
-    options.add_argument("--window-size=1400,1000")
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    driver = webdriver.Chrome(options=options, service=Service(CHROMEDRIVER))
-    yield driver
-    driver.quit()
 
 
 def _fill(browser, field: str, text: str) -> None:
