@@ -15,28 +15,12 @@ import simulator
 from simulator.cli import main
 from simulator.compare import compare
 from simulator.errors import SimulatorError
-from simulator.model.graph import NetworkBuilder
 from simulator.simulation import simulate
+from tests.helpers import linear, one_line_error
 
 K = N = 4096
 DRAM_BYTES = (K * N + N + K + N) * 4
 DEVICE = "reference-45nm"
-
-
-def linear():
-    net = NetworkBuilder("linear4096", (K,))
-    net.linear(net.input, N, bias=True)
-    return net.build()
-
-
-def one_line_error(capsys, argv: list[str], *parts: str) -> str:
-    status = main(argv)
-    out, err = capsys.readouterr()
-    lines = err.strip().splitlines()
-    assert status == 2 and len(lines) == 1 and "Traceback" not in err, (status, out, err)
-    for part in parts:
-        assert part in lines[0], (part, lines[0])
-    return lines[0]
 
 
 # --- flags are bools -----------------------------------------------------------------------------

@@ -28,31 +28,14 @@ from simulator.engine.overrides import FACTOR_LIMIT, RANGES_HELP
 from simulator.errors import SimulatorError
 from simulator.hardware.device import Supply
 from simulator.hardware.loader import available_devices, resolve_device
-from simulator.model.graph import NetworkBuilder
 from simulator.simulation import simulate
+from tests.helpers import linear, one_line_error
 
 K = N = 4096
 OPS = 2 * K * N + N
 DRAM_BYTES = (K * N + N + K + N) * 4
 DRAM_J_PER_BYTE = 640e-12 / 4
 NUCLEO = "nucleo-l4r5zi"
-
-
-def linear():
-    net = NetworkBuilder("linear4096", (K,))
-    net.linear(net.input, N, bias=True)
-    return net.build()
-
-
-def one_line_error(capsys, argv: list[str], *parts: str) -> str:
-    """Runs the CLI: exit 2, one stderr line containing every part, no traceback, nothing on stdout."""
-    status = main(argv)
-    out, err = capsys.readouterr()
-    lines = err.strip().splitlines()
-    assert status == 2 and len(lines) == 1 and "Traceback" not in err and not out, (status, out, err)
-    for part in parts:
-        assert part in lines[0], (part, lines[0])
-    return lines[0]
 
 
 # --- out of range: one line, the value and the range ------------------------------------------------

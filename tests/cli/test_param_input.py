@@ -18,19 +18,10 @@ from simulator.cli import main
 from simulator.errors import SimulatorError
 from simulator.model.counts import count_network
 from simulator.model.graph import NetworkBuilder
+from tests.helpers import one_line_error
 
 RESNET18_PARAMS = 11_689_512
 RESNET18_FC_PARAMS = 512 * 1000 + 1000
-
-
-def one_line_error(capsys, argv: list[str], *parts: str) -> str:
-    status = main(argv)
-    out, err = capsys.readouterr()
-    lines = err.strip().splitlines()
-    assert status == 2 and len(lines) == 1 and "Traceback" not in err and not out, (status, out, err)
-    for part in parts:
-        assert part in lines[0], (part, lines[0])
-    return lines[0]
 
 
 @pytest.mark.parametrize(("written", "shown"), [
