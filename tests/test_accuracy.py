@@ -72,17 +72,17 @@ def test_mobilenet_v1_vww_held_out_on_each_board_is_within_20_percent(table, boa
     assert abs(row.expected * inferences_per_s - 1) <= 0.2
 
 def test_no_check_row_was_used_by_the_fit_script():
-    # bench/fit_efficiency.py reads the rows with role "fit" only; the profiles cite no check row
+    # tools/fit_efficiency.py reads the rows with role "fit" only; the profiles cite no check row
     fit_ids = {row["id"] for row in load_measurements() if row["role"] == "fit"}
     check_ids = {row["id"] for row in load_measurements() if row["role"] == "check"}
     assert fit_ids and not fit_ids & check_ids
-    source = (Path(__file__).resolve().parents[1] / "bench" / "fit_efficiency.py").read_text()
+    source = (Path(__file__).resolve().parents[1] / "tools" / "fit_efficiency.py").read_text()
     assert 'r["role"] == "fit"' in source
 
 
 def _generator():
-    """bench/update_readme_accuracy.py, loaded as a module (bench/ is not a package)."""
-    path = README.parent / "bench" / "update_readme_accuracy.py"
+    """tools/update_readme_accuracy.py, loaded as a module (tools/ is not a package)."""
+    path = README.parent / "tools" / "update_readme_accuracy.py"
     spec = importlib.util.spec_from_file_location("update_readme_accuracy", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
@@ -91,7 +91,7 @@ def _generator():
 
 def test_docs_accuracy_md_and_the_readme_summary_are_the_generators_output(table):
     generator = _generator()
-    stale = "out of date: regenerate with `python bench/update_readme_accuracy.py`"
+    stale = "out of date: regenerate with `python tools/update_readme_accuracy.py`"
     document = (README.parent / "docs" / "accuracy.md").read_text(encoding="utf-8")
     assert document == generator.document(table), f"docs/accuracy.md is {stale}"
     assert format_markdown(table) in document  # every row: the command's own Markdown

@@ -218,10 +218,10 @@ def test_out_of_sample_document_and_readme_hold_the_generators_figures():
     """docs/out_of_sample.md and the README's out-of-sample block hold the figures the
     cross-validation gives now. Reduced for CI: the GPU and microcontroller tables only (a family's
     fits see only its own rows, so their lines are the same as in the full run); the LLM lines are
-    checked by regenerating: python bench/update_readme_accuracy.py (about 20 s on 2 cores)."""
+    checked by regenerating: python tools/update_readme_accuracy.py (about 20 s on 2 cores)."""
     rows = [row for row in load_measurements() if row["table"] in ("gpu", "mcu")]
     table, selected = crossval.run(rows)
-    stale = "out of date: regenerate with `python bench/update_readme_accuracy.py`"
+    stale = "out of date: regenerate with `python tools/update_readme_accuracy.py`"
     document = (ROOT / "docs" / "out_of_sample.md").read_text(encoding="utf-8")
     lines = [line for line in crossval.format_markdown(table, selected).splitlines() if line.startswith("| ")]
     assert len(lines) > 20 and all(line in document for line in lines), f"docs/out_of_sample.md is {stale}"

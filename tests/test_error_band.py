@@ -1,6 +1,6 @@
 """The out-of-sample error printed beside an expected value: the cross-validation's own figures.
 
-``hardware_profiles/measurements/out_of_sample.json`` is written by ``python bench/update_readme_accuracy.py``
+``hardware_profiles/measurements/out_of_sample.json`` is written by ``python tools/update_readme_accuracy.py``
 from the same cross-validation as the README's out-of-sample table; here each class's figures are
 read back from that table's text (a second path) and from a simulation's output."""
 

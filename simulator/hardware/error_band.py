@@ -3,7 +3,7 @@
 The cross-validation (:mod:`simulator.calibration.crossval`, ``roofline accuracy --cv``) predicts each
 published row with figures fitted without that row's device (leave-one-device-out): the case of a
 device the user does not own. Its per-class summary is written, with the class of every shipped
-device, to ``hardware_profiles/measurements/out_of_sample.json`` by ``python bench/update_readme_accuracy.py``
+device, to ``hardware_profiles/measurements/out_of_sample.json`` by ``python tools/update_readme_accuracy.py``
 (tests check that file against the README's out-of-sample table). A prediction prints its class's
 figure beside the expected value; a device in no cross-validated class (a profile written from a
 data sheet, a user's own profile) says that it has none, rather than borrowing one.

@@ -14,7 +14,7 @@ follows the class it refines, :func:`simulator.kernels.class_lookup`); bandwidth
 overheads stay the profile's. The ideal roofline is the same for every runtime: a runtime moves the
 expected value only.
 
-A runtime is fitted on one device's ``fit`` rows of that runtime (``python bench/fit_runtime.py
+A runtime is fitted on one device's ``fit`` rows of that runtime (``python tools/fit_runtime.py
 NAME``) and names the devices it applies to (``devices``): the others are where it is checked, so
 the factors are a claim that a runtime's speed-up carries over from one chip of the family to the
 next. A device with a runtime is written ``DEVICE@RUNTIME`` wherever a device name is accepted

@@ -74,7 +74,7 @@ def test_microcontroller_maximum_power_is_the_absolute_maximum_current_at_3_6_v(
 
 
 def test_fitted_static_powers_are_kept():
-    # fitted on measurement rows (bench/fit_efficiency.py --static-power; MaxQ on its MLPerf energy row)
+    # fitted on measurement rows (tools/fit_efficiency.py --static-power; MaxQ on its MLPerf energy row)
     fitted = {"jetson-agx-orin-maxq": 11.34, "nucleo-h7a3zi-q": 0.16, "nucleo-l4r5zi": 0.0467,
               "nucleo-u575zi-q": 0.0259}
     for name, watts in fitted.items():

@@ -104,7 +104,7 @@ GPT_J_6B = parse_config({"model_type": "gpt2", "n_embd": 4096, "n_head": 16, "n_
 ])
 def test_batch1_decode_within_15_percent_of_nvidias_published_table(name, precision, published_tokens_per_s):
     """In sample: these two rows are among those gemv_bandwidth_fraction is fitted on
-    (bench/fit_llm_efficiency.py); fitted on the llm.csv rows alone, the A100 comes out -25%, the H100
+    (tools/fit_llm_efficiency.py); fitted on the llm.csv rows alone, the A100 comes out -25%, the H100
     +1%. No per-step term is left to absorb a miss: the host cost is 20 us of a 5-11 ms step."""
     result = simulate_llm(GPT_J_6B, name, 1, 128, 128, weight_precision=precision)
     assert result.metrics["output_tokens_per_s"][0] == pytest.approx(published_tokens_per_s, rel=0.15)

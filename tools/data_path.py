@@ -1,6 +1,6 @@
 """The data path of one CLI command: the package files its function calls enter, in order.
 
-    python bench/data_path.py simulate resnet50 --device jetson-agx-orin
+    python tools/data_path.py simulate resnet50 --device jetson-agx-orin
 
 Every module of the package is imported first, so module-level code (imports, registrations) is not
 counted, only the calls the command makes. A file's *entries* are the separate stretches of calls

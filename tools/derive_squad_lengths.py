@@ -19,7 +19,7 @@ tingxinli1/ReadOIE ``bert-base-uncased/vocab.txt`` (two ``[unused]`` entries ren
 text can match: ``[`` is split off as punctuation). The tokenizer below restates Google's
 ``tokenization.py`` (``BasicTokenizer`` + ``WordpieceTokenizer``), which ``BertTokenizer`` follows.
 
-Usage: ``python bench/derive_squad_lengths.py VOCAB DEV.json [MORE.json ...] > squad-v1.1.csv``
+Usage: ``python tools/derive_squad_lengths.py VOCAB DEV.json [MORE.json ...] > squad-v1.1.csv``
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Regenerate the README's chart images (``notebooks/figures/*.png``): ``python bench/readme_charts.py``.
+"""Regenerate the README's chart images (``notebooks/figures/*.png``): ``python tools/readme_charts.py``.
 
 Small PNGs from the library's own chart functions, at the README's configurations.
 """

@@ -1,7 +1,7 @@
 """Fit the LLM term of the expected model that no data sheet gives: the share of bandwidth a serving
 runtime's projection kernels stream their weights at.
 
-    python bench/fit_llm_efficiency.py
+    python tools/fit_llm_efficiency.py
 
 A forward pass of the LLM costs (:mod:`simulator.llm.phases`, :mod:`simulator.llm.parallel`):
 
@@ -92,7 +92,7 @@ def fit_fraction(name: str, rows: list[dict]) -> float:
 
 
 def main() -> None:
-    # the device's own runtimes only: a row a runtime file covers fits that runtime (bench/fit_runtime.py)
+    # the device's own runtimes only: a row a runtime file covers fits that runtime (tools/fit_runtime.py)
     every = [r for r in load_rows() if row_device({**r, "table": "llm"})[0] == r["device"]]
     fit = [r for r in every if r["role"] == "fit"]
     for name in sorted({r["device"] for r in fit}):

@@ -1,7 +1,7 @@
 """Fit a GPU profile's efficiency model on the dataset's ``fit`` rows (never on ``check`` rows).
 
-    python bench/fit_efficiency.py jetson-agx-orin --units 16 --fit-bandwidth --fit-buffer
-    python bench/fit_efficiency.py a100-sxm-80gb a100-sxm-40gb --units 108 --conv-overhead --fit-buffer
+    python tools/fit_efficiency.py jetson-agx-orin --units 16 --fit-bandwidth --fit-buffer
+    python tools/fit_efficiency.py a100-sxm-80gb a100-sxm-40gb --units 108 --conv-overhead --fit-buffer
 
 The model (``[efficiency]`` of a profile, :mod:`simulator.engine.efficiency`): every kernel costs
 ``kernel_overhead_s`` (a convolution also its class's ``overhead_s``) on top of
@@ -102,7 +102,7 @@ def main() -> None:
                         help="fit the bandwidth share too (needs a memory-bound fit row)")
     args = parser.parse_args()
     devices = {name: resolve_device(name) for name in args.devices}
-    # the profile's own runtime only: rows a runtime file covers fit that runtime (bench/fit_runtime.py)
+    # the profile's own runtime only: rows a runtime file covers fit that runtime (tools/fit_runtime.py)
     own = [r for r in load_measurements() if r["device"] in devices and r["role"] == "fit"
            and row_device(r) == (r["device"], True)]
     rows = [r for r in own if r["metric"] in ("latency_s", "throughput_per_s")]

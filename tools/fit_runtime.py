@@ -1,7 +1,7 @@
 """Fit a runtime's compute scales on the dataset's ``fit`` rows of that runtime (never on ``check`` rows).
 
-    python bench/fit_runtime.py x-cube-ai-9.0
-    python bench/fit_runtime.py hf-transformers --tie
+    python tools/fit_runtime.py x-cube-ai-9.0
+    python tools/fit_runtime.py hf-transformers --tie
 
 A runtime (``hardware_profiles/runtimes/NAME.toml``, :mod:`simulator.hardware.runtime`) scales the
 compute fraction of the kernel classes it names, relative to the profile of ``fitted_on``. The fit rows

@@ -1,6 +1,6 @@
 """Every built-in network's ``count`` and ``simulate`` output, for comparing two versions of the code.
 
-    python bench/snapshot_outputs.py DIR
+    python tools/snapshot_outputs.py DIR
 
 writes ``count-NET.txt`` (``roofline count NET --format json``) for every built-in network and
 ``sim-NET-DEV.txt`` (``roofline simulate NET --device DEV --format json``) for every network on
@@ -32,7 +32,7 @@ def run(argv: list[str]) -> str:
 
 def main() -> None:
     if len(sys.argv) != 2:
-        sys.exit("usage: python bench/snapshot_outputs.py DIR")
+        sys.exit("usage: python tools/snapshot_outputs.py DIR")
     from simulator.catalog import network_names
     from simulator.hardware.loader import available_devices
 
