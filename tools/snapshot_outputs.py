@@ -31,8 +31,8 @@ def run(argv: list[str]) -> str:
 
 
 def main() -> None:
-    if len(sys.argv) != 2:
-        sys.exit("usage: python tools/snapshot_outputs.py DIR")
+    if len(sys.argv) != 2 or sys.argv[1].startswith("-"):
+        sys.exit("usage: python tools/snapshot_outputs.py DIR (a folder to write the outputs into)")
     from simulator.catalog import network_names
     from simulator.hardware.loader import available_devices
 
