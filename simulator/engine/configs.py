@@ -167,7 +167,7 @@ def hardware_arrays(device: Device, precisions: Sequence[str],
     add_energy = {p: device.energy.op_energy_pj("add", p) for p in distinct}
     peak = np.array([peaks[p] for p in precisions], dtype=float)
     index = {lv.name.lower(): v for v, lv in enumerate(levels)}
-    energy_factor = np.ones(count)  # supply voltage over the profile's (a linear regulator)
+    energy_factor: np.ndarray = np.ones(count)  # supply voltage over the profile's (a linear regulator)
     for key, values in (overrides or {}).items():
         if key == "peak_ops_per_s":
             peak = np.broadcast_to(np.asarray(values, dtype=float), (count,)).copy()

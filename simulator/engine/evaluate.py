@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -153,7 +153,7 @@ _Arrays = TypeVar("_Arrays", HardwareArrays, Timing, Energy)
 
 def _take(arrays: _Arrays, index: np.ndarray, configs: int) -> _Arrays:
     """A copy of a dataclass of per-configuration arrays keeping configurations ``index``."""
-    changes = {}
+    changes: dict[str, Any] = {}
     for f in dataclasses.fields(arrays):
         value = getattr(arrays, f.name)
         if isinstance(value, np.ndarray) and value.shape[:1] == (configs,):
@@ -164,7 +164,7 @@ def _take(arrays: _Arrays, index: np.ndarray, configs: int) -> _Arrays:
 def _combine(full: _Arrays, part: _Arrays, q: np.ndarray, rest: _Arrays | None,
              where: np.ndarray) -> _Arrays:
     """``full`` with configurations ``where`` replaced by ``q·part + rest`` (field by field)."""
-    changes = {}
+    changes: dict[str, Any] = {}
     for f in dataclasses.fields(full):
         value = getattr(full, f.name)
         if not isinstance(value, np.ndarray):
@@ -206,6 +206,10 @@ class _PlanFloor:
 
     def __init__(self, workload: Workload, hardware: HardwareArrays, weight_bits: np.ndarray,
                  activation_bits: np.ndarray) -> None:
+        # plain ndarray annotations: numpy's stubs type shapes differently from one release to the next
+        compute_fraction: np.ndarray
+        bandwidth_fraction: np.ndarray
+        overhead_s: np.ndarray
         if hardware.efficiency is None:
             compute_fraction = bandwidth_fraction = np.ones(workload.layers)
             overhead_s = np.zeros(workload.layers)
