@@ -92,7 +92,9 @@ def test_progress_reports_every_chunk_and_prints_nothing(capsys):
 
 def _read(path: Path, fmt: str) -> pd.DataFrame:
     if fmt == "csv":
-        return pd.read_csv(path)
+        # the file holds each float's shortest round-trip text; pandas before 3.0 parses it with a fast
+        # parser that can miss the last bit unless asked for the exact one
+        return pd.read_csv(path, float_precision="round_trip")
     if fmt == "jsonl":
         return pd.DataFrame([json.loads(line) for line in path.read_text().splitlines()])
     if fmt == "json":
