@@ -201,7 +201,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"roofline {args.command}: interrupted; output files are left as they were",
                   file=sys.stderr)
             status = 130
-    for message in dict.fromkeys(str(w.message) for w in caught):  # each once, in order
+    # the library's warnings for the user (UserWarning), each once, in order; a DeprecationWarning
+    # (Python 3.12+ on fork() in a threaded process, say) is for developers, not a user's output
+    for message in dict.fromkeys(str(w.message) for w in caught if issubclass(w.category, UserWarning)):
         print(f"roofline {args.command}: warning: {message}", file=sys.stderr)
     return status
 

@@ -133,7 +133,7 @@ def build_workload(network: Network, fuse: bool = True, attention: str = "fused"
 
     live = np.array(analysis.live, dtype=np.float64)
     pinned = {storage[t] for t in (*network.outputs, "input")}
-    largest_live = np.array([np.inf if owner in pinned else live[start:end + 1].max()
+    largest_live = np.array([np.inf if owner in pinned else float(np.max(live[start:end + 1]))
                              for owner, (start, end, _) in lifetimes.items()])
     # the distinct values, ascending (np.unique's result; np.unique would import numpy.ma, a tenth of
     # a command's start-up)
@@ -168,7 +168,7 @@ def build_workload(network: Network, fuse: bool = True, attention: str = "fused"
         attention=attention,
         layer_macs=tuple(c.macs for c in costs),
         params=sum(c.params for c in costs),
-        peak_activations=int(live.max()),
+        peak_activations=int(np.max(live)),
     )
 
 

@@ -74,7 +74,13 @@ def test_unusable_matplotlib_backend_still_draws(tmp_path):
 def test_deleted_working_directory_with_relative_output(tmp_path):
     gone = tmp_path / "gone"
     gone.mkdir()
-    script = ("import os, sys; os.chdir(sys.argv[1]); os.rmdir(sys.argv[1]); "
+    # '' (the working directory) leaves sys.path first: Python 3.13's import system raises on a
+    # vanished working directory, where an installed `roofline` script never looks
+    # numpy and pandas are imported before the directory goes: numpy's own import fails inside
+    # CPython 3.13 when the working directory is gone, before any of this package's code runs
+    script = ("import os, sys; sys.path = [p for p in sys.path if p not in ('', '.')]; "
+              "import numpy, pandas, simulator.cli.sweep, simulator.sweeps; "
+              "os.chdir(sys.argv[1]); os.rmdir(sys.argv[1]); "
               "from simulator.cli import main; sys.exit(main(['sweep', 'alexnet', '--device', 'h100-sxm', "
               "'--batch', '1', '-o', 'out.csv']))")
     result = subprocess.run([sys.executable, "-c", script, str(gone)], capture_output=True, text=True,
