@@ -92,3 +92,31 @@ def browser():
     driver = chromium()
     yield driver
     driver.quit()
+
+
+@pytest.fixture(scope="module")
+def served_folder(tmp_path_factory) -> Path:
+    """The (empty) folder that the module's ``server`` serves; a test may write files into it."""
+    return tmp_path_factory.mktemp("served")
+
+
+@pytest.fixture(scope="module")
+def server(served_folder: Path):
+    """``roofline serve``'s server for :func:`served_folder` on a free port of 127.0.0.1, one per module
+    (:func:`tests.helpers.serving`; send requests with :func:`tests.helpers.serve_request`)."""
+    from tests.helpers import serving
+
+    with serving(served_folder) as httpd:
+        yield httpd
+
+
+@pytest.fixture
+def buffered_device(device_file):
+    """The "buffered" test device (:func:`tests.helpers.buffered_levels`, fp32 peak
+    :data:`tests.helpers.BUFFERED_PEAK_OPS_PER_S`): DRAM for weights and activations, a 1 MiB SRAM for
+    activations, a register file."""
+    from simulator.hardware.loader import load_device
+    from tests.helpers import BUFFERED_PEAK_OPS_PER_S, buffered_levels
+
+    return load_device(device_file("buffered", {"fp32_tera_ops_per_s": BUFFERED_PEAK_OPS_PER_S / 1e12},
+                                   buffered_levels()))

@@ -1,6 +1,6 @@
 """``roofline serve`` without a browser: it listens on 127.0.0.1 only, refuses requests addressed to
 another host and files outside its folder, and answers bad input with one line (status 400) while it
-stays up. The server runs in a thread on a free port and is always shut down."""
+stays up. The server (conftest's ``server``) runs in a thread on a free port and is always shut down."""
 
 from __future__ import annotations
 
@@ -15,38 +15,12 @@ import pytest
 
 from simulator.cli import main
 from simulator.errors import SimulatorError
-from simulator.serve import LOOPBACK, inside, make_server
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    root = tmp_path_factory.mktemp("served")
-    (root / "inside.onnx").write_bytes(b"not a model")
-    httpd = make_server(port=0, root=root)
-    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True)
-    thread.start()
-    try:
-        yield httpd
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
-        thread.join(timeout=10)
-
-
-def _request(server, method: str, path: str, body: object = None, host: str | None = None):
-    connection = http.client.HTTPConnection(LOOPBACK, server.server_address[1], timeout=30)
-    try:
-        headers = {"Host": host} if host else {}
-        data = None if body is None else json.dumps(body).encode()
-        connection.request(method, path, body=data, headers=headers)
-        response = connection.getresponse()
-        return response.status, response.read()
-    finally:
-        connection.close()
+from simulator.serve import LOOPBACK, inside
+from tests.helpers import serve_request
 
 
 def _error(server, body: dict) -> str:
-    status, data = _request(server, "POST", "/api/report", body)
+    status, data = serve_request(server, "POST", "/api/report", body)
     assert status == 400
     line = json.loads(data)["error"]
     assert line.startswith("error: ") and "\n" not in line and "Traceback" not in line
@@ -64,7 +38,7 @@ def _other_address() -> str | None:
 
 def test_it_listens_on_loopback_only(server):
     assert server.server_address[0] == "127.0.0.1"
-    status, page = _request(server, "GET", "/")
+    status, page = serve_request(server, "GET", "/")
     assert status == 200 and b'id="compute"' in page and b'id="roofline"' in page
     other = _other_address()
     if other is not None:
@@ -73,14 +47,14 @@ def test_it_listens_on_loopback_only(server):
 
 
 def test_a_request_addressed_to_another_host_is_refused(server):
-    status, data = _request(server, "GET", "/", host="attacker.example:80")
+    status, data = serve_request(server, "GET", "/", host="attacker.example:80")
     assert status == 403 and "answers requests to 127.0.0.1" in json.loads(data)["error"]
 
 
 def test_the_report_is_simulates(server):
     from simulator.simulation import simulate
 
-    status, data = _request(server, "POST", "/api/report",
+    status, data = serve_request(server, "POST", "/api/report",
                             {"networks": "mobilenet_v2", "devices": "jetson-agx-orin", "batches": "1,4"})
     assert status == 200
     configs = json.loads(data)["configs"]
@@ -103,19 +77,15 @@ def test_the_report_is_simulates(server):
     ({"networks": "resnet18", "devices": "h100-sxm", "batches": "1-2001"}, "2,001 configurations asked for"),
     ([1, 2], "JSON object"),
 ])
-def test_bad_input_is_one_line_and_the_server_stays_up(server, body, message):
+def test_bad_input_is_one_line_and_the_server_stays_up(server, served_folder, body, message):
+    (served_folder / "inside.onnx").write_bytes(b"not a model")  # a file under the folder, not ONNX
     assert message in _error(server, body)
-    assert _request(server, "GET", "/")[0] == 200
+    assert serve_request(server, "GET", "/")[0] == 200
 
 
 def test_a_body_that_is_not_json_is_one_line(server):
-    connection = http.client.HTTPConnection(LOOPBACK, server.server_address[1], timeout=30)
-    try:
-        connection.request("POST", "/api/report", body=b"{not json")
-        response = connection.getresponse()
-        assert response.status == 400 and "is not JSON" in json.loads(response.read())["error"]
-    finally:
-        connection.close()
+    status, data = serve_request(server, "POST", "/api/report", b"{not json")
+    assert status == 400 and "is not JSON" in json.loads(data)["error"]
 
 
 def test_paths_under_the_folder_are_read_and_others_refused(tmp_path):
@@ -151,7 +121,7 @@ def test_an_uploaded_config_json_and_profile_are_read(server):
     uploads = [{"name": name, "data": base64.b64encode(path.read_bytes()).decode()}
                for name, path in files.items()]
     body = {"batches": "1,4", "contexts": "512", "uploads": uploads}
-    status, data = _request(server, "POST", "/api/report", body)
+    status, data = serve_request(server, "POST", "/api/report", body)
     assert status == 200
     report = json.loads(data)
     assert report["networks"] == ["config.json (uploaded)"]  # not the temporary path
@@ -199,7 +169,7 @@ def test_what_if_values_are_the_reports_axes(server):
     from simulator.simulation import simulate
 
     body = {"networks": "resnet18", "devices": "jetson-agx-orin", "settings": "dram.bandwidth_scale=0.5,1"}
-    status, data = _request(server, "POST", "/api/report", body)
+    status, data = serve_request(server, "POST", "/api/report", body)
     assert status == 200
     report = json.loads(data)
     assert report["whatifs"] == [{"dram.bandwidth_scale": 0.5}, {"dram.bandwidth_scale": 1.0}]

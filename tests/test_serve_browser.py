@@ -1,19 +1,17 @@
 """``roofline serve`` in a real headless browser (Chromium and chromedriver from the distribution, as
 in ``test_report_browser.py``): one what-if walked through the page, and a malformed upload answered
 with one line on the page while the server stays up. The server runs in a thread on a free port of
-127.0.0.1 and is always shut down."""
+127.0.0.1 (conftest's ``server``) and is always shut down."""
 
 from __future__ import annotations
 
 import contextlib
 import io
 import json
-import threading
 
 import pytest
 
 from simulator.cli import main
-from simulator.serve import make_server
 from tests.browser import require_chromium
 
 require_chromium()  # skips this module without Selenium, Chromium or chromedriver
@@ -27,16 +25,9 @@ WAIT_S = 60
 
 
 @pytest.fixture(scope="module")
-def url(tmp_path_factory):
-    httpd = make_server(port=0, root=tmp_path_factory.mktemp("served"))
-    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{httpd.server_address[1]}/"
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
-        thread.join(timeout=10)
+def url(server):
+    """The page of conftest's ``server``."""
+    return f"http://127.0.0.1:{server.server_address[1]}/"
 
 
 def _fill(browser, field: str, text: str) -> None:

@@ -21,6 +21,12 @@ from simulator.hardware.loader import available_devices, resolve_device
 from simulator.precision import bits_of
 from simulator.simulation import SimulationResult, simulate
 from simulator.sweeps import COLUMNS, sweep
+from tests.helpers import (
+    BUFFERED_DRAM_BYTES_PER_S,
+    BUFFERED_PEAK_OPS_PER_S,
+    BUFFERED_SRAM_BYTES,
+    BUFFERED_SRAM_BYTES_PER_S,
+)
 
 ORIN = "jetson-agx-orin"
 STM32 = "stm32f746"
@@ -370,7 +376,8 @@ def test_the_cli_sweep_of_an_int8_only_device_needs_no_precision(capsys):
 # and the powers of two below it. Each row's plan is its own: the leftover pass of one
 # configuration never counts in another's.
 T, D = 256, 64
-PEAK_OPS_PER_S, DRAM_BYTES_PER_S, SRAM_BYTES_PER_S, SRAM_BYTES = 1000e12, 100e9, 10e12, 2**20
+PEAK_OPS_PER_S, DRAM_BYTES_PER_S, SRAM_BYTES_PER_S, SRAM_BYTES = (
+    BUFFERED_PEAK_OPS_PER_S, BUFFERED_DRAM_BYTES_PER_S, BUFFERED_SRAM_BYTES_PER_S, BUFFERED_SRAM_BYTES)
 
 
 def _pass_latency_s(p: int) -> float:
@@ -388,19 +395,13 @@ def _plan_latency_s(n: int) -> tuple[int, float]:
     return min(plans, key=lambda plan: plan[1])
 
 
-def test_each_row_of_a_micro_batched_sweep_has_its_own_plan(device_file):
+def test_each_row_of_a_micro_batched_sweep_has_its_own_plan(buffered_device):
     from simulator.model.graph import NetworkBuilder
 
     net = NetworkBuilder("two-linears", (T, D))
     net.linear(net.linear(net.input, D, bias=False), D, bias=False)
     network = net.build()
-    device = resolve_device(device_file("buffered", {"fp32_tera_ops_per_s": PEAK_OPS_PER_S / 1e12}, [
-        {"name": "dram", "capacity_gib": 8, "bandwidth_gb_per_s": DRAM_BYTES_PER_S / 1e9,
-         "stores": ["weights", "activations"], "energy_table_entry": "dram-32bit"},
-        {"name": "sram", "capacity_kib": SRAM_BYTES // 1024, "bandwidth_tb_per_s": SRAM_BYTES_PER_S / 1e12,
-         "stores": ["activations"], "energy_table_entry": "sram-32bit"},
-        {"name": "register-file", "capacity_kib": 64, "bandwidth_tb_per_s": 100, "stores": [],
-         "energy_table_entry": "rf-32bit"}]))
+    device = buffered_device
     batches = [12, 13, 20, 28, 4, 16]  # 8 + 4, 8 + 5, 2 x 8 + 4, 3 x 8 + 4: leftover passes in four rows
     assert [_plan_latency_s(n)[0] for n in batches] == [8, 8, 8, 8, 4, 8]
     table = sweep(network, device, batches=batches, precisions=["fp32"], ideal=True)

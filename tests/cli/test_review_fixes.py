@@ -113,37 +113,14 @@ def test_listing_text_columns_are_left_aligned(capsys, what):
             assert row[start] != " ", (start, row)
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    import threading
-
-    from simulator.serve import make_server
-
-    httpd = make_server(port=0, root=tmp_path_factory.mktemp("served"))
-    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True)
-    thread.start()
-    try:
-        yield httpd
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
-        thread.join(timeout=10)
-
-
 def test_serve_refuses_a_setting_given_twice(server):
-    import http.client
     import json
 
-    from simulator.serve import LOOPBACK
+    from tests.helpers import serve_request
 
     body = {"networks": "resnet18", "devices": "jetson-agx-orin",
             "settings": "dram.bandwidth_scale=0.5\ndram.bandwidth_scale=1"}
-    connection = http.client.HTTPConnection(LOOPBACK, server.server_address[1], timeout=30)
-    try:
-        connection.request("POST", "/api/report", body=json.dumps(body).encode())
-        response = connection.getresponse()
-        status, line = response.status, json.loads(response.read())["error"]
-    finally:
-        connection.close()
+    status, data = serve_request(server, "POST", "/api/report", body)
+    line = json.loads(data)["error"]
     assert status == 400
     assert "\n" not in line and "'dram.bandwidth_scale' a second time" in line

@@ -28,16 +28,21 @@ import pytest
 
 from simulator.engine.evaluate import evaluate
 from simulator.engine.workload import build_workload
-from simulator.hardware.loader import load_device
 from simulator.model.graph import NetworkBuilder
 from simulator.simulation import simulate
+from tests.helpers import (
+    BUFFERED_DRAM_BYTES_PER_S,
+    BUFFERED_PEAK_OPS_PER_S,
+    BUFFERED_SRAM_BYTES,
+    BUFFERED_SRAM_BYTES_PER_S,
+)
 
 T, D = 256, 64
 BYTES = 4  # fp32
-PEAK_OPS_PER_S = 1000e12
-DRAM_BYTES_PER_S = 100e9
-SRAM_BYTES_PER_S = 10e12
-SRAM_BYTES = 2**20
+PEAK_OPS_PER_S = BUFFERED_PEAK_OPS_PER_S  # 1000e12
+DRAM_BYTES_PER_S = BUFFERED_DRAM_BYTES_PER_S  # 100e9
+SRAM_BYTES_PER_S = BUFFERED_SRAM_BYTES_PER_S  # 10e12
+SRAM_BYTES = BUFFERED_SRAM_BYTES  # 2**20
 W = D * D * BYTES
 L = 2 * T * D  # largest live set of the intermediate, elements per sample
 
@@ -50,14 +55,9 @@ def two_linears():
 
 
 @pytest.fixture
-def device(device_file):
-    return load_device(device_file("buffered", {"fp32_tera_ops_per_s": PEAK_OPS_PER_S / 1e12}, [
-        {"name": "dram", "capacity_gib": 8, "bandwidth_gb_per_s": DRAM_BYTES_PER_S / 1e9,
-         "stores": ["weights", "activations"], "energy_table_entry": "dram-32bit"},
-        {"name": "sram", "capacity_kib": SRAM_BYTES // 1024, "bandwidth_tb_per_s": SRAM_BYTES_PER_S / 1e12,
-         "stores": ["activations"], "energy_table_entry": "sram-32bit"},
-        {"name": "register-file", "capacity_kib": 64, "bandwidth_tb_per_s": 100, "stores": [],
-         "energy_table_entry": "rf-32bit"}]))
+def device(buffered_device):
+    """Conftest's "buffered" device: the DRAM, SRAM and peak above."""
+    return buffered_device
 
 
 def pass_latency_s(p: int) -> float:
