@@ -20,18 +20,17 @@ from dataclasses import dataclass
 from simulator.errors import SimulatorError
 from simulator.io import dumps_json
 from simulator.model.counts import LayerCounts, NetworkCounts
-from simulator.report import (
+from simulator.report import _shape, counts_summary_line, counts_to_dict, render_csv, render_table
+from simulator.report_simulation import (
     CONFIG_COLUMNS,
-    SIMULATION_COLUMNS,
-    _shape,
-    counts_summary_line,
-    counts_to_dict,
-    render_csv,
-    render_table,
+    config_cells,
+    layer_record,
+    simulation_csv,
     simulation_summary_lines,
+    simulation_table,
     simulation_to_dict,
 )
-from simulator.results import KindSummary, LayerResult, SimulationResult, kind_summaries
+from simulator.results import KindSummary, SimulationResult, kind_summaries
 from simulator.units import format_bytes, format_count, format_joules, format_seconds
 
 #: what ``--by`` groups layers by
@@ -54,20 +53,6 @@ def view_of(summary: bool = False, top: int | None = None, by: str | None = None
     return "summary" if summary else "top" if top is not None else "kind" if by is not None else None
 
 
-def _layer_record(layer: LayerResult) -> dict:
-    return {"name": layer.name, "kind": layer.kind, "macs": layer.macs, "bytes_moved": layer.bytes_moved,
-            "arithmetic_intensity": layer.arithmetic_intensity, "t_compute_s": layer.t_compute_s,
-            "t_memory_s": layer.t_memory_s, "latency_s": layer.latency_s, "bound": layer.bound,
-            "energy_j": layer.energy_j}
-
-
-def _total_row(result: SimulationResult) -> list[str]:
-    return ["total", "", format_count(result.counts.macs),
-            format_bytes(sum(layer.bytes_moved for layer in result.layers)), "",
-            format_seconds(result.t_compute_s), format_seconds(result.t_memory_s),
-            format_seconds(result.latency_s), result.bound, format_joules(result.energy_j)]
-
-
 def format_simulation_view(result: SimulationResult, fmt: str = "table", summary: bool = False,
                            top: int | None = None, by: str | None = None) -> str:
     """``result`` as the totals only (``summary``), its ``top`` slowest layers and the totals, or its
@@ -80,39 +65,30 @@ def format_simulation_view(result: SimulationResult, fmt: str = "table", summary
         layers = document.pop("layers")
         if view == "top":
             document["layers_total"] = len(layers)
-            document["slowest_layers"] = [_layer_record(layer) for layer in slowest]
+            document["slowest_layers"] = [layer_record(layer) for layer in slowest]
         elif view == "kind":
             document["by_kind"] = [vars(summary) for summary in kinds]
         return dumps_json(document, indent=2)
-    config = [result.network, result.device, result.batch, result.precision, result.weight_precision,
-              result.activation_precision, result.fits]
     if fmt == "csv":
-        moved = sum(layer.bytes_moved for layer in result.layers)
         if view == "kind":
+            config = config_cells(result)
+            moved = sum(layer.bytes_moved for layer in result.layers)
             rows = [[*config, *(getattr(k, c) for c in KIND_COLUMNS)] for k in kinds]
             rows.append([*config, "total", len(result.layers), result.counts.macs, moved, result.latency_s,
                          1.0 if result.layers else 0.0, result.energy_j])
             return render_csv(CONFIG_COLUMNS + KIND_COLUMNS, rows)
-        rows = [[*config, *list(_layer_record(layer).values())] for layer in slowest]
-        rows.append([*config, "total", "", result.counts.macs, moved,
-                     sum(layer.ops for layer in result.layers) / moved if moved else 0.0,
-                     result.t_compute_s, result.t_memory_s, result.latency_s, result.bound, result.energy_j])
-        return render_csv(CONFIG_COLUMNS + SIMULATION_COLUMNS, rows)
+        table = simulation_csv(result, slowest)
+        return render_csv(table.headers, table.rows)
     lines = simulation_summary_lines(result)
     if view == "summary":
         return "\n".join(lines)
     if view == "kind":
         return "\n".join([_kind_table(result, kinds), "", *lines])
-    headers = ["layer", "kind", "MACs", "bytes", "ops/byte", "T_compute", "T_memory", "latency", "bound",
-               "energy"]
-    rows = [[layer.name, layer.kind, format_count(layer.macs), format_bytes(layer.bytes_moved),
-             f"{layer.arithmetic_intensity:.1f}", format_seconds(layer.t_compute_s),
-             format_seconds(layer.t_memory_s), format_seconds(layer.latency_s), layer.bound,
-             format_joules(layer.energy_j)] for layer in slowest]
+    table = simulation_table(result, slowest)
     share = sum(layer.latency_s for layer in slowest) / result.latency_s if result.latency_s else 0.0
     note = (f"the {len(slowest)} slowest of {len(result.layers)} layers, slowest first: "
             f"{share:.1%} of the latency")
-    return "\n".join([note, render_table(headers, rows, _total_row(result)), "", *lines])
+    return "\n".join([note, render_table(table.headers, table.rows, table.footer), "", *table.lines])
 
 
 def _kind_table(result: SimulationResult, kinds: tuple[KindSummary, ...]) -> str:

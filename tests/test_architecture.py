@@ -26,6 +26,7 @@ LAYERS = {
     "simulator.simulation": 6,
     "simulator.sweep_files": 6, "simulator.sweep_workers": 6,
     "simulator.sweeps": 7, "simulator.llm": 7, "simulator.api": 8,
+    "simulator.report_simulation": 7.5,  # the simulation's views that the formatter renders
     "simulator.report": 8, "simulator.compare": 8, "simulator.report_views": 9,
     "simulator.accuracy": 9, "simulator.plots": 9, "simulator.calibration": 9,
     "simulator.calibration.crossval": 9.5,  # cross-validation of the accuracy dataset's rows

@@ -1,12 +1,11 @@
 """The stage measure of ``roofline simulate resnet50 --device jetson-agx-orin`` (issue 18; the script:
 tools/stage_measure.py).
 
-Targets: the stages' direct calls enter at most 10 files; ``simulate()`` is a straight sequence of at most
-6 calls, each returning a named type. "No file entered at two separate points" is not met: the formatter
-(``simulator/report.py``) alternates per layer row between the result's properties (results.py) and the
-unit formatters (units.py), and reads the counts' properties twice. That figure is a ratchet: the set of
-re-entered files may shrink, not grow, and none of them may be re-entered by the command handler or by
-``simulate()``.
+Targets, all met: the stages' direct calls enter at most 10 files, none at two separate points (the
+formatter renders one view built once, :mod:`simulator.report_simulation`, instead of alternating per layer
+row between the result's properties, the unit formatters and the counts); no stage is handed a mapping
+(the user's ``--param`` pairs aside); ``simulate()`` is a straight sequence of at most 6 calls, each
+returning a named type. Every format of the formatter (table, CSV, JSON) is held to them.
 """
 
 from __future__ import annotations
@@ -20,8 +19,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 
-#: the formatter's re-entered files today (the ratchet: this set may only shrink)
-FORMATTER_REENTERED = {"simulator/results.py", "simulator/units.py", "simulator/model/counts.py"}
+ARGV = ("simulate", "resnet50", "--device", "jetson-agx-orin")
 
 
 def _tool():
@@ -32,11 +30,12 @@ def _tool():
     return module
 
 
-@pytest.fixture(scope="module")
-def measured():
+@pytest.fixture(scope="module", params=("table", "csv", "json"))
+def measured(request):
     tool = _tool()
     tool.import_everything()
-    return tool.measure()
+    argv = ARGV if request.param == "table" else (*ARGV, "--format", request.param)
+    return tool.measure(argv)
 
 
 def test_the_stages_enter_at_most_ten_files(measured):
@@ -45,12 +44,24 @@ def test_the_stages_enter_at_most_ten_files(measured):
     assert {"simulator/simulation.py", "simulator/report.py"} <= set(measured.files)
 
 
-def test_no_file_is_reentered_beyond_the_formatters_ratchet(measured):
-    reentered = set(measured.reentered)
-    assert reentered <= FORMATTER_REENTERED, reentered - FORMATTER_REENTERED
-    # the command handler and simulate() each enter every file at one point (their own calls)
-    assert measured.reentered_by("run") == ()
-    assert measured.reentered_by("simulate") == ()
+def test_no_file_is_entered_at_two_separate_points(measured):
+    assert measured.reentered == ()
+    for stage in ("run", "simulate", "format_simulation"):
+        assert measured.reentered_by(stage) == ()
+
+
+def test_the_formatter_enters_one_view_module_and_reads_no_result_itself(measured):
+    formatter = {name for stage, name in measured.traced if stage == "format_simulation"}
+    # the view builder, and the JSON writer where the document is written; never results.py's
+    # properties, the unit formatters or the counts, one row at a time
+    assert formatter <= {"simulator/report_simulation.py"}, formatter
+
+
+def test_no_stage_is_handed_a_mapping(measured):
+    assert measured.handoffs, "the trace saw no value returned to a stage"
+    assert measured.untyped_handoffs == (), measured.untyped_handoffs
+    kinds = {(h.callee, h.returns) for h in measured.handoffs}
+    assert ("simulate", "SimulationResult") in kinds and ("resolve_config", "ResolvedConfig") in kinds
 
 
 def test_simulate_is_a_straight_sequence_of_at_most_six_named_stages(measured):
@@ -69,6 +80,16 @@ def test_the_static_walk_flags_unnamed_returns_branches_and_unannotated_callees(
     assert tool.CallSite("f", "ResolvedConfig").named
     branchy = ast.parse("def f(x):\n    if x:\n        return g(x)\n    return h(x)\n").body[0]
     assert any(isinstance(node, tool.BRANCHES) for node in ast.walk(branchy))
+
+
+def test_a_mapping_handed_to_a_stage_is_flagged_but_the_users_settings():
+    tool = _tool()
+    assert tool.Handoff("format_simulation", "simulation_to_dict", "dict", True).untyped
+    assert tool.Handoff("simulate", "totals", "dict", True).untyped
+    assert not tool.Handoff("run", "network_params", "dict", True).untyped  # the user's --param pairs
+    assert not tool.Handoff("simulate", "resolve_config", "ResolvedConfig", False).untyped
+    measure = tool.StageMeasure((), (), True, (tool.Handoff("s", "f", "dict", True),))
+    assert len(measure.untyped_handoffs) == 1
 
 
 def test_a_file_entered_in_two_stretches_counts_as_reentered():

@@ -12,13 +12,18 @@ The measure, as issue 18 defines it:
   Every module is imported first, so import-time code is not counted.
 * **entered at two separate points**: a file whose direct entries, in the order they happen across the
   three stages, come in two or more separate stretches (another file entered in between).
+* **hand-offs**: what each direct call returns to its stage, traced with the entries (its type); a
+  *mapping* (a dict of string keys) passing between stages is what the target excludes. The command
+  handler's parsers of the user's own ``--param`` pairs (:data:`USER_SETTINGS`) are the one exception:
+  the names there are the user's, the public ``simulate()``'s ``params``.
 * **simulate()'s calls**: a static walk of its body: the calls it makes, each with its callee's
   annotated return type; *straight* when the body has no branch or loop (``if``, ``for``, ``while``,
   ``try``, ``with``, ``match``) and *named* when every return type is a class of its own (not a dict,
   tuple, Mapping, Any or None, and annotated).
 
-Target: at most 10 files, none entered at two separate points, simulate() straight with at most 6
-calls, each returning a named type (tests/test_stage_measure.py keeps it).
+Target: at most 10 files, none entered at two separate points, no mapping handed between stages (but
+the user's settings), simulate() straight with at most 6 calls, each returning a named type
+(tests/test_stage_measure.py keeps it).
 """
 
 from __future__ import annotations
@@ -39,6 +44,8 @@ PACKAGE = ROOT / "simulator"
 DEFAULT_ARGV = ("simulate", "resnet50", "--device", "jetson-agx-orin")
 #: return annotations that are not a named type: string-keyed dicts, bare tuples, anything
 UNNAMED = ("dict", "Dict", "Mapping", "MutableMapping", "tuple", "Tuple", "Any", "object", "None")
+#: the command handler's parsers of the user's ``--param`` and ``--set`` pairs: dicts of the user's names
+USER_SETTINGS = ("network_params", "single_settings")
 BRANCHES = (ast.If, ast.For, ast.While, ast.Try, ast.With, ast.AsyncFor, ast.AsyncWith, ast.IfExp,
             *((ast.Match,) if hasattr(ast, "Match") else ()))
 
@@ -60,12 +67,33 @@ class CallSite:
 
 
 @dataclass(frozen=True)
+class Handoff:
+    """A value a direct call returned to a stage: the callee's name and the value's type."""
+
+    stage: str
+    callee: str
+    returns: str       # the type's name
+    mapping: bool      # a dict (or other Mapping): keyed by strings, not a named type
+
+    @property
+    def untyped(self) -> bool:
+        """A mapping handed to a stage, other than the user's own settings (:data:`USER_SETTINGS`)."""
+        return self.mapping and not (self.stage == "run" and self.callee in USER_SETTINGS)
+
+
+@dataclass(frozen=True)
 class StageMeasure:
     """What :func:`measure` found (files relative to the repository root)."""
 
     traced: tuple[tuple[str, str], ...]  # (stage, file) per direct call into another package file
     calls: tuple[CallSite, ...]          # simulate()'s calls, in source order
     straight: bool                       # simulate()'s body has no branch or loop
+    handoffs: tuple[Handoff, ...] = ()   # what each direct call returned to its stage, in order
+
+    @property
+    def untyped_handoffs(self) -> tuple[Handoff, ...]:
+        """Mappings handed to a stage (the user's settings aside)."""
+        return tuple(h for h in self.handoffs if h.untyped)
 
     @property
     def files(self) -> tuple[str, ...]:
@@ -119,16 +147,20 @@ def _stage_codes() -> dict[object, str]:
     return {stage.__code__: stage.__code__.co_filename for stage in (run, simulate, format_simulation)}
 
 
-def trace_entries(argv: tuple[str, ...] = DEFAULT_ARGV) -> list[tuple[str, str]]:
+def trace_entries(argv: tuple[str, ...] = DEFAULT_ARGV,
+                  handoffs: list[Handoff] | None = None) -> list[tuple[str, str]]:
     """``(stage, file)`` for every call from a stage into another package file while ``roofline ARGV``
     runs, in order. A stage's helpers in its own file (functions, comprehensions, lambdas) are part of
     the stage: their calls count as the stage's, so moving a call into a helper beside the stage does
-    not hide it."""
+    not hide it. ``handoffs``, when given, receives what each of those calls returned (its type)."""
+    from collections.abc import Mapping
+
     from simulator.cli import main
 
     stages = _stage_codes()
     inside: dict[int, tuple[str, str]] = {}  # id of a live frame of a stage -> (stage, its file)
     entries: list[tuple[str, str]] = []
+    callees: dict[int, str] = {}  # id of a live frame a stage called in another file -> the stage
 
     def tracer(frame, event, arg):
         if event == "call":
@@ -140,11 +172,16 @@ def trace_entries(argv: tuple[str, ...] = DEFAULT_ARGV) -> list[tuple[str, str]]
                     inside[id(frame)] = (stage, home)  # a helper beside the stage: still the stage
                 elif path != home and Path(path).is_relative_to(PACKAGE):
                     entries.append((stage, str(Path(path).relative_to(ROOT))))
+                    callees[id(frame)] = stage
             if frame.f_code in stages:
                 inside[id(frame)] = (frame.f_code.co_name, path)
-            return tracer if id(frame) in inside else None
+            return tracer if id(frame) in inside or id(frame) in callees else None
         if event == "return":
             inside.pop(id(frame), None)
+            stage = callees.pop(id(frame), None)
+            if stage is not None and handoffs is not None and frame.f_code.co_name != "__init__":
+                handoffs.append(Handoff(stage, frame.f_code.co_name, type(arg).__name__,
+                                        isinstance(arg, Mapping)))
         return tracer
 
     before = sys.gettrace()  # a coverage tool's tracer, put back afterwards
@@ -187,7 +224,9 @@ def simulate_calls() -> tuple[tuple[CallSite, ...], bool]:
 def measure(argv: tuple[str, ...] = DEFAULT_ARGV) -> StageMeasure:
     """The stage measure of ``roofline ARGV`` (import :func:`import_everything` first for a clean trace)."""
     calls, straight = simulate_calls()
-    return StageMeasure(tuple(trace_entries(argv)), calls, straight)
+    handoffs: list[Handoff] = []
+    entries = trace_entries(argv, handoffs)
+    return StageMeasure(tuple(entries), calls, straight, tuple(handoffs))
 
 
 def main() -> None:
@@ -206,6 +245,11 @@ def main() -> None:
           f"{', '.join(result.reentered)}")
     for stage in ("run", "simulate", "format_simulation"):
         print(f"  by {stage}'s own calls: {', '.join(result.reentered_by(stage)) or 'none'}")
+    print(f"hand-offs: {len(result.handoffs)} values returned to the stages, "
+          f"{len(result.untyped_handoffs)} of them a mapping (target 0; the user's settings aside)")
+    for handoff in result.handoffs:
+        flag = "   [mapping]" if handoff.untyped else "   (the user's settings)" if handoff.mapping else ""
+        print(f"  {handoff.stage:18s} {handoff.callee}() -> {handoff.returns}{flag}")
     named = sum(call.named for call in result.calls)
     print(f"simulate(): {len(result.calls)} calls (target <= 6), {named} returning a named type, "
           f"{'straight' if result.straight else 'with branches or loops'}")
