@@ -21,6 +21,8 @@ from simulator.networks import (  # noqa: F401  (registers them)  # noqa: F401  
     rnnt,
     sam,
     sdxl,
+    sdxl_text_encoders,
+    sdxl_vae,
     segformer,
     tinyengine_baselines,
     unet3d,

@@ -91,6 +91,7 @@ OPS_PER_ELEMENT: dict[str, int] = {
     # 0.5 * x * (1 + tanh(sqrt(2/pi) * (x + 0.044715 * x^3))): x^3 (2 multiplies), * 0.044715, + x,
     # * sqrt(2/pi), tanh, + 1, * x, * 0.5
     "gelu_tanh": 9,
+    "quick_gelu": 6,  # x * sigmoid(1.702 * x): multiply, sigmoid (4), multiply
     "hardswish": 5,   # x * min(max(x + 3, 0), 6) / 6: add, max, min, multiply, divide
     "softmax": 5,     # max-reduce, subtract, exp, sum-reduce, divide
     "batchnorm": 2,   # inference: x * scale + shift with the running statistics

@@ -38,6 +38,7 @@ MINIMUM_SIDE = {
     **{name: 29 for name in IMAGE_NETWORKS if name.startswith("segformer_")},
     **{name: 25 for name in IMAGE_NETWORKS if name.startswith("efficientvit_seg_")},
     "sdxl_unet": 32,  # the VAE's 8 pixels per latent position times the UNet's two 2x downsamplings
+    "sdxl_vae_decoder": 8,  # one latent position per 8×8 pixels
 }
 # Why an odd non-square size (97×131) is refused: a patch size, or the head's 4:2:1 maps
 ODD = (97, 131)
@@ -45,11 +46,12 @@ ODD_REFUSALS = {
     **{name: "patch size" for name in IMAGE_NETWORKS if name.startswith(("vit_", "sam_vit"))},
     **{name: "4:2:1" for name in IMAGE_NETWORKS if name.startswith("efficientvit_seg_")},
     "sdxl_unet": "multiple of 32",
+    "sdxl_vae_decoder": "multiple of 8",
 }
 
 
 def test_the_registry_lists_the_image_networks_of_the_issue():
-    assert len(IMAGE_NETWORKS) == 61  # 56 + RetinaNet, three TinyEngine baselines and SDXL's UNet (#20)
+    assert len(IMAGE_NETWORKS) == 62  # 56 + RetinaNet, three TinyEngine baselines, SDXL's UNet and VAE (#20)
     assert {"alexnet", "vgg16", "resnet50", "mobilenet_v2", "vit_b_16", "sam_vit_h"} <= set(IMAGE_NETWORKS)
 
 
@@ -57,7 +59,7 @@ def _input_side(name: str, network) -> tuple[int, ...]:
     """The (height, width) the network was built at, from its input shape."""
     if name == "fc_autoencoder_ad":  # a flattened (frames, n_mels) window
         return network.input_shape
-    if name == "sdxl_unet":  # the UNet's input is the VAE's latent, 8 pixels per position
+    if name in ("sdxl_unet", "sdxl_vae_decoder"):  # the VAE's latent, 8 pixels per position
         return tuple(8 * side for side in network.input_shape[-2:])
     return network.input_shape[-2:]
 

@@ -38,7 +38,9 @@ def small_size(name: str) -> dict[str, int]:
     resolution), a small resolution for the others."""
     if name == "unet3d":   # a 32³ patch: five stride-2 stages down to 1³
         return {"patch_size": 32}
-    return {"seq_len": 16} if name.startswith("bert") else {"resolution": small_resolution(name)}
+    if name.startswith(("bert", "sdxl_text_encoder")):
+        return {"seq_len": 16}
+    return {"resolution": small_resolution(name)}
 
 
 def totals(network, batch=1):

@@ -107,10 +107,11 @@ class LayerNorm2d(Layer):
         return shape
 
 
-#: ``gelu_tanh`` is ``nn.GELU(approximate="tanh")``: ``0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³)))``
-ACTIVATIONS = ("relu", "relu6", "gelu", "gelu_tanh", "silu", "hardswish", "sigmoid", "tanh")
+#: ``gelu_tanh`` is ``nn.GELU(approximate="tanh")``: ``0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³)))``;
+#: ``quick_gelu`` is OpenAI CLIP's ``QuickGELU``: ``x·σ(1.702·x)``
+ACTIVATIONS = ("relu", "relu6", "gelu", "gelu_tanh", "quick_gelu", "silu", "hardswish", "sigmoid", "tanh")
 _ACTIVATION_KINDS = {"relu": "ReLU", "relu6": "ReLU6", "gelu": "GELU", "gelu_tanh": "GELUTanh",
-                     "silu": "SiLU",
+                     "quick_gelu": "QuickGELU", "silu": "SiLU",
                      "hardswish": "Hardswish", "sigmoid": "Sigmoid", "tanh": "Tanh"}
 
 
@@ -297,6 +298,8 @@ def write_groupnorm(g: Any, node: Node) -> None:
     g.op("Add", [scaled, g.param(f"{name}.bias", per_channel, 0.1)], name)
 
 
+#: QuickGELU's slope (openai/CLIP ``clip/model.py``: ``x * torch.sigmoid(1.702 * x)``)
+QUICK_GELU_ALPHA = 1.702
 #: activations that are one ONNX operator, both ways
 _ACTIVATION_OPS = {"relu": "Relu", "sigmoid": "Sigmoid", "tanh": "Tanh", "hardswish": "HardSwish"}
 
@@ -305,7 +308,7 @@ _ACTIVATION_OPS = {"relu": "Relu", "sigmoid": "Sigmoid", "tanh": "Tanh", "hardsw
 def write_activation(g: Any, node: Node) -> None:
     """``Relu``, ``Clip(0, 6)``, ``Gelu`` (opset >= 20; ``approximate="tanh"`` for gelu_tanh) or its
     erf (tanh) form, ``Sigmoid`` + ``Mul``
-    (SiLU), ``HardSwish``, ``Sigmoid``, ``Tanh``."""
+    (SiLU), ``Mul(x, Sigmoid(Mul(x, 1.702)))`` (QuickGELU), ``HardSwish``, ``Sigmoid``, ``Tanh``."""
     (x,), name, function = node.inputs, node.name, node.layer.function
     if function in _ACTIVATION_OPS:
         g.op(_ACTIVATION_OPS[function], [x], name)
@@ -313,6 +316,9 @@ def write_activation(g: Any, node: Node) -> None:
         g.op("Clip", [x, g.const(f"{name}/min", 0.0), g.const(f"{name}/max", 6.0)], name)
     elif function == "silu":
         g.op("Mul", [x, g.op("Sigmoid", [x], f"{name}/sigmoid")], name)
+    elif function == "quick_gelu":  # x·σ(1.702·x)
+        scaled = g.op("Mul", [x, g.const(f"{name}/alpha", QUICK_GELU_ALPHA)], f"{name}/scaled")
+        g.op("Mul", [x, g.op("Sigmoid", [scaled], f"{name}/sigmoid")], name)
     elif function == "gelu" and g.opset >= GELU_OPSET:
         g.op("Gelu", [x], name)
     elif function == "gelu_tanh" and g.opset >= GELU_OPSET:
