@@ -166,13 +166,21 @@ class Summary:
     within_20: int
 
 
+def llm_server_row(row: dict[str, str]) -> bool:
+    """Whether an LLM row is a LoadGen Server result (its ``runtime`` names the ``Server`` scenario): a
+    throughput held under p99 TTFT/TPOT bounds, which the model does not describe; compared with the
+    bound only, and left out of the cross-validation."""
+    return re.search(r"\bServer\b", row.get("runtime", "")) is not None
+
+
 def row_device(row: dict[str, str]) -> tuple[str, bool]:
     """The device a row is predicted on, and whether its expected value is the model's claim.
 
     A shipped runtime (:mod:`simulator.hardware.runtime`) that covers the row's runtime and version
     and names its device gives ``DEVICE@RUNTIME``; otherwise the device as it is, whose efficiency model
     describes the row when the model names no runtime or the row's runtime starts with that name (LLM
-    rows: always). Rows of other runtimes are compared with the bound only."""
+    rows: always, except a LoadGen Server result, :func:`llm_server_row`). Rows of other runtimes are
+    compared with the bound only."""
     from simulator.hardware.loader import available_runtimes, resolve_runtime
 
     device = row["device"]
@@ -182,7 +190,7 @@ def row_device(row: dict[str, str]) -> tuple[str, bool]:
         if device in runtime.devices and covered:
             return f"{device}{RUNTIME_SEPARATOR}{name}", True
     if row.get("table") == "llm":
-        return device, True
+        return device, not llm_server_row(row)
     model = resolve_device(device).efficiency
     runtime = model.runtime if model is not None else ""
     return device, not runtime or row.get("runtime", "").startswith(runtime)

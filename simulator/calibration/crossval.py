@@ -75,9 +75,11 @@ def scope(rows: Iterable[Mapping[str, str]]) -> Scope:
 
     for row in rows:
         if row["table"] == "llm":
-            device, _ = row_device(row)
+            device, modelled = row_device(row)
             if llm_family_of(row["device"]) is None:
                 skip("LLM row of a device in no LLM family")
+            elif not modelled:
+                skip("LLM row of a LoadGen Server result (throughput under latency bounds: bound only)")
             elif RUNTIME_SEPARATOR in device:
                 skip("LLM row of a runtime file (HuggingFace transformers; its factor is not fitted here)")
             else:
