@@ -42,8 +42,16 @@ from functools import lru_cache
 from simulator.errors import SimulatorError
 
 PADDING_MODES = ("none", "max")
-#: the shipped length distributions: name -> file under ``simulator/model/sequence_lengths/``
-DISTRIBUTIONS = {"squad-v1.1": "squad-v1.1.csv"}
+#: the shipped length distributions: name -> file under ``simulator/model/sequence_lengths/`` (each a full
+#: distribution of every sample; a data set known only by published bounds is a summary instead:
+#: :mod:`simulator.model.length_summaries`). The LLM data sets give prompt (input) lengths, and OpenOrca's
+#: ``-output`` its reference responses' lengths.
+DISTRIBUTIONS = {
+    "squad-v1.1": "squad-v1.1.csv",
+    "openorca-llama2-70b": "openorca-llama2-70b.csv",
+    "openorca-llama2-70b-output": "openorca-llama2-70b-output.csv",
+    "cnn-dailymail-llama3.1-8b": "cnn-dailymail-llama3.1-8b.csv",
+}
 
 
 @dataclass(frozen=True)
