@@ -9,7 +9,8 @@
 Defaults: ``seq_len`` and ``context`` are 2,048 (``roofline llm``'s default prompt), held within the
 model's positions. A pass holds ``context + tokens <= max_positions`` positions.
 
-The simulation is the LLM entry point's own step (:func:`simulator.llm.phases.run_phase`: the KV
+The simulation evaluates the network built at its context (:func:`simulator.llm.phases.run_phase` with
+``cached`` the context, no slope), with the LLM entry point's own rules (the KV
 cache, the tied LM head, the experts, the decode kernels' bandwidth, weights at the LLM precision
 rules of :mod:`simulator.llm.precision`) plus the runtime's fixed cost per forward pass
 (``[efficiency] step_overhead_us``, not in the ideal bound; the layers' times sum to the rest, and
@@ -154,10 +155,13 @@ def simulate_phase(model: str | Path | LLMConfig, device: str | Path | Device, b
     dev.peak_for(compute)  # an unknown precision on this device names its precisions
     wb = np.array([weight_bits(weights)])
     ab, kb = np.array([activation_bits(activations)]), np.array([kv_bits(kv)])
-    context_arr = np.array([float(step.context)])
+    # the network built at its context, evaluated as it stands (no cached tokens beyond it, no slope):
+    # the other path to the step that roofline llm sums in closed form
+    beyond = np.zeros(1)
 
     def run(bound: bool):
-        return run_phase(cfg, dev, step.tokens, 1, context_arr, batches, [compute], wb, ab, kb, bound, None)
+        return run_phase(cfg, dev, step.tokens, 1, beyond, batches, [compute], wb, ab, kb, bound, None,
+                         cached=step.context)
 
     evaluation = run(ideal)
     expected_model = dev.efficiency is not None and not ideal
@@ -165,7 +169,7 @@ def simulate_phase(model: str | Path | LLMConfig, device: str | Path | Device, b
     result = simulation_result(
         cfg.name, dev, int(batches[0]), (compute, weights, activations),
         count_network(network, int(batches[0])),
-        at_context(phase_workload(cfg, step.tokens), context_arr, wb), evaluation,
+        at_context(phase_workload(cfg, step.tokens, 1, step.context), beyond, wb), evaluation,
         float(run(True).totals.latency_s[0]) if expected_model else None,
         ideal=ideal, fused=True, overrides={}, resolution=None, params=step.params(),
         attention=dev.attention, expected_model=expected_model)

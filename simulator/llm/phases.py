@@ -17,7 +17,9 @@ Workload fields replaced on the engine's :func:`~simulator.engine.workload.build
 slopes in ``c`` the difference of two built networks, :func:`context_slopes`), mixture-of-experts
 fields (the experts' weights are read per expert the batch's tokens touch), ``allreduce_elements``
 (tensor parallelism: ``T·d`` after each node the builder marks, :func:`~simulator.llm.network.build_pass`)
-and a tied LM head's weight traffic (``V·d``, though its parameters count once). The token embedding's
+and a declared weight read (the LM head's ``V·d``,
+:meth:`~simulator.model.layers.LMHead.weight_read_elements`: a tied head owns no parameters but streams
+the matrix). The token embedding's
 traffic is the kind's own (:meth:`~simulator.model.layers.Embedding.gathered_weight_elements`: ``T·d``
 rows per sequence, as in every network), kept at the head precision like its table.
 Arrays that vary by configuration (context, head precision) are ``(C, L)`` and broadcast in the engine.
@@ -62,10 +64,12 @@ def _base_name(name: str) -> str:
 
 
 @functools.lru_cache(maxsize=256)
-def phase_workload(cfg: LLMConfig, tokens: int, tp: int = 1) -> PhaseWorkload:
-    """The workload of ``tokens`` new tokens per sequence on one of ``tp`` devices (cache ``c = 0``),
-    one entry per layer of the built network (:func:`grouped_phase` keeps one per distinct layer)."""
-    sharded = build_pass(cfg, tokens, 0, tp)
+def phase_workload(cfg: LLMConfig, tokens: int, tp: int = 1, cached: int = 0) -> PhaseWorkload:
+    """The workload of ``tokens`` new tokens per sequence on one of ``tp`` devices over ``cached``
+    tokens in the cache (default ``c = 0``, the base of the slopes), one entry per layer of the built
+    network (:func:`grouped_phase` keeps one per distinct layer). A layer kind whose weight traffic is
+    not its parameters declares it (``weight_read_elements``: the LM head's ``V·d``, tied or not)."""
+    sharded = build_pass(cfg, tokens, cached, tp)
     network = sharded.network
     base = build_workload(network)
     names = [_base_name(n) for n in base.names]
@@ -76,8 +80,8 @@ def phase_workload(cfg: LLMConfig, tokens: int, tp: int = 1) -> PhaseWorkload:
     experts = np.zeros(base.layers)
     moe: MoEExperts | None = None
     for i, layer in enumerate(kinds):
-        if isinstance(layer, LMHead):
-            weights[i] = float(layer.vocab_size * layer.hidden_size)
+        if hasattr(layer, "weight_read_elements"):
+            weights[i] = float(layer.weight_read_elements())
         elif isinstance(layer, MoEExperts):
             weights[i], experts[i], moe = 0.0, float(layer.expert_params), layer
     head_mask = np.array([isinstance(k, Embedding | LMHead) for k in kinds])
@@ -163,11 +167,12 @@ def layer_groups(phase: PhaseWorkload) -> LayerGroups:
 
 
 @functools.lru_cache(maxsize=256)
-def grouped_phase(cfg: LLMConfig, tokens: int, tp: int = 1) -> tuple[PhaseWorkload, LayerGroups]:
+def grouped_phase(cfg: LLMConfig, tokens: int, tp: int = 1,
+                  cached: int = 0) -> tuple[PhaseWorkload, LayerGroups]:
     """:func:`phase_workload` with one entry per group of identical layers (:func:`layer_groups`),
     and the groups; the whole-network fields (parameters, peak activations, residency thresholds)
     unchanged."""
-    phase = phase_workload(cfg, tokens, tp)
+    phase = phase_workload(cfg, tokens, tp, cached)
     groups = layer_groups(phase)
     keep = groups.first
     w = phase.workload
@@ -325,17 +330,21 @@ def run_phase(
     ideal: bool,
     link: dict[str, np.ndarray] | None,
     grouped: bool | None = None,
+    cached: int = 0,
 ) -> Evaluation:
     """One forward pass of ``tokens`` per sequence at ``context`` cached tokens, for C configurations;
     on a device with a ``gemv_bandwidth_fraction`` the projections (GEMM class) stream their weights at
-    that share of bandwidth, in prefill and decode alike (:func:`decode_device`).
+    that share of bandwidth, in prefill and decode alike (:func:`decode_device`). ``cached``: the
+    network is built at that context and ``context`` counts the cached tokens beyond it (the slopes
+    carry the rest: ``cached = c`` with ``context = 0`` evaluates the network built at ``c`` itself).
 
     ``grouped`` (default: :data:`GROUPED`, true): the engine evaluates one layer per group of identical
     layers (:func:`grouped_phase`) and the result is a :class:`GroupedEvaluation`, whose totals weigh each
     group by its size and whose per-layer arrays expand on first access; false: every layer is evaluated."""
     if grouped is None:
         grouped = GROUPED
-    phase, groups = grouped_phase(cfg, tokens, tp) if grouped else (phase_workload(cfg, tokens, tp), None)
+    phase, groups = (grouped_phase(cfg, tokens, tp, cached) if grouped
+                     else (phase_workload(cfg, tokens, tp, cached), None))
     ev = evaluate(
         at_context(phase, context, weight_bits),
         device if ideal else decode_device(device),

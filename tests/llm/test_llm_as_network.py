@@ -106,3 +106,13 @@ def test_unknown_llm_parameter_through_the_api():
 
     with pytest.raises(SimulatorError, match="takes the parameters phase, seq_len, context"):
         count("llama_3_8b", params={"tokens": 3})
+
+
+def test_a_decode_step_reports_its_attention_work_at_its_context():
+    """Llama-3-8B's decode step at c = 1,024: each of the 32 attention layers computes Q·Kᵀ and A·V over
+    c + 1 keys, hd MACs each per head: ``2·H·hd·(c + 1)`` (was the c = 0 count, ``2·H·hd``, beside totals
+    at the context); the layers' MACs add up to the network's at that context."""
+    result = simulate_phase("llama_3_8b", "h100-sxm", phase="decode", context=1024)
+    attention = [layer for layer in result.layers if layer.kind == "CausalAttention"]
+    assert len(attention) == 32 and {layer.macs for layer in attention} == {2 * 32 * 128 * 1025}
+    assert sum(layer.macs for layer in result.layers) == result.counts.macs

@@ -248,6 +248,13 @@ class LMHead(Layer):
         _check_features(shape, self.hidden_size, "LM head")
         return (1 if self.last_only else shape[0], self.vocab_size)
 
+    def weight_read_elements(self) -> int:
+        """Weight elements one pass reads, once per pass whatever the batch: the ``V·d`` matrix
+        (``+ V`` with a bias). The one definition of the head's weight traffic: a tied head owns no
+        parameters (they are the token embedding's, counted there) but still streams the whole matrix,
+        as an untied one does (:func:`simulator.llm.phases.phase_workload` reads it)."""
+        return self.vocab_size * self.hidden_size + (self.vocab_size if self.bias else 0)
+
 
 # Builder methods (``NetworkBuilder.<name>``).
 
