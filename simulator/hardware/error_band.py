@@ -5,8 +5,11 @@ published row with figures fitted without that row's device (leave-one-device-ou
 device the user does not own. Its per-class summary is written, with the class of every shipped
 device, to ``hardware_profiles/measurements/out_of_sample.json`` by ``python tools/update_readme_accuracy.py``
 (tests check that file against the README's out-of-sample table). A prediction prints its class's
-figure beside the expected value; a device in no cross-validated class (a profile written from a
-data sheet, a user's own profile) says that it has none, rather than borrowing one.
+figure beside the expected value. A user's profile written with ``extends``
+(:mod:`simulator.hardware.extends`) has no rows of its own: it gets the figure of its family, the
+class of the shipped device its ``extends`` chain starts from, and says that it is the family's
+(:attr:`ErrorBand.borrowed_from`). A device in no cross-validated family (a profile written from a
+data sheet, a user's profile that extends none) says that it has none, rather than borrowing one.
 """
 
 from __future__ import annotations
@@ -27,7 +30,10 @@ LLM_CLASS = "LLM"
 @dataclass(frozen=True)
 class ErrorBand:
     """``n`` held-out rows of ``device_class`` under ``protocol``: the median and the 90th percentile
-    of |predicted / measured − 1| (fractions), and the share of rows within ±20%."""
+    of |predicted / measured − 1| (fractions), and the share of rows within ±20%.
+
+    ``borrowed_from``: None when the figure is the device's own class's; else the shipped device
+    whose class it is, which the device's profile extends (the device itself has no rows)."""
 
     device_class: str
     protocol: str
@@ -35,16 +41,27 @@ class ErrorBand:
     within_20_share: float
     median_abs_error: float
     p90_abs_error: float
+    borrowed_from: str | None = None
 
     def describe(self) -> str:
         """``typically within ±22% (median |error|; 90% of rows within ±39%) on 34 edge GPU
-        measurements this model was not fitted to (leave-one-device-out)``."""
+        measurements this model was not fitted to (leave-one-device-out)``, then, for a borrowed
+        figure, ``; its family's figure (its profile extends h100-sxm): this device has no rows of
+        its own``."""
+        family = ("" if self.borrowed_from is None else
+                  f"; its family's figure (its profile extends {self.borrowed_from}): this device has no "
+                  "rows of its own")
         return (f"typically within ±{self.median_abs_error:.0%} (median |error|; 90% of rows within "
                 f"±{self.p90_abs_error:.0%}) on {self.n} {self.device_class} measurements this model was "
-                f"not fitted to ({self.protocol})")
+                f"not fitted to ({self.protocol}){family}")
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        """The fields as a dict; ``borrowed_from`` only where the figure is borrowed (a class's own
+        figures, as ``out_of_sample.json`` stores them, have none)."""
+        record = asdict(self)
+        if self.borrowed_from is None:
+            del record["borrowed_from"]
+        return record
 
 
 @functools.cache
@@ -63,14 +80,34 @@ def device_class(device: str) -> str | None:
     return _bands()["devices"].get(device.partition("@")[0])
 
 
+#: profile name -> the shipped device its ``extends`` chain starts from, for the profiles read from
+#: files in this process (:func:`note_family`); results name a device, not its file
+_FAMILIES: dict[str, str] = {}
+
+
+def note_family(device: str, extends: str | None) -> None:
+    """Records that the profile named ``device`` (just read from a file) extends the shipped device
+    ``extends`` (None: it extends none), so that its results borrow that device's class's figure. The
+    loader calls it for every profile file; the last profile read under a name wins."""
+    if extends is None:
+        _FAMILIES.pop(device, None)
+    else:
+        _FAMILIES[device] = extends
+
+
 def error_band(device: str, llm: bool = False) -> ErrorBand | None:
     """The out-of-sample error of the expected model on ``device``'s class (the LLM class for an LLM
-    figure on a device of a cross-validated class), or None when there is none."""
-    cls = device_class(device)
+    figure on a device of a cross-validated class), or None when there is none.
+
+    A device of no class whose profile extends a shipped device of one (:func:`note_family`) gets that
+    class's figure, marked ``borrowed_from`` the shipped device."""
+    name = device.partition("@")[0]
+    borrowed = None if device_class(name) is not None else _FAMILIES.get(name)
+    cls = device_class(borrowed if borrowed is not None else name)
     if cls is None:
         return None
     figures = _bands()["classes"].get(LLM_CLASS if llm else cls)
-    return None if figures is None else ErrorBand(**figures)
+    return None if figures is None else ErrorBand(**figures, borrowed_from=borrowed)
 
 
 NO_BAND = ("no out-of-sample figure for this device's class (it is in no cross-validated family): "

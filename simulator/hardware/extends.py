@@ -58,6 +58,18 @@ def resolve_extends(path: Path, read: Callable[[Path], Table], shipped: dict[str
     return merged
 
 
+def shipped_base(path: Path, read: Callable[[Path], Table], shipped: dict[str, Path]) -> str | None:
+    """The shipped device that the ``extends`` chain of the profile at ``path`` starts from (through
+    any profile files in between), or None when the chain names none. Call it on a profile that
+    :func:`resolve_extends` has read: the chain is known to be valid and to end."""
+    base_name = read(path).get(EXTENDS_KEY)
+    if base_name is None:
+        return None
+    if base_name in shipped:
+        return base_name
+    return shipped_base(_base_path(base_name, path, shipped), read, shipped)
+
+
 def _base_path(name: object, path: Path, shipped: dict[str, Path]) -> Path:
     if not isinstance(name, str) or not name.strip():
         raise ProfileError(f"{path}: {EXTENDS_KEY}: must name a shipped device or a profile file (a string), "

@@ -68,7 +68,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from simulator.compat import tomllib
 from simulator.errors import ProfileError, SimulatorError, UnknownNameError
 from simulator.hardware.device import Device, EnergyTable, Number
-from simulator.hardware.extends import resolve_extends
+from simulator.hardware.error_band import note_family
+from simulator.hardware.extends import resolve_extends, shipped_base
 from simulator.hardware.runtime import RUNTIME_SEPARATOR, Runtime, with_runtime
 from simulator.kernels import EFFICIENCY_CLASSES
 
@@ -405,6 +406,7 @@ def load_device(path: str | Path) -> Device:
     shipped profile must match: :func:`resolve_device`).
     """
     device = _load_device(Path(path))
+    note_family(device.name, shipped_base(Path(path), _read, available_devices()))  # error bands
     if device.name != Path(path).stem:
         warnings.warn(f"{path}: the profile calls itself {device.name!r} but its file is named "
                       f"{Path(path).stem!r}; results name the device {device.name!r}", stacklevel=2)
