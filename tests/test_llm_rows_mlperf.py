@@ -19,7 +19,10 @@ ROOT = Path(__file__).resolve().parents[1]
 SOURCE = re.compile(r"^mlcommons/inference_results_v4\.[01]@[0-9a-f]{40}:closed/(?P<submitter>[^/]+)/results/"
                     r"(?P<system>[^/]+)/(?P<benchmark>[^/]+)/(?P<scenario>Offline|Server)/performance/run_1/"
                     r"mlperf_log_summary\.txt$")
-BENCHMARKS = {"llama2-70b-99": "llama_2_70b", "gptj-99": "gpt_j_6b", "mixtral-8x7b": "mixtral_8x7b"}
+#: result folder -> network (the 99.9% accuracy target runs the same network; v4.0 rows use it where the
+#: index holds only that copy of the run)
+BENCHMARKS = {"llama2-70b-99": "llama_2_70b", "llama2-70b-99.9": "llama_2_70b", "gptj-99": "gpt_j_6b",
+              "gptj-99.9": "gpt_j_6b", "mixtral-8x7b": "mixtral_8x7b"}
 
 
 def mlperf_rows() -> list[dict[str, str]]:
@@ -38,7 +41,9 @@ def by_id(row_id: str) -> dict[str, str]:
 
 def test_there_are_mlperf_rows_of_each_benchmark_and_scenario():
     seen = {(r["network"], "Server" in r["runtime"]) for r in ROWS}
-    assert seen == {(net, server) for net in BENCHMARKS.values() for server in (False, True)}
+    assert seen == {(net, server) for net in set(BENCHMARKS.values()) for server in (False, True)}
+    assert {r["source"].split("@")[0] for r in ROWS} == {"mlcommons/inference_results_v4.0",
+                                                      "mlcommons/inference_results_v4.1"}
 
 
 @pytest.mark.parametrize("row", ROWS, ids=lambda r: r["id"])
