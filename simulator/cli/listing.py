@@ -10,7 +10,7 @@ import argparse
 
 def configure(listing: argparse.ArgumentParser) -> None:
     listing.add_argument("what", nargs="?", choices=("networks", "devices", "llms", "runtimes"),
-                         default="networks")
+                         default="networks", help="what to list (default networks)")
     listing.add_argument("pattern", nargs="?", default="*",
                          help="shell-style pattern of names, e.g. 'efficientvit_*' (default: all)")
     listing.set_defaults(handler=run)

@@ -60,9 +60,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
         f"--batch: {BATCH_GRAMMAR}; each size 1 to 2**63 - 1, at most {MAX_RANGE_VALUES:,} per range. "
         "Counts (params, macs, flops, bytes) are exact integers: int64 columns, or, where a value passes "
         "2**63 - 1, Python ints in CSV/JSON/JSONL and decimal(38, 0) in Parquet. --set keys carry the unit "
-        "of their values: peak_tera_ops_per_s, <level>.bandwidth_gb_per_s, <level>.capacity_kib / _mib / "
-        "_gib, <level>.energy_per_byte_pj, or a relative peak_scale, <level>.bandwidth_scale, "
-        "<level>.capacity_scale, <level>.energy_per_byte_scale.")
+        "of their values, e.g. peak_tera_ops_per_s, <level>.bandwidth_gb_per_s, <level>.capacity_kib / "
+        "_mib / _gib, <level>.energy_per_byte_pj, supply_voltage_v, or a relative peak_scale, "
+        "<level>.bandwidth_scale, <level>.capacity_scale, <level>.energy_per_byte_scale.")
     parser.add_argument("network", nargs="+",
                         help="built-in network names, .onnx paths or LLMs (`roofline list llms`, a "
                              "config.json): generation with --prompt/--generate, or one pass with --phase")
