@@ -24,7 +24,7 @@ __version__ = "0.2.0"
 
 #: public name -> (module, attribute)
 _API = {
-    "simulate": ("simulator.simulation", "simulate"),
+    "simulate": ("simulator.api", "simulate"),
     "sweep": ("simulator.sweeps", "sweep"),
     "iter_sweep": ("simulator.sweeps", "iter_sweep"),
     "count": ("simulator.api", "count"),
@@ -78,7 +78,7 @@ __all__ = [
 if TYPE_CHECKING:
     from simulator import plots
     from simulator.accuracy import accuracy_table
-    from simulator.api import count, device_names, export_onnx, llm_names, runtime_names
+    from simulator.api import count, device_names, export_onnx, llm_names, runtime_names, simulate
     from simulator.calibration.calibrate import calibrate
     from simulator.calibration.validate import validate
     from simulator.catalog import available_networks as network_names
@@ -96,7 +96,6 @@ if TYPE_CHECKING:
     from simulator.report_html import html_report_data, report_widget, write_html_report
     from simulator.results import SimulationResult
     from simulator.serve import serve_report
-    from simulator.simulation import simulate
     from simulator.sweeps import iter_sweep, sweep, write_sweep
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from simulator.catalog import Resolution, is_network_path, resolve_network
 from simulator.errors import SimulatorError
@@ -11,6 +12,10 @@ from simulator.model.counts import NetworkCounts, count_network
 from simulator.model.fusion import simulated_graph
 from simulator.model.graph import Network
 from simulator.model.registry import NETWORKS
+
+if TYPE_CHECKING:  # the engine is loaded by a simulation only: `roofline count` stays light
+    from simulator.hardware.device import Device
+    from simulator.results import SimulationResult
 
 #: the parameters of an LLM's forward pass (:func:`simulator.llm.as_network.llm_network`)
 LLM_PARAMS = ("phase", "seq_len", "context")
@@ -44,6 +49,44 @@ def count(network: Network | str | Path, batch: int = 1, resolution: Resolution 
                                  f"{'resolution' if resolution is not None else unknown[0]!r}")
         network, params = llm_network(network, **params)[0], None
     return count_network(simulated_graph(resolve_network(network, resolution, batch, params), fused), batch)
+
+
+def simulate(network: Network | str | Path, device: Device | str | Path, batch: int = 1,
+             precision: str | None = None, weight_precision: str | None = None,
+             activation_precision: str | None = None, fuse: bool = True, resolution: Resolution | None = None,
+             ideal: bool = False, overrides: Mapping[str, float] | None = None,
+             params: Mapping[str, object] | None = None, micro_batching: bool = True,
+             attention: str | None = None, seq_lengths: object = None,
+             padding: str | None = None) -> SimulationResult:
+    """``network`` on ``device`` at ``batch`` (:func:`simulator.simulation.simulate`, whose arguments
+    these are). An LLM (a name of :func:`llm_names` or a config.json) simulates one forward pass, as
+    :func:`count` counts it: ``params`` among :data:`LLM_PARAMS` (``{"phase": "decode", "context":
+    1024}``; default one decode step over 2,048 cached tokens), the LLM's precision rules
+    (:func:`simulator.llm.as_network.simulate_phase`), so a decode step at context ``c`` equals
+    :func:`simulator.simulate_llm`'s time per output token at prompt ``c``; ``resolution``,
+    ``overrides``, ``attention``, ``seq_lengths``, ``padding``, ``fuse=False`` and
+    ``micro_batching=False`` do not apply to it (an error naming them)."""
+    if _is_llm_name(network):
+        from simulator.llm.as_network import simulate_phase
+
+        given = [name for name, value in (("resolution", resolution), ("overrides", overrides),
+                                          ("attention", attention), ("seq_lengths", seq_lengths),
+                                          ("padding", padding)) if value]
+        given += [name for name, value in (("fuse", fuse), ("micro_batching", micro_batching)) if not value]
+        if given:
+            raise SimulatorError(f"{', '.join(given)} do not apply to the LLM {str(network)!r} (one forward "
+                                 f"pass: params {', '.join(LLM_PARAMS)})")
+        unknown = sorted(set(params or {}) - set(LLM_PARAMS))
+        if unknown:
+            raise SimulatorError(f"LLM {str(network)!r} takes the parameters {', '.join(LLM_PARAMS)}, got "
+                                 f"{unknown[0]!r}")
+        return simulate_phase(network, device, batch, precision=precision, weight_precision=weight_precision,
+                              activation_precision=activation_precision, ideal=ideal, **dict(params or {}))
+    from simulator.simulation import simulate as simulate_network
+
+    return simulate_network(network, device, batch, precision, weight_precision, activation_precision, fuse,
+                            resolution, ideal, overrides, params, micro_batching, attention, seq_lengths,
+                            padding)
 
 
 def device_names() -> list[str]:

@@ -3,7 +3,8 @@
     python tools/stage_measure.py [simulate resnet50 --device jetson-agx-orin]
 
 The stages are three functions: the command handler (:func:`simulator.cli.simulate.run`), the pipeline
-(:func:`simulator.simulation.simulate`) and the formatter (:func:`simulator.report.format_simulation`).
+(:func:`simulator.simulation.simulate`, which the public ``simulate()`` of :mod:`simulator.api` hands a
+network) and the formatter (:func:`simulator.report.format_simulation`).
 The measure, as issue 18 defines it:
 
 * **files entered**: the package files that the stages' *direct* calls enter (one level down: a callee's
@@ -14,8 +15,8 @@ The measure, as issue 18 defines it:
   three stages, come in two or more separate stretches (another file entered in between).
 * **hand-offs**: what each direct call returns to its stage, traced with the entries (its type); a
   *mapping* (a dict of string keys) passing between stages is what the target excludes. The command
-  handler's parsers of the user's own ``--param`` pairs (:data:`USER_SETTINGS`) are the one exception:
-  the names there are the user's, the public ``simulate()``'s ``params``.
+  handler's parsers of the user's own settings (:data:`USER_SETTINGS`) are the one exception: the
+  public ``simulate()`` takes them as its ``params`` and ``overrides``.
 * **simulate()'s calls**: a static walk of its body: the calls it makes, each with its callee's
   annotated return type; *straight* when the body has no branch or loop (``if``, ``for``, ``while``,
   ``try``, ``with``, ``match``) and *named* when every return type is a class of its own (not a dict,
@@ -44,8 +45,9 @@ PACKAGE = ROOT / "simulator"
 DEFAULT_ARGV = ("simulate", "resnet50", "--device", "jetson-agx-orin")
 #: return annotations that are not a named type: string-keyed dicts, bare tuples, anything
 UNNAMED = ("dict", "Dict", "Mapping", "MutableMapping", "tuple", "Tuple", "Any", "object", "None")
-#: the command handler's parsers of the user's ``--param`` and ``--set`` pairs: dicts of the user's names
-USER_SETTINGS = ("network_params", "single_settings")
+#: the command handler's parsers of the user's ``--param`` and ``--set`` pairs and of an LLM's ``--phase``,
+#: ``--seq-len`` and ``--context``: the ``params`` and ``overrides`` of the public ``simulate()``
+USER_SETTINGS = ("network_params", "single_settings", "llm_phase")
 BRANCHES = (ast.If, ast.For, ast.While, ast.Try, ast.With, ast.AsyncFor, ast.AsyncWith, ast.IfExp,
             *((ast.Match,) if hasattr(ast, "Match") else ()))
 

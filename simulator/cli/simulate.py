@@ -47,20 +47,18 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from simulator.api import simulate  # the public simulate(): a network, or one pass of an LLM
     from simulator.report import format_simulation
     from simulator.report_views import format_simulation_view, view_of
-    from simulator.simulation import simulate
 
     phase = llm_phase(args)
     if phase is not None:  # an LLM: one forward pass, as `roofline llm` computes it
-        from simulator.llm.as_network import simulate_phase
-
         if args.settings or args.attention or args.no_fuse or args.seq_lengths or args.padding:
             raise SimulatorError(f"--set, --attention, --no-fuse, --seq-lengths and --padding do not apply "
                                  f"to the LLM {args.network!r}")
-        result = simulate_phase(args.network, args.device, args.batch, precision=args.precision,
-                                weight_precision=args.weight_precision,
-                                activation_precision=args.activation_precision, ideal=args.ideal, **phase)
+        result = simulate(args.network, args.device, args.batch, precision=args.precision,
+                          weight_precision=args.weight_precision,
+                          activation_precision=args.activation_precision, ideal=args.ideal, params=phase)
     else:
         params, overrides = network_params(args), single_settings(args)
         batch = args.batch

@@ -1,12 +1,15 @@
 """LLM inference on the roofline engine: what this subpackage owns.
 
 * :mod:`~simulator.llm.config`: architectures from Hugging Face ``config.json`` files and the built-in
-  configs (``llama_2_7b`` ... ``gpt2``), every field checked against its range (``LIMITS``);
+  configs (``llama_2_7b`` ... ``gpt2``): the fields and their ranges (``LIMITS``) in
+  :mod:`~simulator.llm.architecture`, each family's reader in :mod:`~simulator.llm.families`;
 * :mod:`~simulator.llm.arguments`: the ranges of a run's arguments (batch, prompt + generate within the
   model's positions, tp, pp at most the layers), checked where they enter;
 * :mod:`~simulator.llm.precision`: weight, activation and KV-cache precisions, and the arithmetic's;
 * :mod:`~simulator.llm.network`: one forward pass as a network of layer kinds, per tensor-parallel device;
-* :mod:`~simulator.llm.phases`: prefill and decode workloads and the generation summed in closed form;
+* :mod:`~simulator.llm.phases`: prefill and decode evaluated and the generation summed in closed form; a
+  pass's workload and its slopes in :mod:`~simulator.llm.workload`, repeated layers grouped in
+  :mod:`~simulator.llm.groups`;
 * :mod:`~simulator.llm.parallel`: tensor and pipeline parallelism (links, all-reduces, what is not modelled);
 * :mod:`~simulator.llm.memory`: weights + KV cache + activations against device memory, largest batch;
 * :mod:`~simulator.llm.inference`: :func:`simulate_llm` and its metrics (TTFT, TPOT, tokens/s, energy);

@@ -19,7 +19,8 @@ position ``I + k − 1``), so over its life it holds ``I, I+1, …, I+O−1`` to
 ``I + (O−1)/2`` (≈ ``I + O/2``), in ``⌈(I + k)/b⌉`` blocks of ``b`` tokens. The cache of the ``C``
 sequences in flight is ``C`` times the mean over ages (:func:`mean_blocks_per_sequence`):
 ``(1/O) Σ_{k=0}^{O−1} ⌈(I + k)/b⌉`` blocks (on average half a block of internal fragmentation).
-A sliding-window layer holds at most ``W`` tokens (:meth:`~simulator.llm.config.LLMConfig.kv_tokens_held`).
+A sliding-window layer holds at most ``W`` tokens (the attention kind's own formula,
+:func:`~simulator.llm.memory.kv_elements_per_sequence`).
 
 **Memory.** ``KV pool = f · (capacity − weights − activations)`` per device, ``f`` the share of free
 memory the engine gives its block pool (``kv_memory_fraction``: TensorRT-LLM's

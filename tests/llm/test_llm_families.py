@@ -12,6 +12,7 @@ from simulator.cli import main
 from simulator.engine.workload import build_workload
 from simulator.llm import load_config, simulate_llm
 from simulator.llm.config import available_llms, is_llm, parse_config
+from simulator.llm.memory import kv_elements_per_sequence
 from simulator.llm.network import build_network
 from simulator.llm.phases import at_context, phase_workload
 from simulator.model.counts import count_network
@@ -57,8 +58,9 @@ def test_gemma_2_9b_is_hugging_faces_count():
 def test_gemma_2_alternates_local_and_global_layers():
     cfg = load_config("gemma_2_9b")
     assert [cfg.window(i) for i in range(4)] == [4096, 0, 4096, 0]  # even layers slide (Gemma2Config)
-    # at 8,192 positions: 21 local layers hold 4,096 tokens, 21 global layers all 8,192
-    assert cfg.kv_tokens_held(8192) == 21 * 4096 + 21 * 8192
+    # at 8,192 positions: 21 local layers hold 4,096 tokens, 21 global layers all 8,192, each token
+    # 2 (K, V) x 8 KV heads x 256 head dim (the attention kind's own formula, through the memory table's)
+    assert kv_elements_per_sequence(cfg, 8192) == 2 * 8 * 256 * (21 * 4096 + 21 * 8192)
 
 
 def test_mistral_kv_cache_is_capped_by_its_window_at_a_16k_prompt():
@@ -303,8 +305,9 @@ def test_gemma_3_1b_is_hugging_faces_count_with_five_local_layers_per_global():
     assert params("gemma_3_1b") == expected == 999_885_952  # Hugging Face's count ("1B")
     cfg = load_config("gemma_3_1b")
     assert [cfg.window(i) for i in range(12)] == [512] * 5 + [0] + [512] * 5 + [0]
-    # at 32,768 positions: 22 local layers hold 512 tokens, the 4 global layers (5, 11, 17, 23) all
-    assert cfg.kv_tokens_held(32768) == 22 * 512 + 4 * 32768
+    # at 32,768 positions: 22 local layers hold 512 tokens, the 4 global layers (5, 11, 17, 23) all;
+    # 2 (K, V) x 1 KV head x 256 head dim per token
+    assert kv_elements_per_sequence(cfg, 32768) == 2 * 1 * 256 * (22 * 512 + 4 * 32768)
 
 
 def test_a_grouped_rms_norm_needs_a_multiple_of_its_width():
