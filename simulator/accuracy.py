@@ -173,13 +173,30 @@ def llm_server_row(row: dict[str, str]) -> bool:
     return re.search(r"\bServer\b", row.get("runtime", "")) is not None
 
 
+def llm_unmodelled_reason(row: dict[str, str]) -> str | None:
+    """Why an LLM row's expected value is not a claim of the model (compared with the bound only, left
+    out of the cross-validation), or None when it is: a LoadGen Server result (:func:`llm_server_row`);
+    a decode by beam search (the notes name it: GPT-J in NVIDIA's MLPerf harness decodes 4 beams per
+    sample, a workload the LLM phases do not build); or a condition the source does not state (the
+    notes mark it ``ASSUMED``, e.g. a data set's mean prompt length no published file gives), since a
+    prediction at a guessed condition tests the guess, not the model."""
+    notes = row.get("notes", "")
+    if llm_server_row(row):
+        return "LoadGen Server result (throughput under latency bounds)"
+    if re.search(r"\bbeam search\b", notes):
+        return "beam-search decode (not modelled)"
+    if "ASSUMED" in notes:
+        return "a condition its source does not state (notes: ASSUMED)"
+    return None
+
+
 def row_device(row: dict[str, str]) -> tuple[str, bool]:
     """The device a row is predicted on, and whether its expected value is the model's claim.
 
     A shipped runtime (:mod:`simulator.hardware.runtime`) that covers the row's runtime and version
     and names its device gives ``DEVICE@RUNTIME``; otherwise the device as it is, whose efficiency model
     describes the row when the model names no runtime or the row's runtime starts with that name (LLM
-    rows: always, except a LoadGen Server result, :func:`llm_server_row`). Rows of other runtimes are
+    rows: always, except those :func:`llm_unmodelled_reason` names). Rows of other runtimes are
     compared with the bound only."""
     from simulator.hardware.loader import available_runtimes, resolve_runtime
 
@@ -190,7 +207,7 @@ def row_device(row: dict[str, str]) -> tuple[str, bool]:
         if device in runtime.devices and covered:
             return f"{device}{RUNTIME_SEPARATOR}{name}", True
     if row.get("table") == "llm":
-        return device, not llm_server_row(row)
+        return device, llm_unmodelled_reason(row) is None
     model = resolve_device(device).efficiency
     runtime = model.runtime if model is not None else ""
     return device, not runtime or row.get("runtime", "").startswith(runtime)

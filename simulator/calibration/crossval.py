@@ -65,7 +65,7 @@ class Scope:
 
 def scope(rows: Iterable[Mapping[str, str]]) -> Scope:
     """Split ``rows`` into those the cross-validation predicts and the counts of the rest."""
-    from simulator.accuracy import row_device
+    from simulator.accuracy import llm_unmodelled_reason, row_device
     from simulator.hardware.runtime import RUNTIME_SEPARATOR
 
     kept, excluded = [], {}
@@ -79,7 +79,7 @@ def scope(rows: Iterable[Mapping[str, str]]) -> Scope:
             if llm_family_of(row["device"]) is None:
                 skip("LLM row of a device in no LLM family")
             elif not modelled:
-                skip("LLM row of a LoadGen Server result (throughput under latency bounds: bound only)")
+                skip(f"LLM row: {llm_unmodelled_reason(row)}: bound only")
             elif RUNTIME_SEPARATOR in device:
                 skip("LLM row of a runtime file (HuggingFace transformers; its factor is not fitted here)")
             else:
