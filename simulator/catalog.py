@@ -28,7 +28,7 @@ from simulator.model.registry import NETWORKS, NetworkFunction, Resolution, heig
 #: The largest height or width accepted, in pixels: 16,384 = 2**14, 8× the largest input the built-in
 #: networks are used at (Cityscapes 1024×2048, SAM 1024×1024). At that size every built-in network's
 #: counts at batch 1 stay below 2**63 (int64 columns; tests/model/test_resolution.py checks it) and a
-#: layer's activations below 2**36 elements; beyond it an input is an image to tile, not one inference.
+#: layer's activations at most 2**36 elements; beyond it an input is an image to tile, not one inference.
 MAX_RESOLUTION_PX = 16_384
 #: ``HEIGHTxWIDTH``: two integers around ``x``, ``X`` or ``×``, with optional spaces
 _HEIGHT_TIMES_WIDTH = re.compile(r"\s*([+-]?\d+)\s*[xX×]\s*([+-]?\d+)\s*")

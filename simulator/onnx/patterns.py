@@ -16,6 +16,8 @@ LayerNorm       ``ReduceMean`` → ``Sub`` → ``Pow(·, 2)`` → ``ReduceMean``
                 ``Div`` [→ ``Mul(γ)`` → ``Add(β)``] over trailing axes (older exports)
 GroupNorm       ``Reshape(N, G, -1)`` → ``InstanceNormalization`` → ``Reshape`` back
                 [→ ``Mul(γ)`` → ``Add(β)``] (:mod:`simulator.onnx.writer` before opset 21)
+EmbeddingBag    ``Gather(W, ids)`` → ``ReduceSum``/``ReduceMean`` over the lookups (axis 1, keepdims 0),
+                ``W`` a learned 2-D table, ``ids`` ``(N, lookups)`` from the input (a bag's indices)
 ==============  =====================================================================
 """
 
@@ -29,7 +31,7 @@ from dataclasses import dataclass
 import numpy as np
 import onnx
 
-from simulator.model.layers import Activation, GroupNorm, Layer, LayerNorm, Linear
+from simulator.model.layers import Activation, EmbeddingBag, GroupNorm, Layer, LayerNorm, Linear
 from simulator.onnx.shapes import GraphFacts, attribute
 
 
@@ -229,6 +231,23 @@ def _groupnorm(g: GraphIndex, i: int) -> Match | None:
     return Match(layer, x, output, frozenset({before, i, after, *tail}))
 
 
+def _embedding_bag(g: GraphIndex, i: int) -> Match | None:
+    table, ids = g.nodes[i].input[:2]
+    shape, ids_shape = g.facts.shapes.get(table), g.facts.shapes.get(ids)
+    if (table not in g.facts.learned or ids in g.facts.constants or shape is None or len(shape) != 2
+            or ids_shape is None or len(ids_shape) != 2 or attribute(g.nodes[i], "axis", 0) != 0):
+        return None
+    reduce = g.sole_reader(g.nodes[i].output[0], "ReduceSum", "ReduceMean")
+    if reduce is None or attribute(g.nodes[reduce], "keepdims", 1) != 0:
+        return None
+    node = g.nodes[reduce]
+    axes = attribute(node, "axes") if len(node.input) < 2 else g.facts.value(node.input[1])
+    if axes is None or [int(a) % 3 for a in np.asarray(axes).reshape(-1)] != [1]:
+        return None
+    bag = EmbeddingBag(shape[0], shape[1], ids_shape[1], "mean" if node.op_type == "ReduceMean" else "sum")
+    return Match(bag, ids, node.output[0], frozenset({i, reduce}), (table,))
+
+
 #: anchor operator -> matcher; a matcher returns None when the nodes around the anchor differ
 MATCHERS: dict[str, Callable[[GraphIndex, int], Match | None]] = {
     "MatMul": _linear,
@@ -237,6 +256,7 @@ MATCHERS: dict[str, Callable[[GraphIndex, int], Match | None]] = {
     "HardSigmoid": _gated("hardswish"),
     "ReduceMean": _layernorm,
     "InstanceNormalization": _groupnorm,
+    "Gather": _embedding_bag,
 }
 
 

@@ -33,6 +33,10 @@ Add/Sum, Mul            Add, Mul (two activations); with a constant: PositionalE
 Concat                  Concat; with one learned token: ClassToken
 Gather (scalar index)   SelectToken on the first per-sample axis (``x[:, 0]``), else GenericOp
 Gather(table, ids)      Embedding (a learned 2-D table at indices that depend on the input)
+Gather(W, ids) →        EmbeddingBag (the pattern: a learned table, ``ids`` ``(N, lookups)``,
+ReduceSum/ReduceMean    summed or averaged over the lookups)
+LSTM                    LSTM (one forward direction with its biases, only ``Y`` used), else
+                        Unsupported
 Einsum (``a,b->c``)     Einsum: ``|output| · Π contracted sizes`` MACs; a learned operand (or the
                         table a Gather expanded it from) as its parameters
 Reshape, Flatten,       Reshape/Flatten/Permute views (none when the per-sample shape is unchanged)
@@ -50,12 +54,14 @@ anything else           Unsupported: zero cost, its shape from the graph, listed
 ======================  ===================================================================
 
 Nodes whose outputs are all constant (``Constant``, ``Shape``, ``Gather`` on shapes, ...) are
-plumbing: folded, no layer. Nothing runs in place (ONNX tensors are single-assignment). Conv and
-pools over three spatial dimensions, ConvTranspose, Einsum with ellipsis, recurrent operators and
-other domains' operators (``com.microsoft``, custom) are Unsupported. Before any of this, the
-graph's structure is checked (:mod:`simulator.onnx.structure`): a tensor written twice, a cycle, an
-input nothing writes, control flow (``If``, ``Loop``, ``Scan``) or an opset outside the supported
-range is refused; nodes out of topological order are read in order.
+plumbing: folded, no layer. Nothing runs in place (ONNX tensors are single-assignment). The first
+graph input is the network input; every other one (a diffusion UNet's text states, an embedding
+bag's indices) is a :class:`~simulator.model.layers.ConditioningInput` beside it, with the same batch.
+Conv and pools over three spatial dimensions, ConvTranspose, Einsum with ellipsis, recurrent
+operators other than a plain LSTM and other domains' operators (``com.microsoft``, custom) are
+Unsupported. Before any of this, the graph's structure is checked (:mod:`simulator.onnx.structure`):
+a tensor written twice, a cycle, an input nothing writes, control flow (``If``, ``Loop``, ``Scan``) or
+an opset outside the supported range is refused; nodes out of topological order are read in order.
 """
 
 from __future__ import annotations
@@ -77,6 +83,7 @@ except ModuleNotFoundError as error:  # an optional extra
     raise SimulatorError("reading ONNX models needs the optional 'onnx' package: "
                          "pip install 'roofline-simulator[onnx]'") from error
 
+from simulator.onnx.inputs import conditioning_inputs, network_input
 from simulator.onnx.patterns import GraphIndex, Match, find_patterns
 from simulator.onnx.shapes import FLOAT_TYPES, GraphFacts, Layout, Layouts, attribute, propagate
 from simulator.onnx.structure import check_opset, describe, in_order
@@ -107,13 +114,16 @@ class Translator:
     """
 
     def __init__(self, name: str, input_name: str, g: GraphIndex, layout: Layouts,
-                 matches: dict[int, Match], opset: int):
+                 matches: dict[int, Match], opset: int, conditioning: tuple[str, ...] = ()):
         self.g, self.facts, self.layout, self.matches, self.opset = g, g.facts, layout, matches, opset
         self.skipped = {i for last, match in matches.items() for i in match.nodes if i != last}
         self.builder = NetworkBuilder(name, layout[input_name].shape)
         self.tensors = {input_name: INPUT}
         self.used_names = {INPUT}
         self.node: onnx.NodeProto | None = None
+        for extra in conditioning:  # the other graph inputs: ConditioningInput layers beside the input
+            self.tensors[extra] = self.builder.conditioning_input(layout[extra].shape, extra,
+                                                                  name=self.unique(extra))
 
     def run(self, graph: onnx.GraphProto) -> Network:
         for i, node in enumerate(self.g.nodes):
@@ -259,31 +269,6 @@ def _load(source: str | Path | onnx.ModelProto) -> tuple[onnx.ModelProto, str]:
     return model, path.stem
 
 
-def _graph_input(model: onnx.ModelProto, name: str) -> tuple[onnx.ValueInfoProto, bool, Shape]:
-    """The one real graph input, whether its batch is symbolic, and its other dimensions."""
-    initializers = {init.name for init in model.graph.initializer}
-    inputs = [value for value in model.graph.input if value.name not in initializers]
-    if len(inputs) != 1:
-        raise SimulatorError(f"ONNX model {name!r} has {len(inputs)} inputs "
-                             f"({', '.join(repr(v.name) for v in inputs)}); the simulator takes exactly one")
-    value = inputs[0]
-    tensor_type = value.type.tensor_type
-    if not tensor_type.HasField("shape") or not tensor_type.shape.dim:
-        raise SimulatorError(f"ONNX model {name!r}: input {value.name!r} has no shape")
-    dims = tensor_type.shape.dim
-    for axis, dim in enumerate(dims):
-        if dim.HasField("dim_value") and dim.dim_value < 1:
-            raise SimulatorError(f"ONNX model {name!r}: input {value.name!r} dimension {axis} has size "
-                                 f"{dim.dim_value}; every dimension must be at least 1")
-    for axis, dim in enumerate(dims[1:], start=1):
-        if not dim.HasField("dim_value"):
-            raise SimulatorError(
-                f"ONNX model {name!r}: input {value.name!r} dimension {axis} is symbolic "
-                f"({dim.dim_param or '?'!r}); only the batch (dimension 0) may be, export with fixed sizes")
-    symbolic = not dims[0].HasField("dim_value") or dims[0].dim_value < 1
-    return value, symbolic, tuple(d.dim_value for d in dims[1:])
-
-
 def _check_weights(graph: onnx.GraphProto, facts: GraphFacts, name: str) -> None:
     """Shapes from the graph must agree with the initializers: a Conv's input channels with its
     weight's (times the groups), a Gemm's or MatMul's inner dimension with its constant matrix's, a
@@ -362,12 +347,15 @@ def import_onnx(source: str | Path | onnx.ModelProto, batch: int = 1) -> Network
     model, name = _load(source)
     opset = check_opset(model, name)
     model = in_order(model, name)
-    value, symbolic, rest = _graph_input(model, name)
+    value, symbolic, rest = network_input(model, name)
     elem_type = value.type.tensor_type.elem_type
     model_batch = batch if symbolic else value.type.tensor_type.shape.dim[0].dim_value
+    extras = conditioning_inputs(model, name, symbolic, model_batch)
 
     def facts_at(size: int) -> GraphFacts:
-        return propagate(model.graph, model.opset_import, value.name, (size, *rest), elem_type)
+        others = tuple((extra.name, (size, *extra_rest), extra.type.tensor_type.elem_type)
+                       for extra, extra_rest in extras)
+        return propagate(model.graph, model.opset_import, value.name, (size, *rest), elem_type, others)
 
     facts = facts_at(model_batch)
     _check_weights(model.graph, facts, name)
@@ -375,7 +363,8 @@ def import_onnx(source: str | Path | onnx.ModelProto, batch: int = 1) -> Network
     _check_outputs(model.graph, facts, second, name)
     layout = Layouts(facts, second)
     index = GraphIndex(model.graph, facts)
-    network = Translator(name, value.name, index, layout, find_patterns(index), opset).run(model.graph)
+    network = Translator(name, value.name, index, layout, find_patterns(index), opset,
+                         tuple(extra.name for extra, _ in extras)).run(model.graph)
     unsupported = unsupported_operators(network)
     if unsupported:
         warnings.warn(describe_unsupported(unsupported), UnsupportedOperatorWarning, stacklevel=2)

@@ -317,8 +317,9 @@ class _Propagation:
 
 
 def propagate(graph: onnx.GraphProto, opset_imports, input_name: str, input_shape: Shape,
-              input_type: int) -> GraphFacts:
-    """Shapes, constants and small constant values of every tensor with the input at ``input_shape``."""
+              input_type: int, extra_inputs: tuple[tuple[str, Shape, int], ...] = ()) -> GraphFacts:
+    """Shapes, constants and small constant values of every tensor with the input at ``input_shape``
+    (and the other graph inputs, ``(name, shape, element type)``, at theirs)."""
     facts = GraphFacts(batch=input_shape[0] if input_shape else 1)
     opsets = {(o.domain if o.domain != "ai.onnx" else ""): o.version for o in opset_imports}
     walker = _Propagation(facts, opsets, list(opset_imports))
@@ -327,6 +328,8 @@ def propagate(graph: onnx.GraphProto, opset_imports, input_name: str, input_shap
         walker.record(init.name, tuple(init.dims), init.data_type, True)
         facts.learned.add(init.name)
     walker.record(input_name, input_shape, input_type, False)
+    for name, shape, elem_type in extra_inputs:
+        walker.record(name, shape, elem_type, False)
     for node in graph.node:
         walker.visit(node)
     return facts

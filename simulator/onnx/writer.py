@@ -10,7 +10,9 @@ A layer's output tensor carries the layer's name, its parameters are initializer
 and ``<layer>.bias`` (plus BatchNorm's running statistics), and the initializers hold exactly the
 layer's parameters, so that :func:`simulator.onnx.reader.import_onnx` gives back the same parameter
 and MAC counts. Structural constants (shapes, axes, scalars) are ``Constant`` nodes. Every kind is
-written, except those marked ``exportable = False`` (GenericOp, Unsupported, Fused).
+written, except those marked ``exportable = False`` (GenericOp, Unsupported, Fused). The network's
+input is the first graph input; a conditioning tensor (a diffusion UNet's text states and time
+features) or an embedding bag's indices are graph inputs after it (:meth:`OnnxGraph.graph_input`).
 """
 
 from __future__ import annotations
@@ -53,11 +55,20 @@ class OnnxGraph:
         self.opset = opset
         self.nodes: list[onnx.NodeProto] = []
         self.initializers: list[TensorProto] = []
+        #: graph inputs after the network's own, ``(name, per-sample shape, ONNX element type)``
+        self.extra_inputs: list[tuple[str, tuple[int, ...], int]] = []
 
     def op(self, op_type: str, inputs: list[str], output: str, **attributes) -> str:
         """Appends one node named after its output tensor and returns that tensor's name."""
         self.nodes.append(helper.make_node(op_type, inputs, [output], name=output, **attributes))
         return output
+
+    def graph_input(self, name: str, shape: tuple[int, ...], integer: bool = False) -> str:
+        """Another graph input of per-sample ``shape`` (float, or int64 indices with ``integer``), after
+        the network's input and sharing its batch: a conditioning tensor, a bag's indices. The reader
+        takes it back as a :class:`~simulator.model.layers.ConditioningInput`."""
+        self.extra_inputs.append((name, tuple(shape), TensorProto.INT64 if integer else TensorProto.FLOAT))
+        return name
 
     def param(self, name: str, shape: tuple[int, ...], std: float, mean: float = 0.0) -> str:
         """A learned parameter: normal ``(mean, std)`` values, or shape only without ``weights``."""
@@ -132,9 +143,12 @@ def to_onnx(network: Network, batch: int | None = 1, opset: int = MIN_OPSET, see
                                  f"{', '.join(sorted(k.__name__ for k in ONNX_WRITERS))})") from None
         write(g, node)
     dtype = TensorProto.FLOAT
+    inputs = [helper.make_tensor_value_info(INPUT, dtype, [g.batch_dim, *network.input_shape])]
+    inputs += [helper.make_tensor_value_info(name, elem_type, [g.batch_dim, *shape])
+               for name, shape, elem_type in g.extra_inputs]
     graph = helper.make_graph(
         g.nodes, network.name,
-        [helper.make_tensor_value_info(INPUT, dtype, [g.batch_dim, *network.input_shape])],
+        inputs,
         [helper.make_tensor_value_info(t, dtype, [g.batch_dim, *network.shape_of(t)])
          for t in network.outputs],
         g.initializers)

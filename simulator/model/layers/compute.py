@@ -358,11 +358,22 @@ def write_matmul(g: Any, node: Node) -> None:
     g.op("MatMul", list(node.inputs), node.name)
 
 
+#: the projections of a self-attention layer, in ``nn.MultiheadAttention``'s naming
+ATTENTION_PROJECTIONS = ("q_proj", "k_proj", "v_proj", "out_proj")
+
+
 @onnx_writer(MultiheadSelfAttention)
 def write_attention(g: Any, node: Node) -> None:
-    """``softmax(Q K^T / sqrt(d)) V`` per head, with Q, K, V and output projections (with biases).
+    """:func:`write_self_attention` with every projection's bias (none without ``bias``)."""
+    write_self_attention(g, node, ATTENTION_PROJECTIONS if node.layer.bias else ())
 
-    Projections are ``MatMul`` + ``Add``; ``Reshape``/``Transpose`` to heads and back.
+
+def write_self_attention(g: Any, node: Node, biased: tuple[str, ...]) -> None:
+    """``softmax(Q K^T / sqrt(d)) V`` per head, with Q, K, V and output projections; the projections
+    named in ``biased`` (of :data:`ATTENTION_PROJECTIONS`) add a bias.
+
+    Projections are ``MatMul`` (+ ``Add``); ``Reshape``/``Transpose`` to heads and back. The attention
+    kinds whose projections carry only some biases (Whisper's, diffusers') write through this too.
     """
     layer, name, (x,) = node.layer, node.name, node.inputs
     tokens, embed = node.input_shapes[0]
@@ -372,8 +383,8 @@ def write_attention(g: Any, node: Node) -> None:
 
     def projection(part: str, source: str, output: str) -> str:
         product = g.op("MatMul", [source, g.param(f"{name}.{part}.weight", (embed, embed), std)],
-                       f"{output}/matmul" if layer.bias else output)
-        if not layer.bias:
+                       f"{output}/matmul" if part in biased else output)
+        if part not in biased:
             return product
         return g.op("Add", [product, g.param(f"{name}.{part}.bias", (embed,), std)], output)
 

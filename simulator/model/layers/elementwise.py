@@ -319,8 +319,8 @@ def write_activation(g: Any, node: Node) -> None:
     elif function == "quick_gelu":  # x·σ(1.702·x)
         scaled = g.op("Mul", [x, g.const(f"{name}/alpha", QUICK_GELU_ALPHA)], f"{name}/scaled")
         g.op("Mul", [x, g.op("Sigmoid", [scaled], f"{name}/sigmoid")], name)
-    elif function == "gelu" and g.opset >= GELU_OPSET:
-        g.op("Gelu", [x], name)
+    elif function == "gelu":
+        write_gelu(g, x, name)
     elif function == "gelu_tanh" and g.opset >= GELU_OPSET:
         g.op("Gelu", [x], name, approximate="tanh")
     elif function == "gelu_tanh":  # 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))), as torch.onnx writes it
@@ -332,14 +332,20 @@ def write_activation(g: Any, node: Node) -> None:
         shifted = g.op("Add", [tanh, g.const(f"{name}/one", 1.0)], f"{name}/add")
         product = g.op("Mul", [x, shifted], f"{name}/mul")
         g.op("Mul", [product, g.const(f"{name}/half", 0.5)], name)
-    elif function == "gelu":  # 0.5·x·(1 + erf(x/√2)), as torch.onnx writes it
-        scaled = g.op("Div", [x, g.const(f"{name}/sqrt2", math.sqrt(2.0))], f"{name}/div")
-        erf = g.op("Erf", [scaled], f"{name}/erf")
-        shifted = g.op("Add", [erf, g.const(f"{name}/one", 1.0)], f"{name}/add")
-        product = g.op("Mul", [x, shifted], f"{name}/mul")
-        g.op("Mul", [product, g.const(f"{name}/half", 0.5)], name)
     else:
         raise SimulatorError(f"layer {name!r}: no ONNX mapping for activation {function!r}")
+
+
+def write_gelu(g: Any, x: str, name: str) -> str:
+    """GELU (erf) of tensor ``x`` into tensor ``name``: ``Gelu`` from opset 20, before it
+    ``0.5·x·(1 + erf(x/√2))`` as torch.onnx writes it (read back as one GELU)."""
+    if g.opset >= GELU_OPSET:
+        return g.op("Gelu", [x], name)
+    scaled = g.op("Div", [x, g.const(f"{name}/sqrt2", math.sqrt(2.0))], f"{name}/div")
+    erf = g.op("Erf", [scaled], f"{name}/erf")
+    shifted = g.op("Add", [erf, g.const(f"{name}/one", 1.0)], f"{name}/add")
+    product = g.op("Mul", [x, shifted], f"{name}/mul")
+    return g.op("Mul", [product, g.const(f"{name}/half", 0.5)], name)
 
 
 @onnx_writer(Softmax)

@@ -1,16 +1,24 @@
 """Pooled table lookups (``nn.EmbeddingBag``, torchrec's ``EmbeddingBagCollection``): DLRM's sparse features.
 
-The kind with its builder method. It has no ONNX writer (a bag reads a jagged index list the
-network's single dense input does not carry): export refuses it in one line.
+The kind with its builder method and its ONNX writer: the bag's indices are a graph input of their own
+(``<layer>.indices``, int64 ``(N, lookups)``: a fixed multi-hot size per sample, as the layer counts it),
+``Gather`` from the table and ``ReduceSum``/``ReduceMean`` over the lookups; the reader's
+EmbeddingBag pattern (:mod:`simulator.onnx.patterns`) takes the pair back as one bag.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from simulator.errors import ShapeError
-from simulator.model.layers.base import Layer, Shape, builder_method, layer_kind
+from simulator.model.layers.base import Layer, Shape, builder_method, layer_kind, onnx_writer
+
+if TYPE_CHECKING:
+    from simulator.model.graph import Node
+
+#: the first opset whose ReduceMean takes its axes as an input (ReduceSum does from opset 13)
+REDUCE_MEAN_AXES_INPUT_OPSET = 18
 
 #: pooling of the gathered rows, as ``nn.EmbeddingBag(mode=...)`` (torchrec's PoolingType SUM / MEAN)
 BAG_MODES = ("sum", "mean")
@@ -35,7 +43,6 @@ class EmbeddingBag(Layer):
     lookups: int
     mode: str = "sum"
     kind: ClassVar[str] = "EmbeddingBag"
-    exportable: ClassVar[bool] = False
 
     def output_shape(self, inputs: tuple[Shape, ...]) -> Shape:
         if self.mode not in BAG_MODES:
@@ -59,3 +66,19 @@ def embedding_bag(net, x: str, num_embeddings: int, embedding_dim: int, lookups:
     """``nn.EmbeddingBag(num_embeddings, embedding_dim, mode=mode)`` over ``lookups`` indices per sample;
     ``x`` orders it after the tensor it depends on (the network input)."""
     return net.add(EmbeddingBag(num_embeddings, embedding_dim, lookups, mode), x, name=name)
+
+
+@onnx_writer(EmbeddingBag)
+def write_embedding_bag(g: Any, node: Node) -> None:
+    """The indices as a graph input ``<layer>.indices`` (int64, ``(N, lookups)``), ``Gather`` of the
+    ``(V, E)`` table (``<layer>.weight``) -> ``(N, lookups, E)``, ``ReduceSum`` (``mean``: ``ReduceMean``)
+    over the lookups -> ``(N, E)``."""
+    layer, name = node.layer, node.name
+    ids = g.graph_input(f"{name}.indices", (layer.lookups,), integer=True)
+    table = g.param(f"{name}.weight", (layer.num_embeddings, layer.embedding_dim), 0.02)
+    rows = g.op("Gather", [table, ids], f"{name}/rows", axis=0)
+    if layer.mode == "mean" and g.opset < REDUCE_MEAN_AXES_INPUT_OPSET:
+        g.op("ReduceMean", [rows], name, axes=[1], keepdims=0)
+    else:
+        g.op("ReduceMean" if layer.mode == "mean" else "ReduceSum", [rows, g.const(f"{name}/axes", [1])],
+             name, keepdims=0)
