@@ -53,6 +53,11 @@ _API = {
     "load_llm_config": ("simulator.llm.config", "load_config"),
     "LLMResult": ("simulator.llm.inference", "LLMResult"),
     "accuracy_table": ("simulator.accuracy", "accuracy_table"),
+    "load_measurements": ("simulator.accuracy", "load_measurements"),
+    "format_counts": ("simulator.report", "format_counts"),
+    "format_simulation": ("simulator.report", "format_simulation"),
+    "simulate_serving": ("simulator.llm.serving", "simulate_serving"),
+    "concurrency_for_target": ("simulator.llm.serving", "concurrency_for_target"),
     "export_onnx": ("simulator.api", "export_onnx"),
     "calibrate": ("simulator.calibration.calibrate", "calibrate"),
     "validate": ("simulator.calibration.validate", "validate"),
@@ -64,20 +69,21 @@ _API = {
 }
 
 #: every entry point: one or more per ``roofline`` command (list, count, simulate, compare, sweep,
-#: plot, export, calibrate, validate, llm, accuracy, report, serve), and the types they take and return
+#: plot, export, calibrate, validate, llm, accuracy, report, serve), the types they take and return, and
+#: the text the count and simulate commands print (``format_counts``, ``format_simulation``)
 __all__ = [
     "Comparison", "Device", "LLMResult", "Network", "NetworkBuilder", "NetworkCounts", "SimulationResult",
     "SimulatorError", "accuracy_table", "build_network", "calibrate", "compare_devices", "compare_networks",
-    "count", "device_names", "export_onnx", "html_report_data", "iter_sweep", "llm_names", "load_device",
-    "load_llm_config",
+    "concurrency_for_target", "count", "device_names", "export_onnx", "format_counts", "format_simulation",
+    "html_report_data", "iter_sweep", "llm_names", "load_device", "load_llm_config", "load_measurements",
     "network_function", "network_names", "network_parameters", "plots", "report_widget", "resolve_device",
-    "runtime_names", "serve_report", "simulate", "simulate_llm", "sweep", "sweep_llm", "validate",
-    "write_html_report", "write_sweep",
+    "runtime_names", "serve_report", "simulate", "simulate_llm", "simulate_serving", "sweep", "sweep_llm",
+    "validate", "write_html_report", "write_sweep",
 ]
 
 if TYPE_CHECKING:
     from simulator import plots
-    from simulator.accuracy import accuracy_table
+    from simulator.accuracy import accuracy_table, load_measurements
     from simulator.api import count, device_names, export_onnx, llm_names, runtime_names, simulate
     from simulator.calibration.calibrate import calibrate
     from simulator.calibration.validate import validate
@@ -90,9 +96,11 @@ if TYPE_CHECKING:
     from simulator.hardware.loader import load_device, resolve_device
     from simulator.llm.config import load_config as load_llm_config
     from simulator.llm.inference import LLMResult, simulate_llm
+    from simulator.llm.serving import concurrency_for_target, simulate_serving
     from simulator.llm.sweep import sweep_llm
     from simulator.model.counts import NetworkCounts
     from simulator.model.graph import Network, NetworkBuilder
+    from simulator.report import format_counts, format_simulation
     from simulator.report_html import html_report_data, report_widget, write_html_report
     from simulator.results import SimulationResult
     from simulator.serve import serve_report

@@ -20,6 +20,9 @@ NOTEBOOKS = sorted(NOTEBOOK_DIR.glob("*.ipynb"))
 #: Seconds one cell may run; each notebook takes a few seconds in all.
 CELL_TIMEOUT_S = 120
 IMPORTS_SIMULATOR = re.compile(r"^\s*(from|import)\s+simulator\b", re.MULTILINE)
+#: any import of the package: ``import simulator`` is the only one a notebook writes (the public API)
+SIMULATOR_IMPORT = re.compile(r"^\s*(?:from\s+simulator\S*\s+import\s+.*|import\s+simulator\S*.*)$",
+                              re.MULTILINE)
 
 
 def _source(cell: dict) -> str:
@@ -42,7 +45,7 @@ def test_the_efficientvit_notebook_compares_with_the_library() -> None:
     configuration, and puts the prediction next to the lecture's measured 638 ms / 45.9 ms."""
     cells = _load(NOTEBOOK_DIR / "05_efficientvit_vs_segformer.ipynb")["cells"]
     code = "\n".join(_source(cell) for cell in cells if cell["cell_type"] == "code")
-    for needle in ("from simulator.compare import compare", "plots.compare_chart", "plots.memory_chart",
+    for needle in ("simulator.compare_networks", "plots.compare_chart", "plots.memory_chart",
                    '"fused", "materialized"', "ideal", "638.0", "45.9", "sam_vit_h", "efficientvit_sam_",
                    "mcunet_in", "stm32h743", "stm32f746"):
         assert needle in code, f"notebook 05 lacks {needle!r}"
@@ -55,6 +58,20 @@ def test_notebook_tells_its_story_with_the_library(path: Path) -> None:
     assert {"markdown", "code"} <= kinds, f"{path.name} needs markdown and code cells, has {sorted(kinds)}"
     code = "\n".join(_source(cell) for cell in cells if cell["cell_type"] == "code")
     assert IMPORTS_SIMULATOR.search(code), f"{path.name} does not import simulator"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[path.name for path in NOTEBOOKS])
+def test_notebook_uses_the_public_api_only(path: Path) -> None:
+    """``import simulator`` and its top-level names (``simulator.simulate``, ``simulator.plots``): no
+    submodule import (``from simulator.report import ...``), so a notebook breaks only when the API does."""
+    cells = _load(path)["cells"]
+    code = "\n".join(_source(cell) for cell in cells if cell["cell_type"] == "code")
+    imports = [line.strip() for line in SIMULATOR_IMPORT.findall(code)]
+    assert imports and set(imports) == {"import simulator"}, f"{path.name} imports {imports}"
+    import simulator
+
+    used = set(re.findall(r"\bsimulator\.(\w+)", code))
+    assert used <= set(simulator.__all__), f"{path.name} uses {sorted(used - set(simulator.__all__))}"
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[path.name for path in NOTEBOOKS])
