@@ -12,16 +12,19 @@ hand-assigned ``role``, and predicts the held-out rows with them:
 * ``time-split``: the rows published from 2024 on from those published before
   (:func:`~simulator.calibration.folds.published`; undated rows are left out and counted);
 * ``in-sample``: every row from the figures fitted on all rows (a fit figure, labelled as such);
-* ``shipped``: the shipped profiles' expected model (fitted by hand-chosen ``fit`` rows), on every
-  row: in-sample where a row was a fit row, so also labelled in-sample.
+* ``shipped``: the shipped profiles' expected model on every row, simulated as ``roofline accuracy``
+  does. The profiles' figures ARE the in-sample fit (``python tools/fit_profiles.py`` writes them,
+  :mod:`simulator.calibration.shipped_fit`; ``--check`` and ``tests/calibration/test_shipped_fit.py``
+  pin it), so this protocol's figures equal ``in-sample``'s: a check that the model users run is the
+  one cross-validated here.
 
 Rows in scope: the latency and throughput rows of ``gpu.csv`` and ``mcu.csv`` whose device has a
 family and whose runtime the expected model describes (the profile's own or a shipped runtime file),
 and the rows of ``llm.csv`` of an LLM family's serving runtime (:mod:`simulator.calibration.cv_llm`:
 its two LLM terms fitted, the kernel figures the profile's). Energy rows, rows of runtimes without
 a runtime file (bound only) and LLM rows predicted through a runtime file (HuggingFace transformers
-on Orin) are counted as not cross-validated (:func:`scope`). The shipped profiles are not changed:
-this module only reports.
+on Orin) are counted as not cross-validated (:func:`scope`). This module only reports; the shipped
+profiles hold the in-sample fit (``python tools/fit_profiles.py``).
 """
 
 from __future__ import annotations
@@ -315,12 +318,12 @@ figure clamped to a physical range, and the held-out rows are predicted with the
   model can describe the data at all;
 * LLM rows: the two LLM terms (host cost per pass, the projections' share of bandwidth) are
   fitted per serving runtime and architecture, each in its physical range; the kernel figures under
-  them (launch cost per kernel included) are the profile's, which were fitted on CNN rows only; an
+  them (launch cost per kernel included) are the profile's, the CNN families' in-sample fit; an
   all-reduce costs its ring time and one kernel launch, nothing fitted;
-* `roofline accuracy --cv --protocol shipped` adds the shipped profiles' figure on the same rows
-  (in sample too: their figures were fitted on hand-chosen `fit` rows).
-
-The shipped profiles are not changed by any of this: the cross-validation only reports.
+* `roofline accuracy --cv --protocol shipped` adds the shipped profiles' figure on the same rows.
+  The shipped `[efficiency]` figures and runtime factors are the in-sample fit, written by
+  `python tools/fit_profiles.py` (no row's role is read; `--check` recomputes them in CI), so
+  `shipped` equals `in-sample`.
 
 **Model changes made after seeing these out-of-sample errors** (so from then on the figures below
 are validation figures, not test figures; the analysis, per fold and step:

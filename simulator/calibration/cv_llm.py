@@ -92,6 +92,8 @@ class LLMCase:
     base_s: np.ndarray          # L0 at each GEMV_GRID value (one value when the row does not decode)
     step_coefficient: float
     allreduce_coefficient: float
+    #: the dataset row, simulated again at the fitted figures for the prediction (:class:`LLMFit`)
+    row: Mapping[str, str] | None = None
 
 
 def _time(row: Mapping[str, str], device) -> float:
@@ -121,7 +123,7 @@ def llm_case(row: Mapping[str, str]) -> LLMCase:
     if int(row["tp"]) > 1:
         allreduce = (_time(row, _device(base, 0.0, _ALLREDUCE_S, grid[-1])) - base_s[-1]) / _ALLREDUCE_S
     return LLMCase(row["id"], row["device"], llm_family_of(row["device"]), row["metric"],
-                   float(row["value"]), base_s, step, allreduce)
+                   float(row["value"]), base_s, step, allreduce, dict(row))
 
 
 def predict_llm(cases: Sequence[LLMCase], values: Mapping[str, float]) -> np.ndarray:
@@ -139,16 +141,37 @@ def predict_llm(cases: Sequence[LLMCase], values: Mapping[str, float]) -> np.nda
     return np.array(out)
 
 
+def simulate_cases(cases: Sequence[LLMCase], values: Mapping[str, float]) -> np.ndarray:
+    """Each case's expected value in its metric, simulated (:func:`simulate_llm`) on its device with
+    the figures ``values`` in its ``[efficiency]`` (the rest of the profile as shipped): what
+    ``roofline llm`` and ``roofline accuracy`` give on a profile that holds those figures, without
+    :func:`predict_llm`'s interpolation in ``g`` (exact for a case without its row: the interpolation)."""
+    out = []
+    for case in cases:
+        if case.row is None:
+            out.append(float(predict_llm([case], values)[0]))
+            continue
+        base = resolve_device(case.device)
+        efficiency = base.efficiency.model_copy(update={k: values[k] for k in
+                                                        ("step_overhead_s", "gemv_bandwidth_fraction")
+                                                        if k in values})
+        time = _time(case.row, base.model_copy(update={"efficiency": efficiency}))
+        out.append(1.0 / time if case.metric == "output_tokens_per_s" else time)
+    return np.array(out)
+
+
 @dataclass(frozen=True)
 class LLMFit:
-    """An LLM family's fitted figures."""
+    """An LLM family's fitted figures. The fit's objective interpolates each row's time in ``g``
+    (:func:`predict_llm`); a prediction simulates the row at the fitted figures
+    (:func:`simulate_cases`), so that it is the figure a profile holding them gives."""
 
     family: str
     values: Mapping[str, float]
     objective: float
 
     def predict_cases(self, cases: Sequence[LLMCase]) -> np.ndarray:
-        return predict_llm(cases, self.values)
+        return simulate_cases(cases, self.values)
 
 
 def fit_llm(cases: Sequence[LLMCase]) -> LLMFit:

@@ -428,15 +428,19 @@ def predict_stack(data: Stack, values: Mapping[str, float], tile: int | None,
 def overhead_scale(family: Family, device, precision: str) -> float:
     """The factor on the family's per-kernel overhead for ``device`` computing at ``precision``:
     the clock reference's clock over the device's (the overhead read as GPU cycles), else 1. The
-    clock ratio is the ratio of peak per SM (``peak / parallel_units``): a module with fewer SMs at
-    the same clock (an Orin NX against the AGX) pays the same overhead."""
+    clock ratio is the ratio of peak per SM (``peak / parallel_units``) at each device's highest
+    peak (its Tensor Cores' dense rate, clocked as the whole GPU is): one figure for every precision,
+    as a profile states one ``kernel_overhead_us`` (the profiles' peaks, rounded as their data sheets
+    print them, give ratios that differ in the fourth digit between precisions; ``precision`` is not
+    used). A module with fewer SMs at the same clock (an Orin NX against the AGX) pays the same
+    overhead."""
     if not family.clock_reference or family.clock_reference == device.name:
         return 1.0
     reference = resolve_device(family.clock_reference)
 
     def per_unit(d) -> float:
         units = d.efficiency.parallel_units if d.efficiency and d.efficiency.parallel_units else 1
-        return d.peak_for(precision) / units
+        return max(d.peak_ops_per_s.values()) / units
 
     return per_unit(reference) / per_unit(device)
 

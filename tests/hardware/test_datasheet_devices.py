@@ -103,23 +103,29 @@ def test_the_expected_model_is_inherited_from_the_family_or_absent(name):
     if name in WRITTEN_OUT:
         # NVIDIA GPUs running TensorRT share the launch cost, tile and L2 share (cv_model's family rule)
         assert "extends" not in raw
-        for figure in ("kernel_overhead_s", "tile_outputs", "buffer_capacity_fraction", "step_overhead_s"):
+        # (step_overhead_s is an LLM term, fitted per TensorRT-LLM architecture; an Ada card has none)
+        for figure in ("kernel_overhead_s", "tile_outputs", "buffer_capacity_fraction"):
             assert getattr(device.efficiency, figure) == getattr(base_device.efficiency, figure), figure
-        assert "Inherited from the Ampere/Hopper TensorRT fit; no row of its own" in device.efficiency.source
+        # the family's figures, fitted on every dataset row of the family (tools/fit_profiles.py)
+        family_fit = 'the family "NVIDIA datacenter GPUs (TensorRT)" fitted on every one of its'
+        assert family_fit in " ".join(device.efficiency.source.split())
     else:
         assert raw["extends"] == base
         assert f"Inherited from the {DEVICES[name][0]} family's profile {base}" in device.efficiency.source
-        assert "no row of this device" in device.efficiency.source
-    # nothing of this device was fitted: its published rows, if any, are check rows
+        assert "fitted on every one of its" in " ".join(device.efficiency.source.split())  # fit_profiles.py
+    # the fit reads no row's role (tools/fit_profiles.py); the dataset still marks this device's rows check
     assert all(row["role"] == "check" for row in load_measurements() if row["device"] == name)
 
 
 @pytest.mark.parametrize("name", ["jetson-orin-nx-16gb", "jetson-orin-nano-8gb"])
 def test_orin_modules_pay_the_agx_kernel_overhead_in_gpu_cycles(name):
-    # AGX MAXN's 6.11 us at 1300 MHz, the same number of cycles at the module's GPU clock
+    # AGX MAXN's fitted overhead at 1300 MHz, the same number of cycles at the module's GPU clock (the
+    # fit reads the clock ratio from the peaks per SM; AGX's 85 int8 TOPS is the data sheet's rounding
+    # of 85.2: 0.3%)
     clock_mhz = {"jetson-orin-nx-16gb": 918, "jetson-orin-nano-8gb": 625}[name]
     overhead_s = resolve_device(name).efficiency.kernel_overhead_s
-    assert overhead_s == pytest.approx(6.11e-6 * 1300 / clock_mhz, rel=1e-3)
+    agx_s = resolve_device("jetson-agx-orin").efficiency.kernel_overhead_s
+    assert overhead_s == pytest.approx(agx_s * 1300 / clock_mhz, rel=5e-3)
 
 
 @pytest.mark.parametrize("network", ["resnet50", "bert_base"])
