@@ -68,7 +68,7 @@ LOOP_PJ_PER_CYCLE = 3 * 1.0 + 0.1
 @pytest.mark.parametrize(("name", "supply_v", "run_a", "mhz", "scale"), [
     ("stm32f746", 3.3, 0.47e-3 * 216, 216, 2.9),       # 0.47 mA/MHz (an estimate), LDO at 3.3 V
     ("stm32h743", 3.3, 0.35e-3 * 480, 480, 2.2),       # 0.35 mA/MHz (an estimate), LDO at 3.3 V
-    ("nucleo-h7a3zi-q", 3.3, 34e-3, 280, 2.1),         # DS13195 Table 37: ~34 mA at 280 MHz, SMPS
+    ("nucleo-h7a3zi-q", 3.3, 120e-6 * 280, 280, 2.1),  # ST: 120 uA/MHz, SMPS, 3.3 V (Table 37: ~34 mA)
     ("nucleo-l4r5zi", 1.8, 100e-6 * 120, 120, 2.9),    # ST's feature list: 100 uA/MHz run mode
     ("nucleo-u575zi-q", 3.0, 7.15e-3, 160, 1.8)])      # DS13737 Rev 8 Table 39: 7.15 mA, 160 MHz, SMPS
 def test_microcontroller_static_power_is_the_data_sheet_run_power_less_the_loops_own_work(
