@@ -41,10 +41,29 @@ class Energy:
         return self.compute_j + self.level_j.sum(axis=1) + self.static_j
 
 
+def compute_energy_j(workload: Workload, hardware: HardwareArrays, batch: np.ndarray) -> np.ndarray:
+    """``(C, L)`` ``n·(MACs·E_MAC + element-wise ops·E_add)`` [J]."""
+    compute = workload.macs * hardware.mac_energy_pj[:, None]
+    compute += workload.elementwise_ops * hardware.op_energy_pj[:, None]
+    compute *= batch[:, None]
+    compute /= PJ_PER_J
+    return compute
+
+
+def level_energy_j(level_bytes: np.ndarray, hardware: HardwareArrays) -> np.ndarray:
+    """``(C, V, L)`` bytes crossing each level times its energy per byte [J]."""
+    energy = level_bytes * hardware.energy_per_byte_pj[:, :, None]
+    energy /= PJ_PER_J
+    return energy
+
+
+def static_energy_j(static_power_w: np.ndarray | None, latency_s: np.ndarray) -> np.ndarray:
+    """``(C, L)`` static power ``(C,)`` times each layer's latency [J] (None: no static power)."""
+    power = np.zeros(len(latency_s)) if static_power_w is None else static_power_w
+    return power[:, None] * latency_s
+
+
 def layer_energy(workload: Workload, hardware: HardwareArrays, timing: Timing, batch: np.ndarray) -> Energy:
     """Compute and data-movement energy of each layer for every configuration."""
-    compute_pj = batch[:, None] * (workload.macs * hardware.mac_energy_pj[:, None]
-                                   + workload.elementwise_ops * hardware.op_energy_pj[:, None])
-    level_pj = timing.level_bytes * hardware.energy_per_byte_pj[:, :, None]
-    power = np.zeros(len(batch)) if hardware.static_power_w is None else hardware.static_power_w
-    return Energy(compute_pj / PJ_PER_J, level_pj / PJ_PER_J, power[:, None] * timing.latency_s)
+    return Energy(compute_energy_j(workload, hardware, batch), level_energy_j(timing.level_bytes, hardware),
+                  static_energy_j(hardware.static_power_w, timing.latency_s))

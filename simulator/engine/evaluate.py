@@ -9,16 +9,24 @@ the energy total adds the parts in one stated order (compute, then each memory l
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import numpy as np
 
 from simulator.engine.configs import HardwareArrays, hardware_arrays
-from simulator.engine.efficiency import class_table
-from simulator.engine.energy import Energy, layer_energy
-from simulator.engine.timing import BITS_PER_BYTE, Timing, roofline_timing
+from simulator.engine.efficiency import class_table, efficiency_arrays
+from simulator.engine.energy import Energy, compute_energy_j, layer_energy, level_energy_j, static_energy_j
+from simulator.engine.timing import (
+    BITS_PER_BYTE,
+    Timing,
+    compute_time_s,
+    layer_latency_s,
+    level_bytes,
+    roofline_timing,
+    slowest_level_s,
+)
 from simulator.engine.totals import Totals, summed_fields
 from simulator.engine.workload import Workload
 from simulator.hardware.device import Device
@@ -70,6 +78,14 @@ def memory_checks(workload: Workload, hardware: HardwareArrays, batch: np.ndarra
             (hardware.activation_store, "peak activations", activations))
 
 
+def _with_link(hardware: HardwareArrays, link: Mapping[str, np.ndarray] | None) -> HardwareArrays:
+    if not link:
+        return hardware
+    return dataclasses.replace(
+        hardware, devices=link["devices"], link_bandwidth_bytes_per_s=link["link_bandwidth_bytes_per_s"],
+        link_latency_s=link["link_latency_s"], allreduce_overhead_s=link.get("allreduce_overhead_s"))
+
+
 def evaluate(workload: Workload, device: Device, compute: Sequence[str], batch: np.ndarray,
              weight_bits: np.ndarray, activation_bits: np.ndarray,
              overrides: Mapping[str, np.ndarray] | None = None, ideal: bool = False,
@@ -83,24 +99,63 @@ def evaluate(workload: Workload, device: Device, compute: Sequence[str], batch: 
     ``link_bandwidth_bytes_per_s`` and ``link_latency_s`` arrays for tensor parallelism.
     ``micro_batching``: let a batch that spills run in micro-batches when faster (see
     :func:`_run_batches`); off, every batch runs whole, as TensorRT runs an engine's batch."""
-    hardware = hardware_arrays(device, compute, overrides, ideal)
-    if link:
-        hardware = dataclasses.replace(
-            hardware, devices=link["devices"], link_bandwidth_bytes_per_s=link["link_bandwidth_bytes_per_s"],
-            link_latency_s=link["link_latency_s"], allreduce_overhead_s=link.get("allreduce_overhead_s"))
+    hardware = _with_link(hardware_arrays(device, compute, overrides, ideal), link)
     bits = (weight_bits, activation_bits, kv_bits)
     if micro_batching:
         timing, energy, micro_batch = _run_batches(workload, hardware, batch, *bits)
     else:
         timing, energy = _run(workload, hardware, batch, *bits)
         micro_batch = batch.astype(float)
+    checks, totals = _totals(workload, hardware, batch, weight_bits, activation_bits, micro_batch,
+                             _layer_sums(timing, energy))
+    return Evaluation(hardware, timing, energy, batch, checks, totals)
+
+
+def memory_bound_sum_s(memory_bound: np.ndarray, latency_s: np.ndarray) -> np.ndarray:
+    """``(C,)`` latency of the memory-bound layers, added one by one in layer order [s]: of two or
+    more configurations, as rows of a ``(L, C)`` array reduced over its first axis (numpy adds row
+    after row, vectorized over the configurations: a fifth of a cumulative sum's time); of one, as
+    its cumulative sum (numpy would sum one row pairwise), the same sequence of additions."""
+    masked = np.where(memory_bound, latency_s, 0.0)
+    if masked.shape[0] < 2:
+        return np.cumsum(masked, axis=1)[:, -1]
+    return np.ascontiguousarray(masked.T).sum(axis=0)
+
+
+#: what :func:`_totals` takes from the per-layer arrays: each one's sum over the layers, per configuration
+_SUMS = ("t_compute_s", "t_memory_s", "latency_s", "memory_bound_s", "compute_j", "level_j", "static_j",
+         "t_comm_s")
+
+
+def _sums_of(timing: Mapping[str, np.ndarray | None],
+             energy: Mapping[str, np.ndarray]) -> dict[str, np.ndarray | None]:
+    """The sums over the layer axis that the totals are made of (:data:`_SUMS`), ``(C,)`` each
+    (``level_j``: ``(C, V)``; ``t_comm_s``: None without tensor parallelism), from the per-layer
+    ``(C, L)`` arrays by field name (``level_j``: ``(C, V, L)``)."""
+    t_comm, t_memory, t_compute = timing["t_comm_s"], timing["t_memory_s"], timing["t_compute_s"]
+    return {
+        "t_compute_s": timing["t_compute_s"].sum(axis=1),
+        "t_memory_s": timing["t_memory_s"].sum(axis=1),
+        "latency_s": timing["latency_s"].sum(axis=1),
+        "memory_bound_s": memory_bound_sum_s(t_memory > t_compute, timing["latency_s"]),
+        "compute_j": energy["compute_j"].sum(axis=1),
+        "level_j": energy["level_j"].sum(axis=2),
+        "static_j": energy["static_j"].sum(axis=1),
+        "t_comm_s": None if t_comm is None else t_comm.sum(axis=1),
+    }
+
+
+def _layer_sums(timing: Timing, energy: Energy) -> dict[str, np.ndarray | None]:
+    """:func:`_sums_of` a :class:`Timing` and an :class:`Energy`."""
+    return _sums_of({name: getattr(timing, name) for name in _SUMMED_FIELDS[0]},
+                    {name: getattr(energy, name) for name in _SUMMED_FIELDS[1]})
+
+
+def _totals(workload: Workload, hardware: HardwareArrays, batch: np.ndarray, weight_bits: np.ndarray,
+            activation_bits: np.ndarray, micro_batch: np.ndarray, sums: Mapping[str, np.ndarray | None],
+            ) -> tuple[tuple[tuple[int, str, np.ndarray], ...], Totals]:
+    """The memory checks and the :class:`Totals` of C configurations from their layer sums."""
     checks = memory_checks(workload, hardware, micro_batch, weight_bits, activation_bits)
-    latency_s = timing.latency_s.sum(axis=1)
-    # memory-bound layer latencies added one by one, in layer order
-    memory_bound_s = np.cumsum(np.where(timing.memory_bound, timing.latency_s, 0.0), axis=1)[:, -1]
-    compute_j = energy.compute_j.sum(axis=1)
-    level_j = energy.level_j.sum(axis=2)
-    static_j = energy.static_j.sum(axis=1)
     fits = np.ones(len(batch), dtype=bool)
     for v, _, required in checks:
         fits &= required <= hardware.capacity_bytes[:, v]
@@ -109,13 +164,14 @@ def evaluate(workload: Workload, device: Device, compute: Sequence[str], batch: 
         peak_activation_bytes=storage_bytes(batch * workload.peak_activations,
                                             activation_bits).astype(np.int64),
         micro_batch=micro_batch.astype(np.int64),
-        t_compute_s=timing.t_compute_s.sum(axis=1),
-        t_memory_s=timing.t_memory_s.sum(axis=1),
+        t_compute_s=sums["t_compute_s"],
+        t_memory_s=sums["t_memory_s"],
         fits=fits,
-        t_comm_s=None if timing.t_comm_s is None else timing.t_comm_s.sum(axis=1),
-        **summed_fields(batch, latency_s, memory_bound_s, compute_j, level_j, static_j),
+        t_comm_s=sums["t_comm_s"],
+        **summed_fields(batch, sums["latency_s"], sums["memory_bound_s"], sums["compute_j"], sums["level_j"],
+                        sums["static_j"]),
     )
-    return Evaluation(hardware, timing, energy, batch, checks, totals)
+    return checks, totals
 
 
 def evaluate_totals(workload: Workload, device: Device, compute: Sequence[str], batch: np.ndarray,
@@ -123,36 +179,119 @@ def evaluate_totals(workload: Workload, device: Device, compute: Sequence[str], 
                     overrides: Mapping[str, np.ndarray] | None = None, ideal: bool = False,
                     micro_batching: bool = True) -> tuple[Totals, tuple[str, ...]]:
     """:func:`evaluate`'s ``totals`` for C configurations, and the device's memory level names, what a
-    sweep keeps. The configurations go through the engine in blocks of at most
-    :data:`BLOCK_ELEMENTS` ``(configs, levels, layers)`` elements, each block's per-layer arrays
-    dropped once its totals are taken: a configuration's totals do not depend on the others in its
-    block, so they equal one :func:`evaluate` call's."""
-    levels = len(device.memory_levels)
-    step = max(1, BLOCK_ELEMENTS // (levels * max(workload.layers, 1)))
+    sweep keeps, without keeping per-layer arrays: the device's arrays are made once, the whole
+    batches' sums come from :func:`_first_pass_sums`, and each winning micro-batching plan's sums
+    replace its configurations' (the plans are searched in blocks of at most :data:`BLOCK_ELEMENTS`
+    ``(configs, levels, layers)`` elements). A configuration's totals do not depend on the others',
+    so they equal one :func:`evaluate` call's."""
+    hardware = hardware_arrays(device, compute, overrides, ideal)
     configs = len(batch)
+    sums = _first_pass_sums(workload, hardware, batch, weight_bits, activation_bits)
+    micro = batch.astype(float)
+    if micro_batching:
+        best = sums["latency_s"].copy()
+        step = max(1, BLOCK_ELEMENTS // (len(device.memory_levels) * max(workload.layers, 1)))
+        for start in range(0, configs, step):
+            block = slice(start, start + step)
+            searched = _plan_search(workload, _take(hardware, block, configs), batch[block],
+                                    weight_bits[block], activation_bits[block], None, best[block], False)
+            for won in searched:  # best[block] is a view: the search updates best
+                keep = won.keep + start
+                for key, values in _sums_of(*won.rows(_SUMMED_FIELDS)).items():
+                    if values is not None:
+                        sums[key][keep] = values  # type: ignore[index]
+                micro[keep] = won.m
+    _, totals = _totals(workload, hardware, batch, weight_bits, activation_bits, micro,
+                        {**sums, "t_comm_s": None})
+    return totals, hardware.level_names
 
-    def rows(values: np.ndarray, block: slice) -> np.ndarray:  # an override may be one value for all
-        return values[block] if np.ndim(values) and len(values) == configs else values
 
-    parts: list[Totals] = []
-    names: tuple[str, ...] = ()
-    for start in range(0, max(configs, 1), step):
-        block = slice(start, start + step)
-        evaluation = evaluate(workload, device, compute[block], batch[block], weight_bits[block],
-                              activation_bits[block],
-                              {key: rows(values, block) for key, values in (overrides or {}).items()},
-                              ideal, micro_batching=micro_batching)
-        parts.append(evaluation.totals)
-        names = evaluation.hardware.level_names
-    return Totals.concatenate(parts), names
+def _distinct_rows(columns: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """``(first, inverse)``: the index of one configuration per distinct row of ``columns`` (each
+    ``(C,)``), and for each configuration its distinct row's position in ``first``."""
+    keys = np.stack(columns)
+    order = np.lexsort(keys)
+    ordered = keys[:, order]
+    new = np.empty(len(order), dtype=bool)
+    new[:1] = True
+    np.any(ordered[:, 1:] != ordered[:, :-1], axis=0, out=new[1:])
+    inverse = np.empty(len(order), dtype=np.intp)
+    inverse[order] = np.cumsum(new) - 1
+    return order[new], inverse
 
 
-#: the dataclasses of per-configuration arrays that _take and _combine copy field by field
+def _first_pass_sums(workload: Workload, hardware: HardwareArrays, batch: np.ndarray, weight_bits: np.ndarray,
+                     activation_bits: np.ndarray) -> dict[str, np.ndarray]:
+    """:func:`_layer_sums` of :func:`_run` (whole batches, no tensor parallelism) for C configurations.
+
+    What a layer's traffic, compute time and energy depend on (batch, precisions, peak, capacities,
+    energies) is computed once per distinct row of those (a sweep over bandwidths repeats them);
+    what depends on the bandwidth (the memory time, the latency, static energy) for every
+    configuration, from its row's arrays. Both in blocks of at most :data:`BLOCK_ELEMENTS`
+    ``(rows, levels, layers)`` elements. Element by element these are :func:`_run`'s operations, so
+    its sums."""
+    configs = len(batch)
+    sums = {key: np.empty(configs) for key in ("t_compute_s", "t_memory_s", "latency_s", "memory_bound_s",
+                                               "compute_j", "static_j")}
+    sums["level_j"] = np.empty((configs, len(hardware.level_names)))
+    step = max(1, BLOCK_ELEMENTS // (len(hardware.level_names) * max(workload.layers, 1)))
+    keys = [batch, weight_bits, activation_bits, hardware.peak_ops_per_s, hardware.mac_energy_pj,
+            hardware.op_energy_pj, *hardware.capacity_bytes.T, *hardware.energy_per_byte_pj.T]
+    first, inverse = _distinct_rows(keys) if configs > 1 else (None, None)
+    if first is None or 2 * len(first) > configs:  # too few repeats to pay for the gathers
+        for start in range(0, configs, step):
+            block = slice(start, start + step)
+            _first_pass_block(workload, hardware, batch, weight_bits, activation_bits, block, block, None,
+                              sums)
+        return sums
+    grouped = np.argsort(inverse, kind="stable")  # the configurations, those of each distinct row together
+    bounds = np.searchsorted(inverse[grouped], np.arange(0, len(first) + step, step))
+    for k, start in enumerate(range(0, len(first), step)):
+        # the configurations of distinct rows start:start+step
+        for c in range(bounds[k], bounds[k + 1], step):
+            where = grouped[c:min(c + step, bounds[k + 1])]
+            _first_pass_block(workload, hardware, batch, weight_bits, activation_bits,
+                              first[start:start + step], where, inverse[where] - start, sums)
+    return sums
+
+
+def _first_pass_block(workload: Workload, hardware: HardwareArrays, batch: np.ndarray,
+                      weight_bits: np.ndarray, activation_bits: np.ndarray, distinct: np.ndarray | slice,
+                      where: np.ndarray | slice, rows: np.ndarray | None,
+                      sums: dict[str, np.ndarray]) -> None:
+    """Writes into ``sums`` the sums of configurations ``where``, whose traffic, compute time and energy
+    are those of configurations ``distinct``: configuration ``where[k]``'s are ``distinct[rows[k]]``'s
+    (``rows`` None: ``where`` and ``distinct`` are the same slice)."""
+    configs = len(batch)
+    part = _take(hardware, distinct, configs)
+    n = batch[distinct]
+    levels, _, _ = level_bytes(workload, part, n, weight_bits[distinct], activation_bits[distinct])
+    compute_fraction, bandwidth_fraction, overhead_s = efficiency_arrays(workload, part, n)
+    _, t_compute = compute_time_s(workload, n, part.peak_ops_per_s, compute_fraction)
+    distinct_sums = {"t_compute_s": t_compute.sum(axis=1),
+                     "compute_j": compute_energy_j(workload, part, n).sum(axis=1),
+                     "level_j": level_energy_j(levels, part).sum(axis=2)}
+    for key, values in distinct_sums.items():
+        sums[key][where] = values if rows is None else values[rows]
+    t_memory = slowest_level_s(levels, hardware.bandwidth_bytes_per_s[where], hardware.operand_level, rows)
+    t_memory /= bandwidth_fraction
+    if rows is not None:
+        t_compute = t_compute[rows]
+    latency = layer_latency_s(t_compute, t_memory, overhead_s)
+    sums["t_memory_s"][where] = t_memory.sum(axis=1)
+    sums["latency_s"][where] = latency.sum(axis=1)
+    sums["memory_bound_s"][where] = memory_bound_sum_s(t_memory > t_compute, latency)
+    power = None if hardware.static_power_w is None else hardware.static_power_w[where]
+    sums["static_j"][where] = static_energy_j(power, latency).sum(axis=1)
+
+
+#: the dataclasses of per-configuration arrays that _take and _put_rows copy field by field
 _Arrays = TypeVar("_Arrays", HardwareArrays, Timing, Energy)
 
 
-def _take(arrays: _Arrays, index: np.ndarray, configs: int) -> _Arrays:
-    """A copy of a dataclass of per-configuration arrays keeping configurations ``index``."""
+def _take(arrays: _Arrays, index: np.ndarray | slice, configs: int) -> _Arrays:
+    """A copy of a dataclass of per-configuration arrays keeping configurations ``index`` (a slice:
+    views of its arrays)."""
     changes: dict[str, Any] = {}
     for f in dataclasses.fields(arrays):
         value = getattr(arrays, f.name)
@@ -161,27 +300,42 @@ def _take(arrays: _Arrays, index: np.ndarray, configs: int) -> _Arrays:
     return dataclasses.replace(arrays, **changes)
 
 
-def _combine(full: _Arrays, part: _Arrays, q: np.ndarray, rest: _Arrays | None,
-             where: np.ndarray) -> _Arrays:
-    """``full`` with configurations ``where`` replaced by ``q·part + rest`` (field by field)."""
+def _plan_rows(part: Timing | Energy, rest: Timing | Energy | None, q: np.ndarray, has_rest: np.ndarray,
+               pick: np.ndarray, names: Sequence[str]) -> dict[str, np.ndarray | None]:
+    """Fields ``names`` of a micro-batching plan for its configurations ``pick``: ``q·part +
+    has_rest·rest`` per layer (``q`` passes of ``m`` samples and the remainder's pass, which runs
+    nothing where ``has_rest`` is 0), or ``q·part`` when no configuration has a remainder."""
+    rows: dict[str, np.ndarray | None] = {}
+    for name in names:
+        value = getattr(part, name)
+        if not isinstance(value, np.ndarray):
+            rows[name] = None
+            continue
+        shape = (-1,) + (1,) * (value.ndim - 1)
+        plan = q[pick].reshape(shape) * value[pick]
+        if rest is not None:
+            plan = plan + has_rest[pick].reshape(shape) * getattr(rest, name)[pick]
+        rows[name] = plan
+    return rows
+
+
+def _put_rows(full: _Arrays, where: np.ndarray, rows: Mapping[str, np.ndarray | None]) -> _Arrays:
+    """A copy of ``full`` with configurations ``where`` of each array field replaced by ``rows``."""
     changes: dict[str, Any] = {}
     for f in dataclasses.fields(full):
         value = getattr(full, f.name)
         if not isinstance(value, np.ndarray):
             continue
-        shape = (-1,) + (1,) * (value.ndim - 1)
-        plan = q.reshape(shape) * getattr(part, f.name)
-        if rest is not None:
-            plan = plan + getattr(rest, f.name)
         value = value.copy()
-        value[where] = plan
+        value[where] = rows[f.name]
         changes[f.name] = value
     return dataclasses.replace(full, **changes)
 
 
 def _run(workload: Workload, hardware: HardwareArrays, batch: np.ndarray, weight_bits: np.ndarray,
-         activation_bits: np.ndarray, kv_bits: np.ndarray | None) -> tuple[Timing, Energy]:
-    timing = roofline_timing(workload, hardware, batch, weight_bits, activation_bits, kv_bits)
+         activation_bits: np.ndarray, kv_bits: np.ndarray | None, per_level: bool = True,
+         ) -> tuple[Timing, Energy]:
+    timing = roofline_timing(workload, hardware, batch, weight_bits, activation_bits, kv_bits, per_level)
     return timing, layer_energy(workload, hardware, timing, batch)
 
 
@@ -282,6 +436,79 @@ class _PlanFloor:
         return keep
 
 
+@dataclass(frozen=True, eq=False)
+class _Winners:
+    """Configurations ``keep`` (of C) that the plan of ``m`` samples per pass runs faster than any
+    plan before it: their total latency ``latency_s``, and the plan's passes (``part``, ``q`` each) and
+    remainder (``rest``, None when no configuration tried had one) as run on the configurations
+    tried, of which ``pick`` are the winners."""
+
+    keep: np.ndarray
+    m: float
+    latency_s: np.ndarray
+    part: tuple[Timing, Energy]
+    rest: tuple[Timing, Energy] | None
+    q: np.ndarray
+    has_rest: np.ndarray
+    pick: np.ndarray
+
+    def rows(self, names: tuple[Sequence[str], Sequence[str]]) -> tuple[dict, dict]:
+        """The winners' per-layer timing fields ``names[0]`` and energy fields ``names[1]``."""
+        return tuple(_plan_rows(self.part[k], None if self.rest is None else self.rest[k], self.q,
+                                self.has_rest, self.pick, names[k]) for k in (0, 1))  # type: ignore[return-value]
+
+
+def _plan_search(workload: Workload, hardware: HardwareArrays, batch: np.ndarray, weight_bits: np.ndarray,
+                 activation_bits: np.ndarray, kv_bits: np.ndarray | None, best: np.ndarray,
+                 per_level: bool) -> Iterator[_Winners]:
+    """The micro-batching plans that beat the whole batch (``best``: its latency per configuration,
+    updated in place), in the order tried (see :func:`_run_batches`)."""
+    buffer = hardware.activation_buffer
+    if buffer is None or len(workload.spill_thresholds) == 0:
+        return
+    bytes_per_sample = activation_bits / BITS_PER_BYTE
+    capacity = hardware.capacity_bytes[:, buffer]
+    whole = np.searchsorted(workload.spill_thresholds, capacity / (batch * bytes_per_sample), side="right")
+    single = np.searchsorted(workload.spill_thresholds, capacity / bytes_per_sample, side="right")
+    spills_more = whole != single
+    if workload.score_elements is not None and workload.score_elements.any():
+        # a materialized score matrix stays on chip while the batch's scores fit (timing.level_bytes)
+        scores = workload.score_elements[workload.score_elements > 0] * bytes_per_sample[:, None]
+        spills_more |= ((batch[:, None] * scores > capacity[:, None])
+                        & (scores <= capacity[:, None])).any(axis=1)
+    candidates = np.flatnonzero(spills_more & (batch > 1))
+    if not len(candidates):
+        return
+    configs = len(batch)
+    floor = _PlanFloor(workload, hardware, weight_bits, activation_bits)
+    for j in range(int(np.log2(batch[candidates].max())) + 1):
+        m = 2.0 ** j
+        index = candidates[batch[candidates] > m]
+        # only the plans whose lower bound can beat the best so far are run (the same plans win as
+        # when every one is run: a plan skipped here would not have been better)
+        index = index[floor.can_win(index, batch[index], m, best[index])]
+        if not len(index):
+            continue
+        q = np.floor(batch[index] / m)
+        rest_n = batch[index] - q * m
+        sub = _take(hardware, index, configs)
+        args = (weight_bits[index], activation_bits[index], None if kv_bits is None else kv_bits[index])
+        part = _run(workload, sub, np.full(len(index), m), *args, per_level)
+        total = q * part[0].latency_s.sum(axis=1)
+        has_rest = (rest_n > 0).astype(float)
+        rest = None
+        if has_rest.any():
+            rest = _run(workload, sub, np.maximum(rest_n, 1.0), *args, per_level)
+            # a remainder of zero samples runs nothing
+            total = total + (has_rest[:, None] * rest[0].latency_s).sum(axis=1)
+        better = total < best[index]
+        if not better.any():
+            continue
+        keep = index[better]
+        best[keep] = total[better]
+        yield _Winners(keep, m, total[better], part, rest, q, has_rest, np.flatnonzero(better))
+
+
 def _run_batches(workload: Workload, hardware: HardwareArrays, batch: np.ndarray, weight_bits: np.ndarray,
                  activation_bits: np.ndarray, kv_bits: np.ndarray | None,
                  ) -> tuple[Timing, Energy, np.ndarray]:
@@ -303,56 +530,17 @@ def _run_batches(workload: Workload, hardware: HardwareArrays, batch: np.ndarray
     """
     timing, energy = _run(workload, hardware, batch, weight_bits, activation_bits, kv_bits)
     micro = batch.astype(float).copy()
-    buffer = hardware.activation_buffer
-    if buffer is None or len(workload.spill_thresholds) == 0:
-        return timing, energy, micro
-    bytes_per_sample = activation_bits / BITS_PER_BYTE
-    capacity = hardware.capacity_bytes[:, buffer]
-    whole = np.searchsorted(workload.spill_thresholds, capacity / (batch * bytes_per_sample), side="right")
-    single = np.searchsorted(workload.spill_thresholds, capacity / bytes_per_sample, side="right")
-    spills_more = whole != single
-    if workload.score_elements is not None and workload.score_elements.any():
-        # a materialized score matrix stays on chip while the batch's scores fit (timing.level_bytes)
-        scores = workload.score_elements[workload.score_elements > 0] * bytes_per_sample[:, None]
-        spills_more |= ((batch[:, None] * scores > capacity[:, None])
-                        & (scores <= capacity[:, None])).any(axis=1)
-    candidates = np.flatnonzero(spills_more & (batch > 1))
-    if not len(candidates):
-        return timing, energy, micro
+    names = ([f.name for f in dataclasses.fields(timing) if isinstance(getattr(timing, f.name), np.ndarray)],
+             [f.name for f in dataclasses.fields(energy)])
     best = timing.latency_s.sum(axis=1)
-    configs = len(batch)
-    floor = _PlanFloor(workload, hardware, weight_bits, activation_bits)
-    for j in range(int(np.log2(batch[candidates].max())) + 1):
-        m = 2.0 ** j
-        index = candidates[batch[candidates] > m]
-        # only the plans whose lower bound can beat the best so far are run (the same plans win as
-        # when every one is run: a plan skipped here would not have been better)
-        index = index[floor.can_win(index, batch[index], m, best[index])]
-        if not len(index):
-            continue
-        q = np.floor(batch[index] / m)
-        rest_n = batch[index] - q * m
-        sub = _take(hardware, index, configs)
-        args = (weight_bits[index], activation_bits[index], None if kv_bits is None else kv_bits[index])
-        part_t, part_e = _run(workload, sub, np.full(len(index), m), *args)
-        total = q * part_t.latency_s.sum(axis=1)
-        has_rest = rest_n > 0
-        rest_t = rest_e = None
-        if has_rest.any():
-            rest_t, rest_e = _run(workload, sub, np.maximum(rest_n, 1.0), *args)
-            # a remainder of zero samples runs nothing
-            rest_t = _combine(rest_t, rest_t, has_rest.astype(float), None, np.ones(len(index), bool))
-            rest_e = _combine(rest_e, rest_e, has_rest.astype(float), None, np.ones(len(index), bool))
-            total = total + rest_t.latency_s.sum(axis=1)
-        better = total < best[index]
-        if not better.any():
-            continue
-        keep = index[better]
-        pick = np.flatnonzero(better)
-        timing = _combine(timing, _take(part_t, pick, len(index)), q[pick],
-                          None if rest_t is None else _take(rest_t, pick, len(index)), keep)
-        energy = _combine(energy, _take(part_e, pick, len(index)), q[pick],
-                          None if rest_e is None else _take(rest_e, pick, len(index)), keep)
-        best[keep] = total[better]
-        micro[keep] = m
+    for won in _plan_search(workload, hardware, batch, weight_bits, activation_bits, kv_bits, best, True):
+        timing_rows, energy_rows = won.rows(names)
+        timing = _put_rows(timing, won.keep, timing_rows)
+        energy = _put_rows(energy, won.keep, energy_rows)
+        micro[won.keep] = won.m
     return timing, energy, micro
+
+
+#: the per-layer fields the totals are summed from (what a sweep's plans combine)
+_SUMMED_FIELDS = (("t_compute_s", "t_memory_s", "latency_s", "t_comm_s"),
+                  ("compute_j", "level_j", "static_j"))

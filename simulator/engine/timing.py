@@ -26,7 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from simulator.engine.configs import HardwareArrays
-from simulator.engine.efficiency import efficiency_arrays, expected_latency_s
+from simulator.engine.efficiency import efficiency_arrays
 from simulator.engine.workload import MATERIALIZED_ACCESSES, Workload
 from simulator.errors import SimulatorError
 from simulator.model.formulas import OPS_PER_MAC
@@ -43,7 +43,7 @@ class Timing:
     activation_bytes: np.ndarray   # (C, L) activations read and written
     level_bytes: np.ndarray        # (C, V, L) bytes crossing each memory level
     t_compute_s: np.ndarray        # (C, L)
-    t_level_s: np.ndarray          # (C, V, L) bytes / bandwidth per level
+    t_level_s: np.ndarray | None   # (C, V, L) bytes / bandwidth per level (None: not kept)
     t_memory_s: np.ndarray         # (C, L) the slowest level
     latency_s: np.ndarray          # (C, L) max(T_compute, T_memory) + T_comm
     t_comm_s: np.ndarray | None = None  # (C, L) all-reduce time across tensor-parallel devices
@@ -92,13 +92,15 @@ def level_bytes(workload: Workload, hardware: HardwareArrays, batch: np.ndarray,
         weight_bytes = weight_bytes + weight_bytes_per_element * experts * workload.expert_weight_elements
     if workload.gathered_weight_elements is not None:
         weight_bytes = weight_bytes + n * weight_bytes_per_element * workload.gathered_weight_elements
-    activation_bytes = n * activation_bytes_per_element * workload.activation_elements
+    samples_bytes = n * activation_bytes_per_element  # (C, 1)
+    activation_bytes = samples_bytes * workload.activation_elements
     buffer = hardware.activation_buffer
     if buffer is None:
         spilled = activation_bytes
     else:
         budget = hardware.capacity_bytes[:, buffer] / (batch * activation_bits / BITS_PER_BYTE)
-        spilled = n * activation_bytes_per_element * workload.spilled_for_budget(budget)
+        spilled = workload.spilled_for_budget(budget)  # a new (C, L) array, scaled in place
+        spilled *= samples_bytes
     if workload.score_elements is not None and workload.score_elements.any():
         score_bytes = n * activation_bytes_per_element * workload.score_elements
         on_chip = (score_bytes <= hardware.capacity_bytes[:, buffer][:, None] if buffer is not None
@@ -111,17 +113,31 @@ def level_bytes(workload: Workload, hardware: HardwareArrays, batch: np.ndarray,
         kv_bytes = n * (bits / BITS_PER_BYTE)[:, None] * workload.kv_elements
         activation_bytes = activation_bytes + kv_bytes
         spilled = spilled + kv_bytes
-    levels = np.zeros((len(batch), len(hardware.level_names), workload.layers))
+    # each level's bytes are the sum of its terms in this order (weights, activations, operands), written
+    # into the (C, V, L) array directly: no zero-filled array added to
+    levels = np.empty((len(batch), len(hardware.level_names), workload.layers))
     for v in range(len(hardware.level_names)):
+        terms = []
         if v >= hardware.weight_store and hardware.stores_weights[v]:
-            levels[:, v] += weight_bytes
+            terms.append(weight_bytes)
         if v == hardware.activation_store:
-            levels[:, v] += spilled
+            terms.append(spilled)
         elif v > hardware.activation_store and hardware.stores_activations[v]:
-            levels[:, v] += activation_bytes
+            terms.append(activation_bytes)
         if v == hardware.operand_level:
-            levels[:, v] += n * (workload.macs * ((weight_bits + activation_bits) / BITS_PER_BYTE)[:, None]
-                                 + workload.elementwise_ops * activation_bytes_per_element)
+            operands = workload.macs * ((weight_bits + activation_bits) / BITS_PER_BYTE)[:, None]
+            operands += workload.elementwise_ops * activation_bytes_per_element
+            operands *= n
+            terms.append(operands)
+        out = levels[:, v]
+        if not terms:
+            out[...] = 0.0
+        elif len(terms) == 1:
+            out[...] = terms[0]
+        else:
+            np.add(terms[0], terms[1], out=out)
+            for term in terms[2:]:
+                out += term
     return levels, weight_bytes, activation_bytes
 
 
@@ -147,25 +163,64 @@ def comm_time_s(workload: Workload, hardware: HardwareArrays, batch: np.ndarray,
     return np.where((workload.allreduce_elements > 0) & (n_dev > 1), t, 0.0)
 
 
-def roofline_timing(workload: Workload, hardware: HardwareArrays, batch: np.ndarray, weight_bits: np.ndarray,
-                    activation_bits: np.ndarray, kv_bits: np.ndarray | None = None) -> Timing:
-    """Per-layer roofline times of ``workload`` for every configuration (arrays of length C)."""
+def compute_time_s(workload: Workload, batch: np.ndarray, peak_ops_per_s: np.ndarray,
+                   compute_fraction: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(C, L)`` operations ``n·(2·MACs + element-wise ops)`` and the derated compute time
+    ``ops / peak / compute_fraction`` [s] (the ideal ``ops / peak`` divided by the fraction, as
+    :func:`~simulator.engine.efficiency.expected_latency_s` divides it)."""
     ops = batch[:, None] * (OPS_PER_MAC * workload.macs + workload.elementwise_ops)
+    t_compute = ops / peak_ops_per_s[:, None]
+    t_compute /= compute_fraction
+    return ops, t_compute
+
+
+def slowest_level_s(levels: np.ndarray, bandwidth_bytes_per_s: np.ndarray, operand_level: int | None,
+                    rows: np.ndarray | None = None) -> np.ndarray:
+    """``(C, L)`` ideal memory time: the largest ``bytes / bandwidth`` over the levels, the operand
+    level left out (its time is zero, and every time is at least zero). ``levels`` is ``(U, V, L)``
+    and ``rows`` picks configuration ``k``'s row of it (None: ``U = C``, row ``k``); one ``(C, L)``
+    array per level at a time, never the ``(C, V, L)`` array of times [s]."""
+    slowest: np.ndarray | None = None
+    for v in range(levels.shape[1]):
+        if v == operand_level:
+            continue
+        time_s = levels[:, v] / bandwidth_bytes_per_s[:, v, None] if rows is None else \
+            np.divide(levels[rows, v], bandwidth_bytes_per_s[:, v, None])
+        slowest = time_s if slowest is None else np.maximum(slowest, time_s, out=slowest)
+    if slowest is None:  # only an operand level: nothing to wait for
+        slowest = np.zeros((len(bandwidth_bytes_per_s), levels.shape[2]))
+    return slowest
+
+
+def layer_latency_s(t_compute_s: np.ndarray, t_memory_s: np.ndarray, overhead_s: np.ndarray) -> np.ndarray:
+    """``(C, L)`` :func:`~simulator.engine.efficiency.expected_latency_s` of derated times:
+    ``max(T_compute, T_memory) + overhead_s`` where the layer does work [s]."""
+    latency = np.maximum(t_compute_s, t_memory_s)
+    latency += np.where(latency > 0, overhead_s, 0.0)
+    return latency
+
+
+def roofline_timing(workload: Workload, hardware: HardwareArrays, batch: np.ndarray, weight_bits: np.ndarray,
+                    activation_bits: np.ndarray, kv_bits: np.ndarray | None = None,
+                    per_level: bool = True) -> Timing:
+    """Per-layer roofline times of ``workload`` for every configuration (arrays of length C).
+    ``per_level`` false leaves ``t_level_s`` out (None: what a sweep's totals do not read)."""
     levels, weight_bytes, activation_bytes = level_bytes(workload, hardware, batch, weight_bits,
                                                          activation_bits, kv_bits)
     compute_fraction, bandwidth_fraction, overhead_s = efficiency_arrays(workload, hardware, batch)
-    ideal_compute = ops / hardware.peak_ops_per_s[:, None]
-    ideal_level = levels / hardware.bandwidth_bytes_per_s[:, :, None]
-    if hardware.operand_level is not None:
-        ideal_level[:, hardware.operand_level] = 0.0
-    ideal_memory = ideal_level.max(axis=1)
-    latency = expected_latency_s(ideal_compute, ideal_memory, compute_fraction, bandwidth_fraction,
-                                 overhead_s)
-    # the derated times, divided exactly as expected_latency_s divides them
-    t_compute = ideal_compute / compute_fraction
-    t_memory = ideal_memory / bandwidth_fraction
+    ops, t_compute = compute_time_s(workload, batch, hardware.peak_ops_per_s, compute_fraction)
+    t_level = None
+    if per_level:
+        ideal_level = levels / hardware.bandwidth_bytes_per_s[:, :, None]
+        if hardware.operand_level is not None:
+            ideal_level[:, hardware.operand_level] = 0.0
+        t_memory = ideal_level.max(axis=1)
+        t_level = np.divide(ideal_level, bandwidth_fraction, out=ideal_level)
+    else:
+        t_memory = slowest_level_s(levels, hardware.bandwidth_bytes_per_s, hardware.operand_level)
+    t_memory /= bandwidth_fraction
+    latency = layer_latency_s(t_compute, t_memory, overhead_s)
     t_comm = comm_time_s(workload, hardware, batch, activation_bits)
     if t_comm is not None:
-        latency = latency + t_comm
-    return Timing(ops, weight_bytes, activation_bytes, levels, t_compute, ideal_level / bandwidth_fraction,
-                  t_memory, latency, t_comm)
+        latency += t_comm
+    return Timing(ops, weight_bytes, activation_bytes, levels, t_compute, t_level, t_memory, latency, t_comm)
