@@ -127,24 +127,27 @@ def test_sdxl_vae_decoder_scales_with_resolution_and_refuses_sizes_off_the_laten
     assert "\n" not in str(error.value) and "multiple of 8" in str(error.value)
 
 
-def test_exported_text_encoder_and_decoder_run_in_onnxruntime_and_read_back_the_same_counts():
+def test_exported_text_encoders_and_decoder_read_back_the_same_counts_and_a_small_clip_runs():
     pytest.importorskip("onnx")
     ort = pytest.importorskip("onnxruntime")
     import numpy as np
 
+    from simulator.networks.sdxl_text_encoders import build_clip_text
     from simulator.onnx.reader import import_onnx
     from simulator.onnx.writer import to_onnx
 
-    for network, feed in ((build_network("sdxl_text_encoder", params={"seq_len": 8}),
-                           np.arange(8, dtype=np.float32)[None]),
-                          (build_network("sdxl_vae_decoder", 64),
-                           np.random.default_rng(0).standard_normal((1, 4, 8, 8), dtype=np.float32))):
-        model = to_onnx(network, batch=1)
-        back, ours = count_network(import_onnx(model)), count_network(network)
+    for network in (build_network("sdxl_text_encoder", params={"seq_len": 8}),
+                    build_network("sdxl_text_encoder_2", params={"seq_len": 8}),
+                    build_network("sdxl_vae_decoder", 64)):
+        back, ours = count_network(import_onnx(to_onnx(network, weights=False))), count_network(network)
         assert (back.params, back.macs, back.flops) == (ours.params, ours.macs, ours.flops)
-        session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
-        outputs = session.run(None, {session.get_inputs()[0].name: feed})
-        assert all(np.isfinite(out).all() for out in outputs)
+    # the same builder, narrow (width 64, 2 layers, QuickGELU, projection 32), with weights, in ONNX Runtime
+    small = build_clip_text("small_clip", 64, 2, 4, "quick_gelu", 32, seq_len=8)
+    session = ort.InferenceSession(to_onnx(small, batch=1).SerializeToString(),
+                                   providers=["CPUExecutionProvider"])
+    hidden, pooled = session.run(None, {session.get_inputs()[0].name: np.arange(8, dtype=np.float32)[None]})
+    assert hidden.shape == (1, 8, 64) and pooled.shape == (1, 32)
+    assert np.isfinite(hidden).all() and np.isfinite(pooled).all()
 
 
 # Every new network through the CLI: count, simulate, compare, sweep and export.
