@@ -1,6 +1,9 @@
 """Stable Diffusion XL's denoising UNet, one step, as MLPerf Inference's ``stable-diffusion-xl`` runs it.
 
-Reference: huggingface/diffusers ``src/diffusers/models/unets/unet_2d_condition.py``
+MLPerf's reference (mlcommons/inference@024a17e87f00930b0f36c7d8734d09acb3a24f3b
+``text_to_image/backend_pytorch.py``) runs diffusers' ``StableDiffusionXLPipeline`` of
+stabilityai/stable-diffusion-xl-base-1.0 (20 steps, guidance 8). Reference: huggingface/diffusers
+@00f354d14d00ed60cfce2ea7c5efceca2e4c4c3f ``src/diffusers/models/unets/unet_2d_condition.py``
 (``UNet2DConditionModel``), ``unets/unet_2d_blocks.py`` (``DownBlock2D``, ``CrossAttnDownBlock2D``,
 ``UNetMidBlock2DCrossAttn``, ``CrossAttnUpBlock2D``, ``UpBlock2D``), ``resnet.py`` (``ResnetBlock2D``),
 ``downsampling.py``/``upsampling.py`` (``Downsample2D``: conv 3×3 stride 2; ``Upsample2D``: nearest ×2
@@ -29,7 +32,8 @@ GEGLU, Linear ``4C -> C``), each with its residual -> ``proj_out`` -> + the inpu
 The text encoders' hidden states ``(77, 2048)``, the timestep's sinusoids ``(1, 320)`` and the added
 conditioning ``(1, 2816)`` are conditioning inputs (:class:`~simulator.model.layers.ConditioningInput`):
 their producers, the two CLIP text encoders and the sinusoidal projections, are not part of this
-network, and neither is the VAE decoder that turns the final latent into the image.
+network (they are ``sdxl_text_encoder`` and ``sdxl_text_encoder_2``), and neither is the VAE decoder that
+turns the final latent into the image (``sdxl_vae_decoder``).
 
 Parameters 2,567,463,684 (diffusers' count of the SDXL base UNet; the tests derive it from this table).
 
