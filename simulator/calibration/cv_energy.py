@@ -151,6 +151,14 @@ def energy_lines(rows: Sequence[Mapping[str, str]], latency: Mapping[str, Mappin
     return summary(errors, list(latency), OUT_OF_SAMPLE)
 
 
+def with_energy_lines(table: pd.DataFrame, rows: Sequence[Mapping[str, str]],
+                      latency: Mapping[str, Mapping[str, float]]) -> pd.DataFrame:
+    """``table`` (``crossval.summary``'s lines) followed by :func:`energy_lines` (unchanged when
+    ``rows`` hold no energy row the latency predictions reach): ``crossval.run``'s hook."""
+    lines = energy_lines(rows, latency)
+    return table if lines.empty else pd.concat([table, lines], ignore_index=True)
+
+
 def run(rows: Iterable[Mapping[str, str]] | None = None,
         protocols: Sequence[str] = ("leave-one-device-out", "in-sample")) -> tuple[pd.DataFrame, int]:
     """The energy lines on their own: the latency cross-validation of the microcontroller rows of

@@ -58,6 +58,10 @@ def test_a_hand_computed_row_and_its_summary(monkeypatch):
     assert (line.within_10, line.within_20) == (1, 2)
     assert line.median_abs_error == pytest.approx((0.05 + 0.18) / 2)
     assert list(table[table.scope == "device"].name) == ["nucleo-u575zi-q (energy)"]
+    # crossval.run's hook: the latency summary, then these two lines; nothing added without energy rows
+    latency_lines = table.iloc[:0]
+    assert len(cv_energy.with_energy_lines(latency_lines, rows, latency)) == 2
+    assert cv_energy.with_energy_lines(latency_lines, rows[1::2], latency) is latency_lines
 
 
 def test_the_board_power_is_the_data_sheets_at_the_rows_supply():
