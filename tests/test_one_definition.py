@@ -10,7 +10,8 @@
 * Precisions: one compute-precision rule for CNNs and LLMs (the wider of weights and activations), and
   one group-scale rule (int4 group-quantized weights store 4 + 16/128 bits) in :mod:`simulator.precision`.
 
-(The decode step through ``simulate()`` equals ``roofline llm``'s: ``tests/llm/test_llm_as_network.py``.)
+(The decode step through ``simulate()`` equals ``roofline llm``'s, the generation equals its steps
+simulated one by one, and the embedding and KV bytes cross paths too: ``tests/llm/test_cross_paths.py``.)
 """
 
 from __future__ import annotations
