@@ -134,7 +134,8 @@ def _host_copies_s(row: dict[str, str], resolution, batch: int, params: dict) ->
     if not transfers_included(row):
         return 0.0
     network = resolve_network(row["network"], resolution, batch, params)
-    device = row["device"].partition(RUNTIME_SEPARATOR)[0]
+    name = row["device"] if isinstance(row["device"], str) else row["device"].name
+    device = name.partition(RUNTIME_SEPARATOR)[0]
     return host_transfer_s(network, batch, bits_of(normalize(row["precision"], "precision")), device)
 
 

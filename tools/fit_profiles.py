@@ -288,6 +288,42 @@ def runtime_tail(runtime: str, fit: sf.DatasetFit, informing) -> str:
             f"`{COMMAND} --check` recomputes them.")
 
 
+def _runtime_tool():
+    """tools/fit_runtime.py, loaded as a module (tools/ is not a package)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("fit_runtime", Path(__file__).with_name("fit_runtime.py"))
+    module = importlib.util.module_from_spec(spec)
+    sys.modules.setdefault(spec.name, module)  # its dataclass looks its module up there
+    spec.loader.exec_module(module)
+    return sys.modules[spec.name]
+
+
+def other_runtime_fits(fit: sf.DatasetFit) -> dict:
+    """``runtime -> RuntimeFit`` of every shipped runtime no family fit gives factors for (the runtime
+    files of LLM rows the cross-validation leaves out: HuggingFace transformers on Orin), fitted on every
+    row it covers by ``tools/fit_runtime.py``'s code, on the profiles as loaded."""
+    tool = _runtime_tool()
+    fitted = sf.runtime_scales(fit)
+    names = [name for name in sorted(loader.available_runtimes()) if name not in fitted]
+    return {name: tool.fit_runtime(name) for name in names}
+
+
+def other_runtime_tail(result) -> str:
+    """The generated source text of a runtime fitted by :func:`other_runtime_fits`."""
+    rows = {r["id"]: r for r in result.rows}
+    residuals = ", ".join(f"{r['id']} {e:+.0%}" for r, e in zip(result.rows, result.residuals, strict=True))
+    few = " (FEWER THAN TWO SOURCES: these factors rest on one publication)" if len(
+        sf.sources_of(list(rows), rows)) < 2 else ""
+    return (f"{MARKER} (tools/fit_runtime.py's fit): the factors minimize the squared log error of the "
+            f"expected prediction on every one of the {_rows_sentence(list(rows), rows)}{few} this runtime "
+            "covers on the devices it names, whatever their `role` (the column is not read), relative to the "
+            f"profiles' kernel figures as fitted above them; residuals {residuals}. Rows that do not depend "
+            "on a factor (memory-bound decode) add a constant. These rows are not cross-validated "
+            f"(roofline accuracy --cv leaves LLM rows of a runtime file out). `{COMMAND} --check` recomputes "
+            "them.")
+
+
 # ---------------------------------------------------------------- fit, write, check
 def _clear_caches() -> None:
     loader._load_shipped.cache_clear()
@@ -337,6 +373,15 @@ def differences(fit: sf.DatasetFit) -> list[str]:
         lines = loader.available_runtimes()[runtime].read_text(encoding="utf-8").split("\n")
         if source_tail(lines, "") != runtime_tail(runtime, fit, informing):
             out.append(f"runtime {runtime}: the source text's fit part differs from the fit's")
+    for runtime, result in other_runtime_fits(fit).items():
+        shipped = loader.resolve_runtime(runtime)
+        for cls, value in result.scales.items():
+            if not _close(shipped.compute_scale[cls], value):
+                out.append(f"runtime {runtime}: compute_scale.{cls} is {shipped.compute_scale[cls]}, "
+                           f"the fit gives {value}")
+        lines = loader.available_runtimes()[runtime].read_text(encoding="utf-8").split("\n")
+        if source_tail(lines, "") != other_runtime_tail(result):
+            out.append(f"runtime {runtime}: the source text's fit part differs from the fit's")
     return out
 
 
@@ -365,6 +410,12 @@ def write(rows=None) -> sf.DatasetFit:
         path = loader.available_runtimes()[runtime]
         lines = path.read_text(encoding="utf-8").split("\n")
         set_source_tail(lines, "", runtime_tail(runtime, fit, informing))
+        write_atomic(path, "\n".join(lines))
+    for runtime, result in other_runtime_fits(fit).items():
+        path = loader.available_runtimes()[runtime]
+        write_runtime(path, result.scales)
+        lines = path.read_text(encoding="utf-8").split("\n")
+        set_source_tail(lines, "", other_runtime_tail(result))
         write_atomic(path, "\n".join(lines))
     _clear_caches()
     return fit

@@ -14,10 +14,11 @@ follows the class it refines, :func:`simulator.kernels.class_lookup`); bandwidth
 overheads stay the profile's. The ideal roofline is the same for every runtime: a runtime moves the
 expected value only.
 
-A runtime is fitted on one device's ``fit`` rows of that runtime (``python tools/fit_runtime.py
-NAME``) and names the devices it applies to (``devices``): the others are where it is checked, so
-the factors are a claim that a runtime's speed-up carries over from one chip of the family to the
-next. A device with a runtime is written ``DEVICE@RUNTIME`` wherever a device name is accepted
+A runtime's factors are fitted on every dataset row of that runtime, whatever its role (``python
+tools/fit_profiles.py``: with its device family's figures where the cross-validation covers the
+rows, else by ``tools/fit_runtime.py``'s code), and it names the devices it applies to (``devices``),
+a claim that a runtime's speed-up carries over from one chip of the family to the next. A device
+with a runtime is written ``DEVICE@RUNTIME`` wherever a device name is accepted
 (``nucleo-u575zi-q@x-cube-ai-9.0``); :func:`simulator.hardware.loader.resolve_device` reads it.
 """
 
@@ -38,7 +39,8 @@ class Runtime(_Frozen):
 
     ``runtime`` and ``versions``: how the measurement dataset names it (its ``runtime`` column starts
     with ``runtime``; ``runtime_version`` is one of ``versions``). ``devices``: the profiles it applies
-    to; ``fitted_on``: the one whose ``fit`` rows gave ``compute_scale`` (the others are checks).
+    to; ``fitted_on``: the one whose rows first gave ``compute_scale`` (the factors are now fitted on
+    every row of the runtime, ``python tools/fit_profiles.py``).
     ``compute_scale``: per kernel class, the factor on the profile's ``compute_fraction``.
     """
 

@@ -117,7 +117,7 @@ def test_a_device_file_with_a_runtime_is_read_afresh(profile_file):
 
 
 def test_every_fit_row_is_of_its_profile_runtime_or_of_a_runtime_fitted_on_that_device():
-    # tools/fit_efficiency.py fits a profile on the first kind, tools/fit_runtime.py a runtime on the second
+    # the rows once marked fit (history: tools/fit_profiles.py now fits every row, whatever its role)
     for row in (r for r in load_measurements() if r["role"] == "fit"):
         device, modelled = row_device(row)
         assert modelled, row["id"]

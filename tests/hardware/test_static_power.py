@@ -90,7 +90,8 @@ def test_microcontroller_maximum_power_is_the_absolute_maximum_current_at_3_6_v(
 
 
 def test_fitted_static_powers_are_kept():
-    # fitted on measurement rows (tools/fit_efficiency.py --static-power; MaxQ on its MLPerf energy row)
+    # fitted on its MLPerf energy row over the measured latency when the profiles were fitted by hand
+    # (the retired tools/fit_efficiency.py --static-power); kept, not refitted by tools/fit_profiles.py
     fitted = {"jetson-agx-orin-maxq": 11.34}
     for name, watts in fitted.items():
         device = resolve_device(name)

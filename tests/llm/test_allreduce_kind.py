@@ -20,7 +20,9 @@ from simulator.llm.phases import kernels_per_step, phase_workload, run_phase
 H100 = resolve_device("h100-sxm")
 LATENCY_S = 2.5e-6              # h100-sxm [interconnect] latency_us 2.5 (NVLink 4, per message step)
 BANDWIDTH_BYTES_PER_S = 450e9   # 450 GB/s per direction per GPU
-LAUNCH_S = 5.78e-6              # h100-sxm [efficiency] kernel_overhead_us: one NCCL kernel per all-reduce
+#: h100-sxm [efficiency] kernel_overhead_us, one NCCL kernel per all-reduce: the datacenter family's fitted
+#: launch cost (tools/fit_profiles.py, refitted when the dataset grows), in the 2-10 us the profiles state
+LAUNCH_S = H100.efficiency.kernel_overhead_s
 
 
 def ring_s(devices: int, elements: int, bits: int = 16) -> float:
@@ -33,7 +35,7 @@ def ring_s(devices: int, elements: int, bits: int = 16) -> float:
 def test_profile_figures_used_by_hand():
     assert H100.interconnect.latency_s == LATENCY_S
     assert H100.interconnect.bandwidth_bytes_per_s == BANDWIDTH_BYTES_PER_S
-    assert H100.efficiency.kernel_overhead_s == pytest.approx(LAUNCH_S, rel=1e-12)
+    assert 2e-6 <= LAUNCH_S <= 10e-6  # the launch range of the CUDA Graphs blog the profiles cite
     assert H100.interconnect.allreduce_overhead_s == 0.0
 
 
