@@ -3,20 +3,21 @@
 The dataset (``hardware_profiles/measurements/*.csv``, one row per published point, each with its
 source) says what was measured: network and its parameters, device, precision, batch, the metric
 (``latency_s`` of one batch, ``throughput_per_s`` in samples/s, ``energy_per_sample_j``) and its
-value in SI units, and a role: ``fit`` rows may have been used to set a device's efficiency model,
-``check`` rows never were. For each row this module simulates the same configuration twice:
+value in SI units, and the ``fit``/``check`` mark of its history (which nothing reads for scoring
+or fitting any more: the profiles' efficiency figures are fitted in code on every row,
+``tools/fit_profiles.py``). For each row this module simulates the same configuration twice:
 
 * **ideal**: the roofline bound (``ideal=True``), which must never be slower than a measurement;
-* **expected**: the device's efficiency model (``ideal=False``), whose error on ``check`` rows is
-  what the summary reports.
+* **expected**: the device's efficiency model (``ideal=False``), whose error on every row whose
+  runtime the model describes is what the summary reports: an **in-sample** figure, since those
+  rows are the ones the figures were fitted on.
 
 ``error = predicted / measured − 1`` in the row's own metric; ``bound_holds`` means the ideal time
 is at or below the measured time (for a throughput, at or above it). LLM rows
 (``llm.csv``) are predicted by :mod:`simulator.llm.validation`.
 
-The ``check``-row figures are validation figures, not out-of-sample ones: rows were moved between
-roles by hand as the model grew. The out-of-sample figures, with the figures fitted in code on
-every row of a training fold, are :mod:`simulator.calibration.crossval`'s (``roofline accuracy --cv``).
+The out-of-sample figures, with the figures fitted in code on every row of a training fold and
+scored on the held-out rows, are :mod:`simulator.calibration.crossval`'s (``roofline accuracy --cv``).
 """
 
 from __future__ import annotations
@@ -175,13 +176,13 @@ def predict(row: dict[str, str]) -> dict[str, float]:
 @dataclass(frozen=True)
 class Summary:
     """Per device class: the bound held on ``bound_held`` of ``rows`` rows; the expected value was
-    within ±20% on ``within_20`` of ``check_rows`` check rows (of the runtime each device's
-    efficiency model describes)."""
+    within ±20% on ``within_20`` of ``modelled_rows`` rows (those whose runtime the device's
+    efficiency model describes; in sample: the model is fitted on them)."""
 
     device_class: str
     rows: int
     bound_held: int
-    check_rows: int
+    modelled_rows: int
     within_20: int
 
 
@@ -270,9 +271,9 @@ def summarize(table: pd.DataFrame) -> list[Summary]:
         part = table[table.device_class == cls]
         if part.empty:
             continue
-        check = part[(part.role == "check") & part.expected_applies]
-        out.append(Summary(cls, len(part), int(part.bound_holds.sum()), len(check),
-                           int((check.expected_error.abs() <= 0.2).sum())))
+        modelled = part[part.expected_applies]
+        out.append(Summary(cls, len(part), int(part.bound_holds.sum()), len(modelled),
+                           int((modelled.expected_error.abs() <= 0.2).sum())))
     return out
 
 
@@ -285,8 +286,8 @@ def format_accuracy(table: pd.DataFrame) -> str:
             return str(value)
         return f"{value:.4g}"
 
-    headers = ["id", "role", "metric", "measured", "ideal", "ideal err", "expected", "exp. err", "bound"]
-    body = [[r.id, r.role if r.expected_applies else "bound", r.metric, number(r.measured),
+    headers = ["id", "model", "metric", "measured", "ideal", "ideal err", "expected", "exp. err", "bound"]
+    body = [[r.id, "expected" if r.expected_applies else "bound", r.metric, number(r.measured),
              number(r.ideal), f"{r.ideal_error:+.0%}", number(r.expected), f"{r.expected_error:+.0%}",
              "holds" if r.bound_holds else "VIOLATED"] for r in table.itertuples()]
     return "\n".join([render_table(headers, body, left=3), "", *format_summary(table)])
@@ -295,7 +296,7 @@ def format_accuracy(table: pd.DataFrame) -> str:
 def format_summary(table: pd.DataFrame) -> list[str]:
     """One line per device class: how often the bound held, how often the expected value was close."""
     return [f"{s.device_class}: bound held on {s.bound_held} of {s.rows} rows; expected within ±20% on "
-            f"{s.within_20} of {s.check_rows} check rows" for s in summarize(table)]
+            f"{s.within_20} of {s.modelled_rows} rows it describes (in sample)" for s in summarize(table)]
 
 
 def format_markdown(table: pd.DataFrame) -> str:
@@ -304,11 +305,11 @@ def format_markdown(table: pd.DataFrame) -> str:
         return f"{value:.4g}"
 
     lines = [f"- {line}" for line in format_summary(table)]
-    lines += ["", "| id | role | metric | measured | ideal | ideal error | expected | expected error "
+    lines += ["", "| id | model | metric | measured | ideal | ideal error | expected | expected error "
               "| bound |", "|---|---|---|---:|---:|---:|---:|---:|---|"]
     for r in table.itertuples():
-        role = r.role if r.expected_applies else "bound only"
-        lines.append(f"| {r.id} | {role} | {r.metric} | {number(r.measured)} | {number(r.ideal)} | "
+        model = "expected" if r.expected_applies else "bound only"
+        lines.append(f"| {r.id} | {model} | {r.metric} | {number(r.measured)} | {number(r.ideal)} | "
                      f"{r.ideal_error:+.0%} | {number(r.expected)} | {r.expected_error:+.0%} | "
                      f"{'holds' if r.bound_holds else 'VIOLATED'} |")
     return "\n".join(lines)

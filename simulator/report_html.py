@@ -11,7 +11,7 @@ timed memory level (:func:`simulator.plots.roofline.roof_figures`), the slowest 
 time by layer kind (:mod:`simulator.results`), the activations alive per layer
 (:func:`simulator.model.counts.analyze`) with the peak layer, the published measurements of each
 network on each device (:func:`simulator.accuracy.load_measurements`) and, per device, the
-expected value's error on its check rows (:func:`simulator.accuracy.accuracy_table`: ``predicted
+expected value's in-sample error on its published rows (:func:`simulator.accuracy.accuracy_table`: ``predicted
 / measured − 1``, out of sample). An LLM among the networks adds its views
 (:mod:`simulator.report_html_llm`: ``simulate_llm`` per device, weight precision and context) and
 shows one decode step in the others.
@@ -92,13 +92,13 @@ def _roof(result, device) -> dict:
 
 
 def _device_accuracy(device_name: str, table) -> dict | None:
-    """The expected value's error (``predicted / measured − 1``) on the device's check rows whose
-    runtime its efficiency model describes; None when there are none."""
+    """The expected value's error (``predicted / measured − 1``) on the device's rows whose runtime
+    its efficiency model describes (in sample: the model is fitted on them); None when there are none."""
     if table is None or table.empty:
         return None
     # the device as each row was predicted on: DEVICE, or DEVICE@RUNTIME when a runtime covers the row
     predicted_on = table.device.where(table.runtime == "", table.device + RUNTIME_SEPARATOR + table.runtime)
-    rows = table[(predicted_on == device_name) & (table.role == "check") & table.expected_applies]
+    rows = table[(predicted_on == device_name) & table.expected_applies]
     if rows.empty:
         return None
     errors = [float(e) for e in rows.expected_error]
@@ -111,7 +111,7 @@ def _device_accuracy(device_name: str, table) -> dict | None:
 @functools.lru_cache(maxsize=8)
 def _accuracy_table(rows_json: str):
     """:func:`simulator.accuracy.accuracy_table` of the rows (as JSON), kept for the next report over the
-    same rows: it simulates every check row of the devices (seconds), the largest cost of a small report
+    same rows: it simulates every modelled row of the devices (seconds), the largest cost of a small report
     and of each request of ``roofline serve``. Read only: the page takes figures from it."""
     return accuracy_table(json.loads(rows_json))
 
@@ -119,7 +119,7 @@ def _accuracy_table(rows_json: str):
 def _measured_band(config: dict, accuracy: dict | None) -> list[float] | None:
     """Where the device's published latencies fell around the expected value: ``[latency / (1 +
     largest error), latency / (1 + smallest error)]`` [s], from ``measured = predicted / (1 + error)``
-    over its latency check rows; None without them or without an efficiency model."""
+    over its modelled latency rows; None without them or without an efficiency model."""
     if config["latency_model"] != "expected" or not accuracy or not accuracy["latency_rows"]:
         return None
     latency_s = config["latency_s"]
@@ -279,9 +279,10 @@ def html_report_data(networks: Sequence[str], devices: Sequence[str], precisions
                 for name in llms if llm_pairs[name]}
     base_names = [device.name.partition(RUNTIME_SEPARATOR)[0] for device in resolved]
     rows = load_measurements()
-    # the check rows whose runtime the device's efficiency model describes: the out-of-sample error
+    # the rows whose runtime the device's efficiency model describes: its error there is in sample (the
+    # profiles are fitted on every row, tools/fit_profiles.py); the trust line quotes the out-of-sample one
     device_rows = [row for row in rows if row.get("table") != "llm" and row["device"] in base_names
-                   and row["role"] == "check" and row_device(row)[1]]
+                   and row_device(row)[1]]
     table = _accuracy_table(json.dumps(device_rows, sort_keys=True)) if device_rows else None
     accuracy = [_device_accuracy(device.name, table) for device in resolved]
     for config in configs:

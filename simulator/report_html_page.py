@@ -182,11 +182,12 @@ function summary(c) {
     [`latency (${c.latency_model})`, fmt(c.latency_s, "s"), "latency"],
     ["latency (ideal bound)", fmt(c.ideal_latency_s, "s"), "ideal-latency"],
     ["expected value's error", acc ? `${signedPct(acc.min)} … ${signedPct(acc.max)} (median ` +
-      `${signedPct(acc.median)}) on ${acc.rows} published check rows of this device; within ±20% on ` +
-      `${acc.within_20}` : "no published check rows for this device", "error-band"],
+      `${signedPct(acc.median)}) on ${acc.rows} published rows of this device (in sample: the profile ` +
+      `is fitted on them); within ±20% on ${acc.within_20}` : "no published rows for this device",
+      "error-band"],
     ["measured latencies fell", c.measured_band_s ? `${fmt(c.measured_band_s[0], "s")} … ` +
       `${fmt(c.measured_band_s[1], "s")} around this expected value on the device's ${acc.latency_rows} ` +
-      "published latency check rows" : "no band: no published latency check rows or no efficiency model",
+      "published latency rows (in sample)" : "no band: no published latency rows or no efficiency model",
       "band"],
     ["throughput", fmt(c.throughput_per_s, "samples/s") +
       ` (ideal ${fmt(c.ideal_throughput_per_s, "samples/s")})`, "throughput"],
@@ -277,7 +278,7 @@ function latencyChart(c) {
     const edge = k => banded.map(s => `${x(s.batch / s.measured_band_s[k])},${y(s.measured_band_s[k])}`);
     titled(el("polygon", {points: edge(0).concat(edge(1).reverse()).join(" "), fill: "#c44e52",
       "fill-opacity": 0.15, stroke: "none", class: "band"}, svg),
-      "where the device's published latencies fell around the expected value (its latency check rows)");
+      "where the device's published latencies fell around the expected value (its latency rows, in sample)");
   }
   const draw = (key, tkey, color, dash, label) => {
     el("polyline", {points: series.map(s => `${x(s[tkey])},${y(s[key])}`).join(" "), fill: "none",
@@ -297,7 +298,8 @@ function latencyChart(c) {
       (m.metric === "latency_s" ? fmt(m.value, "s") : fmt(m.value, "samples/s")) + `\nsource: ${m.source}`);
   }
   legend(svg, box.l + 8, box.t + 10, [[c.latency_model + " (this precision)", "#c44e52"],
-    ["ideal bound", "#888"], ["band: the device's published latency check rows around expected", "#ecc"],
+    ["ideal bound", "#888"],
+    ["band: the device's published latency rows around expected (in sample)", "#ecc"],
     [`published measurements (${points.length}; filled: ${c.precision})`, "#2a7"]]);
 }
 
@@ -402,8 +404,9 @@ start(JSON.parse(document.getElementById("report-data").textContent));
 
 NOTE = """<p class="note">roofline-simulator __VERSION__. Every number is the library's
 (<code>simulate</code>), printed to four significant digits: the expected value (the device's efficiency
-model) beside the ideal roofline bound, and the expected value's error on the published check rows of
-the device.</p>"""
+model) beside the ideal roofline bound, and the expected value's error on the device's published rows
+(in sample: the profiles are fitted on every row; the out-of-sample figures are
+<code>roofline accuracy --cv</code>'s).</p>"""
 
 HEAD = """<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>__TITLE__</title>
