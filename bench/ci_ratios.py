@@ -7,10 +7,15 @@ Ratios (``better``: which way is better):
   ``roofline simulate resnet50 --device jetson-agx-orin`` as processes, over ``python -c "import
   numpy"`` (:mod:`bench_startup`, bytecode cached, the least of ``--repeat`` runs each, taken in turn);
 * ``sweep_vs_kernel`` (higher): configurations per second of :func:`simulator.sweeps.sweep` (ResNet-50
-  on Orin and H100, batches 1..1024, fp32/fp16/int8, 20 DRAM bandwidth scales: 1,320 configurations,
-  one worker) over those of :func:`reference_kernel`, a tight numpy kernel of the same roofline
-  arithmetic (per layer ``max(n·ops/peak, bytes/bandwidth)`` and ``n·MACs·E_MAC + bytes·E_byte``,
-  summed over the layers) on the same workload and as many configurations;
+  on Orin and H100, batches 1..1024, fp32/fp16/int8, 160 DRAM bandwidth scales: 10,560
+  configurations, bench/bench_sweep.py's product, one worker) over those of :func:`reference_kernel`,
+  a tight numpy kernel of the same roofline arithmetic (per layer ``max(n·ops/peak,
+  bytes/bandwidth)`` and ``n·MACs·E_MAC + bytes·E_byte``, summed over the layers) on the same
+  workload and as many configurations; the sweep's own rate is printed too (issue 21's other
+  target: 5·10⁵ configurations per second per core);
+* ``sweep_memory_vs_bound`` (lower): the peak resident memory that two chunks of a streamed
+  SegFormer-B5 sweep add to a process, over :func:`simulator.sweeps.chunk_memory_bound_bytes`
+  (:mod:`bench_sweep_memory`; memory, not time: the same on a loaded machine);
 * ``llm_sweep_vs_before`` and ``llm_sweep_vs_loop`` (higher): :mod:`bench_llm_sweep` on a smaller grid
   (Llama-3-8B, 2 devices x 2 prompts x 64 batches).
 
@@ -29,6 +34,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import subprocess
 import sys
 import tempfile
 import time
@@ -36,18 +42,19 @@ from pathlib import Path
 
 import bench_llm_sweep
 import bench_startup
+import bench_sweep_memory
 import numpy as np
 
 BASELINE = Path(__file__).with_name("ratios_baseline.json")
 #: the largest worsening of a ratio, as a factor, before the check fails
 TOLERANCE = 1.3
 BETTER = {"startup_count": "lower", "startup_simulate": "lower", "sweep_vs_kernel": "higher",
-          "llm_sweep_vs_before": "higher", "llm_sweep_vs_loop": "higher"}
+          "sweep_memory_vs_bound": "lower", "llm_sweep_vs_before": "higher", "llm_sweep_vs_loop": "higher"}
 
 SWEEP_DEVICES = ("jetson-agx-orin", "h100-sxm")
 SWEEP_BATCHES = tuple(2**k for k in range(11))
 SWEEP_PRECISIONS = ("fp32", "fp16", "int8")
-SWEEP_SCALES = tuple(np.geomspace(0.25, 3.5, 20))
+SWEEP_SCALES = tuple(np.geomspace(0.25, 3.5, 160))
 
 
 def startup_ratios(repeat: int) -> dict[str, float]:
@@ -114,7 +121,17 @@ def sweep_ratio(repeat: int) -> float:
         start = time.process_time()
         reference_kernel(*layer, *per_config)
         kernel_s = min(kernel_s, time.process_time() - start)
+    print(f"  (sweep: {configs / sweep_s:,.0f} configurations/s, reference kernel: "
+          f"{configs / kernel_s:,.0f})")
     return kernel_s / sweep_s
+
+
+def memory_ratio() -> float:
+    """Peak memory two chunks of a streamed SegFormer-B5 sweep add, over the documented bound."""
+    command = [sys.executable, bench_sweep_memory.__file__, "--child", "segformer_b5", "--chunks", "2"]
+    done = subprocess.run(command, capture_output=True, text=True, check=True)
+    run = json.loads(done.stdout.strip().splitlines()[-1])
+    return run["added_bytes"] / run["bound_bytes"]
 
 
 def llm_ratios(repeat: int) -> dict[str, float]:
@@ -125,7 +142,8 @@ def llm_ratios(repeat: int) -> dict[str, float]:
 
 
 def measure(repeat: int) -> dict[str, float]:
-    return {**startup_ratios(repeat), "sweep_vs_kernel": sweep_ratio(repeat), **llm_ratios(repeat)}
+    return {**startup_ratios(repeat), "sweep_vs_kernel": sweep_ratio(repeat),
+            "sweep_memory_vs_bound": memory_ratio(), **llm_ratios(repeat)}
 
 
 def regressed(name: str, value: float, baseline: float) -> bool:
@@ -159,6 +177,9 @@ def main() -> int:
     baseline = json.loads(BASELINE.read_text())["ratios"]
     failed = []
     for name, value in ratios.items():
+        if name not in baseline:
+            print(f"  {name:<22}{value:9.3f}  no baseline yet ({BETTER[name]} is better)")
+            continue
         base = baseline[name]["value"]
         bad = regressed(name, value, base)
         failed += [name] if bad else []

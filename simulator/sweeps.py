@@ -71,8 +71,17 @@ from simulator.sweep_files import (  # noqa: F401 (written here: the sweep's API
 )
 from simulator.sweep_workers import _WORKER, _dask_workers, _ordered, _pool_results, _remote_compute
 
-#: Largest ``(configs, levels, layers)`` array one chunk may create (~160 MB of float64).
+#: Most ``configs x levels x layers`` of one chunk (its rows: fewer for a large network). The engine
+#: never holds such an array (it works in blocks of :data:`~simulator.engine.evaluate.BLOCK_ELEMENTS`):
+#: this bounds a chunk's rows, see :func:`chunk_memory_bound_bytes`.
 MAX_CHUNK_ELEMENTS = 20_000_000
+#: The engine's block temporaries alive at once at most (a plan's passes and remainder with their
+#: per-level arrays, their combination, a first pass's arrays), each of at most
+#: :data:`~simulator.engine.evaluate.BLOCK_ELEMENTS` float64: the fixed part of the bound
+BLOCK_ARRAYS = 32
+#: Arrays per configuration besides the table's columns that a chunk's evaluation holds (the device's
+#: figures, the sums, their totals), and per memory level (bandwidth, capacity, energy, its sum)
+ENGINE_ARRAYS, ENGINE_ARRAYS_PER_LEVEL = 16, 2
 #: Most rows one streamed chunk holds (a chunk is also bounded by :data:`MAX_CHUNK_ELEMENTS`).
 CHUNK_ROWS = 16_384
 #: The largest batch size a sweep takes: its batch column and arrays are int64.
@@ -84,6 +93,51 @@ COLUMNS = ("network", "device", "input_shape", "resolution", "batch", "precision
            "activation_precision", "params", "macs", "flops", "model_size_bytes", "peak_activation_bytes",
            "t_compute_s", "t_memory_s", "latency_s", "throughput_per_s", "energy_j", "energy_per_sample_j",
            "energy_compute_j", "energy_static_j", "bound", "fits", "memory_bound_fraction", "micro_batch")
+
+
+#: the ``bound`` column's names of the engine's code (``Totals.memory_bound``: False, True)
+BOUND_NAMES = ("compute", "memory")
+
+
+def _strings(names: Sequence[str], codes: np.ndarray):
+    """``names[codes]`` as the column pandas makes of such strings (its default string dtype: object
+    on pandas 2, ``str`` on pandas 3), taken from the few distinct names instead of converting every
+    row's string (a tenth of a sweep's time)."""
+    return _string_array(tuple(names)).take(codes)
+
+
+@functools.lru_cache(maxsize=256)
+def _string_array(names: tuple[str, ...]):
+    """The pandas array of ``names`` (built once: a Series costs more than taking from it)."""
+    return pd.Series(list(names), dtype=None).array
+
+
+def chunk_memory_bound_bytes(plan: SweepPlan) -> int:
+    """The most memory one chunk of ``plan`` adds to a process [bytes] (what a streamed sweep holds
+    beyond the network's arrays, however many chunks it writes):
+
+    ``rows · (columns + ENGINE_ARRAYS + ENGINE_ARRAYS_PER_LEVEL · levels) · 8 B · 2 + BLOCK_ARRAYS ·
+    BLOCK_ELEMENTS · 8 B``
+
+    with ``rows`` the largest chunk (:data:`CHUNK_ROWS`, fewer where ``rows · levels · layers`` would
+    pass :data:`MAX_CHUNK_ELEMENTS`), ``columns`` the table's: each configuration's figures as the
+    engine's arrays and again as the chunk's DataFrame (8 bytes a value; strings are shared), and the
+    engine's block temporaries. With the defaults, 16,384 rows of about 40 columns: about 48 MiB;
+    SegFormer-B5 (1,021 layers, 6,529 rows a chunk) about 38 MiB. bench/bench_sweep_memory.py measures
+    the peak a sweep's chunks add against it (about half of it, for both)."""
+    from simulator.engine.evaluate import BLOCK_ELEMENTS
+
+    rows, levels = 0, 0
+    for d, device in enumerate(plan.devices):
+        if not plan.supported[d].any():
+            continue
+        for _, network in plan.shapes:
+            layers = simulated_workload(network, plan.fuse, device.attention).layers
+            step = min(CHUNK_ROWS, MAX_CHUNK_ELEMENTS // (len(device.memory_levels) * max(layers, 1)))
+            rows = max(rows, min(max(1, step), plan.grid.size))
+        levels = max(levels, len(device.memory_levels))
+    per_row = len(plan.columns) + ENGINE_ARRAYS + ENGINE_ARRAYS_PER_LEVEL * levels
+    return rows * per_row * 8 * 2 + BLOCK_ARRAYS * BLOCK_ELEMENTS * 8
 
 
 def _tuple(items, kind) -> tuple:
@@ -134,6 +188,7 @@ def _evaluate(workload: Workload, device: Device, ideal: bool, compute: list[str
                                           overrides, ideal)
     level_j = totals.energy_level_j
     present = totals.columns()
+    present["bound"] = present.pop("memory_bound")  # a code: named in the frame (SweepPlan.frame)
     columns = {key: present[key] for key in COLUMNS if key in present}
     split = list(columns).index("energy_compute_j") + 1
     items = list(columns.items())
@@ -420,21 +475,25 @@ class SweepPlan:
         batch, pair, values = self.grid.take(rows)
         n = len(rows)
         effective = effective_resolution(resolution, network.input_shape)
+        same = np.zeros(n, dtype=np.intp)
         columns = {
-            "network": network.name,
-            "device": device.name,
-            "input_shape": "x".join(map(str, network.input_shape)),
+            "network": _strings([network.name], same),
+            "device": _strings([device.name], same),
+            "input_shape": _strings(["x".join(map(str, network.input_shape))], same),
             "resolution": pd.array([effective] * n, dtype="Int64"),
             "batch": batch,
-            "precision": self.grid.precision[pair],
-            "weight_precision": self.grid.weight_precision[pair],
-            "activation_precision": self.grid.activation_precision[pair],
+            "precision": _strings(self.grid.precision, pair),
+            "weight_precision": _strings(self.grid.weight_precision, pair),
+            "activation_precision": _strings(self.grid.activation_precision, pair),
             **{o.key: v for o, v in zip(self.overrides, values, strict=True)},
             **computed,
             **self._exact_counts(batch, pair, counts, computed.get("micro_batch")),
         }
-        table = pd.DataFrame(columns, index=pd.RangeIndex(n))
-        return table.reindex(columns=self.columns)
+        if "bound" in computed:  # the engine's code (memory-bound: True), named here
+            columns["bound"] = _strings(BOUND_NAMES, np.asarray(computed["bound"], dtype=np.intp))
+        missing = np.full(n, np.nan)  # a level this device lacks
+        return pd.DataFrame({name: columns.get(name, missing) for name in self.columns},
+                            index=pd.RangeIndex(n))
 
     def counts(self, shape: int) -> NetworkCounts:
         """The per-sample counts of network shape ``shape`` (counted once per plan)."""

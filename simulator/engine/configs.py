@@ -161,11 +161,11 @@ def hardware_arrays(device: Device, precisions: Sequence[str],
         "energy_per_byte_pj": np.tile(np.array([lv.energy_per_byte_pj for lv in levels], dtype=float),
                                       (count, 1)),
     }
-    distinct = dict.fromkeys(precisions)
-    peaks = {p: device.peak_for(p) for p in distinct}
-    mac_energy = {p: device.energy.mac_energy_pj(p) for p in distinct}
-    add_energy = {p: device.energy.op_energy_pj("add", p) for p in distinct}
-    peak = np.array([peaks[p] for p in precisions], dtype=float)
+    distinct = {p: k for k, p in enumerate(dict.fromkeys(precisions))}
+    code = np.array([distinct[p] for p in precisions], dtype=np.intp)  # each precision's position in distinct
+    peak = np.array([device.peak_for(p) for p in distinct], dtype=float)[code]
+    mac_energy = np.array([device.energy.mac_energy_pj(p) for p in distinct], dtype=float)[code]
+    add_energy = np.array([device.energy.op_energy_pj("add", p) for p in distinct], dtype=float)[code]
     index = {lv.name.lower(): v for v, lv in enumerate(levels)}
     energy_factor: np.ndarray = np.ones(count)  # supply voltage over the profile's (a linear regulator)
     for key, values in (overrides or {}).items():
@@ -195,8 +195,8 @@ def hardware_arrays(device: Device, precisions: Sequence[str],
         stores_activations=tuple("activations" in lv.stores for lv in levels),
         peak_ops_per_s=peak,
         static_power_w=float(device.static_power_w) * energy_factor,
-        mac_energy_pj=np.array([mac_energy[p] for p in precisions]) * energy_factor,
-        op_energy_pj=np.array([add_energy[p] for p in precisions]) * energy_factor,
+        mac_energy_pj=mac_energy * energy_factor,
+        op_energy_pj=add_energy * energy_factor,
         efficiency=None if model is None else {
             name: (entry.compute_fraction, entry.bandwidth_fraction, entry.overhead_s)
             for name, entry in model.classes.items()},

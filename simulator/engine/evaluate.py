@@ -64,6 +64,7 @@ class Evaluation:
 #: per array: 2**17 float64, 1 MiB, so that a block's temporaries stay in a core's L2 cache (blocks of
 #: about a thousand ResNet-50 configurations ran 1.6-2x faster than blocks of 16,384)
 BLOCK_ELEMENTS = 2**17
+FIRST_PASS_ELEMENTS = 2**15
 
 
 def memory_checks(workload: Workload, hardware: HardwareArrays, batch: np.ndarray, weight_bits: np.ndarray,
@@ -181,26 +182,21 @@ def evaluate_totals(workload: Workload, device: Device, compute: Sequence[str], 
     """:func:`evaluate`'s ``totals`` for C configurations, and the device's memory level names, what a
     sweep keeps, without keeping per-layer arrays: the device's arrays are made once, the whole
     batches' sums come from :func:`_first_pass_sums`, and each winning micro-batching plan's sums
-    replace its configurations' (the plans are searched in blocks of at most :data:`BLOCK_ELEMENTS`
+    replace its configurations' (each plan run on blocks of at most :data:`BLOCK_ELEMENTS`
     ``(configs, levels, layers)`` elements). A configuration's totals do not depend on the others',
     so they equal one :func:`evaluate` call's."""
     hardware = hardware_arrays(device, compute, overrides, ideal)
-    configs = len(batch)
-    sums = _first_pass_sums(workload, hardware, batch, weight_bits, activation_bits)
+    sums, distinct = _first_pass_sums(workload, hardware, batch, weight_bits, activation_bits)
     micro = batch.astype(float)
     if micro_batching:
-        best = sums["latency_s"].copy()
-        step = max(1, BLOCK_ELEMENTS // (len(device.memory_levels) * max(workload.layers, 1)))
-        for start in range(0, configs, step):
-            block = slice(start, start + step)
-            searched = _plan_search(workload, _take(hardware, block, configs), batch[block],
-                                    weight_bits[block], activation_bits[block], None, best[block], False)
-            for won in searched:  # best[block] is a view: the search updates best
-                keep = won.keep + start
-                for key, values in _sums_of(*won.rows(_SUMMED_FIELDS)).items():
-                    if values is not None:
-                        sums[key][keep] = values  # type: ignore[index]
-                micro[keep] = won.m
+        rows_per_run = max(1, BLOCK_ELEMENTS // (len(device.memory_levels) * max(workload.layers, 1)))
+        searched = _plan_search(workload, hardware, batch, weight_bits, activation_bits, None,
+                                sums["latency_s"].copy(), False, rows_per_run, distinct)
+        for won in searched:
+            for key, values in _sums_of(*won.rows(_SUMMED_FIELDS)).items():
+                if values is not None:
+                    sums[key][won.keep] = values  # type: ignore[index]
+            micro[won.keep] = won.m
     _, totals = _totals(workload, hardware, batch, weight_bits, activation_bits, micro,
                         {**sums, "t_comm_s": None})
     return totals, hardware.level_names
@@ -209,7 +205,10 @@ def evaluate_totals(workload: Workload, device: Device, compute: Sequence[str], 
 def _distinct_rows(columns: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
     """``(first, inverse)``: the index of one configuration per distinct row of ``columns`` (each
     ``(C,)``), and for each configuration its distinct row's position in ``first``."""
-    keys = np.stack(columns)
+    varying = [c for c in columns if len(c) and c.min() != c.max()]  # a constant column sorts nothing
+    if not varying:
+        return np.zeros(min(len(columns[0]), 1), dtype=np.intp), np.zeros(len(columns[0]), dtype=np.intp)
+    keys = np.stack(varying)
     order = np.lexsort(keys)
     ordered = keys[:, order]
     new = np.empty(len(order), dtype=bool)
@@ -221,7 +220,8 @@ def _distinct_rows(columns: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarra
 
 
 def _first_pass_sums(workload: Workload, hardware: HardwareArrays, batch: np.ndarray, weight_bits: np.ndarray,
-                     activation_bits: np.ndarray) -> dict[str, np.ndarray]:
+                     activation_bits: np.ndarray,
+                     ) -> tuple[dict[str, np.ndarray], tuple[np.ndarray, np.ndarray] | None]:
     """:func:`_layer_sums` of :func:`_run` (whole batches, no tensor parallelism) for C configurations.
 
     What a layer's traffic, compute time and energy depend on (batch, precisions, peak, capacities,
@@ -229,12 +229,12 @@ def _first_pass_sums(workload: Workload, hardware: HardwareArrays, batch: np.nda
     what depends on the bandwidth (the memory time, the latency, static energy) for every
     configuration, from its row's arrays. Both in blocks of at most :data:`BLOCK_ELEMENTS`
     ``(rows, levels, layers)`` elements. Element by element these are :func:`_run`'s operations, so
-    its sums."""
+    its sums. Also ``(first, inverse)`` of :func:`_distinct_rows` (None when rows rarely repeat)."""
     configs = len(batch)
     sums = {key: np.empty(configs) for key in ("t_compute_s", "t_memory_s", "latency_s", "memory_bound_s",
                                                "compute_j", "static_j")}
     sums["level_j"] = np.empty((configs, len(hardware.level_names)))
-    step = max(1, BLOCK_ELEMENTS // (len(hardware.level_names) * max(workload.layers, 1)))
+    step = max(1, BLOCK_ELEMENTS // (len(hardware.level_names) * max(workload.layers, 1)))  # (C, V, L)
     keys = [batch, weight_bits, activation_bits, hardware.peak_ops_per_s, hardware.mac_energy_pj,
             hardware.op_energy_pj, *hardware.capacity_bytes.T, *hardware.energy_per_byte_pj.T]
     first, inverse = _distinct_rows(keys) if configs > 1 else (None, None)
@@ -243,16 +243,17 @@ def _first_pass_sums(workload: Workload, hardware: HardwareArrays, batch: np.nda
             block = slice(start, start + step)
             _first_pass_block(workload, hardware, batch, weight_bits, activation_bits, block, block, None,
                               sums)
-        return sums
+        return sums, None
     grouped = np.argsort(inverse, kind="stable")  # the configurations, those of each distinct row together
     bounds = np.searchsorted(inverse[grouped], np.arange(0, len(first) + step, step))
+    per_block = max(1, FIRST_PASS_ELEMENTS // max(workload.layers, 1))  # (C, L) arrays of the configurations
     for k, start in enumerate(range(0, len(first), step)):
         # the configurations of distinct rows start:start+step
-        for c in range(bounds[k], bounds[k + 1], step):
-            where = grouped[c:min(c + step, bounds[k + 1])]
+        for c in range(bounds[k], bounds[k + 1], per_block):
+            where = grouped[c:min(c + per_block, bounds[k + 1])]
             _first_pass_block(workload, hardware, batch, weight_bits, activation_bits,
                               first[start:start + step], where, inverse[where] - start, sums)
-    return sums
+    return sums, (first, inverse)
 
 
 def _first_pass_block(workload: Workload, hardware: HardwareArrays, batch: np.ndarray,
@@ -359,7 +360,11 @@ class _PlanFloor:
     MARGIN = 1e-9
 
     def __init__(self, workload: Workload, hardware: HardwareArrays, weight_bits: np.ndarray,
-                 activation_bits: np.ndarray) -> None:
+                 activation_bits: np.ndarray, batch: np.ndarray | None = None,
+                 distinct: tuple[np.ndarray, np.ndarray] | None = None) -> None:
+        """``distinct``: ``(first, inverse)`` of :func:`_distinct_rows` over the configurations' batch,
+        peak, bit widths and capacities (and perhaps more), of batches ``batch``; None: found here."""
+        self.batch, self.distinct = batch, (None if batch is None else distinct)
         # plain ndarray annotations: numpy's stubs type shapes differently from one release to the next
         compute_fraction: np.ndarray
         bandwidth_fraction: np.ndarray
@@ -408,7 +413,60 @@ class _PlanFloor:
 
     def bound_s(self, index: np.ndarray, n: np.ndarray, m: float) -> np.ndarray:
         """``(len(index),)``: the lower bound of running batches ``n`` of configurations ``index`` in
-        passes of ``m`` samples [s]."""
+        passes of ``m`` samples [s]. Where weights and activations share a store and configurations
+        differ mostly in its bandwidth ``w`` (a sweep over bandwidths), per distinct rest:
+        ``Σ_l max(a_l, b_l / w)`` with ``a_l`` the compute time and ``b_l`` the bytes over the
+        fraction is ``Σ_{l: b_l/a_l > w} b_l / w + Σ_{other l} a_l``: the layers sorted by their
+        crossover bandwidth ``b_l / a_l`` once, each configuration counts the layers above its own
+        (:meth:`_crossover_bound_s`); the same sum, added in another order."""
+        hardware = self.hardware
+        if hardware.weight_store == hardware.activation_store and len(index) > 1:
+            if self.distinct is not None:  # the caller's distinct rows, those of configurations index
+                first, inverse = self.distinct
+                present = np.zeros(len(first), dtype=bool)
+                present[inverse[index]] = True
+                used = np.flatnonzero(present)
+                if 4 * len(used) <= len(index):
+                    rows = (np.cumsum(present) - 1)[inverse[index]]
+                    return self._crossover_bound_s(index, n, m, first[used], self.batch[first[used]], rows)
+            else:
+                keys = [n, hardware.peak_ops_per_s[index], self.weight_bytes_per_element[index],
+                        self.activation_bytes_per_element[index],
+                        hardware.capacity_bytes[index, hardware.activation_buffer]]
+                first, rows = _distinct_rows(keys)
+                if 4 * len(first) <= len(index):
+                    return self._crossover_bound_s(index, n, m, index[first], n[first], rows)
+        return self._layer_bound_s(index, n, m)
+
+    def _crossover_bound_s(self, index: np.ndarray, n: np.ndarray, m: float, distinct: np.ndarray,
+                           nd: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        """:meth:`bound_s` of one store from the layers sorted by crossover bandwidth, per distinct row
+        of everything but the bandwidth: configurations ``distinct``, of batches ``nd``
+        (configuration ``index[k]``'s row is ``rows[k]``)."""
+        hardware, workload = self.hardware, self.workload
+        q = np.floor(nd / m)
+        compute_s = (nd / hardware.peak_ops_per_s[distinct])[:, None] * self.ops_per_fraction
+        weights = self.weight_bytes_per_element[distinct][:, None] * workload.weight_elements
+        activation_bytes = self.activation_bytes_per_element[distinct]
+        budget = hardware.capacity_bytes[distinct, hardware.activation_buffer] / (m * activation_bytes)
+        spilled = (m * activation_bytes)[:, None] * workload.spilled_for_budget(budget)
+        moved = q[:, None] * (weights + spilled) / self.bandwidth_fraction  # bytes: times w, a time
+        with np.errstate(divide="ignore", invalid="ignore"):
+            crossover = np.where(moved > 0, moved / compute_s, 0.0)  # memory-bound below this bandwidth
+        order = np.argsort(-crossover, axis=1)
+        crossover = np.take_along_axis(crossover, order, axis=1)
+        zero = np.zeros((len(distinct), 1))
+        moved = np.take_along_axis(moved, order, axis=1)
+        compute_s = np.take_along_axis(compute_s, order, axis=1)
+        moved_before = np.concatenate([zero, np.cumsum(moved, axis=1)], axis=1)
+        compute_from = np.concatenate([np.cumsum(compute_s[:, ::-1], axis=1)[:, ::-1], zero], axis=1)
+        bandwidth = hardware.bandwidth_bytes_per_s[index, hardware.weight_store]
+        above = (crossover[rows] > bandwidth[:, None]).sum(axis=1)  # the memory-bound layers, first in order
+        return (moved_before[rows, above] / bandwidth + compute_from[rows, above]
+                + np.floor(n / m) * self.overhead_s)
+
+    def _layer_bound_s(self, index: np.ndarray, n: np.ndarray, m: float) -> np.ndarray:
+        """:meth:`bound_s` layer by layer, configuration by configuration."""
         hardware, workload = self.hardware, self.workload
         q = np.floor(n / m)
         compute_s = (n / hardware.peak_ops_per_s[index])[:, None] * self.ops_per_fraction
@@ -430,8 +488,10 @@ class _PlanFloor:
         """``(len(index),)``: True where running batches ``n`` of configurations ``index`` in passes of
         ``m`` samples may have a latency below ``best_s``."""
         keep = self.quick_bound_s(index, n, m) * (1.0 - self.MARGIN) <= best_s
-        if keep.any():  # the per-layer bound for those the network's sums leave in
-            rows = np.flatnonzero(keep)
+        left = np.flatnonzero(keep)  # the per-layer bound for those the network's sums leave in
+        step = max(1, BLOCK_ELEMENTS // max(self.workload.layers, 1))  # (rows, layers) arrays of a block
+        for start in range(0, len(left), step):
+            rows = left[start:start + step]
             keep[rows] = self.bound_s(index[rows], n[rows], m) * (1.0 - self.MARGIN) <= best_s[rows]
         return keep
 
@@ -460,9 +520,12 @@ class _Winners:
 
 def _plan_search(workload: Workload, hardware: HardwareArrays, batch: np.ndarray, weight_bits: np.ndarray,
                  activation_bits: np.ndarray, kv_bits: np.ndarray | None, best: np.ndarray,
-                 per_level: bool) -> Iterator[_Winners]:
+                 per_level: bool, rows_per_run: int | None = None,
+                 distinct: tuple[np.ndarray, np.ndarray] | None = None) -> Iterator[_Winners]:
     """The micro-batching plans that beat the whole batch (``best``: its latency per configuration,
-    updated in place), in the order tried (see :func:`_run_batches`)."""
+    updated in place), in the order tried (see :func:`_run_batches`); each plan run on at most
+    ``rows_per_run`` configurations at a time (None: all it may win on). ``distinct``: the
+    configurations' distinct rows, for the plans' bound (:class:`_PlanFloor`)."""
     buffer = hardware.activation_buffer
     if buffer is None or len(workload.spill_thresholds) == 0:
         return
@@ -479,8 +542,7 @@ def _plan_search(workload: Workload, hardware: HardwareArrays, batch: np.ndarray
     candidates = np.flatnonzero(spills_more & (batch > 1))
     if not len(candidates):
         return
-    configs = len(batch)
-    floor = _PlanFloor(workload, hardware, weight_bits, activation_bits)
+    floor = _PlanFloor(workload, hardware, weight_bits, activation_bits, batch, distinct)
     for j in range(int(np.log2(batch[candidates].max())) + 1):
         m = 2.0 ** j
         index = candidates[batch[candidates] > m]
@@ -489,24 +551,37 @@ def _plan_search(workload: Workload, hardware: HardwareArrays, batch: np.ndarray
         index = index[floor.can_win(index, batch[index], m, best[index])]
         if not len(index):
             continue
-        q = np.floor(batch[index] / m)
-        rest_n = batch[index] - q * m
-        sub = _take(hardware, index, configs)
-        args = (weight_bits[index], activation_bits[index], None if kv_bits is None else kv_bits[index])
-        part = _run(workload, sub, np.full(len(index), m), *args, per_level)
-        total = q * part[0].latency_s.sum(axis=1)
-        has_rest = (rest_n > 0).astype(float)
-        rest = None
-        if has_rest.any():
-            rest = _run(workload, sub, np.maximum(rest_n, 1.0), *args, per_level)
-            # a remainder of zero samples runs nothing
-            total = total + (has_rest[:, None] * rest[0].latency_s).sum(axis=1)
-        better = total < best[index]
-        if not better.any():
-            continue
-        keep = index[better]
-        best[keep] = total[better]
-        yield _Winners(keep, m, total[better], part, rest, q, has_rest, np.flatnonzero(better))
+        step = rows_per_run or len(index)
+        for start in range(0, len(index), step):
+            won = _plan_runs(workload, hardware, batch, weight_bits, activation_bits, kv_bits, best,
+                             per_level, m, index[start:start + step])
+            if won is not None:
+                yield won
+
+
+def _plan_runs(workload: Workload, hardware: HardwareArrays, batch: np.ndarray, weight_bits: np.ndarray,
+               activation_bits: np.ndarray, kv_bits: np.ndarray | None, best: np.ndarray, per_level: bool,
+               m: float, index: np.ndarray) -> _Winners | None:
+    """The plan of ``m`` samples per pass run on configurations ``index``: those it makes faster than
+    ``best`` (updated in place), or None."""
+    q = np.floor(batch[index] / m)
+    rest_n = batch[index] - q * m
+    sub = _take(hardware, index, len(batch))
+    args = (weight_bits[index], activation_bits[index], None if kv_bits is None else kv_bits[index])
+    part = _run(workload, sub, np.full(len(index), m), *args, per_level)
+    total = q * part[0].latency_s.sum(axis=1)
+    has_rest = (rest_n > 0).astype(float)
+    rest = None
+    if has_rest.any():
+        rest = _run(workload, sub, np.maximum(rest_n, 1.0), *args, per_level)
+        # a remainder of zero samples runs nothing
+        total = total + (has_rest[:, None] * rest[0].latency_s).sum(axis=1)
+    better = total < best[index]
+    if not better.any():
+        return None
+    keep = index[better]
+    best[keep] = total[better]
+    return _Winners(keep, m, total[better], part, rest, q, has_rest, np.flatnonzero(better))
 
 
 def _run_batches(workload: Workload, hardware: HardwareArrays, batch: np.ndarray, weight_bits: np.ndarray,

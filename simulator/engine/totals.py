@@ -29,7 +29,8 @@ class Totals:
       order); ``energy_per_sample_j = energy_j / batch``; ``energy_level_j`` is ``(C, V)``, one column
       per memory level;
     * ``memory_bound_s``: latency of the memory-bound layers; ``memory_bound_fraction`` its share
-      of ``latency_s``; ``bound``: ``"memory"`` when that share is over one half, else ``"compute"``;
+      of ``latency_s``; ``memory_bound``: that share is over one half (bool: a code; :attr:`bound`
+      names it ``"memory"``, else ``"compute"``, at the edge);
     * ``fits``: every memory check passes (bool);
     * ``t_comm_s``: tensor-parallel communication time, None when there is none.
     """
@@ -48,9 +49,14 @@ class Totals:
     energy_static_j: np.ndarray
     memory_bound_s: np.ndarray
     memory_bound_fraction: np.ndarray
-    bound: np.ndarray
+    memory_bound: np.ndarray
     fits: np.ndarray
     t_comm_s: np.ndarray | None = None
+
+    @property
+    def bound(self) -> np.ndarray:
+        """``(C,)`` ``"memory"`` where :attr:`memory_bound`, else ``"compute"`` (the names, for the edge)."""
+        return np.where(self.memory_bound, "memory", "compute")
 
     @property
     def t_comm_or_zero_s(self) -> np.ndarray:
@@ -81,8 +87,8 @@ def summed_fields(batch: np.ndarray, latency_s: np.ndarray, memory_bound_s: np.n
     """The :class:`Totals` fields that follow from the layer sums, by name (the one place of these
     rules): ``latency_s``; ``energy_j = compute_j + Σ_v level_j[:, v] + static_j`` (added in that
     order); ``throughput_per_s = batch / latency_s``; ``energy_per_sample_j = energy_j / batch``;
-    ``memory_bound_fraction = memory_bound_s / latency_s``; ``bound``: ``"memory"`` when
-    ``memory_bound_s > latency_s / 2``, else ``"compute"``. A zero latency or batch gives inf/nan,
+    ``memory_bound_fraction = memory_bound_s / latency_s``; ``memory_bound``: ``memory_bound_s >
+    latency_s / 2`` (bool). A zero latency or batch gives inf/nan,
     not a warning. ``level_j`` is ``(C, V)``; the other arrays ``(C,)``; seconds, joules."""
     energy_j = compute_j
     for v in range(level_j.shape[1]):
@@ -99,5 +105,5 @@ def summed_fields(batch: np.ndarray, latency_s: np.ndarray, memory_bound_s: np.n
             "energy_static_j": static_j,
             "memory_bound_s": memory_bound_s,
             "memory_bound_fraction": memory_bound_s / latency_s,
-            "bound": np.where(memory_bound_s > latency_s / 2, "memory", "compute"),
+            "memory_bound": memory_bound_s > latency_s / 2,
         }
