@@ -22,7 +22,6 @@ from simulator.engine.timing import (
     BITS_PER_BYTE,
     Timing,
     compute_time_s,
-    layer_latency_s,
     level_bytes,
     roofline_timing,
     slowest_level_s,
@@ -241,49 +240,74 @@ def _first_pass_sums(workload: Workload, hardware: HardwareArrays, batch: np.nda
     if first is None or 2 * len(first) > configs:  # too few repeats to pay for the gathers
         for start in range(0, configs, step):
             block = slice(start, start + step)
-            _first_pass_block(workload, hardware, batch, weight_bits, activation_bits, block, block, None,
+            _first_pass_block(workload, hardware, batch, weight_bits, activation_bits, block, [(block, None)],
                               sums)
         return sums, None
     grouped = np.argsort(inverse, kind="stable")  # the configurations, those of each distinct row together
     bounds = np.searchsorted(inverse[grouped], np.arange(0, len(first) + step, step))
     per_block = max(1, FIRST_PASS_ELEMENTS // max(workload.layers, 1))  # (C, L) arrays of the configurations
     for k, start in enumerate(range(0, len(first), step)):
-        # the configurations of distinct rows start:start+step
-        for c in range(bounds[k], bounds[k + 1], per_block):
-            where = grouped[c:min(c + per_block, bounds[k + 1])]
-            _first_pass_block(workload, hardware, batch, weight_bits, activation_bits,
-                              first[start:start + step], where, inverse[where] - start, sums)
+        # the configurations of distinct rows start:start+step, in blocks
+        wheres = [grouped[c:min(c + per_block, bounds[k + 1])]
+                  for c in range(bounds[k], bounds[k + 1], per_block)]
+        _first_pass_block(workload, hardware, batch, weight_bits, activation_bits, first[start:start + step],
+                          [(where, inverse[where] - start) for where in wheres], sums)
     return sums, (first, inverse)
+
+
+class _Distinct:
+    """What does not depend on the bandwidth, of some configurations: per-level bytes ``(U, V, L)``,
+    derated compute time ``(U, L)``, the bandwidth fraction ``(L,)`` and overhead (only where a layer
+    does work, ``(U, L)``) and the sums of compute time, compute energy and level energy. (A plain
+    class: a dataclass costs a millisecond of every command's start-up.)"""
+
+    __slots__ = ("bandwidth_fraction", "levels", "overhead_s", "sums", "t_compute_s")
+
+    def __init__(self, levels: np.ndarray, t_compute_s: np.ndarray, bandwidth_fraction: np.ndarray,
+                 overhead_s: np.ndarray, sums: dict[str, np.ndarray]) -> None:
+        self.levels, self.t_compute_s, self.bandwidth_fraction = levels, t_compute_s, bandwidth_fraction
+        self.overhead_s, self.sums = overhead_s, sums
+
+    @classmethod
+    def of(cls, workload: Workload, hardware: HardwareArrays, batch: np.ndarray, weight_bits: np.ndarray,
+           activation_bits: np.ndarray) -> _Distinct:
+        levels, _, _ = level_bytes(workload, hardware, batch, weight_bits, activation_bits)
+        compute_fraction, bandwidth_fraction, overhead_s = efficiency_arrays(workload, hardware, batch)
+        _, t_compute = compute_time_s(workload, batch, hardware.peak_ops_per_s, compute_fraction)
+        # a layer does work (latency > 0, layer_latency_s) where it computes or moves bytes at a timed
+        # level (bytes over a finite bandwidth are then > 0, whatever the bandwidth)
+        timed = [v for v in range(levels.shape[1]) if v != hardware.operand_level]
+        works = (t_compute > 0) | (levels[:, timed].max(axis=1) > 0)
+        sums = {"t_compute_s": t_compute.sum(axis=1),
+                "compute_j": compute_energy_j(workload, hardware, batch).sum(axis=1),
+                "level_j": level_energy_j(levels, hardware).sum(axis=2)}
+        return cls(levels, t_compute, bandwidth_fraction, np.where(works, overhead_s, 0.0), sums)
 
 
 def _first_pass_block(workload: Workload, hardware: HardwareArrays, batch: np.ndarray,
                       weight_bits: np.ndarray, activation_bits: np.ndarray, distinct: np.ndarray | slice,
-                      where: np.ndarray | slice, rows: np.ndarray | None,
+                      groups: Sequence[tuple[np.ndarray | slice, np.ndarray | None]],
                       sums: dict[str, np.ndarray]) -> None:
-    """Writes into ``sums`` the sums of configurations ``where``, whose traffic, compute time and energy
-    are those of configurations ``distinct``: configuration ``where[k]``'s are ``distinct[rows[k]]``'s
-    (``rows`` None: ``where`` and ``distinct`` are the same slice)."""
-    configs = len(batch)
-    part = _take(hardware, distinct, configs)
-    n = batch[distinct]
-    levels, _, _ = level_bytes(workload, part, n, weight_bits[distinct], activation_bits[distinct])
-    compute_fraction, bandwidth_fraction, overhead_s = efficiency_arrays(workload, part, n)
-    _, t_compute = compute_time_s(workload, n, part.peak_ops_per_s, compute_fraction)
-    distinct_sums = {"t_compute_s": t_compute.sum(axis=1),
-                     "compute_j": compute_energy_j(workload, part, n).sum(axis=1),
-                     "level_j": level_energy_j(levels, part).sum(axis=2)}
-    for key, values in distinct_sums.items():
-        sums[key][where] = values if rows is None else values[rows]
-    t_memory = slowest_level_s(levels, hardware.bandwidth_bytes_per_s[where], hardware.operand_level, rows)
-    t_memory /= bandwidth_fraction
-    if rows is not None:
-        t_compute = t_compute[rows]
-    latency = layer_latency_s(t_compute, t_memory, overhead_s)
-    sums["t_memory_s"][where] = t_memory.sum(axis=1)
-    sums["latency_s"][where] = latency.sum(axis=1)
-    sums["memory_bound_s"][where] = memory_bound_sum_s(t_memory > t_compute, latency)
-    power = None if hardware.static_power_w is None else hardware.static_power_w[where]
-    sums["static_j"][where] = static_energy_j(power, latency).sum(axis=1)
+    """Writes into ``sums`` the sums of configurations ``where`` of each ``(where, rows)`` of ``groups``,
+    whose traffic, compute time and energy are those of configurations ``distinct``: configuration
+    ``where[k]``'s are ``distinct[rows[k]]``'s (``rows`` None: ``where`` is ``distinct``)."""
+    part = _take(hardware, distinct, len(batch))
+    d = _Distinct.of(workload, part, batch[distinct], weight_bits[distinct], activation_bits[distinct])
+    for where, rows in groups:
+        for key, values in d.sums.items():
+            sums[key][where] = values if rows is None else values[rows]
+        t_memory = slowest_level_s(d.levels, hardware.bandwidth_bytes_per_s[where], hardware.operand_level,
+                                   rows)
+        t_memory /= d.bandwidth_fraction
+        t_compute = d.t_compute_s if rows is None else d.t_compute_s[rows]
+        # layer_latency_s, the overhead's condition known per distinct row
+        latency = np.maximum(t_compute, t_memory)
+        latency += d.overhead_s if rows is None else d.overhead_s[rows]
+        sums["t_memory_s"][where] = t_memory.sum(axis=1)
+        sums["latency_s"][where] = latency.sum(axis=1)
+        sums["memory_bound_s"][where] = memory_bound_sum_s(t_memory > t_compute, latency)
+        power = None if hardware.static_power_w is None else hardware.static_power_w[where]
+        sums["static_j"][where] = static_energy_j(power, latency).sum(axis=1)
 
 
 #: the dataclasses of per-configuration arrays that _take and _put_rows copy field by field
@@ -496,21 +520,19 @@ class _PlanFloor:
         return keep
 
 
-@dataclass(frozen=True, eq=False)
 class _Winners:
     """Configurations ``keep`` (of C) that the plan of ``m`` samples per pass runs faster than any
     plan before it: their total latency ``latency_s``, and the plan's passes (``part``, ``q`` each) and
     remainder (``rest``, None when no configuration tried had one) as run on the configurations
-    tried, of which ``pick`` are the winners."""
+    tried, of which ``pick`` are the winners. (A plain class, as :class:`_Distinct`.)"""
 
-    keep: np.ndarray
-    m: float
-    latency_s: np.ndarray
-    part: tuple[Timing, Energy]
-    rest: tuple[Timing, Energy] | None
-    q: np.ndarray
-    has_rest: np.ndarray
-    pick: np.ndarray
+    __slots__ = ("has_rest", "keep", "latency_s", "m", "part", "pick", "q", "rest")
+
+    def __init__(self, keep: np.ndarray, m: float, latency_s: np.ndarray, part: tuple[Timing, Energy],
+                 rest: tuple[Timing, Energy] | None, q: np.ndarray, has_rest: np.ndarray,
+                 pick: np.ndarray) -> None:
+        self.keep, self.m, self.latency_s, self.part, self.rest = keep, m, latency_s, part, rest
+        self.q, self.has_rest, self.pick = q, has_rest, pick
 
     def rows(self, names: tuple[Sequence[str], Sequence[str]]) -> tuple[dict, dict]:
         """The winners' per-layer timing fields ``names[0]`` and energy fields ``names[1]``."""

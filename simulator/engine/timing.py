@@ -184,8 +184,11 @@ def slowest_level_s(levels: np.ndarray, bandwidth_bytes_per_s: np.ndarray, opera
     for v in range(levels.shape[1]):
         if v == operand_level:
             continue
-        time_s = levels[:, v] / bandwidth_bytes_per_s[:, v, None] if rows is None else \
-            np.divide(levels[rows, v], bandwidth_bytes_per_s[:, v, None])
+        if rows is None:
+            time_s = levels[:, v] / bandwidth_bytes_per_s[:, v, None]
+        else:  # a gathered copy, divided in place
+            time_s = levels[rows, v]
+            time_s /= bandwidth_bytes_per_s[:, v, None]
         slowest = time_s if slowest is None else np.maximum(slowest, time_s, out=slowest)
     if slowest is None:  # only an operand level: nothing to wait for
         slowest = np.zeros((len(bandwidth_bytes_per_s), levels.shape[2]))
