@@ -53,7 +53,7 @@ ORIN_B1_HOST_S = 2 * 10e-6 + (3 * 224 * 224 + 1000) * 2 / 80e9
 
 @pytest.mark.parametrize("row_id, values, tile, buffer, host_s", [
     # a GEMM-heavy A100 row and an Orin row with depthwise kernels (the memory-bound share), at
-    # figures that are not the shipped ones, and an MCU row with a board factor
+    # figures that are not the shipped ones, and an MCU row (its board's derived per-core fractions)
     ("mlperf-v3.0-a100-sxm-80gb-x1-resnet50-multistream",
      {"kernel_overhead_s": 7e-6, "conv_overhead_s": 2e-6, "compute_fraction": 0.5}, 2048, 0.25, 0.0),
     ("efficientvit-cls-jetson-agx-orin-efficientvit_b1-224x224-b1",
@@ -62,8 +62,7 @@ ORIN_B1_HOST_S = 2 * 10e-6 + (3 * 224 * 224 + 1000) * 2 / 80e9
     ("mlperf-v3.0-jetson-agx-orin-maxq-resnet50-singlestream",
      {"kernel_overhead_s": 4e-6, "compute_fraction": 0.7, "bandwidth_fraction": 0.3}, 1024, 1.0, 0.0),
     ("mlperf-tiny-v1.0-nucleo-l4r5zi-ds_cnn_kws-x-cube-ai730-latency",
-     {"compute_fraction_conv": 0.3, "compute_fraction_gemm": 0.2, "compute_fraction_depthwise": 0.05,
-      "device:nucleo-l4r5zi": 0.8}, None, None, 0.0),
+     {"kernel_share": 0.45}, None, None, 0.0),
     # MLPerf BERT-99 runs SQuAD v1.1's lengths with the padding removed on TensorRT, as the shipped
     # prediction does (simulator.accuracy.row_sequence_lengths), not 384 padded tokens
     ("mlperf-v3.0-a100-sxm-80gb-x1-bert_large-singlestream-nvidia_dgx_a100_a100_sxm_80gbx1_trt",
@@ -104,16 +103,12 @@ def test_a_fit_recovers_figures_set_by_hand(mcu_cases):
     again."""
     cases, _ = mcu_cases
     base = [c for c in cases if c.device == "nucleo-l4r5zi" and all(s is None for s in c.scales)]
-    truth = {"compute_fraction_conv": 0.25, "compute_fraction_gemm": 0.15, "compute_fraction_depthwise": 0.04,
-             "device:nucleo-l4r5zi": 1.0}
+    truth = {"kernel_share": 0.5}
     synthetic = Fit("t", truth, None, None, 0.0, ()).predict(stack(base))
     fitted = fit_family([dataclasses.replace(c, measured=float(v))
                          for c, v in zip(base, synthetic, strict=True)])
-    # the board factor and the family figures trade off exactly; their products are what the rows fix
-    factor = fitted.values["device:nucleo-l4r5zi"]
-    for name in ("compute_fraction_conv", "compute_fraction_gemm", "compute_fraction_depthwise"):
-        # within 0.1%: the prior (weight 1e-4 per squared coordinate) pulls by about 0.01%
-        assert fitted.values[name] * factor == pytest.approx(truth[name], rel=1e-3)
+    # within 0.1%: the prior (weight 1e-4 per squared coordinate) pulls by about 0.01%
+    assert fitted.values["kernel_share"] == pytest.approx(truth["kernel_share"], rel=1e-3)
 
 
 def test_every_figure_stays_in_its_stated_range():

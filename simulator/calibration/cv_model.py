@@ -19,18 +19,24 @@ describe (the engine's, :mod:`simulator.engine.efficiency`):
   change the waves and the residency in steps, which a gradient does not see;
 * ``scale:RUNTIME:CLASS``: a runtime's factor on a class's compute fraction, 0.01–10 (a shipped
   runtime file names the classes; one factor when the file gives them all one value);
-* ``device:DEVICE`` (the microcontrollers): a board's factor on its family's compute fractions,
-  0.2–5 (its core and memory system), fitted where the fold holds rows of the board; a board with
-  none (leave-one-device-out) gets 1, its family's figures.
+* ``kernel_share`` (the microcontrollers): the share of the CMSIS-NN inner loops' rate a whole
+  layer of X-CUBE-AI 7.3 reaches, 0.1–2, one for the family; a board's compute fraction of a class
+  is ``kernel_share`` times the fraction its core and Flash allow, derived from the kernels'
+  instruction mix and the cores' published timings, not fitted (:mod:`simulator.hardware.cortex_m`),
+  so that a board with no rows gets its own figures (a family's ``derived``);
+* ``device:DEVICE`` (a family with ``device_factor``): a device's factor on its family's compute
+  fractions, 0.2–5, fitted where the fold holds rows of the device, 1 where it holds none (the
+  microcontrollers had one until it was replaced by the derived per-core figures).
 
 For every row a :class:`RowCase` holds the per-layer roofline times of the row's workload on its
 device, once per tile (``T_compute / fill``) and once per buffer share (``T_memory``), built once
 (:func:`row_case`), so that a trial of the figures costs a few vector operations:
 
-``latency = Σ_layers [max(T_compute / (fill · cf · s), T_memory / bf) + overhead_class + k · kernel_overhead]
-+ t_host``
+``latency = Σ_layers [max(T_compute / (fill · cf · s · d), T_memory / bf) + overhead_class
++ k · kernel_overhead] + t_host``
 
-(:func:`simulator.engine.efficiency.expected_latency_s`; ``s`` the runtime factor, ``k`` the kernels
+(:func:`simulator.engine.efficiency.expected_latency_s`; ``s`` the runtime factor, ``d`` the derived
+per-device factor of the layer's class (1 where the family has none), ``k`` the kernels
 the layer launches; ``t_host`` the host copies where the row's conditions include them,
 :mod:`simulator.calibration.host_transfer`, else 0). A row's workload is the one it ran: an MLPerf
 BERT row's SQuAD lengths, padding removed on TensorRT (:func:`simulator.accuracy.row_sequence_lengths`,
@@ -57,8 +63,9 @@ describe.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -69,6 +76,7 @@ from simulator.engine.configs import hardware_arrays
 from simulator.engine.efficiency import expected_latency_s, fill_fraction
 from simulator.engine.timing import roofline_timing
 from simulator.engine.workload import simulated_workload
+from simulator.hardware.cortex_m import board_fraction
 from simulator.hardware.device import EfficiencyModel, KernelEfficiency
 from simulator.hardware.loader import resolve_device, resolve_runtime
 from simulator.kernels import CLASS_FALLBACK
@@ -155,9 +163,16 @@ class Family:
     units: int | None = None
     #: the device whose clock the per-kernel overhead is read at (None: the same time on every device)
     clock_reference: str | None = None
-    #: whether each device of a fold's rows has its own factor on every compute fraction (a board's
-    #: memory system and core; a device without a row in the fold gets 1, the family's figures)
+    #: whether each device of a fold's rows has its own factor on every compute fraction (fitted; a
+    #: device without a row in the fold gets 1, the family's figures)
     device_factor: bool = False
+    #: ``(device, slot) -> factor`` on the slot's compute fraction, derived from the device's data
+    #: sheet, never fitted (None: 1)
+    derived: Callable[[str, str], float] | None = None
+
+    def derived_factor(self, device: str, slot: str) -> float:
+        """The derived factor of ``slot``'s compute fraction on ``device`` (1 without ``derived``)."""
+        return 1.0 if self.derived is None else self.derived(device, slot)
 
     @property
     def parallel(self) -> bool:
@@ -168,6 +183,19 @@ class Family:
 _GPU_SLOTS = {"conv": "conv", "gemm": "gemm", "attention": "gemm", "depthwise_conv": "other",
               "elementwise": "other", "default": "other"}
 _MCU_SLOTS = {"default": "conv", "gemm": "gemm", "depthwise_conv": "depthwise", "elementwise": "depthwise"}
+
+
+@functools.cache
+def cortex_m_fraction(device: str, slot: str) -> float:
+    """A Cortex-M board's share of its SIMD peak in a CMSIS-NN-class kernel of ``slot`` (its core's
+    cycles per MAC and its Flash stalls, :func:`simulator.hardware.cortex_m.board_fraction`)."""
+    return board_fraction(resolve_device(device), slot)
+
+
+#: the microcontrollers' one fitted figure: the share of the derived inner-loop rate a whole layer
+#: reaches (loop setup, im2col of convolutions, requantization, and X-CUBE-AI 7.3's kernels not being
+#: CMSIS-NN's), 0.1–2 (above 1: a library faster than CMSIS-NN's loops; the product is clamped at 1)
+KERNEL_SHARE = Parameter("kernel_share", "1", 0.1, 2.0, 0.7, log=True)
 
 #: the device families and their figures (ranges: see the module docstring)
 FAMILIES = (
@@ -187,11 +215,8 @@ FAMILIES = (
            clock_reference="jetson-agx-orin"),
     Family("Cortex-M (X-CUBE-AI 7.3/8.0 and runtimes)", "microcontroller",
            ("nucleo-l4r5zi", "nucleo-h7a3zi-q", "nucleo-u575zi-q", "stm32h743"),
-           (_fraction("compute_fraction_conv", 0.01, 0.3), _fraction("compute_fraction_gemm", 0.01, 0.2),
-            _fraction("compute_fraction_depthwise", 0.005, 0.1)),
-           _MCU_SLOTS, {"conv": "compute_fraction_conv", "gemm": "compute_fraction_gemm",
-                        "depthwise": "compute_fraction_depthwise"},
-           dict.fromkeys(("conv", "gemm", "depthwise"), 1.0), device_factor=True),
+           (KERNEL_SHARE,), _MCU_SLOTS, dict.fromkeys(("conv", "gemm", "depthwise"), "kernel_share"),
+           dict.fromkeys(("conv", "gemm", "depthwise"), 1.0), derived=cortex_m_fraction),
 )
 #: a runtime's factor on a compute fraction: its range, and 1 (no change) where no row says otherwise
 SCALE_LOW, SCALE_HIGH = 0.01, 10.0
@@ -365,6 +390,7 @@ class Stack:
     scale_names: tuple[str, ...]
     device_index: np.ndarray      # index into the device factors' names (last: none)
     device_names: tuple[str, ...]
+    derived: np.ndarray           # per layer: the family's derived factor of its device and slot
     kernels: np.ndarray
     overhead_scale: np.ndarray
     compute_s: Mapping[int | None, np.ndarray]
@@ -394,7 +420,9 @@ def stack(cases: Sequence[RowCase]) -> Stack:
         scale_names,
         np.array([devices.index(c.device) if c.device in devices else len(devices)
                   for c in cases for _ in c.slots], dtype=int),
-        tuple(device_parameter(d).name for d in devices), cat([c.kernels for c in cases]),
+        tuple(device_parameter(d).name for d in devices),
+        np.array([family.derived_factor(c.device, s) for c in cases for s in c.slots]),
+        cat([c.kernels for c in cases]),
         cat([np.full(len(c.slots), c.overhead_scale) for c in cases]),
         {t: cat([c.compute_s[t] for c in cases]) for t in family.tiles},
         {b: cat([c.memory_s[b] for c in cases]) for b in family.buffers},
@@ -417,7 +445,8 @@ def predict_stack(data: Stack, values: Mapping[str, float], tile: int | None,
     scale = np.array([values.get(name, 1.0) for name in data.scale_names] + [1.0])
     device = np.array([values.get(name, 1.0) for name in data.device_names] + [1.0])
     kernel_s = values[family.kernel_overhead] if family.kernel_overhead else 0.0
-    fraction = np.minimum(compute[data.slot_index] * scale[data.scale_index] * device[data.device_index], 1.0)
+    fraction = np.minimum(compute[data.slot_index] * scale[data.scale_index] * device[data.device_index]
+                          * data.derived, 1.0)
     layers = expected_latency_s(data.compute_s[tile], data.memory_s[buffer], fraction,
                                 bandwidth[data.slot_index],
                                 fixed[data.slot_index] + kernel_s * data.overhead_scale * data.kernels)
@@ -454,7 +483,8 @@ def efficiency_model(family: Family, values: Mapping[str, float], tile: int | No
     for cls, slot in family.slots.items():
         bandwidth = family.bandwidth[slot]
         classes[cls] = KernelEfficiency(
-            compute_fraction=min(values[family.compute[slot]] * factor, 1.0),
+            compute_fraction=min(values[family.compute[slot]] * factor
+                                 * family.derived_factor(device.name, slot), 1.0),
             bandwidth_fraction=bandwidth if isinstance(bandwidth, float) else values[bandwidth],
             overhead_s=values[family.class_overhead[slot]] if slot in family.class_overhead else 0.0)
     kernel_s = values[family.kernel_overhead] if family.kernel_overhead else 0.0

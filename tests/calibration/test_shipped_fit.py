@@ -142,6 +142,9 @@ def test_every_shipped_figure_lies_in_its_stated_range(fit):
             p = _parameter(family, family.compute[slot])
             if family.device_factor:  # a board's factor (0.2-5) times the family's share
                 assert 0.2 * p.low <= entry.compute_fraction <= min(5 * p.high, 1.0), (name, cls)
+            elif family.derived is not None:  # the family's share times the board's derived fraction
+                derived = family.derived_factor(name, slot)
+                assert p.low * derived <= entry.compute_fraction <= min(p.high * derived, 1.0), (name, cls)
             else:
                 assert p.low <= entry.compute_fraction <= p.high, (name, cls)
         if family.parallel:
