@@ -480,7 +480,8 @@ class SweepPlan:
             "network": _strings([network.name], same),
             "device": _strings([device.name], same),
             "input_shape": _strings(["x".join(map(str, network.input_shape))], same),
-            "resolution": pd.array([effective] * n, dtype="Int64"),
+            "resolution": pd.arrays.IntegerArray(np.full(n, effective or 0, dtype=np.int64),  # Int64
+                                                 np.full(n, effective is None)),
             "batch": batch,
             "precision": _strings(self.grid.precision, pair),
             "weight_precision": _strings(self.grid.weight_precision, pair),
