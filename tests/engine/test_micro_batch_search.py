@@ -139,3 +139,20 @@ def test_the_search_runs_fewer_passes_than_the_exhaustive_search(monkeypatch):
     # the first pass runs every configuration whole in both; the exhaustive search then runs each
     # configuration that spills at every power of two below its batch
     assert searched < sum(passes) / 2, (searched, sum(passes))
+
+
+@pytest.mark.parametrize("ideal", [False, True], ids=["expected", "ideal"])
+@pytest.mark.parametrize(("network", "device_name", "attention"), CASES)
+def test_a_sweep_s_totals_pick_what_the_exhaustive_search_picks(network, device_name, attention, ideal,
+                                                                 monkeypatch):
+    """:func:`simulator.engine.evaluate.evaluate_totals` (what a sweep runs: the first pass once per
+    distinct row, the plans' bound per distinct row of it) against :func:`evaluate` with every plan
+    run for every configuration."""
+    workload, device = setup(network, device_name, attention)
+    precisions, batches, bits, si = configurations(device, scales=tuple(np.geomspace(0.25, 2.5, 6)))
+    searched, _ = engine.evaluate_totals(workload, device, precisions, batches, bits, bits, si, ideal)
+    exhaustive(monkeypatch)
+    every = engine.evaluate(workload, device, precisions, batches, bits, bits, si, ideal).totals
+    assert searched.columns().keys() == every.columns().keys()
+    for key, value in every.columns().items():
+        assert np.array_equal(getattr(searched, key), value), key
