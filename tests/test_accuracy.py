@@ -62,16 +62,8 @@ def test_resnet50_int8_on_orin_batch_1_and_offline_are_within_20_percent(table):
     assert abs(offline.expected / (6423.63 - 2037) - 1) <= 0.2   # GPU + 2 DLAs minus the 2 DLAs
 
 
-#: the boards' compute fractions are one fitted share times per-core figures derived from CMSIS-NN's
-#: loops (simulator.hardware.cortex_m), no board factor: in sample the H7A3 comes out about 28% fast
-#: and the U575 about 22% slow on this row (the derived Cortex-M7 rate is about twice what the rows show)
-_DERIVED_MISS = pytest.mark.xfail(strict=True, reason="per-core derived figures, no board factor")
-
-
 @pytest.mark.parametrize(("board", "inferences_per_s"),
-                         [pytest.param("nucleo-h7a3zi-q", 19.722, marks=_DERIVED_MISS),
-                          pytest.param("nucleo-u575zi-q", 7.496, marks=_DERIVED_MISS),
-                          ("nucleo-l4r5zi", 4.339)])
+                         [("nucleo-h7a3zi-q", 19.722), ("nucleo-u575zi-q", 7.496), ("nucleo-l4r5zi", 4.339)])
 def test_mobilenet_v1_vww_on_each_board_is_within_20_percent_in_sample(table, board, inferences_per_s):
     # MLPerf Tiny v1.0 closed, STMicroelectronics, X-CUBE-AI 7.3.0, vww performance/results.txt:
     # "Median throughput is ... inf./sec."; in sample: the boards' figures are fitted on every row

@@ -24,9 +24,13 @@ describe (the engine's, :mod:`simulator.engine.efficiency`):
   is ``kernel_share`` times the fraction its core and Flash allow, derived from the kernels'
   instruction mix and the cores' published timings, not fitted (:mod:`simulator.hardware.cortex_m`),
   so that a board with no rows gets its own figures (a family's ``derived``);
-* ``device:DEVICE`` (a family with ``device_factor``): a device's factor on its family's compute
-  fractions, 0.2–5, fitted where the fold holds rows of the device, 1 where it holds none (the
-  microcontrollers had one until it was replaced by the derived per-core figures).
+* ``device:DEVICE`` (a family with ``device_factor``: the microcontrollers): a board's factor on
+  the derived figures, 0.2–5, fitted where the fold holds rows of the board (how far its layers run
+  from its core's derived inner-loop rate: the loops' stalls the derivation does not count, its
+  memory system), 1 where it holds none: a board with no rows gets ``kernel_share`` times its own
+  derived figures. The weak prior (:data:`simulator.calibration.cv_fit.PRIOR_WEIGHT`, centred on 1)
+  splits each board's offset between the shared ``kernel_share`` and its own factor, so that
+  ``kernel_share`` lands near the mean offset of the boards in the fold.
 
 For every row a :class:`RowCase` holds the per-layer roofline times of the row's workload on its
 device, once per tile (``T_compute / fill``) and once per buffer share (``T_memory``), built once
@@ -216,7 +220,8 @@ FAMILIES = (
     Family("Cortex-M (X-CUBE-AI 7.3/8.0 and runtimes)", "microcontroller",
            ("nucleo-l4r5zi", "nucleo-h7a3zi-q", "nucleo-u575zi-q", "stm32h743"),
            (KERNEL_SHARE,), _MCU_SLOTS, dict.fromkeys(("conv", "gemm", "depthwise"), "kernel_share"),
-           dict.fromkeys(("conv", "gemm", "depthwise"), 1.0), derived=cortex_m_fraction),
+           dict.fromkeys(("conv", "gemm", "depthwise"), 1.0), device_factor=True,
+           derived=cortex_m_fraction),
 )
 #: a runtime's factor on a compute fraction: its range, and 1 (no change) where no row says otherwise
 SCALE_LOW, SCALE_HIGH = 0.01, 10.0
