@@ -15,7 +15,7 @@ import pytest
 from simulator.accuracy import load_measurements, parse_params, row_sequence_lengths
 from simulator.calibration import crossval, host_transfer
 from simulator.calibration.cv_fit import Fit, fit_family
-from simulator.calibration.cv_llm import GEMV_GRID, llm_case, predict_llm
+from simulator.calibration.cv_llm import COMPUTE_GRID, GEMV_GRID, llm_case, predict_llm
 from simulator.calibration.cv_model import FAMILIES, Parameter, efficiency_model, family_of, stack
 from simulator.calibration.folds import before_split, network_family, published
 from simulator.catalog import resolve_network
@@ -237,9 +237,12 @@ def llm_rows(dataset):
 
 
 @pytest.mark.parametrize("row_id, values", [
-    # a TTFT row on four H100s (all-reduces), and Orin's batch-1 decode (GEMV share at a grid value)
-    ("llm-018", {"step_overhead_s": 2e-3, "allreduce_overhead_s": 40e-6, "gemv_bandwidth_fraction": 0.9}),
-    ("llm-027", {"step_overhead_s": 1e-3, "gemv_bandwidth_fraction": GEMV_GRID[3]}),
+    # a TTFT row on four H100s (all-reduces), and Orin's batch-1 decode (GEMV and compute shares at grid
+    # values: between them the cached time is interpolated)
+    ("llm-018", {"step_overhead_s": 2e-3, "allreduce_overhead_s": 40e-6,
+                 "gemv_bandwidth_fraction": GEMV_GRID[-1], "llm_compute_fraction": COMPUTE_GRID[2]}),
+    ("llm-027", {"step_overhead_s": 1e-3, "gemv_bandwidth_fraction": GEMV_GRID[3],
+                 "llm_compute_fraction": COMPUTE_GRID[3]}),
 ])
 def test_the_cached_llm_row_equals_simulate_llm_with_the_same_terms(llm_rows, row_id, values):
     """The step and all-reduce costs enter a row's time linearly, as the cached case assumes: its
@@ -247,7 +250,8 @@ def test_the_cached_llm_row_equals_simulate_llm_with_the_same_terms(llm_rows, ro
     (row,) = [r for r in llm_rows if r["id"] == row_id]
     fast = predict_llm([llm_case(row)], values)[0]
     base = resolve_device(row["device"])
-    terms = {key: values[key] for key in ("step_overhead_s", "gemv_bandwidth_fraction")}
+    terms = {key: values[key] for key in ("step_overhead_s", "gemv_bandwidth_fraction",
+                                          "llm_compute_fraction")}
     device = base.model_copy(update={"efficiency": base.efficiency.model_copy(update=terms)})
     if "allreduce_overhead_s" in values:
         device = device.model_copy(update={"interconnect": base.interconnect.model_copy(

@@ -11,8 +11,8 @@ the ``role`` column is not read. The figures are written, with 12 significant di
 * each member profile's ``[efficiency]`` (and into a profile that inherits the family through
   ``extends`` where it states a figure of its own: an Orin module's per-kernel overhead at its clock);
 * each shipped runtime's ``compute_scale`` (``hardware_profiles/runtimes/``);
-* the LLM families' ``step_overhead_us`` and ``gemv_bandwidth_fraction`` (fitted after the kernel
-  figures are written: an LLM row is simulated on them).
+* the LLM families' ``step_overhead_us``, ``gemv_bandwidth_fraction`` and ``llm_compute_fraction``
+  (fitted after the kernel figures are written: an LLM row is simulated on them).
 
 Only the figures' lines change, and the part of the ``source`` text from :data:`MARKER` on (the
 command, the rows and sources behind the fit and behind each figure); comments and every other
@@ -270,7 +270,7 @@ def device_tail(device: str, fit: sf.DatasetFit, informing) -> str:
                "No row of this device is among them: its figures are the family's, with its own data sheet."))
     llm = next((f for f in LLM_FAMILIES if device in f.devices and f.name in fit.llm_fits), None)
     if llm is not None:
-        text += (" LLM terms step_overhead_us and gemv_bandwidth_fraction: "
+        text += (" LLM terms step_overhead_us, gemv_bandwidth_fraction and llm_compute_fraction: "
                  f"{_family_sentence(llm.name, fit, informing)}, simulated on the kernel figures above.")
     return text + f" `{COMMAND} --check` recomputes them."
 
@@ -399,6 +399,7 @@ def write(rows=None) -> sf.DatasetFit:
     for device, terms in llm.items():
         write_device(loader.available_devices()[device], family_of(device),
                      sf.device_models(fit)[device], terms)
+    _clear_caches()  # the runtime files below are fitted on the profiles' LLM figures just written
     informing = sf.informing_rows(fit)
     for device in sf.device_models(fit):
         path = loader.available_devices()[device]

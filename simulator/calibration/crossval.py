@@ -21,7 +21,7 @@ hand-assigned ``role``, and predicts the held-out rows with them:
 Rows in scope: the latency and throughput rows of ``gpu.csv`` and ``mcu.csv`` whose device has a
 family and whose runtime the expected model describes (the profile's own or a shipped runtime file),
 and the rows of ``llm.csv`` of an LLM family's serving runtime (:mod:`simulator.calibration.cv_llm`:
-its two LLM terms fitted, the kernel figures the profile's). Energy rows, rows of runtimes without
+its three LLM terms fitted, the kernel figures the profile's). Energy rows, rows of runtimes without
 a runtime file (bound only) and LLM rows predicted through a runtime file (HuggingFace transformers
 on Orin) are counted as not cross-validated (:func:`scope`). This module only reports; the shipped
 profiles hold the in-sample fit (``python tools/fit_profiles.py``).
@@ -316,10 +316,11 @@ figure clamped to a physical range, and the held-out rows are predicted with the
   (undated rows take no part);
 * **in-sample** (NOT out of sample): every row from the figures fitted on every row: how well the
   model can describe the data at all;
-* LLM rows: the two LLM terms (host cost per pass, the projections' share of bandwidth) are
-  fitted per serving runtime and architecture, each in its physical range; the kernel figures under
-  them (launch cost per kernel included) are the profile's, the CNN families' in-sample fit; an
-  all-reduce costs its ring time and one kernel launch, nothing fitted;
+* LLM rows: the three LLM terms (host cost per pass, the projections' share of bandwidth, the GEMM-like
+  kernels' share of the dense tensor peak) are fitted per serving runtime and architecture, each in its
+  physical range (a profile that `extends` a member is in its family: H100 NVL and GH200); the
+  kernel figures under them (launch cost per kernel included) are the profile's, the CNN families'
+  in-sample fit; an all-reduce costs its ring time and one kernel launch, nothing fitted;
 * `roofline accuracy --cv --protocol shipped` adds the shipped profiles' figure on the same rows.
   The shipped `[efficiency]` figures and runtime factors are the in-sample fit, written by
   `python tools/fit_profiles.py` (no row's role is read; `--check` recomputes them in CI), so
@@ -341,6 +342,13 @@ are validation figures, not test figures; the analysis, per fold and step:
   state, from NVIDIA's CUDA Graphs blog; it was 0.5–50 µs) *and a convolution's extra fixed cost
   in 0–10 µs* (was 0–50 µs): changed after seeing the leave-one-device-out errors of the A100
   80 GB's ResNet-50 SingleStream and MultiStream rows;
+* *the LLM families' `llm_compute_fraction`* (the share of the dense tensor peak TensorRT-LLM's and
+  TinyChat's GEMM-like kernels reach, 0.2–0.9; before it an LLM pass took the CNN family's compute
+  fraction): added after seeing batch-1 GPT-J decode on H100 at −25% against NVIDIA's published
+  table once the Hopper fit took the MLPerf Llama-2-70B Offline rows (81–90% compute-bound in the
+  model), which had pushed the host cost and the GEMV share to their range edges; and a fold with no
+  row of an LLM family computes at the `gemm` class's fraction, chosen after seeing Orin's
+  leave-one-device-out median at 36% with the prior's centre (`simulator/calibration/cv_llm.py`);
 * *the microcontrollers' board factors replaced by per-core cycles per MAC derived from CMSIS-NN's
   int8 loops and the Cortex-M4/M33/M7 timings, with Flash stalls* (`simulator/hardware/cortex_m.py`,
   nothing in it fitted; one `kernel_share` fitted for the family instead of three class fractions

@@ -240,6 +240,11 @@ class EfficiencyModel(_Frozen):
     #: LLM decode (one new token per sequence): the share of bandwidth its GEMV-like projections
     #: reach, in place of the ``gemm`` class's (None: the ``gemm`` class's own)
     gemv_bandwidth_fraction: Number | None = Field(default=None, gt=0, le=1)
+    #: LLM inference: the share of the dense tensor peak the serving runtime's GEMM-like kernels
+    #: (projections, fused attention) reach in a forward pass, in place of the ``gemm`` and
+    #: ``attention`` classes' (None: those classes' own); where a pass is compute-bound (a prefill, a
+    #: large decode batch) its time is ``ops / (peak · fraction)``
+    llm_compute_fraction: Number | None = Field(default=None, gt=0, le=1)
     #: the share of an on-chip activation buffer (a GPU's L2) that a runtime's activations stay
     #: resident in: the expected model's residency and micro-batching use ``capacity × fraction``
     #: (weights streaming through, other data, set conflicts), the ideal bound the whole capacity

@@ -36,6 +36,7 @@ Device file::
         overhead_s | overhead_ms (1e-3) | overhead_us (1e-6)   fixed cost per layer (default 0)
       step_overhead_us | _ms | _s             LLM: a runtime's fixed cost per forward pass
       gemv_bandwidth_fraction                 LLM decode projections' share of bandwidth
+      llm_compute_fraction                    LLM GEMM-like kernels' share of the dense tensor peak
       buffer_capacity_fraction                the share of the on-chip activation buffer (L2) that
                                               activations stay resident in (expected model only)
 
@@ -309,7 +310,7 @@ def _efficiency(raw: Any, locmap: dict[Loc, str]) -> Any:
         model["kernel_overhead_s"] = value
         locmap[("efficiency", "kernel_overhead_s")] = f"efficiency.{given[0]}"
     for key in ("parallel_units", "tile_outputs", "runtime", "gemv_bandwidth_fraction",
-                "buffer_capacity_fraction"):
+                "llm_compute_fraction", "buffer_capacity_fraction"):
         if key in raw:
             model[key] = raw[key]
             locmap[("efficiency", key)] = f"efficiency.{key}"
@@ -324,7 +325,8 @@ def _efficiency(raw: Any, locmap: dict[Loc, str]) -> Any:
         locmap[("efficiency", "step_overhead_s")] = f"efficiency.{given[0]}"
     for name, entry in raw.items():
         if name in ("source", "parallel_units", "tile_outputs", "runtime", "gemv_bandwidth_fraction",
-                    "buffer_capacity_fraction", *KERNEL_OVERHEAD_UNITS, *STEP_OVERHEAD_UNITS):
+                    "llm_compute_fraction", "buffer_capacity_fraction", *KERNEL_OVERHEAD_UNITS,
+                    *STEP_OVERHEAD_UNITS):
             continue
         if name not in EFFICIENCY_CLASSES:
             raise _FieldError(f"efficiency.{name}", f"unknown efficiency class {name!r}; valid: "

@@ -90,8 +90,12 @@ def with_runtime(device: Device, runtime: Runtime) -> Device:
                                  f"{device.name!r} ({base.compute_fraction:g}) by {factor:g} to "
                                  f"{fraction:g}; a fraction of peak cannot exceed 1")
         classes[name] = base.model_copy(update={"compute_fraction": fraction})
+    llm = model.llm_compute_fraction
+    if llm is not None and "gemm" in runtime.compute_scale:
+        # an LLM pass's GEMM-like kernels compute at llm_compute_fraction: the gemm factor applies to it
+        llm = min(llm * runtime.compute_scale["gemm"], 1.0)
     scaled = model.model_copy(update={
-        "classes": classes, "runtime": runtime.runtime,
+        "classes": classes, "runtime": runtime.runtime, "llm_compute_fraction": llm,
         "source": f"{model.source} Runtime {runtime.name}: {runtime.source}",
     })
     return device.model_copy(update={"name": f"{device.name}{RUNTIME_SEPARATOR}{runtime.name}",

@@ -73,7 +73,8 @@ def run_phase(
 ) -> Evaluation:
     """One forward pass of ``tokens`` per sequence at ``context`` cached tokens, for C configurations;
     on a device with a ``gemv_bandwidth_fraction`` the projections (GEMM class) stream their weights at
-    that share of bandwidth, in prefill and decode alike (:func:`decode_device`). ``cached``: the
+    that share of bandwidth, and with an ``llm_compute_fraction`` the GEMM-like kernels compute at that
+    share of the peak, in prefill and decode alike (:func:`decode_device`). ``cached``: the
     network is built at that context and ``context`` counts the cached tokens beyond it (the slopes
     carry the rest: ``cached = c`` with ``context = 0`` evaluates the network built at ``c`` itself).
 
@@ -107,13 +108,26 @@ def decode_device(device: Device) -> Device:
     their weights at. A single-row Linear (batch-1 decode) is a GEMV, memory-bound, so its time is
     ``weight bytes / (bandwidth · fraction)`` through the same roofline as every memory-bound kernel;
     the runtime runs its small-M GEMMs (a 128-token prompt, a decode batch) with the same kernels, so
-    the fraction applies to every LLM phase (where a GEMM is compute-bound it does not matter). The
-    device unchanged without that field (its ``gemm`` class, or the class it falls back to, applies)."""
+    the fraction applies to every LLM phase (where a GEMM is compute-bound it does not matter).
+
+    With ``llm_compute_fraction`` the ``gemm`` and ``attention`` classes (the runtime's projections and
+    fused attention; ``matmul`` follows ``gemm``) compute at that share of the dense tensor peak:
+    ``ops / (peak · fill · fraction)``, the time of a compute-bound pass (a prefill, a large decode
+    batch), in place of the CNN runtime's fraction the classes hold otherwise. A runtime file's factor
+    on the ``gemm`` class is already on it (:func:`simulator.hardware.runtime.with_runtime`). The device
+    unchanged without either field (its ``gemm`` class, or the class it falls back to, applies)."""
     eff = device.efficiency
-    if eff is None or eff.gemv_bandwidth_fraction is None:
+    if eff is None or (eff.gemv_bandwidth_fraction is None and eff.llm_compute_fraction is None):
         return device
-    gemm = eff.for_class("gemm").model_copy(update={"bandwidth_fraction": eff.gemv_bandwidth_fraction})
-    efficiency = eff.model_copy(update={"classes": {**eff.classes, "gemm": gemm}})
+    classes = dict(eff.classes)
+    if eff.gemv_bandwidth_fraction is not None:
+        classes["gemm"] = eff.for_class("gemm").model_copy(
+            update={"bandwidth_fraction": eff.gemv_bandwidth_fraction})
+    if eff.llm_compute_fraction is not None:
+        for name in ("gemm", "attention"):
+            entry = classes[name] if name in classes else eff.for_class(name)
+            classes[name] = entry.model_copy(update={"compute_fraction": eff.llm_compute_fraction})
+    efficiency = eff.model_copy(update={"classes": classes})
     return device.model_copy(update={"efficiency": efficiency})
 
 
