@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from types import SimpleNamespace
 from typing import Any, TypeVar
 
 import numpy as np
@@ -257,31 +258,48 @@ def _first_pass_sums(workload: Workload, hardware: HardwareArrays, batch: np.nda
 
 class _Distinct:
     """What does not depend on the bandwidth, of some configurations: per-level bytes ``(U, V, L)``,
-    derated compute time ``(U, L)``, the bandwidth fraction ``(L,)`` and overhead (only where a layer
-    does work, ``(U, L)``) and the sums of compute time, compute energy and level energy. (A plain
-    class: a dataclass costs a millisecond of every command's start-up.)"""
+    derated compute time ``(U, L)``, the bandwidth fraction ``(L,)``, overhead (only where a layer
+    does work, ``(U, L)``), compute and level energy per layer ``(U, L)``, ``(U, V, L)`` and the sums of
+    compute time, compute energy and level energy. (A plain class: a dataclass costs a millisecond of
+    every command's start-up.)"""
 
-    __slots__ = ("bandwidth_fraction", "levels", "overhead_s", "sums", "t_compute_s")
+    __slots__ = ("bandwidth_fraction", "compute_j", "level_j", "levels", "overhead_s", "sums", "t_compute_s")
 
-    def __init__(self, levels: np.ndarray, t_compute_s: np.ndarray, bandwidth_fraction: np.ndarray,
-                 overhead_s: np.ndarray, sums: dict[str, np.ndarray]) -> None:
-        self.levels, self.t_compute_s, self.bandwidth_fraction = levels, t_compute_s, bandwidth_fraction
-        self.overhead_s, self.sums = overhead_s, sums
-
-    @classmethod
-    def of(cls, workload: Workload, hardware: HardwareArrays, batch: np.ndarray, weight_bits: np.ndarray,
-           activation_bits: np.ndarray) -> _Distinct:
+    def __init__(self, workload: Workload, hardware: HardwareArrays, batch: np.ndarray,
+                 weight_bits: np.ndarray, activation_bits: np.ndarray) -> None:
         levels, _, _ = level_bytes(workload, hardware, batch, weight_bits, activation_bits)
-        compute_fraction, bandwidth_fraction, overhead_s = efficiency_arrays(workload, hardware, batch)
+        compute_fraction, self.bandwidth_fraction, overhead_s = efficiency_arrays(workload, hardware, batch)
         _, t_compute = compute_time_s(workload, batch, hardware.peak_ops_per_s, compute_fraction)
         # a layer does work (latency > 0, layer_latency_s) where it computes or moves bytes at a timed
         # level (bytes over a finite bandwidth are then > 0, whatever the bandwidth)
         timed = [v for v in range(levels.shape[1]) if v != hardware.operand_level]
         works = (t_compute > 0) | (levels[:, timed].max(axis=1) > 0)
-        sums = {"t_compute_s": t_compute.sum(axis=1),
-                "compute_j": compute_energy_j(workload, hardware, batch).sum(axis=1),
-                "level_j": level_energy_j(levels, hardware).sum(axis=2)}
-        return cls(levels, t_compute, bandwidth_fraction, np.where(works, overhead_s, 0.0), sums)
+        self.levels, self.t_compute_s, self.overhead_s = levels, t_compute, np.where(works, overhead_s, 0.0)
+        self.compute_j = compute_energy_j(workload, hardware, batch)
+        self.level_j = level_energy_j(levels, hardware)
+        self.sums = {"t_compute_s": t_compute.sum(axis=1), "compute_j": self.compute_j.sum(axis=1),
+                     "level_j": self.level_j.sum(axis=2)}
+
+
+def _run_distinct(workload: Workload, hardware: HardwareArrays, runs: np.ndarray, first: np.ndarray,
+                  weight_bits: np.ndarray, activation_bits: np.ndarray, index: np.ndarray,
+                  rows: np.ndarray) -> tuple[SimpleNamespace, SimpleNamespace]:
+    """The fields of :func:`_run` that the totals are summed from (:data:`_SUMMED_FIELDS`), of
+    configurations ``index`` (no tensor parallelism): configuration ``index[k]`` runs the batch
+    ``runs[rows[k]]`` and has the batch, precisions, peak, capacities and energies of configuration
+    ``first[rows[k]]``, so what does not depend on the bandwidth is computed once per row of ``first``.
+    Element by element :func:`_run`'s operations."""
+    d = _Distinct(workload, _take(hardware, first, len(hardware.peak_ops_per_s)), runs, weight_bits[first],
+                  activation_bits[first])
+    t_memory = slowest_level_s(d.levels, hardware.bandwidth_bytes_per_s[index], hardware.operand_level, rows)
+    t_memory /= d.bandwidth_fraction
+    t_compute = d.t_compute_s[rows]
+    latency = np.maximum(t_compute, t_memory)  # layer_latency_s, the overhead's condition known per row
+    latency += d.overhead_s[rows]
+    power = None if hardware.static_power_w is None else hardware.static_power_w[index]
+    return (SimpleNamespace(t_compute_s=t_compute, t_memory_s=t_memory, latency_s=latency, t_comm_s=None),
+            SimpleNamespace(compute_j=d.compute_j[rows], level_j=d.level_j[rows],
+                            static_j=static_energy_j(power, latency)))
 
 
 def _first_pass_block(workload: Workload, hardware: HardwareArrays, batch: np.ndarray,
@@ -292,7 +310,7 @@ def _first_pass_block(workload: Workload, hardware: HardwareArrays, batch: np.nd
     whose traffic, compute time and energy are those of configurations ``distinct``: configuration
     ``where[k]``'s are ``distinct[rows[k]]``'s (``rows`` None: ``where`` is ``distinct``)."""
     part = _take(hardware, distinct, len(batch))
-    d = _Distinct.of(workload, part, batch[distinct], weight_bits[distinct], activation_bits[distinct])
+    d = _Distinct(workload, part, batch[distinct], weight_bits[distinct], activation_bits[distinct])
     for where, rows in groups:
         for key, values in d.sums.items():
             sums[key][where] = values if rows is None else values[rows]
@@ -576,26 +594,50 @@ def _plan_search(workload: Workload, hardware: HardwareArrays, batch: np.ndarray
         step = rows_per_run or len(index)
         for start in range(0, len(index), step):
             won = _plan_runs(workload, hardware, batch, weight_bits, activation_bits, kv_bits, best,
-                             per_level, m, index[start:start + step])
+                             per_level, m, index[start:start + step], distinct)
             if won is not None:
                 yield won
 
 
 def _plan_runs(workload: Workload, hardware: HardwareArrays, batch: np.ndarray, weight_bits: np.ndarray,
                activation_bits: np.ndarray, kv_bits: np.ndarray | None, best: np.ndarray, per_level: bool,
-               m: float, index: np.ndarray) -> _Winners | None:
+               m: float, index: np.ndarray, distinct: tuple[np.ndarray, np.ndarray] | None = None,
+               ) -> _Winners | None:
     """The plan of ``m`` samples per pass run on configurations ``index``: those it makes faster than
-    ``best`` (updated in place), or None."""
+    ``best`` (updated in place), or None. ``distinct``: the configurations' distinct rows (as
+    :func:`_first_pass_sums` finds them); a sweep's totals (not ``per_level``) then run each once
+    (:func:`_run_distinct`)."""
     q = np.floor(batch[index] / m)
     rest_n = batch[index] - q * m
-    sub = _take(hardware, index, len(batch))
-    args = (weight_bits[index], activation_bits[index], None if kv_bits is None else kv_bits[index])
-    part = _run(workload, sub, np.full(len(index), m), *args, per_level)
+    run: Any
+    if distinct is not None and not per_level and kv_bits is None and hardware.devices is None:
+        # configurations of one distinct row share their batch, so their remainder: each row run once
+        first, inverse = distinct
+        present = np.zeros(len(first), dtype=bool)
+        present[inverse[index]] = True
+        used = first[present]
+        rows = (np.cumsum(present) - 1)[inverse[index]]
+        n_used = batch[used]
+        rest_used = n_used - np.floor(n_used / m) * m
+
+        def run(n: np.ndarray) -> tuple:
+            return _run_distinct(workload, hardware, n, used, weight_bits, activation_bits, index, rows)
+
+        part = run(np.full(len(used), m))
+    else:
+        sub = _take(hardware, index, len(batch))
+        args = (weight_bits[index], activation_bits[index], None if kv_bits is None else kv_bits[index])
+
+        def run(n: np.ndarray) -> tuple:
+            return _run(workload, sub, n, *args, per_level)
+
+        rest_used = rest_n
+        part = run(np.full(len(index), m))
     total = q * part[0].latency_s.sum(axis=1)
     has_rest = (rest_n > 0).astype(float)
     rest = None
     if has_rest.any():
-        rest = _run(workload, sub, np.maximum(rest_n, 1.0), *args, per_level)
+        rest = run(np.maximum(rest_used, 1.0))
         # a remainder of zero samples runs nothing
         total = total + (has_rest[:, None] * rest[0].latency_s).sum(axis=1)
     better = total < best[index]
