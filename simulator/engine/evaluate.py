@@ -503,7 +503,7 @@ class _PlanFloor:
         moved_before = np.concatenate([zero, np.cumsum(moved, axis=1)], axis=1)
         compute_from = np.concatenate([np.cumsum(compute_s[:, ::-1], axis=1)[:, ::-1], zero], axis=1)
         bandwidth = hardware.bandwidth_bytes_per_s[index, hardware.weight_store]
-        above = (crossover[rows] > bandwidth[:, None]).sum(axis=1)  # the memory-bound layers, first in order
+        above = _count_above(crossover, rows, bandwidth)  # the memory-bound layers, first in order
         return (moved_before[rows, above] / bandwidth + compute_from[rows, above]
                 + np.floor(n / m) * self.overhead_s)
 
@@ -536,6 +536,22 @@ class _PlanFloor:
             rows = left[start:start + step]
             keep[rows] = self.bound_s(index[rows], n[rows], m) * (1.0 - self.MARGIN) <= best_s[rows]
         return keep
+
+
+def _count_above(descending: np.ndarray, rows: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """``(k,)``: how many entries of row ``rows[k]`` of ``descending`` (``(U, L)``, each row sorted from
+    the largest) exceed ``values[k]``: a binary search of all k at once, ``ceil(log2(L + 1))`` steps
+    of ``(k,)`` arrays instead of one ``(k, L)`` comparison."""
+    layers = descending.shape[1]
+    flat, base = descending.ravel(), rows * layers
+    low, high = np.zeros(len(rows), dtype=np.intp), np.full(len(rows), layers, dtype=np.intp)
+    for _ in range(int(layers).bit_length()):  # the count lies in [low, high]
+        middle = (low + high) >> 1
+        right = middle < high
+        right &= flat[base + np.minimum(middle, layers - 1)] > values
+        low = np.where(right, middle + 1, low)
+        high = np.where(right, high, middle)
+    return low
 
 
 class _Winners:
