@@ -241,18 +241,27 @@ def _first_pass_sums(workload: Workload, hardware: HardwareArrays, batch: np.nda
     if first is None or 2 * len(first) > configs:  # too few repeats to pay for the gathers
         for start in range(0, configs, step):
             block = slice(start, start + step)
-            _first_pass_block(workload, hardware, batch, weight_bits, activation_bits, block, [(block, None)],
-                              sums)
+            _first_pass_block(workload, hardware, batch, weight_bits, activation_bits, block,
+                              [(block, None, 0)], sums)
         return sums, None
     grouped = np.argsort(inverse, kind="stable")  # the configurations, those of each distinct row together
     bounds = np.searchsorted(inverse[grouped], np.arange(0, len(first) + step, step))
     per_block = max(1, FIRST_PASS_ELEMENTS // max(workload.layers, 1))  # (C, L) arrays of the configurations
     for k, start in enumerate(range(0, len(first), step)):
         # the configurations of distinct rows start:start+step, in blocks
-        wheres = [grouped[c:min(c + per_block, bounds[k + 1])]
-                  for c in range(bounds[k], bounds[k + 1], per_block)]
+        members = grouped[bounds[k]:bounds[k + 1]]
+        counts = np.bincount(inverse[members] - start)
+        groups: list[tuple[np.ndarray, np.ndarray | slice, int]]
+        if counts.min() == counts.max() <= per_block:  # as many configurations of each row: broadcast
+            runs = int(counts[0])
+            per = max(1, per_block // runs)
+            groups = [(members[j * runs:(j + per) * runs], slice(j, min(j + per, len(counts))), runs)
+                      for j in range(0, len(counts), per)]
+        else:
+            groups = [(where, inverse[where] - start, 0)
+                      for where in (members[c:c + per_block] for c in range(0, len(members), per_block))]
         _first_pass_block(workload, hardware, batch, weight_bits, activation_bits, first[start:start + step],
-                          [(where, inverse[where] - start) for where in wheres], sums)
+                          groups, sums)
     return sums, (first, inverse)
 
 
@@ -304,26 +313,43 @@ def _run_distinct(workload: Workload, hardware: HardwareArrays, runs: np.ndarray
 
 def _first_pass_block(workload: Workload, hardware: HardwareArrays, batch: np.ndarray,
                       weight_bits: np.ndarray, activation_bits: np.ndarray, distinct: np.ndarray | slice,
-                      groups: Sequence[tuple[np.ndarray | slice, np.ndarray | None]],
+                      groups: Sequence[tuple[np.ndarray | slice, np.ndarray | slice | None, int]],
                       sums: dict[str, np.ndarray]) -> None:
-    """Writes into ``sums`` the sums of configurations ``where`` of each ``(where, rows)`` of ``groups``,
-    whose traffic, compute time and energy are those of configurations ``distinct``: configuration
-    ``where[k]``'s are ``distinct[rows[k]]``'s (``rows`` None: ``where`` is ``distinct``)."""
+    """Writes into ``sums`` the sums of configurations ``where`` of each ``(where, rows, runs)`` of
+    ``groups``, whose traffic, compute time and energy are those of configurations ``distinct``:
+    configuration ``where[k]``'s are ``distinct[rows[k]]``'s (``rows`` None: ``where`` is
+    ``distinct``); with ``runs`` > 0, ``rows`` is a slice of ``distinct`` and ``where`` holds ``runs``
+    configurations of each of its rows in turn (the arrays then broadcast, ``(rows, runs, L)``)."""
     part = _take(hardware, distinct, len(batch))
     d = _Distinct(workload, part, batch[distinct], weight_bits[distinct], activation_bits[distinct])
-    for where, rows in groups:
+    layers = d.levels.shape[2]
+    for where, rows, runs in groups:
         for key, values in d.sums.items():
-            sums[key][where] = values if rows is None else values[rows]
-        t_memory = slowest_level_s(d.levels, hardware.bandwidth_bytes_per_s[where], hardware.operand_level,
-                                   rows)
-        t_memory /= d.bandwidth_fraction
-        t_compute = d.t_compute_s if rows is None else d.t_compute_s[rows]
+            sums[key][where] = (values if rows is None else np.repeat(values[rows], runs, axis=0) if runs
+                                else values[rows])
+        bandwidth = hardware.bandwidth_bytes_per_s[where]
+        if runs:  # slowest_level_s, each distinct row's bytes over its configurations' bandwidths
+            shaped = bandwidth.reshape(-1, runs, bandwidth.shape[1])
+            t_memory = None
+            for v in range(d.levels.shape[1]):
+                if v != hardware.operand_level:
+                    time_s = d.levels[rows, None, v, :] / shaped[:, :, v, None]
+                    t_memory = time_s if t_memory is None else np.maximum(t_memory, time_s, out=t_memory)
+            t_memory /= d.bandwidth_fraction  # type: ignore[operator]
+            t_compute, overhead_s = d.t_compute_s[rows, None, :], d.overhead_s[rows, None, :]
+        else:
+            t_memory = slowest_level_s(d.levels, bandwidth, hardware.operand_level, rows)  # type: ignore[arg-type]
+            t_memory /= d.bandwidth_fraction
+            t_compute = d.t_compute_s if rows is None else d.t_compute_s[rows]
+            overhead_s = d.overhead_s if rows is None else d.overhead_s[rows]
         # layer_latency_s, the overhead's condition known per distinct row
         latency = np.maximum(t_compute, t_memory)
-        latency += d.overhead_s if rows is None else d.overhead_s[rows]
+        latency += overhead_s
+        memory_bound = (t_memory > t_compute).reshape(-1, layers)
+        t_memory, latency = t_memory.reshape(-1, layers), latency.reshape(-1, layers)  # (configs, L)
         sums["t_memory_s"][where] = t_memory.sum(axis=1)
         sums["latency_s"][where] = latency.sum(axis=1)
-        sums["memory_bound_s"][where] = memory_bound_sum_s(t_memory > t_compute, latency)
+        sums["memory_bound_s"][where] = memory_bound_sum_s(memory_bound, latency)
         power = None if hardware.static_power_w is None else hardware.static_power_w[where]
         sums["static_j"][where] = static_energy_j(power, latency).sum(axis=1)
 
