@@ -128,8 +128,7 @@ _SUMS = ("t_compute_s", "t_memory_s", "latency_s", "memory_bound_s", "compute_j"
          "t_comm_s")
 
 
-def _sums_of(timing: Mapping[str, np.ndarray | None],
-             energy: Mapping[str, np.ndarray]) -> dict[str, np.ndarray | None]:
+def _sums_of(timing: Mapping[str, Any], energy: Mapping[str, Any]) -> dict[str, Any]:
     """The sums over the layer axis that the totals are made of (:data:`_SUMS`), ``(C,)`` each
     (``level_j``: ``(C, V)``; ``t_comm_s``: None without tensor parallelism), from the per-layer
     ``(C, L)`` arrays by field name (``level_j``: ``(C, V, L)``)."""
@@ -153,7 +152,7 @@ def _layer_sums(timing: Timing, energy: Energy) -> dict[str, np.ndarray | None]:
 
 
 def _totals(workload: Workload, hardware: HardwareArrays, batch: np.ndarray, weight_bits: np.ndarray,
-            activation_bits: np.ndarray, micro_batch: np.ndarray, sums: Mapping[str, np.ndarray | None],
+            activation_bits: np.ndarray, micro_batch: np.ndarray, sums: Mapping[str, Any],
             ) -> tuple[tuple[tuple[int, str, np.ndarray], ...], Totals]:
     """The memory checks and the :class:`Totals` of C configurations from their layer sums."""
     checks = memory_checks(workload, hardware, micro_batch, weight_bits, activation_bits)
@@ -195,7 +194,7 @@ def evaluate_totals(workload: Workload, device: Device, compute: Sequence[str], 
         for won in searched:
             for key, values in _sums_of(*won.rows(_SUMMED_FIELDS)).items():
                 if values is not None:
-                    sums[key][won.keep] = values  # type: ignore[index]
+                    sums[key][won.keep] = values
             micro[won.keep] = won.m
     _, totals = _totals(workload, hardware, batch, weight_bits, activation_bits, micro,
                         {**sums, "t_comm_s": None})
@@ -237,13 +236,14 @@ def _first_pass_sums(workload: Workload, hardware: HardwareArrays, batch: np.nda
     step = max(1, BLOCK_ELEMENTS // (len(hardware.level_names) * max(workload.layers, 1)))  # (C, V, L)
     keys = [batch, weight_bits, activation_bits, hardware.peak_ops_per_s, hardware.mac_energy_pj,
             hardware.op_energy_pj, *hardware.capacity_bytes.T, *hardware.energy_per_byte_pj.T]
-    first, inverse = _distinct_rows(keys) if configs > 1 else (None, None)
-    if first is None or 2 * len(first) > configs:  # too few repeats to pay for the gathers
+    distinct = _distinct_rows(keys) if configs > 1 else None
+    if distinct is None or 2 * len(distinct[0]) > configs:  # too few repeats to pay for the gathers
         for start in range(0, configs, step):
             block = slice(start, start + step)
             _first_pass_block(workload, hardware, batch, weight_bits, activation_bits, block,
                               [(block, None, 0)], sums)
         return sums, None
+    first, inverse = distinct
     grouped = np.argsort(inverse, kind="stable")  # the configurations, those of each distinct row together
     bounds = np.searchsorted(inverse[grouped], np.arange(0, len(first) + step, step))
     per_block = max(1, FIRST_PASS_ELEMENTS // max(workload.layers, 1))  # (C, L) arrays of the configurations
@@ -335,7 +335,7 @@ def _first_pass_block(workload: Workload, hardware: HardwareArrays, batch: np.nd
                 if v != hardware.operand_level:
                     time_s = d.levels[rows, None, v, :] / shaped[:, :, v, None]
                     t_memory = time_s if t_memory is None else np.maximum(t_memory, time_s, out=t_memory)
-            t_memory /= d.bandwidth_fraction  # type: ignore[operator]
+            t_memory /= d.bandwidth_fraction
             t_compute, overhead_s = d.t_compute_s[rows, None, :], d.overhead_s[rows, None, :]
         else:
             t_memory = slowest_level_s(d.levels, bandwidth, hardware.operand_level, rows)  # type: ignore[arg-type]
@@ -402,9 +402,8 @@ def _put_rows(full: _Arrays, where: np.ndarray, rows: Mapping[str, np.ndarray | 
 
 
 def _run(workload: Workload, hardware: HardwareArrays, batch: np.ndarray, weight_bits: np.ndarray,
-         activation_bits: np.ndarray, kv_bits: np.ndarray | None, per_level: bool = True,
-         ) -> tuple[Timing, Energy]:
-    timing = roofline_timing(workload, hardware, batch, weight_bits, activation_bits, kv_bits, per_level)
+         activation_bits: np.ndarray, kv_bits: np.ndarray | None) -> tuple[Timing, Energy]:
+    timing = roofline_timing(workload, hardware, batch, weight_bits, activation_bits, kv_bits)
     return timing, layer_energy(workload, hardware, timing, batch)
 
 
@@ -489,7 +488,7 @@ class _PlanFloor:
         (:meth:`_crossover_bound_s`); the same sum, added in another order."""
         hardware = self.hardware
         if hardware.weight_store == hardware.activation_store and len(index) > 1:
-            if self.distinct is not None:  # the caller's distinct rows, those of configurations index
+            if self.distinct is not None and self.batch is not None:  # the caller's distinct rows
                 first, inverse = self.distinct
                 present = np.zeros(len(first), dtype=bool)
                 present[inverse[index]] = True
@@ -671,7 +670,7 @@ def _plan_runs(workload: Workload, hardware: HardwareArrays, batch: np.ndarray, 
         args = (weight_bits[index], activation_bits[index], None if kv_bits is None else kv_bits[index])
 
         def run(n: np.ndarray) -> tuple:
-            return _run(workload, sub, n, *args, per_level)
+            return _run(workload, sub, n, *args)
 
         rest_used = rest_n
         part = run(np.full(len(index), m))

@@ -43,7 +43,7 @@ class Timing:
     activation_bytes: np.ndarray   # (C, L) activations read and written
     level_bytes: np.ndarray        # (C, V, L) bytes crossing each memory level
     t_compute_s: np.ndarray        # (C, L)
-    t_level_s: np.ndarray | None   # (C, V, L) bytes / bandwidth per level (None: not kept)
+    t_level_s: np.ndarray          # (C, V, L) bytes / bandwidth per level
     t_memory_s: np.ndarray         # (C, L) the slowest level
     latency_s: np.ndarray          # (C, L) max(T_compute, T_memory) + T_comm
     t_comm_s: np.ndarray | None = None  # (C, L) all-reduce time across tensor-parallel devices
@@ -204,23 +204,17 @@ def layer_latency_s(t_compute_s: np.ndarray, t_memory_s: np.ndarray, overhead_s:
 
 
 def roofline_timing(workload: Workload, hardware: HardwareArrays, batch: np.ndarray, weight_bits: np.ndarray,
-                    activation_bits: np.ndarray, kv_bits: np.ndarray | None = None,
-                    per_level: bool = True) -> Timing:
-    """Per-layer roofline times of ``workload`` for every configuration (arrays of length C).
-    ``per_level`` false leaves ``t_level_s`` out (None: what a sweep's totals do not read)."""
+                    activation_bits: np.ndarray, kv_bits: np.ndarray | None = None) -> Timing:
+    """Per-layer roofline times of ``workload`` for every configuration (arrays of length C)."""
     levels, weight_bytes, activation_bytes = level_bytes(workload, hardware, batch, weight_bits,
                                                          activation_bits, kv_bits)
     compute_fraction, bandwidth_fraction, overhead_s = efficiency_arrays(workload, hardware, batch)
     ops, t_compute = compute_time_s(workload, batch, hardware.peak_ops_per_s, compute_fraction)
-    t_level = None
-    if per_level:
-        ideal_level = levels / hardware.bandwidth_bytes_per_s[:, :, None]
-        if hardware.operand_level is not None:
-            ideal_level[:, hardware.operand_level] = 0.0
-        t_memory = ideal_level.max(axis=1)
-        t_level = np.divide(ideal_level, bandwidth_fraction, out=ideal_level)
-    else:
-        t_memory = slowest_level_s(levels, hardware.bandwidth_bytes_per_s, hardware.operand_level)
+    ideal_level = levels / hardware.bandwidth_bytes_per_s[:, :, None]
+    if hardware.operand_level is not None:
+        ideal_level[:, hardware.operand_level] = 0.0
+    t_memory = ideal_level.max(axis=1)
+    t_level = np.divide(ideal_level, bandwidth_fraction, out=ideal_level)
     t_memory /= bandwidth_fraction
     latency = layer_latency_s(t_compute, t_memory, overhead_s)
     t_comm = comm_time_s(workload, hardware, batch, activation_bits)
