@@ -1,9 +1,13 @@
 """One block of configurations through the whole engine: figures, traffic, times, energy, fit, totals.
 
 :func:`evaluate` is the kernel of every simulation: :func:`simulator.simulation.simulate` calls it on
-one configuration, :func:`simulator.sweeps.sweep` on thousands at once, so both report the same
-numbers by construction. Totals are sums over the layer axis of ``(configs, layers)`` arrays, and
-the energy total adds the parts in one stated order (compute, then each memory level).
+one configuration and keeps its per-layer arrays. :func:`evaluate_totals` is what a sweep runs on
+thousands at once: the same functions of :mod:`~simulator.engine.timing` and
+:mod:`~simulator.engine.energy`, element by element the same operations, but what does not depend on
+the bandwidth once per distinct row of the configurations and only the sums kept, so both report the
+same numbers bit for bit (tests/engine/test_block_totals.py, the sweep's sampled-row tests). Totals
+are sums over the layer axis of ``(configs, layers)`` arrays, and the energy total adds the parts in
+one stated order (compute, then each memory level).
 """
 
 from __future__ import annotations
