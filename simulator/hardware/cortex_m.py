@@ -65,7 +65,7 @@ The share of the peak a kernel class reaches on a board: ``1 / (2 MAC/cycle x cy
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from simulator.errors import SimulatorError
@@ -135,7 +135,7 @@ class Core:
     """A core's timing model and whether an L1 data cache holds a layer's re-read weights."""
 
     name: str
-    cycles: object  # (instructions) -> cycles
+    cycles: Callable[[tuple[str, ...]], float]  # (instructions) -> cycles
     data_cache: bool
 
 
