@@ -1,8 +1,9 @@
 """Finding a network: a Network as given, a built-in name (the definitions in :mod:`simulator.networks`)
 or an ONNX path (:func:`resolve_network`).
 
-Built-in networks register themselves (:func:`simulator.model.registry.register_network`);
-importing :mod:`simulator.networks` here registers all of them.
+Built-in networks register themselves (:func:`simulator.model.registry.register_network`); the
+registry knows every name from the table :data:`simulator.networks.NETWORK_MODULES` and imports a
+network's module only when its function is looked up.
 
 A built-in network's ``resolution`` is an int ``r`` (``r × r`` pixels), ``(height, width)``, or the
 same as text (``"224"``, ``"224x320"``, ``"224X320"``, ``"224×320"``, spaces allowed:
@@ -20,7 +21,6 @@ import typing
 from collections.abc import Mapping
 from pathlib import Path
 
-import simulator.networks  # noqa: F401  (registers the built-in networks)
 from simulator.errors import ShapeError, SimulatorError, UnknownNameError
 from simulator.model.graph import Network
 from simulator.model.registry import NETWORKS, NetworkFunction, Resolution, height_width, network_names

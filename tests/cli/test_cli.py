@@ -175,6 +175,13 @@ def test_a_run_loads_only_its_own_command_module():
         run = subprocess.run([sys.executable, "-c", script.format(argv=argv)], capture_output=True, text=True,
                              check=True)
         assert run.stdout.strip().splitlines()[-1] == str(expected), argv
+    # simulate one network: its definition only, no frames or charts
+    loaded = ("print(sorted(m for m in sys.modules if m.startswith('simulator.networks.')\n"
+              "    or m.split('.')[0] in ('pandas', 'matplotlib')))")
+    simulate = script.rsplit("\n", 1)[0].format(argv=["simulate", "resnet50", "--device", "jetson-agx-orin"])
+    run = subprocess.run([sys.executable, "-c", f"{simulate}\n{loaded}"], capture_output=True, text=True,
+                         check=True)
+    assert run.stdout.strip().splitlines()[-1] == "['simulator.networks.resnet']"
     helped = subprocess.run([sys.executable, "-m", "simulator", "--help"], capture_output=True, text=True)
     assert helped.returncode == 0
     for command, help_text in cli.COMMANDS.items():
