@@ -30,6 +30,9 @@ LAYERS = {
     "simulator.report": 8, "simulator.compare": 8, "simulator.report_views": 9,
     "simulator.accuracy": 9, "simulator.plots": 9, "simulator.calibration": 9,
     "simulator.calibration.crossval": 9.5,  # cross-validation of the accuracy dataset's rows
+    "simulator.calibration.host_transfer": 8.5,  # host copies a dataset row includes (data-sheet links)
+    "simulator.calibration.shipped_fit": 9.6,  # the profiles' figures: the cross-validation's in-sample fit
+    "simulator.calibration.cv_energy": 9.6,  # energy rows from the cross-validated latencies
     "simulator.report_html": 9.5, "simulator.report_html_page": 1,  # the HTML report: accuracy and plots
     "simulator.report_html_llm": 9.4, "simulator.report_html_page_llm": 0.5,  # its LLM views
     "simulator.serve": 10.5, "simulator.cli.serve": 10.7,  # the report served live: the CLI's parsers
