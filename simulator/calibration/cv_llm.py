@@ -11,8 +11,9 @@ here per family, each in a physical range:
   per-step synchronization and bookkeeping of a C++ generation loop) [s], 0–100 µs (default 20 µs,
   the profiles' documented estimate); TinyChat's Python loop 0–2 ms;
 * ``gemv_bandwidth_fraction``: the share of bandwidth the runtime's projection kernels stream their
-  weights at (a batch-1 decode Linear is a GEMV: ``weight bytes / (bandwidth · fraction)``), 0.3–1
-  for TensorRT-LLM (0.05–1 for TinyChat);
+  weights at in a decode pass (a batch-1 decode Linear is a GEMV: ``weight bytes / (bandwidth ·
+  fraction)``; a prefill's projections are GEMMs at the ``gemm`` class's streaming share,
+  :func:`simulator.llm.phases.decode_device`), 0.3–1 for TensorRT-LLM (0.05–1 for TinyChat);
 * ``llm_compute_fraction``: the share of the dense tensor peak the runtime's GEMM-like kernels
   (projections, fused attention) reach in an LLM pass, where it is compute-bound (a long prefill, a
   large decode batch: ``ops / (peak · fill · fraction)``), 0.2–0.9 [1]; the prior's centre 0.5 (the

@@ -72,9 +72,9 @@ def run_phase(
     cached: int = 0,
 ) -> Evaluation:
     """One forward pass of ``tokens`` per sequence at ``context`` cached tokens, for C configurations;
-    on a device with a ``gemv_bandwidth_fraction`` the projections (GEMM class) stream their weights at
-    that share of bandwidth, and with an ``llm_compute_fraction`` the GEMM-like kernels compute at that
-    share of the peak, in prefill and decode alike (:func:`decode_device`). ``cached``: the
+    on a device with a ``gemv_bandwidth_fraction`` a decode pass's projections (GEMM class) stream their
+    weights at that share of bandwidth, and with an ``llm_compute_fraction`` the GEMM-like kernels
+    compute at that share of the peak, in prefill and decode alike (:func:`decode_device`). ``cached``: the
     network is built at that context and ``context`` counts the cached tokens beyond it (the slopes
     carry the rest: ``cached = c`` with ``context = 0`` evaluates the network built at ``c`` itself).
 
@@ -88,7 +88,7 @@ def run_phase(
                          else (phase_workload(cfg, tokens, tp, cached), None))
     ev = evaluate(
         at_context(phase, context, weight_bits),
-        device if ideal else decode_device(device),
+        device if ideal else decode_device(device, decode=tokens == 1),
         compute,
         batch,
         weight_bits,
@@ -102,13 +102,14 @@ def run_phase(
 
 
 @functools.lru_cache(maxsize=64)
-def decode_device(device: Device) -> Device:
-    """``device`` with its ``gemm`` class's bandwidth fraction replaced by the efficiency model's
-    ``gemv_bandwidth_fraction``: the share of bandwidth the LLM runtime's projection kernels stream
-    their weights at. A single-row Linear (batch-1 decode) is a GEMV, memory-bound, so its time is
-    ``weight bytes / (bandwidth · fraction)`` through the same roofline as every memory-bound kernel;
-    the runtime runs its small-M GEMMs (a 128-token prompt, a decode batch) with the same kernels, so
-    the fraction applies to every LLM phase (where a GEMM is compute-bound it does not matter).
+def decode_device(device: Device, decode: bool = True) -> Device:
+    """``device`` as an LLM pass runs on it. In a decode pass (``decode``: one token per sequence) its
+    ``gemm`` class's bandwidth fraction is replaced by the efficiency model's
+    ``gemv_bandwidth_fraction``: the share of bandwidth the runtime's decode projections (a GEMV at
+    batch 1, a GEMM of batch rows otherwise, weight-streaming either way) reach, so a batch-1 decode
+    Linear takes ``weight bytes / (bandwidth · fraction)`` through the same roofline as every
+    memory-bound kernel. A prefill pass's projections are GEMMs of ``batch × tokens`` rows and keep the
+    ``gemm`` class's bandwidth share (a streaming kernel's), as every other GEMM does.
 
     With ``llm_compute_fraction`` the ``gemm`` and ``attention`` classes (the runtime's projections and
     fused attention; ``matmul`` follows ``gemm``) compute at that share of the dense tensor peak:
@@ -120,7 +121,7 @@ def decode_device(device: Device) -> Device:
     if eff is None or (eff.gemv_bandwidth_fraction is None and eff.llm_compute_fraction is None):
         return device
     classes = dict(eff.classes)
-    if eff.gemv_bandwidth_fraction is not None:
+    if decode and eff.gemv_bandwidth_fraction is not None:
         classes["gemm"] = eff.for_class("gemm").model_copy(
             update={"bandwidth_fraction": eff.gemv_bandwidth_fraction})
     if eff.llm_compute_fraction is not None:
