@@ -36,6 +36,7 @@ _NETWORKS_BY_MODULE: dict[str, tuple[str, ...]] = {
     "sdxl_vae": ("sdxl_vae_decoder",),
     "segformer": ("segformer_b0", "segformer_b1", "segformer_b2", "segformer_b3", "segformer_b4",
                   "segformer_b5"),
+    "segnext": ("segnext_b", "segnext_l", "segnext_s", "segnext_t"),
     "tinyengine_baselines": ("mbv2_w03_r64", "proxyless_w03_r176", "proxyless_w03_r64"),
     "unet3d": ("unet3d",),
     "vgg": ("vgg11", "vgg13", "vgg16", "vgg16_bn", "vgg19"),

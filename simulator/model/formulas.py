@@ -25,6 +25,7 @@ from simulator.errors import FormulaError
 from simulator.model.layers import (
     GEGLU,
     LSTM,
+    NMF2D,
     Activation,
     AdaptivePool,
     Add,
@@ -48,6 +49,7 @@ from simulator.model.layers import (
     Layer,
     LayerNorm,
     LayerNorm2d,
+    LayerScale,
     Linear,
     LMHead,
     MatMul,
@@ -450,6 +452,29 @@ def _lstm(layer: LSTM, inputs: tuple[Shape, ...], output: Shape) -> LayerCost:
     per_step = (4 * h * OPS_PER_ELEMENT["add"] + 8 * h * OPS_PER_ELEMENT["bias"]
                 + 3 * h * OPS_PER_ELEMENT["sigmoid"] + 2 * h * OPS_PER_ELEMENT["tanh"] + 4 * h)
     return LayerCost(4 * h * (n + h) + 8 * h, steps * 4 * h * (n + h), steps * per_step)
+
+
+@formula(NMF2D)
+def _nmf2d(layer: NMF2D, inputs: tuple[Shape, ...], output: Shape) -> LayerCost:
+    """``NMF2D`` on ``(C, H, W)``: ``S`` groups, ``D = C/S``, ``N = H·W``, rank ``R``, ``T`` steps: params 0;
+    MACs ``S·[(2T + 3)·N·D·R + (2T + 1)·(D·R² + N·R²)]`` (:class:`NMF2D`); elementwise per group: the
+    softmax on ``N·R``, per update ``⊙``, ``+ε`` and ``/`` (3 per element) on ``N·R`` (coefficients, ``T + 1``
+    times) and ``D·R`` (bases, ``T`` times), and one per initial base element (``D·R``, drawing them):
+    ``S·[5·N·R + 3·N·R·(T + 1) + 3·D·R·T + D·R]``, the operations of the exported graph. The reference's
+    ``inv_t·`` scale (``inv_t`` = 1 in NMF2D) and the L2 normalization of its random bases are not
+    counted."""
+    c, h, w = inputs[0]
+    s, r, t = layer.groups, layer.rank, layer.steps
+    d, n = c // s, h * w
+    macs = s * ((2 * t + 3) * n * d * r + (2 * t + 1) * (d * r * r + n * r * r))
+    ops = s * (n * r * OPS_PER_ELEMENT["softmax"] + 3 * n * r * (t + 1) + 3 * d * r * t + d * r)
+    return LayerCost(0, macs, ops)
+
+
+@formula(LayerScale)
+def _layer_scale(layer: LayerScale, inputs: tuple[Shape, ...], output: Shape) -> LayerCost:
+    """params ``C``; one multiply per element."""
+    return LayerCost(layer.channels, 0, elements(output))
 
 
 @formula(ClassToken)

@@ -62,6 +62,7 @@ def every_kind_network():
     x = net.mul(x, a, b, net.shared_conv2d(a, pointwise))   # RetinaNet's heads: the same weights again
     x = net.max_pool2d(x, 3, stride=2, padding=1, ceil_mode=True)
     x = net.interpolate(net.pad(net.layer_norm2d(x), 1), size=16, mode="bilinear")  # (16, 16, 16)
+    x = net.layer_scale(net.nmf2d(x, 4, 2))   # SegNeXt's NMF2D (rank 4, 2 steps) and layer scale
     x = net.add_(x, net.conv2d(net.relu_linear_attention(net.conv2d(x, 24, 1), 8), 16, 1))  # LiteMLA, G=1
     x = net.concat(net.avg_pool2d(x, 2), net.relu6(net.avg_pool2d(x, 2)), dim=0)  # (32, 8, 8)
     grid = net.adaptive_avg_pool2d(x, 4)                                            # (32, 4, 4)

@@ -29,6 +29,7 @@ the readers of the ONNX operators that make it (:data:`ONNX_READERS`) beside it,
 * :mod:`~simulator.model.layers.embedding_bag`: pooled lookups (DLRM's EmbeddingBag);
 * :mod:`~simulator.model.layers.conv3d`: Conv3d and ConvTranspose3d on ``(C, D, H, W)`` (3D-UNet);
 * :mod:`~simulator.model.layers.lstm`: one LSTM layer over a sequence (RNN-T);
+* :mod:`~simulator.model.layers.matrix_decomposition`: NMF2D and LayerScale (SegNeXt);
 * :mod:`~simulator.model.layers.whisper_attention`: self-attention without a key bias (Whisper);
 * :mod:`~simulator.model.layers.diffusion`: a diffusion UNet's conditioning input, cross-attention,
   self-attention with an output bias only, GEGLU (Stable Diffusion XL);
@@ -78,6 +79,7 @@ from simulator.model.layers.llm import (
     SwiGLU,
 )
 from simulator.model.layers.lstm import LSTM
+from simulator.model.layers.matrix_decomposition import NMF2D, LayerScale
 from simulator.model.layers.resize import RESIZE_MODES, Pad, Resize
 from simulator.model.layers.shared import SharedConv
 from simulator.model.layers.tensor import (
@@ -93,13 +95,14 @@ from simulator.model.layers.transformer import Einsum, SpatialReductionAttention
 from simulator.model.layers.whisper_attention import NoKeyBiasSelfAttention
 
 __all__ = [
-    "ACTIVATIONS", "BUILDER_METHODS", "GEGLU", "LAYER_KINDS", "LSTM", "ONNX_READERS", "ONNX_WRITERS",
+    "ACTIVATIONS", "BUILDER_METHODS", "GEGLU", "LAYER_KINDS", "LSTM", "NMF2D", "ONNX_READERS", "ONNX_WRITERS",
     "PRODUCERS",
     "RESIZE_MODES", "Activation", "AdaptivePool", "Add", "BatchNorm", "CausalAttention", "ClassToken",
     "Concat", "ConditioningInput", "Conv", "Conv3d", "ConvTranspose3d", "CrossAttention", "Einsum",
     "Embedding", "EmbeddingBag", "Flatten",
     "Fused", "GenericOp", "GroupNorm", "LMHead",
-    "LatentAttention", "Layer", "LayerNorm", "LayerNorm2d", "Linear", "MatMul", "MoEExperts", "Mul",
+    "LatentAttention", "Layer", "LayerNorm", "LayerNorm2d", "LayerScale", "Linear", "MatMul", "MoEExperts",
+    "Mul",
     "MultiheadSelfAttention", "NoKeyBiasSelfAttention", "OutBiasSelfAttention", "Pad",
     "Permute", "Pool", "PositionalEmbedding", "RMSNorm", "ReLULinearAttention", "Reshape", "Resize",
     "RotaryEmbedding", "SelectToken", "Shape", "SharedConv", "Softmax", "SpatialReductionAttention", "SwiGLU",
