@@ -230,7 +230,9 @@ def run(rows: Iterable[Mapping[str, str]] | None = None, protocols: Sequence[str
     if "shipped" in protocols:
         predictions["shipped"] = shipped_predictions(selected)
     ordered = {p: predictions[p] for p in protocols}
-    return summary(error_table(selected, ordered)), selected
+    # the microcontroller energy rows from these latency predictions (static power from the data sheet)
+    from simulator.calibration.cv_energy import with_energy_lines
+    return with_energy_lines(summary(error_table(selected, ordered)), rows, ordered), selected
 
 
 def error_bands(table: pd.DataFrame, protocol: str = "leave-one-device-out") -> dict:
