@@ -234,8 +234,8 @@ def _first_pass_sums(workload: Workload, hardware: HardwareArrays, batch: np.nda
     ``(rows, levels, layers)`` elements. Element by element these are :func:`_run`'s operations, so
     its sums. Also ``(first, inverse)`` of :func:`_distinct_rows` (None when rows rarely repeat)."""
     configs = len(batch)
-    sums = {key: np.empty(configs) for key in ("t_compute_s", "t_memory_s", "latency_s", "memory_bound_s",
-                                               "compute_j", "static_j")}
+    sums: dict[str, np.ndarray] = {key: np.empty(configs) for key in (
+        "t_compute_s", "t_memory_s", "latency_s", "memory_bound_s", "compute_j", "static_j")}
     sums["level_j"] = np.empty((configs, len(hardware.level_names)))
     step = max(1, BLOCK_ELEMENTS // (len(hardware.level_names) * max(workload.layers, 1)))  # (C, V, L)
     keys = [batch, weight_bits, activation_bits, hardware.peak_ops_per_s, hardware.mac_energy_pj,
@@ -573,7 +573,8 @@ def _count_above(descending: np.ndarray, rows: np.ndarray, values: np.ndarray) -
     of ``(k,)`` arrays instead of one ``(k, L)`` comparison."""
     layers = descending.shape[1]
     flat, base = descending.ravel(), rows * layers
-    low, high = np.zeros(len(rows), dtype=np.intp), np.full(len(rows), layers, dtype=np.intp)
+    low: np.ndarray = np.zeros(len(rows), dtype=np.intp)
+    high: np.ndarray = np.full(len(rows), layers, dtype=np.intp)
     for _ in range(int(layers).bit_length()):  # the count lies in [low, high]
         middle = (low + high) >> 1
         right = middle < high
