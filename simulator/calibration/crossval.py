@@ -213,10 +213,15 @@ def summary(errors: pd.DataFrame) -> pd.DataFrame:
 
 
 def run(rows: Iterable[Mapping[str, str]] | None = None, protocols: Sequence[str] = DEFAULT_PROTOCOLS,
-        progress: Callable[[int, int, str], None] | None = None) -> tuple[pd.DataFrame, Scope]:
+        progress: Callable[[int, int, str], None] | None = None,
+        extra: Callable[[pd.DataFrame, Sequence[Mapping[str, str]], Mapping[str, Mapping[str, float]]],
+                        pd.DataFrame] | None = None) -> tuple[pd.DataFrame, Scope]:
     """The cross-validation of ``rows`` (default: the dataset) under ``protocols``: the summary
     (:func:`summary`) and the scope. A family's fits see only its own rows, so selecting a dataset
-    table leaves the other tables' figures unchanged."""
+    table leaves the other tables' figures unchanged. ``extra(summary, rows, predictions)`` (the
+    latency predictions by protocol and row id) returns the table with lines of its own added: the
+    callers pass :func:`simulator.calibration.cv_energy.with_energy_lines`, the microcontroller energy
+    rows, which this module cannot import (that module uses this one's folds)."""
     from simulator.accuracy import load_measurements
 
     unknown = [p for p in protocols if p not in PROTOCOLS]
@@ -230,9 +235,8 @@ def run(rows: Iterable[Mapping[str, str]] | None = None, protocols: Sequence[str
     if "shipped" in protocols:
         predictions["shipped"] = shipped_predictions(selected)
     ordered = {p: predictions[p] for p in protocols}
-    # the microcontroller energy rows from these latency predictions (static power from the data sheet)
-    from simulator.calibration.cv_energy import with_energy_lines
-    return with_energy_lines(summary(error_table(selected, ordered)), rows, ordered), selected
+    table = summary(error_table(selected, ordered))
+    return (table if extra is None else extra(table, rows, ordered)), selected
 
 
 def error_bands(table: pd.DataFrame, protocol: str = "leave-one-device-out") -> dict:

@@ -73,13 +73,15 @@ def run_cv(args: argparse.Namespace, rows: list[dict[str, str]]) -> int:
     """``--cv``: the cross-validation of ``rows`` (every device's, so that each fold fits on all the
     rows it may); ``--device`` keeps those devices' lines of the summary."""
     from simulator.calibration import crossval
+    from simulator.calibration.cv_energy import with_energy_lines
     from simulator.cli.progress import Progress
     from simulator.errors import UnknownNameError
     from simulator.io import dumps_json
 
     with Progress("accuracy --cv", "lines" if args.progress else "auto", unit="rows") as line:
         protocols = args.protocol or crossval.DEFAULT_PROTOCOLS
-        table, selected = crossval.run(rows, protocols, progress=line.update)
+        # with the microcontroller energy rows, predicted from these latencies (cv_energy)
+        table, selected = crossval.run(rows, protocols, progress=line.update, extra=with_energy_lines)
     if args.device is not None:
         # a device's LLM rows are a line of their own, "DEVICE (LLM)": the device's name selects both
         devices = table.name.str.replace(" (LLM)", "", regex=False)
