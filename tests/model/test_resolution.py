@@ -51,7 +51,8 @@ ODD_REFUSALS = {
 
 
 def test_the_registry_lists_the_image_networks_of_the_issue():
-    assert len(IMAGE_NETWORKS) == 62  # 56 + RetinaNet, three TinyEngine baselines, SDXL's UNet and VAE (#20)
+    # 56 + RetinaNet, three TinyEngine baselines, SDXL's UNet and VAE, SegNeXt T/S/B/L (#20)
+    assert len(IMAGE_NETWORKS) == 66
     assert {"alexnet", "vgg16", "resnet50", "mobilenet_v2", "vit_b_16", "sam_vit_h"} <= set(IMAGE_NETWORKS)
 
 

@@ -169,7 +169,9 @@ def test_decomposed_and_single_operator_exports_compute_the_same():
     network = every_kind_network()   # GroupNorm and GELU: decompositions at 17, operators at 21
     (at_17,), _ = run_onnxruntime(to_onnx(network, batch=None, opset=17, seed=3), 2)
     (at_21,), _ = run_onnxruntime(to_onnx(network, batch=None, opset=21, seed=3), 2)
-    np.testing.assert_allclose(at_17, at_21, rtol=1e-4, atol=1e-5)
+    # float32 rounding of the two GroupNorm/GELU forms differs by ~1e-7; the network's NMF2D (seven
+    # multiplicative updates and a softmax) amplifies it to ~5e-4 relative on a few outputs
+    np.testing.assert_allclose(at_17, at_21, rtol=2e-3, atol=1e-5)
 
 
 def test_exported_attention_matches_a_numpy_reference():
