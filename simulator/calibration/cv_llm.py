@@ -69,7 +69,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from simulator.calibration.cv_fit import PRIOR_WEIGHT, levenberg_marquardt
-from simulator.calibration.cv_model import Parameter
+from simulator.calibration.cv_model import Parameter, extends_chain
 from simulator.hardware.loader import resolve_device
 from simulator.llm.inference import simulate_llm
 
@@ -117,21 +117,11 @@ LLM_FAMILIES = (
 )
 
 
-def llm_family_of(device: str, _depth: int = 0) -> LLMFamily | None:
+def llm_family_of(device: str) -> LLMFamily | None:
     """The LLM family of ``device``: the one that lists it, else that of the shipped profile it
     ``extends`` (the rule of :func:`simulator.calibration.cv_model.family_of`: H100 NVL and GH200 from
     h100-sxm); None for any other device (an Ada card: no TensorRT-LLM family of its architecture)."""
-    family = next((f for f in LLM_FAMILIES if device in f.devices), None)
-    if family is not None or _depth > 8:
-        return family
-    from simulator.compat import tomllib
-    from simulator.hardware.loader import available_devices
-
-    path = available_devices().get(device)
-    if path is None:
-        return None
-    base = tomllib.loads(path.read_text(encoding="utf-8")).get("extends")
-    return llm_family_of(base, _depth + 1) if isinstance(base, str) else None
+    return next((f for name in extends_chain(device) for f in LLM_FAMILIES if name in f.devices), None)
 
 
 @dataclass(frozen=True, eq=False)

@@ -234,22 +234,28 @@ def device_parameter(device: str) -> Parameter:
     return Parameter(f"device:{device}", "1", DEVICE_LOW, DEVICE_HIGH, 1.0, log=True)
 
 
-def family_of(device: str, _depth: int = 0) -> Family | None:
+def extends_chain(device: str) -> tuple[str, ...]:
+    """``device`` and the devices its shipped profile ``extends``, nearest first (gh200 ->
+    ``("gh200", "h100-sxm")``); at most 9 names."""
+    from simulator.compat import tomllib
+    from simulator.hardware.loader import available_devices
+
+    chain = [device]
+    while len(chain) < 9:
+        path = available_devices().get(chain[-1])
+        base = None if path is None else tomllib.loads(path.read_text(encoding="utf-8")).get("extends")
+        if not isinstance(base, str):
+            break
+        chain.append(base)
+    return tuple(chain)
+
+
+def family_of(device: str) -> Family | None:
     """The family that describes ``device`` (None: no family, so no cross-validated figure): the one
     that lists it, else the family of the shipped profile it ``extends`` (a profile written from a
     data sheet on top of a family member inherits that member's expected model, so its rows are
     that family's: GH200 and H100 NVL from h100-sxm, the Orin NX and Nano from the AGX Orin)."""
-    family = next((f for f in FAMILIES if device in f.devices), None)
-    if family is not None or _depth > 8:
-        return family
-    from simulator.compat import tomllib
-    from simulator.hardware.loader import available_devices
-
-    path = available_devices().get(device)
-    if path is None:
-        return None
-    base = tomllib.loads(path.read_text(encoding="utf-8")).get("extends")
-    return family_of(base, _depth + 1) if isinstance(base, str) else None
+    return next((f for name in extends_chain(device) for f in FAMILIES if name in f.devices), None)
 
 
 def runtime_parameters(runtime: str) -> dict[str, Parameter]:
