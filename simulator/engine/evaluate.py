@@ -256,7 +256,7 @@ def _first_pass_sums(workload: Workload, hardware: HardwareArrays, batch: np.nda
         members = grouped[bounds[k]:bounds[k + 1]]
         counts = np.bincount(inverse[members] - start)
         groups: list[tuple[np.ndarray, np.ndarray | slice, int]]
-        if counts.min() == counts.max() <= per_block:  # as many configurations of each row: broadcast
+        if np.min(counts) == np.max(counts) <= per_block:  # as many configurations of each row: broadcast
             runs = int(counts[0])
             per = max(1, per_block // runs)
             groups = [(members[j * runs:(j + per) * runs], slice(j, min(j + per, len(counts))), runs)
