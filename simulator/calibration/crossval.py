@@ -191,21 +191,29 @@ def error_table(selected: Scope, predictions: Mapping[str, Mapping[str, float]])
 
 def summary(errors: pd.DataFrame) -> pd.DataFrame:
     """Per device class and per device, per protocol: ``n``, rows within ±10% and ±20%, the median
-    and the 90th percentile of |error| (linear interpolation, numpy's default)."""
-    lines = []
+    and the 90th percentile of |error| (:func:`summary_lines`)."""
     order = {cls: i for i, cls in enumerate(CLASSES)}
     classes = sorted(set(errors.device_class), key=order.get)
     groups = [("class", cls, errors.device_class == cls) for cls in classes]
     classes_of = dict(zip(errors.device, errors.device_class, strict=True))
     devices = sorted(classes_of, key=lambda d: (order[classes_of[d]], d))
     groups += [("device", d, errors.device == d) for d in devices]
+    return summary_lines(errors, groups, PROTOCOLS, OUT_OF_SAMPLE)
+
+
+def summary_lines(errors: pd.DataFrame, groups: Sequence[tuple[str, str, pd.Series]],
+                  protocols: Sequence[str], out_of_sample: Sequence[str]) -> pd.DataFrame:
+    """One line per ``(scope, name, rows mask)`` of ``groups`` and protocol that has rows: ``n``, rows
+    within ±10% and ±20%, the median and the 90th percentile of |error| (linear interpolation,
+    numpy's default)."""
+    lines = []
     for scope_name, name, mask in groups:
-        for protocol in PROTOCOLS:
+        for protocol in protocols:
             part = errors[mask & (errors.protocol == protocol)].error.abs()
             if part.empty:
                 continue
             lines.append({"scope": scope_name, "name": name, "protocol": protocol,
-                          "out_of_sample": protocol in OUT_OF_SAMPLE, "n": len(part),
+                          "out_of_sample": protocol in out_of_sample, "n": len(part),
                           "within_10": int((part <= 0.1).sum()), "within_20": int((part <= 0.2).sum()),
                           "median_abs_error": float(np.median(part)),
                           "p90_abs_error": float(np.percentile(part, 90))})

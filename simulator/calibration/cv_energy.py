@@ -28,7 +28,6 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-import numpy as np
 import pandas as pd
 
 METRIC = "energy_per_sample_j"
@@ -124,20 +123,11 @@ def summary(errors: pd.DataFrame, protocols: Sequence[str], out_of_sample: Seque
     median and the 90th percentile of |error| (the columns of ``crossval.summary``)."""
     if errors.empty:
         return pd.DataFrame()
+    from simulator.calibration.crossval import summary_lines
+
     groups = [("class", DEVICE_CLASS, errors.device_class == DEVICE_CLASS)]
     groups += [("device", name, errors.device == name) for name in sorted(set(errors.device))]
-    lines = []
-    for scope_name, name, mask in groups:
-        for protocol in protocols:
-            part = errors[mask & (errors.protocol == protocol)].error.abs()
-            if part.empty:
-                continue
-            lines.append({"scope": scope_name, "name": name, "protocol": protocol,
-                          "out_of_sample": protocol in out_of_sample, "n": len(part),
-                          "within_10": int((part <= 0.1).sum()), "within_20": int((part <= 0.2).sum()),
-                          "median_abs_error": float(np.median(part)),
-                          "p90_abs_error": float(np.percentile(part, 90))})
-    return pd.DataFrame(lines)
+    return summary_lines(errors, groups, protocols, out_of_sample)
 
 
 def energy_lines(rows: Sequence[Mapping[str, str]], latency: Mapping[str, Mapping[str, float]]
