@@ -1,6 +1,6 @@
-"""Every MLPerf network of issue #20 through the CLI: count, simulate, compare, sweep and export, each at
-a small size (the networks' own parameters), exiting 0 (the SDXL pipeline's networks:
-tests/model/test_sdxl_pipeline.py)."""
+"""Every MLPerf network of issue #20, and SegNeXt-T, through the CLI: count, simulate, compare, sweep and
+export, each at a small size (the networks' own parameters), exiting 0 (the SDXL pipeline's networks:
+tests/model/test_sdxl_pipeline.py; SegNeXt's counts: tests/model/test_segnext.py)."""
 
 from __future__ import annotations
 
@@ -15,11 +15,12 @@ SMALL = {
     "whisper_large_v3_encoder": [],
     "rnnt": ["--param", "frames=20", "--param", "symbols=5"],
     "sdxl_unet": ["--resolution", "128"],
+    "segnext_t": ["--resolution", "128"],
 }
 
 
 @pytest.mark.parametrize("name", sorted(SMALL))
-def test_mlperf_networks_run_through_every_command(name, tmp_path, capsys):
+def test_networks_run_through_every_command(name, tmp_path, capsys):
     size = SMALL[name]
     assert main(["count", name, *size]) == 0
     assert main(["simulate", name, "--device", "h100-sxm", "--summary", *size]) == 0

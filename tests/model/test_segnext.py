@@ -23,7 +23,6 @@ from __future__ import annotations
 import pytest
 
 from simulator.catalog import build_network
-from simulator.cli import main
 from simulator.model.counts import count_network
 from simulator.model.graph import NetworkBuilder
 
@@ -182,17 +181,3 @@ def test_nmf2d_refuses_bad_shapes():
     net = NetworkBuilder("nmf", (5, 2, 2))
     with pytest.raises(ShapeError, match="divisible"):
         net.nmf2d(net.input, 2, 1, groups=2)
-
-
-@pytest.mark.parametrize("name", ["segnext_t"])
-def test_segnext_runs_through_every_command(name, tmp_path, capsys):
-    size = ["--resolution", "128"]
-    assert main(["count", name, *size]) == 0
-    assert main(["simulate", name, "--device", "h100-sxm", "--summary", *size]) == 0
-    assert main(["compare", name, "--device", "h100-sxm,jetson-agx-orin", *size]) == 0
-    assert main(["sweep", name, "--device", "h100-sxm", "--batch", "1,4", *size]) == 0
-    assert name in capsys.readouterr().out
-    pytest.importorskip("onnx")
-    path = tmp_path / f"{name}.onnx"
-    assert main(["export", name, "-o", str(path), "--no-weights", *size]) == 0
-    assert path.stat().st_size > 0
