@@ -16,19 +16,25 @@ from simulator.hardware.loader import available_devices
 from simulator.llm.config import available_llms
 
 ROOT = Path(__file__).resolve().parents[1]
-SOURCE = re.compile(r"^mlcommons/inference_results_v4\.[01]@[0-9a-f]{40}:closed/(?P<submitter>[^/]+)/results/"
-                    r"(?P<system>[^/]+)/(?P<benchmark>[^/]+)/(?P<scenario>Offline|Server)/performance/run_1/"
-                    r"mlperf_log_summary\.txt$")
+#: the results repositories the rows come from: MLCommons' own (v4.0, v4.1) and, for v5.1, a mirror of
+#: MLCommons' repository (ntuhpc/inference_results_v5.1, the same closed/ tree)
+ROUNDS = {"mlcommons/inference_results_v4.0", "mlcommons/inference_results_v4.1",
+          "ntuhpc/inference_results_v5.1"}
+SOURCE = re.compile(r"^(?:mlcommons/inference_results_v4\.[01]|ntuhpc/inference_results_v5\.1)@[0-9a-f]{40}:"
+                    r"closed/(?P<submitter>[^/]+)/results/(?P<system>[^/]+)/(?P<benchmark>[^/]+)/"
+                    r"(?P<scenario>Offline|Server|Interactive)/performance/run_1/mlperf_log_summary\.txt$")
 #: result folder -> network (the 99.9% accuracy target runs the same network; v4.0 rows use it where the
 #: index holds only that copy of the run)
 BENCHMARKS = {"llama2-70b-99": "llama_2_70b", "llama2-70b-99.9": "llama_2_70b", "gptj-99": "gpt_j_6b",
-              "gptj-99.9": "gpt_j_6b", "mixtral-8x7b": "mixtral_8x7b"}
+              "gptj-99.9": "gpt_j_6b", "mixtral-8x7b": "mixtral_8x7b", "llama3.1-8b": "llama_3_1_8b",
+              "llama3_1-8b": "llama_3_1_8b", "llama3.1-405b": "llama_3_1_405b",
+              "llama3_1-405b": "llama_3_1_405b"}
 
 
 def mlperf_rows() -> list[dict[str, str]]:
     with open(ROOT / "hardware_profiles" / "measurements" / "llm.csv", newline="", encoding="utf-8") as f:
         return [{**row, "table": "llm"} for row in csv.DictReader(f)
-                if row["source"].startswith("mlcommons/inference_results")]
+                if row["source"].split("@")[0] in ROUNDS]
 
 
 ROWS = mlperf_rows()
@@ -42,8 +48,7 @@ def by_id(row_id: str) -> dict[str, str]:
 def test_there_are_mlperf_rows_of_each_benchmark_and_scenario():
     seen = {(r["network"], "Server" in r["runtime"]) for r in ROWS}
     assert seen == {(net, server) for net in set(BENCHMARKS.values()) for server in (False, True)}
-    assert {r["source"].split("@")[0] for r in ROWS} == {"mlcommons/inference_results_v4.0",
-                                                      "mlcommons/inference_results_v4.1"}
+    assert {r["source"].split("@")[0] for r in ROWS} == ROUNDS
 
 
 @pytest.mark.parametrize("row", ROWS, ids=lambda r: r["id"])
@@ -53,6 +58,9 @@ def test_row_conditions_are_consistent(row):
     assert row["network"] == BENCHMARKS[found["benchmark"]] and row["network"] in available_llms()
     assert row["device"] in available_devices()
     assert found["scenario"] in row["runtime"]  # the runtime column carries the scenario
+    # Interactive is a Server run at tighter TTFT/TPOT bounds: its runtime names Server too, which makes
+    # it a bound-only row (simulator.accuracy.llm_server_row)
+    assert ("Server" in row["runtime"]) is (found["scenario"] != "Offline")
     assert row["metric"] == "output_tokens_per_s" and row["unit"] == "tokens/s" and row["role"] == "check"
     # the value is over one TP x PP group: num_devices = tp x pp
     assert int(row["num_devices"]) == int(row["tp"]) * int(row["pp"])
@@ -66,7 +74,7 @@ def test_row_conditions_are_consistent(row):
         assert int(row["output_len"]) == 69 and total == pytest.approx(69 * samples, rel=1e-3)
     else:
         assert int(row["output_len"]) == round(total / samples)
-    if found["scenario"] == "Server":
+    if found["scenario"] != "Offline":
         assert "bound only" in row["notes"] and "p99" in row["notes"]
 
 
@@ -96,3 +104,25 @@ def test_server_rows_are_left_out_of_the_cross_validation():
     selected = scope([server, offline])
     assert [row["id"] for row, _ in selected.rows] == [offline["id"]]
     assert sum(selected.excluded.values()) == 1
+
+
+def test_v51_rows_against_their_summaries_by_hand():
+    # ntuhpc/inference_results_v5.1 closed/ASUSTeK/results/ESC_N8_H200-SXM-141GBx8_TRT/llama2-70b-99/Offline:
+    # "Samples per second: 120.235", "Tokens per second: 35075.1"; the submitter's
+    # configs/ESC_N8_H200-SXM-141GBx8/Offline/llama2-70b.py: gpu_batch_size 2048, tensor_parallelism 1,
+    # precision 'fp8' -> 8 replicas of one GPU each
+    row = by_id("mlperf-v5.1-asustek_esc_n8_h200_sxm_141gbx8_trt-llama2-70b-99-offline")
+    assert float(row["value"]) == pytest.approx(35075.1 / 8)
+    assert (row["tp"], row["pp"], row["batch"], row["weight_precision"]) == ("1", "1", "2048", "fp8")
+    assert row["output_len"] == str(round(35075.1 / 120.235))  # 292 tokens per sample
+    # closed/Nebius/results/H200-SXM-141GBx8_TRT/llama3.1-405b/Offline: "Tokens per second: 552.749",
+    # "Samples per second: 0.856236"; config: TP 4 x PP 2 = the whole 8-GPU node is one replica
+    row = by_id("mlperf-v5.1-nebius_h200_sxm_141gbx8_trt-llama3.1-405b-offline")
+    assert (row["tp"], row["pp"], row["num_devices"], row["batch"]) == ("4", "2", "8", "512")
+    assert float(row["value"]) == pytest.approx(552.749)
+    assert row["output_len"] == str(round(552.749 / 0.856236))  # 646
+
+
+def test_interactive_rows_are_bound_only():
+    row = by_id("mlperf-v5.1-nebius_h200_sxm_141gbx8_trt-llama2-70b-99-interactive")
+    assert row_device(row) == ("h200-sxm", False)

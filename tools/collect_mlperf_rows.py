@@ -43,6 +43,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import collections
 import csv
 import io
 import json
@@ -116,7 +117,9 @@ def device_of(accelerator: str, system: str, devices: set[str]) -> str | None:
         return device if device in devices else None
     if maxq:
         return None
-    if "gh200" in name:
+    if re.search(r"\bgb[23]00\b", name):
+        device = None  # Grace Blackwell superchips: no profile (the B200 profile is the HGX part)
+    elif "gh200" in name:
         device = "gh200"
     elif "b200" in name:
         device = "b200"
@@ -194,6 +197,95 @@ def config_batches(source: str, benchmark: str) -> dict[str, int]:
     return out
 
 
+#: result folder -> (LLM config name, simulator network); the 99.9% target runs the same network
+LLM_BENCHMARKS = {"llama2-70b-99": "llama_2_70b", "llama2-70b-99.9": "llama_2_70b",
+                  "llama3.1-8b": "llama_3_1_8b", "llama3_1-8b": "llama_3_1_8b",
+                  "llama3.1-405b": "llama_3_1_405b", "llama3_1-405b": "llama_3_1_405b",
+                  "mixtral-8x7b": "mixtral_8x7b"}
+#: the file stem of a benchmark's configuration in the per-system layout (v5.0 on)
+CONFIG_STEMS = {"llama_2_70b": "llama2-70b", "llama_3_1_8b": "llama3_1-8b", "llama_3_1_405b": "llama3_1-405b",
+                "mixtral_8x7b": "mixtral-8x7b", "resnet50": "resnet50", "retinanet": "retinanet",
+                "bert_large": "bert"}
+#: the prompt length of each LLM benchmark's data set, and the words of the notes that give its source
+LLM_INPUT = {
+    "llama_2_70b": (222, "input_len 222 = the mean prompt of the 24,576 OpenOrca samples MLPerf's "
+                         "Llama-2-70B benchmark runs (222.33 tokens; simulator/model/sequence_lengths/"
+                         "openorca-llama2-70b.csv: MLCommons' "
+                         "open_orca_gpt4_tokenized_llama.sampled_24576.pkl "
+                         "tok_input_length, per sample)"),
+    "llama_3_1_8b": (871, "input_len 871 = the mean prompt of the 13,368 CNN-DailyMail samples MLPerf's "
+                          "Llama-3.1-8B benchmark runs (870.73 tokens; simulator/model/sequence_lengths/"
+                          "cnn-dailymail-llama3.1-8b.csv: len(tok_input) of MLCommons' cnn_eval.json, "
+                          "per sample)"),
+    "mixtral_8x7b": (600, "input_len 600 ASSUMED: the data set's mean prompt length is not stated in the "
+                          "reference README nor the submission"),
+    "llama_3_1_405b": (2000, "input_len 2000 ASSUMED: the data set's mean prompt length is not stated in the "
+                             "submission (its long-document samples run to tens of thousands of tokens; a "
+                             "guess on the short side, so that a guess does not tighten the bound)"),
+}
+SCENARIOS = {"singlestream": "SingleStream", "multistream": "MultiStream", "offline": "Offline",
+             "server": "Server", "interactive": "Interactive"}
+
+
+def config_dirs(files: list[str], submitter: str, system: str) -> list[str]:
+    """The per-system configuration folders (``closed/<submitter>/configs/<dir>/``, the layout of v5.0
+    on) a result folder ``system`` may be run from, best first: the same name, the name less its
+    ``_TRT``-style suffix, then any folder whose name, compared without case and punctuation, starts
+    that of the system."""
+    prefix = f"closed/{submitter}/configs/"
+    dirs = sorted({f[len(prefix):].split("/")[0] for f in files if f.startswith(prefix) and
+                   f.count("/") >= 5})
+    squash = lambda name: re.sub(r"[^a-z0-9]", "", name.lower())  # noqa: E731
+    bare = re.sub(r"(_TRT|_Triton)+$", "", system, flags=re.I)
+    out = [d for d in (system, bare) if d in dirs]
+    out += [d for d in dirs if d not in out and squash(system).startswith(squash(d))]
+    return out
+
+
+def config_block(text: str, accuracy_999: bool) -> str:
+    """The MaxP workload of a per-system configuration file at the benchmark's accuracy target (the
+    file's text where it names no workloads)."""
+    blocks = re.split(r"(?=\bWorkloadSetting\()", text)
+    heads = [b for b in blocks[1:] if "MaxQ" not in b.split("\n")[0]]
+    target = "0.999" if accuracy_999 else "0.99)"
+    for block in heads:
+        if target in block.split("\n")[0]:
+            return blocks[0] + block
+    return blocks[0] + heads[0] if heads else text
+
+
+def config_fields(text: str) -> dict[str, str]:
+    """``gpu_batch_size``, ``tensor_parallelism``, ``pipeline_parallelism``, ``precision`` and
+    ``kv_cache_dtype`` of one configuration block (either layout: ``field: value`` entries or
+    ``field = value`` class attributes), where it gives them."""
+    out = {}
+    found = re.search(r"gpu_batch_size\s*[:=]\s*(?:\{[^}]*?:\s*)?(\d+)", text)
+    if found:
+        out["batch"] = found.group(1)
+    for key, name in (("tp", "tensor_parallelism"), ("pp", "pipeline_parallelism")):
+        found = re.search(rf"\b{name}\s*[:=]\s*(\d+)", text)
+        if found:
+            out[key] = found.group(1)
+    found = re.search(r"\bprecision\s*[:=]\s*['\"](\w+)['\"]", text)
+    if found:
+        out["precision"] = found.group(1).lower()
+    found = re.search(r"['\"]kv_cache_dtype['\"]\s*:\s*['\"](\w+)['\"]", text)
+    if found:
+        out["kv"] = found.group(1).lower()
+    return out
+
+
+def system_config(gitdir: str, commit: str, files: list[str], submitter: str, system: str, scenario: str,
+                  stem: str, accuracy_999: bool) -> tuple[str, dict[str, str]] | None:
+    """(path, fields) of the submitter's per-system configuration of a run, or None."""
+    for folder in config_dirs(files, submitter, system):
+        path = f"closed/{submitter}/configs/{folder}/{scenario}/{stem}.py"
+        text = git_show(gitdir, commit, path)
+        if text is not None:
+            return path, config_fields(config_block(text, accuracy_999))
+    return None
+
+
 def _precision(gitdir: str, commit: str, submitter: str, system: str, benchmark: str, scenario: str
                ) -> tuple[str, str]:
     path = f"closed/{submitter}/measurements/{system}/{benchmark}/{scenario}/{system}_{scenario}.json"
@@ -211,36 +303,68 @@ def _precision(gitdir: str, commit: str, submitter: str, system: str, benchmark:
     return "int8", f"precision: weight_data_types '{weights}' unreadable, int8 assumed"
 
 
-def inference_rows(gitdir: str, repository: str, commit: str) -> list[dict[str, str]]:
-    """The rows of an MLPerf Inference results repository, by the module's rules."""
+SUMMARY = re.compile(r"closed/([^/]+)/results/([^/]+)/([^/]+)/([A-Za-z]+)/performance/run_1/"
+                     r"mlperf_log_summary\.txt$")
+
+
+def _system(gitdir: str, commit: str, submitter: str, system: str, devices: set[str],
+            skipped: collections.Counter) -> tuple[dict[str, object], str, str] | None:
+    """(system description, device, framework) of a TensorRT system with a profile here, else None
+    (the reason counted in ``skipped``)."""
+    described = git_show(gitdir, commit, f"closed/{submitter}/systems/{system}.json")
+    if described is None:
+        skipped["no system description"] += 1
+        return None
+    info = loose_json(described)
+    framework = str(info.get("framework", ""))
+    device = device_of(str(info.get("accelerator_model_name", "")), system, devices)
+    if device is None:
+        skipped["accelerator without a profile here (or Triton/MIG/MaxQ)"] += 1
+        return None
+    if "tensorrt" not in framework.lower():
+        skipped["framework other than TensorRT"] += 1
+        return None
+    return info, device, framework
+
+
+def inference_rows(gitdir: str, repository: str, commit: str,
+                   skipped: collections.Counter | None = None) -> list[dict[str, str]]:
+    """The rows of an MLPerf Inference results repository, by the module's rules; the results left
+    out are counted by reason in ``skipped``."""
+    skipped = collections.Counter() if skipped is None else skipped
     round_ = re.search(r"v\d+\.\d+", repository).group(0)
     devices = known_devices()
     files = git_files(gitdir, commit)
-    pattern = re.compile(r"closed/([^/]+)/results/([^/]+)/([^/]+)/(SingleStream|MultiStream|Offline)/"
-                         r"performance/run_1/mlperf_log_summary\.txt$")
     batches: dict[str, dict[str, int]] = {}
     rows = []
     for path in files:
-        found = pattern.match(path)
-        if not found or found.group(3) not in BENCHMARKS:
+        found = SUMMARY.match(path)
+        if not found:
             continue
         submitter, system, benchmark, scenario = found.groups()
-        described = git_show(gitdir, commit, f"closed/{submitter}/systems/{system}.json")
+        benchmark = {"resnet": "resnet50"}.get(benchmark, benchmark)
+        scenario = SCENARIOS.get(scenario.lower(), scenario)
+        if benchmark not in BENCHMARKS:
+            if re.match(r"3d-unet|bert-99\.9|stable-diffusion", benchmark):
+                skipped[f"{benchmark.split('-99')[0]}: workload not collected here"] += 1
+            continue
+        if scenario not in ("SingleStream", "MultiStream", "Offline"):
+            skipped[f"CNN/BERT {scenario} scenario (not collected)"] += 1
+            continue
+        described = _system(gitdir, commit, submitter, system, devices, skipped)
         if described is None:
             continue
-        info = loose_json(described)
-        framework = str(info.get("framework", ""))
-        device = device_of(str(info.get("accelerator_model_name", "")), system, devices)
-        if device is None or "tensorrt" not in framework.lower():
-            continue
+        info, device, framework = described
         jetson = device.startswith("jetson")
         if jetson and scenario == "Offline" and benchmark != "bert-99":
+            skipped["Jetson Offline of ResNet-50/RetinaNet (GPU and DLAs)"] += 1
             continue
         summary = parse_summary(git_show(gitdir, commit, path) or "")
         if summary.get("Result is") != "VALID":
+            skipped["result not VALID"] += 1
             continue
         network, params = BENCHMARKS[benchmark]
-        count = int(info.get("accelerators_per_node") or 1)
+        count = int(info.get("accelerators_per_node") or 1) * int(info.get("number_of_nodes") or 1)
         precision, precision_note = _precision(gitdir, commit, submitter, system, benchmark, scenario)
         notes = [f"MLPerf Inference {round_} closed/{submitter} {system} ({info.get('system_name', '')}), "
                  f"result VALID; {count} x {info.get('accelerator_model_name')}"]
@@ -251,20 +375,33 @@ def inference_rows(gitdir: str, repository: str, commit: str) -> list[dict[str, 
                 batches[benchmark] = config_batches(text, benchmark) if text else {}
             key = NVIDIA_SYSTEM.get("h100-pcie" if device.startswith("h100-pcie") else device, "")
             batch = batches[benchmark].get(key)
+            own = None
+            if batch is None:  # v5.0 on: per-system configuration files, the submitter's own
+                own = system_config(gitdir, commit, files, submitter, system, "Offline",
+                                    CONFIG_STEMS[network], False)
+                batch = int(own[1]["batch"]) if own and "batch" in own[1] else None
             if batch is None:
+                skipped["Offline without an engine batch (no configuration read)"] += 1
                 continue
             total = float(summary["Samples per second"])
             value = total / count
             metric, unit = "throughput_per_s", "1/s"
             notes.append(f"Offline: samples/s per accelerator (system total {total:g} / {count})"
                          if count > 1 else "Offline: samples/s")
-            notes.append(f"engine batch {batch}: gpu_batch_size of NVIDIA's {round_} config "
-                         f"{key} (closed/NVIDIA/configs/{benchmark.split('-')[0]}/Offline/"
-                         f"__init__.py), the submitter's own config not read")
+            if own:
+                notes.append(f"engine batch {batch}: gpu_batch_size of the MaxP workload in the "
+                             f"submitter's {own[0]} (this round ships per-system configurations)")
+            else:
+                notes.append(f"engine batch {batch}: gpu_batch_size of NVIDIA's {round_} config "
+                             f"{key} (closed/NVIDIA/configs/{benchmark.split('-')[0]}/Offline/"
+                             f"__init__.py), the submitter's own config not read")
         else:
             percentile = "90th" if scenario == "SingleStream" else "99th"
-            estimate = summary.get(f"Early stopping {percentile} percentile estimate")
+            # LoadGen 5.x on prints "90.0th"
+            estimate = (summary.get(f"Early stopping {percentile} percentile estimate")
+                        or summary.get(f"Early stopping {percentile[:2]}.0th percentile estimate"))
             if estimate is None:
+                skipped["no early-stopping latency estimate"] += 1
                 continue
             value = int(estimate) * 1e-9
             batch = 1 if scenario == "SingleStream" else 8
@@ -283,6 +420,138 @@ def inference_rows(gitdir: str, repository: str, commit: str) -> list[dict[str, 
             "batch": str(batch), "scenario": scenario, "runtime": "TensorRT", "runtime_version": framework,
             "power_mode": power, "metric": metric, "value": f"{value:.9g}", "unit": unit, "role": "check",
             "source": f"{repository}@{commit}:{path}", "notes": "; ".join(notes) + ".",
+        })
+    return rows
+
+
+LLM_FIELDS = ["id", "network", "device", "num_devices", "tp", "pp", "weight_precision",
+              "activation_precision", "kv_precision", "batch", "input_len", "output_len", "runtime",
+              "runtime_version", "metric", "value", "unit", "role", "source", "notes"]
+
+
+def _summary_text(summary: dict[str, str], key: str) -> str:
+    """A figure of a LoadGen summary as it is printed there."""
+    return summary[key].split()[0]
+
+
+def _summary_number(summary: dict[str, str], key: str) -> float | None:
+    return float(_summary_text(summary, key)) if key in summary else None
+
+
+def llm_rows(gitdir: str, repository: str, commit: str,
+             skipped: collections.Counter | None = None) -> list[dict[str, str]]:
+    """The LLM rows (``llm.csv``) of an MLPerf Inference results repository of the per-system
+    configuration layout (v5.0 on): Llama-2-70B, Llama-3.1-8B/405B, Mixtral-8x7B; Offline, Server
+    and Interactive (a Server run at tighter TTFT/TPOT bounds), TensorRT systems with a profile here.
+
+    * value: LoadGen's ``Tokens per second`` (Offline) or ``Completed tokens per second`` (Server,
+      Interactive) of the system, divided by its number of TP x PP groups (GPUs / (tp x pp));
+    * batch, tp, pp, precision: ``gpu_batch_size``, ``tensor_parallelism``, ``pipeline_parallelism``,
+      ``precision`` and ``kv_cache_dtype`` of the MaxP workload at the run's accuracy target in the
+      submitter's ``closed/<submitter>/configs/<system>/<scenario>/<benchmark>.py``; a run whose
+      configuration is not in the repository, or whose weights are a precision the simulator lacks
+      (fp4), is skipped;
+    * output_len: tokens / samples of the run; input_len: the data set's mean prompt (:data:`LLM_INPUT`,
+      marked ASSUMED where no shipped file gives it);
+    * a Server or Interactive result is a throughput under p99 latency bounds: its runtime names the
+      Server scenario, so :func:`simulator.accuracy.llm_server_row` compares it with the bound only.
+    """
+    skipped = collections.Counter() if skipped is None else skipped
+    round_ = re.search(r"v\d+\.\d+", repository).group(0)
+    devices = known_devices()
+    files = git_files(gitdir, commit)
+    rows = []
+    for path in files:
+        found = SUMMARY.match(path)
+        if not found:
+            continue
+        submitter, system, benchmark, scenario_dir = found.groups()
+        if benchmark not in LLM_BENCHMARKS:
+            if re.match(r"llama|mixtral|deepseek|gpt", benchmark):
+                skipped[f"LLM benchmark {benchmark}: no network config here"] += 1
+            continue
+        network = LLM_BENCHMARKS[benchmark]
+        scenario = SCENARIOS.get(scenario_dir.lower(), scenario_dir)
+        if scenario not in ("Offline", "Server", "Interactive"):
+            skipped[f"LLM {scenario} scenario (edge, not collected)"] += 1
+            continue
+        described = _system(gitdir, commit, submitter, system, devices, skipped)
+        if described is None:
+            continue
+        info, device, framework = described
+        if benchmark.endswith("-99.9") and path.replace(f"/{benchmark}/", f"/{benchmark[:-2]}/") in files:
+            skipped["99.9% copy of a run whose 99% result is collected (same fp8 engine)"] += 1
+            continue
+        text = git_show(gitdir, commit, path) or ""
+        summary = parse_summary(text)
+        if summary.get("Result is") != "VALID":
+            skipped["result not VALID"] += 1
+            continue
+        offline = scenario == "Offline"
+        metric_name = "Tokens per second" if offline else "Completed tokens per second"
+        total = _summary_number(summary, metric_name)
+        samples = _summary_number(summary, "Samples per second" if offline else
+                                  "Completed samples per second")
+        if not total or not samples:
+            skipped["LLM summary without a token rate"] += 1
+            continue
+        config = system_config(gitdir, commit, files, submitter, system, scenario, CONFIG_STEMS[network],
+                               benchmark.endswith("99.9"))
+        if config is None or not {"batch", "tp", "precision"} <= set(config[1]):
+            skipped["LLM run without its configuration in the repository (batch/TP unknown)"] += 1
+            continue
+        config_path, fields = config
+        precision = fields["precision"]
+        if precision not in ("fp8", "fp16", "bf16", "int8"):
+            skipped[f"LLM weights in {precision} (no such precision in the simulator)"] += 1
+            continue
+        activation = "fp8" if precision == "fp8" else precision
+        kv = fields.get("kv", activation)
+        tp, pp = int(fields["tp"]), int(fields.get("pp", "1"))
+        gpus = int(info.get("accelerators_per_node") or 1) * int(info.get("number_of_nodes") or 1)
+        group = tp * pp
+        if gpus % group:
+            skipped["GPU count not a multiple of TP x PP"] += 1
+            continue
+        replicas = gpus // group
+        value = total / replicas
+        input_len, input_note = LLM_INPUT[network]
+        accelerator = str(info.get("accelerator_model_name", ""))
+        notes = [
+            f"MLPerf Inference {round_} closed/{submitter} {system} ({accelerator} x{gpus}), {benchmark} "
+            f"{scenario}, result VALID; system '{info.get('system_name', '')}'",
+            f"metric: LoadGen '{metric_name}' ({scenario})",
+            f"system total {_summary_text(summary, metric_name)} tok/s = "
+            f"{_summary_text(summary, 'Samples per second' if offline else 'Completed samples per second')} "
+            f"samples/s",
+            f"value = total / {replicas} replicas of TP{tp}xPP{pp} ({gpus} GPUs)",
+            f"batch = gpu_batch_size, tp = tensor_parallelism, pp = pipeline_parallelism of the MaxP "
+            f"workload in {config_path}",
+            f"precision {precision} (precision '{precision}'; KV cache '{kv}')",
+            f"output_len = tokens/samples of this run ({total / samples:.1f})",
+            input_note,
+            "in-flight batching with LoadGen's whole query set (not a static batch)",
+        ]
+        if not offline:
+            ttft = re.search(r"ttft_latency \(ns\)\s*:\s*(\d+)", text)
+            tpot = re.search(r"tpot_latency \(ns\)\s*:\s*(\d+)", text)
+            bounds = (f"p99 TTFT <= {int(ttft.group(1)) * 1e-9:g} s and p99 TPOT <= "
+                      f"{int(tpot.group(1)) * 1e-6:g} ms" if ttft and tpot else "p99 latency")
+            kind = "Server" if scenario == "Server" else "Interactive (a Server run at tighter bounds)"
+            notes.append(f"{kind}: LoadGen bounds {bounds} (Test Parameters of the summary); a "
+                         f"throughput under latency bounds: compare with the bound only")
+        runtime = ("TensorRT-LLM (MLPerf harness, Offline)" if offline else
+                   "TensorRT-LLM (MLPerf harness, Server)" if scenario == "Server" else
+                   "TensorRT-LLM (MLPerf harness, Server: Interactive)")
+        slug = re.sub(r"[^a-z0-9]+", "_", f"{submitter}-{system}".lower()).strip("_")
+        rows.append({
+            "id": f"mlperf-{round_}-{slug}-{benchmark}-{scenario.lower()}", "network": network,
+            "device": device, "num_devices": str(group), "tp": str(tp), "pp": str(pp),
+            "weight_precision": precision, "activation_precision": activation, "kv_precision": kv,
+            "batch": fields["batch"], "input_len": str(input_len), "output_len": str(round(total / samples)),
+            "runtime": runtime, "runtime_version": framework, "metric": "output_tokens_per_s",
+            "value": f"{value:.7g}", "unit": "tokens/s", "role": "check",
+            "source": f"{repository}@{commit}:{path}", "notes": "; ".join(notes),
         })
     return rows
 
@@ -382,6 +651,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("repository", help="owner/name, e.g. mlcommons/inference_results_v4.1")
     parser.add_argument("--commit", default="HEAD")
     parser.add_argument("--append", action="store_true", help="append the new rows to the table")
+    parser.add_argument("--llm", action="store_true",
+                        help="the LLM benchmarks' rows (llm.csv) instead of the CNN/BERT ones (gpu.csv)")
     args = parser.parse_args(argv)
     if is_tree(args.gitdir):
         if not re.fullmatch(r"[0-9a-f]{40}", args.commit):
@@ -391,16 +662,27 @@ def main(argv: list[str] | None = None) -> int:
         commit = subprocess.run(["git", "--git-dir", args.gitdir, "rev-parse", args.commit],
                                 capture_output=True, text=True, check=True).stdout.strip()
     tiny = "tiny_results" in args.repository
-    rows = (tiny_rows if tiny else inference_rows)(args.gitdir, args.repository, commit)
-    table = MEASUREMENTS / ("mcu.csv" if tiny else "gpu.csv")
+    skipped: collections.Counter = collections.Counter()
+    if tiny:
+        rows, table = tiny_rows(args.gitdir, args.repository, commit), MEASUREMENTS / "mcu.csv"
+        fields = FIELDS
+    elif args.llm:
+        rows, table = llm_rows(args.gitdir, args.repository, commit, skipped), MEASUREMENTS / "llm.csv"
+        fields = LLM_FIELDS
+    else:
+        rows, table = inference_rows(args.gitdir, args.repository, commit, skipped), MEASUREMENTS / "gpu.csv"
+        fields = FIELDS
+    found = len(rows)
     rows = new_rows(rows, table)
+    print(f"{found} eligible rows, {found - len(rows)} already in {table.name}; skipped: "
+          + ", ".join(f"{n} {why}" for why, n in skipped.most_common()), file=sys.stderr)
     if args.append:
         with open(table, "a", newline="", encoding="utf-8") as handle:
-            csv.DictWriter(handle, FIELDS, lineterminator="\n").writerows(rows)
+            csv.DictWriter(handle, fields, lineterminator="\n").writerows(rows)
         print(f"{len(rows)} rows appended to {table.name}", file=sys.stderr)
     else:
         out = io.StringIO()
-        writer = csv.DictWriter(out, FIELDS, lineterminator="\n")
+        writer = csv.DictWriter(out, fields, lineterminator="\n")
         writer.writeheader()
         writer.writerows(rows)
         sys.stdout.write(out.getvalue())
