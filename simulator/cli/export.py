@@ -16,7 +16,9 @@ from simulator.errors import SimulatorError
 
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("network", help="built-in network name (see `roofline list`), or an LLM (`roofline "
-                        "list llms`, a config.json: one pass, see --phase) whose layer kinds all export")
+                        "list llms`, a config.json): one pass (see --phase), the KV cache of --context "
+                        "tokens as graph inputs <layer>.past_key/.past_value; MoE and MLA models do not "
+                        "export")
     common.add_output_option(parser, "the .onnx file to write", type=Path)
     batch = parser.add_mutually_exclusive_group()
     batch.add_argument("--batch", action=BatchSize, default=None,
@@ -29,7 +31,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         help="ONNX opset (default 17; 20 writes Gelu, 21 GroupNormalization as single ops)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the random weights (default 0)")
     parser.add_argument("--no-weights", action="store_true",
-                        help="write parameter shapes only: a small file for analysis tools, not runnable")
+                        help="write parameter shapes only: a small file for analysis tools, not runnable. "
+                             "Needed above 8 GiB of random float32 weights, e.g. a 7B LLM (27 GB); weights "
+                             "over 1.8 GB go to <output>.data beside the model")
     common.add_llm_phase_options(parser)
     common.add_force_option(parser)
     parser.set_defaults(handler=run)
@@ -49,6 +53,8 @@ def run(args: argparse.Namespace) -> int:
     network = _llm_network(args) or build_network(args.network, args.resolution,
                                                   params=common.network_params(args))
     batch = args.batch
+    if not args.no_weights:
+        _check_weight_size(network)
     with atomic_path(args.output, force=args.force) as temporary:
         export_onnx(network, temporary, batch=batch, opset=args.opset, seed=args.seed,
                     weights=not args.no_weights)
@@ -59,10 +65,26 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+#: the most random float32 weights export writes (8 GiB): a larger model is exported with --no-weights
+MAX_WEIGHT_BYTES = 8 * 2**30
+
+
+def _check_weight_size(network) -> None:
+    """Refuses, in one line naming --no-weights, a model whose random float32 weights (4 bytes per
+    parameter) exceed :data:`MAX_WEIGHT_BYTES`: they would be generated in memory and written out."""
+    from simulator.model.counts import count_network
+
+    weight_bytes = 4 * count_network(network).params
+    if weight_bytes > MAX_WEIGHT_BYTES:
+        raise SimulatorError(f"{network.name}: {weight_bytes / 1e9:.1f} GB of random float32 weights exceed "
+                             f"the {MAX_WEIGHT_BYTES / 2**30:.0f} GiB export writes; give --no-weights "
+                             f"(parameter shapes only)")
+
+
 def _llm_network(args: argparse.Namespace):
     """The network of one pass of an LLM (``--phase``, ``--seq-len``, ``--context``), None for another
-    network; an LLM with a layer kind that has no ONNX writer (``exportable`` false: RMSNorm, RoPE, the
-    causal attention with its KV cache, the LM head) is refused in one line naming those kinds."""
+    network; an LLM with a layer kind that has no ONNX writer (``exportable`` false: the experts of a
+    mixture of experts, multi-head latent attention) is refused in one line naming those kinds."""
     from simulator.api import _is_llm_name  # light for built-in names (as cli.common's llm_phase)
 
     if not _is_llm_name(args.network):
@@ -78,7 +100,7 @@ def _llm_network(args: argparse.Namespace):
     blocked = list(dict.fromkeys(node.layer.kind for node in network.nodes if not node.layer.exportable))
     if blocked:
         raise SimulatorError(f"cannot export the LLM {args.network!r} as ONNX: its layer kinds "
-                             f"{', '.join(blocked)} have no ONNX writer (an ONNX model of an LLM pass comes "
-                             f"from its own exporter, e.g. optimum); count, simulate, compare, sweep and "
+                             f"{', '.join(blocked)} have no ONNX writer (exportable LLM kinds: RMSNorm, "
+                             f"RoPE, CausalAttention, SwiGLU, LMHead); count, simulate, compare, sweep and "
                              f"plot take it by name")
     return network

@@ -57,6 +57,10 @@ class OnnxGraph:
         self.initializers: list[TensorProto] = []
         #: graph inputs after the network's own, ``(name, per-sample shape, ONNX element type)``
         self.extra_inputs: list[tuple[str, tuple[int, ...], int]] = []
+        #: the nodes of the network being written, for writers that depend on another layer (a rotary
+        #: embedding's positions start after the cache of the attention reading it; a tied LM head
+        #: multiplies by the token embedding's table)
+        self.network_nodes: tuple = ()
 
     def op(self, op_type: str, inputs: list[str], output: str, **attributes) -> str:
         """Appends one node named after its output tensor and returns that tensor's name."""
@@ -134,6 +138,7 @@ def to_onnx(network: Network, batch: int | None = 1, opset: int = MIN_OPSET, see
     """
     _check_options(batch, opset)
     g = OnnxGraph(batch, seed, weights, opset)
+    g.network_nodes = network.nodes
     for node in network.nodes:
         try:
             write = ONNX_WRITERS[type(node.layer)]

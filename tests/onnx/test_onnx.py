@@ -16,7 +16,16 @@ from simulator.errors import SimulatorError  # noqa: E402
 from simulator.model.counts import count_network  # noqa: E402
 from simulator.model.formulas import ZERO_COST, LayerCost, layer_cost  # noqa: E402
 from simulator.model.graph import NetworkBuilder  # noqa: E402
-from simulator.model.layers import LAYER_KINDS, ONNX_WRITERS, Fused, GenericOp, Unsupported  # noqa: E402
+from simulator.model.layers import (  # noqa: E402
+    LAYER_KINDS,
+    ONNX_WRITERS,
+    Fused,
+    GenericOp,
+    LatentAttention,
+    MoEExperts,
+    RMSNorm,
+    Unsupported,
+)
 from simulator.networks.vit import vision_transformer  # noqa: E402
 from simulator.onnx.reader import (  # noqa: E402
     UnsupportedOperatorWarning,
@@ -92,6 +101,19 @@ def every_kind_network():
     return net.build([out])
 
 
+def llm_kinds_network():
+    """The LLM kinds on one decode token over 3 cached ones (the cache: graph inputs): RMSNorm over the
+    features and per head, RoPE, causal attention with 2 query heads sharing 1 KV head of 8, SwiGLU and an
+    untied LM head with a bias. Their ONNX forms are primitive operators that the reader counts one by
+    one: parameters and MACs round trip, element-wise operations do not (tests/onnx/test_llm_export.py)."""
+    net = NetworkBuilder("llm_kinds", (1, 32))
+    qkv = net.rotary_embedding(net.add(RMSNorm(8), net.linear(net.rms_norm(net.input), 32, bias=False)),
+                               2, 1, 8)
+    step = net.linear(net.causal_attention(qkv, 2, 1, 8, cached_tokens=3), 32, bias=False)
+    step = net.linear(net.swiglu(net.linear(step, 64, bias=False)), 32, bias=False)
+    return net.build([net.lm_head(step, 10, bias=True)])
+
+
 def run_onnxruntime(model, batch):
     """Runs ``model`` on random inputs (index inputs, an embedding bag's: row 0); returns its outputs and
     the network input's feed."""
@@ -125,10 +147,11 @@ def test_symbolic_and_fixed_batches_round_trip(name):
 
 def test_the_every_kind_network_covers_every_exportable_kind_and_round_trips():
     network = every_kind_network()
-    assert {type(node.layer) for node in network.nodes} == set(ONNX_WRITERS)
+    kinds = {type(node.layer) for node in network.nodes}
+    assert kinds | {type(node.layer) for node in llm_kinds_network().nodes} == set(ONNX_WRITERS)
     assert set(ONNX_WRITERS) == {kind for kind in LAYER_KINDS.values() if kind.exportable}
-    not_exported = set(LAYER_KINDS.values()) - set(ONNX_WRITERS)   # imported-only and LLM kinds
-    assert {Fused, GenericOp, Unsupported} <= not_exported
+    not_exported = set(LAYER_KINDS.values()) - set(ONNX_WRITERS)   # imported-only kinds, MLA and MoE
+    assert {Fused, GenericOp, Unsupported, LatentAttention, MoEExperts} <= not_exported
     assert not any(kind.exportable for kind in not_exported)
     for opset in (17, 21):   # decomposed GroupNorm and GELU, then the single operators
         back = import_onnx(to_onnx(network, opset=opset, weights=False))
@@ -154,6 +177,7 @@ def test_exported_weights_are_exactly_the_parameters():
     (lambda: NETWORKS["mobilenet_v2"](resolution=64), None),
     (lambda: vision_transformer("tiny_vit", 16, 2, 4, 64, 128, resolution=64), None),
     (every_kind_network, 1),
+    (llm_kinds_network, None),
 ])
 def test_onnxruntime_runs_exported_networks(build, batch):
     network = build()

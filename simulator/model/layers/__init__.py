@@ -26,6 +26,7 @@ the readers of the ONNX operators that make it (:data:`ONNX_READERS`) beside it,
 * :mod:`~simulator.model.layers.embedding`: table lookups (BERT's embeddings);
 * :mod:`~simulator.model.layers.llm`: the LLM kinds (RMSNorm, RoPE, CausalAttention, LatentAttention, SwiGLU,
   MoEExperts, LMHead);
+* :mod:`~simulator.model.layers.llm_export`: the ONNX writers of the LLM kinds;
 * :mod:`~simulator.model.layers.embedding_bag`: pooled lookups (DLRM's EmbeddingBag);
 * :mod:`~simulator.model.layers.conv3d`: Conv3d and ConvTranspose3d on ``(C, D, H, W)`` (3D-UNet);
 * :mod:`~simulator.model.layers.lstm`: one LSTM layer over a sequence (RNN-T);
@@ -37,6 +38,7 @@ the readers of the ONNX operators that make it (:data:`ONNX_READERS`) beside it,
 * :mod:`~simulator.model.layers.fused`: the inference view's Fused.
 """
 
+from simulator.model.layers import llm_export  # noqa: F401  (registers the LLM kinds' ONNX writers)
 from simulator.model.layers.attention import ReLULinearAttention
 from simulator.model.layers.base import (
     BUILDER_METHODS,

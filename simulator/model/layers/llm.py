@@ -8,9 +8,9 @@ earlier tokens is a field of :class:`CausalAttention`, not an input tensor: it p
 steps and lives in the activation store (its traffic is the workload's ``kv_elements``, set by
 :mod:`simulator.llm.phases`).
 
-None of these kinds has an ONNX writer (``exportable = False``): one forward pass of a decode step
-needs the KV cache as graph state and the token ids as integer inputs, which the writer's graph of
-float activations does not carry; LLM export is out of scope. Cost formulas live in
+The ONNX writers of RMSNorm, RoPE, CausalAttention (the KV cache as graph inputs), SwiGLU and the LM
+head are in :mod:`simulator.model.layers.llm_export`; LatentAttention and MoEExperts have none
+(``exportable = False``). Cost formulas live in
 :mod:`simulator.model.formulas`. Token and position embeddings are
 :class:`simulator.model.layers.embedding.Embedding`.
 """
@@ -46,7 +46,6 @@ class RMSNorm(Layer):
 
     dim: int
     kind: ClassVar[str] = "RMSNorm"
-    exportable: ClassVar[bool] = False
 
     def output_shape(self, inputs: tuple[Shape, ...]) -> Shape:
         (shape,) = inputs
@@ -67,7 +66,6 @@ class RotaryEmbedding(Layer):
     head_dim: int
     kind: ClassVar[str] = "RoPE"
     inplace_capable: ClassVar[bool] = True
-    exportable: ClassVar[bool] = False
 
     def output_shape(self, inputs: tuple[Shape, ...]) -> Shape:
         (shape,) = inputs
@@ -98,7 +96,6 @@ class CausalAttention(Layer):
     window: int = 0
     kind: ClassVar[str] = "CausalAttention"
     efficiency_class: ClassVar[str] = "attention"
-    exportable: ClassVar[bool] = False
 
     def output_shape(self, inputs: tuple[Shape, ...]) -> Shape:
         (shape,) = inputs
@@ -190,7 +187,6 @@ class SwiGLU(Layer):
     """``silu(gate) · up`` on a fused ``(tokens, 2·I)`` gate-and-up projection -> ``(tokens, I)``."""
 
     kind: ClassVar[str] = "SwiGLU"
-    exportable: ClassVar[bool] = False
 
     def output_shape(self, inputs: tuple[Shape, ...]) -> Shape:
         return gated_halves_output(inputs, "gate and up")
@@ -241,7 +237,6 @@ class LMHead(Layer):
     bias: bool = False
     kind: ClassVar[str] = "LMHead"
     efficiency_class: ClassVar[str] = "gemm"
-    exportable: ClassVar[bool] = False
 
     def output_shape(self, inputs: tuple[Shape, ...]) -> Shape:
         (shape,) = inputs
