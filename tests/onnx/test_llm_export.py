@@ -1,0 +1,127 @@
+"""ONNX export of LLM passes: a tiny Llama-layout config written here, counted by hand, exported, read
+back with the project's reader and run with ONNX Runtime; ``roofline export`` on LLM names and configs."""
+
+import json
+
+import numpy as np
+import pytest
+
+onnx = pytest.importorskip("onnx")
+
+from simulator.cli import main  # noqa: E402
+from simulator.llm.as_network import llm_network  # noqa: E402
+from simulator.model.counts import count_network  # noqa: E402
+from simulator.model.layers import CausalAttention  # noqa: E402
+from simulator.model.layers.llm_export import _causal_mask  # noqa: E402
+from simulator.onnx.reader import import_onnx  # noqa: E402
+from simulator.onnx.writer import export_onnx, to_onnx  # noqa: E402
+
+# the tiny config: d, heads, KV heads, head size, MLP, layers, vocabulary
+D, H, KV, HD, FFN, LAYERS, VOCAB = 64, 4, 2, 16, 96, 2, 100
+
+
+def tiny_config(path, tied=False):
+    config = {"architectures": ["LlamaForCausalLM"], "model_type": "llama", "hidden_size": D,
+              "intermediate_size": FFN, "num_attention_heads": H, "num_key_value_heads": KV,
+              "num_hidden_layers": LAYERS, "vocab_size": VOCAB, "max_position_embeddings": 64,
+              "tie_word_embeddings": tied, "rms_norm_eps": 1e-5}
+    file = path / ("tiny_tied.json" if tied else "tiny.json")
+    file.write_text(json.dumps(config))
+    return file
+
+
+def hand_params(tied=False):
+    """Token table V·d; per layer two RMSNorms (2·d), the fused QKV d·(d + 2·KV·hd) (GQA), o_proj d²,
+    gate/up and down 3·d·I; the final norm d; an untied LM head V·d."""
+    per_layer = 2 * D + D * (D + 2 * KV * HD) + D * D + 3 * D * FFN
+    return VOCAB * D + LAYERS * per_layer + D + (0 if tied else VOCAB * D)
+
+
+def hand_macs(tokens, context, dense_square=False):
+    """Per layer: the projections' weights times T rows, attention 2·H·hd per (query, key) pair:
+    T·c + T(T+1)/2 for the causal kernel, T·(c + T) for the full square a MatMul computes; the LM
+    head on the last token only: V·d."""
+    weights = D * (D + 2 * KV * HD) + D * D + 3 * D * FFN
+    pairs = tokens * (context + tokens) if dense_square else tokens * context + tokens * (tokens + 1) // 2
+    return LAYERS * (tokens * weights + 2 * H * HD * pairs) + VOCAB * D
+
+
+def counts(network):
+    c = count_network(network, 1)
+    return c.params, c.macs
+
+
+@pytest.mark.parametrize("tied", [False, True])
+@pytest.mark.parametrize("opset", [17, 18])
+def test_a_decode_step_round_trips_with_the_hand_counted_params_and_macs(tmp_path, tied, opset):
+    network, _ = llm_network(tiny_config(tmp_path, tied), "decode", context=5)
+    assert counts(network) == (hand_params(tied), hand_macs(1, 5))
+    back = import_onnx(to_onnx(network, batch=1, opset=opset, weights=False))
+    assert counts(back) == (hand_params(tied), hand_macs(1, 5))   # one query sees all 5 + 1 keys
+
+
+def test_a_prefill_reads_back_with_the_masked_square_counted(tmp_path):
+    network, _ = llm_network(tiny_config(tmp_path), "prefill", seq_len=6, context=0)
+    assert counts(network) == (hand_params(), hand_macs(6, 0))
+    back = import_onnx(to_onnx(network, batch=1, weights=False))
+    # the reader counts the MatMul's whole 6 × 6 square: 2·H·hd·T(T-1)/2 per layer more than the kernel
+    assert counts(back) == (hand_params(), hand_macs(6, 0, dense_square=True))
+    assert counts(back)[1] - counts(network)[1] == LAYERS * 2 * H * HD * 6 * 5 // 2
+
+
+def test_the_exported_weights_are_exactly_the_parameters_and_the_cache_is_graph_inputs(tmp_path):
+    network, _ = llm_network(tiny_config(tmp_path, tied=True), "decode", context=7)
+    model = to_onnx(network, batch=None, weights=False)
+    assert sum(int(np.prod(t.dims)) for t in model.graph.initializer) == hand_params(tied=True)
+    inputs = {i.name: [d.dim_value or d.dim_param for d in i.type.tensor_type.shape.dim]
+              for i in model.graph.input}
+    assert inputs["l0.attn.past_key"] == ["batch", KV, 7, HD] == inputs["l1.attn.past_value"]
+    assert len(inputs) == 1 + 2 * LAYERS   # the token ids and each layer's cached keys and values
+
+
+def test_the_mask_hides_later_keys_and_those_out_of_the_window():
+    # 3 new tokens after 2 cached: query i at position 2 + i sees keys 0 … 2 + i
+    mask = _causal_mask(np, CausalAttention(2, 1, 8, cached_tokens=2), 3)
+    assert (mask == 0).tolist() == [[1, 1, 1, 0, 0], [1, 1, 1, 1, 0], [1, 1, 1, 1, 1]]
+    # window 2 over 3 cached: the cache keeps W - 1 = 1 position; query i (position 3 + i) sees p > 1 + i
+    windowed = _causal_mask(np, CausalAttention(2, 1, 8, cached_tokens=3, window=2), 2)
+    assert (windowed == 0).tolist() == [[1, 1, 0], [0, 1, 1]]
+    assert CausalAttention(2, 1, 8, cached_tokens=3, window=2).attended_pairs(2) == 4   # the 4 seen
+
+
+def test_onnxruntime_runs_an_exported_decode_step(tmp_path):
+    ort = pytest.importorskip("onnxruntime")
+    network, _ = llm_network(tiny_config(tmp_path, tied=True), "decode", context=4)
+    path = export_onnx(network, tmp_path / "tiny.onnx", batch=None)
+    onnx.checker.check_model(str(path), full_check=True)
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    rng, feeds = np.random.default_rng(0), {}
+    for value in session.get_inputs():
+        shape = [2, *value.shape[1:]]
+        feeds[value.name] = (rng.integers(0, VOCAB, shape).astype(np.float32) if value.name == "input"
+                             else rng.standard_normal(shape, dtype=np.float32))
+    (logits,) = session.run(None, feeds)
+    assert logits.shape == (2, 1, VOCAB) and np.isfinite(logits).all()
+
+
+def test_roofline_export_of_a_config_reads_back_with_its_parameter_count(tmp_path, capsys):
+    out = tmp_path / "tiny.onnx"
+    assert main(["export", str(tiny_config(tmp_path)), "-o", str(out), "--phase", "prefill",
+                 "--seq-len", "4"]) == 0
+    assert "4, opset 17" in capsys.readouterr().out   # input batch x 4 tokens
+    assert count_network(import_onnx(out)).params == hand_params()
+
+
+def test_roofline_export_refuses_7b_random_weights_and_moe_in_one_line(tmp_path, capsys):
+    assert main(["export", "llama_2_7b", "-o", str(tmp_path / "x.onnx")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "--no-weights" in err and "27.0 GB" in err   # 4 B × 6.74e9
+    assert main(["export", "mixtral_8x7b", "-o", str(tmp_path / "x.onnx"), "--no-weights"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "MoEExperts" in err and "RMSNorm" in err
+
+
+def test_roofline_export_writes_a_7b_model_shapes_only(tmp_path):
+    out = tmp_path / "llama.onnx"
+    assert main(["export", "llama_2_7b", "-o", str(out), "--no-weights", "--context", "16"]) == 0
+    assert count_network(import_onnx(out)).params == 6_738_415_616   # Llama-2-7B's count (Hugging Face)
