@@ -51,42 +51,56 @@ def count(network: Network | str | Path, batch: int = 1, resolution: Resolution 
     return count_network(simulated_graph(resolve_network(network, resolution, batch, params), fused), batch)
 
 
+#: the settings of :func:`simulator.simulation.simulate` that one pass of an LLM takes; the others must
+#: keep their defaults (:func:`simulate`)
+LLM_SETTINGS = ("precision", "weight_precision", "activation_precision", "ideal", "params")
+
+
 def simulate(network: Network | str | Path, device: Device | str | Path, batch: int = 1,
-             precision: str | None = None, weight_precision: str | None = None,
-             activation_precision: str | None = None, fuse: bool = True, resolution: Resolution | None = None,
-             ideal: bool = False, overrides: Mapping[str, float] | None = None,
-             params: Mapping[str, object] | None = None, micro_batching: bool = True,
-             attention: str | None = None, seq_lengths: object = None,
-             padding: str | None = None) -> SimulationResult:
-    """``network`` on ``device`` at ``batch`` (:func:`simulator.simulation.simulate`, whose arguments
-    these are). An LLM (a name of :func:`llm_names` or a config.json) simulates one forward pass, as
+             **settings: object) -> SimulationResult:
+    """``network`` on ``device`` at ``batch``: :func:`simulator.simulation.simulate`, whose keyword
+    arguments ``settings`` are and where they are documented (``precision``, ``weight_precision``,
+    ``activation_precision``, ``fuse``, ``resolution``, ``ideal``, ``overrides``, ``params``,
+    ``micro_batching``, ``attention``, ``seq_lengths``, ``padding``); another name is an error naming
+    them. An LLM (a name of :func:`llm_names` or a config.json) simulates one forward pass, as
     :func:`count` counts it: ``params`` among :data:`LLM_PARAMS` (``{"phase": "decode", "context":
     1024}``; default one decode step over 2,048 cached tokens), the LLM's precision rules
     (:func:`simulator.llm.as_network.simulate_phase`), so a decode step at context ``c`` equals
-    :func:`simulator.simulate_llm`'s time per output token at prompt ``c``; ``resolution``,
-    ``overrides``, ``attention``, ``seq_lengths``, ``padding``, ``fuse=False`` and
-    ``micro_batching=False`` do not apply to it (an error naming them)."""
-    if _is_llm_name(network):
-        from simulator.llm.as_network import simulate_phase
+    :func:`simulator.simulate_llm`'s time per output token at prompt ``c``; the settings other than
+    :data:`LLM_SETTINGS` do not apply to it (an error naming them unless they keep their defaults)."""
+    import inspect
 
-        given = [name for name, value in (("resolution", resolution), ("overrides", overrides),
-                                          ("attention", attention), ("seq_lengths", seq_lengths),
-                                          ("padding", padding)) if value]
-        given += [name for name, value in (("fuse", fuse), ("micro_batching", micro_batching)) if not value]
-        if given:
-            raise SimulatorError(f"{', '.join(given)} do not apply to the LLM {str(network)!r} (one forward "
-                                 f"pass: params {', '.join(LLM_PARAMS)})")
-        unknown = sorted(set(params or {}) - set(LLM_PARAMS))
-        if unknown:
-            raise SimulatorError(f"LLM {str(network)!r} takes the parameters {', '.join(LLM_PARAMS)}, got "
-                                 f"{unknown[0]!r}")
-        return simulate_phase(network, device, batch, precision=precision, weight_precision=weight_precision,
-                              activation_precision=activation_precision, ideal=ideal, **dict(params or {}))
     from simulator.simulation import simulate as simulate_network
 
-    return simulate_network(network, device, batch, precision, weight_precision, activation_precision, fuse,
-                            resolution, ideal, overrides, params, micro_batching, attention, seq_lengths,
-                            padding)
+    parameters = inspect.signature(simulate_network).parameters.items()
+    defaults = {name: p.default for name, p in parameters if name not in ("network", "device", "batch")}
+    unknown = sorted(set(settings) - set(defaults))
+    if unknown:
+        raise SimulatorError(f"simulate takes the settings {', '.join(defaults)}, got {unknown[0]!r}")
+    if not _is_llm_name(network):
+        return simulate_network(network, device, batch, **settings)
+    from simulator.llm.as_network import simulate_phase
+
+    given = [name for name, value in settings.items()
+             if name not in LLM_SETTINGS and not _kept_default(value, defaults[name])]
+    if given:
+        raise SimulatorError(f"{', '.join(given)} do not apply to the LLM {str(network)!r} (one forward "
+                             f"pass: params {', '.join(LLM_PARAMS)})")
+    params = settings.pop("params", None) or {}
+    unknown = sorted(set(params) - set(LLM_PARAMS))
+    if unknown:
+        raise SimulatorError(f"LLM {str(network)!r} takes the parameters {', '.join(LLM_PARAMS)}, got "
+                             f"{unknown[0]!r}")
+    return simulate_phase(network, device, batch, **{name: settings[name] for name in LLM_SETTINGS[:4]
+                                                     if name in settings}, **dict(params))
+
+
+def _kept_default(value: object, default: object) -> bool:
+    """Whether a setting ``value`` leaves ``default`` as it is (None, or an empty mapping or list, for a
+    default of None)."""
+    if default is None:
+        return value is None or (isinstance(value, Mapping | list | tuple | str) and not value)
+    return value is default or (isinstance(value, bool) and value == default)
 
 
 def device_names() -> list[str]:
