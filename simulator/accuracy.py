@@ -106,9 +106,9 @@ MLPERF_SEQUENCE_LENGTHS = {"bert_large": "squad-v1.1", "bert_base": "squad-v1.1"
 
 def row_sequence_lengths(row: dict[str, str]) -> dict[str, object]:
     """The sequence lengths and padding a row ran with, by this rule: an MLPerf Inference result
-    (its ``source`` in ``mlcommons/inference_results_*``) of a BERT network in a LoadGen scenario
-    (SingleStream, MultiStream, Offline, Server) ran the benchmark's data set (SQuAD v1.1 dev,
-    :data:`MLPERF_SEQUENCE_LENGTHS`), and on TensorRT with the padding removed: NVIDIA's submission
+    (its ``source`` in ``mlcommons/inference_results_*`` or a mirror of it) of a BERT network in a
+    LoadGen scenario (SingleStream, MultiStream, Offline, Server) ran the benchmark's data set (SQuAD
+    v1.1 dev, :data:`MLPERF_SEQUENCE_LENGTHS`), and on TensorRT with the padding removed: NVIDIA's submission
     packs the batch's real tokens and runs variable-sequence-length kernels
     (mlcommons/inference_results_v3.0@dad59af09e9e62eceec4bee48794e201d6cf9170
     ``closed/NVIDIA/code/bert/tensorrt/fp16_builder_var_seqlen.py``: inputs ``cu_seqlens`` and
@@ -116,7 +116,8 @@ def row_sequence_lengths(row: dict[str, str]) -> dict[str, object]:
     as padding to the data set's ``max_seq_length``. ``{}`` for every other row, or when the row's
     ``params`` state ``seq_lengths`` themselves."""
     network, scenario = row.get("network", ""), row.get("scenario", "")
-    mlperf = row.get("source", "").startswith("mlcommons/inference_results")
+    # MLCommons' results repository or a mirror of it (ntuhpc/inference_results_v5.1, ...)
+    mlperf = re.match(r"[\w.\-]+/(?:mlperf_)?inference_results_v\d", row.get("source", "")) is not None
     if (network not in MLPERF_SEQUENCE_LENGTHS or not mlperf
             or scenario.split(" ")[0] not in ("SingleStream", "MultiStream", "Offline", "Server")
             or "seq_lengths" in row.get("params", "")):

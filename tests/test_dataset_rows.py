@@ -169,10 +169,15 @@ def test_config_batches_follow_inheritance_and_skip_variants():
     ("NVIDIA L40", "L40x8_TRT", None),                                       # no L40 profile
     ("NVIDIA Jetson AGX Orin 64G", "Orin_TRT_MaxQ", "jetson-agx-orin-maxq"),
     ("NVIDIA Jetson Orin NX 16G", "Orin_NX_TRT", "jetson-orin-nx-16gb"),
+    ("NVIDIA B200-SXM-180GB", "B200-SXM-180GBx8_TRT", "b200"),
+    ("NVIDIA GB200", "GB200-NVL72_GB200-186GB_aarch64x72_TRT", None),        # not the HGX B200
+    ("NVIDIA GH200-GraceHopper-Superchip-96GB", "GH200-96GB_aarch64x1_TRT", "gh200"),
+    ("NVIDIA GH200 144GB HBM3e", "GH200-144GB_aarch64x1_TRT", None),         # not the 96 GB profile
+    ("NVIDIA H200-NVL-141GB", "XE7745_H200_NVL_141GBx8_TRT", None),          # no H200 NVL profile
 ])
 def test_device_of_maps_accelerators_to_profiles(accelerator, system, expected):
     devices = {"h100-sxm", "a100-sxm-80gb", "l4", "l40s", "jetson-agx-orin", "jetson-agx-orin-maxq",
-               "jetson-orin-nx-16gb"}
+               "jetson-orin-nx-16gb", "b200", "gh200", "h200-sxm"}
     assert collector().device_of(accelerator, system, devices) == expected
 
 
@@ -191,3 +196,78 @@ def test_data_sheet_gpus_are_summarised_as_datacenter_gpus():
         assert device_class(device) == "datacenter GPU", device
     assert device_class("jetson-orin-nx-16gb") == "Jetson Orin"
     assert device_class("stm32f746") == "microcontroller"
+
+
+def test_summary_parse_reads_loadgen_5s_early_stopping_key():
+    # LoadGen 5.x prints "90.0th" (gbeezybez/inference_results_v6.0 closed/Lenovo/results/SE455I_V3_TRT/
+    # resnet50/SingleStream: "Early stopping 90.0th percentile estimate: 400845")
+    module = collector()
+    summary = module.parse_summary(" * Early stopping 90.0th percentile estimate: 400845\n"
+                                   " * Early stopping 99.0th percentile estimate: 409800\n")
+    assert module.early_stopping_estimate(summary, "90th") == "400845"
+    assert module.early_stopping_estimate(summary, "99th") == "409800"
+    old = module.parse_summary(" * Early stopping 90th percentile estimate: 633479\n")
+    assert module.early_stopping_estimate(old, "90th") == "633479"
+
+
+# a per-system configuration of the layout of v5.0 on (two workloads: the MaxQ one must not be read)
+PER_SYSTEM_CONFIG = """EXPORTS = {
+    C.WorkloadSetting(C.HarnessType.Custom, C.AccuracyTarget(0.99), C.PowerSetting.MaxP): {
+        model_fields.gpu_batch_size: {
+            'llama3.1-405b': 512,
+        },
+        model_fields.precision: 'fp8',
+        llm_fields.tensor_parallelism: 4,
+        llm_fields.pipeline_parallelism: 2,
+        llm_fields.trtllm_checkpoint_flags: {
+            'kv_cache_dtype': 'fp8',
+        },
+    },
+    C.WorkloadSetting(C.HarnessType.Custom, C.AccuracyTarget(0.99), C.PowerSetting.MaxQ): {
+        model_fields.gpu_batch_size: {
+            'llama3.1-405b': 16,
+        },
+        model_fields.precision: 'fp4',
+        llm_fields.tensor_parallelism: 8,
+    },
+}"""
+
+
+def test_per_system_config_reads_the_maxp_workload():
+    module = collector()
+    fields = module.config_fields(module.config_block(PER_SYSTEM_CONFIG, False))
+    assert fields == {"batch": "512", "tp": "4", "pp": "2", "precision": "fp8", "kv": "fp8"}
+    # a 99.9% run reads the 0.999 workload where the file has one, else the first MaxP workload
+    assert module.config_fields(module.config_block(PER_SYSTEM_CONFIG, True))["batch"] == "512"
+
+
+def test_config_dirs_match_the_result_folder():
+    files = ["closed/Dell/configs/XE9680_H200_SXM_141GBx8/Offline/llama2-70b.py",
+             "closed/Dell/configs/XE9680L_H200_SXM_141GBx8/Offline/llama2-70b.py",
+             "closed/Dell/configs/llama2-70b/Offline/__init__.py"]
+    module = collector()
+    # the result folder is the configuration folder plus "_TRT"; XE9680L is another system
+    assert module.config_dirs(files, "Dell", "XE9680_H200_SXM_141GBx8_TRT") == ["XE9680_H200_SXM_141GBx8"]
+
+
+def test_mirrored_mlperf_bert_rows_run_the_squad_lengths():
+    # a BERT row read from a mirror of MLCommons' results repository ran SQuAD v1.1 with TensorRT's
+    # padding removed, as one read from mlcommons/ does (the rule once matched mlcommons/ only, and ran
+    # such a row padded to 384 tokens)
+    from simulator.accuracy import row_sequence_lengths
+
+    (row,) = [r for r in ROWS if r["id"] == "mlperf-v6.0-l4-x2-bert_large-singlestream-lenovo_se455i_v3_trt"]
+    assert row["source"].startswith("gbeezybez/inference_results_v6.0@")
+    assert row_sequence_lengths(row) == {"seq_lengths": "squad-v1.1", "padding": "none"}
+
+
+def test_rounds_after_v41_are_dated_for_the_time_split():
+    # publication months: v5.1 2025-09 (MLCommons' results commit of 2025-09-04), v6.0 2026-03
+    # ("Publishing Results", 2026-03-26); an undated row would drop out of the time split
+    from simulator.calibration.folds import before_split, published
+
+    dated = {r["source"].split("@")[0]: published(r) for r in ROWS
+             if re.search(r"inference_results_v(5|6)\.", r["source"])}
+    assert dated == {"ntuhpc/inference_results_v5.1": "2025-09",
+                     "gbeezybez/inference_results_v6.0": "2026-03"}
+    assert before_split({"source": "ntuhpc/inference_results_v5.1@abcdef1:closed/x"}) is False

@@ -120,7 +120,7 @@ def device_of(accelerator: str, system: str, devices: set[str]) -> str | None:
     if re.search(r"\bgb[23]00\b", name):
         device = None  # Grace Blackwell superchips: no profile (the B200 profile is the HGX part)
     elif "gh200" in name:
-        device = "gh200"
+        device = None if "144" in name else "gh200"  # the profile is the 96 GB HBM3 part, not 144 GB HBM3e
     elif "b200" in name:
         device = "b200"
     elif "h200" in name:
@@ -150,6 +150,14 @@ def parse_summary(text: str) -> dict[str, str]:
         if sep:
             out.setdefault(key.strip(), value.strip())
     return out
+
+
+def early_stopping_estimate(summary: dict[str, str], percentile: str) -> str | None:
+    """LoadGen's early-stopping estimate of the ``percentile`` (``"90th"``, ``"99th"``) latency [ns],
+    as printed: ``Early stopping 90th percentile estimate`` (LoadGen 3.x-4.x) or ``... 90.0th ...``
+    (LoadGen 5.x on)."""
+    return (summary.get(f"Early stopping {percentile} percentile estimate")
+            or summary.get(f"Early stopping {percentile[:-2]}.0th percentile estimate"))
 
 
 def config_batches(source: str, benchmark: str) -> dict[str, int]:
@@ -397,9 +405,7 @@ def inference_rows(gitdir: str, repository: str, commit: str,
                              f"__init__.py), the submitter's own config not read")
         else:
             percentile = "90th" if scenario == "SingleStream" else "99th"
-            # LoadGen 5.x on prints "90.0th"
-            estimate = (summary.get(f"Early stopping {percentile} percentile estimate")
-                        or summary.get(f"Early stopping {percentile[:2]}.0th percentile estimate"))
+            estimate = early_stopping_estimate(summary, percentile)
             if estimate is None:
                 skipped["no early-stopping latency estimate"] += 1
                 continue

@@ -34,6 +34,11 @@ NETWORK_FAMILIES = (
 PUBLISHED = (
     ("inference_results_v3.0", "2023-04"), ("inference_results_v3.1", "2023-09"),
     ("inference_results_v4.0", "2024-03"), ("inference_results_v4.1", "2024-08"),
+    # v5.0: published 2025-04-02; v5.1: MLCommons' "Commit results" of 2025-09-04; v6.0: its
+    # "Publishing Results" of 2026-03-26
+    # (the first commits of the mirrors ntuhpc/inference_results_v5.1, gbeezybez/inference_results_v6.0)
+    ("inference_results_v5.0", "2025-04"), ("inference_results_v5.1", "2025-09"),
+    ("inference_results_v6.0", "2026-03"),
     ("tiny_results_v1.0", "2022-04"), ("tiny_results_v1.1", "2023-06"), ("tiny_results_v1.2", "2024-04"),
 )
 #: TensorRT-LLM releases (the performance tables' ``runtime_version``) and their month
