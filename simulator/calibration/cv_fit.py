@@ -9,7 +9,9 @@ maps it into the figure's physical range, so every trial is clamped there). The 
 figure that the rows cannot determine (a runtime with no row in the fold, a memory-bound share on
 compute-bound rows) at its documented default instead of wherever the search stopped. The continuous
 figures are fitted by Levenberg–Marquardt with a forward-difference Jacobian: first at the family
-grid's first tile and buffer share (from the defaults), then from those figures a few steps at
+grid's first tile and buffer share (from the defaults, and from each start of a figure that has
+``starts``: a power limit's energy, which changes nothing where the limit does not bind; the lowest
+objective is kept), then from those figures a few steps at
 every grid point, and the best :data:`REFINED` of those to convergence; the lowest objective wins,
 the first in rank on a tie. Deterministic: no random start, no threads.
 """
@@ -104,6 +106,19 @@ def levenberg_marquardt(residuals, z: np.ndarray,
     return z, cost
 
 
+def starting_points(parameters: Sequence[Parameter], prior: np.ndarray) -> list[np.ndarray]:
+    """The prior with one figure moved to each of its :attr:`~simulator.calibration.cv_model.Parameter.starts`
+    (a figure without a gradient on one side of a threshold: a power limit that does not bind at the
+    default), in the parameters' order."""
+    points = []
+    for j, p in enumerate(parameters):
+        for value in p.starts:
+            point = prior.copy()
+            point[j] = p.coordinate(value)
+            points.append(point)
+    return points
+
+
 def fit_family(cases: Sequence[RowCase]) -> Fit:
     """Fit one family's figures to ``cases`` (every case counts; none is held out here)."""
     if not cases:
@@ -123,7 +138,11 @@ def fit_family(cases: Sequence[RowCase]) -> Fit:
         return residuals
 
     grid = [(tile, buffer) for tile in data.family.tiles for buffer in data.family.buffers]
-    z, _ = levenberg_marquardt(objective(*grid[0]), prior.copy())
+    z, cost = levenberg_marquardt(objective(*grid[0]), prior.copy())
+    for start in starting_points(parameters, prior):  # a threshold figure: from each of its starts too
+        found, trial = levenberg_marquardt(objective(*grid[0]), start)
+        if trial < cost - 1e-12:
+            z, cost = found, trial
     # every grid point fitted briefly from there, ranked, and the best few fitted to convergence
     short = {point: levenberg_marquardt(objective(*point), z.copy(), SHORT_ITERATIONS) for point in grid}
     ranked = sorted(grid, key=lambda point: short[point][1])

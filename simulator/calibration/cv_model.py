@@ -17,6 +17,10 @@ describe (the engine's, :mod:`simulator.engine.efficiency`):
 * ``tile`` (outputs per thread block of the GEMM-like classes, 1024–16384, a grid) and
   ``buffer_fraction`` (the share of the L2 activations stay resident in, 1/128–1, a grid): they
   change the waves and the residency in steps, which a gradient does not see;
+* ``tensor_energy_pj`` (the datacenter GPUs): the energy per dense int8/fp8 tensor operation on a
+  4N-class process, 0.1–1 pJ (:mod:`simulator.engine.power_limit`): with a device's ``max_power_w``
+  and ``static_power_w`` it caps the sustained compute rate at ``(P_max − P_static) / E``, the clock
+  under the power limit (an H100 NVL's 400 W against an H100 SXM's 700 W on the same die);
 * ``scale:RUNTIME:CLASS``: a runtime's factor on a class's compute fraction, 0.01–10 (a shipped
   runtime file names the classes; one factor when the file gives them all one value);
 * ``kernel_share`` (the microcontrollers): the share of the CMSIS-NN inner loops' rate a whole
@@ -79,6 +83,7 @@ from simulator.calibration.host_transfer import host_transfer_s, transfers_inclu
 from simulator.catalog import resolve_network
 from simulator.engine.configs import hardware_arrays
 from simulator.engine.efficiency import expected_latency_s, fill_fraction
+from simulator.engine.power_limit import PJ, SCALE_4N, TENSOR_ENERGY_RANGE_PJ
 from simulator.engine.timing import roofline_timing
 from simulator.engine.workload import simulated_workload
 from simulator.hardware.cortex_m import board_fraction
@@ -105,6 +110,10 @@ class Parameter:
     high: float
     default: float
     log: bool = False
+    #: a figure that changes nothing on one side of a threshold (a power limit that does not bind)
+    #: has no gradient there: the fit also starts from these values
+    #: (:func:`simulator.calibration.cv_fit.starting_points`)
+    starts: tuple[float, ...] = ()
 
     def value(self, z: float) -> float:
         """The figure for the unconstrained coordinate ``z``: ``low + (high − low) · σ(z)`` (on
@@ -202,12 +211,20 @@ def cortex_m_fraction(device: str, slot: str) -> float:
 #: CMSIS-NN's), 0.1–2 (above 1: a library faster than CMSIS-NN's loops; the product is clamped at 1)
 KERNEL_SHARE = Parameter("kernel_share", "1", 0.1, 2.0, 0.7, log=True)
 
+#: the energy per dense int8/fp8 tensor operation on a 4N-class process [pJ/op], 0.1–1
+#: (:mod:`simulator.engine.power_limit`): with each device's power limit, its power-limited share of
+#: the dense peak
+TENSOR_ENERGY = Parameter("tensor_energy_pj", "pJ", TENSOR_ENERGY_RANGE_PJ[0], TENSOR_ENERGY_RANGE_PJ[2],
+                          TENSOR_ENERGY_RANGE_PJ[1], log=True,
+                          starts=tuple(TENSOR_ENERGY_RANGE_PJ[0] * 10 ** (k / 4) for k in (1, 2, 3)))
+
 #: the device families and their figures (ranges: see the module docstring)
 FAMILIES = (
     Family("NVIDIA datacenter GPUs (TensorRT)", "datacenter GPU",
            ("a100-sxm-40gb", "a100-sxm-80gb", "h100-sxm", "h200-sxm", "l4", "l40s"),
            (_overhead("kernel_overhead_s", *LAUNCH_RANGE_S),
-            _overhead("conv_overhead_s", *CONV_EXTRA_RANGE_S), _fraction("compute_fraction", 0.05, 0.6)),
+            _overhead("conv_overhead_s", *CONV_EXTRA_RANGE_S), _fraction("compute_fraction", 0.05, 0.6),
+            TENSOR_ENERGY),
            _GPU_SLOTS, dict.fromkeys(("conv", "gemm", "other"), "compute_fraction"),
            dict.fromkeys(("conv", "gemm", "other"), GEMM_BANDWIDTH_FRACTION),
            {"conv": "conv_overhead_s"}, "kernel_overhead_s", TILES, BUFFER_FRACTIONS),
@@ -308,6 +325,9 @@ class RowCase:
     overhead_scale: float
     #: the host copies the row's conditions include, per batch [s] (:mod:`.host_transfer`; 0: none)
     host_s: float = 0.0
+    #: per layer, the power-limited compute time per pJ of ``tensor_energy_pj`` [s/pJ]
+    #: (:mod:`simulator.engine.power_limit`: ``T = ops / R_power``, ``R_power ∝ 1 / E``); None: no limit
+    power_s_per_pj: np.ndarray | None = None
 
 
 def _units(family: Family, device) -> int | None:
@@ -350,7 +370,7 @@ def _roofline_times(workload, trial, family: Family, compute: str, bits: float, 
         tiles = {**(base.tile_outputs or {}), **dict.fromkeys(("conv", "gemm", "attention"), tile)}
         fill = fill_fraction(workload, dataclasses.replace(base, tile_outputs=tiles), batches[:1])[0]
         compute_s[tile] = ideal_compute / fill
-    return compute_s, memory_s
+    return compute_s, memory_s, ideal_compute
 
 
 def _row_workload(name: str, resolution, batch: int, params: Mapping[str, object], attention: str):
@@ -385,7 +405,8 @@ def row_case(row: Mapping[str, str], params: Mapping[str, object], runtime: str 
     workload = _row_workload(row["network"], resolution, batch, params, device.attention)
     precision = normalize(row["precision"], "precision")
     compute = compute_precision(precision, precision)
-    compute_s, memory_s = _roofline_times(workload, _trial_device(device, family, None, None), family,
+    compute_s, memory_s, ideal_compute = _roofline_times(workload, _trial_device(device, family, None, None),
+                                                         family,
                                           compute, bits_of(precision), batch)
     base_names = tuple(family.slots)
     factors = runtime_parameters(runtime) if runtime else {}
@@ -399,7 +420,19 @@ def row_case(row: Mapping[str, str], params: Mapping[str, object], runtime: str 
                               bits_of(precision), row["device"]) if transfers_included(row) else 0.0)
     return RowCase(row["id"], row["device"], family, row["metric"], batch, float(row["value"]), compute_s,
                    memory_s, tuple(slots), tuple(scales), kernels, overhead_scale(family, device, compute),
-                   host_s)
+                   host_s, _power_s_per_pj(family, device, ideal_compute))
+
+
+def _power_s_per_pj(family: Family, device, ideal_compute_s: np.ndarray) -> np.ndarray | None:
+    """Per layer ``T_ideal / s_power(1 pJ)`` [s/pJ]: times the family's ``tensor_energy_pj`` [pJ] the
+    compute time at the power-limited rate (:func:`simulator.engine.power_limit.power_share`, without
+    its cap at 1, which the compute fraction's own cap makes moot); None where the family has no such
+    figure or the device no power limit."""
+    if TENSOR_ENERGY not in family.parameters or device.max_power_w is None:
+        return None
+    share = (device.max_power_w - device.static_power_w) / (
+        PJ * device.energy.scale / SCALE_4N * max(device.peak_ops_per_s.values()))
+    return ideal_compute_s / share
 
 
 @dataclass(frozen=True, eq=False)
@@ -422,6 +455,7 @@ class Stack:
     throughput: np.ndarray
     batch: np.ndarray
     host_s: np.ndarray
+    power_s_per_pj: np.ndarray | None = None
 
     @property
     def family(self) -> Family:
@@ -451,7 +485,9 @@ def stack(cases: Sequence[RowCase]) -> Stack:
         {b: cat([c.memory_s[b] for c in cases]) for b in family.buffers},
         np.log([c.measured for c in cases]),
         np.array([c.metric == "throughput_per_s" for c in cases]), np.array([c.batch for c in cases], float),
-        np.array([c.host_s for c in cases]))
+        np.array([c.host_s for c in cases]),
+        None if all(c.power_s_per_pj is None for c in cases) else
+        cat([np.zeros(len(c.slots)) if c.power_s_per_pj is None else c.power_s_per_pj for c in cases]))
 
 
 def predict_stack(data: Stack, values: Mapping[str, float], tile: int | None,
@@ -470,7 +506,10 @@ def predict_stack(data: Stack, values: Mapping[str, float], tile: int | None,
     kernel_s = values[family.kernel_overhead] if family.kernel_overhead else 0.0
     fraction = np.minimum(compute[data.slot_index] * scale[data.scale_index] * device[data.device_index]
                           * data.derived, 1.0)
-    layers = expected_latency_s(data.compute_s[tile], data.memory_s[buffer], fraction,
+    t_compute = data.compute_s[tile] / fraction
+    if data.power_s_per_pj is not None and TENSOR_ENERGY.name in values:  # the clock under the power limit
+        t_compute = np.maximum(t_compute, data.power_s_per_pj * values[TENSOR_ENERGY.name])
+    layers = expected_latency_s(t_compute, data.memory_s[buffer], 1.0,
                                 bandwidth[data.slot_index],
                                 fixed[data.slot_index] + kernel_s * data.overhead_scale * data.kernels)
     latency = np.bincount(data.row_of_layer, weights=layers, minlength=len(data.cases)) + data.host_s
@@ -515,4 +554,4 @@ def efficiency_model(family: Family, values: Mapping[str, float], tile: int | No
                            kernel_overhead_s=kernel_s * overhead_scale(family, device, precision),
                            parallel_units=_units(family, device),
                            tile_outputs=dict.fromkeys(("conv", "gemm", "attention"), tile) if tile else {},
-                           buffer_capacity_fraction=buffer)
+                           buffer_capacity_fraction=buffer, tensor_energy_pj=values.get(TENSOR_ENERGY.name))

@@ -34,6 +34,7 @@ from simulator.engine.overrides import (
     override_arrays,
     parse_overrides,
 )
+from simulator.engine.power_limit import device_power_share
 from simulator.errors import SimulatorError
 from simulator.hardware.device import Device
 from simulator.kernels import TILE_OUTPUTS
@@ -80,6 +81,9 @@ class HardwareArrays:
     link_latency_s: np.ndarray | None = None
     #: the expected model's fixed cost of one all-reduce [s] per configuration (None or 0: ideal)
     allreduce_overhead_s: np.ndarray | None = None
+    #: the expected model's power-limited share of the dense peak (None: no power term;
+    #: :mod:`simulator.engine.power_limit`)
+    power_share: float | None = None
 
     @property
     def weight_store(self) -> int:
@@ -203,6 +207,7 @@ def hardware_arrays(device: Device, precisions: Sequence[str],
         kernel_overhead_s=0.0 if model is None else model.kernel_overhead_s,
         parallel_units=None if model is None else model.parallel_units,
         tile_outputs=None if model is None else {**TILE_OUTPUTS, **model.tile_outputs},
+        power_share=None if model is None else device_power_share(device),
         bandwidth_bytes_per_s=columns["bandwidth_bytes_per_s"],
         capacity_bytes=columns["capacity_bytes"],
         energy_per_byte_pj=columns["energy_per_byte_pj"],

@@ -84,8 +84,10 @@ def fill_fraction(workload: Workload, hardware: HardwareArrays, batch: np.ndarra
 def efficiency_arrays(workload: Workload, hardware: HardwareArrays,
                       batch: np.ndarray) -> tuple[np.ndarray, ...]:
     """Per-layer ``(compute fraction, bandwidth fraction, overhead_s)``: the class's fractions, the
-    compute fraction times the kernel's fill (``(C, L)``), and the class's overhead plus the
-    per-kernel overhead times the layer's kernels; ones and zero when ideal."""
+    compute fraction times the kernel's fill (``(C, L)``) and at most the device's power-limited
+    share of the peak (:func:`simulator.engine.power_limit.power_share`, where the profile has one),
+    and the class's overhead plus the per-kernel overhead times the layer's kernels; ones and zero
+    when ideal."""
     if hardware.efficiency is None:
         return np.ones(workload.layers), np.ones(workload.layers), np.zeros(workload.layers)
     # a class the profile lacks: the class it refines (kernels.CLASS_FALLBACK), then default, then ideal
@@ -93,5 +95,7 @@ def efficiency_arrays(workload: Workload, hardware: HardwareArrays,
     kernels = np.ones(workload.layers) if workload.kernels is None else workload.kernels
     if hardware.parallel_units is None:
         return rows[:, 0], rows[:, 1], rows[:, 2] + hardware.kernel_overhead_s * kernels
-    fill = fill_fraction(workload, hardware, batch)
-    return rows[:, 0] * fill, rows[:, 1], rows[:, 2] + hardware.kernel_overhead_s * kernels
+    compute = rows[:, 0] * fill_fraction(workload, hardware, batch)
+    if hardware.power_share is not None:  # the clock under the power limit (engine.power_limit)
+        np.minimum(compute, hardware.power_share, out=compute)
+    return compute, rows[:, 1], rows[:, 2] + hardware.kernel_overhead_s * kernels

@@ -66,9 +66,7 @@ Whole = Annotated[int, BeforeValidator(_strict_number)]
 
 
 class _Frozen(BaseModel):
-    # schemas are built at the first validation, not at import: a shipped profile read back from the
-    # cache (simulator.hardware.profile_cache, model_construct) is never validated again
-    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False, defer_build=True)
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
 
 def _per_byte(energy_per_access_pj: float, access_bits: int) -> float:
@@ -252,6 +250,10 @@ class EfficiencyModel(_Frozen):
     #: (weights streaming through, other data, set conflicts), the ideal bound the whole capacity
     #: (None: the whole capacity)
     buffer_capacity_fraction: Number | None = Field(default=None, gt=0, le=1)
+    #: energy per dense int8/fp8 tensor operation on a TSMC 4N-class process [pJ/op], scaled by the
+    #: profile's energy scale on another process: with ``max_power_w`` it caps the sustained compute
+    #: rate at the power limit (:mod:`simulator.engine.power_limit`); None: no power term
+    tensor_energy_pj: Number | None = Field(default=None, gt=0)
 
     @field_validator("tile_outputs")
     @classmethod
