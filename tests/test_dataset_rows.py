@@ -262,12 +262,29 @@ def test_mirrored_mlperf_bert_rows_run_the_squad_lengths():
 
 
 def test_rounds_after_v41_are_dated_for_the_time_split():
-    # publication months: v5.1 2025-09 (MLCommons' results commit of 2025-09-04), v6.0 2026-03
-    # ("Publishing Results", 2026-03-26); an undated row would drop out of the time split
+    # publication months: v5.0 2025-04 (published 2025-04-02), v5.1 2025-09 (MLCommons' results commit
+    # of 2025-09-04), v6.0 2026-03 ("Publishing Results", 2026-03-26); an undated row would drop out
+    # of the time split
     from simulator.calibration.folds import before_split, published
 
     dated = {r["source"].split("@")[0]: published(r) for r in ROWS
              if re.search(r"inference_results_v(5|6)\.", r["source"])}
-    assert dated == {"ntuhpc/inference_results_v5.1": "2025-09",
+    assert dated == {"ntuhpc/mlperf_inference_results_v5.0": "2025-04",
+                     "ntuhpc/inference_results_v5.1": "2025-09",
                      "gbeezybez/inference_results_v6.0": "2026-03"}
     assert before_split({"source": "ntuhpc/inference_results_v5.1@abcdef1:closed/x"}) is False
+
+
+def test_v50_rows_against_their_summaries_by_hand():
+    # ntuhpc/mlperf_inference_results_v5.0 closed/HPE/results/HPE_Cray_XD670_H200_SXM_141GBx8_TRT/resnet50/
+    # Offline: "Samples per second: 769420" on 8 GPUs; NVIDIA's v5.0 resnet50 Offline config class
+    # H200_SXM_141GBx1: gpu_batch_size {'resnet50': 2048}
+    by_id = {r["id"]: r for r in ROWS}
+    row = by_id["mlperf-v5.0-h200-sxm-x8-resnet50-offline-hpe_hpe_cray_xd670_h200_sxm_141gbx8_trt"]
+    assert float(row["value"]) == pytest.approx(769420 / 8) and row["batch"] == "2048"
+    # ... HPE_ProLiant_DL145_L4_24GBx3_TRT/resnet50/SingleStream: "Early stopping 90.0th percentile
+    # estimate: 414091" ns; MultiStream: "Early stopping 99.0th percentile estimate: 769975" ns
+    row = by_id["mlperf-v5.0-l4-x3-resnet50-singlestream-hpe_hpe_proliant_dl145_l4_24gbx3_trt"]
+    assert float(row["value"]) == pytest.approx(414091e-9) and row["batch"] == "1"
+    row = by_id["mlperf-v5.0-l4-x3-resnet50-multistream-hpe_hpe_proliant_dl145_l4_24gbx3_trt"]
+    assert float(row["value"]) == pytest.approx(769975e-9) and row["batch"] == "8"

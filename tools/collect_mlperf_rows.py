@@ -2,7 +2,7 @@
 
 Usage::
 
-    python tools/collect_mlperf_rows.py GITDIR REPOSITORY [--commit C] [--append]
+    python tools/collect_mlperf_rows.py GITDIR REPOSITORY [--commit C] [--llm] [--append]
 
 ``GITDIR`` is a git directory of an MLCommons results repository (no work tree needed: every file is
 read with ``git show COMMIT:PATH``), or a folder of files copied from one at ``--commit`` and laid
@@ -30,7 +30,18 @@ mlperf_log_summary.txt``, result ``VALID`` only):
   skipped (the GPU and both DLAs ran them); Server is not collected (LoadGen's latency bound makes
   it a throughput at a tail-latency target, which the model does not describe);
 * precision: ``weight_data_types`` of ``closed/<submitter>/measurements/<system>/<benchmark>/
-  <scenario>/*.json``; int8 (NVIDIA TensorRT's convention) where that file is missing.
+  <scenario>/*.json``; int8 (NVIDIA TensorRT's convention) where that file is missing;
+* from v5.0 on, rounds ship per-system configurations (``closed/<submitter>/configs/<system>/
+  <scenario>/<benchmark>.py``, one ``WorkloadSetting`` per accuracy target and power setting) and
+  NVIDIA's cover only its own systems: where NVIDIA's configuration of the round has no class for the
+  accelerator, the Offline engine batch is the MaxP workload's ``gpu_batch_size`` of the submitter's
+  own configuration of that system (:func:`system_config`), and a run with neither is skipped;
+  scenario folders in lower case (``singlestream``) and LoadGen 5.x's ``90.0th`` early-stopping key
+  are read as the others; GPUs are ``accelerators_per_node`` x ``number_of_nodes``;
+* the results left out are counted by reason and printed (stderr).
+
+With ``--llm``, the LLM benchmarks' rows go to ``llm.csv`` instead (:func:`llm_rows`: Llama-2-70B,
+Llama-3.1-8B/405B, Mixtral-8x7B; Offline, Server, Interactive; per-system configuration layout only).
 
 MLPerf Tiny (``closed/<submitter>/results/<system>/<benchmark>/performance/results.txt``):
 ``latency_s`` = 1 / LoadGen's median throughput, batch 1, on the STM32 boards with a profile here

@@ -66,7 +66,9 @@ Whole = Annotated[int, BeforeValidator(_strict_number)]
 
 
 class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
+    # schemas are built at the first validation, not at import: a shipped profile read back from the
+    # cache (simulator.hardware.profile_cache, model_construct) is never validated again
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False, defer_build=True)
 
 
 def _per_byte(energy_per_access_pj: float, access_bits: int) -> float:
