@@ -11,8 +11,9 @@ the ``role`` column is not read. The figures are written, with 12 significant di
 * each member profile's ``[efficiency]`` (and into a profile that inherits the family through
   ``extends`` where it states a figure of its own: an Orin module's per-kernel overhead at its clock);
 * each shipped runtime's ``compute_scale`` (``hardware_profiles/runtimes/``);
-* the LLM families' ``step_overhead_us``, ``gemv_bandwidth_fraction`` and ``llm_compute_fraction``
-  (fitted after the kernel figures are written: an LLM row is simulated on them).
+* the LLM families' ``step_overhead_us``, ``gemv_bandwidth_fraction`` (written as ``[efficiency.gemv]
+  bandwidth_fraction``) and ``llm_compute_fraction`` (fitted after the kernel figures are written: an
+  LLM row is simulated on them).
 
 Only the figures' lines change, and the part of the ``source`` text from :data:`MARKER` on (the
 command, the rows and sources behind the fit and behind each figure); comments and every other
@@ -36,7 +37,7 @@ if str(ROOT) not in sys.path:  # run as a script from anywhere
     sys.path.insert(0, str(ROOT))
 
 from simulator.calibration import shipped_fit as sf  # noqa: E402
-from simulator.calibration.cv_llm import LLM_FAMILIES  # noqa: E402
+from simulator.calibration.cv_llm import LLM_FAMILIES, LLM_FIGURES, llm_figure  # noqa: E402
 from simulator.calibration.cv_model import Family, family_of  # noqa: E402
 from simulator.hardware import loader  # noqa: E402
 from simulator.kernels import class_lookup  # noqa: E402
@@ -206,7 +207,7 @@ def write_device(path: Path, family: Family, model, llm: Mapping[str, float] | N
     present = _class_tables(lines)
     for cls in sorted(model.classes, key=lambda c: c != "default"):
         if cls not in present and not extends:
-            fallback = class_lookup({c: model.classes[c] for c in present}, cls)
+            fallback = class_lookup({c: model.classes[c] for c in present if c in model.classes}, cls)
             if fallback != model.classes[cls]:
                 present.add(cls)
     for (table, key), text in figures.items():
@@ -214,9 +215,10 @@ def write_device(path: Path, family: Family, model, llm: Mapping[str, float] | N
             continue
         set_figure(lines, table, key, text, add=not extends)
     for key, value in (llm or {}).items():
+        table, name = LLM_FIGURES[key]
         name, text = (("step_overhead_us", _number(value * 1e6)) if key == "step_overhead_s"
-                      else (key, _number(value)))
-        set_figure(lines, "efficiency", name, text, add=not extends)
+                      else (name, _number(value)))
+        set_figure(lines, table, name, text, add=not extends)
     write_atomic(path, "\n".join(lines))
 
 
@@ -359,7 +361,7 @@ def differences(fit: sf.DatasetFit) -> list[str]:
             for field in ("compute_fraction", "bandwidth_fraction", "overhead_s"):
                 compare(f"{cls}.{field}", getattr(shipped.for_class(cls), field), getattr(entry, field))
         for key, value in llm.get(device, {}).items():
-            compare(key, getattr(shipped, key), value)
+            compare(key, llm_figure(shipped, key), value)
         lines = loader.available_devices()[device].read_text(encoding="utf-8").split("\n")
         if (_source_span(lines, "efficiency") is not None
                 and source_tail(lines, "efficiency") != device_tail(device, fit, informing)):

@@ -363,9 +363,9 @@ are validation figures, not test figures; the analysis, per fold and step:
   model), which had pushed the host cost and the GEMV share to their range edges; and a fold with no
   row of an LLM family computes at the `gemm` class's fraction, chosen after seeing Orin's
   leave-one-device-out median at 36% with the prior's centre (`simulator/calibration/cv_llm.py`);
-* *the GEMV share on decode passes only* (`simulator.llm.phases.decode_device`: a prefill's
-  projections are GEMMs of batch × tokens rows, at the `gemm` class's streaming share, as the engine's
-  kernel classes have it; the share had applied to every LLM pass): after seeing batch-1 decode on
+* *the GEMV share on decode passes only* (a decode step's projections run as the `gemv` kernel
+  class: a prefill's are GEMMs of batch × tokens rows, at the `gemm` class's streaming share, as the
+  engine's kernel classes have it; the share had applied to every LLM pass): after seeing batch-1 decode on
   A100 at −31% once the 128-token first-token rows (2–3.5× their roofline time) set the Ampere share;
 * *the microcontrollers' board factors replaced by per-core cycles per MAC derived from CMSIS-NN's
   int8 loops and the Cortex-M4/M33/M7 timings, with Flash stalls* (`simulator/hardware/cortex_m.py`,

@@ -10,10 +10,12 @@ here per family, each in a physical range:
 * ``step_overhead_s``: the serving runtime's host cost per forward pass outside its kernels (the
   per-step synchronization and bookkeeping of a C++ generation loop) [s], 0–100 µs (default 20 µs,
   the profiles' documented estimate); TinyChat's Python loop 0–2 ms;
-* ``gemv_bandwidth_fraction``: the share of bandwidth the runtime's projection kernels stream their
-  weights at in a decode pass (a batch-1 decode Linear is a GEMV: ``weight bytes / (bandwidth ·
-  fraction)``; a prefill's projections are GEMMs at the ``gemm`` class's streaming share,
-  :func:`simulator.llm.phases.decode_device`), 0.3–1 for TensorRT-LLM (0.05–1 for TinyChat);
+* ``gemv_bandwidth_fraction`` (a profile's ``[efficiency.gemv] bandwidth_fraction``,
+  :data:`LLM_FIGURES`): the share of bandwidth the runtime's projection kernels stream their weights
+  at in a decode pass (a decode Linear, one row per sequence, runs as the ``gemv`` kernel class: at
+  batch 1 ``weight bytes / (bandwidth · fraction)``; a prefill's projections are GEMMs at the ``gemm``
+  class's streaming share, :func:`simulator.model.layers.base.projection_class`), 0.3–1 for
+  TensorRT-LLM (0.05–1 for TinyChat);
 * ``llm_compute_fraction``: the share of the dense tensor peak the runtime's GEMM-like kernels
   (projections, fused attention) reach in an LLM pass, where it is compute-bound (a long prefill, a
   large decode batch: ``ops / (peak · fill · fraction)``), 0.2–0.9 [1]; the prior's centre 0.5 (the
@@ -70,6 +72,7 @@ import numpy as np
 
 from simulator.calibration.cv_fit import PRIOR_WEIGHT, levenberg_marquardt
 from simulator.calibration.cv_model import Parameter, extends_chain
+from simulator.hardware.device import KernelEfficiency
 from simulator.hardware.loader import resolve_device
 from simulator.llm.inference import simulate_llm
 
@@ -155,11 +158,54 @@ def _time(row: Mapping[str, str], device) -> float:
     return 1.0 / value if row["metric"] == "output_tokens_per_s" else value
 
 
+#: where each fitted LLM term lives in a profile: ``term -> (table, key)`` of the loaded
+#: :class:`~simulator.hardware.device.EfficiencyModel` (``efficiency``: a field of the model;
+#: ``efficiency.<class>``: a field of that kernel class's entry). The GEMV share is the ``gemv``
+#: class's bandwidth fraction; its other figures stay the ``gemm`` class's.
+LLM_FIGURES = {"step_overhead_s": ("efficiency", "step_overhead_s"),
+               "gemv_bandwidth_fraction": ("efficiency.gemv", "bandwidth_fraction"),
+               "llm_compute_fraction": ("efficiency", "llm_compute_fraction")}
+
+
+def llm_figure(efficiency, term: str) -> float | None:
+    """The value of the LLM term ``term`` (:data:`LLM_FIGURES`) that ``efficiency`` holds (a class's
+    figure as the engine looks it up: a profile without a ``gemv`` entry gives the ``gemm`` class's)."""
+    table, key = LLM_FIGURES[term]
+    owner = efficiency if table == "efficiency" else efficiency.for_class(table.split(".", 1)[1])
+    return getattr(owner, key)
+
+
+def with_llm_figures(efficiency, values: Mapping[str, float | None]):
+    """``efficiency`` (an :class:`~simulator.hardware.device.EfficiencyModel`) holding the LLM terms
+    ``values`` (those of :data:`LLM_FIGURES` it names): a class's figure in that class's entry (an
+    entry of its own given only that figure, the rest the class it refines), the others as fields."""
+    fields = {}
+    classes = dict(efficiency.classes)
+    for term, value in values.items():
+        if term not in LLM_FIGURES:
+            continue
+        table, key = LLM_FIGURES[term]
+        if table == "efficiency":
+            fields[key] = value
+            continue
+        name = table.split(".", 1)[1]
+        entry = classes.get(name)
+        given = {} if entry is None else {f: getattr(entry, f) for f in entry.model_fields_set}
+        given.pop(key, None)
+        if value is not None:
+            given[key] = value
+        if given:
+            classes[name] = KernelEfficiency(**given)
+        else:
+            classes.pop(name, None)
+    return efficiency.model_copy(update={**fields, "classes": classes})
+
+
 def _device(base, step: float, allreduce: float, gemv: float, compute: float | None = None):
     terms = {"step_overhead_s": step, "gemv_bandwidth_fraction": gemv}
     if compute is not None:
         terms["llm_compute_fraction"] = compute
-    efficiency = base.efficiency.model_copy(update=terms)
+    efficiency = with_llm_figures(base.efficiency, terms)
     update = {"efficiency": efficiency}
     if base.interconnect is not None:
         update["interconnect"] = base.interconnect.model_copy(update={"allreduce_overhead_s": allreduce})
@@ -229,10 +275,7 @@ def simulate_cases(cases: Sequence[LLMCase], values: Mapping[str, float]) -> np.
             out.append(float(predict_llm([case], values)[0]))
             continue
         base = resolve_device(case.device)
-        efficiency = base.efficiency.model_copy(update={k: values[k] for k in
-                                                        ("step_overhead_s", "gemv_bandwidth_fraction",
-                                                         "llm_compute_fraction")
-                                                        if k in values})
+        efficiency = with_llm_figures(base.efficiency, values)
         time = _time(case.row, base.model_copy(update={"efficiency": efficiency}))
         out.append(1.0 / time if case.metric == "output_tokens_per_s" else time)
     return np.array(out)

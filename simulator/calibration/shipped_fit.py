@@ -11,8 +11,9 @@ inherits the family through ``extends``, an :class:`~simulator.hardware.device.E
 (:func:`~simulator.calibration.cv_model.efficiency_model`; the per-kernel overhead of an Orin module
 read at its own clock), and each shipped runtime its ``compute_scale`` (``scale:RUNTIME:CLASS``).
 The LLM families (:data:`~simulator.calibration.cv_llm.LLM_FAMILIES`) give their devices'
-``step_overhead_s``, ``gemv_bandwidth_fraction`` and ``llm_compute_fraction``; their rows are
-simulated with the profiles' kernel figures, so they are fitted after those are written
+``step_overhead_s``, ``gemv_bandwidth_fraction`` (the ``[efficiency.gemv]`` table's
+``bandwidth_fraction``, :data:`~simulator.calibration.cv_llm.LLM_FIGURES`) and ``llm_compute_fraction``;
+their rows are simulated with the profiles' kernel figures, so they are fitted after those are written
 (:func:`fit_llm_families`).
 
 Which rows inform a figure (:func:`informing_rows`): those whose prediction moves by at least
@@ -157,7 +158,8 @@ def runtime_scales(fit: DatasetFit) -> dict[str, dict[str, float]]:
 
 def llm_terms(fit: DatasetFit) -> dict[str, dict[str, float]]:
     """``device -> {step_overhead_s, gemv_bandwidth_fraction, llm_compute_fraction}`` for every device
-    an LLM family lists (a profile that ``extends`` one inherits them)."""
+    an LLM family lists (a profile that ``extends`` one inherits them); where each lives in a profile:
+    :data:`~simulator.calibration.cv_llm.LLM_FIGURES` (the GEMV share in ``[efficiency.gemv]``)."""
     out = {}
     for family in LLM_FAMILIES:
         if family.name in fit.llm_fits:

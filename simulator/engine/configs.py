@@ -203,7 +203,7 @@ def hardware_arrays(device: Device, precisions: Sequence[str],
         op_energy_pj=add_energy * energy_factor,
         efficiency=None if model is None else {
             name: (entry.compute_fraction, entry.bandwidth_fraction, entry.overhead_s)
-            for name, entry in model.classes.items()},
+            for name, entry in model.resolved_classes().items()},
         kernel_overhead_s=0.0 if model is None else model.kernel_overhead_s,
         parallel_units=None if model is None else model.parallel_units,
         tile_outputs=None if model is None else {**TILE_OUTPUTS, **model.tile_outputs},

@@ -149,7 +149,7 @@ def build_workload(network: Network, fuse: bool = True, attention: str = "fused"
         input_shape=network.input_shape,
         names=tuple(node.name for node in nodes),
         kinds=tuple(node.kind for node in nodes),
-        efficiency_classes=tuple(node.layer.efficiency_class for node in nodes),
+        efficiency_classes=tuple(node.layer.efficiency_class_for(node.input_shapes) for node in nodes),
         macs=np.array([c.macs for c in costs], dtype=np.float64),
         elementwise_ops=np.array([c.elementwise_ops for c in costs], dtype=np.float64),
         weight_elements=np.array([0.0 if gathered[i] else c.params for i, c in enumerate(costs)],

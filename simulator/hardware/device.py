@@ -33,7 +33,7 @@ from pydantic import (
 )
 
 from simulator.errors import SimulatorError
-from simulator.kernels import class_lookup
+from simulator.kernels import CLASS_FALLBACK, class_lookup
 
 #: What a memory level may hold.
 Storable = Literal["weights", "activations"]
@@ -210,11 +210,24 @@ class EnergyTable(_Frozen):
 
 
 class KernelEfficiency(_Frozen):
-    """Achievable fractions of peak and bandwidth, and a fixed overhead, for one class of kernel."""
+    """Achievable fractions of peak and bandwidth, and a fixed overhead, for one class of kernel.
+
+    The figures given (``model_fields_set``) are the entry's own; an entry of a class that refines
+    another (:data:`simulator.kernels.CLASS_FALLBACK`: ``[efficiency.gemv] bandwidth_fraction``) takes
+    the others from that class (:meth:`EfficiencyModel.for_class`), so equality and the hash count them
+    too: two entries with the same values but different figures given look up differently."""
 
     compute_fraction: Number = Field(default=1.0, gt=0, le=1)
     bandwidth_fraction: Number = Field(default=1.0, gt=0, le=1)
     overhead_s: Number = Field(default=0.0, ge=0)
+
+    def __eq__(self, other: object) -> bool:
+        return (super().__eq__(other) is True and isinstance(other, KernelEfficiency)
+                and self.model_fields_set == other.model_fields_set)
+
+    def __hash__(self) -> int:
+        return hash((self.compute_fraction, self.bandwidth_fraction, self.overhead_s,
+                     frozenset(self.model_fields_set)))
 
 
 class EfficiencyModel(_Frozen):
@@ -239,9 +252,6 @@ class EfficiencyModel(_Frozen):
     #: LLM inference (:mod:`simulator.llm`): a serving runtime's fixed cost per forward pass
     #: (scheduling, sampling, host synchronization), added once to the prefill and once per decode step
     step_overhead_s: Number = Field(default=0.0, ge=0)
-    #: LLM decode (one new token per sequence): the share of bandwidth its GEMV-like projections
-    #: reach, in place of the ``gemm`` class's (None: the ``gemm`` class's own)
-    gemv_bandwidth_fraction: Number | None = Field(default=None, gt=0, le=1)
     #: LLM inference: the share of the dense tensor peak the serving runtime's GEMM-like kernels
     #: (projections, fused attention) reach in a forward pass, in place of the ``gemm`` and
     #: ``attention`` classes' (None: those classes' own); where a pass is compute-bound (a prefill, a
@@ -267,8 +277,25 @@ class EfficiencyModel(_Frozen):
 
     def for_class(self, name: str) -> KernelEfficiency:
         """The entry of ``name``, else that of the class it refines, else ``default``, else the ideal
-        roofline (:func:`simulator.kernels.class_lookup`, as the engine looks classes up)."""
-        return class_lookup(self.classes, name, KernelEfficiency())
+        roofline (:func:`simulator.kernels.class_lookup`, as the engine looks classes up). An entry of
+        a refined class takes the figures it does not give from the class it refines, looked up the
+        same way: ``[efficiency.gemv] bandwidth_fraction = 0.8`` is the ``gemm`` entry (as a runtime
+        or an LLM pass's ``llm_compute_fraction`` leaves it) streaming at 0.8 of bandwidth."""
+        cls: str | None = name
+        while cls is not None and cls not in self.classes:
+            cls = CLASS_FALLBACK.get(cls)
+        if cls is None:
+            return class_lookup(self.classes, "default", KernelEfficiency())
+        entry, refined = self.classes[cls], CLASS_FALLBACK.get(cls)
+        if refined is None or entry.model_fields_set >= set(KernelEfficiency.model_fields):
+            return entry
+        return self.for_class(refined).model_copy(
+            update={field: getattr(entry, field) for field in entry.model_fields_set})
+
+    def resolved_classes(self) -> dict[str, KernelEfficiency]:
+        """Every class the profile names, each with all its figures (:meth:`for_class`): the table the
+        engine looks layers up in (:func:`simulator.kernels.class_lookup`)."""
+        return {name: self.for_class(name) for name in self.classes}
 
 
 class Interconnect(_Frozen):

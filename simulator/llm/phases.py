@@ -49,8 +49,8 @@ from simulator.llm.workload import (
 #: (:mod:`simulator.llm.groups`) and the evaluation and generation sum (this module)
 __all__ = [
     "ATTENTION", "PER_LAYER_FIELDS", "PHASE_PER_LAYER_FIELDS", "WHOLE_NETWORK_FIELDS", "GroupedEvaluation",
-    "LayerGroups", "PhaseWorkload", "at_context", "components", "context_slopes", "decode_device",
-    "grouped_phase", "kernels_per_step", "layer_groups", "per_layer_evaluation", "phase_workload",
+    "LayerGroups", "PhaseWorkload", "at_context", "components", "context_slopes", "grouped_phase",
+    "kernels_per_step", "layer_groups", "llm_device", "per_layer_evaluation", "phase_workload",
     "run_phase", "sum_max_affine",
 ]
 
@@ -71,10 +71,11 @@ def run_phase(
     grouped: bool | None = None,
     cached: int = 0,
 ) -> Evaluation:
-    """One forward pass of ``tokens`` per sequence at ``context`` cached tokens, for C configurations;
-    on a device with a ``gemv_bandwidth_fraction`` a decode pass's projections (GEMM class) stream their
-    weights at that share of bandwidth, and with an ``llm_compute_fraction`` the GEMM-like kernels
-    compute at that share of the peak, in prefill and decode alike (:func:`decode_device`). ``cached``: the
+    """One forward pass of ``tokens`` per sequence at ``context`` cached tokens, for C configurations.
+    A decode pass's projections (one row per sequence) run as the ``gemv`` kernel class
+    (:func:`simulator.model.layers.base.projection_class`: a profile's ``[efficiency.gemv]``, else its
+    ``gemm`` entry), a prefill's as ``gemm``; with an ``llm_compute_fraction`` the GEMM-like kernels
+    compute at that share of the peak, in prefill and decode alike (:func:`llm_device`). ``cached``: the
     network is built at that context and ``context`` counts the cached tokens beyond it (the slopes
     carry the rest: ``cached = c`` with ``context = 0`` evaluates the network built at ``c`` itself).
 
@@ -88,7 +89,7 @@ def run_phase(
                          else (phase_workload(cfg, tokens, tp, cached), None))
     ev = evaluate(
         at_context(phase, context, weight_bits),
-        device if ideal else decode_device(device, decode=tokens == 1),
+        device if ideal else llm_device(device),
         compute,
         batch,
         weight_bits,
@@ -102,32 +103,32 @@ def run_phase(
 
 
 @functools.lru_cache(maxsize=64)
-def decode_device(device: Device, decode: bool = True) -> Device:
-    """``device`` as an LLM pass runs on it. In a decode pass (``decode``: one token per sequence) its
-    ``gemm`` class's bandwidth fraction is replaced by the efficiency model's
-    ``gemv_bandwidth_fraction``: the share of bandwidth the runtime's decode projections (a GEMV at
-    batch 1, a GEMM of batch rows otherwise, weight-streaming either way) reach, so a batch-1 decode
-    Linear takes ``weight bytes / (bandwidth · fraction)`` through the same roofline as every
-    memory-bound kernel. A prefill pass's projections are GEMMs of ``batch × tokens`` rows and keep the
-    ``gemm`` class's bandwidth share (a streaming kernel's), as every other GEMM does.
+def llm_device(device: Device) -> Device:
+    """``device`` as an LLM pass runs on it: with ``llm_compute_fraction`` the ``gemm`` and ``attention``
+    classes (the runtime's projections and fused attention; ``gemv`` and ``matmul`` follow ``gemm``
+    unless they give a compute fraction of their own, which the figure then replaces too) compute at
+    that share of the dense tensor peak: ``ops / (peak · fill · fraction)``, the time of a compute-bound
+    pass (a prefill, a large decode batch), in place of the CNN runtime's fraction the classes hold
+    otherwise. A runtime file's factor on the ``gemm`` class is already on it
+    (:func:`simulator.hardware.runtime.with_runtime`). The device unchanged without the field.
 
-    With ``llm_compute_fraction`` the ``gemm`` and ``attention`` classes (the runtime's projections and
-    fused attention; ``matmul`` follows ``gemm``) compute at that share of the dense tensor peak:
-    ``ops / (peak · fill · fraction)``, the time of a compute-bound pass (a prefill, a large decode
-    batch), in place of the CNN runtime's fraction the classes hold otherwise. A runtime file's factor
-    on the ``gemm`` class is already on it (:func:`simulator.hardware.runtime.with_runtime`). The device
-    unchanged without either field (its ``gemm`` class, or the class it falls back to, applies)."""
+    The decode projections' share of bandwidth is no edit here: it is the ``gemv`` kernel class's
+    entry (``[efficiency.gemv] bandwidth_fraction``), which a decode pass's Linear runs as
+    (:func:`simulator.model.layers.base.projection_class`). ``llm_compute_fraction`` stays an edit: it is
+    a property of the LLM serving runtime's GEMMs (TensorRT-LLM's, TinyChat's) in prefill and decode
+    alike, while a prefill's projections are the same ``gemm`` kernel class as a CNN's or BERT's Linear
+    (the class cannot tell the workloads apart); a runtime file (:mod:`simulator.hardware.runtime`)
+    would need the LLM entry points to choose one implicitly and hold the figure as a ratio to the CNN
+    fit's fraction, which moves with every CNN refit."""
     eff = device.efficiency
-    if eff is None or (eff.gemv_bandwidth_fraction is None and eff.llm_compute_fraction is None):
+    if eff is None or eff.llm_compute_fraction is None:
         return device
     classes = dict(eff.classes)
-    if decode and eff.gemv_bandwidth_fraction is not None:
-        classes["gemm"] = eff.for_class("gemm").model_copy(
-            update={"bandwidth_fraction": eff.gemv_bandwidth_fraction})
-    if eff.llm_compute_fraction is not None:
-        for name in ("gemm", "attention"):
-            entry = classes[name] if name in classes else eff.for_class(name)
-            classes[name] = entry.model_copy(update={"compute_fraction": eff.llm_compute_fraction})
+    for name in ("gemm", "gemv", "attention"):
+        if name == "gemv" and "compute_fraction" not in getattr(classes.get(name), "model_fields_set", ()):
+            continue  # no compute fraction of its own: gemm's, set here
+        entry = classes[name] if name in classes else eff.for_class(name)
+        classes[name] = entry.model_copy(update={"compute_fraction": eff.llm_compute_fraction})
     efficiency = eff.model_copy(update={"classes": classes})
     return device.model_copy(update={"efficiency": efficiency})
 

@@ -36,7 +36,7 @@ def test_llm_figures_lie_in_their_stated_physical_ranges(name):
     assert 2e-6 <= eff.kernel_overhead_s <= 10e-6
     # the runtime's host cost per pass: a few launches and one synchronization, not milliseconds
     assert HOST_STEP_TRTLLM.low <= eff.step_overhead_s <= HOST_STEP_TRTLLM.high == 100e-6
-    assert GEMV_TRTLLM.low <= eff.gemv_bandwidth_fraction <= GEMV_TRTLLM.high
+    assert GEMV_TRTLLM.low <= eff.for_class("gemv").bandwidth_fraction <= GEMV_TRTLLM.high
     # the GEMM-like kernels' share of the dense tensor peak in an LLM pass: 0.2-0.9
     assert (COMPUTE_LLM.low, COMPUTE_LLM.high) == (0.2, 0.9)
     assert COMPUTE_LLM.low <= eff.llm_compute_fraction <= COMPUTE_LLM.high
@@ -67,7 +67,7 @@ def test_batch1_decode_step_is_weight_stream_plus_launches_plus_host(name):
     eff = device.efficiency
     dram = next(m for m in device.memory_levels if m.name == "dram")
     weight_bytes = (LLAMA_2_7B_PARAMETERS - LLAMA_2_7B_EMBEDDING - LLAMA_2_7B_NORMS) * 16 / 8
-    expected_s = (weight_bytes / (dram.bandwidth_bytes_per_s * eff.gemv_bandwidth_fraction)
+    expected_s = (weight_bytes / (dram.bandwidth_bytes_per_s * eff.for_class("gemv").bandwidth_fraction)
                   + LLAMA_2_7B_KERNELS * eff.kernel_overhead_s + eff.step_overhead_s)
     tpot = simulate_llm("llama_2_7b", device, 1, 1, 2, weight_precision="fp16").metrics["tpot_s"][0]
     assert tpot == pytest.approx(expected_s, rel=0.01)
@@ -114,7 +114,7 @@ def test_fp8_decode_speedup_is_the_weight_bytes_halving():
     eff = device.efficiency
     dram = next(m for m in device.memory_levels if m.name == "dram")
     stream_fp8_s = ((LLAMA_2_7B_PARAMETERS - LLAMA_2_7B_EMBEDDING - LLAMA_2_7B_NORMS) * 8 / 8
-                    / (dram.bandwidth_bytes_per_s * eff.gemv_bandwidth_fraction))
+                    / (dram.bandwidth_bytes_per_s * eff.for_class("gemv").bandwidth_fraction))
     fixed_s = LLAMA_2_7B_KERNELS * eff.kernel_overhead_s + eff.step_overhead_s
 
     def tpot(precision):

@@ -4,14 +4,17 @@ all-reduce, the decode projections' share of bandwidth. Expected values from the
 
 import pytest
 
+from simulator.calibration.cv_llm import with_llm_figures
 from simulator.hardware.loader import resolve_device
 from simulator.llm.inference import simulate_llm
 
 
 def _with(device, efficiency=None, interconnect=None):
+    """``device`` with the LLM terms ``efficiency`` (the GEMV share: the ``[efficiency.gemv]`` entry's
+    bandwidth fraction; None: no entry, the ``gemm`` class's) and the link's fields ``interconnect``."""
     update = {}
     if efficiency:
-        update["efficiency"] = device.efficiency.model_copy(update=efficiency)
+        update["efficiency"] = with_llm_figures(device.efficiency, efficiency)
     if interconnect:
         update["interconnect"] = device.interconnect.model_copy(update=interconnect)
     return device.model_copy(update=update)

@@ -131,6 +131,12 @@ class Layer:
     def output_shape(self, inputs: tuple[Shape, ...]) -> Shape:
         raise NotImplementedError
 
+    def efficiency_class_for(self, inputs: tuple[Shape, ...]) -> str:
+        """The kernel class the layer runs as on per-sample input shapes ``inputs``: the kind's
+        ``efficiency_class``, unless its kernel depends on the shapes (a projection of one row per
+        sequence is a ``gemv``: :func:`projection_class`)."""
+        return self.efficiency_class
+
     def kernel_count(self, materialized: bool) -> int:
         """Kernels this layer launches: none for a view, one otherwise. An attention kind (one with
         ``score_elements``) launches its projections plus one fused attention kernel, or three when
@@ -216,6 +222,29 @@ def pair(value: int | tuple[int, ...], dims: int) -> Shape:
 def adaptive_windows(size: int, out: int) -> list[int]:
     """Window lengths of adaptive pooling: window i spans ``[floor(i*in/out), ceil((i+1)*in/out))``."""
     return [-(-((i + 1) * size) // out) - (i * size) // out for i in range(out)]
+
+
+def projection_class(inputs: tuple[Shape, ...]) -> str:
+    """The kernel class of a weight projection (Linear, the LM head, MoE experts: ``gemm`` kinds) on
+    per-sample input ``(rows, …, features)``: ``gemv`` when there is exactly one row per sample (one
+    token per sequence: an LLM decode step), ``gemm`` otherwise.
+
+    One row per sample is a GEMM of ``batch`` rows that streams the whole weight matrix for few
+    outputs: a GEMV at batch 1, memory-bound up to a large batch, which a serving runtime runs with
+    its own kernels (TensorRT-LLM's and TinyChat's GEMV/split-K kernels) at a share of bandwidth of
+    its own (``[efficiency.gemv] bandwidth_fraction``; a profile without one predicts with ``gemm``'s,
+    :data:`simulator.kernels.CLASS_FALLBACK`).
+
+    A rank-1 input (one feature vector per sample: a CNN's classifier head, an MLP such as DLRM's, a
+    BERT pooler) is the same kernel physically, but stays ``gemm``: the ``gemv`` figures are fitted on
+    LLM decode steps under the LLM serving runtime (TensorRT-LLM, TinyChat), not on the CNN runtime's
+    (TensorRT's) heads, and the CNN fit has no such class: with them VGG-16 at batch 1 on H100 (its
+    120-million-weight classifier at the ``gemv`` class's 0.37 of bandwidth against ``gemm``'s 0.9)
+    would take 45% longer (265 to 386 µs), DLRM-v2 5% and ResNet-50 0.6%, on a figure no CNN row was
+    fitted on (ResNet-50 on A100: unchanged). A sequence's single row (SDXL's time-embedding
+    projections, ``(1, 1280)``) is a ``gemv``."""
+    shape = inputs[0] if inputs else ()
+    return "gemv" if len(shape) >= 2 and math.prod(shape[:-1]) == 1 else "gemm"
 
 
 def broadcast_shapes(shapes: tuple[Shape, ...]) -> Shape:

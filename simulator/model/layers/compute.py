@@ -23,6 +23,7 @@ from simulator.model.layers.base import (
     onnx_reader,
     onnx_writer,
     pair,
+    projection_class,
 )
 from simulator.model.layers.imported import unsupported
 
@@ -42,6 +43,11 @@ class Linear(Layer):
     absorbs_batchnorm: ClassVar[bool] = True
     absorbs_activation: ClassVar[bool] = True
     efficiency_class: ClassVar[str] = "gemm"
+
+    def efficiency_class_for(self, inputs: tuple[Shape, ...]) -> str:
+        """``gemv`` for one row per sequence (an LLM decode step's projection), else ``gemm``; a CNN
+        head's feature vector stays ``gemm`` (:func:`~simulator.model.layers.base.projection_class`)."""
+        return projection_class(inputs)
 
     def output_shape(self, inputs: tuple[Shape, ...]) -> Shape:
         (shape,) = inputs

@@ -47,3 +47,7 @@ class Fused(Layer):
     def efficiency_class(self) -> str:  # type: ignore[override]
         """A fused layer runs as its base kernel."""
         return self.base.efficiency_class
+
+    def efficiency_class_for(self, inputs: tuple[Shape, ...]) -> str:
+        """The base kernel's class on the base layer's inputs (the epilogue's extra operands after)."""
+        return self.base.efficiency_class_for(inputs[:len(inputs) - self.extra_inputs])

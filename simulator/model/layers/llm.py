@@ -28,6 +28,7 @@ from simulator.model.layers.base import (
     builder_method,
     gated_halves_output,
     layer_kind,
+    projection_class,
 )
 
 
@@ -207,6 +208,11 @@ class MoEExperts(Layer):
     efficiency_class: ClassVar[str] = "gemm"
     exportable: ClassVar[bool] = False
 
+    def efficiency_class_for(self, inputs: tuple[Shape, ...]) -> str:
+        """``gemv`` for one token per sequence (a decode step: each expert streams its weights for a few
+        rows), else ``gemm`` (:func:`~simulator.model.layers.base.projection_class`)."""
+        return projection_class(inputs)
+
     def output_shape(self, inputs: tuple[Shape, ...]) -> Shape:
         (shape,) = inputs
         if not 1 <= self.top_k <= self.num_experts:
@@ -237,6 +243,13 @@ class LMHead(Layer):
     bias: bool = False
     kind: ClassVar[str] = "LMHead"
     efficiency_class: ClassVar[str] = "gemm"
+
+    def efficiency_class_for(self, inputs: tuple[Shape, ...]) -> str:
+        """``gemv`` for one input token per sequence (a decode step), else ``gemm``
+        (:func:`~simulator.model.layers.base.projection_class`). By the input's rows: a prefill's head
+        on the last token only (``last_only``) stays ``gemm``, as the ``gemv`` figures were fitted
+        (on decode steps, with the prefill's head at the ``gemm`` class's share)."""
+        return projection_class(inputs)
 
     def output_shape(self, inputs: tuple[Shape, ...]) -> Shape:
         (shape,) = inputs
