@@ -188,7 +188,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             status = args.handler(args) or 0
             sys.stdout.flush()
         except SimulatorError as error:
-            print(f"roofline {args.command}: error: {error}", file=sys.stderr)
+            from simulator.cli.network_options import network_error_line  # the LLMs a network may be
+
+            print(f"roofline {args.command}: error: {network_error_line(error)}", file=sys.stderr)
             status = 2
         except BrokenPipeError:  # e.g. piped into `head`
             _silence_stdout()

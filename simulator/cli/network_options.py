@@ -143,3 +143,19 @@ def llm_phase(args: argparse.Namespace) -> dict[str, object] | None:
         raise SimulatorError(f"--resolution and --param do not apply to the LLM {args.network!r}: give "
                              f"--phase, --seq-len (prefill) and --context")
     return {"phase": args.phase, "seq_len": args.seq_len, "context": args.context}
+
+
+def network_error_line(error: SimulatorError) -> str:
+    """``error``'s line, where it is an unknown network name, with the LLMs every network argument also
+    takes (``roofline list llms``, a config.json); a ``.json`` path that is no file is said to be one."""
+    from simulator.errors import UnknownNameError
+
+    if not (isinstance(error, UnknownNameError) and str(error).startswith("unknown network ")):
+        return str(error)
+    from simulator.api import llm_names
+
+    if str(error.name).lower().endswith(".json"):
+        return (f"no config.json at {error.name!r}: an LLM is a config.json path or a built-in name "
+                f"({', '.join(llm_names())})")
+    return f"{UnknownNameError('network', error.name, [*error.choices, *llm_names()])}; an LLM may also be " \
+           f"a config.json or a model folder"
