@@ -99,7 +99,11 @@ def test_the_expected_model_is_inherited_from_the_family_or_absent(name):
         return
     base_device = resolve_device(base)
     assert device.efficiency.parallel_units == sms
-    assert device.efficiency.classes == base_device.efficiency.classes  # the family's fitted fractions
+    # the family's fitted fractions (the gemv class's share is an LLM term, fitted per TensorRT-LLM
+    # architecture as step_overhead_s below: a Hopper figure, not an Ada card's)
+    family_classes = {cls: entry for cls, entry in base_device.efficiency.classes.items()
+                      if cls != "gemv" or name not in WRITTEN_OUT}
+    assert device.efficiency.classes == family_classes
     if name in WRITTEN_OUT:
         # NVIDIA GPUs running TensorRT share the launch cost, tile and L2 share (cv_model's family rule)
         assert "extends" not in raw
