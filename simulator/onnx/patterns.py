@@ -18,92 +18,24 @@ GroupNorm       ``Reshape(N, G, -1)`` → ``InstanceNormalization`` → ``Reshap
                 [→ ``Mul(γ)`` → ``Add(β)``] (:mod:`simulator.onnx.writer` before opset 21)
 EmbeddingBag    ``Gather(W, ids)`` → ``ReduceSum``/``ReduceMean`` over the lookups (axis 1, keepdims 0),
                 ``W`` a learned 2-D table, ``ids`` ``(N, lookups)`` from the input (a bag's indices)
+RMSNorm, RoPE,  the forms :mod:`simulator.model.layers.llm_export` writes (:mod:`simulator.onnx.llm_patterns`)
+CausalAttention
 ==============  =====================================================================
 """
 
 from __future__ import annotations
 
 import math
-from collections import defaultdict
 from collections.abc import Callable
-from dataclasses import dataclass
 
 import numpy as np
-import onnx
 
-from simulator.model.layers import Activation, EmbeddingBag, GroupNorm, Layer, LayerNorm, Linear
-from simulator.onnx.shapes import GraphFacts, attribute
+from simulator.model.layers import Activation, EmbeddingBag, GroupNorm, LayerNorm, Linear
+from simulator.onnx.graph_index import GraphIndex, Match, reduce_axes
+from simulator.onnx.llm_patterns import causal_attention, rms_norm, rotary_embedding
+from simulator.onnx.shapes import attribute
 
-
-@dataclass(frozen=True)
-class Match:
-    """A layer standing for ``nodes`` (indices), reading ``source`` and writing ``output``."""
-
-    layer: Layer
-    source: str
-    output: str
-    nodes: frozenset[int]
-    #: tensors whose names may name the layer (a weight, a bias), else the last node's name is used
-    names: tuple[str, ...] = ()
-
-
-class GraphIndex:
-    """Producers and readers of every tensor of a graph, with its constant values."""
-
-    def __init__(self, graph: onnx.GraphProto, facts: GraphFacts):
-        self.nodes = list(graph.node)
-        self.facts = facts
-        self.producer = {out: i for i, node in enumerate(self.nodes) for out in node.output if out}
-        self.readers: dict[str, list[int]] = defaultdict(list)
-        for i, node in enumerate(self.nodes):
-            for name in dict.fromkeys(node.input):
-                if name:
-                    self.readers[name].append(i)
-        self.outputs = {out.name for out in graph.output}
-
-    def sole_reader(self, tensor: str, *op_types: str) -> int | None:
-        """The one node reading ``tensor`` if it is one of ``op_types`` and ``tensor`` is internal."""
-        readers = self.readers.get(tensor, [])
-        if len(readers) != 1 or tensor in self.outputs or self.nodes[readers[0]].op_type not in op_types:
-            return None
-        return readers[0]
-
-    def produced_by(self, tensor: str, *op_types: str) -> int | None:
-        index = self.producer.get(tensor)
-        return index if index is not None and self.nodes[index].op_type in op_types else None
-
-    def other(self, index: int, tensor: str) -> str | None:
-        """The other operand of a binary node that reads ``tensor``."""
-        inputs = list(self.nodes[index].input)
-        if len(inputs) != 2 or tensor not in inputs:
-            return None
-        return inputs[1] if inputs[0] == tensor else inputs[0]
-
-    def scalar(self, tensor: str | None) -> float | None:
-        if tensor is None or tensor not in self.facts.constants:
-            return None
-        value = self.facts.value(tensor)
-        return float(value.reshape(-1)[0]) if value is not None and value.size == 1 else None
-
-    def is_scalar(self, tensor: str | None, expected: float) -> bool:
-        value = self.scalar(tensor)
-        return value is not None and math.isclose(value, expected, rel_tol=1e-3)
-
-    def constant_size(self, tensor: str | None) -> int | None:
-        if tensor is None or tensor not in self.facts.constants or tensor not in self.facts.shapes:
-            return None
-        return int(np.prod(self.facts.shapes[tensor]))
-
-    def affine_tail(self, tensor: str, channels: int) -> tuple[str, set[int]]:
-        """Follows an optional ``Mul(·, γ)`` → ``Add(·, β)`` of ``channels`` constants after ``tensor``."""
-        mul = self.sole_reader(tensor, "Mul")
-        if mul is None or self.constant_size(self.other(mul, tensor)) != channels:
-            return tensor, set()
-        scaled = self.nodes[mul].output[0]
-        add = self.sole_reader(scaled, "Add")
-        if add is None or self.constant_size(self.other(add, scaled)) != channels:
-            return scaled, {mul}
-        return self.nodes[add].output[0], {mul, add}
+__all__ = ["MATCHERS", "GraphIndex", "Match", "find_patterns"]
 
 
 def _linear(g: GraphIndex, i: int) -> Match | None:
@@ -169,21 +101,9 @@ def _gated(function: str) -> Callable[[GraphIndex, int], Match | None]:
     return match
 
 
-def _reduce_axes(g: GraphIndex, i: int) -> tuple[int, ...] | None:
-    node = g.nodes[i]
-    axes = attribute(node, "axes")
-    if axes is None and len(node.input) > 1 and node.input[1]:
-        value = g.facts.value(node.input[1])
-        axes = None if value is None else value.tolist()
-    rank = len(g.facts.shapes.get(node.input[0], ()))
-    if axes is None or not rank or not attribute(node, "keepdims", 1):
-        return None
-    return tuple(sorted(a % rank for a in axes))
-
-
 def _layernorm(g: GraphIndex, i: int) -> Match | None:
     x, mean = g.nodes[i].input[0], g.nodes[i].output[0]
-    axes = _reduce_axes(g, i)
+    axes = reduce_axes(g, i)
     rank = len(g.facts.shapes.get(x, ()))
     if axes is None or axes != tuple(range(rank - len(axes), rank)):
         return None
@@ -200,7 +120,7 @@ def _layernorm(g: GraphIndex, i: int) -> Match | None:
             else list(g.nodes[square].input) == [centered, centered]):
         return None
     variance = g.sole_reader(g.nodes[square].output[0], "ReduceMean")
-    if variance is None or _reduce_axes(g, variance) != axes:
+    if variance is None or reduce_axes(g, variance) != axes:
         return None
     epsilon = g.sole_reader(g.nodes[variance].output[0], "Add")
     root = None if epsilon is None else g.sole_reader(g.nodes[epsilon].output[0], "Sqrt")
@@ -248,13 +168,20 @@ def _embedding_bag(g: GraphIndex, i: int) -> Match | None:
     return Match(bag, ids, node.output[0], frozenset({i, reduce}), (table,))
 
 
+def _reduce_mean(g: GraphIndex, i: int) -> Match | None:
+    """A LayerNorm from its first ReduceMean, else an RMSNorm from its only one."""
+    return _layernorm(g, i) or rms_norm(g, i)
+
+
 #: anchor operator -> matcher; a matcher returns None when the nodes around the anchor differ
 MATCHERS: dict[str, Callable[[GraphIndex, int], Match | None]] = {
     "MatMul": _linear,
     "Erf": _gelu,
     "Sigmoid": _gated("silu"),
     "HardSigmoid": _gated("hardswish"),
-    "ReduceMean": _layernorm,
+    "ReduceMean": _reduce_mean,
+    "Softmax": causal_attention,
+    "Concat": rotary_embedding,
     "InstanceNormalization": _groupnorm,
     "Gather": _embedding_bag,
 }

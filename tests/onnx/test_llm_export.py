@@ -12,7 +12,7 @@ from simulator.cli import main  # noqa: E402
 from simulator.llm.as_network import llm_network  # noqa: E402
 from simulator.model.counts import count_network  # noqa: E402
 from simulator.model.layers import CausalAttention  # noqa: E402
-from simulator.model.layers.llm_export import _causal_mask  # noqa: E402
+from simulator.model.layers.llm_export import causal_mask  # noqa: E402
 from simulator.onnx.reader import import_onnx  # noqa: E402
 from simulator.onnx.writer import export_onnx, to_onnx  # noqa: E402
 
@@ -37,12 +37,11 @@ def hand_params(tied=False):
     return VOCAB * D + LAYERS * per_layer + D + (0 if tied else VOCAB * D)
 
 
-def hand_macs(tokens, context, dense_square=False):
-    """Per layer: the projections' weights times T rows, attention 2·H·hd per (query, key) pair:
-    T·c + T(T+1)/2 for the causal kernel, T·(c + T) for the full square a MatMul computes; the LM
-    head on the last token only: V·d."""
+def hand_macs(tokens, context):
+    """Per layer: the projections' weights times T rows, attention 2·H·hd per (query, key) pair, of
+    which the causal kernel computes T·c + T(T+1)/2; the LM head on the last token only: V·d."""
     weights = D * (D + 2 * KV * HD) + D * D + 3 * D * FFN
-    pairs = tokens * (context + tokens) if dense_square else tokens * context + tokens * (tokens + 1) // 2
+    pairs = tokens * context + tokens * (tokens + 1) // 2
     return LAYERS * (tokens * weights + 2 * H * HD * pairs) + VOCAB * D
 
 
@@ -58,15 +57,18 @@ def test_a_decode_step_round_trips_with_the_hand_counted_params_and_macs(tmp_pat
     assert counts(network) == (hand_params(tied), hand_macs(1, 5))
     back = import_onnx(to_onnx(network, batch=1, opset=opset, weights=False))
     assert counts(back) == (hand_params(tied), hand_macs(1, 5))   # one query sees all 5 + 1 keys
+    assert count_network(back, 1).flops == count_network(network, 1).flops
 
 
-def test_a_prefill_reads_back_with_the_masked_square_counted(tmp_path):
-    network, _ = llm_network(tiny_config(tmp_path), "prefill", seq_len=6, context=0)
-    assert counts(network) == (hand_params(), hand_macs(6, 0))
+@pytest.mark.parametrize(("tokens", "context"), [(6, 0), (3, 4)])
+def test_a_prefill_reads_back_as_the_causal_kernel(tmp_path, tokens, context):
+    network, _ = llm_network(tiny_config(tmp_path), "prefill", seq_len=tokens, context=context)
+    assert counts(network) == (hand_params(), hand_macs(tokens, context))
     back = import_onnx(to_onnx(network, batch=1, weights=False))
-    # the reader counts the MatMul's whole 6 × 6 square: 2·H·hd·T(T-1)/2 per layer more than the kernel
-    assert counts(back) == (hand_params(), hand_macs(6, 0, dense_square=True))
-    assert counts(back)[1] - counts(network)[1] == LAYERS * 2 * H * HD * 6 * 5 // 2
+    # the MatMul computes T × (c + T) scores; the mask keeps the T·c + T(T+1)/2 the model costs
+    assert counts(back) == (hand_params(), hand_macs(tokens, context))
+    assert count_network(back, 1).flops == count_network(network, 1).flops
+    assert {"RMSNorm", "RoPE", "CausalAttention"} <= {node.kind for node in back.nodes}
 
 
 def test_the_exported_weights_are_exactly_the_parameters_and_the_cache_is_graph_inputs(tmp_path):
@@ -81,10 +83,10 @@ def test_the_exported_weights_are_exactly_the_parameters_and_the_cache_is_graph_
 
 def test_the_mask_hides_later_keys_and_those_out_of_the_window():
     # 3 new tokens after 2 cached: query i at position 2 + i sees keys 0 … 2 + i
-    mask = _causal_mask(np, CausalAttention(2, 1, 8, cached_tokens=2), 3)
+    mask = causal_mask(np, CausalAttention(2, 1, 8, cached_tokens=2), 3)
     assert (mask == 0).tolist() == [[1, 1, 1, 0, 0], [1, 1, 1, 1, 0], [1, 1, 1, 1, 1]]
     # window 2 over 3 cached: the cache keeps W - 1 = 1 position; query i (position 3 + i) sees p > 1 + i
-    windowed = _causal_mask(np, CausalAttention(2, 1, 8, cached_tokens=3, window=2), 2)
+    windowed = causal_mask(np, CausalAttention(2, 1, 8, cached_tokens=3, window=2), 2)
     assert (windowed == 0).tolist() == [[1, 1, 0], [0, 1, 1]]
     assert CausalAttention(2, 1, 8, cached_tokens=3, window=2).attended_pairs(2) == 4   # the 4 seen
 

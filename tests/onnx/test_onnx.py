@@ -101,17 +101,16 @@ def every_kind_network():
     return net.build([out])
 
 
-def llm_kinds_network():
-    """The LLM kinds on one decode token over 3 cached ones (the cache: graph inputs): RMSNorm over the
-    features and per head, RoPE, causal attention with 2 query heads sharing 1 KV head of 8, SwiGLU and an
-    untied LM head with a bias. Their ONNX forms are primitive operators that the reader counts one by
-    one: parameters and MACs round trip, element-wise operations do not (tests/onnx/test_llm_export.py)."""
-    net = NetworkBuilder("llm_kinds", (1, 32))
+def llm_kinds_network(tokens=1, cached=3):
+    """The LLM kinds on ``tokens`` new tokens over ``cached`` ones (the cache: graph inputs): RMSNorm over
+    the features and per head, RoPE, causal attention with 2 query heads sharing 1 KV head of 8, SwiGLU
+    and an untied LM head with a bias on the last token."""
+    net = NetworkBuilder("llm_kinds", (tokens, 32))
     qkv = net.rotary_embedding(net.add(RMSNorm(8), net.linear(net.rms_norm(net.input), 32, bias=False)),
                                2, 1, 8)
-    step = net.linear(net.causal_attention(qkv, 2, 1, 8, cached_tokens=3), 32, bias=False)
+    step = net.linear(net.causal_attention(qkv, 2, 1, 8, cached_tokens=cached), 32, bias=False)
     step = net.linear(net.swiglu(net.linear(step, 64, bias=False)), 32, bias=False)
-    return net.build([net.lm_head(step, 10, bias=True)])
+    return net.build([net.lm_head(step, 10, bias=True, last_only=True)])
 
 
 def run_onnxruntime(model, batch):
@@ -159,6 +158,14 @@ def test_the_every_kind_network_covers_every_exportable_kind_and_round_trips():
         kinds = {node.kind for node in back.nodes}
         assert {"GroupNorm", "GELU", "SiLU", "Hardswish", "ReLU6", "ClassToken", "PosEmbedding",
                 "SelectToken", "Conv1d", "MaxPool1d"} <= kinds
+
+
+@pytest.mark.parametrize(("tokens", "cached"), [(1, 3), (5, 0), (4, 2)])
+def test_the_llm_kinds_round_trip(tokens, cached):
+    network = llm_kinds_network(tokens, cached)
+    back = import_onnx(to_onnx(network, weights=False))
+    assert totals(back) == totals(network)
+    assert {"RMSNorm", "RoPE", "CausalAttention"} <= {node.kind for node in back.nodes}   # the head: a Linear
 
 
 def test_exported_weights_are_exactly_the_parameters():

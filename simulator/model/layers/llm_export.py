@@ -20,10 +20,9 @@ One forward pass of ``T`` new tokens per sequence after ``c`` cached ones, as
   :class:`LMHead` (no parameters of its own), as SharedConv's reader does for a reused Conv weight.
 
 Counting the written model back (:func:`simulator.onnx.reader.import_onnx`) gives the built network's
-parameters; its MACs too where the attention square is not masked (a decode step: one query over all
-``c + 1`` keys). In a prefill the ``MatMul`` computes the full ``T × (c + T)`` square that the mask
-then hides, so the reader counts ``2·H·hd·T(T-1)/2`` MACs more than the causal kernel the model
-costs (:meth:`CausalAttention.attended_pairs`).
+parameters, MACs and element-wise operations: :mod:`simulator.onnx.llm_patterns` reads these forms
+back as the kinds (the attention as the causal kernel, the pairs its mask keeps, not the ``T × S``
+square the ``MatMul`` computes before the mask hides the rest).
 """
 
 from __future__ import annotations
@@ -121,7 +120,7 @@ def write_rotary_embedding(g: Any, node: Node) -> None:
     g.op("Concat", parts, name, axis=-1)
 
 
-def _causal_mask(np: Any, layer: CausalAttention, tokens: int) -> Any:
+def causal_mask(np: Any, layer: CausalAttention, tokens: int) -> Any:
     """``(T, S)`` additive mask over the ``S = cached_read + T`` keys: 0 where query ``c + i`` sees key
     position ``p`` (``p <= c + i``, and ``c + i - p < W`` with a window), ``-inf`` elsewhere."""
     past = layer.cached_read()
@@ -162,7 +161,7 @@ def write_causal_attention(g: Any, node: Node) -> None:
     keys = g.op("Transpose", [keys], f"{name}/k_T", perm=[0, 1, 2, 4, 3])        # (N, KV, 1, hd, S)
     scores = g.op("MatMul", [q, keys], f"{name}/scores")                         # (N, KV, G, T, S)
     scores = g.op("Mul", [scores, g.const(f"{name}/scale", 1.0 / math.sqrt(hd))], f"{name}/scaled")
-    mask = _causal_mask(np, layer, tokens)
+    mask = causal_mask(np, layer, tokens)
     if np.isinf(mask).any():
         scores = g.op("Add", [scores, g.const(f"{name}/mask", mask)], f"{name}/masked")
     weights = g.op("Softmax", [scores], f"{name}/softmax", axis=-1)
