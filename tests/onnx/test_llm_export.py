@@ -127,3 +127,65 @@ def test_roofline_export_writes_a_7b_model_shapes_only(tmp_path):
     out = tmp_path / "llama.onnx"
     assert main(["export", "llama_2_7b", "-o", str(out), "--no-weights", "--context", "16"]) == 0
     assert count_network(import_onnx(out)).params == 6_738_415_616   # Llama-2-7B's count (Hugging Face)
+
+
+@pytest.mark.parametrize(("tokens", "cached", "window"), [(4, 0, 0), (1, 5, 0), (3, 4, 0), (4, 3, 2)])
+def test_onnxruntime_computes_grouped_query_causal_attention(tokens, cached, window):
+    """The written attention against NumPy's: head h uses KV head h // (H/KV); query i (position c + i)
+    sees the cached and new keys at positions p <= c + i (and c + i - p < W with a window)."""
+    ort = pytest.importorskip("onnxruntime")
+    from simulator.model.graph import NetworkBuilder
+
+    heads, kv_heads, hd = 4, 2, 8
+    net = NetworkBuilder("attention", (tokens, (heads + 2 * kv_heads) * hd))
+    network = net.build([net.causal_attention(net.input, heads, kv_heads, hd, cached, window=window)])
+    layer, name = network.nodes[-1].layer, network.nodes[-1].name
+    session = ort.InferenceSession(to_onnx(network, batch=1).SerializeToString(),
+                                   providers=["CPUExecutionProvider"])
+    rng = np.random.default_rng(3)
+    feeds = {value.name: rng.standard_normal(value.shape, dtype=np.float32) for value in session.get_inputs()}
+    (output,) = session.run(None, feeds)
+    qkv = feeds["input"][0]
+    q = qkv[:, :heads * hd].reshape(tokens, heads, hd)
+    k = qkv[:, heads * hd:(heads + kv_heads) * hd].reshape(tokens, kv_heads, hd)
+    v = qkv[:, (heads + kv_heads) * hd:].reshape(tokens, kv_heads, hd)
+    past = layer.cached_read()
+    if past:
+        k = np.concatenate([feeds[f"{name}.past_key"][0].transpose(1, 0, 2), k])
+        v = np.concatenate([feeds[f"{name}.past_value"][0].transpose(1, 0, 2), v])
+    positions_q = cached + np.arange(tokens)[:, None]
+    positions_k = cached - past + np.arange(past + tokens)[None, :]
+    seen = (positions_k <= positions_q) & ((positions_q - positions_k < window) if window else True)
+    expected = np.empty((tokens, heads, hd), np.float32)
+    for h in range(heads):
+        scores = np.where(seen, q[:, h] @ k[:, h // (heads // kv_heads)].T / np.sqrt(hd), -np.inf)
+        weights = np.exp(scores - scores.max(axis=1, keepdims=True))
+        expected[:, h] = (weights / weights.sum(axis=1, keepdims=True)) @ v[:, h // (heads // kv_heads)]
+    np.testing.assert_allclose(output[0], expected.reshape(tokens, heads * hd), rtol=1e-4, atol=1e-5)
+
+
+def test_onnxruntime_computes_rope_and_rms_norm_as_llama_does():
+    """RoPE: ``x·cos(pθ) + rotate_half(x)·sin(pθ)``, ``θ_j = 10000^(-2j/hd)`` duplicated over both halves,
+    ``rotate_half(x) = (-x₂, x₁)`` (transformers' Llama), on Q and K of each position ``p``; V unchanged.
+    RMSNorm: ``x / sqrt(mean(x²) + 1e-5) · γ``."""
+    ort = pytest.importorskip("onnxruntime")
+    from onnx import numpy_helper
+
+    from simulator.model.graph import NetworkBuilder
+
+    tokens, heads, kv_heads, hd = 3, 2, 1, 8
+    net = NetworkBuilder("rope", (tokens, (heads + 2 * kv_heads) * hd))
+    network = net.build([net.rotary_embedding(net.rms_norm(net.input), heads, kv_heads, hd)])
+    model = to_onnx(network, batch=1, seed=2)
+    (gamma,) = [numpy_helper.to_array(t) for t in model.graph.initializer]
+    x = np.random.default_rng(4).standard_normal((1, tokens, (heads + 2 * kv_heads) * hd), dtype=np.float32)
+    (output,) = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"]).run(
+        None, {"input": x})
+    normed = x[0] / np.sqrt((x[0] ** 2).mean(axis=-1, keepdims=True) + 1e-5) * gamma
+    angles = np.arange(tokens)[:, None] * 10000.0 ** (-np.arange(hd // 2) * 2 / hd)[None, :]
+    cos, sin = np.cos(np.tile(angles, 2))[:, None], np.sin(np.tile(angles, 2))[:, None]
+    rotary = normed[:, :(heads + kv_heads) * hd].reshape(tokens, heads + kv_heads, hd)
+    turned = np.concatenate([-rotary[..., hd // 2:], rotary[..., :hd // 2]], axis=-1)
+    expected = np.concatenate([(rotary * cos + turned * sin).reshape(tokens, -1),
+                               normed[:, (heads + kv_heads) * hd:]], axis=-1)
+    np.testing.assert_allclose(output[0], expected, rtol=1e-4, atol=1e-5)
