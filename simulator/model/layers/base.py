@@ -214,6 +214,18 @@ def onnx_reader(*op_types: str, makes: Kinds = ()) -> Callable[[F], F]:
     return register
 
 
+def take_over_reader(op_type: str, previous: Callable[..., Any], kinds: Kinds) -> None:
+    """Unregisters ``previous``, the reader of ONNX ``op_type``, for a reader registered next that reads
+    some of its nodes and hands it the others (Gather's table lookups, Conv's shared weights, MatMul's
+    tied LM head); ``kinds`` stop listing ``ONNX <op_type>`` among their producers (the new reader's
+    ``makes`` lists them again)."""
+    if ONNX_READERS.pop(op_type) is not previous:
+        raise RuntimeError(f"ONNX {op_type} has a reader other than "
+                           f"{previous.__module__}.{previous.__name__}")
+    for kind in kinds if isinstance(kinds, tuple) else (kinds,):
+        PRODUCERS[kind].remove(f"ONNX {op_type}")
+
+
 def pair(value: int | tuple[int, ...], dims: int) -> Shape:
     """``3 -> (3, 3)`` for ``dims = 2``; a tuple is kept as it is."""
     return (value,) * dims if isinstance(value, int) else tuple(value)

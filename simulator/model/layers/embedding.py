@@ -11,8 +11,6 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from simulator.errors import ShapeError
 from simulator.model.layers.base import (
-    ONNX_READERS,
-    PRODUCERS,
     Layer,
     Shape,
     builder_method,
@@ -20,6 +18,7 @@ from simulator.model.layers.base import (
     layer_kind,
     onnx_reader,
     onnx_writer,
+    take_over_reader,
 )
 from simulator.model.layers.tensor import SelectToken
 from simulator.model.layers.tensor import read_gather as read_other_gather
@@ -104,9 +103,7 @@ def write_embedding(g: Any, node: Node) -> None:
 
 # ``Gather`` has one reader: this one, for a lookup in a learned 2-D table, which hands every other
 # Gather (``x[:, 0]``, data movement) to the reader registered beside SelectToken.
-if ONNX_READERS.pop("Gather") is not read_other_gather:
-    raise RuntimeError("ONNX Gather has a reader other than simulator.model.layers.tensor.read_gather")
-PRODUCERS[SelectToken].remove("ONNX Gather")
+take_over_reader("Gather", read_other_gather, SelectToken)
 
 
 @onnx_reader("Gather", makes=(Embedding, SelectToken))

@@ -30,7 +30,7 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING, Any
 
-from simulator.model.layers.base import NORM_EPSILON, ONNX_READERS, PRODUCERS, onnx_reader, onnx_writer
+from simulator.model.layers.base import NORM_EPSILON, onnx_reader, onnx_writer, take_over_reader
 from simulator.model.layers.compute import Linear, MatMul
 from simulator.model.layers.compute import read_matmul as read_plain_matmul
 from simulator.model.layers.llm import CausalAttention, LMHead, RMSNorm, RotaryEmbedding, SwiGLU
@@ -211,10 +211,7 @@ def write_lm_head(g: Any, node: Node) -> None:
 
 # ``MatMul`` has one reader: this one, which reads a tied LM head (a MatMul by the transposed table that
 # a Gather also reads) and hands every other MatMul to compute.read_matmul
-if ONNX_READERS.pop("MatMul") is not read_plain_matmul:
-    raise RuntimeError("ONNX MatMul has a reader other than simulator.model.layers.compute.read_matmul")
-for _kind in (MatMul, Linear):
-    PRODUCERS[_kind].remove("ONNX MatMul")
+take_over_reader("MatMul", read_plain_matmul, (MatMul, Linear))
 
 
 @onnx_reader("MatMul", makes=(MatMul, Linear, LMHead))

@@ -18,12 +18,11 @@ from typing import TYPE_CHECKING, Any
 
 from simulator.errors import ShapeError
 from simulator.model.layers.base import (
-    ONNX_READERS,
-    PRODUCERS,
     builder_method,
     layer_kind,
     onnx_reader,
     onnx_writer,
+    take_over_reader,
 )
 from simulator.model.layers.compute import Conv
 from simulator.model.layers.conv3d import Conv3d
@@ -79,10 +78,7 @@ def write_shared_conv(g: Any, node: Node) -> None:
 
 # ``Conv`` has one reader: this one, which reads the node with the reader before it (Conv3d's, which
 # hands 1-D/2-D convolutions to compute.read_conv) and then marks a reuse of initializers
-if ONNX_READERS.pop("Conv") is not read_other_conv:
-    raise RuntimeError("ONNX Conv has a reader other than simulator.model.layers.conv3d.read_conv")
-for _kind in (Conv, Conv3d):
-    PRODUCERS[_kind].remove("ONNX Conv")
+take_over_reader("Conv", read_other_conv, (Conv, Conv3d))
 
 
 @onnx_reader("Conv", makes=(Conv, Conv3d, SharedConv))
