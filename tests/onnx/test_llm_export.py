@@ -140,8 +140,11 @@ def test_onnxruntime_computes_grouped_query_causal_attention(tokens, cached, win
     net = NetworkBuilder("attention", (tokens, (heads + 2 * kv_heads) * hd))
     network = net.build([net.causal_attention(net.input, heads, kv_heads, hd, cached, window=window)])
     layer, name = network.nodes[-1].layer, network.nodes[-1].name
-    session = ort.InferenceSession(to_onnx(network, batch=1).SerializeToString(),
-                                   providers=["CPUExecutionProvider"])
+    model = to_onnx(network, batch=1)
+    # read back as the kind: the pairs the mask keeps (the window's band included), not the square
+    (back,) = [node.layer for node in import_onnx(model).nodes if node.kind == "CausalAttention"]
+    assert back.attended_pairs(tokens) == layer.attended_pairs(tokens)
+    session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
     rng = np.random.default_rng(3)
     feeds = {value.name: rng.standard_normal(value.shape, dtype=np.float32) for value in session.get_inputs()}
     (output,) = session.run(None, feeds)
