@@ -40,15 +40,22 @@ def count(network: Network | str | Path, batch: int = 1, resolution: Resolution 
     :data:`LLM_PARAMS` (``{"phase": "prefill", "seq_len": 512}``; default one decode step over 2,048
     cached tokens); its parameters are the whole model's."""
     if _is_llm_name(network):
-        from simulator.llm.as_network import llm_network
-
-        params = dict(params or {})
-        unknown = sorted(set(params) - set(LLM_PARAMS))
-        if resolution is not None or unknown:
-            raise SimulatorError(f"LLM {str(network)!r} takes the parameters {', '.join(LLM_PARAMS)}, got "
-                                 f"{'resolution' if resolution is not None else unknown[0]!r}")
-        network, params = llm_network(network, **params)[0], None
+        network, params = _llm_pass(network, resolution, params), None
     return count_network(simulated_graph(resolve_network(network, resolution, batch, params), fused), batch)
+
+
+def _llm_pass(network: str | Path, resolution: Resolution | None,
+              params: Mapping[str, object] | None) -> Network:
+    """The network of one pass of the LLM ``network`` with ``params`` among :data:`LLM_PARAMS`; a
+    resolution or another parameter is an error naming them."""
+    from simulator.llm.as_network import llm_network
+
+    params = dict(params or {})
+    unknown = sorted(set(params) - set(LLM_PARAMS))
+    if resolution is not None or unknown:
+        raise SimulatorError(f"LLM {str(network)!r} takes the parameters {', '.join(LLM_PARAMS)}, got "
+                             f"{'resolution' if resolution is not None else unknown[0]!r}")
+    return llm_network(network, **params)[0]
 
 
 #: the settings of :func:`simulator.simulation.simulate` that one pass of an LLM takes; the others must
@@ -130,10 +137,13 @@ def export_onnx(network: Network | str | Path, path: str | Path, batch: int | No
     """Write ``network`` (a Network or a built-in name, at ``resolution`` and with ``params``) as a
     runnable ONNX model with random weights to ``path`` (``batch=None``: a symbolic batch), as
     ``roofline export`` does; ``options`` as for :func:`simulator.onnx.writer.export_onnx` (``opset``,
-    ``seed``, ``weights``). Needs the optional ``onnx`` package."""
+    ``seed``, ``weights``). An LLM (a name of :func:`llm_names` or a config.json) writes one forward
+    pass, ``params`` among :data:`LLM_PARAMS` as for :func:`count`. Needs the optional ``onnx`` package."""
     try:
         from simulator.onnx.writer import export_onnx as write
     except ImportError as error:
         raise SimulatorError(f"exporting ONNX needs the optional onnx package ({error}); "
                              "pip install \"roofline-simulator[onnx]\"") from None
+    if _is_llm_name(network):
+        network, params = _llm_pass(network, resolution, params), None
     return write(resolve_network(network, resolution, batch or 1, params), path, batch, **options)

@@ -9,6 +9,7 @@ import pytest
 onnx = pytest.importorskip("onnx")
 
 from simulator.cli import main  # noqa: E402
+from simulator.errors import SimulatorError  # noqa: E402
 from simulator.llm.as_network import llm_network  # noqa: E402
 from simulator.model.counts import count_network  # noqa: E402
 from simulator.model.layers import CausalAttention  # noqa: E402
@@ -192,3 +193,13 @@ def test_onnxruntime_computes_rope_and_rms_norm_as_llama_does():
     expected = np.concatenate([(rotary * cos + turned * sin).reshape(tokens, -1),
                                normed[:, (heads + kv_heads) * hd:]], axis=-1)
     np.testing.assert_allclose(output[0], expected, rtol=1e-4, atol=1e-5)
+
+
+def test_the_api_exports_an_llm_pass(tmp_path):
+    import simulator
+
+    path = simulator.export_onnx(tiny_config(tmp_path), tmp_path / "api.onnx", batch=None, weights=False,
+                                 params={"phase": "prefill", "seq_len": 4})
+    assert simulator.count(path).params == hand_params() and simulator.count(path).macs == hand_macs(4, 0)
+    with pytest.raises(SimulatorError, match="takes the parameters phase, seq_len, context, got 'tokens'"):
+        simulator.export_onnx("llama_2_7b", tmp_path / "x.onnx", params={"tokens": 3})
