@@ -16,7 +16,7 @@ from simulator.accuracy import load_measurements, parse_params, row_sequence_len
 from simulator.calibration import crossval, host_transfer
 from simulator.calibration.cv_energy import with_energy_lines
 from simulator.calibration.cv_fit import Fit, fit_family
-from simulator.calibration.cv_llm import COMPUTE_GRID, GEMV_GRID, llm_case, predict_llm
+from simulator.calibration.cv_llm import COMPUTE_GRID, GEMV_GRID, llm_case, predict_llm, with_llm_figures
 from simulator.calibration.cv_model import FAMILIES, Parameter, efficiency_model, family_of, stack
 from simulator.calibration.folds import before_split, network_family, published
 from simulator.catalog import resolve_network
@@ -254,7 +254,7 @@ def test_the_cached_llm_row_equals_simulate_llm_with_the_same_terms(llm_rows, ro
     base = resolve_device(row["device"])
     terms = {key: values[key] for key in ("step_overhead_s", "gemv_bandwidth_fraction",
                                           "llm_compute_fraction")}
-    device = base.model_copy(update={"efficiency": base.efficiency.model_copy(update=terms)})
+    device = base.model_copy(update={"efficiency": with_llm_figures(base.efficiency, terms)})
     if "allreduce_overhead_s" in values:
         device = device.model_copy(update={"interconnect": base.interconnect.model_copy(
             update={"allreduce_overhead_s": values["allreduce_overhead_s"]})})

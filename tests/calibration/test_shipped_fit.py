@@ -16,7 +16,7 @@ import pytest
 from simulator import simulate
 from simulator.accuracy import parse_params, predict, row_sequence_lengths
 from simulator.calibration import shipped_fit as sf
-from simulator.calibration.cv_llm import LLM_FAMILIES
+from simulator.calibration.cv_llm import LLM_FAMILIES, llm_figure
 from simulator.calibration.cv_model import (
     BUFFER_FRACTIONS,
     FAMILIES,
@@ -154,7 +154,7 @@ def test_every_shipped_figure_lies_in_its_stated_range(fit):
         for name in family.devices:
             model = loader.resolve_device(name).efficiency
             for p in family.parameters:
-                assert p.low <= getattr(model, p.name) <= p.high, (name, p.name)
+                assert p.low <= llm_figure(model, p.name) <= p.high, (name, p.name)
     for runtime in sf.runtime_scales(fit):
         scales = loader.resolve_runtime(runtime).compute_scale
         assert all(SCALE_LOW <= v <= SCALE_HIGH for v in scales.values()), runtime
