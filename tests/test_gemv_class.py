@@ -117,10 +117,14 @@ def test_a_profile_without_a_gemv_entry_streams_at_the_gemm_class_figures(tmp_pa
     assert _decode_down_latency_s(device) == pytest.approx(expected_s, rel=1e-9)
 
 
-def test_a_shipped_profile_without_gemv_answers_with_gemm():
-    l4 = resolve_device("l4").efficiency
-    assert "gemv" not in _toml("l4")["efficiency"]
-    assert l4.for_class("gemv") == l4.for_class("gemm")
+def test_a_shipped_profile_without_gemv_answers_with_its_gemm_table_not_default():
+    """STM32H743: a [efficiency.gemm] table (compute 0.19) apart from [efficiency.default] (0.40), no
+    gemv table: a one-row projection computes at the gemm table's fraction."""
+    figures = _toml("stm32h743")["efficiency"]
+    assert "gemv" not in figures and figures["gemm"] != figures["default"]
+    entry = resolve_device("stm32h743").efficiency.for_class("gemv")
+    assert (entry.compute_fraction, entry.bandwidth_fraction) == (figures["gemm"]["compute_fraction"],
+                                                                  figures["gemm"]["bandwidth_fraction"])
 
 
 def test_a_gemv_entry_takes_the_figures_it_omits_from_gemm_as_a_runtime_scales_them():
