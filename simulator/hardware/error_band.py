@@ -15,9 +15,10 @@ data sheet, a user's profile that extends none) says that it has none, rather th
 from __future__ import annotations
 
 import functools
-import importlib.resources
+import importlib.util
 import json
 from dataclasses import asdict, dataclass
+from pathlib import Path
 
 #: the generated file, in the profiles' package data
 BANDS_FILE = ("measurements", "out_of_sample.json")
@@ -66,9 +67,9 @@ class ErrorBand:
 
 @functools.cache
 def _bands() -> dict:
-    path = importlib.resources.files("simulator.hardware_profiles")
-    for part in BANDS_FILE:  # one part per joinpath: Traversable takes several only from Python 3.11
-        path = path.joinpath(part)
+    # the package's folder from its spec: importlib.resources costs a start-up several milliseconds
+    spec = importlib.util.find_spec("simulator.hardware_profiles")
+    path = Path(next(iter(spec.submodule_search_locations or ())), *BANDS_FILE) if spec else Path(*BANDS_FILE)
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except (FileNotFoundError, json.JSONDecodeError):
