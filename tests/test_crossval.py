@@ -213,6 +213,7 @@ def test_cli_cv_json_names_each_protocol_and_what_was_left_out(capsys):
     assert out["not_cross_validated"]["energy_per_sample_j row (latency and throughput only)"] > 0
 
 
+@pytest.mark.once_per_ci
 def test_out_of_sample_document_and_readme_hold_the_generators_figures():
     """docs/out_of_sample.md and the README's out-of-sample block hold the figures the
     cross-validation gives now. Reduced for CI: the GPU and microcontroller tables only (a family's

@@ -85,6 +85,7 @@ def test_notebook_is_stored_without_outputs(path: Path) -> None:
         assert cell.get("execution_count") is None, f"{path.name} cell {index} has an execution count"
 
 
+@pytest.mark.once_per_ci
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[path.name for path in NOTEBOOKS])
 def test_notebook_executes(path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     nbclient = pytest.importorskip("nbclient")

@@ -23,6 +23,7 @@ import pytest
 from simulator.cli import main
 from tests.browser import require_chromium
 
+pytestmark = pytest.mark.once_per_ci  # a browser test: CI runs it on its first Python only
 require_chromium()  # skips this module without Selenium, Chromium or chromedriver
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.common.keys import Keys  # noqa: E402

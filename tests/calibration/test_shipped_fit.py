@@ -30,6 +30,9 @@ from simulator.calibration.host_transfer import transfers_included
 from simulator.hardware import loader
 from simulator.hardware.runtime import RUNTIME_SEPARATOR
 
+#: every test here reads the all-rows fit (about 40 s on 2 cores): CI runs them on its first Python only
+pytestmark = pytest.mark.once_per_ci
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
