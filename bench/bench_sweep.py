@@ -9,8 +9,11 @@ the sweep exactly. Baselines in the same process, whose tables must equal the sw
 sweep with each chunk of up to 16,384 configurations through the engine in one block (before
 cache-sized blocks, :data:`simulator.engine.evaluate.BLOCK_ELEMENTS`), and that with every
 micro-batching plan run for every configuration that spills as well (the exhaustive search, before
-plans were bounded, :class:`simulator.engine.evaluate._PlanFloor`). Times are CPU time of this
-process (the sweep runs in it, without workers), so that a loaded machine slows every figure alike.
+plans were bounded, :class:`simulator.engine.evaluate._PlanFloor`); and the tight reference kernel of
+the same roofline arithmetic on as many configurations (:func:`ci_ratios.reference_kernel`, timed in
+turn with the sweep: issue 21 asks for 60% of its rate, or 5·10⁵ configurations/s). Times are CPU time
+of this process (the sweep runs in it, without workers), so that a loaded machine slows every figure
+alike.
 
     python bench/bench_sweep.py [--sample 200] [--repeat 3]
 """
@@ -22,6 +25,7 @@ import random
 import time
 
 import numpy as np
+from ci_ratios import reference_kernel
 
 import simulator.engine.evaluate as engine
 from simulator.catalog import build_network
@@ -42,6 +46,18 @@ def with_dram_scale(device: Device, scale: float) -> Device:
     return device.model_copy(update={"memory_levels": levels})
 
 
+def _kernel_arguments(network, configs: int) -> tuple:
+    """The reference kernel's per-layer arrays of ``network`` and ``configs`` random configurations
+    (as bench/ci_ratios.py draws them)."""
+    from simulator.engine.workload import simulated_workload
+
+    w = simulated_workload(network, True)
+    rng = np.random.default_rng(0)
+    bounds = ((1, 1024), (0.5, 4), (0.5, 4), (1e12, 1e15), (1e11, 3e12), (1e-12, 5e-12), (1e-11, 1e-10))
+    return (2 * w.macs + w.elementwise_ops, w.macs, w.weight_elements, w.activation_elements,
+            *(rng.uniform(low, high, configs) for low, high in bounds))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sample", type=int, default=200, help="configurations simulated one by one")
@@ -52,12 +68,16 @@ def main() -> None:
     devices = [resolve_device(name) for name in DEVICES]
     overrides = {"dram.bandwidth_scale": SCALES}
     sweep(network, devices, batches=BATCHES[:1], precisions=PRECISIONS[:1])  # warm imports and caches
-    sweep_s = []
-    for _ in range(args.repeat):
+    sweep_s, kernel_s = [], float("inf")
+    kernel_args = _kernel_arguments(network, len(DEVICES) * len(BATCHES) * len(PRECISIONS) * len(SCALES))
+    for _ in range(args.repeat):  # the sweep and the reference kernel in turn
         start = time.process_time()
         table = sweep(network, devices, batches=BATCHES, precisions=PRECISIONS, overrides=overrides,
                       progress=None)
         sweep_s.append(time.process_time() - start)
+        start = time.process_time()
+        reference_kernel(*kernel_args)
+        kernel_s = min(kernel_s, time.process_time() - start)
     configs = len(table)
     assert configs == len(DEVICES) * len(BATCHES) * len(PRECISIONS) * len(SCALES)
 
@@ -99,6 +119,8 @@ def main() -> None:
           f"{len(SCALES)} DRAM bandwidth scales = {configs:,} configurations")
     print(f"  sweep              {best_s:8.3f} s  (best of {args.repeat}: "
           f"{', '.join(f'{s:.3f}' for s in sweep_s)})  {configs / best_s:,.0f} configs/s")
+    print(f"  reference kernel   {kernel_s:8.3f} s  {configs / kernel_s:,.0f} configs/s: the sweep runs at "
+          f"{kernel_s / best_s:.2f} of its rate")
     print(f"  baselines, the same table: each chunk in one block {one_block_s:.3f} s (the sweep "
           f"{one_block_s / best_s:.2f}x faster); and every micro-batching plan run {every_plan_s:.3f} s "
           f"({every_plan_s / best_s:.2f}x)")

@@ -39,26 +39,34 @@ def _ordered(submit: Callable, units: Iterable[Any], window: int) -> Iterator:
 
 
 _WORKER: dict = {}  # in a worker process: the plan, and workloads by (plan, shape, device)
+#: the plan a forked worker inherits (set while a pool starts, in the parent): not pickled to each worker
+_INHERITED: dict = {}
 #: Seconds between a worker's checks that its parent is alive (the fallback to PR_SET_PDEATHSIG).
 PARENT_POLL_S = 0.2
 _PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 
 
-def _pool_results(plan: Any, units: Iterable[Any], workers: int) -> Iterator[dict]:
-    """``plan.compute(unit)`` of each unit of a :class:`simulator.sweeps.SweepPlan`, in order, evaluated
-    by ``workers`` processes on this machine. The workers die with this process
-    (:func:`_init_worker`). A worker that cannot be
-    started (``fork`` fails: no memory, a process limit) or that dies is a SimulatorError; the
-    workers already started are then killed, never waited for (they would wait for work forever)."""
+def _pool_results(plan: Any, units: Iterable[Any], workers: int, framed: bool = False) -> Iterator[Any]:
+    """``plan.compute_part(unit)`` (``framed``: ``plan.compute_frame(unit)``) of each unit of a
+    :class:`simulator.sweeps.SweepPlan`, in order, evaluated by ``workers`` processes on this machine
+    (forked ones inherit the plan, others unpickle it once). The workers die with this process
+    (:func:`_init_worker`). A worker that cannot be started (``fork`` fails: no memory, a process
+    limit) or that dies is a SimulatorError; the workers already started are then killed, never
+    waited for (they would wait for work forever)."""
+    import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
     from concurrent.futures.process import BrokenProcessPool
 
-    pool = ProcessPoolExecutor(workers, initializer=_init_worker, initargs=(pickle.dumps(plan), os.getpid()))
+    if multiprocessing.get_start_method() == "fork":  # the workers inherit the plan (and the caches)
+        _INHERITED["plan"], sent = plan, None
+    else:  # spawn, forkserver: each worker unpickles it
+        sent = pickle.dumps(plan)
+    pool = ProcessPoolExecutor(workers, initializer=_init_worker, initargs=(sent, os.getpid()))
     finished = False
 
     def submit(unit: Any):
         try:
-            return pool.submit(_worker_compute, unit)
+            return pool.submit(_worker_compute, unit, framed)
         except OSError as error:
             raise SimulatorError(f"cannot start {workers} worker processes: {error.strerror or error}; run "
                                  "with fewer workers (--workers 1 evaluates here)") from None
@@ -70,6 +78,7 @@ def _pool_results(plan: Any, units: Iterable[Any], workers: int) -> Iterator[dic
         raise SimulatorError(f"a sweep worker process ended unexpectedly (killed, or out of memory); "
                              f"run with fewer workers than {workers}, or --workers 1") from None
     finally:
+        _INHERITED.pop("plan", None)
         if finished:
             pool.shutdown(wait=True)
         else:  # an error, Ctrl-C, SIGTERM or a consumer that stopped early: stop the workers now
@@ -88,12 +97,13 @@ def _kill_pool(pool) -> None:
             process.join(timeout=1)
 
 
-def _init_worker(plan: bytes, parent_pid: int) -> None:
+def _init_worker(plan: bytes | None, parent_pid: int) -> None:
     """A sweep worker's start: it dies with its parent, whatever ends the parent (SIGKILL included):
     on Linux the kernel sends it SIGKILL (``prctl(PR_SET_PDEATHSIG)``), and everywhere a daemon thread
     polls its parent every :data:`PARENT_POLL_S` and ends the process when the parent is gone. SIGTERM
     takes its default action (not the parent's handler, which a fork copies) and Ctrl-C is left to
-    the parent, which stops the workers."""
+    the parent, which stops the workers. ``plan``: the pickled plan, or None where the worker was
+    forked while the parent held it (:data:`_INHERITED`)."""
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     if sys.platform.startswith("linux"):
@@ -104,7 +114,7 @@ def _init_worker(plan: bytes, parent_pid: int) -> None:
         os._exit(1)
     threading.Thread(target=_watch_parent, args=(parent, parent_pid), daemon=True,
                      name="sweep-parent-watch").start()
-    _WORKER["plan"] = pickle.loads(plan)
+    _WORKER["plan"] = _INHERITED["plan"] if plan is None else pickle.loads(plan)
 
 
 def _parent_alive(parent: int, parent_pid: int) -> bool:
@@ -128,12 +138,12 @@ def _watch_parent(parent: int, parent_pid: int) -> None:
     os._exit(1)
 
 
-def _worker_compute(unit: Any) -> dict:
-    return _WORKER["plan"].compute(unit, _WORKER)
+def _worker_compute(unit: Any, framed: bool = False) -> Any:
+    return _remote_compute(_WORKER["plan"], unit, framed)
 
 
-def _remote_compute(plan: Any, unit: Any) -> dict:
-    return plan.compute(unit, _WORKER)
+def _remote_compute(plan: Any, unit: Any, framed: bool = False) -> Any:
+    return (plan.compute_frame if framed else plan.compute_part)(unit, _WORKER)
 
 
 #: Seconds a sweep waits for a dask cluster to have a worker before it gives up.

@@ -41,6 +41,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from numbers import Integral
 from pathlib import Path
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -104,6 +105,17 @@ def _strings(names: Sequence[str], codes: np.ndarray):
     on pandas 2, ``str`` on pandas 3), taken from the few distinct names instead of converting every
     row's string (a tenth of a sweep's time)."""
     return _string_array(tuple(names)).take(codes)
+
+
+#: the key of a part's row count (:meth:`SweepPlan._frame_columns`): no column's name
+_ROWS = "__rows__"
+
+
+class _Coded(NamedTuple):
+    """A string column as the few ``names`` and each row's position in them (``codes``)."""
+
+    names: tuple[str, ...]
+    codes: np.ndarray
 
 
 @functools.lru_cache(maxsize=256)
@@ -244,10 +256,7 @@ def sweep(networks: Sequence[str | Path | Network] | str | Path | Network,
     """
     plan = plan_sweep(networks, devices, batches, precisions, resolutions, overrides, weight_precisions,
                       activation_precisions, fuse, ideal, skip_unsupported)
-    chunks = list(plan.chunks(progress=progress, workers=workers, client=client))
-    if not chunks:
-        return plan.empty()
-    return pd.concat(chunks, ignore_index=True)
+    return plan.table(progress=progress, workers=workers, client=client)
 
 
 def iter_sweep(networks, devices, batches: Sequence[int] = (1,), precisions: Sequence[str] | None = None,
@@ -463,13 +472,30 @@ class SweepPlan:
         if not len(rows):
             return {}
         batch, pair, values = self.grid.take(rows)
-        compute = self.grid.precision[pair].tolist()
+        names = self.grid.precision.tolist()  # one str object per pair: hashed once, not once per row
+        compute = list(map(names.__getitem__, pair.tolist()))
         si = override_arrays(device, list(self.overrides), compute, list(values))
         return _evaluate(cache[key], device, self.ideal, compute, batch.astype(float),
                          self.grid.weight_bits[pair], self.grid.activation_bits[pair], si)
 
+    def compute_part(self, unit: _Unit, cache: dict | None = None) -> dict[str, Any]:
+        """:meth:`compute` of ``unit`` with the rest of its columns (:meth:`_frame_columns`): what a
+        worker returns, so that the parent only makes the DataFrame (strings travel as codes)."""
+        return self._frame_columns(unit, self.compute(unit, cache), self.counts(unit.shape))
+
+    def compute_frame(self, unit: _Unit, cache: dict | None = None) -> pd.DataFrame:
+        """``unit``'s table rows (what a worker returns for a streamed sweep's chunk: unpickling a
+        frame costs the parent less than making it)."""
+        return self._framed([self.compute_part(unit, cache)])
+
     def frame(self, unit: _Unit, computed: Mapping[str, np.ndarray], counts: NetworkCounts) -> pd.DataFrame:
         """The table rows of ``unit`` from its computed columns."""
+        return self._framed([self._frame_columns(unit, computed, counts)])
+
+    def _frame_columns(self, unit: _Unit, computed: Mapping[str, np.ndarray],
+                       counts: NetworkCounts) -> dict[str, Any]:
+        """The columns of ``unit``'s rows as arrays, string columns as :class:`_Coded` (names and
+        codes) and the resolution as its values and mask, for :meth:`_framed`; :data:`_ROWS`: the rows."""
         resolution, network = self.shapes[unit.shape]
         device, rows = self.devices[unit.device], self.rows(unit)
         batch, pair, values = self.grid.take(rows)
@@ -477,24 +503,64 @@ class SweepPlan:
         effective = effective_resolution(resolution, network.input_shape)
         same = np.zeros(n, dtype=np.intp)
         columns = {
-            "network": _strings([network.name], same),
-            "device": _strings([device.name], same),
-            "input_shape": _strings(["x".join(map(str, network.input_shape))], same),
-            "resolution": pd.arrays.IntegerArray(np.full(n, effective or 0, dtype=np.int64),  # Int64
-                                                 np.full(n, effective is None)),
+            _ROWS: n,
+            "network": _Coded((network.name,), same),
+            "device": _Coded((device.name,), same),
+            "input_shape": _Coded(("x".join(map(str, network.input_shape)),), same),
+            "resolution": (np.full(n, effective or 0, dtype=np.int64), np.full(n, effective is None)),
             "batch": batch,
-            "precision": _strings(self.grid.precision, pair),
-            "weight_precision": _strings(self.grid.weight_precision, pair),
-            "activation_precision": _strings(self.grid.activation_precision, pair),
+            "precision": _Coded(tuple(self.grid.precision.tolist()), pair),
+            "weight_precision": _Coded(tuple(self.grid.weight_precision), pair),
+            "activation_precision": _Coded(tuple(self.grid.activation_precision), pair),
             **{o.key: v for o, v in zip(self.overrides, values, strict=True)},
             **computed,
             **self._exact_counts(batch, pair, counts, computed.get("micro_batch")),
         }
         if "bound" in computed:  # the engine's code (memory-bound: True), named here
-            columns["bound"] = _strings(BOUND_NAMES, np.asarray(computed["bound"], dtype=np.intp))
-        missing = np.full(n, np.nan)  # a level this device lacks
-        return pd.DataFrame({name: columns.get(name, missing) for name in self.columns},
-                            index=pd.RangeIndex(n))
+            columns["bound"] = _Coded(BOUND_NAMES, np.asarray(computed["bound"], dtype=np.intp))
+        return columns
+
+    def _framed(self, parts: Sequence[dict[str, Any]]) -> pd.DataFrame:
+        """One DataFrame of the rows of consecutive ``parts`` (:meth:`_frame_columns`, emptied here:
+        each part's column is dropped once concatenated), each column made once: arrays
+        concatenated, string columns taken from their few names (:func:`_strings`), NaN where a
+        part's device lacks a level."""
+        n = sum(part[_ROWS] for part in parts)
+        table: dict[str, Any] = {}
+        for name in self.columns:
+            values: list[Any] = [part.pop(name, None) for part in parts]
+            first = values[0]
+            if isinstance(first, _Coded):
+                names = tuple(dict.fromkeys(item for value in values for item in value.names))
+                position = {item: k for k, item in enumerate(names)}
+                codes = [np.array([position[item] for item in value.names], dtype=np.intp)[value.codes]
+                         if value.names != names else value.codes for value in values]
+                table[name] = _strings(names, codes[0] if len(codes) == 1 else np.concatenate(codes))
+            elif isinstance(first, tuple):  # Int64: values and mask
+                table[name] = pd.arrays.IntegerArray(*(np.concatenate([v[k] for v in values])
+                                                       if len(values) > 1 else first[k] for k in (0, 1)))
+            else:
+                arrays = [np.full(part[_ROWS], np.nan) if value is None else value  # a level the device lacks
+                          for part, value in zip(parts, values, strict=True)]
+                table[name] = arrays[0] if len(arrays) == 1 else np.concatenate(arrays)
+        return pd.DataFrame(table, index=pd.RangeIndex(n))
+
+    def table(self, progress: ProgressCallback | None = None, workers: int = 1, client=None) -> pd.DataFrame:
+        """The whole table (:func:`sweep`): the chunks' columns, framed once."""
+        _check_progress(progress)
+        if isinstance(workers, bool) or not isinstance(workers, Integral) or workers < 1:
+            raise SimulatorError(f"workers must be an integer of at least 1, got {workers!r}")
+        start, done, total = time.perf_counter(), 0, self.size
+        parts = []
+        for unit, part in self._computed(int(workers), client, CHUNK_ROWS):
+            done += part[_ROWS]
+            if progress is not None:
+                network, device = self.shapes[unit.shape][1], self.devices[unit.device]
+                progress(SweepProgress(done, total, f"{network.name} on {device.name}",
+                                       time.perf_counter() - start))
+            if part[_ROWS]:
+                parts.append(part)
+        return self._framed(parts) if parts else self.empty()
 
     def counts(self, shape: int) -> NetworkCounts:
         """The per-sample counts of network shape ``shape`` (counted once per plan)."""
@@ -579,11 +645,7 @@ class SweepPlan:
 
     def _chunks(self, progress, workers, client, chunk_rows) -> Iterator[pd.DataFrame]:
         start, done, total = time.perf_counter(), 0, self.size
-        counts: dict[int, NetworkCounts] = {}
-        for unit, computed in self._computed(workers, client, chunk_rows):
-            if unit.shape not in counts:
-                counts[unit.shape] = self.counts(unit.shape)
-            table = self.frame(unit, computed, counts[unit.shape])
+        for unit, table in self._computed(workers, client, chunk_rows, framed=True):
             done += len(table)
             if progress is not None:
                 network, device = self.shapes[unit.shape][1], self.devices[unit.device]
@@ -592,19 +654,26 @@ class SweepPlan:
             if len(table):
                 yield table
 
-    def _computed(self, workers, client, chunk_rows) -> Iterator[tuple[_Unit, dict[str, np.ndarray]]]:
+    def _computed(self, workers, client, chunk_rows, framed: bool = False) -> Iterator[tuple[_Unit, Any]]:
+        """Each unit and its columns (:meth:`compute_part`), or with ``framed`` its rows
+        (:meth:`compute_frame`), in order, computed here, in ``workers`` processes or on ``client``'s
+        cluster."""
         units = self.units(chunk_rows)
+        if client is not None or workers > 1:
+            for shape in range(len(self.shapes)):  # counted once here, not in every worker
+                self.counts(shape)
         if client is not None:
             window = 4 * _dask_workers(client)
             plan = client.scatter(self, broadcast=True)
-            submit = lambda unit: client.submit(_remote_compute, plan, unit, pure=False)  # noqa: E731
+            submit = lambda unit: client.submit(_remote_compute, plan, unit, framed, pure=False)  # noqa: E731
             yield from zip(self.units(chunk_rows), _ordered(submit, units, window), strict=True)
         elif workers > 1:
-            yield from zip(self.units(chunk_rows), _pool_results(self, units, workers), strict=True)
+            yield from zip(self.units(chunk_rows), _pool_results(self, units, workers, framed), strict=True)
         else:
             cache: dict = {}
+            compute = self.compute_frame if framed else self.compute_part
             for unit in units:
-                yield unit, self.compute(unit, cache)
+                yield unit, compute(unit, cache)
 
 
 def _check_progress(progress) -> None:

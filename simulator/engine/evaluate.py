@@ -8,6 +8,14 @@ the bandwidth once per distinct row of the configurations and only the sums kept
 same numbers bit for bit (tests/engine/test_block_totals.py, the sweep's sampled-row tests). Totals
 are sums over the layer axis of ``(configs, layers)`` arrays, and the energy total adds the parts in
 one stated order (compute, then each memory level).
+
+Every per-layer intermediate is float64, not float32: a sweep's rows equal single simulations bit
+for bit (the tests compare them with ``==``), which float32 intermediates would give up for a
+relative error of ~1e-7 per layer; and a discrete outcome decided by a comparison of two sums (the
+micro-batching plan kept, ``total < best``; ``bound``, a share over one half; ``fits``) could then
+differ between a sweep row and its simulation near a tie. A sweep's time is mostly what does not
+scale with the arithmetic's width (per-block numpy calls, the plan search, framing), so float32 would
+gain little of the reference kernel's 2x.
 """
 
 from __future__ import annotations
@@ -31,7 +39,7 @@ from simulator.engine.timing import (
     roofline_timing,
     slowest_level_s,
 )
-from simulator.engine.totals import Totals, summed_fields
+from simulator.engine.totals import Totals, saturated_int64, summed_fields
 from simulator.engine.workload import Workload
 from simulator.hardware.device import Device
 from simulator.model.formulas import OPS_PER_MAC
@@ -116,11 +124,18 @@ def evaluate(workload: Workload, device: Device, compute: Sequence[str], batch: 
     return Evaluation(hardware, timing, energy, batch, checks, totals)
 
 
-def memory_bound_sum_s(memory_bound: np.ndarray, latency_s: np.ndarray) -> np.ndarray:
+def memory_bound_sum_s(memory_bound: np.ndarray, latency_s: np.ndarray,
+                       work: np.ndarray | None = None) -> np.ndarray:
     """``(C,)`` latency of the memory-bound layers, added one by one in layer order [s]: of two or
     more configurations, as rows of a ``(L, C)`` array reduced over its first axis (numpy adds row
     after row, vectorized over the configurations: a fifth of a cumulative sum's time); of one, as
-    its cumulative sum (numpy would sum one row pairwise), the same sequence of additions."""
+    its cumulative sum (numpy would sum one row pairwise), the same sequence of additions. ``work``:
+    a scratch array of ``C·L`` float64 to use instead of new temporaries."""
+    if work is not None and latency_s.shape[0] >= 2:  # written into work, a (C, L) scratch array
+        columns = work.reshape(latency_s.shape[::-1])  # (L, C): the masked latencies, layer after layer
+        columns[...] = 0.0
+        np.copyto(columns, latency_s.T, where=memory_bound.T)
+        return columns.sum(axis=0)
     masked = np.where(memory_bound, latency_s, 0.0)
     if masked.shape[0] < 2:
         return np.cumsum(masked, axis=1)[:, -1]
@@ -164,10 +179,10 @@ def _totals(workload: Workload, hardware: HardwareArrays, batch: np.ndarray, wei
     for v, _, required in checks:
         fits &= required <= hardware.capacity_bytes[:, v]
     totals = Totals(
-        model_size_bytes=storage_bytes(workload.params, weight_bits).astype(np.int64),
-        peak_activation_bytes=storage_bytes(batch * workload.peak_activations,
-                                            activation_bits).astype(np.int64),
-        micro_batch=micro_batch.astype(np.int64),
+        model_size_bytes=saturated_int64(storage_bytes(workload.params, weight_bits)),
+        peak_activation_bytes=saturated_int64(storage_bytes(batch * workload.peak_activations,
+                                                            activation_bits)),
+        micro_batch=saturated_int64(micro_batch),
         t_compute_s=sums["t_compute_s"],
         t_memory_s=sums["t_memory_s"],
         fits=fits,
@@ -279,7 +294,8 @@ class _Distinct:
     __slots__ = ("bandwidth_fraction", "compute_j", "level_j", "levels", "overhead_s", "sums", "t_compute_s")
 
     def __init__(self, workload: Workload, hardware: HardwareArrays, batch: np.ndarray,
-                 weight_bits: np.ndarray, activation_bits: np.ndarray) -> None:
+                 weight_bits: np.ndarray, activation_bits: np.ndarray, sums: bool = True) -> None:
+        """``sums``: whether to take the sums (a plan's runs combine per-layer arrays instead)."""
         levels, _, _ = level_bytes(workload, hardware, batch, weight_bits, activation_bits)
         compute_fraction, self.bandwidth_fraction, overhead_s = efficiency_arrays(workload, hardware, batch)
         _, t_compute = compute_time_s(workload, batch, hardware.peak_ops_per_s, compute_fraction)
@@ -291,7 +307,7 @@ class _Distinct:
         self.compute_j = compute_energy_j(workload, hardware, batch)
         self.level_j = level_energy_j(levels, hardware)
         self.sums = {"t_compute_s": t_compute.sum(axis=1), "compute_j": self.compute_j.sum(axis=1),
-                     "level_j": self.level_j.sum(axis=2)}
+                     "level_j": self.level_j.sum(axis=2)} if sums else {}
 
 
 def _run_distinct(workload: Workload, hardware: HardwareArrays, runs: np.ndarray, first: np.ndarray,
@@ -303,7 +319,7 @@ def _run_distinct(workload: Workload, hardware: HardwareArrays, runs: np.ndarray
     ``first[rows[k]]``, so what does not depend on the bandwidth is computed once per row of ``first``.
     Element by element :func:`_run`'s operations."""
     d = _Distinct(workload, _take(hardware, first, len(hardware.peak_ops_per_s)), runs, weight_bits[first],
-                  activation_bits[first])
+                  activation_bits[first], sums=False)
     t_memory = slowest_level_s(d.levels, hardware.bandwidth_bytes_per_s[index], hardware.operand_level, rows)
     t_memory /= d.bandwidth_fraction
     t_compute = d.t_compute_s[rows]
@@ -311,8 +327,21 @@ def _run_distinct(workload: Workload, hardware: HardwareArrays, runs: np.ndarray
     latency += d.overhead_s[rows]
     power = None if hardware.static_power_w is None else hardware.static_power_w[index]
     return (SimpleNamespace(t_compute_s=t_compute, t_memory_s=t_memory, latency_s=latency, t_comm_s=None),
-            SimpleNamespace(compute_j=d.compute_j[rows], level_j=d.level_j[rows],
+            SimpleNamespace(compute_j=_RowsOf(d.compute_j, rows), level_j=_RowsOf(d.level_j, rows),
                             static_j=static_energy_j(power, latency)))
+
+
+class _RowsOf:
+    """Per-configuration rows ``rows`` of per-distinct-row ``values``, gathered only for the
+    configurations read (``[pick]``: a plan's winners), not for every configuration a plan ran on."""
+
+    __slots__ = ("rows", "values")
+
+    def __init__(self, values: np.ndarray, rows: np.ndarray) -> None:
+        self.values, self.rows = values, rows
+
+    def __getitem__(self, pick: np.ndarray) -> np.ndarray:
+        return self.values[self.rows[pick]]
 
 
 def _first_pass_block(workload: Workload, hardware: HardwareArrays, batch: np.ndarray,
@@ -327,35 +356,75 @@ def _first_pass_block(workload: Workload, hardware: HardwareArrays, batch: np.nd
     part = _take(hardware, distinct, len(batch))
     d = _Distinct(workload, part, batch[distinct], weight_bits[distinct], activation_bits[distinct])
     layers = d.levels.shape[2]
+    timed = [v for v in range(d.levels.shape[1]) if v != hardware.operand_level]
+    # scratch (configs, L) arrays, reused by every group: no fresh temporaries (and page faults) per group
+    size = max(_group_size(where, rows, runs, len(batch)) for where, rows, runs in groups) * layers
+    t_memory_buffer, latency_buffer, work_buffer = np.empty(size), np.empty(size), np.empty(size)
+    bound_buffer = np.empty(size, dtype=bool)
     for where, rows, runs in groups:
         for key, values in d.sums.items():
             sums[key][where] = (values if rows is None else np.repeat(values[rows], runs, axis=0) if runs
                                 else values[rows])
         bandwidth = hardware.bandwidth_bytes_per_s[where]
+        count = len(bandwidth)
+        shape: tuple[int, ...]
+        t_memory: np.ndarray
+        latency: np.ndarray
+        memory_bound: np.ndarray
         if runs:  # slowest_level_s, each distinct row's bytes over its configurations' bandwidths
+            shape = (count // runs, runs, layers)
             shaped = bandwidth.reshape(-1, runs, bandwidth.shape[1])
-            t_memory = None
-            for v in range(d.levels.shape[1]):
-                if v != hardware.operand_level:
-                    time_s = d.levels[rows, None, v, :] / shaped[:, :, v, None]
-                    t_memory = time_s if t_memory is None else np.maximum(t_memory, time_s, out=t_memory)
-            t_memory /= d.bandwidth_fraction
+            t_memory = t_memory_buffer[:count * layers].reshape(shape)
+            # a level whose bandwidth is the same for all configurations of a row (all but the swept
+            # one): its time once per row; the slowest level's time is the same largest quotient
+            varies = [v for v in timed if (shaped[:, 1:, v] != shaped[:, :1, v]).any()]
+            fixed = [v for v in timed if v not in varies]
+            row_s: np.ndarray | None = None
+            for v in fixed:
+                time_s = d.levels[rows, v, :] / shaped[:, 0, v, None]
+                row_s = time_s if row_s is None else np.maximum(row_s, time_s, out=row_s)
+            if varies:
+                np.divide(d.levels[rows, None, varies[0], :], shaped[:, :, varies[0], None], out=t_memory)
+                level_s = work_buffer[:count * layers].reshape(shape)
+                for v in varies[1:]:
+                    np.divide(d.levels[rows, None, v, :], shaped[:, :, v, None], out=level_s)
+                    np.maximum(t_memory, level_s, out=t_memory)
+                if row_s is not None:
+                    np.maximum(t_memory, row_s[:, None, :], out=t_memory)
+            elif row_s is not None:
+                t_memory[...] = row_s[:, None, :]
+            else:  # only an operand level: nothing to wait for
+                t_memory[...] = 0.0
+            np.divide(t_memory, d.bandwidth_fraction, out=t_memory)
             t_compute, overhead_s = d.t_compute_s[rows, None, :], d.overhead_s[rows, None, :]
         else:
+            shape = (count, layers)
             t_memory = slowest_level_s(d.levels, bandwidth, hardware.operand_level, rows)  # type: ignore[arg-type]
             t_memory /= d.bandwidth_fraction
             t_compute = d.t_compute_s if rows is None else d.t_compute_s[rows]
             overhead_s = d.overhead_s if rows is None else d.overhead_s[rows]
         # layer_latency_s, the overhead's condition known per distinct row
-        latency = np.maximum(t_compute, t_memory)
+        latency = np.maximum(t_compute, t_memory, out=latency_buffer[:count * layers].reshape(shape))
         latency += overhead_s
-        memory_bound = (t_memory > t_compute).reshape(-1, layers)
+        memory_bound = np.greater(t_memory, t_compute, out=bound_buffer[:count * layers].reshape(shape))
         t_memory, latency = t_memory.reshape(-1, layers), latency.reshape(-1, layers)  # (configs, L)
+        memory_bound = memory_bound.reshape(-1, layers)
         sums["t_memory_s"][where] = t_memory.sum(axis=1)
         sums["latency_s"][where] = latency.sum(axis=1)
-        sums["memory_bound_s"][where] = memory_bound_sum_s(memory_bound, latency)
-        power = None if hardware.static_power_w is None else hardware.static_power_w[where]
-        sums["static_j"][where] = static_energy_j(power, latency).sum(axis=1)
+        work = work_buffer[:count * layers].reshape(-1, layers)
+        sums["memory_bound_s"][where] = memory_bound_sum_s(memory_bound, latency, work)
+        if hardware.static_power_w is None:
+            sums["static_j"][where] = 0.0
+        else:  # static_energy_j, summed
+            np.multiply(hardware.static_power_w[where][:, None], latency, out=work)
+            sums["static_j"][where] = work.sum(axis=1)
+
+
+def _group_size(where: np.ndarray | slice, rows: np.ndarray | slice | None, runs: int, configs: int) -> int:
+    """The configurations of one group of :func:`_first_pass_block`."""
+    if isinstance(where, slice):
+        return len(range(*where.indices(configs)))
+    return len(where)
 
 
 #: the dataclasses of per-configuration arrays that _take and _put_rows copy field by field
@@ -381,11 +450,12 @@ def _plan_rows(part: Timing | Energy, rest: Timing | Energy | None, q: np.ndarra
     rows: dict[str, np.ndarray | None] = {}
     for name in names:
         value = getattr(part, name)
-        if not isinstance(value, np.ndarray):
+        if not isinstance(value, np.ndarray | _RowsOf):
             rows[name] = None
             continue
-        shape = (-1,) + (1,) * (value.ndim - 1)
-        plan = q[pick].reshape(shape) * value[pick]
+        picked = value[pick]
+        shape = (-1,) + (1,) * (picked.ndim - 1)
+        plan = q[pick].reshape(shape) * picked
         if rest is not None:
             plan = plan + has_rest[pick].reshape(shape) * getattr(rest, name)[pick]
         rows[name] = plan
@@ -436,6 +506,9 @@ class _PlanFloor:
         """``distinct``: ``(first, inverse)`` of :func:`_distinct_rows` over the configurations' batch,
         peak, bit widths and capacities (and perhaps more), of batches ``batch``; None: found here."""
         self.batch, self.distinct = batch, (None if batch is None else distinct)
+        #: plan -> (its configurations, their quick bound, their bound: inf where the quick bound ruled
+        #: the plan out), from :meth:`prepare`
+        self.prepared: dict[float, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
         # plain ndarray annotations: numpy's stubs type shapes differently from one release to the next
         compute_fraction: np.ndarray
         bandwidth_fraction: np.ndarray
@@ -462,25 +535,92 @@ class _PlanFloor:
         self.weight_sum = (workload.weight_elements / bandwidth_fraction).sum()
         self.spilled_sums = (workload.spilled_elements / bandwidth_fraction).sum(axis=1)
 
-    def quick_bound_s(self, index: np.ndarray, n: np.ndarray, m: float) -> np.ndarray:
+    #: the most (configuration, plan) pairs :meth:`prepare` bounds at once (its arrays are of this length)
+    PREPARE_PAIRS = 2**14
+
+    def prepare(self, plans: Sequence[tuple[float, np.ndarray]], best_s: np.ndarray) -> None:
+        """The bounds of the plans ``(m, configurations)`` of ``plans`` for :meth:`can_win`, several
+        plans at once (one pass of numpy calls for consecutive plans of at most
+        :data:`PREPARE_PAIRS` pairs in all, instead of one per plan: the search's fixed cost), where
+        the caller's distinct rows make :meth:`_crossover_bound_s` apply (weights and activations in
+        one store, at most a quarter as many (row, plan) pairs as configurations, their arrays
+        within :data:`BLOCK_ELEMENTS`). ``best_s``: the latency to beat per configuration (C,), which
+        only falls as plans win: a plan ruled out against it stays ruled out. Other plans
+        :meth:`can_win` bounds one by one. The decisions are those of :meth:`can_win` plan by plan:
+        the same bounds, compared with the best latency at that time."""
+        self.prepared = {}
+        hardware, batch, distinct = self.hardware, self.batch, self.distinct
+        if hardware.weight_store != hardware.activation_store or distinct is None or batch is None:
+            return
+        group: list[tuple[float, np.ndarray]] = []
+        for plan in plans:
+            if group and sum(len(index) for _, index in group) + len(plan[1]) > self.PREPARE_PAIRS:
+                self._prepare_group(group, best_s, batch, distinct)
+                group = []
+            group.append(plan)
+        if group:
+            self._prepare_group(group, best_s, batch, distinct)
+
+    def _prepare_group(self, plans: Sequence[tuple[float, np.ndarray]], best_s: np.ndarray, batch: np.ndarray,
+                       distinct: tuple[np.ndarray, np.ndarray]) -> None:
+        """:meth:`prepare` of consecutive plans, in one pass (nothing where the crossover bound does
+        not apply: :meth:`can_win` then bounds them one by one); ``batch`` and ``distinct``: the
+        floor's."""
+        sizes = [len(index) for _, index in plans]
+        if sum(sizes) < 2:
+            return
+        index = np.concatenate([index for _, index in plans])
+        plan_m = np.array([m for m, _ in plans])
+        plan_of = np.repeat(np.arange(len(plans)), sizes)
+        m, n = plan_m[plan_of], batch[index]
+        quick = self.quick_bound_s(index, n, m)
+        left = np.flatnonzero(quick * (1.0 - self.MARGIN) <= best_s[index])
+        bound = np.full(len(index), np.inf)
+        if len(left):
+            first, inverse = distinct
+            key = inverse[index[left]] * len(plans) + plan_of[left]  # (distinct row, plan)
+            present = np.zeros(len(first) * len(plans), dtype=bool)
+            present[key] = True
+            used = np.flatnonzero(present)
+            if 4 * len(used) > len(left) or len(used) * max(self.workload.layers, 1) > BLOCK_ELEMENTS:
+                return
+            rows = (np.cumsum(present) - 1)[key]
+            row, plan = np.divmod(used, len(plans))
+            bound[left] = self._crossover_bound_s(index[left], n[left], m[left], first[row],
+                                                  batch[first[row]], rows, plan_m[plan])
+        ends = np.cumsum(sizes)
+        for k, (m_k, index_k) in enumerate(plans):
+            part = slice(ends[k] - sizes[k], ends[k])
+            self.prepared[m_k] = (index_k, quick[part], bound[part])
+
+    def quick_bound_s(self, index: np.ndarray, n: np.ndarray, m: float | np.ndarray) -> np.ndarray:
         """``(len(index),)``: a weaker bound than :meth:`bound_s`, from the network's sums alone:
-        ``max(n·Σc, q·ΣM(m)) + q·o`` (``Σ_layers max(a, b) ≥ max(Σa, Σb)``) [s]."""
+        ``max(n·Σc, q·ΣM(m)) + q·o`` (``Σ_layers max(a, b) ≥ max(Σa, Σb)``) [s]; ``m`` a plan's
+        samples per pass, or one per configuration."""
         hardware, workload = self.hardware, self.workload
-        q = np.floor(n / m)
-        compute_s = n / hardware.peak_ops_per_s[index] * self.ops_sum
-        weights = self.weight_bytes_per_element[index] * self.weight_sum
-        activation_bytes = self.activation_bytes_per_element[index]
-        budget = hardware.capacity_bytes[index, hardware.activation_buffer] / (m * activation_bytes)
-        segment = np.searchsorted(workload.spill_thresholds, budget, side="right")
-        spilled = m * activation_bytes * self.spilled_sums[segment]
-        bandwidth = hardware.bandwidth_bytes_per_s[index]
+        # the formula's operations in place on a few (k,) arrays (each gather is a new array)
+        q = np.floor(np.divide(n, m), out=np.empty(len(index)))
+        compute_s = np.divide(n, hardware.peak_ops_per_s[index])
+        compute_s *= self.ops_sum
+        weights = self.weight_bytes_per_element[index]
+        weights *= self.weight_sum
+        spilled = np.multiply(m, self.activation_bytes_per_element[index])  # bytes per sample, m samples
+        budget = hardware.capacity_bytes[index, hardware.activation_buffer]
+        budget /= spilled
+        spilled *= self.spilled_sums[np.searchsorted(workload.spill_thresholds, budget, side="right")]
         weight_store, activation_store = hardware.weight_store, hardware.activation_store
         if weight_store == activation_store:
-            pass_s = (weights + spilled) / bandwidth[:, weight_store]
+            pass_s = np.add(weights, spilled, out=weights)
+            pass_s /= hardware.bandwidth_bytes_per_s[index, weight_store]
         else:
-            pass_s = np.maximum(weights / bandwidth[:, weight_store],
-                                spilled / bandwidth[:, activation_store])
-        return np.maximum(compute_s, q * pass_s) + q * self.overhead_s
+            pass_s = np.divide(weights, hardware.bandwidth_bytes_per_s[index, weight_store], out=weights)
+            spilled /= hardware.bandwidth_bytes_per_s[index, activation_store]
+            np.maximum(pass_s, spilled, out=pass_s)
+        pass_s *= q
+        bound = np.maximum(compute_s, pass_s, out=compute_s)
+        q *= self.overhead_s
+        bound += q
+        return bound
 
     def bound_s(self, index: np.ndarray, n: np.ndarray, m: float) -> np.ndarray:
         """``(len(index),)``: the lower bound of running batches ``n`` of configurations ``index`` in
@@ -509,18 +649,21 @@ class _PlanFloor:
                     return self._crossover_bound_s(index, n, m, index[first], n[first], rows)
         return self._layer_bound_s(index, n, m)
 
-    def _crossover_bound_s(self, index: np.ndarray, n: np.ndarray, m: float, distinct: np.ndarray,
-                           nd: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    def _crossover_bound_s(self, index: np.ndarray, n: np.ndarray, m: float | np.ndarray,
+                           distinct: np.ndarray, nd: np.ndarray, rows: np.ndarray,
+                           m_rows: float | np.ndarray | None = None) -> np.ndarray:
         """:meth:`bound_s` of one store from the layers sorted by crossover bandwidth, per distinct row
         of everything but the bandwidth: configurations ``distinct``, of batches ``nd``
-        (configuration ``index[k]``'s row is ``rows[k]``)."""
+        (configuration ``index[k]``'s row is ``rows[k]``). ``m``: samples per pass, one or per
+        configuration; ``m_rows``: per row (None: ``m``, one plan)."""
         hardware, workload = self.hardware, self.workload
-        q = np.floor(nd / m)
+        m_rows = m if m_rows is None else m_rows
+        q = np.floor(nd / m_rows)
         compute_s = (nd / hardware.peak_ops_per_s[distinct])[:, None] * self.ops_per_fraction
         weights = self.weight_bytes_per_element[distinct][:, None] * workload.weight_elements
         activation_bytes = self.activation_bytes_per_element[distinct]
-        budget = hardware.capacity_bytes[distinct, hardware.activation_buffer] / (m * activation_bytes)
-        spilled = (m * activation_bytes)[:, None] * workload.spilled_for_budget(budget)
+        budget = hardware.capacity_bytes[distinct, hardware.activation_buffer] / (m_rows * activation_bytes)
+        spilled = (m_rows * activation_bytes)[:, None] * workload.spilled_for_budget(budget)
         moved = q[:, None] * (weights + spilled) / self.bandwidth_fraction  # bytes: times w, a time
         with np.errstate(divide="ignore", invalid="ignore"):
             crossover = np.where(moved > 0, moved / compute_s, 0.0)  # memory-bound below this bandwidth
@@ -557,7 +700,12 @@ class _PlanFloor:
 
     def can_win(self, index: np.ndarray, n: np.ndarray, m: float, best_s: np.ndarray) -> np.ndarray:
         """``(len(index),)``: True where running batches ``n`` of configurations ``index`` in passes of
-        ``m`` samples may have a latency below ``best_s``."""
+        ``m`` samples may have a latency below ``best_s`` (from the bounds :meth:`prepare` found, when
+        it found this plan's)."""
+        prepared = self.prepared.get(m)
+        if prepared is not None and np.array_equal(prepared[0], index):
+            _, quick, bound = prepared
+            return (quick * (1.0 - self.MARGIN) <= best_s) & (bound * (1.0 - self.MARGIN) <= best_s)
         keep = self.quick_bound_s(index, n, m) * (1.0 - self.MARGIN) <= best_s
         left = np.flatnonzero(keep)  # the per-layer bound for those the network's sums leave in
         step = max(1, BLOCK_ELEMENTS // max(self.workload.layers, 1))  # (rows, layers) arrays of a block
@@ -629,9 +777,10 @@ def _plan_search(workload: Workload, hardware: HardwareArrays, batch: np.ndarray
     if not len(candidates):
         return
     floor = _PlanFloor(workload, hardware, weight_bits, activation_bits, batch, distinct)
-    for j in range(int(np.log2(batch[candidates].max())) + 1):
-        m = 2.0 ** j
-        index = candidates[batch[candidates] > m]
+    plans = [(2.0 ** j, candidates[batch[candidates] > 2.0 ** j])
+             for j in range(int(np.log2(batch[candidates].max())) + 1)]
+    floor.prepare(plans, best)  # every plan's bound at once, where the caller's distinct rows allow it
+    for m, index in plans:
         # only the plans whose lower bound can beat the best so far are run (the same plans win as
         # when every one is run: a plan skipped here would not have been better)
         index = index[floor.can_win(index, batch[index], m, best[index])]

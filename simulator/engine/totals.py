@@ -23,6 +23,7 @@ class Totals:
     * ``model_size_bytes``: weights stored, ``params · weight bits / 8`` (int64);
     * ``peak_activation_bytes``: ``batch · peak activations · activation bits / 8`` (int64);
     * ``micro_batch``: samples per pass of the plan kept (int64; the batch when it runs whole);
+      these three saturate at 2**63 − 1 (:func:`saturated_int64`);
     * ``t_compute_s``, ``t_memory_s``, ``latency_s``: sums over layers of the layer figures;
     * ``throughput_per_s = batch / latency_s``;
     * ``energy_j = energy_compute_j + Σ_v energy_level_j[:, v] + energy_static_j`` (added in that
@@ -80,6 +81,21 @@ class Totals:
             values = [getattr(part, f.name) for part in parts]
             changes[f.name] = None if values[0] is None else np.concatenate(values)
         return cls(**changes)
+
+
+#: int64's largest value, where :func:`saturated_int64` stops
+INT64_MAX = 2**63 - 1
+
+
+def saturated_int64(values: np.ndarray) -> np.ndarray:
+    """Non-negative float64 figures as int64, ``INT64_MAX`` where a figure is at least 2**63 (or is
+    not a number): a batch near 2**63 (whose float64 is 2**63) or the bytes of one, which a plain
+    cast would wrap to a negative number with a RuntimeWarning. Exact figures of such rows are a
+    sweep's count columns (Python ints)."""
+    out = np.full(np.shape(values), INT64_MAX, dtype=np.int64)
+    within = np.asarray(values) < 2.0**63  # False for NaN
+    out[within] = np.asarray(values)[within]
+    return out
 
 
 def summed_fields(batch: np.ndarray, latency_s: np.ndarray, memory_bound_s: np.ndarray,
