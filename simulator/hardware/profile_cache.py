@@ -64,13 +64,16 @@ def cache_dir() -> Path | None:
 def code_fingerprint() -> bytes:
     """SHA-256 of the source of the modules that turn a file into a model; empty when one cannot be
     read (then nothing is cached)."""
-    package = Path(__file__).parent
+    package = os.path.dirname(__file__)
     digest = hashlib.sha256()
-    for path in [*sorted(package.glob("*.py")), package.parent / "kernels.py", package.parent / "compat.py"]:
-        try:
-            digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
-        except OSError:
-            return b""
+    try:
+        modules = sorted(os.path.join(package, name) for name in os.listdir(package) if name.endswith(".py"))
+        outside = [os.path.join(package, os.pardir, name) for name in ("kernels.py", "compat.py")]
+        for path in [*modules, *outside]:
+            with open(path, "rb") as source:
+                digest.update(os.path.basename(path).encode() + b"\0" + source.read() + b"\0")
+    except OSError:
+        return b""
     return digest.digest()
 
 
@@ -98,7 +101,12 @@ def _entry_path(kind: str, name: str) -> Path | None:
 
 def _relative(files: Iterable[Path], root: Path) -> list[str]:
     """``files`` relative to ``root``, once each, in order; ValueError for one outside it."""
-    return [Path(file).resolve().relative_to(root.resolve()).as_posix() for file in dict.fromkeys(files)]
+    def relative(file: Path) -> str:
+        try:
+            return Path(file).relative_to(root).as_posix()  # the shipped paths are built on root
+        except ValueError:
+            return Path(file).resolve().relative_to(root.resolve()).as_posix()
+    return [relative(file) for file in dict.fromkeys(files)]
 
 
 def load(model: type[M], kind: str, name: str, source: Path) -> M | None:
