@@ -21,7 +21,6 @@ import math
 import os
 import shutil
 import signal
-import socket
 import tempfile
 import threading
 import zlib
@@ -111,6 +110,8 @@ def atomic_path(path: str | Path, force: bool = False) -> Iterator[Path]:
 
 def _host_tag() -> str:
     """8 hex digits naming this machine in a temporary's name (a folder may be shared by several)."""
+    import socket  # here: every command imports this module, few write a temporary (issue 21's start-up)
+
     return f"{zlib.crc32(socket.gethostname().encode('utf-8', 'replace')):08x}"
 
 
