@@ -285,7 +285,8 @@ class EfficiencyModel(_Frozen):
         while cls is not None and cls not in self.classes:
             cls = CLASS_FALLBACK.get(cls)
         if cls is None:
-            return class_lookup(self.classes, "default", KernelEfficiency())
+            # the ideal entry unvalidated: its defaults are valid, and a cached profile builds no schema
+            return class_lookup(self.classes, "default", KernelEfficiency.model_construct())
         entry, refined = self.classes[cls], CLASS_FALLBACK.get(cls)
         if refined is None or entry.model_fields_set >= set(KernelEfficiency.model_fields):
             return entry

@@ -176,13 +176,15 @@ def test_an_unusable_cache_folder_costs_only_the_cache(tmp_path, monkeypatch, wh
     loader._load_shipped.cache_clear()
 
 
-def test_a_cached_command_builds_no_schema(tmp_path):
-    """Start-up (issue 21): with the entry on disk, `roofline simulate` validates nothing, so pydantic
-    neither builds a schema nor scans the installed distributions for plugins."""
+@pytest.mark.parametrize("device", ["jetson-agx-orin", "nucleo-l4r5zi@x-cube-ai-9.0"])
+def test_a_cached_command_builds_no_schema(tmp_path, device):
+    """Start-up (issue 21): with the entries on disk, `roofline simulate` validates nothing (a device
+    with a runtime, whose classes fall back to the ideal entry, included), so pydantic neither builds a
+    schema nor scans the installed distributions for plugins."""
     probe = ("import contextlib, io, sys\n"
              "from simulator.cli import main\n"
              "with contextlib.redirect_stdout(io.StringIO()):\n"
-             "    assert main(['simulate', 'resnet50', '--device', 'jetson-agx-orin']) == 0\n"
+             f"    assert main(['simulate', 'mobilenet_v2', '--device', {device!r}]) == 0\n"
              "from simulator.hardware.device import Device\n"
              "print(Device.__pydantic_complete__, 'pydantic.plugin._loader' in sys.modules)\n")
     environment = {**os.environ, profile_cache.CACHE_DIR_VARIABLE: str(tmp_path)}
