@@ -116,7 +116,12 @@ def built():
     return {name: (network, count_network(network).params) for name, network in networks.items()}
 
 
-@pytest.mark.parametrize("name", DEVICES)
+#: the devices CI's second Python runs this for too; the others run once per CI (``once_per_ci``)
+EVERY_PYTHON = ("h100-sxm", "jetson-agx-orin", "stm32h743")
+
+
+@pytest.mark.parametrize("name", [
+    pytest.param(name, marks=() if name in EVERY_PYTHON else pytest.mark.once_per_ci) for name in DEVICES])
 def test_average_power_while_running_lies_between_static_and_maximum_power(name, built):
     device = resolve_device(name)
     bits, capacity = PRECISION_BITS[device.default_precision], device.weight_store.capacity_bytes
@@ -192,3 +197,7 @@ def test_static_power_above_the_maximum_is_refused(tmp_path):
         "static_power_w = 0\n", "static_power_w = 30\n"))
     with pytest.raises(ProfileError, match=r"static_power_w 30 W exceeds max_power_w 22\.05 W"):
         load_device(path)
+
+
+def test_the_devices_every_python_runs_are_shipped():
+    assert set(EVERY_PYTHON) <= set(DEVICES)

@@ -125,6 +125,7 @@ def test_cli_must_show(capsys):
     assert "\n" not in err and "does not fit" in err and "GB" in err
 
 
+@pytest.mark.once_per_ci
 def test_validation_ideal_is_never_slower_than_measured():
     from simulator.llm.validation import load_rows, predict
     for row in load_rows():
