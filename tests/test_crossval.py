@@ -365,5 +365,7 @@ def test_ada_datacenter_cards_share_the_tensorrt_family_with_their_own_sms(devic
     assert family_of(device) is family_of("a100-sxm-80gb") is family_of("h100-sxm") is not None
     own, fitted = resolve_device(device).efficiency, resolve_device("a100-sxm-80gb").efficiency
     assert own is not None and own.parallel_units == ADA_SMS[device]
-    for figure in ("classes", "kernel_overhead_s", "tile_outputs", "buffer_capacity_fraction"):
+    for figure in ("kernel_overhead_s", "tile_outputs", "buffer_capacity_fraction"):
         assert getattr(own, figure) == getattr(fitted, figure), figure
+    # the kernel classes, but the gemv class's share: an LLM term of the TensorRT-LLM (Ampere) family
+    assert own.classes == {cls: entry for cls, entry in fitted.classes.items() if cls != "gemv"}
