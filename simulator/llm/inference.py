@@ -4,10 +4,10 @@ For a batch of ``B`` sequences with ``P`` prompt tokens generating ``G`` tokens 
 
 * ``ttft_s``: prefill (:mod:`simulator.llm.phases`), plus pipeline transfers;
 * the expected model (not ``ideal``) times a forward pass as its kernels' rooflines (the projections'
-  weights streamed at ``[efficiency.gemv] bandwidth_fraction`` of bandwidth in a decode step, a
-  batch-1 decode Linear being a GEMV: ``weight bytes / (bandwidth · fraction)``), plus one launch per kernel of the built
-  network (:func:`~simulator.llm.phases.kernels_per_step` × ``kernel_overhead_us``, all-reduces one
-  NCCL kernel each), plus the runtime's documented host cost per pass (``[efficiency]
+  weights streamed at ``[efficiency.gemv] bandwidth_fraction`` of bandwidth in a decode step, a batch-1
+  decode Linear being a GEMV: ``weight bytes / (bandwidth · fraction)``), plus one launch per kernel of
+  the built network (:func:`~simulator.llm.phases.kernels_per_step` × ``kernel_overhead_us``,
+  all-reduces one NCCL kernel each), plus the runtime's documented host cost per pass (``[efficiency]
   step_overhead_us``: TensorRT-LLM's per-step sampling launches and synchronization, 20 µs), added once
   to the prefill and once to each decode step. No fitted catch-all per step;
 * decode: ``G − 1`` steps at ``c = P … P+G−2``, summed exactly (:func:`~simulator.llm.phases.sum_max_affine`;
