@@ -186,6 +186,8 @@ def profile_figures(family: Family, model) -> dict[tuple[str, str], str]:
         out["efficiency", "buffer_capacity_fraction"] = _number(model.buffer_capacity_fraction)
         tile = model.tile_outputs["conv"]
         out["efficiency", "tile_outputs"] = f"{{conv = {tile}, gemm = {tile}, attention = {tile}}}"
+    if model.tensor_energy_pj is not None:
+        out["efficiency", "tensor_energy_pj"] = _number(model.tensor_energy_pj)
     for cls, entry in model.classes.items():
         out[f"efficiency.{cls}", "compute_fraction"] = _number(entry.compute_fraction)
         out[f"efficiency.{cls}", "bandwidth_fraction"] = _number(entry.bandwidth_fraction)
@@ -357,6 +359,7 @@ def differences(fit: sf.DatasetFit) -> list[str]:
                     model.buffer_capacity_fraction)
             for cls in ("conv", "gemm", "attention"):
                 compare(f"tile_outputs.{cls}", shipped.tile_outputs.get(cls), model.tile_outputs[cls])
+        compare("tensor_energy_pj", shipped.tensor_energy_pj, model.tensor_energy_pj)
         for cls, entry in model.classes.items():
             for field in ("compute_fraction", "bandwidth_fraction", "overhead_s"):
                 compare(f"{cls}.{field}", getattr(shipped.for_class(cls), field), getattr(entry, field))

@@ -376,7 +376,14 @@ are validation figures, not test figures; the analysis, per fold and step:
   factors (0.2–5) were then restored on top of the derived figures, for a board with rows of its
   own (a board with none still gets `kernel_share` × its derived figures): decided after seeing the
   derived-only model's figures (in sample 56% within ±20%, the M7's derived rate about twice what
-  its rows show), also a validation-figure change.
+  its rows show), also a validation-figure change;
+* *a GPU's power-limited sustained compute rate* (`simulator/engine/power_limit.py`: a kernel's
+  compute fraction is at most `(max_power_w − static_power_w) / (E · peak)`, with `E` the datacenter
+  family's fitted `tensor_energy_pj`, 0.1–1 pJ per dense int8/fp8 tensor op on a 4N-class process,
+  scaled to another node by the profile's `[energy] scale`; the power figures are the data sheets'):
+  added after seeing the H100 NVL (400 W) rows about 22% slower than modelled while the same die
+  at 700 W (H100 SXM) was not, and the L4 (72 W) rows' spread; the fit's starting points for a figure
+  with no gradient until its limit binds were added after seeing the first fit stay at the default.
 """
 
 

@@ -154,7 +154,7 @@ def efficiency_fields(raw: Any, locmap: dict[Loc, str]) -> Any:
         raise FieldError("efficiency.gemv_bandwidth_fraction", "moved: write it as bandwidth_fraction "
                          "of an [efficiency.gemv] table (the decode projections' kernel class)")
     for key in ("parallel_units", "tile_outputs", "runtime",
-                "llm_compute_fraction", "buffer_capacity_fraction"):
+                "llm_compute_fraction", "buffer_capacity_fraction", "tensor_energy_pj"):
         if key in raw:
             model[key] = raw[key]
             locmap[("efficiency", key)] = f"efficiency.{key}"
@@ -169,7 +169,8 @@ def efficiency_fields(raw: Any, locmap: dict[Loc, str]) -> Any:
         locmap[("efficiency", "step_overhead_s")] = f"efficiency.{given[0]}"
     for name, entry in raw.items():
         if name in ("source", "parallel_units", "tile_outputs", "runtime",
-                    "llm_compute_fraction", "buffer_capacity_fraction", *KERNEL_OVERHEAD_UNITS,
+                    "llm_compute_fraction", "buffer_capacity_fraction", "tensor_energy_pj",
+                    *KERNEL_OVERHEAD_UNITS,
                     *STEP_OVERHEAD_UNITS):
             continue
         if name not in EFFICIENCY_CLASSES:

@@ -22,11 +22,13 @@ from simulator.calibration.cv_model import (
     FAMILIES,
     SCALE_HIGH,
     SCALE_LOW,
+    TENSOR_ENERGY,
     TILES,
     family_of,
     overhead_scale,
 )
 from simulator.calibration.host_transfer import transfers_included
+from simulator.engine.power_limit import TENSOR_ENERGY_RANGE_PJ
 from simulator.hardware import loader
 from simulator.hardware.runtime import RUNTIME_SEPARATOR
 
@@ -152,6 +154,9 @@ def test_every_shipped_figure_lies_in_its_stated_range(fit):
                 assert p.low <= entry.compute_fraction <= p.high, (name, cls)
         if family.parallel:
             assert model.buffer_capacity_fraction in BUFFER_FRACTIONS
+        if TENSOR_ENERGY in family.parameters:  # pJ per dense int8/fp8 tensor op on a 4N-class process
+            assert model.tensor_energy_pj is not None, name
+            assert TENSOR_ENERGY_RANGE_PJ[0] <= model.tensor_energy_pj <= TENSOR_ENERGY_RANGE_PJ[2], name
             assert {model.tile_outputs[c] for c in ("conv", "gemm", "attention")} <= set(TILES)
     for family in LLM_FAMILIES:
         for name in family.devices:
