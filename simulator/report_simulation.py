@@ -170,6 +170,7 @@ def simulation_to_dict(result: SimulationResult) -> dict:
         "totals": {
             **counts_totals(result.counts),
             "model_size_bytes": result.model_size_bytes,
+            **llm_totals(result),
             "t_compute_s": result.t_compute_s,
             "t_memory_s": result.t_memory_s,
             "latency_s": result.latency_s,
@@ -187,6 +188,13 @@ def simulation_to_dict(result: SimulationResult) -> dict:
                     "capacity_bytes": c.capacity_bytes, "fits": c.fits} for c in result.memory],
         "layers": [layer_record(layer) for layer in result.layers],
     }
+
+
+def llm_totals(result: SimulationResult) -> dict:
+    """An LLM pass's KV cache held at its end, ``kv_cache_bytes`` [bytes]
+    (:func:`simulator.llm.as_network.kv_cache_bytes`), as ``roofline compare`` and ``sweep`` carry it;
+    nothing for any other network (which holds no KV cache)."""
+    return {"kv_cache_bytes": result.kv_cache_bytes} if result.kv_cache_bytes else {}
 
 
 def simulation_json(result: SimulationResult) -> str:
@@ -227,6 +235,8 @@ def simulation_summary_lines(result: SimulationResult) -> list[str]:
         *sequence_lines(result.params),
         *energy_lines(result),
         f"  model size  {format_bytes(result.model_size_bytes)} ({result.counts.params:,} params)",
+        *([f"  KV cache    {format_bytes(result.kv_cache_bytes)} held at the end of the pass "
+           f"(batch {result.batch})"] if result.kv_cache_bytes else []),
         f"  work        {result.counts.macs:,} MACs, {result.counts.flops:,} ops; peak activations "
         f"{result.counts.peak_activations:,} elements",
         *(f"  memory      {check.describe()}" for check in result.memory),
