@@ -77,9 +77,11 @@ def simulate(network: Network | str | Path, device: Device | str | Path, batch: 
     :data:`LLM_SETTINGS` do not apply to it (an error naming them unless they keep their defaults)."""
     import inspect
 
+    from simulator.configuration import resolve_config
     from simulator.simulation import simulate as simulate_network
 
-    parameters = inspect.signature(simulate_network).parameters.items()
+    # the settings' names and defaults, defined once: the signature of the stage that resolves them
+    parameters = inspect.signature(resolve_config).parameters.items()
     defaults = {name: p.default for name, p in parameters if name not in ("network", "device", "batch")}
     unknown = sorted(set(settings) - set(defaults))
     if unknown:

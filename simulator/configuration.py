@@ -97,7 +97,7 @@ def simulated_network(config: ResolvedConfig) -> SimulatedNetwork:
                             count_network(simulated_graph(config.network, config.fuse), config.batch))
 
 
-def resolve_config(network: Network | str | Path, device: Device | str | Path, batch: int = 1,
+def resolve_config(network: Network | str | Path, device: Device | str | Path, batch: int = 1, *,
                    precision: str | None = None, weight_precision: str | None = None,
                    activation_precision: str | None = None, fuse: bool = True,
                    resolution: Resolution | None = None, ideal: bool = False,
@@ -105,7 +105,9 @@ def resolve_config(network: Network | str | Path, device: Device | str | Path, b
                    micro_batching: bool = True, attention: str | None = None, seq_lengths: object = None,
                    padding: str | None = None) -> ResolvedConfig:
     """The arguments of :func:`simulator.simulation.simulate` (documented there), checked in the order
-    they are listed and resolved; a bad one raises :class:`~simulator.errors.SimulatorError` naming it."""
+    they are listed and resolved; a bad one raises :class:`~simulator.errors.SimulatorError` naming it.
+    This signature is the one definition of the settings' names and defaults: ``simulate`` passes its
+    keyword ``settings`` through, and :func:`simulator.api.simulate` checks a caller's names against it."""
     check_batch(batch)
     variable = build = None
     if params is not None and not isinstance(params, Mapping):

@@ -7,14 +7,12 @@ equals the single simulation of its configuration by construction.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from simulator.catalog import Resolution
 from simulator.configuration import (
     ResolvedConfig,
     SimulatedNetwork,
@@ -43,14 +41,13 @@ class Evaluated:
 
 
 def simulate(network: Network | str | Path, device: Device | str | Path, batch: int = 1,
-             precision: str | None = None, weight_precision: str | None = None,
-             activation_precision: str | None = None, fuse: bool = True, resolution: Resolution | None = None,
-             ideal: bool = False, overrides: Mapping[str, float] | None = None,
-             params: Mapping[str, object] | None = None, micro_batching: bool = True,
-             attention: str | None = None, seq_lengths: object = None,
-             padding: str | None = None) -> SimulationResult:
+             **settings: Any) -> SimulationResult:
     """Simulate ``network`` (a Network, a built-in name or an .onnx path) on ``device`` (a Device,
     a shipped name or a profile path) at ``batch`` samples.
+
+    ``settings`` are keyword arguments whose names and defaults are the signature of
+    :func:`~simulator.configuration.resolve_config`, their one definition (a name it does not take
+    is a TypeError); what they mean:
 
     ``precision`` sets both weights and activations unless ``weight_precision`` or
     ``activation_precision`` say otherwise; arithmetic runs at the wider of the two. By default
@@ -75,9 +72,7 @@ def simulate(network: Network | str | Path, device: Device | str | Path, batch: 
     (:func:`~simulator.configuration.resolve_config`), the workload and counts it simulates, the
     engine's evaluation (with the bound beside it), the result.
     """
-    config = resolve_config(network, device, batch, precision, weight_precision, activation_precision, fuse,
-                            resolution, ideal, overrides, params, micro_batching, attention, seq_lengths,
-                            padding)
+    config = resolve_config(network, device, batch, **settings)
     simulated = simulated_network(config)
     evaluated = evaluate_config(config, simulated.workload)
     return result_of(config, simulated, evaluated)
