@@ -92,7 +92,9 @@ def test_the_public_path_gives_the_cross_validated_prediction_of_the_all_rows_fi
                 public = predict(row)["expected"]
             else:
                 public = _public_expected(row, row_device(row)[0])
-            assert public == pytest.approx(expected[case.id], rel=1e-9), (name, case.id)
+            # the profiles write each figure to 12 significant digits (shipped_fit.significant); a
+            # prediction composes a dozen of them (and a power-limit minimum), so 1e-8 relative
+            assert public == pytest.approx(expected[case.id], rel=1e-8), (name, case.id)
             checked += 1
     assert checked >= 8 * (len(FAMILIES) + len(LLM_FAMILIES)) - 8
 

@@ -55,14 +55,14 @@ def test_another_process_scales_the_energy_and_the_share_is_at_most_one():
 
 
 def test_no_term_without_an_energy_a_power_limit_or_an_sm_model():
-    assert device_power_share(resolve_device("l4")) is None  # the profile states no tensor_energy_pj yet
+    assert device_power_share(with_energy("l4", None)) is None  # no tensor_energy_pj
     assert device_power_share(resolve_device("stm32h743"), 0.5) is None  # no SMs (parallel_units)
     no_limit = resolve_device("l4").model_copy(update={"max_power_w": None})
     assert device_power_share(no_limit, 0.5) is None
 
 
 def test_the_expected_compute_fraction_is_capped_and_the_ideal_bound_is_not():
-    capped, plain = with_energy("l4", 0.5), resolve_device("l4")
+    capped, plain = with_energy("l4", 0.5), with_energy("l4", None)
     share = 56 / (0.5 * 242.3)  # 0.462, below the family's compute fraction (0.54)
     hardware = hardware_arrays(capped, ["int8"])
     assert hardware.power_share == pytest.approx(share, rel=1e-12)
