@@ -46,13 +46,12 @@ PARENT_POLL_S = 0.2
 _PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 
 
-def _pool_results(plan: Any, units: Iterable[Any], workers: int, framed: bool = False) -> Iterator[Any]:
-    """``plan.compute_part(unit)`` (``framed``: ``plan.compute_frame(unit)``) of each unit of a
-    :class:`simulator.sweeps.SweepPlan`, in order, evaluated by ``workers`` processes on this machine
-    (forked ones inherit the plan, others unpickle it once). The workers die with this process
-    (:func:`_init_worker`). A worker that cannot be started (``fork`` fails: no memory, a process
-    limit) or that dies is a SimulatorError; the workers already started are then killed, never
-    waited for (they would wait for work forever)."""
+def _pool_results(plan: Any, units: Iterable[Any], workers: int) -> Iterator[dict]:
+    """``plan.compute_part(unit)`` of each unit of a :class:`simulator.sweeps.SweepPlan`, in order,
+    evaluated by ``workers`` processes on this machine (forked ones inherit the plan, others unpickle
+    it once). The workers die with this process (:func:`_init_worker`). A worker that cannot be
+    started (``fork`` fails: no memory, a process limit) or that dies is a SimulatorError; the
+    workers already started are then killed, never waited for (they would wait for work forever)."""
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
     from concurrent.futures.process import BrokenProcessPool
@@ -66,7 +65,7 @@ def _pool_results(plan: Any, units: Iterable[Any], workers: int, framed: bool = 
 
     def submit(unit: Any):
         try:
-            return pool.submit(_worker_compute, unit, framed)
+            return pool.submit(_worker_compute, unit)
         except OSError as error:
             raise SimulatorError(f"cannot start {workers} worker processes: {error.strerror or error}; run "
                                  "with fewer workers (--workers 1 evaluates here)") from None
@@ -138,12 +137,12 @@ def _watch_parent(parent: int, parent_pid: int) -> None:
     os._exit(1)
 
 
-def _worker_compute(unit: Any, framed: bool = False) -> Any:
-    return _remote_compute(_WORKER["plan"], unit, framed)
+def _worker_compute(unit: Any) -> dict:
+    return _WORKER["plan"].compute_part(unit, _WORKER)
 
 
-def _remote_compute(plan: Any, unit: Any, framed: bool = False) -> Any:
-    return (plan.compute_frame if framed else plan.compute_part)(unit, _WORKER)
+def _remote_compute(plan: Any, unit: Any) -> dict:
+    return plan.compute_part(unit, _WORKER)
 
 
 #: Seconds a sweep waits for a dask cluster to have a worker before it gives up.

@@ -483,11 +483,6 @@ class SweepPlan:
         worker returns, so that the parent only makes the DataFrame (strings travel as codes)."""
         return self._frame_columns(unit, self.compute(unit, cache), self.counts(unit.shape))
 
-    def compute_frame(self, unit: _Unit, cache: dict | None = None) -> pd.DataFrame:
-        """``unit``'s table rows (what a worker returns for a streamed sweep's chunk: unpickling a
-        frame costs the parent less than making it)."""
-        return self._framed([self.compute_part(unit, cache)])
-
     def frame(self, unit: _Unit, computed: Mapping[str, np.ndarray], counts: NetworkCounts) -> pd.DataFrame:
         """The table rows of ``unit`` from its computed columns."""
         return self._framed([self._frame_columns(unit, computed, counts)])
@@ -645,7 +640,8 @@ class SweepPlan:
 
     def _chunks(self, progress, workers, client, chunk_rows) -> Iterator[pd.DataFrame]:
         start, done, total = time.perf_counter(), 0, self.size
-        for unit, table in self._computed(workers, client, chunk_rows, framed=True):
+        for unit, part in self._computed(workers, client, chunk_rows):
+            table = self._framed([part])
             done += len(table)
             if progress is not None:
                 network, device = self.shapes[unit.shape][1], self.devices[unit.device]
@@ -654,10 +650,10 @@ class SweepPlan:
             if len(table):
                 yield table
 
-    def _computed(self, workers, client, chunk_rows, framed: bool = False) -> Iterator[tuple[_Unit, Any]]:
-        """Each unit and its columns (:meth:`compute_part`), or with ``framed`` its rows
-        (:meth:`compute_frame`), in order, computed here, in ``workers`` processes or on ``client``'s
-        cluster."""
+    def _computed(self, workers, client, chunk_rows) -> Iterator[tuple[_Unit, dict[str, Any]]]:
+        """Each unit and its columns (:meth:`compute_part`), in order, computed here, in ``workers``
+        processes or on ``client``'s cluster (a worker returning its columns, strings as codes, costs
+        less in all than one returning a DataFrame: pickling a frame's string arrays)."""
         units = self.units(chunk_rows)
         if client is not None or workers > 1:
             for shape in range(len(self.shapes)):  # counted once here, not in every worker
@@ -665,15 +661,14 @@ class SweepPlan:
         if client is not None:
             window = 4 * _dask_workers(client)
             plan = client.scatter(self, broadcast=True)
-            submit = lambda unit: client.submit(_remote_compute, plan, unit, framed, pure=False)  # noqa: E731
+            submit = lambda unit: client.submit(_remote_compute, plan, unit, pure=False)  # noqa: E731
             yield from zip(self.units(chunk_rows), _ordered(submit, units, window), strict=True)
         elif workers > 1:
-            yield from zip(self.units(chunk_rows), _pool_results(self, units, workers, framed), strict=True)
+            yield from zip(self.units(chunk_rows), _pool_results(self, units, workers), strict=True)
         else:
             cache: dict = {}
-            compute = self.compute_frame if framed else self.compute_part
             for unit in units:
-                yield unit, compute(unit, cache)
+                yield unit, self.compute_part(unit, cache)
 
 
 def _check_progress(progress) -> None:
