@@ -1,6 +1,7 @@
-"""Every MLPerf network of issue #20, and SegNeXt-T, through the CLI: count, simulate, compare, sweep and
-export, each at a small size (the networks' own parameters), exiting 0 (the SDXL pipeline's networks:
-tests/model/test_sdxl_pipeline.py; SegNeXt's counts: tests/model/test_segnext.py)."""
+"""Every MLPerf network of issue #20 (the SDXL pipeline's text encoders and VAE decoder included), and
+SegNeXt-T, through the CLI: count, simulate, compare, sweep and export, each at a small size (the networks'
+own parameters), exiting 0 (the SDXL pipeline's counts: tests/model/test_sdxl_pipeline.py; SegNeXt's:
+tests/model/test_segnext.py)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,9 @@ SMALL = {
     "whisper_large_v3_encoder": [],
     "rnnt": ["--param", "frames=20", "--param", "symbols=5"],
     "sdxl_unet": ["--resolution", "128"],
+    "sdxl_text_encoder": ["--seq-len", "16"],
+    "sdxl_text_encoder_2": ["--seq-len", "8"],
+    "sdxl_vae_decoder": ["--resolution", "128"],
     "segnext_t": ["--resolution", "128"],
 }
 
