@@ -30,6 +30,7 @@ from simulator.engine.efficiency import efficiency_arrays
 from simulator.engine.workload import MATERIALIZED_ACCESSES, Workload
 from simulator.errors import SimulatorError
 from simulator.model.formulas import OPS_PER_MAC
+from simulator.model.layers import ring_link_elements
 
 BITS_PER_BYTE = 8
 
@@ -143,11 +144,12 @@ def level_bytes(workload: Workload, hardware: HardwareArrays, batch: np.ndarray,
 
 def comm_time_s(workload: Workload, hardware: HardwareArrays, batch: np.ndarray,
                 activation_bits: np.ndarray) -> np.ndarray | None:
-    """``(C, L)`` ring all-reduce time across ``N`` tensor-parallel devices, after each layer that
-    all-reduces: ``2(N−1)·latency + 2(N−1)/N · bytes / bandwidth`` with ``bytes`` the layer's
-    all-reduced activations (per device), plus the expected model's fixed cost per all-reduce
-    (``allreduce_overhead_s``, absent in the ideal roofline); zero on one device. Not overlapped
-    with compute."""
+    """``(C, L)`` ring all-reduce time across ``N`` tensor-parallel devices, of each layer that
+    all-reduces (an :class:`~simulator.model.layers.AllReduce` node): ``2(N−1)·latency + 2(N−1)/N ·
+    bytes / bandwidth`` with ``bytes`` the layer's all-reduced activations (per device; the factor is
+    :func:`~simulator.model.layers.ring_link_elements`, the kind's link elements), plus the expected
+    model's fixed cost per all-reduce (``allreduce_overhead_s``, absent in the ideal roofline); zero on
+    one device. Not overlapped with compute."""
     if workload.allreduce_elements is None or hardware.devices is None:
         return None
     latency_s, bandwidth_bytes_per_s = hardware.link_latency_s, hardware.link_bandwidth_bytes_per_s
@@ -157,7 +159,7 @@ def comm_time_s(workload: Workload, hardware: HardwareArrays, batch: np.ndarray,
     data = batch[:, None] * (activation_bits / BITS_PER_BYTE)[:, None] * workload.allreduce_elements
     with np.errstate(divide="ignore", invalid="ignore"):
         t = (2 * (n_dev - 1) * latency_s[:, None]
-             + 2 * (n_dev - 1) / n_dev * data / bandwidth_bytes_per_s[:, None])
+             + ring_link_elements(data, n_dev) / bandwidth_bytes_per_s[:, None])
     if hardware.allreduce_overhead_s is not None:
         t = t + hardware.allreduce_overhead_s[:, None]
     return np.where((workload.allreduce_elements > 0) & (n_dev > 1), t, 0.0)

@@ -71,8 +71,9 @@ class Workload:
     num_experts: int = 0
     experts_per_token: int = 0
     routed_tokens_per_sample: int = 0
-    #: per layer, per sample: activation elements all-reduced across tensor-parallel devices
-    #: after the layer (zero on one device)
+    #: per layer, per sample: activation elements the layer all-reduces across tensor-parallel
+    #: devices (an :class:`~simulator.model.layers.AllReduce` node's ``allreduce_elements``; None
+    #: when the network has none)
     allreduce_elements: np.ndarray | None = None
     #: per layer, per sample: weight elements a gather reads (an Embedding's looked-up rows, its
     #: ``gathered_weight_elements``); such a layer's ``weight_elements`` is 0, since it never reads
@@ -144,6 +145,8 @@ def build_workload(network: Network, fuse: bool = True, attention: str = "fused"
     gathered = np.array([float(node.layer.gathered_weight_elements(node.input_shapes))
                          if hasattr(node.layer, "gathered_weight_elements") else 0.0 for node in nodes])
     spilled_mask = largest_live[None, :] > bounds[:, None]
+    reduced = np.array([float(node.layer.allreduce_elements(node.input_shapes))
+                        if hasattr(node.layer, "allreduce_elements") else 0.0 for node in nodes])
     return Workload(
         network=network.name,
         input_shape=network.input_shape,
@@ -155,6 +158,7 @@ def build_workload(network: Network, fuse: bool = True, attention: str = "fused"
         weight_elements=np.array([0.0 if gathered[i] else c.params for i, c in enumerate(costs)],
                                  dtype=np.float64),
         gathered_weight_elements=gathered if gathered.any() else None,
+        allreduce_elements=reduced if reduced.any() else None,
         activation_elements=traffic.sum(axis=1),
         spill_thresholds=thresholds,
         spilled_elements=spilled_mask.astype(np.float64) @ traffic.T,

@@ -5,13 +5,15 @@ already in the KV cache. With tensor parallelism over ``tp`` devices (Megatron-L
 holds ``H/tp`` query heads, ``max(1, KV/tp)`` KV heads (replicated when ``KV < tp``), ``I/tp`` of the MLP
 (of every expert), ``V/tp`` rows of the embedding and of the LM head; the attention output projection
 and the MLP's down projection (or the experts) are row-parallel and all-reduce their ``(tokens, d)``
-output, as does the vocab-parallel embedding: the builder marks those nodes as it adds them
-(:attr:`ShardedPass.allreduce_after`, empty on one device), two per decoder layer and one for the
-embedding (a shared expert's ``shared_down`` is summed with the routed experts' output before their one
-all-reduce, as vLLM runs it).
+output, as does the vocab-parallel embedding: the builder adds an
+:class:`~simulator.model.layers.AllReduce` node after each (none on one device), two per decoder layer
+and one for the embedding (a shared expert's output is summed with the routed experts' before their one
+all-reduce, as vLLM runs it, so that layer's node follows ``shared_add``; OPT-350m's narrower embedding
+is all-reduced after ``project_in``, at ``d``).
 
 Node names: ``l<i>.<part>`` (``l0.qkv``, ``l0.attn``, ``l0.o_proj``, ``l0.down`` ...), ``embed``,
-``norm``, ``lm_head``.
+``norm``, ``lm_head``; an all-reduce is named after the node it follows plus ``.allreduce``
+(``l0.o_proj.allreduce``).
 
 Families on the Llama layout (RMSNorm, RoPE, GQA, gated MLP): ``llama``, ``mistral``, ``mixtral``,
 ``qwen2`` (q/k/v biases), ``phi3`` (its fused ``qkv_proj`` and ``gate_up_proj`` hold exactly Llama's
@@ -31,7 +33,6 @@ RoPE kind is costed over the whole head (a few element-wise ops per token more, 
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 
 from simulator.errors import SimulatorError
@@ -44,15 +45,6 @@ PLAIN_MLP_ACTIVATION = {"gpt2": "gelu_tanh", "opt": "relu", "falcon": "gelu", "g
 #: families with LayerNorm and a plain MLP but rotary positions (no learned table)
 ROTARY_LAYER_NORM = ("falcon", "gptj")
 
-
-
-@dataclasses.dataclass(frozen=True)
-class ShardedPass:
-    """One device's forward pass and the nodes after which its tensor-parallel group all-reduces the
-    ``(tokens, d)`` output (the builder's marks; empty when ``tp = 1``)."""
-
-    network: Network
-    allreduce_after: frozenset[str]
 
 
 def shard(cfg: LLMConfig, tp: int) -> tuple[int, int, int, int]:
@@ -80,36 +72,31 @@ def shard(cfg: LLMConfig, tp: int) -> tuple[int, int, int, int]:
     )
 
 
+@functools.lru_cache(maxsize=256)
 def build_network(
     cfg: LLMConfig, tokens: int, cached: int = 0, tp: int = 1, last_only: bool = True
 ) -> Network:
     """The forward pass of ``tokens`` new tokens per sequence with ``cached`` tokens in the cache,
-    on one of ``tp`` devices. ``last_only``: the LM head computes the last token's logits only."""
-    return build_pass(cfg, tokens, cached, tp, last_only).network
-
-
-@functools.lru_cache(maxsize=256)
-def build_pass(
-    cfg: LLMConfig, tokens: int, cached: int = 0, tp: int = 1, last_only: bool = True
-) -> ShardedPass:
-    """:func:`build_network`'s pass with the all-reduce points the builder marks under ``tp > 1``."""
+    on one of ``tp`` devices, with an :class:`~simulator.model.layers.AllReduce` after each
+    row-parallel projection and the embedding when ``tp > 1``. ``last_only``: the LM head computes the
+    last token's logits only."""
     if tokens < 1:
         raise SimulatorError(f"tokens must be at least 1, got {tokens}")
     heads, kv_heads, inter, vocab = shard(cfg, tp)
     d, hd = cfg.hidden_size, cfg.head_dim
     net = NetworkBuilder(cfg.name, (tokens,))
     gpt = cfg.family in GPT_FAMILY
-    reduced: list[str] = []
 
     def all_reduced(tensor: str) -> str:
-        """Marks ``tensor``'s node: the group all-reduces its output (row-parallel, vocab-parallel)."""
-        if tp > 1:
-            reduced.append(tensor)
-        return tensor
+        """``tensor`` summed across the ``tp`` devices (row-parallel, vocab-parallel): an
+        :class:`~simulator.model.layers.AllReduce` node named ``<tensor>.allreduce``; on one device
+        ``tensor`` itself."""
+        return net.all_reduce(tensor, tp, name=tensor + ".allreduce") if tp > 1 else tensor
 
-    x = all_reduced(net.embedding(net.input, vocab, cfg.embed_proj_dim or d, name="embed"))
+    x = net.embedding(net.input, vocab, cfg.embed_proj_dim or d, name="embed")
     if cfg.embed_proj_dim:  # OPT-350m: embeddings narrower than the model
         x = net.linear(x, d, bias=False, name="project_in")
+    x = all_reduced(x)
     if gpt:  # learned positions; OPT's table has 2 more rows (its position offset)
         rows = cfg.max_positions + (2 if cfg.family == "opt" else 0)
         x = net.add_(x, net.embedding(net.input, rows, d, source="positions", name="wpe"), name="embed_add")
@@ -143,13 +130,13 @@ def build_pass(
         elif cfg.is_moe_layer(i):
             expert = cfg.expert_intermediate_size // tp
             net.linear(h, cfg.num_experts, bias=cfg.router_bias, name=p + "router")  # V3: correction bias
-            m = all_reduced(net.moe_experts(h, cfg.num_experts, cfg.experts_per_token, expert,
-                                            name=p + "experts"))
+            m = net.moe_experts(h, cfg.num_experts, cfg.experts_per_token, expert, name=p + "experts")
             if cfg.shared_intermediate_size:
                 shared = _gated_mlp(net, h, cfg.shared_intermediate_size // tp, d, False, p + "shared_")
                 if cfg.shared_expert_gate:  # sigmoid(h W) scales the shared output (not counted: T·d ops)
                     net.linear(h, 1, bias=False, name=p + "shared_gate")
                 m = net.add_(m, shared, name=p + "shared_add")
+            m = all_reduced(m)
         else:
             m = all_reduced(_gated_mlp(net, h, inter, d, cfg.mlp_bias, p))
         if cfg.family in POST_NORM_FAMILIES:
@@ -163,7 +150,7 @@ def build_pass(
         x = net.linear(x, cfg.embed_proj_dim, bias=False, name="project_out")
     logits = net.lm_head(x, vocab, tied=cfg.tie_word_embeddings, last_only=last_only, name="lm_head",
                          bias=cfg.lm_head_bias)
-    return ShardedPass(net.build([logits]), frozenset(reduced))
+    return net.build([logits])
 
 
 def _gated_mlp(net: NetworkBuilder, h: str, inter: int, d: int, bias: bool, prefix: str) -> str:

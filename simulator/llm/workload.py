@@ -4,14 +4,14 @@ per-layer slopes in the cached context that the generation sums (:mod:`simulator
 Workload fields replaced on the engine's :func:`~simulator.engine.workload.build_workload` output:
 ``kv_elements`` (attention: ``2·KV·hd·(c + T)`` per sequence; MLA: the latent's ``(r + dr)·(c + T)``;
 slopes in ``c`` the difference of two built networks, :func:`context_slopes`), mixture-of-experts
-fields (the experts' weights are read per expert the batch's tokens touch), ``allreduce_elements``
-(tensor parallelism: ``T·d`` after each node the builder marks, :func:`~simulator.llm.network.build_pass`)
-and a declared weight read (the LM head's ``V·d``,
-:meth:`~simulator.model.layers.LMHead.weight_read_elements`: a tied head owns no parameters but streams
-the matrix). The token embedding's traffic is the kind's own
+fields (the experts' weights are read per expert the batch's tokens touch) and a declared weight read
+(the LM head's ``V·d``, :meth:`~simulator.model.layers.LMHead.weight_read_elements`: a tied head owns
+no parameters but streams the matrix). The token embedding's traffic is the kind's own
 (:meth:`~simulator.model.layers.Embedding.gathered_weight_elements`: ``T·d`` rows per sequence, as in
-every network), kept at the head precision like its table. Arrays that vary by configuration (context,
-head precision) are ``(C, L)`` and broadcast in the engine.
+every network), kept at the head precision like its table. The tensor-parallel link traffic is a
+kind's own too: each :class:`~simulator.model.layers.AllReduce` node the builder adds under ``tp > 1``
+declares the ``T·d`` elements it all-reduces (the engine's ``allreduce_elements``). Arrays that vary by
+configuration (context, head precision) are ``(C, L)`` and broadcast in the engine.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ import numpy as np
 
 from simulator.engine.workload import Workload, build_workload
 from simulator.llm.config import LLMConfig
-from simulator.llm.network import build_network, build_pass
+from simulator.llm.network import build_network
 from simulator.llm.precision import HEAD_BITS
 from simulator.model.layers import CausalAttention, Embedding, LatentAttention, LMHead, MoEExperts
 
@@ -53,10 +53,8 @@ def phase_workload(cfg: LLMConfig, tokens: int, tp: int = 1, cached: int = 0) ->
     tokens in the cache (default ``c = 0``, the base of the slopes), one entry per layer of the built
     network (:func:`grouped_phase` keeps one per distinct layer). A layer kind whose weight traffic is
     not its parameters declares it (``weight_read_elements``: the LM head's ``V·d``, tied or not)."""
-    sharded = build_pass(cfg, tokens, cached, tp)
-    network = sharded.network
+    network = build_network(cfg, tokens, cached, tp)
     base = build_workload(network)
-    names = [_base_name(n) for n in base.names]
     kinds = _layers_of(network, base.names)
     kv = _kv_elements(kinds, tokens)
     d_macs, d_ops, d_kv = context_slopes(cfg, tokens, tp)
@@ -69,16 +67,10 @@ def phase_workload(cfg: LLMConfig, tokens: int, tp: int = 1, cached: int = 0) ->
         elif isinstance(layer, MoEExperts):
             weights[i], experts[i], moe = 0.0, float(layer.expert_params), layer
     head_mask = np.array([isinstance(k, Embedding | LMHead) for k in kinds])
-    allreduce = None
-    if tp > 1:
-        allreduce = np.array(
-            [float(tokens * cfg.hidden_size) if n in sharded.allreduce_after else 0.0 for n in names]
-        )
     workload = dataclasses.replace(
         base,
         weight_elements=weights,
         kv_elements=kv,
-        allreduce_elements=allreduce,
         expert_weight_elements=experts if moe else None,
         num_experts=moe.num_experts if moe else 0,
         experts_per_token=moe.top_k if moe else 0,
@@ -93,7 +85,8 @@ def kernels_per_step(cfg: LLMConfig, tokens: int = 1, tp: int = 1) -> int:
     """Kernels one forward pass of ``tokens`` per sequence launches on one of ``tp`` devices, counted
     from the built network: each layer's own (:meth:`~simulator.model.layers.Layer.kernel_count`: one
     per projection, norm, element-wise step, a fused attention kernel; none for a view), plus one
-    NCCL kernel per all-reduce under tensor parallelism. Llama-2-7B: 11 per decoder layer (two norms,
+    NCCL kernel per :class:`~simulator.model.layers.AllReduce` node under tensor parallelism (a view,
+    so none of the layers' own: its launch is in the link cost). Llama-2-7B: 11 per decoder layer (two norms,
     qkv, rope, attention, o_proj, add, gate_up, swiglu, down, add) × 32 + embedding, final norm and
     LM head = 355. The expected model charges each the profile's ``kernel_overhead_s`` (its launch)."""
     workload = phase_workload(cfg, tokens, tp).workload

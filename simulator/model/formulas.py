@@ -29,6 +29,7 @@ from simulator.model.layers import (
     Activation,
     AdaptivePool,
     Add,
+    AllReduce,
     BatchNorm,
     CausalAttention,
     ClassToken,
@@ -267,6 +268,7 @@ def _elementwise(layer: Layer, inputs: tuple[Shape, ...], output: Shape) -> Laye
 @formula(Permute)
 @formula(SelectToken)
 @formula(Concat)
+@formula(AllReduce)  # its link traffic is its own declaration (AllReduce.link_elements), not a cost
 def _data_movement(layer: Layer, inputs: tuple[Shape, ...], output: Shape) -> LayerCost:
     """Pure data movement: no parameters, no arithmetic (the time model still counts its bytes)."""
     return ZERO_COST

@@ -1,4 +1,4 @@
-"""Tensor-parallel all-reduces are marked by the LLM network builder (no node-name suffixes).
+"""Tensor-parallel all-reduces are AllReduce nodes the LLM network builder adds (no node-name suffixes).
 
 Megatron-LM's split all-reduces the ``(tokens, d)`` output of each row-parallel projection (attention's
 ``o_proj``, the MLP's ``down`` or the experts) and of the vocab-parallel embedding: ``2·L + 1`` per pass.
@@ -14,7 +14,7 @@ import pytest
 from simulator.hardware.loader import resolve_device
 from simulator.llm.config import load_config
 from simulator.llm.inference import simulate_llm
-from simulator.llm.network import build_pass
+from simulator.llm.network import build_network
 from simulator.llm.phases import kernels_per_step, phase_workload, run_phase
 
 H100 = resolve_device("h100-sxm")
@@ -23,6 +23,11 @@ BANDWIDTH_BYTES_PER_S = 450e9   # 450 GB/s per direction per GPU
 #: h100-sxm [efficiency] kernel_overhead_us, one NCCL kernel per all-reduce: the datacenter family's fitted
 #: launch cost (tools/fit_profiles.py, refitted when the dataset grows), in the 2-10 us the profiles state
 LAUNCH_S = H100.efficiency.kernel_overhead_s
+
+
+def reduced_after(cfg, tp: int, tokens: int = 1) -> set[str]:
+    """The nodes whose output an AllReduce node of the built pass sums."""
+    return {node.inputs[0] for node in build_network(cfg, tokens, 0, tp).nodes if node.kind == "AllReduce"}
 
 
 def ring_s(devices: int, elements: int, bits: int = 16) -> float:
@@ -39,9 +44,9 @@ def test_profile_figures_used_by_hand():
     assert H100.interconnect.allreduce_overhead_s == 0.0
 
 
-def test_llama_2_70b_at_tp_4_marks_two_all_reduces_per_layer_and_one_for_the_embedding():
+def test_llama_2_70b_at_tp_4_adds_two_all_reduces_per_layer_and_one_for_the_embedding():
     cfg = load_config("llama_2_70b")
-    marked = build_pass(cfg, 1, 0, 4).allreduce_after
+    marked = reduced_after(cfg, 4)
     expected = {"embed"} | {f"l{i}.{part}" for i in range(80) for part in ("o_proj", "down")}
     assert marked == expected and len(marked) == 2 * 80 + 1 == 161
     reduced = phase_workload(cfg, 1, 4).workload.allreduce_elements
@@ -49,7 +54,7 @@ def test_llama_2_70b_at_tp_4_marks_two_all_reduces_per_layer_and_one_for_the_emb
     assert set(reduced[reduced > 0]) == {8192}      # T·d: one token of d = 8192 per all-reduce
     # one NCCL kernel per all-reduce on top of the layers' own kernels
     assert kernels_per_step(cfg, 1, 4) == kernels_per_step(cfg, 1, 1) + 161
-    assert build_pass(cfg, 1, 0, 1).allreduce_after == frozenset()   # one device: nothing to reduce
+    assert reduced_after(cfg, 1) == set()   # one device: nothing to reduce
 
 
 @pytest.mark.parametrize(("model", "tp", "layers"), [
@@ -59,7 +64,7 @@ def test_llama_2_70b_at_tp_4_marks_two_all_reduces_per_layer_and_one_for_the_emb
     ("gpt2", 2, 12),                  # the plain MLP's down
 ])
 def test_every_family_all_reduces_twice_per_layer_and_once_for_the_embedding(model, tp, layers):
-    marked = build_pass(load_config(model), 1, 0, tp).allreduce_after
+    marked = reduced_after(load_config(model), tp)
     assert len(marked) == 2 * layers + 1 and "embed" in marked
     assert not any(name.endswith("shared_down") for name in marked)
 

@@ -46,13 +46,15 @@ def test_every_workload_field_is_per_layer_or_whole_network():
 def test_llama_blocks_collapse_to_one_group_per_kernel(tp):
     cfg = load_config("llama_3_8b")
     phase, groups = grouped_phase(cfg, 1, tp)
-    layers = LLAMA_KERNELS_PER_LAYER * cfg.num_layers + 3  # + embedding, final norm, LM head
+    reduces = 0 if tp == 1 else 2 * cfg.num_layers + 1  # AllReduce after o_proj, down and the embedding
+    layers = LLAMA_KERNELS_PER_LAYER * cfg.num_layers + 3 + reduces  # + embedding, final norm, LM head
     assert len(groups.inverse) == phase_workload(cfg, 1, tp).workload.layers == layers
     assert groups.multiplicity.sum() == layers
     # each of the 11 kernels of a block is one group of num_layers layers (the last block's final add,
-    # whose output is the network's, may stand alone on one device), plus the three single layers
-    assert np.count_nonzero(groups.multiplicity >= cfg.num_layers - 1) == LLAMA_KERNELS_PER_LAYER
-    assert len(groups.first) <= LLAMA_KERNELS_PER_LAYER + 4
+    # whose output is the network's, may stand alone on one device), plus the three single layers; the
+    # all-reduces, all of (1, d), are one group of 2·num_layers + 1
+    assert np.count_nonzero(groups.multiplicity >= cfg.num_layers - 1) == LLAMA_KERNELS_PER_LAYER + (tp > 1)
+    assert len(groups.first) <= LLAMA_KERNELS_PER_LAYER + 4 + (tp > 1)
     assert phase.workload.layers == len(groups.first)
     # a group's members are layers of the same kernel in every block
     names = phase_workload(cfg, 1, tp).workload.names

@@ -27,6 +27,7 @@ the readers of the ONNX operators that make it (:data:`ONNX_READERS`) beside it,
 * :mod:`~simulator.model.layers.llm`: the LLM kinds (RMSNorm, RoPE, CausalAttention, LatentAttention, SwiGLU,
   MoEExperts, LMHead);
 * :mod:`~simulator.model.layers.llm_export`: the ONNX writers of the LLM kinds;
+* :mod:`~simulator.model.layers.collective`: AllReduce (tensor-parallel devices' ring all-reduce);
 * :mod:`~simulator.model.layers.embedding_bag`: pooled lookups (DLRM's EmbeddingBag);
 * :mod:`~simulator.model.layers.conv3d`: Conv3d and ConvTranspose3d on ``(C, D, H, W)`` (3D-UNet);
 * :mod:`~simulator.model.layers.lstm`: one LSTM layer over a sequence (RNN-T);
@@ -53,6 +54,7 @@ from simulator.model.layers.base import (
     elements,
     window_output_size,
 )
+from simulator.model.layers.collective import AllReduce, ring_link_elements
 from simulator.model.layers.compute import AdaptivePool, Conv, Linear, MatMul, MultiheadSelfAttention, Pool
 from simulator.model.layers.conv3d import Conv3d, ConvTranspose3d
 from simulator.model.layers.diffusion import GEGLU, ConditioningInput, CrossAttention, OutBiasSelfAttention
@@ -99,7 +101,8 @@ from simulator.model.layers.whisper_attention import NoKeyBiasSelfAttention
 __all__ = [
     "ACTIVATIONS", "BUILDER_METHODS", "GEGLU", "LAYER_KINDS", "LSTM", "NMF2D", "ONNX_READERS", "ONNX_WRITERS",
     "PRODUCERS",
-    "RESIZE_MODES", "Activation", "AdaptivePool", "Add", "BatchNorm", "CausalAttention", "ClassToken",
+    "RESIZE_MODES", "Activation", "AdaptivePool", "Add", "AllReduce", "BatchNorm", "CausalAttention",
+    "ClassToken",
     "Concat", "ConditioningInput", "Conv", "Conv3d", "ConvTranspose3d", "CrossAttention", "Einsum",
     "Embedding", "EmbeddingBag", "Flatten",
     "Fused", "GenericOp", "GroupNorm", "LMHead",
@@ -109,5 +112,6 @@ __all__ = [
     "Permute", "Pool", "PositionalEmbedding", "RMSNorm", "ReLULinearAttention", "Reshape", "Resize",
     "RotaryEmbedding", "SelectToken", "Shape", "SharedConv", "Softmax", "SpatialReductionAttention", "SwiGLU",
     "Unsupported", "WindowedAttention", "adaptive_windows", "broadcast_shapes", "elements",
+    "ring_link_elements",
     "window_output_size"
 ]
