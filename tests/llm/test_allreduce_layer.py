@@ -81,3 +81,13 @@ def test_grouped_evaluation_equals_the_per_layer_one_at_tp_2():
     per_layer = reference.timing.t_comm_s
     kinds = np.array(build_workload(build_network(cfg, 1, 0, 2)).kinds)
     assert (per_layer[:, kinds != "AllReduce"] == 0).all() and (per_layer[:, kinds == "AllReduce"] > 0).all()
+
+
+def test_an_onnx_export_of_a_tensor_parallel_pass_refuses_in_one_line_naming_the_kind():
+    pytest.importorskip("onnx")
+    from simulator.errors import SimulatorError
+    from simulator.onnx.writer import to_onnx
+
+    with pytest.raises(SimulatorError, match=r"^layer 'embed\.allreduce': no ONNX mapping for layer kind "
+                                             r"AllReduce \(available: [^\n]*\)$"):
+        to_onnx(build_network(load_config("gpt2"), 1, 0, 2), weights=False)
