@@ -92,9 +92,10 @@ def test_the_public_path_gives_the_cross_validated_prediction_of_the_all_rows_fi
                 public = predict(row)["expected"]
             else:
                 public = _public_expected(row, row_device(row)[0])
-            # the profiles write each figure to 12 significant digits (shipped_fit.significant); a
-            # prediction composes a dozen of them (and a power-limit minimum), so 1e-8 relative
-            assert public == pytest.approx(expected[case.id], rel=1e-8), (name, case.id)
+            # the shipped figures equal this run's fit to fit_profiles' tolerance (1e-6 relative: the
+            # optimizer's end point moves by ~1e-9 along the flat directions between runs), and a
+            # prediction composes a dozen of them; a wrong wiring moves a prediction by far more
+            assert public == pytest.approx(expected[case.id], rel=1e-6), (name, case.id)
             checked += 1
     assert checked >= 8 * (len(FAMILIES) + len(LLM_FAMILIES)) - 8
 
