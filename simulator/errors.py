@@ -8,7 +8,6 @@ that were a builtin ``ValueError`` or ``TypeError`` are still one too (:class:`I
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Iterable
 
 
@@ -40,6 +39,8 @@ class UnknownNameError(SimulatorError):
     """A network, device or other named thing does not exist; the message suggests close names."""
 
     def __init__(self, what: str, name: str, choices: Iterable[str]):
+        import difflib  # here, not at the top: only a misspelt name pays for it (start-up, issue 21)
+
         choices = sorted(choices)
         close = difflib.get_close_matches(name, choices, n=3, cutoff=0.5)
         message = f"unknown {what} {name!r}"

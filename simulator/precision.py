@@ -16,10 +16,14 @@ Bytes are always ``elements * bits / 8``, so sub-byte precisions (int4) work.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
-from numpy.typing import ArrayLike
 
 from simulator.errors import SimulatorError, UnknownNameError
+
+if TYPE_CHECKING:  # annotations only: numpy.typing is not imported at run time (start-up, issue 21)
+    from numpy.typing import ArrayLike
 
 PRECISION_BITS: dict[str, int] = {"fp32": 32, "fp16": 16, "bf16": 16, "fp8": 8, "int8": 8, "int4": 4}
 

@@ -20,13 +20,16 @@ from __future__ import annotations
 
 from collections.abc import Hashable, Mapping
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
 import numpy as np
-from numpy.typing import ArrayLike
 
 from simulator.engine.configs import HardwareArrays
 from simulator.engine.workload import Workload
 from simulator.kernels import EFFICIENCY_CLASSES, class_lookup
+
+if TYPE_CHECKING:  # annotations only: numpy.typing is not imported at run time (start-up, issue 21)
+    from numpy.typing import ArrayLike
 
 __all__ = ["EFFICIENCY_CLASSES", "efficiency_arrays", "expected_latency_s", "fill_fraction"]
 
