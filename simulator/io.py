@@ -20,8 +20,6 @@ import json
 import math
 import os
 import shutil
-import signal
-import tempfile
 import threading
 import zlib
 from collections.abc import Iterator
@@ -66,6 +64,8 @@ def terminate_as_exit() -> Iterator[None]:
     """Within the block, SIGTERM raises ``SystemExit(143)`` (128 + 15, the shell's status for it)
     instead of ending the process at once, so that the cleanup of a write in progress runs. Only
     in the main thread and where SIGTERM has its default action (a caller's own handler is kept)."""
+    import signal  # here and in temporary_folder: only a writer pays for it (start-up, issue 21)
+
     if threading.current_thread() is not threading.main_thread() or \
             signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
         yield
@@ -160,6 +160,8 @@ def temporary_folder(path: str | Path) -> Path:
     """A new, empty folder beside ``path`` (same file system, so a rename is atomic), named
     ``.<name>.<pid>-<host>.<random>.tmp`` so that a later writer can tell it stale
     (:func:`remove_stale_temporaries`, run first). OSErrors become a SimulatorError."""
+    import tempfile
+
     path = Path(path)
     remove_stale_temporaries(path)
     try:

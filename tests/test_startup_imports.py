@@ -1,7 +1,9 @@
 """Commands import only what they use (issue 21): ``roofline count`` needs neither pandas (data
 frames) nor pydantic (device profiles), nor numpy (it counts in Python ints); ``roofline simulate``
-needs no pandas to print its table. Each command runs in a fresh interpreter, which then lists the
-heavy packages it loaded."""
+needs no pandas to print its table. Neither loads the modules only an error or a file writer needs:
+``difflib`` (close matches of an unknown name), ``tempfile`` and ``signal`` (an atomic write), nor
+``numpy.typing`` (annotations). Each command runs in a fresh interpreter, which then lists the
+modules of :data:`HEAVY` and :data:`NOT_ON_SUCCESS` it loaded."""
 
 from __future__ import annotations
 
@@ -12,6 +14,8 @@ import sys
 import pytest
 
 HEAVY = ("numpy", "pandas", "pydantic", "matplotlib")
+#: modules that a command that succeeds and writes no file has no use for
+NOT_ON_SUCCESS = ("difflib", "tempfile", "signal", "numpy.typing")
 
 #: a fresh interpreter runs the command in process, then prints which of HEAVY it imported
 _PROBE = f"""
@@ -19,12 +23,14 @@ import contextlib, io, json, sys
 from simulator.cli import main
 with contextlib.redirect_stdout(io.StringIO()):
     status = main(sys.argv[1:])
-print(json.dumps({{"status": status, "loaded": [name for name in {HEAVY!r} if name in sys.modules]}}))
+print(json.dumps({{"status": status,
+                  "loaded": [name for name in {HEAVY + NOT_ON_SUCCESS!r} if name in sys.modules]}}))
 """
 
 
 def loaded_by(*argv: str) -> set[str]:
-    """The packages of :data:`HEAVY` in ``sys.modules`` after ``roofline ARGV`` ran (exit status 0)."""
+    """The modules of :data:`HEAVY` and :data:`NOT_ON_SUCCESS` in ``sys.modules`` after ``roofline ARGV``
+    ran (exit status 0)."""
     done = subprocess.run([sys.executable, "-c", _PROBE, *argv], capture_output=True, text=True, check=True)
     report = json.loads(done.stdout.strip().splitlines()[-1])
     assert report["status"] == 0, done.stderr
@@ -40,7 +46,21 @@ def test_simulate_imports_no_pandas() -> None:
     loaded = loaded_by("simulate", "resnet50", "--device", "jetson-agx-orin")
     assert "pandas" not in loaded and "matplotlib" not in loaded
     assert "numpy" in loaded  # the probe sees imports: the engine's arrays are there
+    assert not loaded & set(NOT_ON_SUCCESS)
+
+
+def test_an_unknown_name_imports_difflib_for_its_suggestions() -> None:
+    """The probe's other side: the error path does import difflib (its close matches), so the absence
+    above is the lazy import, not a probe that cannot see it."""
+    probe = ("import sys; from simulator.errors import UnknownNameError\n"
+             "assert 'difflib' not in sys.modules\n"
+             "print(UnknownNameError('network', 'resnet5', ['resnet50', 'vgg16'])); "
+             "print('difflib' in sys.modules)")
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert done.stdout.splitlines() == [
+        "unknown network 'resnet5'; did you mean 'resnet50'? (available: resnet50, vgg16)", "True"]
 
 
 def test_simulate_json_imports_no_pandas() -> None:
-    assert "pandas" not in loaded_by("simulate", "resnet50", "--device", "h100-sxm", "--format", "json")
+    loaded = loaded_by("simulate", "resnet50", "--device", "h100-sxm", "--format", "json")
+    assert "pandas" not in loaded and not loaded & set(NOT_ON_SUCCESS)
