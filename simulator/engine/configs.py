@@ -41,9 +41,34 @@ from simulator.kernels import TILE_OUTPUTS
 
 __all__ = [
     "ACCEPTED_KEYS", "FACTOR_LIMIT", "LEVEL_FIELDS", "LEVEL_SCALES", "LEVEL_UNITS", "RANGES_HELP",
-    "SUPPLY_KEY", "HardwareArrays", "Override", "check_applies", "figure_range", "hardware_arrays",
-    "is_override_key", "level_index", "override_arrays", "parse_overrides",
+    "SUPPLY_KEY", "HardwareArrays", "LinkLevel", "Override", "check_applies", "figure_range",
+    "hardware_arrays", "is_override_key", "level_index", "override_arrays", "parse_overrides",
 ]
+
+@dataclass(frozen=True, eq=False)
+class LinkLevel:
+    """The link between ``N`` tensor-parallel devices as a level, per configuration ``(configs,)``:
+    ``devices`` (``N``), ``bandwidth_bytes_per_s`` (per direction), ``latency_s`` (of one transfer, a
+    message step) and ``overhead_s``, the expected model's fixed cost of one all-reduce (None or 0: ideal).
+
+    Its stream is an :class:`~simulator.model.layers.AllReduce` node's all-reduced activations: a ring
+    all-reduce of ``D`` bytes makes ``2(N−1)`` transfers (:meth:`transfers`) carrying
+    ``2(N−1)/N · D`` bytes in all (:func:`~simulator.model.layers.ring_link_elements`), so the level's
+    time is ``2(N−1)·latency + 2(N−1)/N · D / bandwidth + overhead``
+    (:func:`simulator.engine.timing.link_time_s`). Unlike a memory level, it is not overlapped: the
+    time is added to the layer's (an AllReduce node has no other work, so added and overlapped agree).
+    """
+
+    devices: np.ndarray
+    bandwidth_bytes_per_s: np.ndarray
+    latency_s: np.ndarray
+    overhead_s: np.ndarray | None = None
+    name: str = "link"
+
+    def transfers(self) -> np.ndarray:
+        """``(configs, 1)`` transfers of one ring all-reduce: ``2(N−1)``, each paying ``latency_s``."""
+        return 2 * (self.devices[:, None] - 1)
+
 
 @dataclass(frozen=True, eq=False)
 class HardwareArrays:
@@ -74,13 +99,9 @@ class HardwareArrays:
     kernel_overhead_s: float = 0.0
     parallel_units: int | None = None
     tile_outputs: Mapping[str, float] | None = None
-    #: tensor-parallel devices per configuration, and the link between them: bandwidth per
-    #: direction [bytes/s] and the latency of one message [s] (None: one device, no link)
-    devices: np.ndarray | None = None
-    link_bandwidth_bytes_per_s: np.ndarray | None = None
-    link_latency_s: np.ndarray | None = None
-    #: the expected model's fixed cost of one all-reduce [s] per configuration (None or 0: ideal)
-    allreduce_overhead_s: np.ndarray | None = None
+    #: the link between tensor-parallel devices, a level of its own (:class:`LinkLevel`; None: one
+    #: device, no link)
+    link: LinkLevel | None = None
     #: the expected model's power-limited share of the dense peak (None: no power term;
     #: :mod:`simulator.engine.power_limit`)
     power_share: float | None = None

@@ -28,7 +28,7 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-from simulator.engine.configs import HardwareArrays, hardware_arrays
+from simulator.engine.configs import HardwareArrays, LinkLevel, hardware_arrays
 from simulator.engine.efficiency import class_table, efficiency_arrays
 from simulator.engine.energy import Energy, compute_energy_j, layer_energy, level_energy_j, static_energy_j
 from simulator.engine.timing import (
@@ -92,11 +92,13 @@ def memory_checks(workload: Workload, hardware: HardwareArrays, batch: np.ndarra
 
 
 def _with_link(hardware: HardwareArrays, link: Mapping[str, np.ndarray] | None) -> HardwareArrays:
+    """``hardware`` with the link level (:class:`~simulator.engine.configs.LinkLevel`) of ``link``'s
+    arrays (:func:`simulator.llm.parallel.link_arrays`' keys); unchanged without one."""
     if not link:
         return hardware
-    return dataclasses.replace(
-        hardware, devices=link["devices"], link_bandwidth_bytes_per_s=link["link_bandwidth_bytes_per_s"],
-        link_latency_s=link["link_latency_s"], allreduce_overhead_s=link.get("allreduce_overhead_s"))
+    return dataclasses.replace(hardware, link=LinkLevel(
+        devices=link["devices"], bandwidth_bytes_per_s=link["link_bandwidth_bytes_per_s"],
+        latency_s=link["link_latency_s"], overhead_s=link.get("allreduce_overhead_s")))
 
 
 def evaluate(workload: Workload, device: Device, compute: Sequence[str], batch: np.ndarray,
@@ -428,17 +430,19 @@ def _group_size(where: np.ndarray | slice, rows: np.ndarray | slice | None, runs
 
 
 #: the dataclasses of per-configuration arrays that _take and _put_rows copy field by field
-_Arrays = TypeVar("_Arrays", HardwareArrays, Timing, Energy)
+_Arrays = TypeVar("_Arrays", HardwareArrays, LinkLevel, Timing, Energy)
 
 
 def _take(arrays: _Arrays, index: np.ndarray | slice, configs: int) -> _Arrays:
     """A copy of a dataclass of per-configuration arrays keeping configurations ``index`` (a slice:
-    views of its arrays)."""
+    views of its arrays), those of a nested one (the link level) too."""
     changes: dict[str, Any] = {}
     for f in dataclasses.fields(arrays):
         value = getattr(arrays, f.name)
         if isinstance(value, np.ndarray) and value.shape[:1] == (configs,):
             changes[f.name] = value[index]
+        elif isinstance(value, LinkLevel):
+            changes[f.name] = _take(value, index, configs)
     return dataclasses.replace(arrays, **changes)
 
 
@@ -805,7 +809,7 @@ def _plan_runs(workload: Workload, hardware: HardwareArrays, batch: np.ndarray, 
     q = np.floor(batch[index] / m)
     rest_n = batch[index] - q * m
     run: Any
-    if distinct is not None and not per_level and kv_bits is None and hardware.devices is None:
+    if distinct is not None and not per_level and kv_bits is None and hardware.link is None:
         # configurations of one distinct row share their batch, so their remainder: each row run once
         first, inverse = distinct
         present = np.zeros(len(first), dtype=bool)

@@ -25,10 +25,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from simulator.engine.configs import HardwareArrays
+from simulator.engine.configs import HardwareArrays, LinkLevel
 from simulator.engine.efficiency import efficiency_arrays
 from simulator.engine.workload import MATERIALIZED_ACCESSES, Workload
-from simulator.errors import SimulatorError
 from simulator.model.formulas import OPS_PER_MAC
 from simulator.model.layers import ring_link_elements
 
@@ -47,7 +46,7 @@ class Timing:
     t_level_s: np.ndarray          # (C, V, L) bytes / bandwidth per level
     t_memory_s: np.ndarray         # (C, L) the slowest level
     latency_s: np.ndarray          # (C, L) max(T_compute, T_memory) + T_comm
-    t_comm_s: np.ndarray | None = None  # (C, L) all-reduce time across tensor-parallel devices
+    t_comm_s: np.ndarray | None = None  # (C, L) the link level's time (link_time_s): all-reduces
 
     @property
     def bytes_moved(self) -> np.ndarray:
@@ -142,27 +141,37 @@ def level_bytes(workload: Workload, hardware: HardwareArrays, batch: np.ndarray,
     return levels, weight_bytes, activation_bytes
 
 
-def comm_time_s(workload: Workload, hardware: HardwareArrays, batch: np.ndarray,
-                activation_bits: np.ndarray) -> np.ndarray | None:
-    """``(C, L)`` ring all-reduce time across ``N`` tensor-parallel devices, of each layer that
-    all-reduces (an :class:`~simulator.model.layers.AllReduce` node): ``2(N−1)·latency + 2(N−1)/N ·
-    bytes / bandwidth`` with ``bytes`` the layer's all-reduced activations (per device; the factor is
-    :func:`~simulator.model.layers.ring_link_elements`, the kind's link elements), plus the expected
-    model's fixed cost per all-reduce (``allreduce_overhead_s``, absent in the ideal roofline); zero on
-    one device. Not overlapped with compute."""
-    if workload.allreduce_elements is None or hardware.devices is None:
-        return None
-    latency_s, bandwidth_bytes_per_s = hardware.link_latency_s, hardware.link_bandwidth_bytes_per_s
-    if latency_s is None or bandwidth_bytes_per_s is None:
-        raise SimulatorError("tensor-parallel devices need the link's bandwidth and latency")
-    n_dev = hardware.devices[:, None]
+def link_bytes(workload: Workload, link: LinkLevel, batch: np.ndarray,
+               activation_bits: np.ndarray) -> np.ndarray:
+    """``(C, L)`` bytes each device sends over the link (:class:`~simulator.engine.configs.LinkLevel`),
+    the link stream's traffic rule: an :class:`~simulator.model.layers.AllReduce` node's all-reduced
+    activations, ``D = n · b/8 · allreduce_elements`` bytes per device, cross it as a ring all-reduce's
+    ``2(N−1)/N · D`` (:func:`~simulator.model.layers.ring_link_elements`, the kind's link elements)."""
+    if workload.allreduce_elements is None:  # nothing all-reduced
+        return np.zeros((len(batch), workload.layers))
     data = batch[:, None] * (activation_bits / BITS_PER_BYTE)[:, None] * workload.allreduce_elements
     with np.errstate(divide="ignore", invalid="ignore"):
-        t = (2 * (n_dev - 1) * latency_s[:, None]
-             + ring_link_elements(data, n_dev) / bandwidth_bytes_per_s[:, None])
-    if hardware.allreduce_overhead_s is not None:
-        t = t + hardware.allreduce_overhead_s[:, None]
-    return np.where((workload.allreduce_elements > 0) & (n_dev > 1), t, 0.0)
+        return ring_link_elements(data, link.devices[:, None])
+
+
+def link_time_s(workload: Workload, hardware: HardwareArrays, batch: np.ndarray,
+                activation_bits: np.ndarray) -> np.ndarray | None:
+    """``(C, L)`` time of the link level (:class:`~simulator.engine.configs.LinkLevel`) of each layer
+    that all-reduces across ``N`` tensor-parallel devices: ``transfers · latency + bytes / bandwidth +
+    overhead`` with ``2(N−1)`` transfers and :func:`link_bytes` ``2(N−1)/N · D`` bytes, that is the ring
+    all-reduce ``2(N−1)·latency + 2(N−1)/N · D / bandwidth``, plus the expected model's fixed cost per
+    all-reduce (``overhead_s``, absent in the ideal roofline); zero on one device and on layers that
+    all-reduce nothing; None without a link or without all-reduces. The one place of the formula. Not
+    overlapped with compute: added to the layer's latency (an AllReduce node has no other work)."""
+    link = hardware.link
+    if workload.allreduce_elements is None or link is None:
+        return None
+    with np.errstate(divide="ignore", invalid="ignore"):
+        t = (link.transfers() * link.latency_s[:, None]
+             + link_bytes(workload, link, batch, activation_bits) / link.bandwidth_bytes_per_s[:, None])
+    if link.overhead_s is not None:
+        t = t + link.overhead_s[:, None]
+    return np.where((workload.allreduce_elements > 0) & (link.devices[:, None] > 1), t, 0.0)
 
 
 def compute_time_s(workload: Workload, batch: np.ndarray, peak_ops_per_s: np.ndarray,
@@ -219,7 +228,7 @@ def roofline_timing(workload: Workload, hardware: HardwareArrays, batch: np.ndar
     t_level = np.divide(ideal_level, bandwidth_fraction, out=ideal_level)
     t_memory /= bandwidth_fraction
     latency = layer_latency_s(t_compute, t_memory, overhead_s)
-    t_comm = comm_time_s(workload, hardware, batch, activation_bits)
+    t_comm = link_time_s(workload, hardware, batch, activation_bits)
     if t_comm is not None:
         latency += t_comm
     return Timing(ops, weight_bytes, activation_bytes, levels, t_compute, t_level, t_memory, latency, t_comm)

@@ -5,7 +5,7 @@
   and the MLP output (and the vocab-parallel embedding) are all-reduced: the network builder adds an
   :class:`~simulator.model.layers.AllReduce` node after each, and a ring all-reduce of its
   ``(tokens, d)`` activations costs ``2(N−1)·latency + 2(N−1)/N · bytes / bandwidth``
-  (:func:`simulator.engine.timing.comm_time_s`; the factor ``2(N−1)/N`` is
+  (:func:`simulator.engine.timing.link_time_s`; the factor ``2(N−1)/N`` is
   :func:`~simulator.model.layers.ring_link_elements`) over the profile's ``[interconnect]`` (NVLink:
   ``latency_us`` is the per-message step of NCCL's small-message ring, its source in the profile).
   The expected model adds the launch of the all-reduce's one kernel (NCCL runs a collective as one

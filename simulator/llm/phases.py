@@ -135,7 +135,8 @@ def llm_device(device: Device) -> Device:
 
 def components(ev: Evaluation) -> tuple[np.ndarray, np.ndarray]:
     """``(K, C, L)`` times that the roofline maximizes (compute, then each memory level) and the
-    ``(C, L)`` constant added to the maximum (kernel overhead and all-reduce time).
+    ``(C, L)`` constant added to the maximum (kernel overhead and the link level's all-reduce time,
+    :func:`simulator.engine.timing.link_time_s`: added, not overlapped, so not a line here).
 
     Of a :class:`GroupedEvaluation`: ``(K, C, G)`` and ``(C, G)``, one column per group of ``m``
     identical layers holding ``m`` times one layer's times. A sum over the columns is then the sum over

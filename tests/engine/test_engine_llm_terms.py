@@ -8,7 +8,7 @@ import dataclasses
 import numpy as np
 import pytest
 
-from simulator.engine.configs import hardware_arrays
+from simulator.engine.configs import LinkLevel, hardware_arrays
 from simulator.engine.timing import roofline_timing
 from simulator.engine.workload import build_workload
 from simulator.hardware.loader import resolve_device
@@ -61,7 +61,8 @@ def test_allreduce_costs_latency_steps_plus_ring_traffic():
     workload = dataclasses.replace(linear_workload(), allreduce_elements=np.array([float(N)]))
     link = {"devices": np.array([1.0, 2.0, 8.0]), "link_bandwidth_bytes_per_s": np.full(3, 450e9),
             "link_latency_s": np.full(3, 5e-6)}
-    hardware = dataclasses.replace(h100(3), **link)
+    hardware = dataclasses.replace(h100(3), link=LinkLevel(
+        link["devices"], link["link_bandwidth_bytes_per_s"], link["link_latency_s"]))
     batch = np.full(3, 16.0)
     timing = roofline_timing(workload, hardware, batch, np.full(3, 16.0), np.full(3, 16.0))
     data = 16 * N * 2                                      # bytes all-reduced: 16 tokens, fp16

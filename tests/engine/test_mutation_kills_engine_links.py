@@ -1,7 +1,7 @@
 """Tensor-parallel all-reduce time through :func:`simulator.engine.evaluate.evaluate` (issue 12):
 the ``link`` figures reach the timing, only layers that all-reduce pay, the expected model's
 fixed cost per all-reduce is added, and the totals sum the layers. Expected values from the
-docstring of :func:`simulator.engine.timing.comm_time_s`:
+docstring of :func:`simulator.engine.timing.link_time_s`:
 ``t = 2(N−1)·latency + 2(N−1)/N · bytes / bandwidth + overhead`` per all-reducing layer on ``N > 1``
 devices, 0 otherwise, with ``bytes = batch · elements · bits/8``.
 

@@ -27,7 +27,7 @@ def ring_link_elements(reduced_elements: N, devices: N) -> N:
     """Elements each of ``N = devices`` devices sends over the link in a ring all-reduce of
     ``n = reduced_elements``: ``2·(N − 1)/N · n`` (a reduce-scatter then an all-gather, each ``N − 1``
     steps of ``n/N`` elements; Patarasuk & Yuan 2009, NCCL's ring algorithm). 0 on one device. The one
-    definition of this factor: the engine's link time (:func:`simulator.engine.timing.comm_time_s`)
+    definition of this factor: the engine's link time (:func:`simulator.engine.timing.link_time_s`)
     and :meth:`AllReduce.link_elements` both call it. Works on Python numbers and NumPy arrays."""
     return 2 * (devices - 1) / devices * reduced_elements
 
