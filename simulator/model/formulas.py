@@ -20,65 +20,71 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from simulator.errors import FormulaError
 from simulator.model.layers import (
-    GEGLU,
-    LSTM,
-    NMF2D,
+    LAYER_KINDS,
     Activation,
     AdaptivePool,
     Add,
     AllReduce,
     BatchNorm,
-    CausalAttention,
     ClassToken,
     Concat,
-    ConditioningInput,
     Conv,
-    Conv3d,
-    ConvTranspose3d,
-    CrossAttention,
-    Einsum,
-    Embedding,
-    EmbeddingBag,
     Flatten,
     Fused,
     GenericOp,
     GroupNorm,
-    LatentAttention,
     Layer,
     LayerNorm,
     LayerNorm2d,
-    LayerScale,
     Linear,
-    LMHead,
     MatMul,
-    MoEExperts,
     Mul,
     MultiheadSelfAttention,
-    NoKeyBiasSelfAttention,
-    OutBiasSelfAttention,
-    Pad,
     Permute,
     Pool,
     PositionalEmbedding,
-    ReLULinearAttention,
     Reshape,
-    Resize,
-    RMSNorm,
-    RotaryEmbedding,
     SelectToken,
     Shape,
-    SharedConv,
     Softmax,
-    SpatialReductionAttention,
-    SwiGLU,
     Unsupported,
-    WindowedAttention,
     adaptive_windows,
     elements,
 )
+
+if TYPE_CHECKING:  # kinds a CNN does not use: their formulas are registered by name
+    from simulator.model.layers import (
+        GEGLU,
+        LSTM,
+        NMF2D,
+        CausalAttention,
+        ConditioningInput,
+        Conv3d,
+        ConvTranspose3d,
+        CrossAttention,
+        Einsum,
+        Embedding,
+        EmbeddingBag,
+        LatentAttention,
+        LayerScale,
+        LMHead,
+        MoEExperts,
+        NoKeyBiasSelfAttention,
+        OutBiasSelfAttention,
+        Pad,
+        ReLULinearAttention,
+        Resize,
+        RMSNorm,
+        RotaryEmbedding,
+        SharedConv,
+        SpatialReductionAttention,
+        SwiGLU,
+        WindowedAttention,
+    )
 
 #: A multiply-accumulate is two operations (one multiply, one add), as the lecture and vendors count.
 OPS_PER_MAC = 2
@@ -135,12 +141,69 @@ class LayerCost:
 ZERO_COST = LayerCost(0, 0, 0)
 
 Formula = Callable[[Layer, tuple[Shape, ...], Shape], LayerCost]
-FORMULAS: dict[type[Layer], Formula] = {}
+#: formulas of the kinds a command loads only when it uses them, by kind name (:data:`FORMULAS` reads them)
+_BY_NAME: dict[str, Formula] = {}
 
 
-def formula(kind: type[Layer]) -> Callable[[Formula], Formula]:
+class _Formulas(dict):
+    """By layer kind. A kind whose formula was registered by name (:func:`formula`) enters on its first
+    lookup; listing the registry loads every kind and enters them all."""
+
+    def _enter(self, kind: Any) -> bool:
+        name = getattr(kind, "__name__", "")
+        function = _BY_NAME.get(name)
+        if function is None or LAYER_KINDS.get(name) is not kind:
+            return False
+        self[kind] = function
+        return True
+
+    def __missing__(self, kind: type[Layer]) -> Formula:
+        if self._enter(kind):
+            return self[kind]
+        raise KeyError(kind)
+
+    def __contains__(self, kind: object) -> bool:
+        return super().__contains__(kind) or self._enter(kind)
+
+    def _enter_all(self) -> None:
+        for name in _BY_NAME:
+            self._enter(LAYER_KINDS[name])
+
+    def __iter__(self):
+        self._enter_all()
+        return super().__iter__()
+
+    def __len__(self) -> int:
+        self._enter_all()
+        return super().__len__()
+
+    def keys(self):
+        self._enter_all()
+        return super().keys()
+
+    def values(self):
+        self._enter_all()
+        return super().values()
+
+    def items(self):
+        self._enter_all()
+        return super().items()
+
+    def get(self, kind, default=None):
+        return super().get(kind, default) if kind in self else default
+
+
+FORMULAS: dict[type[Layer], Formula] = _Formulas()
+
+
+def formula(kind: type[Layer] | str) -> Callable[[Formula], Formula]:
+    """Registers a cost formula for ``kind``: its class, or the name of a kind that a command imports only
+    when it uses it (:data:`simulator.model.layers.LAZY`), so that this module does not import it."""
     def register(function: Formula) -> Formula:
-        FORMULAS[kind] = function
+        if isinstance(kind, str):
+            _BY_NAME[kind] = function
+        else:
+            FORMULAS[kind] = function
         return function
     return register
 
@@ -166,7 +229,7 @@ def _linear(layer: Linear, inputs: tuple[Shape, ...], output: Shape) -> LayerCos
 
 
 @formula(Conv)
-@formula(Conv3d)
+@formula("Conv3d")
 def _conv(layer: Conv | Conv3d, inputs: tuple[Shape, ...], output: Shape) -> LayerCost:
     """params ``c_o·(c_i/g)·k_h·k_w (+ c_o)``; MACs ``c_o·(c_i/g)·k_h·k_w·h_o·w_o`` (lecture); a 3-D
     convolution the same with a depth axis: params ``c_o·(c_i/g)·k_d·k_h·k_w (+ c_o)``, MACs
@@ -177,7 +240,7 @@ def _conv(layer: Conv | Conv3d, inputs: tuple[Shape, ...], output: Shape) -> Lay
                      elements(output) * OPS_PER_ELEMENT["bias"] if layer.bias else 0)
 
 
-@formula(ConvTranspose3d)
+@formula("ConvTranspose3d")
 def _conv_transpose3d(layer: ConvTranspose3d, inputs: tuple[Shape, ...], output: Shape) -> LayerCost:
     """params ``c_i·(c_o/g)·k_d·k_h·k_w (+ c_o)`` (PyTorch's weight ``(c_i, c_o/g, k…)``); MACs
     ``c_i·(c_o/g)·k_d·k_h·k_w·d_i·h_i·w_i``: every input voxel scatters its kernel into the output
@@ -189,7 +252,7 @@ def _conv_transpose3d(layer: ConvTranspose3d, inputs: tuple[Shape, ...], output:
                      elements(output) * OPS_PER_ELEMENT["bias"] if layer.bias else 0)
 
 
-@formula(SharedConv)
+@formula("SharedConv")
 def _shared_conv(layer: SharedConv, inputs: tuple[Shape, ...], output: Shape) -> LayerCost:
     """A Conv's MACs and bias adds; params 0 (its weights are the owner's, counted there once)."""
     cost = _conv(layer, inputs, output)
@@ -274,7 +337,7 @@ def _data_movement(layer: Layer, inputs: tuple[Shape, ...], output: Shape) -> La
     return ZERO_COST
 
 
-@formula(Resize)
+@formula("Resize")
 def _resize(layer: Resize, inputs: tuple[Shape, ...], output: Shape) -> LayerCost:
     """No params, no MACs; ``OPS_PER_ELEMENT["resize_<mode>"]`` per output element: nearest 0,
     bilinear 9, bicubic 35 (see the table). An output of the input's size is a copy (PyTorch's
@@ -284,7 +347,7 @@ def _resize(layer: Resize, inputs: tuple[Shape, ...], output: Shape) -> LayerCos
     return LayerCost(0, 0, elements(output) * OPS_PER_ELEMENT[f"resize_{layer.mode}"])
 
 
-@formula(Pad)
+@formula("Pad")
 def _pad(layer: Pad, inputs: tuple[Shape, ...], output: Shape) -> LayerCost:
     """Zero padding: data movement only, no params, no arithmetic (the time model counts its bytes)."""
     return ZERO_COST
@@ -313,7 +376,7 @@ def _attention(layer: MultiheadSelfAttention, inputs: tuple[Shape, ...], output:
     return LayerCost(params, macs, ops)
 
 
-@formula(NoKeyBiasSelfAttention)
+@formula("NoKeyBiasSelfAttention")
 def _attention_no_key_bias(layer: NoKeyBiasSelfAttention, inputs: tuple[Shape, ...],
                            output: Shape) -> LayerCost:
     """:func:`_attention` less the key bias: params ``4·E² + 3·E``, bias adds ``3·L·E``; MACs the same."""
@@ -323,7 +386,7 @@ def _attention_no_key_bias(layer: NoKeyBiasSelfAttention, inputs: tuple[Shape, .
                      cost.elementwise_ops - tokens * embed * OPS_PER_ELEMENT["bias"])
 
 
-@formula(OutBiasSelfAttention)
+@formula("OutBiasSelfAttention")
 def _attention_out_bias(layer: OutBiasSelfAttention, inputs: tuple[Shape, ...], output: Shape) -> LayerCost:
     """diffusers' self-attention (``attn1``): :func:`_attention` with the output bias only: params
     ``4·E² + E``, bias adds ``L·E``; MACs ``4·L·E² + 2·L²·E``."""
@@ -333,7 +396,7 @@ def _attention_out_bias(layer: OutBiasSelfAttention, inputs: tuple[Shape, ...], 
                      tokens * embed * OPS_PER_ELEMENT["bias"] + scores * (1 + OPS_PER_ELEMENT["softmax"]))
 
 
-@formula(CrossAttention)
+@formula("CrossAttention")
 def _cross_attention(layer: CrossAttention, inputs: tuple[Shape, ...], output: Shape) -> LayerCost:
     """Cross-attention, ``T`` query tokens of ``E``, ``L`` context tokens of ``D_c``, ``h`` heads.
 
@@ -348,19 +411,19 @@ def _cross_attention(layer: CrossAttention, inputs: tuple[Shape, ...], output: S
                      tokens * embed * OPS_PER_ELEMENT["bias"] + scores * (1 + OPS_PER_ELEMENT["softmax"]))
 
 
-@formula(GEGLU)
+@formula("GEGLU")
 def _geglu(layer: GEGLU, inputs: tuple[Shape, ...], output: Shape) -> LayerCost:
     """``hidden · gelu(gate)``: per output element a GELU and a multiply."""
     return LayerCost(0, 0, elements(output) * (OPS_PER_ELEMENT["gelu"] + 1))
 
 
-@formula(ConditioningInput)
+@formula("ConditioningInput")
 def _conditioning_input(layer: ConditioningInput, inputs: tuple[Shape, ...], output: Shape) -> LayerCost:
     """A conditioning tensor handed to the network: no parameters, no operations."""
     return LayerCost(0, 0, 0)
 
 
-@formula(ReLULinearAttention)
+@formula("ReLULinearAttention")
 def _relu_linear_attention(layer: ReLULinearAttention, inputs: tuple[Shape, ...], output: Shape) -> LayerCost:
     """EfficientViT's LiteMLA core on ``(3·d·G, H, W)``, ``N = H·W`` tokens, ``G`` groups of head dim ``d``.
 
@@ -378,7 +441,7 @@ def _relu_linear_attention(layer: ReLULinearAttention, inputs: tuple[Shape, ...]
     return LayerCost(0, 2 * g * n * d * (d + 1), relu + g * n + g * d * n)
 
 
-@formula(SpatialReductionAttention)
+@formula("SpatialReductionAttention")
 def _sr_attention(layer: SpatialReductionAttention, inputs: tuple[Shape, ...], output: Shape) -> LayerCost:
     """SegFormer's efficient self-attention, queries ``(N, C)``, keys/values ``(M, C)``, ``h`` heads.
 
@@ -395,7 +458,7 @@ def _sr_attention(layer: SpatialReductionAttention, inputs: tuple[Shape, ...], o
     return LayerCost(params, macs, ops)
 
 
-@formula(WindowedAttention)
+@formula("WindowedAttention")
 def _windowed_attention(layer: WindowedAttention, inputs: tuple[Shape, ...], output: Shape) -> LayerCost:
     """SAM's attention on a ``(H, W, C)`` grid in windows of ``T = w_h·w_w`` tokens (global: ``H·W``).
 
@@ -419,21 +482,21 @@ def _windowed_attention(layer: WindowedAttention, inputs: tuple[Shape, ...], out
     return LayerCost(params, macs, ops)
 
 
-@formula(Einsum)
+@formula("Einsum")
 def _einsum(layer: Einsum, inputs: tuple[Shape, ...], output: Shape) -> LayerCost:
     """``|output| · Π contracted sizes`` MACs (two operands) or adds (one operand); params as imported."""
     work = elements(output) * layer.contracted
     return LayerCost(layer.params, work if layer.operands > 1 else 0, 0 if layer.operands > 1 else work)
 
 
-@formula(Embedding)
+@formula("Embedding")
 def _embedding(layer: Embedding, inputs: tuple[Shape, ...], output: Shape) -> LayerCost:
     """params ``V·E`` (the whole table, as ``nn.Embedding``); a gather: no MACs, no element-wise ops
     (the time model still moves the ``L·E`` looked-up elements)."""
     return LayerCost(layer.num_embeddings * layer.embedding_dim, 0, 0)
 
 
-@formula(EmbeddingBag)
+@formula("EmbeddingBag")
 def _embedding_bag(layer: EmbeddingBag, inputs: tuple[Shape, ...], output: Shape) -> LayerCost:
     """params ``V·E`` (the whole table); no MACs; pooling ``(n − 1)·E`` adds for ``sum`` over ``n``
     lookups, ``n·E`` for ``mean`` (the adds and a divide per element). The time model reads the
@@ -443,7 +506,7 @@ def _embedding_bag(layer: EmbeddingBag, inputs: tuple[Shape, ...], output: Shape
                      adds + (layer.embedding_dim if layer.mode == "mean" else 0))
 
 
-@formula(LSTM)
+@formula("LSTM")
 def _lstm(layer: LSTM, inputs: tuple[Shape, ...], output: Shape) -> LayerCost:
     """One ``nn.LSTM`` layer, ``L`` steps, input ``n``, hidden ``h``: params ``4h·(n + h) + 8h`` (``W_ih``,
     ``W_hh``, ``b_ih``, ``b_hh``); MACs ``L·4h·(n + h)``; per step ``4h`` adds (the two products), ``8h``
@@ -456,7 +519,7 @@ def _lstm(layer: LSTM, inputs: tuple[Shape, ...], output: Shape) -> LayerCost:
     return LayerCost(4 * h * (n + h) + 8 * h, steps * 4 * h * (n + h), steps * per_step)
 
 
-@formula(NMF2D)
+@formula("NMF2D")
 def _nmf2d(layer: NMF2D, inputs: tuple[Shape, ...], output: Shape) -> LayerCost:
     """``NMF2D`` on ``(C, H, W)``: ``S`` groups, ``D = C/S``, ``N = H·W``, rank ``R``, ``T`` steps: params 0;
     MACs ``S·[(2T + 3)·N·D·R + (2T + 1)·(D·R² + N·R²)]`` (:class:`NMF2D`); elementwise per group: the
@@ -473,7 +536,7 @@ def _nmf2d(layer: NMF2D, inputs: tuple[Shape, ...], output: Shape) -> LayerCost:
     return LayerCost(0, macs, ops)
 
 
-@formula(LayerScale)
+@formula("LayerScale")
 def _layer_scale(layer: LayerScale, inputs: tuple[Shape, ...], output: Shape) -> LayerCost:
     """params ``C``; one multiply per element."""
     return LayerCost(layer.channels, 0, elements(output))
@@ -522,20 +585,20 @@ def _fused(layer: Fused, inputs: tuple[Shape, ...], output: Shape) -> LayerCost:
 # LLM kinds (:mod:`simulator.model.layers.llm`), per sequence of T new tokens.
 
 
-@formula(RMSNorm)
+@formula("RMSNorm")
 def _rms_norm(layer: RMSNorm, inputs: tuple[Shape, ...], output: Shape) -> LayerCost:
     """params ``d`` (γ, no β); ops ``rms_stats + 1`` (the γ multiply) per element."""
     return LayerCost(layer.dim, 0, elements(output) * (OPS_PER_ELEMENT["rms_stats"] + 1))
 
 
-@formula(RotaryEmbedding)
+@formula("RotaryEmbedding")
 def _rotary(layer: RotaryEmbedding, inputs: tuple[Shape, ...], output: Shape) -> LayerCost:
     """No params (cos/sin tables are buffers); ``rope`` ops on each Q and K element: ``T·(H+KV)·hd·3``."""
     rotated = output[0] * (layer.num_heads + layer.num_kv_heads) * layer.head_dim
     return LayerCost(0, 0, rotated * OPS_PER_ELEMENT["rope"])
 
 
-@formula(CausalAttention)
+@formula("CausalAttention")
 def _causal_attention(layer: CausalAttention, inputs: tuple[Shape, ...], output: Shape) -> LayerCost:
     """Grouped-query causal attention over ``c`` cached and ``T`` new tokens, as a causal kernel computes.
 
@@ -549,7 +612,7 @@ def _causal_attention(layer: CausalAttention, inputs: tuple[Shape, ...], output:
                      layer.num_heads * pairs * (1 + OPS_PER_ELEMENT["softmax"]))
 
 
-@formula(LatentAttention)
+@formula("LatentAttention")
 def _latent_attention(layer: LatentAttention, inputs: tuple[Shape, ...], output: Shape) -> LayerCost:
     """Multi-head latent attention with absorbed projections over ``pairs = T·c + T(T+1)/2`` per head:
     MACs ``H·(2r + dr)·pairs`` (scores over the ``r + dr`` latent, the weighted ``r``-latent sum);
@@ -559,13 +622,13 @@ def _latent_attention(layer: LatentAttention, inputs: tuple[Shape, ...], output:
                      layer.num_heads * pairs * (1 + OPS_PER_ELEMENT["softmax"]))
 
 
-@formula(SwiGLU)
+@formula("SwiGLU")
 def _swiglu(layer: SwiGLU, inputs: tuple[Shape, ...], output: Shape) -> LayerCost:
     """``silu(gate) · up``: ``silu + 1`` ops per output element."""
     return LayerCost(0, 0, elements(output) * (OPS_PER_ELEMENT["silu"] + 1))
 
 
-@formula(MoEExperts)
+@formula("MoEExperts")
 def _moe_experts(layer: MoEExperts, inputs: tuple[Shape, ...], output: Shape) -> LayerCost:
     """params ``E·3·d·I`` (every expert; the router is a separate Linear ``d -> E``); per token ``k``
     experts: MACs ``k·3·d·I``, element-wise ``k·I·(silu + 1)`` (SwiGLU) ``+ k·d`` (the weighted sum
@@ -576,7 +639,7 @@ def _moe_experts(layer: MoEExperts, inputs: tuple[Shape, ...], output: Shape) ->
     return LayerCost(layer.num_experts * layer.expert_params, tokens * k * layer.expert_params, ops)
 
 
-@formula(LMHead)
+@formula("LMHead")
 def _lm_head(layer: LMHead, inputs: tuple[Shape, ...], output: Shape) -> LayerCost:
     """params ``V·d``, or 0 when tied to the token embedding (counted there), ``+ V`` with a bias;
     MACs ``rows·V·d``; a bias adds one op per logit (``rows·V``)."""

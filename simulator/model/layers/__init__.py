@@ -12,7 +12,10 @@ for 2-D, ``(..., features)`` for Linear, ``(tokens, embed_dim)`` for attention.
 Cost formulas (params, MACs, element-wise operations) live in :mod:`simulator.model.formulas`.
 Every kind registers itself in :data:`LAYER_KINDS` when its class is defined, with its traits
 (:class:`Layer`), builder methods (:data:`BUILDER_METHODS`), ONNX writer (:data:`ONNX_WRITERS`) and
-the readers of the ONNX operators that make it (:data:`ONNX_READERS`) beside it, in its module:
+the readers of the ONNX operators that make it (:data:`ONNX_READERS`) beside it, in its module. The
+kinds a CNN uses are imported with this package, the others (:data:`LAZY`) on first use; a registry
+loads every kind module (:func:`~simulator.model.layers.base.load_kinds`) before it lists its entries
+or when a lookup misses:
 
 * :mod:`~simulator.model.layers.base`: shapes, :class:`Layer`, the registries and their decorators;
 * :mod:`~simulator.model.layers.compute`: Linear, Conv, Pool, AdaptivePool, MatMul, attention;
@@ -39,8 +42,8 @@ the readers of the ONNX operators that make it (:data:`ONNX_READERS`) beside it,
 * :mod:`~simulator.model.layers.fused`: the inference view's Fused.
 """
 
-from simulator.model.layers import llm_export  # noqa: F401  (registers the LLM kinds' ONNX writers)
-from simulator.model.layers.attention import ReLULinearAttention
+from importlib import import_module
+
 from simulator.model.layers.base import (
     BUILDER_METHODS,
     LAYER_KINDS,
@@ -56,8 +59,6 @@ from simulator.model.layers.base import (
 )
 from simulator.model.layers.collective import AllReduce, ring_link_elements
 from simulator.model.layers.compute import AdaptivePool, Conv, Linear, MatMul, MultiheadSelfAttention, Pool
-from simulator.model.layers.conv3d import Conv3d, ConvTranspose3d
-from simulator.model.layers.diffusion import GEGLU, ConditioningInput, CrossAttention, OutBiasSelfAttention
 from simulator.model.layers.elementwise import (
     ACTIVATIONS,
     Activation,
@@ -69,23 +70,8 @@ from simulator.model.layers.elementwise import (
     Mul,
     Softmax,
 )
-from simulator.model.layers.embedding import Embedding  # after tensor: it takes over Gather's reader
-from simulator.model.layers.embedding_bag import EmbeddingBag
 from simulator.model.layers.fused import Fused
 from simulator.model.layers.imported import GenericOp, Unsupported
-from simulator.model.layers.llm import (
-    CausalAttention,
-    LatentAttention,
-    LMHead,
-    MoEExperts,
-    RMSNorm,
-    RotaryEmbedding,
-    SwiGLU,
-)
-from simulator.model.layers.lstm import LSTM
-from simulator.model.layers.matrix_decomposition import NMF2D, LayerScale
-from simulator.model.layers.resize import RESIZE_MODES, Pad, Resize
-from simulator.model.layers.shared import SharedConv
 from simulator.model.layers.tensor import (
     ClassToken,
     Concat,
@@ -95,8 +81,38 @@ from simulator.model.layers.tensor import (
     Reshape,
     SelectToken,
 )
-from simulator.model.layers.transformer import Einsum, SpatialReductionAttention, WindowedAttention
-from simulator.model.layers.whisper_attention import NoKeyBiasSelfAttention
+
+#: the kinds (and names) a command loads only when it uses them (a CNN uses none), by their module:
+#: ``from simulator.model.layers import RMSNorm`` imports :mod:`~simulator.model.layers.llm` then
+#: (:func:`__getattr__`); the registries load every kind module before they list their entries
+LAZY = {
+    "ReLULinearAttention": "attention",
+    "Conv3d": "conv3d", "ConvTranspose3d": "conv3d",
+    "GEGLU": "diffusion", "ConditioningInput": "diffusion", "CrossAttention": "diffusion",
+    "OutBiasSelfAttention": "diffusion",
+    "Embedding": "embedding",
+    "EmbeddingBag": "embedding_bag",
+    "CausalAttention": "llm", "LatentAttention": "llm", "LMHead": "llm", "MoEExperts": "llm",
+    "RMSNorm": "llm", "RotaryEmbedding": "llm", "SwiGLU": "llm",
+    "LSTM": "lstm",
+    "NMF2D": "matrix_decomposition", "LayerScale": "matrix_decomposition",
+    "RESIZE_MODES": "resize", "Pad": "resize", "Resize": "resize",
+    "SharedConv": "shared",
+    "Einsum": "transformer", "SpatialReductionAttention": "transformer", "WindowedAttention": "transformer",
+    "NoKeyBiasSelfAttention": "whisper_attention",
+}
+
+
+def __getattr__(name: str):
+    """The kinds of :data:`LAZY`, imported from their module on first use (a registry lookup that misses
+    loads the rest, e.g. the LLM kinds' ONNX writers in :mod:`~simulator.model.layers.llm_export`)."""
+    module = LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "ACTIVATIONS", "BUILDER_METHODS", "GEGLU", "LAYER_KINDS", "LSTM", "NMF2D", "ONNX_READERS", "ONNX_WRITERS",

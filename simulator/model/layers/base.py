@@ -71,18 +71,108 @@ def _spatial_output(shape: Shape, kernel: Shape, stride: Shape, padding: Shape, 
     )
 
 
+#: the modules that define layer kinds, in the order :mod:`simulator.model.layers` lists them: a command
+#: imports only the kinds it uses, and a registry loads the rest (:func:`load_kinds`) before it is listed
+#: or when a lookup misses (a module that takes over another's ONNX reader imports that module first)
+KIND_MODULES = (
+    "llm_export", "attention", "collective", "compute", "conv3d", "diffusion", "elementwise", "embedding",
+    "embedding_bag", "fused", "imported", "llm", "lstm", "matrix_decomposition", "resize", "shared", "tensor",
+    "transformer", "whisper_attention",
+)
+_kinds_loaded = False
+K = TypeVar("K")
+V = TypeVar("V")
+
+
+def load_kinds() -> bool:
+    """Imports every module of :data:`KIND_MODULES` (their decorators fill the registries); True when
+    this call loaded them, False when they were loaded, or are being loaded, already."""
+    global _kinds_loaded
+    if _kinds_loaded:
+        return False
+    _kinds_loaded = True
+    import importlib
+
+    for module in KIND_MODULES:
+        importlib.import_module(f"{__package__}.{module}")
+    return True
+
+
+class _Lazy(dict[K, V]):
+    """A registry's reads: listing it (iteration, ``len``, ``keys``/``values``/``items``) loads every kind
+    first (:func:`load_kinds`), and so does a lookup that misses; registering writes the plain dict."""
+
+    __slots__ = ()
+
+    def __iter__(self):
+        load_kinds()
+        return super().__iter__()
+
+    def __len__(self) -> int:
+        load_kinds()
+        return super().__len__()
+
+    def keys(self):
+        load_kinds()
+        return super().keys()
+
+    def values(self):
+        load_kinds()
+        return super().values()
+
+    def items(self):
+        load_kinds()
+        return super().items()
+
+    def __contains__(self, key: object) -> bool:
+        return super().__contains__(key) or (load_kinds() and super().__contains__(key))
+
+    def get(self, key, default=None):
+        if not super().__contains__(key):
+            load_kinds()
+        return super().get(key, default)
+
+
+class Registry(_Lazy[K, V]):
+    """A registry keyed by a kind, a builder method's name or an ONNX operator (:class:`_Lazy`)."""
+
+    __slots__ = ()
+
+    def __missing__(self, key):
+        if load_kinds():
+            return self[key]
+        raise KeyError(key)
+
+
+class ReaderRegistry(Registry[str, Callable[[Any, Any], None]]):
+    """:data:`ONNX_READERS`: every lookup loads every kind first, since a kind module loaded later may take
+    over the reader of an operator that is already registered (:func:`take_over_reader`)."""
+
+    def __getitem__(self, key):
+        load_kinds()
+        return super().__getitem__(key)
+
+    def get(self, key, default=None):
+        load_kinds()
+        return super().get(key, default)
+
+
+class _Producers(_Lazy[Any, list[str]], defaultdict[Any, list[str]]):
+    """:data:`PRODUCERS`: a ``defaultdict(list)`` whose listings and ``get`` load every kind first."""
+
+
 #: every layer kind, by class name, registered where its class is defined (:func:`layer_kind`)
-LAYER_KINDS: dict[str, type[Layer]] = {}
+LAYER_KINDS: Registry[str, type[Layer]] = Registry()
 #: builder methods of :class:`simulator.model.graph.NetworkBuilder`, registered next to their kind
-BUILDER_METHODS: dict[str, Callable[..., str]] = {}
+BUILDER_METHODS: Registry[str, Callable[..., str]] = Registry()
 #: ``writer(g, node)``: writes ``node`` (a :class:`simulator.model.graph.Node` of the kind) as ONNX
 #: operators through ``g``, the graph being written by :func:`simulator.onnx.writer.to_onnx`
-ONNX_WRITERS: dict[type[Layer], Callable[[Any, Any], None]] = {}
+ONNX_WRITERS: Registry[type[Layer], Callable[[Any, Any], None]] = Registry()
 #: ``reader(t, node)``, by ONNX operator type: maps one ONNX node onto layers through ``t``, the
 #: :class:`simulator.onnx.reader.Translator` (operators with none: :mod:`simulator.model.layers.imported`)
-ONNX_READERS: dict[str, Callable[[Any, Any], None]] = {}
+ONNX_READERS: ReaderRegistry = ReaderRegistry()
 #: which builder methods (``NetworkBuilder.<name>``) and ONNX readers (``ONNX <op>``) make each kind
-PRODUCERS: defaultdict[type[Layer], list[str]] = defaultdict(list)
+PRODUCERS: _Producers = _Producers(list)
 
 # ONNX operator-set facts the writers need: the first opset with each operator (or form of it)
 GELU_OPSET = 20
@@ -157,7 +247,7 @@ L = TypeVar("L", bound=type)
 
 def layer_kind(cls: L) -> L:
     """Class decorator: registers a layer kind in :data:`LAYER_KINDS` (its name must be new)."""
-    if cls.__name__ in LAYER_KINDS:
+    if dict.__contains__(LAYER_KINDS, cls.__name__):
         raise RuntimeError(f"layer kind {cls.__name__!r} is registered twice")
     LAYER_KINDS[cls.__name__] = cls
     return cls
@@ -175,7 +265,7 @@ def _produces(makes: Kinds, producer: str) -> None:
 def builder_method(name: str, makes: Kinds = ()) -> Callable[[F], F]:
     """Registers ``function(builder, *inputs, ...)`` as ``NetworkBuilder.<name>``, making ``makes``."""
     def register(function: F) -> F:
-        if name in BUILDER_METHODS:
+        if dict.__contains__(BUILDER_METHODS, name):
             raise RuntimeError(f"builder method {name!r} is registered twice")
         BUILDER_METHODS[name] = function
         _produces(makes, f"NetworkBuilder.{name}")
@@ -191,7 +281,7 @@ def onnx_writer(kind: type[Layer]) -> Callable[[F], F]:
     whose last one writes the tensor named ``node.name``.
     """
     def register(function: F) -> F:
-        if kind in ONNX_WRITERS:
+        if dict.__contains__(ONNX_WRITERS, kind):
             raise RuntimeError(f"layer kind {kind.__name__} has two ONNX writers")
         ONNX_WRITERS[kind] = function
         return function
@@ -206,7 +296,7 @@ def onnx_reader(*op_types: str, makes: Kinds = ()) -> Callable[[F], F]:
     """
     def register(function: F) -> F:
         for op_type in op_types:
-            if op_type in ONNX_READERS:
+            if dict.__contains__(ONNX_READERS, op_type):
                 raise RuntimeError(f"ONNX operator {op_type!r} has two readers")
             ONNX_READERS[op_type] = function
             _produces(makes, f"ONNX {op_type}")
