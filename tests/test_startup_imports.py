@@ -9,9 +9,13 @@ in a fresh interpreter, which then lists the modules of :data:`HEAVY`, :data:`NO
 
 from __future__ import annotations
 
+import atexit
 import json
+import os
+import shutil
 import subprocess
 import sys
+import tempfile
 
 import pytest
 
@@ -21,6 +25,10 @@ NOT_ON_SUCCESS = ("difflib", "tempfile", "signal", "numpy.typing")
 #: layer-kind modules that ResNet-50 uses none of: the LLM kinds, BERT's embeddings, SDXL's, 3D-UNet's
 NOT_IN_RESNET = tuple(f"simulator.model.layers.{module}"
                       for module in ("llm", "embedding", "diffusion", "conv3d"))
+
+#: the profile cache the probes use (kept for the session: warmed by each probe's first run)
+_CACHE_DIR = tempfile.mkdtemp(prefix="roofline-startup-test-")
+atexit.register(shutil.rmtree, _CACHE_DIR, True)
 
 #: a fresh interpreter runs the command in process, then prints which of the modules above it imported
 _PROBE = f"""
@@ -36,10 +44,25 @@ print(json.dumps({{"status": status, "loaded": [name for name in {HEAVY + NOT_ON
 def loaded_by(*argv: str) -> set[str]:
     """The modules of :data:`HEAVY`, :data:`NOT_ON_SUCCESS` and :data:`NOT_IN_RESNET` in ``sys.modules``
     after ``roofline ARGV`` ran (exit status 0)."""
-    done = subprocess.run([sys.executable, "-c", _PROBE, *argv], capture_output=True, text=True, check=True)
+    # a warmed profile cache of the test's own (a miss validates and writes the entry atomically,
+    # through tempfile): the second run is the one measured, as a user's every run after the first
+    env = {**os.environ, "ROOFLINE_CACHE_DIR": _CACHE_DIR}
+    for _ in range(2):
+        done = subprocess.run([sys.executable, "-c", _PROBE, *argv], capture_output=True, text=True,
+                              check=True, env=env)
     report = json.loads(done.stdout.strip().splitlines()[-1])
     assert report["status"] == 0, done.stderr
     return set(report["loaded"])
+
+
+def imported_by_numpy_and_pydantic() -> set[str]:
+    """The modules of :data:`NOT_ON_SUCCESS` that ``import numpy, pydantic`` loads by itself (numpy 2.2,
+    the newest for Python 3.10, imports ``platform`` and through it ``subprocess`` and ``signal``): a
+    command that needs numpy cannot avoid them, so the simulate checks leave them out."""
+    probe = (f"import sys, json, numpy, pydantic; "
+             f"print(json.dumps([n for n in {NOT_ON_SUCCESS!r} if n in sys.modules]))")
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    return set(json.loads(done.stdout))
 
 
 @pytest.mark.parametrize("output", [(), ("--format", "json"), ("--format", "csv"), ("--fused",)])
@@ -51,7 +74,7 @@ def test_simulate_imports_no_pandas() -> None:
     loaded = loaded_by("simulate", "resnet50", "--device", "jetson-agx-orin")
     assert "pandas" not in loaded and "matplotlib" not in loaded
     assert "numpy" in loaded  # the probe sees imports: the engine's arrays are there
-    assert not loaded & set(NOT_ON_SUCCESS + NOT_IN_RESNET)
+    assert not loaded & (set(NOT_ON_SUCCESS + NOT_IN_RESNET) - imported_by_numpy_and_pydantic())
 
 
 def test_resnet_loads_only_its_layer_kinds_and_bert_loads_its_own() -> None:
@@ -76,7 +99,7 @@ def test_an_unknown_name_imports_difflib_for_its_suggestions() -> None:
 
 def test_simulate_json_imports_no_pandas() -> None:
     loaded = loaded_by("simulate", "resnet50", "--device", "h100-sxm", "--format", "json")
-    assert "pandas" not in loaded and not loaded & set(NOT_ON_SUCCESS)
+    assert "pandas" not in loaded and not loaded & (set(NOT_ON_SUCCESS) - imported_by_numpy_and_pydantic())
 
 
 def test_every_kind_module_is_listed_for_the_registries() -> None:
