@@ -51,7 +51,9 @@ class LayerResult:
 
     ``level_bytes``, ``level_time_s`` and ``level_energy_j`` map each memory level to the bytes that
     cross it, their time at its bandwidth (derated by the efficiency model, if any) and their
-    energy; ``binding`` names what bounds the layer: ``compute``, a memory level, or ``none``.
+    energy; ``binding`` names what bounds the layer: ``compute``, a memory level, ``link`` (a tensor-parallel
+    all-reduce whose link time exceeds its compute and memory times; ``bound`` is then ``link`` too), or
+    ``none``.
     """
 
     name: str

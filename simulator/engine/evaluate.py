@@ -59,16 +59,29 @@ class Evaluation:
     totals: Totals
 
     @property
+    def link_bound(self) -> np.ndarray:
+        """``(C, L)`` True where the link time exceeds both others, ``T_comm > max(T_compute, T_memory)``
+        (a tensor-parallel all-reduce, whose only time is its link time); all False without a link."""
+        t = self.timing
+        if t.t_comm_s is None:
+            return np.zeros(t.latency_s.shape, dtype=bool)
+        return t.t_comm_s > np.maximum(t.t_compute_s, t.t_memory_s)
+
+    @property
     def bound(self) -> np.ndarray:
-        """``(C, L)``: ``"memory"`` / ``"compute"``, or ``"none"`` for a layer with no work (a view)."""
+        """``(C, L)``: ``"memory"`` / ``"compute"``, ``"link"`` where :attr:`link_bound`, or ``"none"``
+        for a layer with no work (a view)."""
         names = np.where(self.timing.memory_bound, "memory", "compute")
+        names = np.where(self.link_bound, "link", names)
         return np.where(self.timing.latency_s == 0, "none", names)
 
     @property
     def binding(self) -> np.ndarray:
-        """``(C, L)``: what binds each layer: ``compute``, the slowest memory level's name, or ``none``."""
+        """``(C, L)``: what binds each layer: ``compute``, the slowest memory level's name, ``link``
+        (:attr:`link_bound`), or ``none``."""
         levels = np.array(self.hardware.level_names, dtype=object)[self.timing.t_level_s.argmax(axis=1)]
         names = np.where(self.timing.memory_bound, levels, "compute")
+        names = np.where(self.link_bound, "link", names)
         return np.where(self.timing.latency_s == 0, "none", names)
 
 

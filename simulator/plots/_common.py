@@ -32,8 +32,9 @@ from simulator.hardware.device import Device
 from simulator.hardware.loader import resolve_device
 from simulator.results import SimulationResult
 
-#: Colours of the two bounds (and of layers that do no work), shared by every chart.
-BOUND_COLORS = {"compute": "#1f77b4", "memory": "#ff7f0e", "none": "#bbbbbb"}
+#: Colours of the bounds (compute, memory, link: a tensor-parallel all-reduce; and of layers that do
+#: no work), shared by every chart.
+BOUND_COLORS = {"compute": "#1f77b4", "memory": "#ff7f0e", "link": "#2ca02c", "none": "#bbbbbb"}
 
 #: The most pixels a raster chart may have (100 megapixels, 400 MB of RGBA), and per side (Agg's limit).
 MAX_PIXELS = 100_000_000

@@ -142,7 +142,7 @@ def _draw_groups(ax: Axes, groups: dict[str, list[LayerResult]], scale: float) -
     """Per group, the latencies of its compute-bound and its memory-bound layers, stacked."""
     positions = np.arange(len(groups))
     bottom = np.zeros(len(groups))
-    for bound in ("compute", "memory"):
+    for bound in _bounds([m for members in groups.values() for m in members]):
         heights = np.array([_latency_s([m for m in members if m.bound == bound])
                             for members in groups.values()])
         ax.bar(positions, heights / scale, 0.8, bottom=bottom, color=BOUND_COLORS[bound], label=bound)
@@ -154,9 +154,16 @@ def _draw_groups(ax: Axes, groups: dict[str, list[LayerResult]], scale: float) -
     ax.set_xlabel("group (its number of layers)")
 
 
+def _bounds(layers: Sequence[LayerResult]) -> tuple[str, ...]:
+    """The bounds drawn: compute and memory, and ``link`` (a tensor-parallel all-reduce whose link
+    time exceeds its compute and memory times) when one of ``layers`` is link-bound."""
+    linked = any(layer.bound == "link" for layer in layers)
+    return ("compute", "memory", "link") if linked else ("compute", "memory")
+
+
 def _legend(layers: Sequence[LayerResult], latency_s: float, dashes: bool) -> list:
     handles: list = []
-    for bound in ("compute", "memory"):
+    for bound in _bounds(layers):
         members = [layer for layer in layers if layer.bound == bound]
         handles.append(Patch(color=BOUND_COLORS[bound], label=f"{bound}-bound: {len(members)} layers, "
                              f"{_latency_s(members) / latency_s:.0%} of latency"))
