@@ -56,8 +56,13 @@ def cache_dir() -> Path | None:
         return Path(configured) / "profiles" if configured else None
     if sys.platform == "win32" and os.environ.get("LOCALAPPDATA"):
         base = Path(os.environ["LOCALAPPDATA"])
+    elif os.environ.get("XDG_CACHE_HOME"):
+        base = Path(os.environ["XDG_CACHE_HOME"])
     else:
-        base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+        try:
+            base = Path.home() / ".cache"
+        except RuntimeError:  # no HOME and no passwd entry (a bare container's uid): no cache
+            return None
     return base / "roofline-simulator" / "profiles"
 
 

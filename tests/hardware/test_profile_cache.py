@@ -176,6 +176,21 @@ def test_an_unusable_cache_folder_costs_only_the_cache(tmp_path, monkeypatch, wh
     loader._load_shipped.cache_clear()
 
 
+def test_no_home_folder_turns_the_cache_off(monkeypatch):
+    """Without HOME, XDG_CACHE_HOME or a passwd entry, Path.home() raises RuntimeError: the cache is
+    off (no folder), and the profile still loads, validated."""
+    for variable in (profile_cache.CACHE_DIR_VARIABLE, "XDG_CACHE_HOME", "LOCALAPPDATA"):
+        monkeypatch.delenv(variable, raising=False)
+
+    def no_home() -> Path:
+        raise RuntimeError("Could not determine home directory.")
+
+    monkeypatch.setattr(Path, "home", staticmethod(no_home))
+    assert profile_cache.cache_dir() is None
+    assert read_shipped("jetson-agx-orin") == validated("jetson-agx-orin")
+    loader._load_shipped.cache_clear()
+
+
 @pytest.mark.parametrize("device", ["jetson-agx-orin", "nucleo-l4r5zi@x-cube-ai-9.0"])
 def test_a_cached_command_builds_no_schema(tmp_path, device):
     """Start-up (issue 21): with the entries on disk, `roofline simulate` validates nothing (a device
