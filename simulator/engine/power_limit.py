@@ -45,6 +45,17 @@ by it); the lower voltage at a lower clock (``E_op`` falls with ``V²`` under DV
 overstates the slowdown of a card far above its limit); averaging over kernels (the limit applies
 to each layer's compute, not to the power averaged over a pass, which the firmware's control window
 of milliseconds does); thermal limits; a peak overridden by ``--set`` keeps the profile's share.
+
+Two assumptions to know. The share applies to every precision of the device, fp32 on the CUDA cores
+included: the same rule read for any datapath (at its full rate a GPU draws about its limit whatever
+unit computes: large SGEMMs run near TDP too); no dataset row separates the CUDA cores' power, so an
+fp32 run on a card whose share is below its compute fraction is slowed as a tensor run would be. And
+``E_peak`` is the whole chip's energy per operation at full rate (the datapath, register files,
+on-chip data movement, control and clocks): the fitted 0.54 pJ/op is about 25 times the energy
+table's datapath figure, which is what :mod:`simulator.engine.energy` charges per operation, so a
+simulation's reported average power is far below the power limit that, here, holds its clock back.
+The two models answer different questions (how fast under the limit; which operations and accesses
+cost what) and are not reconciled.
 """
 
 from __future__ import annotations

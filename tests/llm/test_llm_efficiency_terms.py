@@ -52,9 +52,10 @@ def test_ideal_ignores_the_llm_terms():
 
 
 def test_gemv_fraction_changes_memory_bound_projections_only():
-    """The projections stream their weights at the fraction in every phase: a batch-1 decode step
-    (memory-bound) slows, a long prompt's GEMMs (compute-bound) do not (the LM head of the last
-    token, 0.04% of that prefill, is the only memory-bound projection left)."""
+    """The gemv class's fraction is a decode step's one-row projections' (a prefill's projections are
+    gemm, at that class's share): a batch-1 decode step (memory-bound) slows; a long prompt's
+    first-token time barely moves (only the last token's LM head, one row per sequence, is gemv: 0.04%
+    of that prefill)."""
     dev = resolve_device("jetson-agx-orin")
     off = _with(dev, {"gemv_bandwidth_fraction": None})
     half = _with(dev, {"gemv_bandwidth_fraction": 0.45})  # half the gemm class's 0.9
