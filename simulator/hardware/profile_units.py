@@ -61,6 +61,27 @@ def _times(value: Any, factor: int) -> Any:
     return float(Decimal(repr(value)) * factor)
 
 
+def _per(value: Any, divisor: int) -> Any:
+    """``value / divisor`` (a time in ms or us to s), exact for the decimal written in the file;
+    non-numbers are left to pydantic."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return float(Decimal(repr(value)) / divisor)
+    return value
+
+
+def _unit_key(table: dict[str, Any], units: dict[str, int], where: str) -> str | None:
+    """The one key of ``units`` that ``table`` gives (None: none); an error naming them if several."""
+    given = [key for key in units if key in table]
+    if len(given) > 1:
+        raise FieldError(where, f"give only one of {', '.join(given)}")
+    return given[0] if given else None
+
+
+#: ``[efficiency]`` keys read as they are written (no unit suffix)
+PLAIN_EFFICIENCY_KEYS = ("parallel_units", "tile_outputs", "runtime", "llm_compute_fraction",
+                         "buffer_capacity_fraction", "tensor_energy_pj")
+
+
 def _convert_units(item: dict[str, Any], where: str, loc: Loc, locmap: dict[Loc, str]) -> None:
     """Replaces the unit keys of one memory level by its SI fields, in place, mapping them back."""
     for si_key, units in _LEVEL_UNITS.items():
@@ -141,37 +162,21 @@ def efficiency_fields(raw: Any, locmap: dict[Loc, str]) -> Any:
     locmap[("efficiency",)] = "efficiency"
     classes: dict[str, Any] = {}
     model: dict[str, Any] = {}
-    given = [key for key in KERNEL_OVERHEAD_UNITS if key in raw]
-    if len(given) > 1:
-        raise FieldError("efficiency", f"give only one of {', '.join(given)}")
-    if given:
-        value = raw[given[0]]
-        if isinstance(value, int | float) and not isinstance(value, bool):
-            value = float(Decimal(repr(value)) / KERNEL_OVERHEAD_UNITS[given[0]])
-        model["kernel_overhead_s"] = value
-        locmap[("efficiency", "kernel_overhead_s")] = f"efficiency.{given[0]}"
     if "gemv_bandwidth_fraction" in raw:  # the key before the gemv class (issue 18)
         raise FieldError("efficiency.gemv_bandwidth_fraction", "moved: write it as bandwidth_fraction "
                          "of an [efficiency.gemv] table (the decode projections' kernel class)")
-    for key in ("parallel_units", "tile_outputs", "runtime",
-                "llm_compute_fraction", "buffer_capacity_fraction", "tensor_energy_pj"):
+    for si_key, units in (("kernel_overhead_s", KERNEL_OVERHEAD_UNITS),
+                          ("step_overhead_s", STEP_OVERHEAD_UNITS)):
+        key = _unit_key(raw, units, "efficiency")
+        if key is not None:
+            model[si_key] = _per(raw[key], units[key])
+            locmap[("efficiency", si_key)] = f"efficiency.{key}"
+    for key in PLAIN_EFFICIENCY_KEYS:
         if key in raw:
             model[key] = raw[key]
             locmap[("efficiency", key)] = f"efficiency.{key}"
-    given = [key for key in STEP_OVERHEAD_UNITS if key in raw]
-    if len(given) > 1:
-        raise FieldError("efficiency", f"give only one of {', '.join(given)}")
-    if given:
-        value = raw[given[0]]
-        if isinstance(value, int | float) and not isinstance(value, bool):
-            value = float(Decimal(repr(value)) / STEP_OVERHEAD_UNITS[given[0]])
-        model["step_overhead_s"] = value
-        locmap[("efficiency", "step_overhead_s")] = f"efficiency.{given[0]}"
     for name, entry in raw.items():
-        if name in ("source", "parallel_units", "tile_outputs", "runtime",
-                    "llm_compute_fraction", "buffer_capacity_fraction", "tensor_energy_pj",
-                    *KERNEL_OVERHEAD_UNITS,
-                    *STEP_OVERHEAD_UNITS):
+        if name in ("source", *PLAIN_EFFICIENCY_KEYS, *KERNEL_OVERHEAD_UNITS, *STEP_OVERHEAD_UNITS):
             continue
         if name not in EFFICIENCY_CLASSES:
             raise FieldError(f"efficiency.{name}", f"unknown efficiency class {name!r}; valid: "
@@ -182,16 +187,11 @@ def efficiency_fields(raw: Any, locmap: dict[Loc, str]) -> Any:
             classes[name] = entry
             continue
         item = dict(entry)
-        given = [key for key in OVERHEAD_UNITS if key in item]
-        if len(given) > 1:
-            raise FieldError(where, f"give only one of {', '.join(given)}")
-        if given:
-            value = item.pop(given[0])
-            if isinstance(value, int | float) and not isinstance(value, bool):
-                value = float(Decimal(repr(value)) / OVERHEAD_UNITS[given[0]])
-            item["overhead_s"] = value
+        key = _unit_key(item, OVERHEAD_UNITS, where)
+        if key is not None:
+            item["overhead_s"] = _per(item.pop(key), OVERHEAD_UNITS[key])
             field_loc = (*loc, "overhead_s")  # as in _convert_units
-            locmap[field_loc] = f"{where}.{given[0]}"
+            locmap[field_loc] = f"{where}.{key}"
         classes[name] = item
     return {**({"source": raw["source"]} if "source" in raw else {}), "classes": classes, **model}
 
@@ -202,17 +202,10 @@ def interconnect_fields(raw: Any, locmap: dict[Loc, str]) -> Any:
         return raw
     item = dict(raw)
     for si_key, units, to_si in (("bandwidth_bytes_per_s", BANDWIDTH_UNITS, _times),
-                                 ("latency_s", LATENCY_UNITS, None),
-                                 ("allreduce_overhead_s", ALLREDUCE_OVERHEAD_UNITS, None)):
-        given = [key for key in units if key in item]
-        if len(given) > 1:
-            raise FieldError("interconnect", f"give only one of {', '.join(given)}")
-        if given:
-            value = item.pop(given[0])
-            if to_si is not None:
-                value = to_si(value, units[given[0]])
-            elif isinstance(value, int | float) and not isinstance(value, bool):
-                value = float(Decimal(repr(value)) / units[given[0]])
-            item[si_key] = value
-            locmap[("interconnect", si_key)] = f"interconnect.{given[0]}"
+                                 ("latency_s", LATENCY_UNITS, _per),
+                                 ("allreduce_overhead_s", ALLREDUCE_OVERHEAD_UNITS, _per)):
+        key = _unit_key(item, units, "interconnect")
+        if key is not None:
+            item[si_key] = to_si(item.pop(key), units[key])
+            locmap[("interconnect", si_key)] = f"interconnect.{key}"
     return item
