@@ -83,7 +83,7 @@ from simulator.calibration.host_transfer import host_transfer_s, transfers_inclu
 from simulator.catalog import resolve_network
 from simulator.engine.configs import hardware_arrays
 from simulator.engine.efficiency import expected_latency_s, fill_fraction
-from simulator.engine.power_limit import PJ, SCALE_4N, TENSOR_ENERGY_RANGE_PJ
+from simulator.engine.power_limit import TENSOR_ENERGY_RANGE_PJ, uncapped_power_share
 from simulator.engine.timing import roofline_timing
 from simulator.engine.workload import simulated_workload
 from simulator.hardware.cortex_m import board_fraction
@@ -430,8 +430,8 @@ def _power_s_per_pj(family: Family, device, ideal_compute_s: np.ndarray) -> np.n
     figure or the device no power limit."""
     if TENSOR_ENERGY not in family.parameters or device.max_power_w is None:
         return None
-    share = (device.max_power_w - device.static_power_w) / (
-        PJ * device.energy.scale / SCALE_4N * max(device.peak_ops_per_s.values()))
+    share = uncapped_power_share(1.0, max(device.peak_ops_per_s.values()), device.energy.scale,
+                                 device.max_power_w, device.static_power_w)
     return ideal_compute_s / share
 
 

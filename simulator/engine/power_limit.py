@@ -67,12 +67,21 @@ TENSOR_ENERGY_RANGE_PJ = (0.1, 0.31, 1.0)
 PJ = 1e-12
 
 
+def uncapped_power_share(tensor_energy_pj: float, peak_max_ops_per_s: float, energy_scale: float,
+                         max_power_w: float, static_power_w: float) -> float:
+    """``R_power / peak_max = (P_max − P_static) / (E_peak · scale / SCALE_4N · peak_max)``: the
+    sustained rate under the power limit as a share of the dense peak, above 1 where the limit does not
+    bind (module docstring)."""
+    energy_j = tensor_energy_pj * PJ * energy_scale / SCALE_4N
+    return (max_power_w - static_power_w) / (energy_j * peak_max_ops_per_s)
+
+
 def power_share(tensor_energy_pj: float, peak_max_ops_per_s: float, energy_scale: float,
                 max_power_w: float, static_power_w: float) -> float:
-    """``s_power = min(1, (P_max − P_static) / (E_peak · scale / SCALE_4N · peak_max))``: the share of
-    the dense peak the device sustains under its power limit, at any precision (module docstring)."""
-    energy_j = tensor_energy_pj * PJ * energy_scale / SCALE_4N
-    return min(1.0, (max_power_w - static_power_w) / (energy_j * peak_max_ops_per_s))
+    """``s_power = min(1, R_power / peak_max)``: the share of the dense peak the device sustains under
+    its power limit, at any precision (:func:`uncapped_power_share`)."""
+    return min(1.0, uncapped_power_share(tensor_energy_pj, peak_max_ops_per_s, energy_scale,
+                                         max_power_w, static_power_w))
 
 
 def device_power_share(device, tensor_energy_pj: float | None = None) -> float | None:
