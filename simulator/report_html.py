@@ -155,7 +155,8 @@ def _layers(result, names: dict) -> dict:
         "latency_s": [_round(layer.latency_s) for layer in result.layers],
         "macs": [layer.macs for layer in result.layers],
         "bytes_moved": [_round(layer.bytes_moved) for layer in result.layers],
-        # the first letter of each layer's bound: c(ompute), m(emory) or n(one, no work)
+        # the first letter of each layer's bound: c(ompute), m(emory), l(ink: a tensor-parallel
+        # all-reduce) or n(one, no work)
         "bound": "".join(layer.bound[0] for layer in result.layers),
         "levels": levels,
         "binding_level": [levels.index(level) for level in binding],

@@ -35,8 +35,8 @@ SCRIPT = r"""
 "use strict";
 let D = null, INDEX = null;  /* the report's data and its index, set by start() */
 const NS = "http:/" + "/www.w3.org/2000/svg";
-const COLORS = {compute: "#1f77b4", memory: "#ff7f0e", none: "#bbbbbb"};
-const BOUND = {c: "compute", m: "memory", n: "none"};
+const COLORS = {compute: "#1f77b4", memory: "#ff7f0e", link: "#2ca02c", none: "#bbbbbb"};
+const BOUND = {c: "compute", m: "memory", l: "link", n: "none"};
 const PALETTE = ["#4c72b0", "#dd8452", "#55a868", "#c44e52", "#8172b3", "#937860", "#da8bc3", "#8c8c8c",
                  "#ccb974", "#64b5cd"];
 const PREFIXES = [[1e18, "E"], [1e15, "P"], [1e12, "T"], [1e9, "G"], [1e6, "M"], [1e3, "k"], [1, ""],

@@ -206,3 +206,17 @@ def test_the_page_is_small(page):
     # 36 configurations of two CNNs: a few hundred kB, small enough to attach to an e-mail
     assert len(page.encode()) < 1_000_000
     assert math.isfinite(len(page))
+
+
+def test_the_page_names_and_colours_every_bound_a_layer_can_have():
+    """The page codes a layer's bound by its first letter; its script must map each letter back to the
+    bound's name and the name to the colour the charts use (simulator.plots._common.BOUND_COLORS, which
+    lists every bound the engine reports, "link" for a tensor-parallel all-reduce included)."""
+    from simulator.plots._common import BOUND_COLORS
+    from simulator.report_html_page import SCRIPT
+
+    letters = dict(re.findall(r'(\w): "(\w+)"', re.search(r"const BOUND = \{([^}]*)\}", SCRIPT).group(1)))
+    colours = dict(re.findall(r'(\w+): "(#[0-9a-f]{6})"', re.search(r"const COLORS = \{([^}]*)\}",
+                                                                        SCRIPT).group(1)))
+    assert letters == {name[0]: name for name in BOUND_COLORS}
+    assert colours == BOUND_COLORS
