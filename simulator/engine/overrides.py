@@ -135,6 +135,34 @@ def _to_si(value: object, factor: int) -> float | None:
     return float(si) if si.is_finite() and si > 0 else None
 
 
+def _to_si_many(values: Sequence[object], factor: int) -> list[float | None]:
+    """:func:`_to_si` of each of ``values``, the same floats, without a Decimal per value where it
+    cannot change the result: a float64 (``float``, ``np.float64``) times a factor of 1 is itself
+    (its ``str`` is the shortest decimal that reads back as it, so the exact decimal read of that
+    string rounds back to it), so those are checked as an array (finite, > 0); every other value is
+    read once per distinct written form (a sweep's column repeats the same few strings)."""
+    out: list[float | None] = [None] * len(values)
+    floats = (float, np.float64) if factor == 1 else ()
+    fast = [k for k, v in enumerate(values) if type(v) in floats]
+    if fast:
+        array = np.array([values[k] for k in fast], dtype=np.float64)
+        good = np.isfinite(array) & (array > 0)
+        for k, value, ok in zip(fast, array.tolist(), good.tolist(), strict=True):
+            out[k] = value if ok else None
+    seen: dict[tuple[type, str], float | None] = {}
+    skip = set(fast)
+    for k, value in enumerate(values):
+        if k in skip:
+            continue
+        if isinstance(value, bool) or not isinstance(value, Real | Decimal | str):
+            continue
+        written = (type(value), str(value))
+        if written not in seen:
+            seen[written] = _to_si(value, factor)
+        out[k] = seen[written]
+    return out
+
+
 def _values(key: str, raw: object) -> tuple[object, ...]:
     """An override's value or values as a tuple; anything else is an error naming the key."""
     if isinstance(raw, Real | Decimal | str):
@@ -161,7 +189,7 @@ def parse_overrides(overrides: Mapping[str, Sequence[float] | float] | None) -> 
     for key, raw in (overrides or {}).items():
         si_key, level, field, scale, factor = _parse_key(key)
         values = _values(key, raw)
-        si_values = [si for si in (_to_si(v, factor) for v in values) if si is not None]
+        si_values = [si for si in _to_si_many(values, factor) if si is not None]
         if not values or len(si_values) != len(values):
             raise SimulatorError(f"override {key!r} needs one or more finite numbers greater than 0, "
                                  f"got {list(values)!r}")
