@@ -60,11 +60,13 @@ PARENT_POLL_S = 0.2
 _PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 
 
-def _pool_results(plan: Any, units: Iterable[Any], workers: int) -> Iterator[dict]:
+def _pool_results(plan: Any, units: Iterable[Any], workers: int, views: bool = False) -> Iterator[dict]:
     """``plan.compute_part(unit)`` of each unit of a :class:`simulator.sweeps.SweepPlan`, in order,
     evaluated by ``workers`` processes on this machine (forked ones inherit the plan, others unpickle
     it once), at most ``2 · workers`` units submitted and not yet taken. Forked workers return the
-    columns through shared blocks (:class:`_Slots`), others through the pipe. The workers die with
+    columns through shared blocks (:class:`_Slots`), others through the pipe; with ``views`` a part's
+    arrays are views of its block, valid until the next part is asked for (the block is then written
+    again), else copies. The workers die with
     this process (:func:`_init_worker`). A worker that cannot be started (``fork`` fails: no memory, a
     process limit) or that dies is a SimulatorError; the workers already started are then killed,
     never waited for (they would wait for work forever), and the blocks are unmapped."""
@@ -94,21 +96,22 @@ def _pool_results(plan: Any, units: Iterable[Any], workers: int) -> Iterator[dic
         free = deque(range(window) if slots is not None else ())
         pending: deque = deque()
 
-        def take() -> dict:
+        def take() -> Iterator[dict]:
             slot, future = pending.popleft()
             part = future.result()
-            if slot is not None:
-                part = slots.unpack(slot, part)  # copied out: the block is free again
-                free.append(slot)
-            return part
+            if slot is None:
+                yield part
+                return
+            yield slots.unpack(slot, part, copy=not views)
+            free.append(slot)  # asked for the next part: this one's views are no longer read
 
         for unit in units:
             slot = free.popleft() if free else None
             pending.append((slot, submit(unit, slot)))
             if len(pending) >= window:
-                yield take()
+                yield from take()
         while pending:
-            yield take()
+            yield from take()
         finished = True
     except BrokenProcessPool:
         raise SimulatorError(f"a sweep worker process ended unexpectedly (killed, or out of memory); "
@@ -193,9 +196,10 @@ class _Slots:
         except _DoesNotFitError:
             return part
 
-    def unpack(self, slot: int, sent: dict) -> dict:
+    def unpack(self, slot: int, sent: dict, copy: bool = True) -> dict:
         """The part :meth:`pack` wrote into block ``slot``, its arrays copied out (the block may be
-        written again at once); ``sent`` itself where it came through the pipe."""
+        written again at once) or, without ``copy``, views of the block (read them before it is);
+        ``sent`` itself where it came through the pipe."""
         if "__slot__" not in sent:
             return sent
         block = self.blocks[slot]
@@ -204,7 +208,8 @@ class _Slots:
             if isinstance(value, _Shared):
                 dtype = np.dtype(value.dtype)
                 size = int(np.prod(value.shape, dtype=np.int64))
-                return np.frombuffer(block, dtype, size, value.offset).reshape(value.shape).copy()
+                array = np.frombuffer(block, dtype, size, value.offset).reshape(value.shape)
+                return array.copy() if copy else array
             if isinstance(value, tuple):
                 items = [get(item) for item in value]
                 return type(value)(*items) if hasattr(value, "_fields") else tuple(items)

@@ -640,8 +640,8 @@ class SweepPlan:
 
     def _chunks(self, progress, workers, client, chunk_rows) -> Iterator[pd.DataFrame]:
         start, done, total = time.perf_counter(), 0, self.size
-        for unit, part in self._computed(workers, client, chunk_rows):
-            table = self._framed([part])
+        for unit, part in self._computed(workers, client, chunk_rows, views=True):
+            table = self._framed([part])  # copies the columns: a worker's block is free once it is made
             done += len(table)
             if progress is not None:
                 network, device = self.shapes[unit.shape][1], self.devices[unit.device]
@@ -650,10 +650,12 @@ class SweepPlan:
             if len(table):
                 yield table
 
-    def _computed(self, workers, client, chunk_rows) -> Iterator[tuple[_Unit, dict[str, Any]]]:
+    def _computed(self, workers, client, chunk_rows,
+                  views: bool = False) -> Iterator[tuple[_Unit, dict[str, Any]]]:
         """Each unit and its columns (:meth:`compute_part`), in order, computed here, in ``workers``
         processes or on ``client``'s cluster (a worker returning its columns, strings as codes, costs
-        less in all than one returning a DataFrame: pickling a frame's string arrays)."""
+        less in all than one returning a DataFrame: pickling a frame's string arrays). ``views``: a
+        worker's columns may be views of its shared block, valid until the next unit is asked for."""
         units = self.units(chunk_rows)
         if client is not None or workers > 1:
             for shape in range(len(self.shapes)):  # counted once here, not in every worker
@@ -664,7 +666,7 @@ class SweepPlan:
             submit = lambda unit: client.submit(_remote_compute, plan, unit, pure=False)  # noqa: E731
             yield from zip(self.units(chunk_rows), _ordered(submit, units, window), strict=True)
         elif workers > 1:
-            yield from zip(self.units(chunk_rows), _pool_results(self, units, workers), strict=True)
+            yield from zip(self.units(chunk_rows), _pool_results(self, units, workers, views), strict=True)
         else:
             cache: dict = {}
             for unit in units:
