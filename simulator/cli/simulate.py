@@ -47,9 +47,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from simulator.api import simulate  # the public simulate(): a network, or one pass of an LLM
-    from simulator.report import format_simulation
-    from simulator.report_views import format_simulation_view, view_of
+    from simulator.cli import startup_imports
+
+    with startup_imports():
+        from simulator.api import simulate  # the public simulate(): a network, or one pass of an LLM
+        from simulator.report import format_simulation
+        from simulator.report_views import format_simulation_view, view_of
 
     phase = llm_phase(args)
     if phase is not None:  # an LLM: one forward pass, as `roofline llm` computes it
