@@ -11,7 +11,7 @@ the process itself; ``workers=2`` in two worker processes while the parent frame
 A ratio near 2 needs two idle cores: on a loaded machine both runs wait for a core, the two-worker
 one more, so the figure is only meaningful where nothing else runs (``os.getloadavg`` is printed).
 CPU time says where the time goes whatever the load: each run prints the parent's CPU during the
-sweep (``os.times``, user + system), the workers' (the children's, counted once the pool has joined
+sweep (``resource.getrusage``, user + system), the workers' (the children's, counted once the pool has joined
 them), and the share of the workers' CPU spent in :meth:`simulator.sweeps.SweepPlan.compute` (the
 engine's arithmetic: timed in each process by a wrapper that forked workers inherit; the rest is
 framing the counts, handing the chunk back, starting and stopping). With ``--scales 1600`` the whole
@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -53,6 +54,12 @@ def _timed_compute(stats: Path):
     return timed
 
 
+def _cpu_s() -> tuple[float, float]:
+    """CPU seconds (user + system) of this process and of its children that have been waited for."""
+    return tuple(usage.ru_utime + usage.ru_stime for usage in (resource.getrusage(resource.RUSAGE_SELF),
+                                                               resource.getrusage(resource.RUSAGE_CHILDREN)))
+
+
 def child(workers: int, scales: int) -> dict:
     from simulator.sweeps import SweepPlan, iter_sweep
 
@@ -64,12 +71,11 @@ def child(workers: int, scales: int) -> dict:
     with tempfile.TemporaryDirectory() as folder:
         stats = Path(folder)
         SweepPlan.compute = _timed_compute(stats)  # forked workers inherit it
-        before, start = os.times(), time.perf_counter()
+        before, start = _cpu_s(), time.perf_counter()
         rows = sum(len(table) for table in iter_sweep(**kwargs, workers=workers))
-        seconds, after = time.perf_counter() - start, os.times()
+        seconds, after = time.perf_counter() - start, _cpu_s()
         spent = [json.loads(path.read_text()) for path in stats.iterdir()]
-    own = after.user + after.system - before.user - before.system
-    children = (after.children_user + after.children_system - before.children_user - before.children_system)
+    own, children = after[0] - before[0], after[1] - before[1]
     arithmetic = sum(s["arithmetic_s"] for s in spent)
     return {"workers": workers, "rows": rows, "seconds": seconds, "parent_cpu_s": own,
             "workers_cpu_s": children, "arithmetic_cpu_s": arithmetic, "per_worker": spent}
