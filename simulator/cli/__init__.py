@@ -13,13 +13,11 @@ from __future__ import annotations
 
 import argparse
 import codecs
-import contextlib
-import gc
 import importlib
 import os
 import sys
 import warnings
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 
 from simulator import __version__
 from simulator.errors import SimulatorError, UnknownNameError
@@ -50,24 +48,6 @@ class OneLineParser(argparse.ArgumentParser):
 
     def error(self, message: str) -> None:  # type: ignore[override]
         self.exit(2, f"{self.prog}: error: {message} (see `{self.prog} --help`)\n")
-
-
-@contextlib.contextmanager
-def startup_imports() -> Iterator[None]:
-    """Imports without the cyclic garbage collector, which is enabled again afterwards (as it was).
-
-    Importing numpy, pydantic and the simulator's modules allocates tens of thousands of objects
-    that all stay alive (classes, functions, dataclass methods); each 700 allocations start a
-    collection that traverses the young ones and every 10th of those a larger one, none of which
-    frees anything. Start-up of ``roofline simulate`` on Python 3.10 spends about 5% of its CPU time
-    in them. Work done after the imports runs with the collector as usual."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
 
 
 #: commands whose module is not named after them: ``list`` would shadow the builtin
@@ -209,10 +189,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     if command is None:  # roofline --help, --version: every command listed, none configured
         args = build_parser(configured=()).parse_args(argv)
-    else:
-        with startup_imports():  # the command's module and the modules its options take choices from
-            parser = build_parser(configured=(command,), listed=(command,))
-        args = parser.parse_args(argv)
+    else:  # only the command that runs: its module, none of the others' parsers
+        args = build_parser(configured=(command,), listed=(command,)).parse_args(argv)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", UserWarning)
         try:

@@ -47,16 +47,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from simulator.cli import startup_imports
+    from simulator.api import simulate  # the public simulate(): a network, or one pass of an LLM
+    from simulator.report import format_simulation
+    from simulator.report_views import format_simulation_view, view_of
 
-    with startup_imports():
-        from simulator.api import simulate  # the public simulate(): a network, or one pass of an LLM
-        from simulator.report import format_simulation
-        from simulator.report_views import format_simulation_view, view_of
-
-        phase = llm_phase(args)
-        if phase is None:  # what simulate() imports for a network (for an LLM pass: simulator.llm)
-            import simulator.simulation  # noqa: F401
+    phase = llm_phase(args)
     if phase is not None:  # an LLM: one forward pass, as `roofline llm` computes it
         if args.settings or args.attention or args.no_fuse or args.seq_lengths or args.padding:
             raise SimulatorError(f"--set, --attention, --no-fuse, --seq-lengths and --padding do not apply "
