@@ -10,15 +10,18 @@ the workers already running are then killed, never waited for. A cluster without
 SimulatorError after :data:`DASK_WORKER_WAIT_S` seconds.
 
 Forked workers hand their chunk's columns back through shared memory (:class:`_Slots`): the parent
-maps :func:`_slot_count` anonymous shared blocks before the pool forks, each worker writes a chunk's
-arrays into the block the parent named and returns only their offsets, and the parent copies them out
-and frees the block for the next chunk. Nothing then pickles or pipes a chunk's arrays (about 40
-columns of 16,384 rows, 5 MiB a chunk: half the parent's CPU and a tenth of a worker's went to it).
+maps one anonymous shared block per chunk in flight (``2 · workers``) before the pool forks, each
+worker writes a chunk's arrays into the block the parent named and returns only their offsets, and
+the parent frames the chunk from the block (or copies it out) and frees the block for the next chunk.
+Nothing then pickles or pipes a chunk's arrays (about 40 columns of 16,384 rows, 5 MiB a chunk; in a
+1,056,000-configuration ResNet-50 sweep the parent's CPU went from 0.36 to 0.24 s and the workers'
+share in the arithmetic from 84% to 92%).
 The blocks have no name (``mmap(-1, ...)``, ``MAP_SHARED``): nothing is created in ``/dev/shm`` and
 nothing is left behind whatever ends the sweep, SIGKILL included; the parent unmaps them when the
 sweep ends. Where they cannot be mapped, where workers are not forked (spawn, forkserver), or for a
 chunk that does not fit its block (object columns: counts past 2**63 - 1), the columns are pickled
-through the pool's pipe as before; the rows are the same either way.
+through the pool's pipe as before; the rows are the same either way. On glibc a worker keeps the
+memory it frees for its next chunk (:func:`_keep_freed_memory`) instead of faulting it in again.
 """
 
 from __future__ import annotations
