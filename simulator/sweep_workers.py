@@ -67,10 +67,12 @@ _M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
 WORKER_MMAP_THRESHOLD_BYTES, WORKER_TRIM_THRESHOLD_BYTES = 32 << 20, 256 << 20
 
 
-def _pool_results(plan: Any, units: Iterable[Any], workers: int, views: bool = False) -> Iterator[dict]:
+def _pool_results(plan: Any, units: Iterable[Any], workers: int, views: bool = False,
+                  rows: int = 0) -> Iterator[dict]:
     """``plan.compute_part(unit)`` of each unit of a :class:`simulator.sweeps.SweepPlan`, in order,
     evaluated by ``workers`` processes on this machine (forked ones inherit the plan, others unpickle
-    it once), at most ``2 · workers`` units submitted and not yet taken. Forked workers return the
+    it once), at most ``2 · workers`` units submitted and not yet taken; ``rows``: the most rows a unit
+    has (a block's size; 0: no blocks). Forked workers return the
     columns through shared blocks (:class:`_Slots`), others through the pipe; with ``views`` a part's
     arrays are views of its block, valid until the next part is asked for (the block is then written
     again), else copies. The workers die with
@@ -84,8 +86,7 @@ def _pool_results(plan: Any, units: Iterable[Any], workers: int, views: bool = F
     window = 2 * workers
     slots = None
     if multiprocessing.get_start_method() == "fork":  # the workers inherit the plan (and the caches)
-        units = list(units)  # sized once: a block holds the largest chunk
-        slots = _Slots.create(window, _slot_bytes(plan, units))
+        slots = _Slots.create(window, _slot_bytes(plan, rows)) if rows > 0 else None
         _INHERITED["plan"], _INHERITED["slots"], sent = plan, slots, None
     else:  # spawn, forkserver: each worker unpickles it
         sent = pickle.dumps(plan)
@@ -147,11 +148,11 @@ class _Shared(NamedTuple):
     shape: tuple[int, ...]
 
 
-def _slot_bytes(plan: Any, units: list) -> int:
-    """The size [bytes] of a block holding any of ``units``' columns: the largest chunk's rows x 8
-    bytes (the widest item of a numeric column) x its arrays (each column, and a second one for the
-    resolution's mask), plus alignment; a chunk that needs more goes through the pipe."""
-    rows = max((unit.stop - unit.start for unit in units), default=0)
+def _slot_bytes(plan: Any, rows: int) -> int:
+    """The size [bytes] of a block holding the columns of a chunk of ``rows`` rows: rows x 8 bytes (the
+    widest item of a numeric column) x its arrays (each column, and a second one for the resolution's
+    mask), plus alignment; a chunk that needs more goes through the pipe. Only the pages a worker
+    writes take memory."""
     arrays = len(plan.columns) + 2
     return max(1, arrays * (rows * 8 + _ALIGN))
 

@@ -666,7 +666,8 @@ class SweepPlan:
             submit = lambda unit: client.submit(_remote_compute, plan, unit, pure=False)  # noqa: E731
             yield from zip(self.units(chunk_rows), _ordered(submit, units, window), strict=True)
         elif workers > 1:
-            yield from zip(self.units(chunk_rows), _pool_results(self, units, workers, views), strict=True)
+            parts = _pool_results(self, units, workers, views, min(chunk_rows, self.grid.size))
+            yield from zip(self.units(chunk_rows), parts, strict=True)
         else:
             cache: dict = {}
             for unit in units:
