@@ -215,18 +215,25 @@ def row_device(row: dict[str, str]) -> tuple[str, bool]:
     """The device a row is predicted on, and whether its expected value is the model's claim.
 
     A shipped runtime (:mod:`simulator.hardware.runtime`) that covers the row's runtime and version
-    and names its device gives ``DEVICE@RUNTIME``; otherwise the device as it is, whose efficiency model
+    and names its device gives ``DEVICE@RUNTIME``; a version no file lists takes the newest file of
+    that runtime at or below it that names the device (:func:`simulator.hardware.runtime.newest_at_or_below`:
+    an X-CUBE-AI 10.0.0 row would read x-cube-ai-9.0; 8.0.0, below every file, the bare board);
+    otherwise the device as it is, whose efficiency model
     describes the row when the model names no runtime or the row's runtime starts with that name (LLM
     rows: always, except those :func:`llm_unmodelled_reason` names). Rows of other runtimes are
     compared with the bound only."""
     from simulator.hardware.loader import available_runtimes, resolve_runtime
+    from simulator.hardware.runtime import newest_at_or_below
 
     device = row["device"]
-    for name in available_runtimes():
-        runtime = resolve_runtime(name)
+    runtimes = [resolve_runtime(name) for name in available_runtimes()]
+    for runtime in runtimes:
         covered = runtime.covers(row.get("runtime", ""), row.get("runtime_version", ""))
         if device in runtime.devices and covered:
-            return f"{device}{RUNTIME_SEPARATOR}{name}", True
+            return f"{device}{RUNTIME_SEPARATOR}{runtime.name}", True
+    older = newest_at_or_below(runtimes, row.get("runtime", ""), row.get("runtime_version", ""), device)
+    if older is not None:
+        return f"{device}{RUNTIME_SEPARATOR}{older.name}", True
     if row.get("table") == "llm":
         return device, llm_unmodelled_reason(row) is None
     model = resolve_device(device).efficiency

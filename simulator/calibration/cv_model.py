@@ -22,7 +22,8 @@ describe (the engine's, :mod:`simulator.engine.efficiency`):
   and ``static_power_w`` it caps the sustained compute rate at ``(P_max − P_static) / E``, the clock
   under the power limit (an H100 NVL's 400 W against an H100 SXM's 700 W on the same die);
 * ``scale:RUNTIME:CLASS``: a runtime's factor on a class's compute fraction, 0.01–10 (a shipped
-  runtime file names the classes; one factor when the file gives them all one value);
+  runtime file names the classes; one factor when the file gives them all one value); a runtime
+  with no row in the fold takes the newest older file's fitted factor (:func:`runtime_factor`);
 * ``kernel_share`` (the microcontrollers): the share of the CMSIS-NN inner loops' rate a whole
   layer of X-CUBE-AI 7.3 reaches, 0.1–2, one for the family; a board's compute fraction of a class
   is ``kernel_share`` times the fraction its core and Flash allow, derived from the kernels'
@@ -493,7 +494,8 @@ def stack(cases: Sequence[RowCase]) -> Stack:
 def predict_stack(data: Stack, values: Mapping[str, float], tile: int | None,
                   buffer: float | None) -> np.ndarray:
     """Each stacked row's expected value (latency [s] or throughput [1/s]) at the figures ``values``
-    (by parameter name; a runtime or device factor not given is 1)."""
+    (by parameter name; a device factor not given is 1, a runtime factor not given is
+    :func:`runtime_factor`'s)."""
     family = data.family
     slot_names = tuple(family.compute)
     compute = np.array([values[family.compute[s]] for s in slot_names])
@@ -501,7 +503,7 @@ def predict_stack(data: Stack, values: Mapping[str, float], tile: int | None,
                           (family.bandwidth[s] for s in slot_names)])
     fixed = np.array([values[family.class_overhead[s]] if s in family.class_overhead else 0.0
                       for s in slot_names])
-    scale = np.array([values.get(name, 1.0) for name in data.scale_names] + [1.0])
+    scale = np.array([runtime_factor(values, name) for name in data.scale_names] + [1.0])
     device = np.array([values.get(name, 1.0) for name in data.device_names] + [1.0])
     kernel_s = values[family.kernel_overhead] if family.kernel_overhead else 0.0
     fraction = np.minimum(compute[data.slot_index] * scale[data.scale_index] * device[data.device_index]
@@ -514,6 +516,32 @@ def predict_stack(data: Stack, values: Mapping[str, float], tile: int | None,
                                 fixed[data.slot_index] + kernel_s * data.overhead_scale * data.kernels)
     latency = np.bincount(data.row_of_layer, weights=layers, minlength=len(data.cases)) + data.host_s
     return np.where(data.throughput, data.batch / latency, latency)
+
+
+@functools.cache
+def _older_runtimes(runtime: str) -> tuple[str, ...]:
+    from simulator.hardware.loader import available_runtimes
+    from simulator.hardware.runtime import older_runtimes
+
+    return tuple(older_runtimes(resolve_runtime(runtime), [resolve_runtime(n) for n in available_runtimes()]))
+
+
+def runtime_factor(values: Mapping[str, float], name: str) -> float:
+    """The runtime factor ``name`` (``scale:RUNTIME:CLASS``) at the figures ``values``; where the fit
+    has none (no row of RUNTIME among its rows: the time split holds every X-CUBE-AI 9.0 row out), the
+    factor of the same class (or of all classes, ``scale:OLDER:all``) of the NEWEST older file of the
+    same runtime that has one (:func:`simulator.hardware.runtime.older_runtimes`: 9.0 takes 8.1's),
+    else 1 (the bare device, the version its profile describes). The product reads a version with no
+    file the same way (:func:`simulator.hardware.runtime.newest_at_or_below`). A rule, not a parameter:
+    nothing is fitted; it was adopted after seeing the time-split fold (docs/out_of_sample.md)."""
+    if name in values:
+        return values[name]
+    _, runtime, cls = name.split(":", 2)
+    for older in _older_runtimes(runtime):
+        for candidate in (f"scale:{older}:{cls}", f"scale:{older}:all"):
+            if candidate in values:
+                return values[candidate]
+    return 1.0
 
 
 def overhead_scale(family: Family, device, precision: str) -> float:

@@ -10,6 +10,14 @@ figure beside the expected value. A user's profile written with ``extends``
 class of the shipped device its ``extends`` chain starts from, and says that it is the family's
 (:attr:`ErrorBand.borrowed_from`). A device in no cross-validated family (a profile written from a
 data sheet, a user's profile that extends none) says that it has none, rather than borrowing one.
+
+A device running a runtime version no file lists (``nucleo-l4r5zi@x-cube-ai-10.0``: the newest file
+at or below it lends its factors, :func:`simulator.hardware.runtime.with_borrowed`) quotes its class's
+TIME-SPLIT figure instead (:data:`NEW_RUNTIME_PROTOCOL`, the ``time_split_classes`` of the file) and
+says which file it borrowed (:attr:`ErrorBand.runtime_note`): the time split is the fit's prediction of
+results published later, with runtime versions the fit had no rows of (X-CUBE-AI 9.0 on the boards),
+which is the case of a runtime newer than every file; the leave-one-device-out figure measures a new
+device on runtimes the fit knows, and would understate the error.
 """
 
 from __future__ import annotations
@@ -24,6 +32,8 @@ from pathlib import Path
 BANDS_FILE = ("measurements", "out_of_sample.json")
 #: the protocol quoted beside a prediction: a device held out of the fit, as a user's device is
 PROTOCOL = "leave-one-device-out"
+#: the protocol quoted for a runtime version no file lists (the fit has no row of it)
+NEW_RUNTIME_PROTOCOL = "time-split"
 #: the class of LLM rows (their serving figures are cross-validated apart from the kernels')
 LLM_CLASS = "LLM"
 
@@ -34,7 +44,9 @@ class ErrorBand:
     of |predicted / measured − 1| (fractions), and the share of rows within ±20%.
 
     ``borrowed_from``: None when the figure is the device's own class's; else the shipped device
-    whose class it is, which the device's profile extends (the device itself has no rows)."""
+    whose class it is, which the device's profile extends (the device itself has no rows).
+    ``runtime_note``: None, or for a runtime version no file lists the sentence naming the file it
+    borrowed (the figure is then the class's time-split one)."""
 
     device_class: str
     protocol: str
@@ -43,6 +55,7 @@ class ErrorBand:
     median_abs_error: float
     p90_abs_error: float
     borrowed_from: str | None = None
+    runtime_note: str | None = None
 
     def describe(self) -> str:
         """``typically within ±22% (median |error|; 90% of rows within ±39%) on 34 edge GPU
@@ -54,14 +67,16 @@ class ErrorBand:
                   "rows of its own")
         return (f"typically within ±{self.median_abs_error:.0%} (median |error|; 90% of rows within "
                 f"±{self.p90_abs_error:.0%}) on {self.n} {self.device_class} measurements this model was "
-                f"not fitted to ({self.protocol}){family}")
+                f"not fitted to ({self.protocol}){family}"
+                + ("" if self.runtime_note is None else f"; {self.runtime_note}"))
 
     def to_dict(self) -> dict:
         """The fields as a dict; ``borrowed_from`` only where the figure is borrowed (a class's own
         figures, as ``out_of_sample.json`` stores them, have none)."""
         record = asdict(self)
-        if self.borrowed_from is None:
-            del record["borrowed_from"]
+        for key in ("borrowed_from", "runtime_note"):
+            if record[key] is None:
+                del record[key]
         return record
 
 
@@ -101,14 +116,22 @@ def error_band(device: str, llm: bool = False) -> ErrorBand | None:
     figure on a device of a cross-validated class), or None when there is none.
 
     A device of no class whose profile extends a shipped device of one (:func:`note_family`) gets that
-    class's figure, marked ``borrowed_from`` the shipped device."""
+    class's figure, marked ``borrowed_from`` the shipped device. A runtime version no file lists
+    (``DEVICE@x-cube-ai-10.0``) gets the class's time-split figure with the sentence naming the file it
+    borrowed, or None where the file holds no time-split figure for the class."""
     name = device.partition("@")[0]
     borrowed = None if device_class(name) is not None else _FAMILIES.get(name)
     cls = device_class(borrowed if borrowed is not None else name)
     if cls is None:
         return None
-    figures = _bands()["classes"].get(LLM_CLASS if llm else cls)
-    return None if figures is None else ErrorBand(**figures, borrowed_from=borrowed)
+    note = None
+    if "@" in device:
+        from simulator.hardware.runtime import borrowed_note
+
+        note = borrowed_note(device)
+    key = "classes" if note is None else "time_split_classes"
+    figures = _bands().get(key, {}).get(LLM_CLASS if llm else cls)
+    return None if figures is None else ErrorBand(**figures, borrowed_from=borrowed, runtime_note=note)
 
 
 NO_BAND = ("no out-of-sample figure for this device's class (it is in no cross-validated family): "

@@ -87,7 +87,7 @@ from simulator.hardware.profile_units import (
     memory_level_fields,
     peak_fields,
 )
-from simulator.hardware.runtime import RUNTIME_SEPARATOR, Runtime, with_runtime
+from simulator.hardware.runtime import RUNTIME_SEPARATOR, Runtime, with_borrowed, with_runtime
 
 #: what other modules import from here (the unit tables and file reading live in
 #: :mod:`simulator.hardware.profile_units` and :mod:`simulator.hardware.profile_files`)
@@ -229,7 +229,13 @@ def _load_device(path: Path, read: Reader = read_table) -> Device:
 
 
 def _with_runtime(device_part: str, runtime_name: str) -> Device:
-    """``DEVICE@RUNTIME``: a shipped device's is kept (as the device itself is), a file's read afresh."""
+    """``DEVICE@RUNTIME``: a shipped device's is kept (as the device itself is), a file's read afresh;
+    a runtime version no file lists borrows the newest file at or below it (:func:`with_borrowed`)."""
+    if runtime_name not in available_runtimes():
+        borrowed = with_borrowed(resolve_device(device_part), runtime_name,
+                                 [resolve_runtime(n) for n in available_runtimes()])
+        if borrowed is not None:
+            return borrowed
     if device_part in available_devices():
         return _shipped_with_runtime(device_part, runtime_name)
     return with_runtime(resolve_device(device_part), resolve_runtime(runtime_name))

@@ -20,9 +20,24 @@ rows, else by ``tools/fit_runtime.py``'s code), and it names the devices it appl
 a claim that a runtime's speed-up carries over from one chip of the family to the next. A device
 with a runtime is written ``DEVICE@RUNTIME`` wherever a device name is accepted
 (``nucleo-u575zi-q@x-cube-ai-9.0``); :func:`simulator.hardware.loader.resolve_device` reads it.
+
+**A version with no file** (issue 19): a runtime version no file lists takes the factors of the
+NEWEST file of the same runtime at or below it (same ``runtime``, versions compared numerically:
+9.0.0 > 8.1.0 > 8.0.0 > 7.3.0), else the bare device (whose profile describes the oldest version,
+X-CUBE-AI 7.3 on the STM32 boards). The reason: a newer release of a library keeps its predecessor's
+kernels unless it changes them, so the newest older release is the best figure without rows of the
+new one; it adds no parameter and fits nothing. It was chosen after the time-split fold (all
+X-CUBE-AI 9.0 rows held out) had shown the bare-board fallback missing (docs/out_of_sample.md). A
+dataset row of such a version (:func:`newest_at_or_below`, :func:`simulator.accuracy.row_device`)
+and a device written ``DEVICE@STEM-VERSION`` for a version no file lists (``nucleo-l4r5zi@x-cube-ai-10.0``,
+:func:`borrowed_runtime`) read it so; the prediction says which file it borrowed and quotes the
+device class's time-split error band (:mod:`simulator.hardware.error_band`).
 """
 
 from __future__ import annotations
+
+import re
+from collections.abc import Iterable
 
 from pydantic import Field, field_validator
 
@@ -69,6 +84,76 @@ class Runtime(_Frozen):
         """Whether a measurement of ``runtime`` (the dataset's name) at ``version`` ran this runtime."""
         return runtime.startswith(self.runtime) and (not self.versions or version in self.versions)
 
+    @property
+    def newest_version(self) -> tuple[int, ...] | None:
+        """The highest of ``versions`` as :func:`version_key` reads it; None when the file lists none
+        or one is not a numeric version (a commit hash), so no other version falls back to it."""
+        keys = [version_key(v) for v in self.versions]
+        return None if not keys or None in keys else max(keys)
+
+
+#: a runtime file's name: a stem and a numeric version (``x-cube-ai-9.0`` -> ``x-cube-ai``, ``9.0``)
+_NAME_VERSION = re.compile(r"^(?P<stem>.+?)-(?P<version>\d+(?:\.\d+)*)$")
+
+
+def version_key(version: str) -> tuple[int, ...] | None:
+    """``"9.0.0"`` -> ``(9,)``, ``"8.1"`` -> ``(8, 1)``: the numeric parts without trailing zeros (so
+    9.0 and 9.0.0 are one version and tuples compare as versions do); None when ``version`` is not
+    dot-separated integers (a commit hash)."""
+    if not re.fullmatch(r"\d+(?:\.\d+)*", version.strip()):
+        return None
+    parts = [int(p) for p in version.strip().split(".")]
+    while len(parts) > 1 and parts[-1] == 0:
+        parts.pop()
+    return tuple(parts)
+
+
+def newest_at_or_below(runtimes: Iterable[Runtime], runtime: str, version: str,
+                       device: str | None = None) -> Runtime | None:
+    """Of ``runtimes``, the one whose newest version is the highest at or below ``version`` among
+    those describing the dataset's ``runtime`` (it starts with their ``runtime``) and, where ``device``
+    is given, naming it; None when there is none (or ``version`` is not numeric): the bare device."""
+    key = version_key(version)
+    if key is None:
+        return None
+    candidates = [r for r in runtimes if runtime.startswith(r.runtime) and r.newest_version is not None
+                  and r.newest_version <= key and (device is None or device in r.devices)]
+    return max(candidates, key=lambda r: r.newest_version, default=None)
+
+
+def older_runtimes(runtime: Runtime, runtimes: Iterable[Runtime]) -> list[str]:
+    """The names of the files of ``runtime``'s runtime whose versions are all older than its oldest,
+    newest first: where a fit has no rows of ``runtime``, the files whose factors it takes, in turn."""
+    own = [version_key(v) for v in runtime.versions]
+    if not own or None in own:
+        return []
+    oldest = min(own)
+    older = [r for r in runtimes if r.runtime == runtime.runtime and r.name != runtime.name
+             and r.newest_version is not None and r.newest_version < oldest]
+    return [r.name for r in sorted(older, key=lambda r: r.newest_version, reverse=True)]
+
+
+def borrowed_runtime(name: str, runtimes: Iterable[Runtime]) -> tuple[Runtime | None, str] | None:
+    """For a runtime ``name`` no file has, written ``STEM-VERSION`` (``x-cube-ai-10.0``) with the stem
+    of shipped files (``x-cube-ai-9.0``, ``x-cube-ai-8.1``): the newest of them at or below VERSION
+    (None: none is, the bare device) and the sentence that says so. None when ``name`` is not of that
+    form or no file has its stem (an unknown runtime)."""
+    match = _NAME_VERSION.match(name)
+    if match is None:
+        return None
+    stem, version = match["stem"], match["version"]
+    family = [r for r in runtimes if (m := _NAME_VERSION.match(r.name)) is not None and m["stem"] == stem
+              and r.newest_version is not None]
+    if not family:
+        return None
+    key = version_key(version)
+    below = [r for r in family if r.newest_version <= key]
+    chosen = max(below, key=lambda r: r.newest_version, default=None)
+    if chosen is None:
+        return None, (f"runtime {name} has no file and none older: using the device's own kernels "
+                      f"(its profile's runtime), as {', '.join(sorted(r.name for r in family))} are newer")
+    return chosen, f"runtime {name} has no file: using {chosen.name}'s (the newest at or below {version})"
+
 
 def with_runtime(device: Device, runtime: Runtime) -> Device:
     """``device`` as it runs ``runtime``: each named class's compute fraction scaled by its factor,
@@ -100,3 +185,44 @@ def with_runtime(device: Device, runtime: Runtime) -> Device:
     })
     return device.model_copy(update={"name": f"{device.name}{RUNTIME_SEPARATOR}{runtime.name}",
                                      "efficiency": scaled})
+
+
+def with_borrowed(device: Device, name: str, runtimes: Iterable[Runtime]) -> Device | None:
+    """``device`` as it runs a runtime version no file lists (``name``, :func:`borrowed_runtime`): with
+    the newest file at or below it, or as it is where none is, named ``DEVICE@NAME``, its efficiency
+    model's ``source`` ending with the sentence that says which file it borrowed. None when ``name`` is
+    no version of a shipped runtime (the caller reports the unknown name). Refused, as
+    :func:`with_runtime` is, for a device no file of that runtime names."""
+    runtimes = list(runtimes)
+    found = borrowed_runtime(name, runtimes)
+    if found is None:
+        return None
+    runtime, note = found
+    if runtime is not None:
+        scaled = with_runtime(device, runtime)
+    else:
+        stem = _NAME_VERSION.match(name)["stem"]
+        named = sorted({d for r in runtimes if (m := _NAME_VERSION.match(r.name)) and m["stem"] == stem
+                        for d in r.devices})
+        if device.name not in named:
+            raise SimulatorError(f"runtime {name!r} is described for {', '.join(named)}; "
+                                 f"not for device {device.name!r}")
+        scaled = device
+    model = scaled.efficiency
+    if model is None:
+        raise SimulatorError(f"device {device.name!r} has no efficiency model for runtime {name!r}")
+    return scaled.model_copy(update={
+        "name": f"{device.name}{RUNTIME_SEPARATOR}{name}",
+        "efficiency": model.model_copy(update={"source": f"{model.source} {note}."})})
+
+
+def borrowed_note(device: str) -> str | None:
+    """For a device name ``DEVICE@NAME`` whose NAME is a runtime version no shipped file lists (read
+    with :func:`with_borrowed`), the sentence saying which file it borrowed; else None."""
+    from simulator.hardware.loader import available_runtimes, resolve_runtime
+
+    _, separator, name = device.rpartition(RUNTIME_SEPARATOR)
+    if not separator or name in available_runtimes() or _NAME_VERSION.match(name) is None:
+        return None
+    found = borrowed_runtime(name, [resolve_runtime(n) for n in available_runtimes()])
+    return None if found is None else found[1]
