@@ -137,7 +137,8 @@ def borrowed_runtime(name: str, runtimes: Iterable[Runtime]) -> tuple[Runtime | 
     """For a runtime ``name`` no file has, written ``STEM-VERSION`` (``x-cube-ai-10.0``) with the stem
     of shipped files (``x-cube-ai-9.0``, ``x-cube-ai-8.1``): the newest of them at or below VERSION
     (None: none is, the bare device) and the sentence that says so. None when ``name`` is not of that
-    form or no file has its stem (an unknown runtime)."""
+    form, no file has its stem (an unknown runtime), or a file lists that very version under another
+    spelling (``x-cube-ai-9`` for the file ``x-cube-ai-9.0``: the caller suggests the file's name)."""
     match = _NAME_VERSION.match(name)
     if match is None:
         return None
@@ -147,6 +148,8 @@ def borrowed_runtime(name: str, runtimes: Iterable[Runtime]) -> tuple[Runtime | 
     if not family:
         return None
     key = version_key(version)
+    if any(version_key(v) == key for r in family for v in r.versions):
+        return None
     below = [r for r in family if r.newest_version <= key]
     chosen = max(below, key=lambda r: r.newest_version, default=None)
     if chosen is None:

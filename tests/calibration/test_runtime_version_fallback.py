@@ -92,6 +92,8 @@ def test_an_unlisted_version_reads_the_newest_file_at_or_below_it():
 def test_an_unknown_runtime_or_device_is_still_refused():
     with pytest.raises(SimulatorError, match=r"unknown runtime 'x-cube-ia-10\.0'"):
         resolve_device(f"{BOARD}@x-cube-ia-10.0")
+    with pytest.raises(SimulatorError, match=r"did you mean 'x-cube-ai-9\.0'"):  # 9.0 misspelt
+        resolve_device(f"{BOARD}@x-cube-ai-9")
     with pytest.raises(SimulatorError, match="not for device 'stm32h743'"):
         resolve_device("stm32h743@x-cube-ai-10.0")
 
