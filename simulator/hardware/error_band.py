@@ -111,6 +111,18 @@ def note_family(device: str, extends: str | None) -> None:
         _FAMILIES[device] = extends
 
 
+#: the sentence naming the runtime file a ``DEVICE@VERSION`` read in this process borrowed, by device
+#: name (:func:`note_borrowed`)
+_BORROWED: dict[str, str] = {}
+
+
+def note_borrowed(device: str, note: str) -> None:
+    """Records that the device named ``device`` (``DEVICE@VERSION``, just resolved) runs a runtime version
+    no file lists, read with the file ``note`` names (:func:`simulator.hardware.runtime.with_borrowed`),
+    so that its results quote the time-split band. The loader calls it for every such device."""
+    _BORROWED[device] = note
+
+
 def error_band(device: str, llm: bool = False) -> ErrorBand | None:
     """The out-of-sample error of the expected model on ``device``'s class (the LLM class for an LLM
     figure on a device of a cross-validated class), or None when there is none.
@@ -124,11 +136,7 @@ def error_band(device: str, llm: bool = False) -> ErrorBand | None:
     cls = device_class(borrowed if borrowed is not None else name)
     if cls is None:
         return None
-    note = None
-    if "@" in device:
-        from simulator.hardware.runtime import borrowed_note
-
-        note = borrowed_note(device)
+    note = _BORROWED.get(device)
     key = "classes" if note is None else "time_split_classes"
     figures = _bands().get(key, {}).get(LLM_CLASS if llm else cls)
     return None if figures is None else ErrorBand(**figures, borrowed_from=borrowed, runtime_note=note)

@@ -73,7 +73,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from simulator.errors import ProfileError, SimulatorError, UnknownNameError
 from simulator.hardware import profile_cache
 from simulator.hardware.device import Device, EnergyTable, Number
-from simulator.hardware.error_band import note_family
+from simulator.hardware.error_band import note_borrowed, note_family
 from simulator.hardware.extends import resolve_extends, shipped_base
 from simulator.hardware.profile_files import SUFFIXES, FieldError, Loc, read_table, validate
 from simulator.hardware.profile_files import shipped as shipped_files
@@ -87,7 +87,13 @@ from simulator.hardware.profile_units import (
     memory_level_fields,
     peak_fields,
 )
-from simulator.hardware.runtime import RUNTIME_SEPARATOR, Runtime, with_borrowed, with_runtime
+from simulator.hardware.runtime import (
+    RUNTIME_SEPARATOR,
+    Runtime,
+    borrowed_runtime,
+    with_borrowed,
+    with_runtime,
+)
 
 #: what other modules import from here (the unit tables and file reading live in
 #: :mod:`simulator.hardware.profile_units` and :mod:`simulator.hardware.profile_files`)
@@ -232,9 +238,10 @@ def _with_runtime(device_part: str, runtime_name: str) -> Device:
     """``DEVICE@RUNTIME``: a shipped device's is kept (as the device itself is), a file's read afresh;
     a runtime version no file lists borrows the newest file at or below it (:func:`with_borrowed`)."""
     if runtime_name not in available_runtimes():
-        borrowed = with_borrowed(resolve_device(device_part), runtime_name,
-                                 [resolve_runtime(n) for n in available_runtimes()])
+        runtimes = [resolve_runtime(n) for n in available_runtimes()]
+        borrowed = with_borrowed(resolve_device(device_part), runtime_name, runtimes)
         if borrowed is not None:
+            note_borrowed(borrowed.name, borrowed_runtime(runtime_name, runtimes)[1])  # its error band
             return borrowed
     if device_part in available_devices():
         return _shipped_with_runtime(device_part, runtime_name)

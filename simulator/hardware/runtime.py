@@ -218,14 +218,3 @@ def with_borrowed(device: Device, name: str, runtimes: Iterable[Runtime]) -> Dev
         "name": f"{device.name}{RUNTIME_SEPARATOR}{name}",
         "efficiency": model.model_copy(update={"source": f"{model.source} {note}."})})
 
-
-def borrowed_note(device: str) -> str | None:
-    """For a device name ``DEVICE@NAME`` whose NAME is a runtime version no shipped file lists (read
-    with :func:`with_borrowed`), the sentence saying which file it borrowed; else None."""
-    from simulator.hardware.loader import available_runtimes, resolve_runtime
-
-    _, separator, name = device.rpartition(RUNTIME_SEPARATOR)
-    if not separator or name in available_runtimes() or _NAME_VERSION.match(name) is None:
-        return None
-    found = borrowed_runtime(name, [resolve_runtime(n) for n in available_runtimes()])
-    return None if found is None else found[1]
