@@ -15,6 +15,9 @@ turn with the sweep: issue 21 asks for 60% of its rate, or 5·10⁵ configuratio
 of this process (the sweep runs in it, without workers), so that a loaded machine slows every figure
 alike.
 
+Then each product alone (ResNet-50 on each device, on both; AlexNet on the Orin, 10,000
+configurations) against the reference kernel on as many configurations, timed in turn.
+
     python bench/bench_sweep.py [--sample 200] [--repeat 3]
 """
 
@@ -22,7 +25,9 @@ from __future__ import annotations
 
 import argparse
 import random
+import statistics
 import time
+from collections.abc import Sequence
 
 import numpy as np
 from ci_ratios import reference_kernel
@@ -56,6 +61,34 @@ def _kernel_arguments(network, configs: int) -> tuple:
     bounds = ((1, 1024), (0.5, 4), (0.5, 4), (1e12, 1e15), (1e11, 3e12), (1e-12, 5e-12), (1e-11, 1e-10))
     return (2 * w.macs + w.elementwise_ops, w.macs, w.weight_elements, w.activation_elements,
             *(rng.uniform(low, high, configs) for low, high in bounds))
+
+
+def versus_kernel(name: str, device_names: Sequence[str], batches: Sequence[int], precisions: Sequence[str],
+                  scales: Sequence[float], repeat: int) -> str:
+    """One line: the sweep of ``name`` over that product and the reference kernel on as many
+    configurations, timed in turn ``repeat`` times (CPU time): configurations/s and the ratio of the
+    kernel's time to the sweep's, of the least times and of the medians."""
+    network = build_network(name)
+    devices = [resolve_device(device) for device in device_names]
+
+    def run():
+        return sweep(network, devices, batches=batches, precisions=precisions,
+                     overrides={"dram.bandwidth_scale": scales}, progress=None)
+
+    configs = len(run())  # also warms the workload cache
+    kernel_args = _kernel_arguments(network, configs)
+    sweep_s, kernel_s = [], []
+    for _ in range(repeat):
+        start = time.process_time()
+        run()
+        sweep_s.append(time.process_time() - start)
+        start = time.process_time()
+        reference_kernel(*kernel_args)
+        kernel_s.append(time.process_time() - start)
+    best, middle = min(sweep_s), statistics.median(sweep_s)
+    return (f"  {name} on {'+'.join(device_names)}, {configs:,} configurations: {configs / best:,.0f} "
+            f"configs/s (median {configs / middle:,.0f}); of the kernel's rate {min(kernel_s) / best:.2f} "
+            f"(medians {statistics.median(kernel_s) / middle:.2f}; kernel {configs / min(kernel_s):,.0f}/s)")
 
 
 def main() -> None:
@@ -128,6 +161,13 @@ def main() -> None:
     print(f"  simulate, looped   {loop_s * configs:8.1f} s  (estimated for all {configs:,})")
     print(f"  speed-up           {loop_s * configs / best_s:8.0f} x")
     print(f"  {args.sample} sampled rows equal their single simulation exactly")
+    print("each product alone, against the reference kernel in the same run (best and median of "
+          f"{args.repeat}):")
+    for names in ((DEVICES[0],), (DEVICES[1],), DEVICES):
+        print(versus_kernel("resnet50", names, BATCHES, PRECISIONS, SCALES, args.repeat))
+    # AlexNet as bench_sweep_scale.py sweeps it: 10 batches x fp16, int8 x 500 DRAM scales
+    print(versus_kernel("alexnet", ("jetson-agx-orin",), BATCHES[:10], ("fp16", "int8"),
+                        tuple(np.geomspace(0.25, 4.0, 500)), args.repeat))
 
 
 if __name__ == "__main__":

@@ -141,20 +141,16 @@ def evaluate(workload: Workload, device: Device, compute: Sequence[str], batch: 
 
 def memory_bound_sum_s(memory_bound: np.ndarray, latency_s: np.ndarray,
                        work: np.ndarray | None = None) -> np.ndarray:
-    """``(C,)`` latency of the memory-bound layers, added one by one in layer order [s]: of two or
-    more configurations, as rows of a ``(L, C)`` array reduced over its first axis (numpy adds row
-    after row, vectorized over the configurations: a fifth of a cumulative sum's time); of one, as
-    its cumulative sum (numpy would sum one row pairwise), the same sequence of additions. ``work``:
-    a scratch array of ``C·L`` float64 to use instead of new temporaries."""
-    if work is not None and latency_s.shape[0] >= 2:  # written into work, a (C, L) scratch array
-        columns = work.reshape(latency_s.shape[::-1])  # (L, C): the masked latencies, layer after layer
-        columns[...] = 0.0
-        np.copyto(columns, latency_s.T, where=memory_bound.T)
-        return columns.sum(axis=0)
-    masked = np.where(memory_bound, latency_s, 0.0)
-    if masked.shape[0] < 2:
-        return np.cumsum(masked, axis=1)[:, -1]
-    return np.ascontiguousarray(masked.T).sum(axis=0)
+    """``(C,)`` latency of the memory-bound layers [s]: ``Σ_l latency_l · [memory-bound_l]`` per
+    configuration, its row of the ``(C, L)`` product summed over the layer axis as every other total
+    is (``latency_s.sum(axis=1)``: numpy sums each contiguous row alone, pairwise), so that one
+    configuration's figure is the same whatever the configurations beside it. A product, not
+    ``np.where``: equal for the finite, non-negative latencies the engine makes (``x·1 = x``,
+    ``x·0 = +0``) and a fifth of its time (a select on a mask that alternates mispredicts); a
+    transposed copy that added the layers one by one cost as much as fifteen elementwise
+    operations. ``work``: a scratch array of at least ``C·L`` float64 instead of a new temporary."""
+    masked = None if work is None else work.reshape(-1)[:latency_s.size].reshape(latency_s.shape)
+    return np.multiply(latency_s, memory_bound, out=masked).sum(axis=1)
 
 
 #: what :func:`_totals` takes from the per-layer arrays: each one's sum over the layers, per configuration
@@ -242,6 +238,16 @@ def _distinct_rows(columns: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarra
     if not varying:
         return np.zeros(min(len(columns[0]), 1), dtype=np.intp), np.zeros(len(columns[0]), dtype=np.intp)
     keys = np.stack(varying)
+    # runs of equal consecutive rows (a product's innermost axis repeats them): only each run's first
+    # row is sorted; the first of a distinct row's runs is its first configuration, as a stable sort
+    # of all rows finds it
+    starts = np.empty(keys.shape[1], dtype=bool)
+    starts[:1] = True
+    np.any(keys[:, 1:] != keys[:, :-1], axis=0, out=starts[1:])
+    heads = np.flatnonzero(starts)
+    if 2 * len(heads) <= keys.shape[1]:
+        first, inverse = _distinct_rows([key[heads] for key in varying])
+        return heads[first], inverse[np.cumsum(starts) - 1]
     order = np.lexsort(keys)
     ordered = keys[:, order]
     new = np.empty(len(order), dtype=bool)
@@ -281,6 +287,7 @@ def _first_pass_sums(workload: Workload, hardware: HardwareArrays, batch: np.nda
     grouped = np.argsort(inverse, kind="stable")  # the configurations, those of each distinct row together
     bounds = np.searchsorted(inverse[grouped], np.arange(0, len(first) + step, step))
     per_block = max(1, FIRST_PASS_ELEMENTS // max(workload.layers, 1))  # (C, L) arrays of the configurations
+    row_sums: dict[str, list[np.ndarray]] = {}  # the sums of each distinct row, in the order of first
     for k, start in enumerate(range(0, len(first), step)):
         # the configurations of distinct rows start:start+step, in blocks
         members = grouped[bounds[k]:bounds[k + 1]]
@@ -294,8 +301,11 @@ def _first_pass_sums(workload: Workload, hardware: HardwareArrays, batch: np.nda
         else:
             groups = [(where, inverse[where] - start, 0)
                       for where in (members[c:c + per_block] for c in range(0, len(members), per_block))]
-        _first_pass_block(workload, hardware, batch, weight_bits, activation_bits, first[start:start + step],
-                          groups, sums)
+        for key, values in _first_pass_block(workload, hardware, batch, weight_bits, activation_bits,
+                                             first[start:start + step], groups, sums, False).items():
+            row_sums.setdefault(key, []).append(values)
+    for key, values in row_sums.items():  # what does not depend on the bandwidth: one gather per sum
+        sums[key][...] = np.concatenate(values)[inverse]
     return sums, (first, inverse)
 
 
@@ -327,14 +337,16 @@ class _Distinct:
 
 def _run_distinct(workload: Workload, hardware: HardwareArrays, runs: np.ndarray, first: np.ndarray,
                   weight_bits: np.ndarray, activation_bits: np.ndarray, index: np.ndarray,
-                  rows: np.ndarray) -> tuple[SimpleNamespace, SimpleNamespace]:
+                  rows: np.ndarray, d: _Distinct | None = None) -> tuple[SimpleNamespace, SimpleNamespace]:
     """The fields of :func:`_run` that the totals are summed from (:data:`_SUMMED_FIELDS`), of
     configurations ``index`` (no tensor parallelism): configuration ``index[k]`` runs the batch
     ``runs[rows[k]]`` and has the batch, precisions, peak, capacities and energies of configuration
     ``first[rows[k]]``, so what does not depend on the bandwidth is computed once per row of ``first``.
-    Element by element :func:`_run`'s operations."""
-    d = _Distinct(workload, _take(hardware, first, len(hardware.peak_ops_per_s)), runs, weight_bits[first],
-                  activation_bits[first], sums=False)
+    Element by element :func:`_run`'s operations. ``d``: that :class:`_Distinct` of ``runs`` and
+    ``first``, made before (``runs`` and ``first`` then unused)."""
+    if d is None:
+        d = _Distinct(workload, _take(hardware, first, len(hardware.peak_ops_per_s)), runs,
+                      weight_bits[first], activation_bits[first], sums=False)
     t_memory = slowest_level_s(d.levels, hardware.bandwidth_bytes_per_s[index], hardware.operand_level, rows)
     t_memory /= d.bandwidth_fraction
     t_compute = d.t_compute_s[rows]
@@ -343,7 +355,20 @@ def _run_distinct(workload: Workload, hardware: HardwareArrays, runs: np.ndarray
     power = None if hardware.static_power_w is None else hardware.static_power_w[index]
     return (SimpleNamespace(t_compute_s=t_compute, t_memory_s=t_memory, latency_s=latency, t_comm_s=None),
             SimpleNamespace(compute_j=_RowsOf(d.compute_j, rows), level_j=_RowsOf(d.level_j, rows),
-                            static_j=static_energy_j(power, latency)))
+                            static_j=_StaticOf(power, latency)))
+
+
+class _StaticOf:
+    """:func:`~simulator.engine.energy.static_energy_j` of the configurations read (``[pick]``: a plan's
+    winners) only, as :class:`_RowsOf`; row by row the same products."""
+
+    __slots__ = ("latency_s", "power_w")
+
+    def __init__(self, power_w: np.ndarray | None, latency_s: np.ndarray) -> None:
+        self.power_w, self.latency_s = power_w, latency_s
+
+    def __getitem__(self, pick: np.ndarray) -> np.ndarray:
+        return static_energy_j(None if self.power_w is None else self.power_w[pick], self.latency_s[pick])
 
 
 class _RowsOf:
@@ -362,9 +387,11 @@ class _RowsOf:
 def _first_pass_block(workload: Workload, hardware: HardwareArrays, batch: np.ndarray,
                       weight_bits: np.ndarray, activation_bits: np.ndarray, distinct: np.ndarray | slice,
                       groups: Sequence[tuple[np.ndarray | slice, np.ndarray | slice | None, int]],
-                      sums: dict[str, np.ndarray]) -> None:
+                      sums: dict[str, np.ndarray], row_sums: bool = True) -> dict[str, np.ndarray]:
     """Writes into ``sums`` the sums of configurations ``where`` of each ``(where, rows, runs)`` of
-    ``groups``, whose traffic, compute time and energy are those of configurations ``distinct``:
+    ``groups`` (not those that do not depend on the bandwidth unless ``row_sums``: they are returned
+    per configuration of ``distinct``), whose traffic, compute time and energy are those of
+    configurations ``distinct``:
     configuration ``where[k]``'s are ``distinct[rows[k]]``'s (``rows`` None: ``where`` is
     ``distinct``); with ``runs`` > 0, ``rows`` is a slice of ``distinct`` and ``where`` holds ``runs``
     configurations of each of its rows in turn (the arrays then broadcast, ``(rows, runs, L)``)."""
@@ -377,7 +404,7 @@ def _first_pass_block(workload: Workload, hardware: HardwareArrays, batch: np.nd
     t_memory_buffer, latency_buffer, work_buffer = np.empty(size), np.empty(size), np.empty(size)
     bound_buffer = np.empty(size, dtype=bool)
     for where, rows, runs in groups:
-        for key, values in d.sums.items():
+        for key, values in d.sums.items() if row_sums else ():
             sums[key][where] = (values if rows is None else np.repeat(values[rows], runs, axis=0) if runs
                                 else values[rows])
         bandwidth = hardware.bandwidth_bytes_per_s[where]
@@ -433,6 +460,7 @@ def _first_pass_block(workload: Workload, hardware: HardwareArrays, batch: np.nd
         else:  # static_energy_j, summed
             np.multiply(hardware.static_power_w[where][:, None], latency, out=work)
             sums["static_j"][where] = work.sum(axis=1)
+    return d.sums
 
 
 def _group_size(where: np.ndarray | slice, rows: np.ndarray | slice | None, runs: int, configs: int) -> int:
@@ -467,7 +495,7 @@ def _plan_rows(part: Timing | Energy, rest: Timing | Energy | None, q: np.ndarra
     rows: dict[str, np.ndarray | None] = {}
     for name in names:
         value = getattr(part, name)
-        if not isinstance(value, np.ndarray | _RowsOf):
+        if not isinstance(value, np.ndarray | _RowsOf | _StaticOf):
             rows[name] = None
             continue
         picked = value[pick]
@@ -590,12 +618,21 @@ class _PlanFloor:
         plan_m = np.array([m for m, _ in plans])
         plan_of = np.repeat(np.arange(len(plans)), sizes)
         m, n = plan_m[plan_of], batch[index]
-        quick = self.quick_bound_s(index, n, m)
+        first, inverse = distinct
+        pair_key = inverse[index] * len(plans) + plan_of  # (distinct row, plan) of each pair
+        present = np.zeros(len(first) * len(plans), dtype=bool)
+        present[pair_key] = True
+        used = np.flatnonzero(present)
+        if 4 * len(used) <= len(index):  # the quick bound's terms but the bandwidth once per (row, plan)
+            row, plan = np.divmod(used, len(plans))
+            pair_row = (np.cumsum(present) - 1)[pair_key]
+            quick = self._quick_bound_rows_s(index, first[row], plan_m[plan], pair_row)
+        else:
+            quick = self.quick_bound_s(index, n, m)
         left = np.flatnonzero(quick * (1.0 - self.MARGIN) <= best_s[index])
         bound = np.full(len(index), np.inf)
         if len(left):
-            first, inverse = distinct
-            key = inverse[index[left]] * len(plans) + plan_of[left]  # (distinct row, plan)
+            key = pair_key[left]
             present = np.zeros(len(first) * len(plans), dtype=bool)
             present[key] = True
             used = np.flatnonzero(present)
@@ -637,6 +674,30 @@ class _PlanFloor:
         bound = np.maximum(compute_s, pass_s, out=compute_s)
         q *= self.overhead_s
         bound += q
+        return bound
+
+    def _quick_bound_rows_s(self, index: np.ndarray, distinct: np.ndarray, m_rows: np.ndarray,
+                            rows: np.ndarray) -> np.ndarray:
+        """:meth:`quick_bound_s` of configurations ``index`` (weights and activations in one store),
+        configuration ``index[k]`` having the batch, peak, bit widths and capacity of configuration
+        ``distinct[rows[k]]`` and running its plan of ``m_rows[rows[k]]`` samples per pass: every term
+        but the store's bandwidth once per row, the same operations on the same values."""
+        hardware, workload, store = self.hardware, self.workload, self.hardware.weight_store
+        nd = self.batch[distinct]  # type: ignore[index]
+        q = np.floor(nd / m_rows)
+        compute_s = nd / hardware.peak_ops_per_s[distinct]
+        compute_s *= self.ops_sum
+        weights = self.weight_bytes_per_element[distinct] * self.weight_sum
+        spilled = m_rows * self.activation_bytes_per_element[distinct]
+        budget = hardware.capacity_bytes[distinct, hardware.activation_buffer] / spilled
+        spilled *= self.spilled_sums[np.searchsorted(workload.spill_thresholds, budget, side="right")]
+        weights += spilled
+        pass_s = np.divide(weights[rows], hardware.bandwidth_bytes_per_s[index, store])
+        q_pairs = q[rows]
+        pass_s *= q_pairs
+        bound = np.maximum(compute_s[rows], pass_s, out=pass_s)
+        q_pairs *= self.overhead_s
+        bound += q_pairs
         return bound
 
     def bound_s(self, index: np.ndarray, n: np.ndarray, m: float) -> np.ndarray:
@@ -734,19 +795,21 @@ class _PlanFloor:
 
 def _count_above(descending: np.ndarray, rows: np.ndarray, values: np.ndarray) -> np.ndarray:
     """``(k,)``: how many entries of row ``rows[k]`` of ``descending`` (``(U, L)``, each row sorted from
-    the largest) exceed ``values[k]``: a binary search of all k at once, ``ceil(log2(L + 1))`` steps
-    of ``(k,)`` arrays instead of one ``(k, L)`` comparison."""
-    layers = descending.shape[1]
-    flat, base = descending.ravel(), rows * layers
-    low: np.ndarray = np.zeros(len(rows), dtype=np.intp)
-    high: np.ndarray = np.full(len(rows), layers, dtype=np.intp)
-    for _ in range(int(layers).bit_length()):  # the count lies in [low, high]
-        middle = (low + high) >> 1
-        right = middle < high
-        right &= flat[base + np.minimum(middle, layers - 1)] > values
-        low = np.where(right, middle + 1, low)
-        high = np.where(right, high, middle)
-    return low
+    the largest) exceed ``values[k]``: a binary search of all k at once over the rows padded with
+    ``-inf`` to ``2**b > L`` entries, ``b`` steps of a few ``(k,)`` operations (each step adds its
+    width where the entry that far on still exceeds the value) instead of one ``(k, L)`` comparison."""
+    count, layers = descending.shape
+    width = 1 << int(layers).bit_length()
+    padded = np.full((count, width), -np.inf)
+    padded[:, :layers] = descending
+    flat = padded.ravel()
+    position = rows * width  # the row's start plus the entries counted so far
+    step = width >> 1
+    while step:
+        probe = flat[position + (step - 1)]
+        position += (probe > values) * step
+        step >>= 1
+    return position - rows * width
 
 
 class _Winners:
@@ -797,6 +860,9 @@ def _plan_search(workload: Workload, hardware: HardwareArrays, batch: np.ndarray
     plans = [(2.0 ** j, candidates[batch[candidates] > 2.0 ** j])
              for j in range(int(np.log2(batch[candidates].max())) + 1)]
     floor.prepare(plans, best)  # every plan's bound at once, where the caller's distinct rows allow it
+    passes = None
+    if distinct is not None and not per_level and kv_bits is None and hardware.link is None:
+        passes = _PlanPasses(workload, hardware, weight_bits, activation_bits, plans, floor, best, distinct)
     for m, index in plans:
         # only the plans whose lower bound can beat the best so far are run (the same plans win as
         # when every one is run: a plan skipped here would not have been better)
@@ -806,15 +872,67 @@ def _plan_search(workload: Workload, hardware: HardwareArrays, batch: np.ndarray
         step = rows_per_run or len(index)
         for start in range(0, len(index), step):
             won = _plan_runs(workload, hardware, batch, weight_bits, activation_bits, kv_bits, best,
-                             per_level, m, index[start:start + step], distinct)
+                             per_level, m, index[start:start + step], distinct, passes)
             if won is not None:
                 yield won
+
+
+class _PlanPasses:
+    """The :class:`_Distinct` of a pass of ``m`` samples of every (distinct row, plan) that may win when
+    the search begins (:meth:`_PlanFloor.can_win` against the whole batch's latency; the latency to
+    beat only falls), made in one call instead of one per plan run (its fixed cost: some forty numpy
+    calls on small arrays). Rows are computed element by element, so a row's figures are those a
+    plan's own :class:`_Distinct` would give. (A plain class, as :class:`_Distinct`.)"""
+
+    __slots__ = ("distinct", "position")
+
+    def __init__(self, workload: Workload, hardware: HardwareArrays, weight_bits: np.ndarray,
+                 activation_bits: np.ndarray, plans: Sequence[tuple[float, np.ndarray]], floor: _PlanFloor,
+                 best_s: np.ndarray, distinct: tuple[np.ndarray, np.ndarray]) -> None:
+        first, inverse = distinct
+        #: plan -> for each distinct row its row of self.distinct, -1 where none was made
+        self.position: dict[float, np.ndarray] = {}
+        self.distinct: _Distinct | None = None
+        made_rows, made_m = [], []
+        count = 0
+        for m, index in plans:
+            prepared = floor.prepared.get(m)
+            if prepared is None or not len(index) or not np.array_equal(prepared[0], index):
+                continue
+            _, quick, bound = prepared
+            beat = best_s[index]
+            alive = (quick * (1.0 - floor.MARGIN) <= beat) & (bound * (1.0 - floor.MARGIN) <= beat)
+            present = np.zeros(len(first), dtype=bool)
+            present[inverse[index[alive]]] = True
+            rows = np.flatnonzero(present)
+            if not len(rows):
+                continue
+            position = np.full(len(first), -1, dtype=np.intp)
+            position[rows] = np.arange(count, count + len(rows))
+            self.position[m] = position
+            made_rows.append(rows)
+            made_m.append(np.full(len(rows), m))
+            count += len(rows)
+        if count:
+            at = first[np.concatenate(made_rows)]
+            part = _take(hardware, at, len(hardware.peak_ops_per_s))
+            self.distinct = _Distinct(workload, part, np.concatenate(made_m), weight_bits[at],
+                                      activation_bits[at], sums=False)
+
+    def rows(self, m: float, distinct_rows: np.ndarray) -> np.ndarray | None:
+        """The rows of :attr:`distinct` of passes of ``m`` samples for distinct rows ``distinct_rows``;
+        None where one was not made."""
+        position = self.position.get(m)
+        if position is None:
+            return None
+        rows = position[distinct_rows]
+        return None if (rows < 0).any() else rows
 
 
 def _plan_runs(workload: Workload, hardware: HardwareArrays, batch: np.ndarray, weight_bits: np.ndarray,
                activation_bits: np.ndarray, kv_bits: np.ndarray | None, best: np.ndarray, per_level: bool,
                m: float, index: np.ndarray, distinct: tuple[np.ndarray, np.ndarray] | None = None,
-               ) -> _Winners | None:
+               passes: _PlanPasses | None = None) -> _Winners | None:
     """The plan of ``m`` samples per pass run on configurations ``index``: those it makes faster than
     ``best`` (updated in place), or None. ``distinct``: the configurations' distinct rows (as
     :func:`_first_pass_sums` finds them); a sweep's totals (not ``per_level``) then run each once
@@ -835,7 +953,12 @@ def _plan_runs(workload: Workload, hardware: HardwareArrays, batch: np.ndarray, 
         def run(n: np.ndarray) -> tuple:
             return _run_distinct(workload, hardware, n, used, weight_bits, activation_bits, index, rows)
 
-        part = run(np.full(len(used), m))
+        made = None if passes is None else passes.rows(m, inverse[index])
+        if made is None:
+            part = run(np.full(len(used), m))
+        else:  # the passes of m samples made for every plan at once
+            part = _run_distinct(workload, hardware, None, None, weight_bits, activation_bits, index,  # type: ignore[arg-type]
+                                 made, passes.distinct)
     else:
         sub = _take(hardware, index, len(batch))
         args = (weight_bits[index], activation_bits[index], None if kv_bits is None else kv_bits[index])
