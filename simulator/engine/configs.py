@@ -63,6 +63,11 @@ class LinkLevel:
     bandwidth_bytes_per_s: np.ndarray
     latency_s: np.ndarray
     overhead_s: np.ndarray | None = None
+    #: the expected model's least bits per all-reduced element, ``(configs,)``: a runtime all-reduces
+    #: the row-parallel GEMM's 16-bit output whatever the activation precision
+    #: (:data:`simulator.llm.parallel.ALLREDUCE_PAYLOAD_BITS`); None: the activation precision's bits
+    #: (the ideal roofline, a lower bound also where a runtime all-reduces fewer bits)
+    payload_bits: np.ndarray | None = None
     name: str = "link"
 
     def transfers(self) -> np.ndarray:

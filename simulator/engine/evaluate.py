@@ -111,7 +111,8 @@ def _with_link(hardware: HardwareArrays, link: Mapping[str, np.ndarray] | None) 
         return hardware
     return dataclasses.replace(hardware, link=LinkLevel(
         devices=link["devices"], bandwidth_bytes_per_s=link["link_bandwidth_bytes_per_s"],
-        latency_s=link["link_latency_s"], overhead_s=link.get("allreduce_overhead_s")))
+        latency_s=link["link_latency_s"], overhead_s=link.get("allreduce_overhead_s"),
+        payload_bits=link.get("allreduce_payload_bits")))
 
 
 def evaluate(workload: Workload, device: Device, compute: Sequence[str], batch: np.ndarray,

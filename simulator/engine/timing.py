@@ -146,10 +146,13 @@ def link_bytes(workload: Workload, link: LinkLevel, batch: np.ndarray,
     """``(C, L)`` bytes each device sends over the link (:class:`~simulator.engine.configs.LinkLevel`),
     the link stream's traffic rule: an :class:`~simulator.model.layers.AllReduce` node's all-reduced
     activations, ``D = n · b/8 · allreduce_elements`` bytes per device, cross it as a ring all-reduce's
-    ``2(N−1)/N · D`` (:func:`~simulator.model.layers.ring_link_elements`, the kind's link elements)."""
+    ``2(N−1)/N · D`` (:func:`~simulator.model.layers.ring_link_elements`, the kind's link elements);
+    ``b`` the activation precision's bits, at least the link's ``payload_bits`` where it has them (the
+    expected model: 16, the GEMM output a runtime all-reduces)."""
     if workload.allreduce_elements is None:  # nothing all-reduced
         return np.zeros((len(batch), workload.layers))
-    data = batch[:, None] * (activation_bits / BITS_PER_BYTE)[:, None] * workload.allreduce_elements
+    bits = activation_bits if link.payload_bits is None else np.maximum(activation_bits, link.payload_bits)
+    data = batch[:, None] * (bits / BITS_PER_BYTE)[:, None] * workload.allreduce_elements
     with np.errstate(divide="ignore", invalid="ignore"):
         return ring_link_elements(data, link.devices[:, None])
 

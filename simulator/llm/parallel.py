@@ -12,6 +12,9 @@
   kernel), at the profile's per-kernel launch cost ``[efficiency] kernel_overhead_us``: derived, not
   fitted. A profile's ``[interconnect] allreduce_overhead_us`` is added on top (none shipped: the fitted
   53.6–57.9 µs it once held, 3–5× NCCL's small-message figure, had no physical reading).
+  The expected model all-reduces at least 16 bits an element (:data:`ALLREDUCE_PAYLOAD_BITS`): an fp8
+  or int8 network's row-parallel GEMMs write fp16/bf16 outputs, and that is what is all-reduced; the
+  ideal roofline keeps the activation precision's bits, a lower bound either way.
 * **Pipeline parallelism** over ``S`` stages: each stage holds ``1/S`` of the layers; one forward pass
   runs through the stages in turn, so its latency is that of the whole model plus ``S − 1``
   activation transfers (one message of ``B·T·d`` activations each).
@@ -29,11 +32,19 @@ import numpy as np
 from simulator.errors import SimulatorError
 from simulator.hardware.device import Device
 
+#: Bits of an all-reduced element in the expected model, at least [bit]: TensorRT-LLM's custom
+#: all-reduce kernels exist only for 16- and 32-bit elements (NVIDIA/TensorRT-LLM
+#: ``cpp/tensorrt_llm/kernels/customAllReduceKernels.cu`` @027cd51: ``uint16_t``, ``__nv_bfloat16``,
+#: ``uint32_t``), and its fp8 GEMMs write fp16/bf16 outputs, the tensors it all-reduces; NCCL under
+#: vLLM and Megatron-LM likewise reduces bf16. Not a profile's figure: a property of the runtimes.
+ALLREDUCE_PAYLOAD_BITS = 16
+
 
 def link_arrays(device: Device, tp: np.ndarray, ideal: bool = True) -> dict[str, np.ndarray] | None:
     """The engine's ``link`` arrays for tensor parallelism ``tp`` per configuration (None on one device);
     unless ``ideal`` (and when the device has an efficiency model), with the fixed cost of one
-    all-reduce: :func:`allreduce_launch_s`."""
+    all-reduce (:func:`allreduce_launch_s`) and elements of at least :data:`ALLREDUCE_PAYLOAD_BITS`
+    (``allreduce_payload_bits``; the ideal roofline all-reduces the activation precision's bits)."""
     tp = np.asarray(tp, dtype=float)
     if np.all(tp == 1):
         return None
@@ -43,12 +54,15 @@ def link_arrays(device: Device, tp: np.ndarray, ideal: bool = True) -> dict[str,
             f"needs the link's bandwidth and latency (devices with one: h100-sxm, h200-sxm, "
             f"a100-sxm-80gb, a100-sxm-40gb)"
         )
-    return {
+    arrays = {
         "devices": tp,
         "link_bandwidth_bytes_per_s": np.full(len(tp), device.interconnect.bandwidth_bytes_per_s),
         "link_latency_s": np.full(len(tp), device.interconnect.latency_s),
         "allreduce_overhead_s": np.full(len(tp), 0.0 if ideal else allreduce_launch_s(device)),
     }
+    if not ideal and device.efficiency is not None:
+        arrays["allreduce_payload_bits"] = np.full(len(tp), float(ALLREDUCE_PAYLOAD_BITS))
+    return arrays
 
 
 def allreduce_launch_s(device: Device) -> float:

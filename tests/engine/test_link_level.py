@@ -72,3 +72,17 @@ def test_allreduce_node_costs_its_link_level_by_hand(ideal: bool):
         assert t.t_compute_s[0, i] == 0.0 and t.t_memory_s[0, i] == 0.0
         assert t.latency_s[0, i] == t.t_comm_s[0, i]
     assert (t.t_comm_s[0, others] == 0.0).all() and (sent[0, others] == 0.0).all()
+
+
+@pytest.mark.parametrize("ideal, ring_bytes", [(True, 6144.0), (False, 12288.0)])
+def test_an_fp8_all_reduce_moves_16_bit_elements_in_the_expected_model(ideal: bool, ring_bytes: float):
+    """With 8-bit activations, the ideal roofline all-reduces 8-bit elements, a ring of 1.5 · 4,096 · 1
+    = 6,144 bytes per device at tp = 4; the expected model the 16-bit GEMM outputs a runtime reduces
+    (TensorRT-LLM's all-reduce kernels take 16- and 32-bit elements only), 1.5 · 4,096 · 2 = 12,288."""
+    link = link_arrays(H100, np.array([float(DEVICES)]), ideal)
+    ev = run_phase(load_config("llama_2_7b"), H100, 1, DEVICES, CONTEXT, np.array([1.0]), ["fp8"],
+                   np.array([8.0]), np.array([8.0]), np.array([8.0]), ideal, link, grouped=False)
+    workload = _workload()
+    rows = [i for i, kind in enumerate(workload.kinds) if kind == "AllReduce"]
+    sent = link_bytes(workload, ev.hardware.link, np.array([1.0]), np.array([8.0]))
+    assert (sent[0, rows] == ring_bytes).all()
