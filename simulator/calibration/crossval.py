@@ -401,6 +401,17 @@ are validation figures, not test figures; the analysis, per fold and step:
   boards and networks (1.15–1.48×), which no row published before 2024 shows. No other fold moves
   (the rule acts only where a runtime file has no row in the fold; the GPUs' TensorRT is their
   profiles' own runtime, with no file per version, so there is nothing to inherit there).
+* *an all-reduce moves at least 16 bits an element in the expected model*
+  (`simulator/llm/parallel.py` `ALLREDUCE_PAYLOAD_BITS`, `simulator/engine/timing.py` `link_bytes`):
+  an fp8 network's row-parallel GEMMs write fp16/bf16 outputs, and TensorRT-LLM's all-reduce kernels
+  take 16- and 32-bit elements only (`cpp/tensorrt_llm/kernels/customAllReduceKernels.cu` @027cd51);
+  the link had carried the activation precision's 8 bits. Nothing fitted; the ideal bound keeps the
+  activation precision's bits. Found while analysing why the H200's LLM rows, held out, all came out
+  14–32% too slow (12% within ±20%, median 30%): the H100 fp8 rows at tensor parallel 2–8 had their
+  all-reduce time halved, and the fit took the missing time from the shared compute share (0.39
+  without the H200), which the H200's tensor-parallel-1 rows then inherited. With it the LLM class's
+  leave-one-device-out reads 59% within ±20%, median 18% (was 33%, 22%); the H200 held out 47%,
+  median 23%. A validation-figure change.
 """
 
 
