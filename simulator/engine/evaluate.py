@@ -305,8 +305,8 @@ def _first_pass_sums(workload: Workload, hardware: HardwareArrays, batch: np.nda
         for key, values in _first_pass_block(workload, hardware, batch, weight_bits, activation_bits,
                                              first[start:start + step], groups, sums, False).items():
             row_sums.setdefault(key, []).append(values)
-    for key, values in row_sums.items():  # what does not depend on the bandwidth: one gather per sum
-        sums[key][...] = np.concatenate(values)[inverse]
+    for key, parts in row_sums.items():  # what does not depend on the bandwidth: one gather per sum
+        sums[key][...] = np.concatenate(parts)[inverse]
     return sums, (first, inverse)
 
 
@@ -955,7 +955,7 @@ def _plan_runs(workload: Workload, hardware: HardwareArrays, batch: np.ndarray, 
             return _run_distinct(workload, hardware, n, used, weight_bits, activation_bits, index, rows)
 
         made = None if passes is None else passes.rows(m, inverse[index])
-        if made is None:
+        if made is None or passes is None:
             part = run(np.full(len(used), m))
         else:  # the passes of m samples made for every plan at once
             part = _run_distinct(workload, hardware, None, None, weight_bits, activation_bits, index,  # type: ignore[arg-type]

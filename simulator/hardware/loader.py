@@ -241,7 +241,9 @@ def _with_runtime(device_part: str, runtime_name: str) -> Device:
         runtimes = [resolve_runtime(n) for n in available_runtimes()]
         borrowed = with_borrowed(resolve_device(device_part), runtime_name, runtimes)
         if borrowed is not None:
-            note_borrowed(borrowed.name, borrowed_runtime(runtime_name, runtimes)[1])  # its error band
+            found = borrowed_runtime(runtime_name, runtimes)  # not None: with_borrowed read it so
+            if found is not None:
+                note_borrowed(borrowed.name, found[1])  # its error band
             return borrowed
     if device_part in available_devices():
         return _shipped_with_runtime(device_part, runtime_name)

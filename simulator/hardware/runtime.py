@@ -89,7 +89,8 @@ class Runtime(_Frozen):
         """The highest of ``versions`` as :func:`version_key` reads it; None when the file lists none
         or one is not a numeric version (a commit hash), so no other version falls back to it."""
         keys = [version_key(v) for v in self.versions]
-        return None if not keys or None in keys else max(keys)
+        numeric = [k for k in keys if k is not None]
+        return None if not keys or len(numeric) < len(keys) else max(numeric)
 
 
 #: a runtime file's name: a stem and a numeric version (``x-cube-ai-9.0`` -> ``x-cube-ai``, ``9.0``)
@@ -108,6 +109,11 @@ def version_key(version: str) -> tuple[int, ...] | None:
     return tuple(parts)
 
 
+def _newest(runtime: Runtime) -> tuple[int, ...]:
+    """``runtime.newest_version``, () where it has none (the callers keep only files that have one)."""
+    return runtime.newest_version or ()
+
+
 def newest_at_or_below(runtimes: Iterable[Runtime], runtime: str, version: str,
                        device: str | None = None) -> Runtime | None:
     """Of ``runtimes``, the one whose newest version is the highest at or below ``version`` among
@@ -117,20 +123,21 @@ def newest_at_or_below(runtimes: Iterable[Runtime], runtime: str, version: str,
     if key is None:
         return None
     candidates = [r for r in runtimes if runtime.startswith(r.runtime) and r.newest_version is not None
-                  and r.newest_version <= key and (device is None or device in r.devices)]
-    return max(candidates, key=lambda r: r.newest_version, default=None)
+                  and _newest(r) <= key and (device is None or device in r.devices)]
+    return max(candidates, key=_newest, default=None)
 
 
 def older_runtimes(runtime: Runtime, runtimes: Iterable[Runtime]) -> list[str]:
     """The names of the files of ``runtime``'s runtime whose versions are all older than its oldest,
     newest first: where a fit has no rows of ``runtime``, the files whose factors it takes, in turn."""
-    own = [version_key(v) for v in runtime.versions]
-    if not own or None in own:
+    keys = [version_key(v) for v in runtime.versions]
+    own = [k for k in keys if k is not None]
+    if not own or len(own) < len(keys):
         return []
     oldest = min(own)
     older = [r for r in runtimes if r.runtime == runtime.runtime and r.name != runtime.name
-             and r.newest_version is not None and r.newest_version < oldest]
-    return [r.name for r in sorted(older, key=lambda r: r.newest_version, reverse=True)]
+             and r.newest_version is not None and _newest(r) < oldest]
+    return [r.name for r in sorted(older, key=_newest, reverse=True)]
 
 
 def borrowed_runtime(name: str, runtimes: Iterable[Runtime]) -> tuple[Runtime | None, str] | None:
@@ -147,11 +154,11 @@ def borrowed_runtime(name: str, runtimes: Iterable[Runtime]) -> tuple[Runtime | 
               and r.newest_version is not None]
     if not family:
         return None
-    key = version_key(version)
+    key = version_key(version) or ()  # the pattern above admits only dot-separated integers
     if any(version_key(v) == key for r in family for v in r.versions):
         return None
-    below = [r for r in family if r.newest_version <= key]
-    chosen = max(below, key=lambda r: r.newest_version, default=None)
+    below = [r for r in family if _newest(r) <= key]
+    chosen = max(below, key=_newest, default=None)
     if chosen is None:
         return None, (f"runtime {name} has no file and none older: using the device's own kernels "
                       f"(its profile's runtime), as {', '.join(sorted(r.name for r in family))} are newer")
@@ -204,7 +211,7 @@ def with_borrowed(device: Device, name: str, runtimes: Iterable[Runtime]) -> Dev
     if runtime is not None:
         scaled = with_runtime(device, runtime)
     else:
-        stem = _NAME_VERSION.match(name)["stem"]
+        stem = name.rpartition("-")[0]  # borrowed_runtime matched ``name`` as STEM-VERSION
         named = sorted({d for r in runtimes if (m := _NAME_VERSION.match(r.name)) and m["stem"] == stem
                         for d in r.devices})
         if device.name not in named:
