@@ -90,7 +90,6 @@ from simulator.hardware.profile_units import (
 from simulator.hardware.runtime import (
     RUNTIME_SEPARATOR,
     Runtime,
-    borrowed_runtime,
     with_borrowed,
     with_runtime,
 )
@@ -241,10 +240,9 @@ def _with_runtime(device_part: str, runtime_name: str) -> Device:
         runtimes = [resolve_runtime(n) for n in available_runtimes()]
         borrowed = with_borrowed(resolve_device(device_part), runtime_name, runtimes)
         if borrowed is not None:
-            found = borrowed_runtime(runtime_name, runtimes)  # not None: with_borrowed read it so
-            if found is not None:
-                note_borrowed(borrowed.name, found[1])  # its error band
-            return borrowed
+            device, note = borrowed
+            note_borrowed(device.name, note)  # its error band
+            return device
     if device_part in available_devices():
         return _shipped_with_runtime(device_part, runtime_name)
     return with_runtime(resolve_device(device_part), resolve_runtime(runtime_name))

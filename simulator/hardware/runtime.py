@@ -197,12 +197,12 @@ def with_runtime(device: Device, runtime: Runtime) -> Device:
                                      "efficiency": scaled})
 
 
-def with_borrowed(device: Device, name: str, runtimes: Iterable[Runtime]) -> Device | None:
+def with_borrowed(device: Device, name: str, runtimes: Iterable[Runtime]) -> tuple[Device, str] | None:
     """``device`` as it runs a runtime version no file lists (``name``, :func:`borrowed_runtime`): with
     the newest file at or below it, or as it is where none is, named ``DEVICE@NAME``, its efficiency
-    model's ``source`` ending with the sentence that says which file it borrowed. None when ``name`` is
-    no version of a shipped runtime (the caller reports the unknown name). Refused, as
-    :func:`with_runtime` is, for a device no file of that runtime names."""
+    model's ``source`` ending with the sentence that says which file it borrowed; and that sentence.
+    None when ``name`` is no version of a shipped runtime (the caller reports the unknown name).
+    Refused, as :func:`with_runtime` is, for a device no file of that runtime names."""
     runtimes = list(runtimes)
     found = borrowed_runtime(name, runtimes)
     if found is None:
@@ -223,5 +223,5 @@ def with_borrowed(device: Device, name: str, runtimes: Iterable[Runtime]) -> Dev
         raise SimulatorError(f"device {device.name!r} has no efficiency model for runtime {name!r}")
     return scaled.model_copy(update={
         "name": f"{device.name}{RUNTIME_SEPARATOR}{name}",
-        "efficiency": model.model_copy(update={"source": f"{model.source} {note}."})})
+        "efficiency": model.model_copy(update={"source": f"{model.source} {note}."})}), note
 
