@@ -652,17 +652,8 @@ class _PlanFloor:
         """``(len(index),)``: a weaker bound than :meth:`bound_s`, from the network's sums alone:
         ``max(n·Σc, q·ΣM(m)) + q·o`` (``Σ_layers max(a, b) ≥ max(Σa, Σb)``) [s]; ``m`` a plan's
         samples per pass, or one per configuration."""
-        hardware, workload = self.hardware, self.workload
-        # the formula's operations in place on a few (k,) arrays (each gather is a new array)
-        q = np.floor(np.divide(n, m), out=np.empty(len(index)))
-        compute_s = np.divide(n, hardware.peak_ops_per_s[index])
-        compute_s *= self.ops_sum
-        weights = self.weight_bytes_per_element[index]
-        weights *= self.weight_sum
-        spilled = np.multiply(m, self.activation_bytes_per_element[index])  # bytes per sample, m samples
-        budget = hardware.capacity_bytes[index, hardware.activation_buffer]
-        budget /= spilled
-        spilled *= self.spilled_sums[np.searchsorted(workload.spill_thresholds, budget, side="right")]
+        hardware = self.hardware
+        q, compute_s, weights, spilled = self._quick_terms(index, n, m)
         weight_store, activation_store = hardware.weight_store, hardware.activation_store
         if weight_store == activation_store:
             pass_s = np.add(weights, spilled, out=weights)
@@ -677,23 +668,36 @@ class _PlanFloor:
         bound += q
         return bound
 
+    def _quick_terms(self, at: np.ndarray, n: np.ndarray, m: float | np.ndarray
+                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """:meth:`quick_bound_s`'s terms that do not depend on the bandwidth, of configurations ``at``
+        running batches ``n`` in passes of ``m`` samples: the full passes ``q``, the compute time
+        ``n·Σc`` [s], and the bytes one pass moves of weights and of spilled activations (new arrays,
+        the caller's to write into)."""
+        hardware, workload = self.hardware, self.workload
+        # the formula's operations in place on a few (k,) arrays (each gather is a new array)
+        q = np.floor(np.divide(n, m), out=np.empty(len(at)))
+        compute_s = np.divide(n, hardware.peak_ops_per_s[at])
+        compute_s *= self.ops_sum
+        weights = self.weight_bytes_per_element[at]
+        weights *= self.weight_sum
+        spilled = np.multiply(m, self.activation_bytes_per_element[at])  # bytes per sample, m samples
+        budget = hardware.capacity_bytes[at, hardware.activation_buffer]
+        budget /= spilled
+        spilled *= self.spilled_sums[np.searchsorted(workload.spill_thresholds, budget, side="right")]
+        return q, compute_s, weights, spilled
+
     def _quick_bound_rows_s(self, index: np.ndarray, distinct: np.ndarray, m_rows: np.ndarray,
                             rows: np.ndarray) -> np.ndarray:
         """:meth:`quick_bound_s` of configurations ``index`` (weights and activations in one store),
         configuration ``index[k]`` having the batch, peak, bit widths and capacity of configuration
         ``distinct[rows[k]]`` and running its plan of ``m_rows[rows[k]]`` samples per pass: every term
-        but the store's bandwidth once per row, the same operations on the same values."""
-        hardware, workload, store = self.hardware, self.workload, self.hardware.weight_store
-        nd = self.batch[distinct]  # type: ignore[index]
-        q = np.floor(nd / m_rows)
-        compute_s = nd / hardware.peak_ops_per_s[distinct]
-        compute_s *= self.ops_sum
-        weights = self.weight_bytes_per_element[distinct] * self.weight_sum
-        spilled = m_rows * self.activation_bytes_per_element[distinct]
-        budget = hardware.capacity_bytes[distinct, hardware.activation_buffer] / spilled
-        spilled *= self.spilled_sums[np.searchsorted(workload.spill_thresholds, budget, side="right")]
+        but the store's bandwidth once per row (:meth:`_quick_terms`), the same operations on the same
+        values."""
+        hardware = self.hardware
+        q, compute_s, weights, spilled = self._quick_terms(distinct, self.batch[distinct], m_rows)  # type: ignore[index]
         weights += spilled
-        pass_s = np.divide(weights[rows], hardware.bandwidth_bytes_per_s[index, store])
+        pass_s = np.divide(weights[rows], hardware.bandwidth_bytes_per_s[index, hardware.weight_store])
         q_pairs = q[rows]
         pass_s *= q_pairs
         bound = np.maximum(compute_s[rows], pass_s, out=pass_s)
